@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what Berth needs and is missing, and nothing more; quiet when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the engine and its tests use.
+#   runc, conmon: run and watch containers; iptables, iproute2: networks; busybox-static: the base image;
+#   attr: setfattr/getfattr for overlay opaque directories; docker-cli compatibility is tested with the
+#   docker CLI already on the machine (/usr/local/bin/docker) when it is there.
+PACKAGES=(runc conmon iptables iproute2 busybox-static attr)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "setup: missing packages ${missing[*]}; run as root" >&2; exit 1; fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages, from the lock file; reinstall only when the lock file changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+# better-sqlite3 is a native module; make sure it loads on this Node.
+if ! node -e "require('better-sqlite3')" 2>/dev/null; then
+  echo "setup: rebuilding better-sqlite3"
+  npm rebuild better-sqlite3 --loglevel=error
+fi

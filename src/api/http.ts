@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { invalidArgument, tooLarge } from '../lib/errors.js';
+
+/** What a route handler gets: the request, the response, path parameters and the query. */
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The API version the client asked for (from the /vX.Y prefix), or the daemon's own. */
+  version: string;
+}
+
+/** JSON request bodies are small; anything larger than this is a mistake or an attack. */
+export const MAX_JSON_BODY = 8 * 1024 * 1024;
+
+export async function readJson<T = unknown>(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<T | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge(`request body is larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw invalidArgument(`invalid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+export function sendNoContent(res: ServerResponse, status = 204): void {
+  res.writeHead(status);
+  res.end();
+}
+
+/** Starts a stream of JSON messages (pull/load/import progress), one object per line. */
+export function startJsonStream(res: ServerResponse): (message: unknown) => void {
+  if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
+  return (message) => {
+    if (!res.writableEnded) res.write(JSON.stringify(message) + '\n');
+  };
+}
+
+/** Docker's query boolean: "", "0", "no", "false" and "none" are false; anything else is true. */
+export function boolParam(query: URLSearchParams, name: string, fallback = false): boolean {
+  const raw = query.get(name);
+  if (raw === null) return fallback;
+  return !['', '0', 'no', 'false', 'none'].includes(raw.trim().toLowerCase());
+}
+
+export function intParam(query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw invalidArgument(`invalid value for ${name}: ${raw}`);
+  return n;
+}

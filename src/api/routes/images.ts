@@ -1,0 +1,90 @@
+import type { Router } from '../router.js';
+import type { Services } from '../../daemon/daemon.js';
+import { boolParam, sendJson, startJsonStream } from '../http.js';
+import { loadArchive } from '../../images/archive-load.js';
+import { saveArchive } from '../../images/archive-save.js';
+import { invalidArgument, notImplemented, messageOf } from '../../lib/errors.js';
+import { pipeline } from 'node:stream/promises';
+
+export function imageRoutes(router: Router, s: Services): void {
+  const images = s.images;
+
+  router.get('/images/json', ({ res, query }) => {
+    const list = images.list({
+      filters: query.get('filters') ?? undefined,
+      all: boolParam(query, 'all'),
+      digests: boolParam(query, 'digests'),
+    });
+    // A repository name given as ?filter= (API < 1.41) is the same as a reference filter.
+    sendJson(res, 200, list);
+  });
+
+  router.post('/images/create', async ({ req, res, query }) => {
+    const fromSrc = query.get('fromSrc');
+    if (query.get('fromImage')) {
+      throw notImplemented(`pulling ${query.get('fromImage')} from a registry is not supported yet: load or import the image instead`);
+    }
+    if (fromSrc !== '-') {
+      throw invalidArgument(fromSrc ? `importing from a URL is not supported: ${fromSrc}` : 'one of fromImage or fromSrc is required');
+    }
+    const changes = query.getAll('changes');
+    const send = startJsonStream(res);
+    const id = await images.importRootfs(req, {
+      repo: query.get('repo') ?? undefined,
+      tag: query.get('tag') ?? undefined,
+      message: query.get('message') ?? undefined,
+      changes,
+      platform: query.get('platform') ?? undefined,
+    });
+    send({ status: id });
+    res.end();
+  });
+
+  router.get('/images/get', async ({ res, query }) => {
+    await sendArchive(res, query.getAll('names'));
+  });
+
+  router.post('/images/load', async ({ req, res, query }) => {
+    const quiet = boolParam(query, 'quiet');
+    const send = startJsonStream(res);
+    void quiet; // Berth prints no progress bars, so quiet and verbose answers are the same.
+    try {
+      await loadArchive(images, req, (m) => send(m), { platform: query.get('platform') ?? undefined });
+    } catch (err) {
+      send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+    }
+    res.end();
+  });
+
+  router.post('/images/prune', async ({ res, query }) => {
+    sendJson(res, 200, await images.prune(query.get('filters') ?? undefined));
+  });
+
+  router.get('/images/search', () => {
+    throw notImplemented('searching registries is not supported yet');
+  });
+
+  router.get('/images/{name*}/json', ({ res, params }) => sendJson(res, 200, images.inspect(params.name!)));
+  router.get('/images/{name*}/history', ({ res, params }) => sendJson(res, 200, images.history(params.name!)));
+  router.get('/images/{name*}/get', async ({ res, params }) => sendArchive(res, [params.name!]));
+  router.post('/images/{name*}/tag', ({ res, params, query }) => {
+    const repo = query.get('repo');
+    if (!repo) throw invalidArgument('repository name must have at least one component');
+    images.tag(params.name!, repo, query.get('tag') || undefined);
+    res.writeHead(201);
+    res.end();
+  });
+  router.post('/images/{name*}/push', ({ params }) => {
+    throw notImplemented(`pushing ${params.name} to a registry is not supported yet`);
+  });
+  router.delete('/images/{name*}', async ({ res, params, query }) => {
+    sendJson(res, 200, await images.remove(params.name!, { force: boolParam(query, 'force'), noprune: boolParam(query, 'noprune') }));
+  });
+
+  async function sendArchive(res: import('node:http').ServerResponse, names: string[]): Promise<void> {
+    if (!names.length) throw invalidArgument('no images named');
+    const tar = await saveArchive(images, names);
+    res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await pipeline(tar, res);
+  }
+}

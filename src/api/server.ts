@@ -1,0 +1,69 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Router } from './router.js';
+import { statusOf } from './errors.js';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION, compareVersions } from './version.js';
+import { log } from '../lib/log.js';
+import { messageOf } from '../lib/errors.js';
+
+const VERSION_PREFIX = /^\/v([0-9]+\.[0-9]+)(\/.*)$/;
+
+/** Headers dockerd sends on every answer; clients read Api-Version to negotiate. */
+function commonHeaders(res: ServerResponse): void {
+  res.setHeader('Api-Version', API_VERSION);
+  res.setHeader('Server', `Berth/${BERTH_VERSION} (linux)`);
+  res.setHeader('Docker-Experimental', 'false');
+  res.setHeader('Ostype', 'linux');
+}
+
+/** An HTTP server that routes Engine API requests; errors become {"message": ...} with Docker's codes. */
+export function createApiServer(router: Router): http.Server {
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    void handle(router, req, res);
+  });
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+async function handle(router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  commonHeaders(res);
+  const url = new URL(req.url ?? '/', 'http://berth');
+  let path = url.pathname;
+  let version = API_VERSION;
+  const prefixed = VERSION_PREFIX.exec(path);
+  if (prefixed) {
+    version = prefixed[1]!;
+    path = prefixed[2]!;
+    if (compareVersions(version, MIN_API_VERSION) < 0) {
+      return fail(res, 400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    }
+    if (compareVersions(version, API_VERSION) > 0) {
+      return fail(res, 400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+    }
+  }
+  const method = req.method ?? 'GET';
+  const match = router.match(method, path);
+  log.debug('API request', { method, path: url.pathname });
+  if (match === undefined) return fail(res, 404, 'page not found');
+  if (match === 'method') return fail(res, 405, 'method not allowed');
+  try {
+    await match.handler({ req, res, params: match.params, query: url.searchParams, version });
+  } catch (err) {
+    const status = statusOf(err);
+    if (status >= 500) log.error('handler failed', { method, path, error: messageOf(err) });
+    if (res.headersSent) {
+      // A stream already started: report the error inside it, as dockerd does for progress streams.
+      if (!res.writableEnded) res.end(JSON.stringify({ errorDetail: { message: messageOf(err) }, error: messageOf(err) }) + '\n');
+      return;
+    }
+    fail(res, status, messageOf(err));
+  }
+  // Drain an unread body so the connection can be reused.
+  if (!req.complete) req.resume();
+}
+
+function fail(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) return void res.end();
+  const body = JSON.stringify({ message }) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}

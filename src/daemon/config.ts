@@ -1,0 +1,133 @@
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { isLogLevel, type LogLevel } from '../lib/log.js';
+
+/** The daemon's settings after flags and daemon.json are merged. */
+export interface DaemonConfig {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  configFile: string;
+  pidfile: string;
+  debug: boolean;
+  logLevel: LogLevel;
+  liveRestore: boolean;
+  labels: string[];
+}
+
+export const DEFAULTS = {
+  dataRoot: '/var/lib/berth',
+  execRoot: '/run/berth',
+  configFile: '/etc/berth/daemon.json',
+  socket: 'unix:///run/berth/berth.sock',
+};
+
+/**
+ * Each option: its flag (as node's parseArgs takes it) and its daemon.json key, as dockerd names them.
+ * Adding an option here makes it available in both places and subject to the flag-vs-file check.
+ */
+const OPTIONS = {
+  host: { flag: { type: 'string', short: 'H', multiple: true }, key: 'hosts' },
+  'data-root': { flag: { type: 'string' }, key: 'data-root' },
+  'exec-root': { flag: { type: 'string' }, key: 'exec-root' },
+  pidfile: { flag: { type: 'string', short: 'p' }, key: 'pidfile' },
+  debug: { flag: { type: 'boolean', short: 'D' }, key: 'debug' },
+  'log-level': { flag: { type: 'string', short: 'l' }, key: 'log-level' },
+  'live-restore': { flag: { type: 'boolean' }, key: 'live-restore' },
+  label: { flag: { type: 'string', multiple: true }, key: 'labels' },
+} as const;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        ...Object.fromEntries(Object.entries(OPTIONS).map(([name, o]) => [name, o.flag])),
+        'config-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const flags = parsed.values as Record<string, unknown>;
+  if (flags.help) return 'help';
+  if (flags.version) return 'version';
+
+  const configFile = (flags['config-file'] as string | undefined) ?? DEFAULTS.configFile;
+  const file = readConfigFile(configFile, flags['config-file'] !== undefined);
+
+  const known = new Set(Object.values(OPTIONS).map((o) => o.key));
+  const unknown = Object.keys(file).filter((k) => !known.has(k as never));
+  if (unknown.length) {
+    throw new ConfigError(`unable to configure the Berth daemon with file ${configFile}: the following directives don't match any configuration option: ${unknown.join(', ')}`);
+  }
+  const both = Object.entries(OPTIONS)
+    .filter(([name, o]) => flags[name] !== undefined && file[o.key] !== undefined)
+    .map(([name, o]) => `${o.key}: (from flag: ${show(flags[name])}, from file: ${show(file[o.key])})`);
+  if (both.length) {
+    throw new ConfigError(`unable to configure the Berth daemon with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${both.join(', ')}`);
+  }
+
+  const pick = <T>(name: keyof typeof OPTIONS): T | undefined => (flags[name] ?? file[OPTIONS[name].key]) as T | undefined;
+  const execRoot = pick<string>('exec-root') ?? DEFAULTS.execRoot;
+  const logLevel = pick<string>('log-level') ?? 'info';
+  if (!isLogLevel(logLevel)) throw new ConfigError(`unable to parse logging level: ${logLevel}`);
+  const hosts = pick<string[]>('host') ?? [];
+  return {
+    hosts: hosts.length ? hosts : [`unix://${execRoot}/berth.sock`],
+    dataRoot: pick<string>('data-root') ?? DEFAULTS.dataRoot,
+    execRoot,
+    configFile,
+    pidfile: pick<string>('pidfile') ?? `${execRoot}/berthd.pid`,
+    debug: pick<boolean>('debug') ?? false,
+    logLevel: pick<boolean>('debug') ? 'debug' : logLevel,
+    liveRestore: pick<boolean>('live-restore') ?? false,
+    labels: pick<string[]>('label') ?? [],
+  };
+}
+
+function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return {};
+    throw new ConfigError(`unable to configure the Berth daemon with file ${file}: ${(err as Error).message}`);
+  }
+  if (!text.trim()) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`unable to configure the Berth daemon with file ${file}: ${(err as Error).message}`);
+  }
+}
+
+function show(v: unknown): string {
+  return Array.isArray(v) ? `[${v.join(' ')}]` : String(v);
+}
+
+export const USAGE = `Usage:	berthd [OPTIONS]
+
+A self-sufficient runtime for containers that serves the Docker Engine API.
+
+Options:
+      --config-file string   Daemon configuration file (default "${DEFAULTS.configFile}")
+      --data-root string     Root directory of persistent Berth state (default "${DEFAULTS.dataRoot}")
+  -D, --debug                Enable debug mode
+      --exec-root string     Root directory for execution state files (default "${DEFAULTS.execRoot}")
+  -H, --host list            Daemon socket(s) to connect to (default ${DEFAULTS.socket})
+      --label list           Set key=value labels to the daemon
+      --live-restore         Enable live restore of containers when the daemon stops
+  -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+  -p, --pidfile string       Path to use for daemon PID file (default "${DEFAULTS.execRoot}/berthd.pid")
+  -v, --version              Print version information and quit
+`;

@@ -1,0 +1,87 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { DaemonConfig } from './config.js';
+import { openDb, type Db } from '../store/db.js';
+import { ContentStore } from '../content/store.js';
+import { LayerStore } from '../layers/store.js';
+import { ImageService } from '../images/service.js';
+import { EventBus } from '../events/bus.js';
+import { SystemService } from '../system/service.js';
+import { Router } from '../api/router.js';
+import { createApiServer } from '../api/server.js';
+import { systemRoutes } from '../api/routes/system.js';
+import { imageRoutes } from '../api/routes/images.js';
+import { listen, takePidfile } from './listeners.js';
+import { log, setLogLevel } from '../lib/log.js';
+
+/** The services of one running daemon, wired once at start. */
+export interface Services {
+  config: DaemonConfig;
+  events: EventBus;
+  images: ImageService;
+  system: SystemService;
+}
+
+/**
+ * The composition root. `start` takes the pidfile, opens state, reconciles it with disk, and only
+ * then opens the API; `stop` undoes it in reverse order.
+ */
+export class Daemon {
+  private db?: Db;
+  private server?: http.Server;
+  private cleanups: Array<() => Promise<void>> = [];
+
+  constructor(readonly config: DaemonConfig) {}
+
+  async start(): Promise<Services> {
+    const c = this.config;
+    setLogLevel(c.logLevel);
+    await fs.mkdir(c.dataRoot, { recursive: true, mode: 0o710 });
+    await fs.mkdir(c.execRoot, { recursive: true, mode: 0o700 });
+    this.cleanups.push(await takePidfile(c.pidfile));
+
+    this.db = openDb(path.join(c.dataRoot, 'berth.db'));
+    const events = new EventBus();
+    const content = new ContentStore(path.join(c.dataRoot, 'content'));
+    await content.init();
+    const layers = new LayerStore(c.dataRoot, this.db, content);
+    const images = new ImageService(content, layers, events, this.db);
+    await images.init();
+    const system = new SystemService(c, await this.engineId(), images, events);
+    const services: Services = { config: c, events, images, system };
+
+    const router = new Router();
+    systemRoutes(router, services);
+    imageRoutes(router, services);
+    this.server = createApiServer(router);
+    this.cleanups.push(...(await listen(this.server, c.hosts)));
+    log.info('API listen on ' + c.hosts.join(', '));
+    return services;
+  }
+
+  async stop(): Promise<void> {
+    if (this.server) {
+      const server = this.server;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {});
+    this.db?.close();
+  }
+
+  /** A stable id for this data root, as dockerd's engine-id file. */
+  private async engineId(): Promise<string> {
+    const file = path.join(this.config.dataRoot, 'engine-id');
+    try {
+      return (await fs.readFile(file, 'utf8')).trim();
+    } catch {
+      const id = randomUUID();
+      await fs.writeFile(file, id);
+      return id;
+    }
+  }
+}

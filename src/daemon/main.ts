@@ -1,0 +1,49 @@
+import { loadConfig, ConfigError, USAGE } from './config.js';
+import { Daemon } from './daemon.js';
+import { BERTH_VERSION } from '../api/version.js';
+import { log } from '../lib/log.js';
+
+/** berthd's entry point: parse flags, start, and stop cleanly on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`berthd: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (config === 'help') return void process.stdout.write(USAGE);
+  if (config === 'version') return void process.stdout.write(`Berth version ${BERTH_VERSION}\n`);
+
+  const daemon = new Daemon(config);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`Processing signal '${signal}'`);
+    daemon.stop().then(
+      () => {
+        log.info('Daemon shutdown complete');
+        process.exit(0);
+      },
+      (err) => {
+        log.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('terminated'));
+  process.on('SIGINT', () => shutdown('interrupt'));
+  try {
+    await daemon.start();
+  } catch (err) {
+    process.stderr.write(`berthd: failed to start daemon: ${(err as Error).message}\n`);
+    await daemon.stop().catch(() => {});
+    process.exit(1);
+  }
+}
+
+void main();

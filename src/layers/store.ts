@@ -1,0 +1,164 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import type { ContentStore } from '../content/store.js';
+import { sha256Digest } from '../lib/ids.js';
+import { decompressed } from '../lib/compression.js';
+import { applyLayer } from './apply.js';
+import { log } from '../lib/log.js';
+
+export interface Layer {
+  chainId: string;
+  diffId: string;
+  parent: string | null;
+  /** Bytes of the unpacked content, as Docker reports a layer's size. */
+  size: number;
+}
+
+/** The chain id of a layer stack, as the image spec defines it: each layer's id depends on all below it. */
+export function chainIdOf(parent: string | null, diffId: string): string {
+  return parent === null ? diffId : sha256Digest(`${parent} ${diffId}`);
+}
+
+/**
+ * Read-only image layers. Each layer is unpacked once into layers/<chain hex>/diff (an overlay lower dir)
+ * and its uncompressed tar is kept in the content store under its diffID, so `save` reproduces the exact
+ * bytes. A layer is visible (in the database) only after it is whole; the image service removes layers no
+ * image uses any more.
+ */
+export class LayerStore {
+  private readonly dir: string;
+
+  constructor(
+    root: string,
+    private readonly db: Db,
+    private readonly content: ContentStore,
+  ) {
+    this.dir = path.join(root, 'layers');
+  }
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    const known = new Set(this.all().map((l) => l.chainId.slice(7)));
+    for (const name of await fs.readdir(this.dir)) {
+      if (!known.has(name)) {
+        // Left by an interrupted registration or removal: never visible, safe to drop.
+        log.debug('removing unreferenced layer directory', { name });
+        await fs.rm(path.join(this.dir, name), { recursive: true, force: true });
+      }
+    }
+    for (const layer of this.all()) {
+      const ok = await exists(this.diffDir(layer.chainId)) && (await this.content.has(layer.diffId));
+      if (!ok) {
+        log.warn('layer is incomplete on disk, forgetting it', { chainId: layer.chainId });
+        this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(layer.chainId);
+      }
+    }
+  }
+
+  get(chainId: string): Layer | undefined {
+    const row = this.db.prepare('SELECT * FROM layers WHERE chain_id = ?').get(chainId) as LayerRow | undefined;
+    return row && fromRow(row);
+  }
+
+  all(): Layer[] {
+    return (this.db.prepare('SELECT * FROM layers').all() as LayerRow[]).map(fromRow);
+  }
+
+  diffDir(chainId: string): string {
+    return path.join(this.dir, chainId.replace(/^sha256:/, ''), 'diff');
+  }
+
+  /** Overlay lower dirs for a layer stack, topmost first, as overlayfs's lowerdir= wants them. */
+  lowerDirs(chainId: string): string[] {
+    const dirs: string[] = [];
+    for (let layer = this.get(chainId); layer; layer = layer.parent ? this.get(layer.parent) : undefined) {
+      dirs.push(this.diffDir(layer.chainId));
+    }
+    return dirs;
+  }
+
+  /** Chain ids for a list of diff ids, bottom first. */
+  chainIds(diffIds: string[]): string[] {
+    const out: string[] = [];
+    let parent: string | null = null;
+    for (const diffId of diffIds) {
+      parent = chainIdOf(parent, diffId);
+      out.push(parent);
+    }
+    return out;
+  }
+
+  /** The uncompressed tar of a layer, byte for byte as it was registered. */
+  tarStream(diffId: string): Readable {
+    return this.content.stream(diffId);
+  }
+
+  async tarSize(diffId: string): Promise<number> {
+    return this.content.size(diffId);
+  }
+
+  /**
+   * Adds a layer on top of `parent` from a tar stream (plain or gzip). If the same chain is already
+   * there the stored one is reused. `expectedDiffId`, when known, is verified.
+   */
+  async register(input: Readable, parent: string | null, expectedDiffId?: string): Promise<Layer> {
+    const tar = await decompressed(input);
+    const blob = await this.content.putStream(tar, expectedDiffId);
+    const chainId = chainIdOf(parent, blob.digest);
+    const existing = this.get(chainId);
+    if (existing) return existing;
+
+    const staging = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
+    await fs.mkdir(path.join(staging, 'diff'), { recursive: true, mode: 0o700 });
+    try {
+      const { size } = await applyLayer(this.content.stream(blob.digest), path.join(staging, 'diff'));
+      const final = path.dirname(this.diffDir(chainId));
+      try {
+        await fs.rename(staging, final);
+      } catch (err) {
+        // Another registration of the same chain won the race; use it.
+        const winner = this.get(chainId);
+        if (winner) return winner;
+        throw err;
+      }
+      const layer: Layer = { chainId, diffId: blob.digest, parent, size };
+      this.db
+        .prepare('INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(chainId, blob.digest, parent, size, Date.now());
+      return layer;
+    } finally {
+      await fs.rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** Removes a layer's row first (so it is never visible half-removed), then its directory. */
+  async remove(chainId: string): Promise<void> {
+    const layer = this.get(chainId);
+    if (!layer) return;
+    this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+    await fs.rm(path.dirname(this.diffDir(chainId)), { recursive: true, force: true });
+    const stillUsed = this.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(layer.diffId);
+    if (!stillUsed) await this.content.delete(layer.diffId);
+  }
+}
+
+interface LayerRow {
+  chain_id: string;
+  diff_id: string;
+  parent: string | null;
+  size: number;
+}
+
+function fromRow(r: LayerRow): Layer {
+  return { chainId: r.chain_id, diffId: r.diff_id, parent: r.parent, size: r.size };
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
+}

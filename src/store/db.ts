@@ -1,0 +1,49 @@
+import Database from 'better-sqlite3';
+
+/**
+ * The daemon's metadata database (berth.db under the data root). Opened once at start by the daemon
+ * and shared by every service; each service owns its own tables, created by the migrations below.
+ * Writes that must survive a crash together go through `transaction`.
+ */
+export type Db = Database.Database;
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE layers (
+     chain_id TEXT PRIMARY KEY,
+     diff_id TEXT NOT NULL,
+     parent TEXT,
+     size INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE images (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     last_tag_time TEXT
+   );
+   CREATE TABLE image_refs (
+     ref TEXT PRIMARY KEY,
+     image_id TEXT NOT NULL REFERENCES images(id),
+     kind TEXT NOT NULL CHECK (kind IN ('tag', 'digest')),
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX image_refs_by_image ON image_refs(image_id);`,
+];
+
+export function openDb(file: string): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,167 @@
+import { readdirSync } from 'node:fs';
+import type { ImageService } from '../images/service.js';
+import type { EventBus } from '../events/bus.js';
+import type { DaemonConfig } from '../daemon/config.js';
+import { readHostFacts, goArch, type HostFacts } from './host.js';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
+
+/**
+ * /version, /info and /system/df: read-only views over the other services and the host.
+ * Later services (containers, volumes, networks) add their counts through `usage` providers.
+ */
+export class SystemService {
+  private readonly host: HostFacts = readHostFacts();
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly daemonId: string,
+    private readonly images: ImageService,
+    private readonly events: EventBus,
+  ) {}
+
+  version(): Record<string, unknown> {
+    const details = {
+      ApiVersion: API_VERSION,
+      Arch: goArch(),
+      BuildTime: '',
+      Experimental: 'false',
+      GitCommit: '',
+      GoVersion: `node${process.versions.node}`,
+      KernelVersion: this.host.kernelVersion,
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+    };
+    return {
+      Platform: { Name: 'Berth Engine' },
+      Components: [{ Name: 'Engine', Version: BERTH_VERSION, Details: details }],
+      Version: BERTH_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: details.GoVersion,
+      Os: 'linux',
+      Arch: goArch(),
+      KernelVersion: this.host.kernelVersion,
+      BuildTime: '',
+    };
+  }
+
+  info(): Record<string, unknown> {
+    const c = this.config;
+    return {
+      ID: this.daemonId,
+      Containers: 0,
+      ContainersRunning: 0,
+      ContainersPaused: 0,
+      ContainersStopped: 0,
+      Images: this.images.store.all().length,
+      Driver: 'overlay2',
+      DriverStatus: [
+        ['Backing Filesystem', 'extfs'],
+        ['Supports d_type', 'true'],
+        ['Using metacopy', 'false'],
+        ['Native Overlay Diff', 'true'],
+        ['userxattr', 'false'],
+      ],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none', 'null'], Authorization: null, Log: ['k8s-file'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      KernelMemoryTCP: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      OomKillDisable: this.host.cgroupVersion === '1',
+      IPv4Forwarding: true,
+      Debug: c.debug,
+      NFd: openFds(),
+      NGoroutines: 1,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: this.host.cgroupVersion,
+      NEventsListener: this.events.listenerCount,
+      KernelVersion: this.host.kernelVersion,
+      OperatingSystem: this.host.operatingSystem,
+      OSVersion: this.host.osVersion,
+      OSType: 'linux',
+      Architecture: this.host.architecture,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: {
+        AllowNondistributableArtifactsCIDRs: null,
+        AllowNondistributableArtifactsHostnames: null,
+        InsecureRegistryCIDRs: ['::1/128', '127.0.0.0/8'],
+        IndexConfigs: { 'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true } },
+        Mirrors: null,
+      },
+      NCPU: this.host.ncpu,
+      MemTotal: this.host.memTotal,
+      GenericResources: null,
+      DockerRootDir: c.dataRoot,
+      HttpProxy: process.env.HTTP_PROXY ?? process.env.http_proxy ?? '',
+      HttpsProxy: process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '',
+      NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
+      Name: this.host.hostname,
+      Labels: c.labels,
+      ExperimentalBuild: false,
+      ServerVersion: BERTH_VERSION,
+      Runtimes: { runc: { path: 'runc' } },
+      DefaultRuntime: 'runc',
+      Swarm: {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      },
+      LiveRestoreEnabled: c.liveRestore,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin'],
+      Warnings: null,
+      UptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
+    };
+  }
+
+  diskUsage(types?: string[]): Record<string, unknown> {
+    const want = (t: string) => !types?.length || types.includes(t);
+    const out: Record<string, unknown> = {};
+    if (want('image')) {
+      out.LayersSize = this.images.layersSize();
+      out.Images = this.images.list({}).map((s) => ({ ...s, SharedSize: this.sharedSize(s.Id) }));
+    }
+    if (want('container')) out.Containers = [];
+    if (want('volume')) out.Volumes = [];
+    if (want('build-cache')) out.BuildCache = [];
+    return out;
+  }
+
+  /** Bytes of an image's layers that other images use too, as Docker's df reports. */
+  private sharedSize(imageId: string): number {
+    const img = this.images.store.get(imageId);
+    if (!img) return 0;
+    const mine = this.images.layers.chainIds(img.config.rootfs.diff_ids);
+    let shared = 0;
+    for (const chainId of mine) {
+      const usedElsewhere = this.images.store
+        .all()
+        .some((other) => other.id !== imageId && this.images.layers.chainIds(other.config.rootfs.diff_ids).includes(chainId));
+      if (usedElsewhere) shared += this.images.layers.get(chainId)?.size ?? 0;
+    }
+    return shared;
+  }
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,37 @@
+import http from 'node:http';
+import { busyboxRootfsTar, BUSYBOX_CHANGES } from './busybox-rootfs.js';
+
+/**
+ * Imports busybox:latest into a running berthd through the API, as `docker import` would.
+ * Usage: node make-busybox-image.js [unix:///path/to/berth.sock] [/bin/busybox]
+ */
+export async function makeBusyboxImage(host: string, binary = '/bin/busybox', ref = 'busybox:latest'): Promise<string> {
+  const socketPath = host.replace(/^unix:\/\//, '');
+  const [repo, tag] = ref.split(':');
+  const query = new URLSearchParams({ fromSrc: '-', repo: repo!, tag: tag ?? 'latest' });
+  for (const c of BUSYBOX_CHANGES) query.append('changes', c);
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ socketPath, method: 'POST', path: `/v1.50/images/create?${query}`, headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`import failed (${res.statusCode}): ${text}`))));
+    });
+    req.on('error', reject);
+    busyboxRootfsTar(binary).pipe(req);
+  });
+  const last = JSON.parse(body.trim().split('\n').at(-1)!) as { status?: string; error?: string };
+  if (last.error || !last.status) throw new Error(`import failed: ${body}`);
+  return last.status;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const host = process.argv[2] ?? process.env.BERTH_HOST ?? 'unix:///run/berth/berth.sock';
+  makeBusyboxImage(host, process.argv[3]).then(
+    (id) => console.log(`busybox:latest ${id}`),
+    (err) => {
+      console.error(String(err.message ?? err));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,147 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { makeBusyboxImage } from '../../src/tools/make-busybox-image.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BERTHD = path.join(repoRoot, 'bin/berthd');
+export const BERTH = path.join(repoRoot, 'bin/berth');
+export const DOCKER = '/usr/local/bin/docker';
+export const hasDocker = existsSync(DOCKER);
+
+export interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  text: string;
+  json: <T = any>() => T;
+}
+
+/**
+ * A berthd of a test's own: its own data root, exec root and socket under a fresh temp dir, never the
+ * defaults. `stop` ends it and removes everything it made, and is safe to call twice.
+ */
+export class TestDaemon {
+  readonly root: string;
+  readonly socket: string;
+  readonly host: string;
+  private proc?: ChildProcess;
+  private stderr = '';
+
+  constructor(readonly extraArgs: string[] = []) {
+    this.root = mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
+    this.socket = path.join(this.root, 'berth.sock');
+    this.host = `unix://${this.socket}`;
+  }
+
+  get dataRoot() {
+    return path.join(this.root, 'data');
+  }
+  get execRoot() {
+    return path.join(this.root, 'exec');
+  }
+  get logs() {
+    return this.stderr;
+  }
+
+  args(): string[] {
+    return ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--config-file', path.join(this.root, 'daemon.json'), ...this.extraArgs];
+  }
+
+  async start(): Promise<this> {
+    this.proc = spawn(process.execPath, [BERTHD, ...this.args()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error(`berthd exited ${this.proc.exitCode}: ${this.stderr}`);
+      try {
+        if ((await this.request('GET', '/_ping')).status === 200) return this;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`berthd did not answer within 15s: ${this.stderr}`);
+  }
+
+  /** Stops the daemon with SIGTERM and waits for it to exit. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return proc?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    proc.kill(signal);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  request(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ socketPath: this.socket, method, path: urlPath, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const buf = Buffer.concat(chunks);
+          const text = buf.toString('utf8');
+          resolve({ status: res.statusCode!, headers: res.headers, body: buf, text, json: () => JSON.parse(text) });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (body === undefined) req.end();
+      else if (typeof (body as Readable).pipe === 'function') (body as Readable).pipe(req);
+      else if (Buffer.isBuffer(body) || typeof body === 'string') req.end(body);
+      else {
+        req.setHeader('Content-Type', 'application/json');
+        req.end(JSON.stringify(body));
+      }
+    });
+  }
+
+  async seedBusybox(ref = 'busybox:latest'): Promise<string> {
+    return makeBusyboxImage(this.host, '/bin/busybox', ref);
+  }
+
+  /** Runs the berth CLI against this daemon. */
+  berth(args: string[], input?: Buffer | string): Promise<RunResult> {
+    return run(process.execPath, [BERTH, ...args], { BERTH_HOST: this.host }, input);
+  }
+
+  /** Runs the official docker CLI against this daemon. */
+  docker(args: string[], input?: Buffer | string): Promise<RunResult> {
+    return run(DOCKER, args, { DOCKER_HOST: this.host, DOCKER_CONFIG: path.join(this.root, 'docker-config') }, input);
+  }
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Buffer;
+}
+
+export function run(cmd: string, args: string[], env: Record<string, string>, input?: Buffer | string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      cmd,
+      args,
+      { env: { ...process.env, BERTH_HOST: '', DOCKER_HOST: '', ...env }, encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
+        resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8'), stdoutBytes: stdout });
+      },
+    );
+    if (input !== undefined) child.stdin!.end(input);
+    else child.stdin!.end();
+  });
+}
