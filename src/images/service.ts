@@ -268,8 +268,33 @@ export class ImageService {
     return this.collectGarbage();
   }
 
+  /**
+   * Runs an operation that writes blobs and layers before it records the image that uses them
+   * (import, load). Garbage collection waits until no such operation is in flight, so it never removes
+   * what one of them has written but not yet recorded.
+   */
+  async writing<T>(operation: () => Promise<T>): Promise<T> {
+    this.writers++;
+    try {
+      return await operation();
+    } finally {
+      this.writers--;
+      if (this.writers === 0 && this.collectionWanted) {
+        this.collectionWanted = false;
+        await this.collectGarbage();
+      }
+    }
+  }
+
+  private writers = 0;
+  private collectionWanted = false;
+
   /** Deletes layers and blobs no image or container uses; returns the bytes freed. */
   async collectGarbage(): Promise<number> {
+    if (this.writers > 0) {
+      this.collectionWanted = true;
+      return 0;
+    }
     const usedChains = this.extraLayerUsers();
     const usedBlobs = new Set<string>();
     for (const img of this.store.all()) {
@@ -287,13 +312,10 @@ export class ImageService {
     }
     for (const layer of this.layers.all()) usedBlobs.add(layer.diffId);
     for (const digest of await this.content.list()) {
-      if (!usedBlobs.has(digest) && !this.pinnedBlobs.has(digest)) await this.content.delete(digest);
+      if (!usedBlobs.has(digest)) await this.content.delete(digest);
     }
     return freed;
   }
-
-  /** Blobs an operation in progress has written but not yet recorded (kept safe from collection). */
-  readonly pinnedBlobs = new Set<string>();
 
   async prune(filtersRaw?: string): Promise<{ ImagesDeleted: DeleteResponseItem[] | null; SpaceReclaimed: number }> {
     const filters = Filters.parse(filtersRaw, PRUNE_FILTERS);
@@ -319,6 +341,10 @@ export class ImageService {
 
   /** `docker import`: one layer from a root filesystem tar, a config made from `changes`. */
   async importRootfs(tar: Readable, opts: ImportOptions): Promise<string> {
+    return this.writing(() => this.importRootfsNow(tar, opts));
+  }
+
+  private async importRootfsNow(tar: Readable, opts: ImportOptions): Promise<string> {
     const target = opts.repo ? parseTarget(opts.repo, opts.tag) : undefined;
     const runConfig = applyChanges({}, opts.changes ?? []);
     const layer = await this.layers.register(tar, null);

@@ -38,9 +38,17 @@
  *
  * Extended attributes carried as PAX records (SCHILY.xattr.* / LIBARCHIVE.xattr.*, e.g.
  * security.capability) are ignored; they are counted in the result and logged at debug level.
+ * PAX path/linkpath/size/uid/gid/mtime/atime and GNU long names are honoured; GNU sparse files
+ * and unknown entry types reject the layer. AUFS metadata (`.wh..wh.plnk/...` etc.) is skipped
+ * like Docker does; any other `.wh.`-prefixed name used as a directory component is rejected.
+ *
+ * Stream: gzip (and zstd when node:zlib has it) is detected by magic bytes; the diffId is the
+ * sha256 of the decompressed bytes, all of them (the stream is read to its end, so trailing
+ * zero padding after the end-of-archive blocks is included). On failure the input is destroyed.
+ * Errors: archive problems throw BerthError InvalidArgument, filesystem/tool failures Internal.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
+import fsSync, { constants as fsConstants, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -70,7 +78,7 @@ const WH_OPAQUE = '.wh..wh..opq';
 /** Batch file data into writes of about this size. */
 const WRITE_BATCH = 1024 * 1024;
 
-type EntryHeader = tar.Headers & { pax?: Record<string, string> | null };
+type EntryHeader = Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
 type EntryStream = AsyncIterable<Buffer>;
 
 interface Meta {
@@ -122,11 +130,9 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
   }
 }
 
+/** Reads and discards the rest of an entry's data. */
 async function drain(stream: EntryStream): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  for await (const _ of stream) {
-    /* discard */
-  }
+  for await (const chunk of stream) void chunk;
 }
 
 function parseId(pax: Record<string, string> | null | undefined, key: 'uid' | 'gid', fallback: number | undefined, name: string): number {
@@ -326,55 +332,84 @@ class Unpacker {
     // Any other existing entry (including an earlier whiteout) already hides the lower one.
   }
 
+  /**
+   * Runs create(), which makes a new filesystem object at rel and fails with EEXIST when the name
+   * is taken; in that case the existing entry (whatever it is, never followed) is removed and
+   * create() is retried once. Trying first saves an lstat for the common case (a fresh name).
+   */
+  private async createReplacing<T>(rel: string, create: () => Promise<T>): Promise<T> {
+    try {
+      return await create();
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+    await this.removeExisting(rel, await fs.lstat(this.abs(rel)));
+    return create();
+  }
+
+  /*
+   * Metadata of objects we have just created is set with synchronous fd- or path-based calls
+   * (fchown/fchmod/futimens/lchown/...): they only touch the inode and never wait for I/O, and
+   * going through the libuv thread pool for each of them would dominate the cost of unpacking
+   * layers with many small files. Creating objects and writing data stays asynchronous.
+   */
+
   private async directory(parts: string[], h: EntryHeader): Promise<void> {
     const meta = metaOf(h);
     await this.resolveParent(parts, h.name, true);
     const rel = parts.join('/');
     const abs = this.abs(rel);
-    const st = rel === '' ? await fs.lstat(abs) : await lstatOrNull(abs);
-    if (st === null || !st.isDirectory()) {
-      const wasWhiteout = st !== null && isWhiteoutStat(st);
-      if (st !== null) await this.removeExisting(rel, st);
-      await fs.mkdir(abs, 0o700);
-      if (wasWhiteout) await setOpaque(abs);
+    let created = false;
+    if (rel !== '') {
+      try {
+        await fs.mkdir(abs, 0o700);
+        created = true;
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw err;
+      }
+    }
+    if (!created) {
+      const st = await fs.lstat(abs);
+      if (!st.isDirectory()) {
+        const wasWhiteout = isWhiteoutStat(st);
+        await this.removeExisting(rel, st);
+        await fs.mkdir(abs, 0o700);
+        if (wasWhiteout) await setOpaque(abs);
+      }
     }
     this.knownDirs.add(rel);
-    await fs.lchown(abs, meta.uid, meta.gid);
-    await fs.chmod(abs, meta.mode); // after chown, which clears setuid/setgid
-    const after = await fs.lstat(abs);
+    // abs is a real directory reached without symlinks (checked above), so chmod cannot be redirected.
+    fsSync.lchownSync(abs, meta.uid, meta.gid);
+    fsSync.chmodSync(abs, meta.mode); // after chown, which clears setuid/setgid
+    const after = fsSync.lstatSync(abs);
     this.dirTimes.set(rel, { ino: after.ino, atime: meta.atime, mtime: meta.mtime });
   }
 
-  /** Prepares a non-directory entry's path: parents checked/created, existing entry removed. */
-  private async prepare(parts: string[], name: string, what: string): Promise<{ rel: string; abs: string }> {
+  /** Checks/creates the parents of a non-directory entry and returns its relative path. */
+  private async prepare(parts: string[], name: string, what: string): Promise<string> {
     this.nonRoot(parts, name, what);
     await this.resolveParent(parts, name, true);
-    const rel = parts.join('/');
-    const abs = this.abs(rel);
-    const st = await lstatOrNull(abs);
-    if (st !== null) await this.removeExisting(rel, st);
-    return { rel, abs };
+    return parts.join('/');
   }
 
   private async file(parts: string[], h: EntryHeader, stream: EntryStream): Promise<void> {
     const meta = metaOf(h);
-    const { abs } = await this.prepare(parts, h.name, 'regular file');
+    const rel = await this.prepare(parts, h.name, 'regular file');
+    const abs = this.abs(rel);
+    // O_EXCL: never open an existing file or follow a symlink planted at this name.
     const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
-    const fh = await fs.open(abs, flags, 0o600);
+    const fd = await this.createReplacing(rel, () => openFd(abs, flags, 0o600));
     try {
       let pending: Buffer[] = [];
       let pendingLen = 0;
       const flush = async (): Promise<void> => {
         if (pendingLen === 0) return;
         const total = pendingLen;
-        const { bytesWritten } = await fh.writev(pending);
-        if (bytesWritten < total) {
+        const written = await writevFd(fd, pending);
+        if (written < total) {
           // Short write (unusual for regular files): write the rest piecewise.
-          let rest = Buffer.concat(pending).subarray(bytesWritten);
-          while (rest.length > 0) {
-            const r = await fh.write(rest);
-            rest = rest.subarray(r.bytesWritten);
-          }
+          let rest = Buffer.concat(pending).subarray(written);
+          while (rest.length > 0) rest = rest.subarray(await writevFd(fd, [rest]));
         }
         this.size += total;
         pending = [];
@@ -386,11 +421,11 @@ class Unpacker {
         if (pendingLen >= WRITE_BATCH) await flush();
       }
       await flush();
-      await fh.chown(meta.uid, meta.gid);
-      await fh.chmod(meta.mode); // after chown, which clears setuid/setgid
-      await fh.utimes(meta.atime, meta.mtime);
+      fsSync.fchownSync(fd, meta.uid, meta.gid);
+      fsSync.fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
+      fsSync.futimesSync(fd, meta.atime, meta.mtime);
     } finally {
-      await fh.close();
+      fsSync.closeSync(fd);
     }
   }
 
@@ -399,10 +434,11 @@ class Unpacker {
     const target = h.linkname ?? '';
     if (target === '') throw bad(`invalid tar entry ${q(h.name)}: symbolic link with an empty target`);
     if (target.includes('\0')) throw bad(`invalid tar entry ${q(h.name)}: symbolic link target contains a NUL byte`);
-    const { abs } = await this.prepare(parts, h.name, 'symbolic link');
-    await fs.symlink(target, abs);
-    await fs.lchown(abs, meta.uid, meta.gid);
-    await fs.lutimes(abs, meta.atime, meta.mtime);
+    const rel = await this.prepare(parts, h.name, 'symbolic link');
+    const abs = this.abs(rel);
+    await this.createReplacing(rel, () => fs.symlink(target, abs));
+    fsSync.lchownSync(abs, meta.uid, meta.gid);
+    fsSync.lutimesSync(abs, meta.atime, meta.mtime);
   }
 
   private async hardlink(parts: string[], h: EntryHeader): Promise<void> {
@@ -417,6 +453,8 @@ class Unpacker {
       throw bad(`invalid hard link ${q(name)} -> ${q(linkname)}: ${messageOf(err)}`);
     }
     if (targetParts.length === 0) throw bad(`invalid hard link ${q(name)} -> ${q(linkname)}: target is the layer root`);
+    // The target is resolved like an entry name, but nothing is created: every parent must
+    // already be a real directory of this layer (no symlinks), and the target must exist.
     await this.resolveParent(targetParts, name, false, 'hard link');
     const targetRel = targetParts.join('/');
     const targetAbs = this.abs(targetRel);
@@ -445,11 +483,14 @@ class Unpacker {
 
   private async fifo(parts: string[], h: EntryHeader): Promise<void> {
     const meta = metaOf(h);
-    const { abs } = await this.prepare(parts, h.name, 'fifo');
+    const rel = await this.prepare(parts, h.name, 'fifo');
+    const abs = this.abs(rel);
+    const st = await lstatOrNull(abs);
+    if (st !== null) await this.removeExisting(rel, st);
     await mkfifo(abs, meta.mode & 0o777);
-    await fs.lchown(abs, meta.uid, meta.gid);
-    await fs.chmod(abs, meta.mode); // the path is the fifo we just created (not a symlink)
-    await fs.lutimes(abs, meta.atime, meta.mtime);
+    fsSync.lchownSync(abs, meta.uid, meta.gid);
+    fsSync.chmodSync(abs, meta.mode); // the path is the fifo we just created (not a symlink)
+    fsSync.lutimesSync(abs, meta.atime, meta.mtime);
   }
 
   /** Applies the deferred directory times, skipping directories that were since replaced. */
@@ -472,6 +513,14 @@ class Unpacker {
       await fs.lutimes(abs, t.atime, t.mtime);
     }
   }
+}
+
+function openFd(p: string, flags: number, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => fsSync.open(p, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function writevFd(fd: number, buffers: Buffer[]): Promise<number> {
+  return new Promise((resolve, reject) => fsSync.writev(fd, buffers, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 function depth(rel: string): number {
@@ -507,18 +556,20 @@ function isZlibError(err: unknown): boolean {
  * The decompressed bytes of src. Compression is detected from the magic bytes; gzip is
  * gunzipped; zstd works only where node:zlib provides it (Node ≥ 22.15); xz/bzip2 are refused.
  */
-async function* decompressed(src: Readable): AsyncGenerator<Buffer> {
+async function* decompressed(src: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]();
+  // Like for-await, only call it.return() when stopping early: for some stream implementations
+  // (streamx, e.g. a tar-stream entry) return() destroys the stream, which must not happen on success.
+  let ended = false;
   try {
     let head = Buffer.alloc(0);
-    let ended = false;
     while (head.length < 6) {
       const r = await it.next();
       if (r.done) {
         ended = true;
         break;
       }
-      head = head.length === 0 ? toBuffer(r.value) : Buffer.concat([head, toBuffer(r.value)]);
+      head = Buffer.concat([head, toBuffer(r.value)]);
     }
     const first = head;
     async function* raw(): AsyncGenerator<Buffer> {
@@ -526,7 +577,10 @@ async function* decompressed(src: Readable): AsyncGenerator<Buffer> {
       if (ended) return;
       for (;;) {
         const r = await it.next();
-        if (r.done) return;
+        if (r.done) {
+          ended = true;
+          return;
+        }
         yield toBuffer(r.value);
       }
     }
@@ -537,7 +591,7 @@ async function* decompressed(src: Readable): AsyncGenerator<Buffer> {
     }
     let decoder: import('node:stream').Transform;
     if (kind === 'gzip') {
-      decoder = zlib.createGunzip();
+      decoder = zlib.createGunzip({ chunkSize: 64 * 1024 });
     } else if (kind === 'zstd') {
       const create = (zlib as unknown as { createZstdDecompress?: () => import('node:stream').Transform }).createZstdDecompress;
       if (typeof create !== 'function') {
@@ -556,13 +610,13 @@ async function* decompressed(src: Readable): AsyncGenerator<Buffer> {
       throw err;
     }
   } finally {
-    await it.return?.();
+    if (!ended) await it.return?.();
   }
 }
 
 function waitDrain(w: tar.Extract): Promise<void> {
   return new Promise((resolve) => {
-    if ((w as unknown as { destroying: boolean }).destroying) {
+    if (w.destroying) {
       resolve();
       return;
     }
@@ -595,12 +649,20 @@ function fsError(err: unknown, name: string): unknown {
  * and the thrown Error explains why (the caller deletes dest). No write happens after this
  * function has settled.
  */
-export async function applyLayer(input: NodeJS.ReadableStream | Readable, dest: string): Promise<ApplyResult> {
+export async function applyLayer(
+  input: NodeJS.ReadableStream | Readable | AsyncIterable<unknown>,
+  dest: string,
+): Promise<ApplyResult> {
   const root = path.resolve(dest);
   const rootSt = await fs.lstat(root);
   if (!rootSt.isDirectory()) throw new Error(`applyLayer: destination ${root} is not a directory`);
 
-  const src: Readable = input instanceof Readable ? input : new Readable().wrap(input);
+  // Anything async-iterable is read through its iterator (Node streams, streamx streams such as
+  // tar-stream entries); only old-style streams without one are wrapped.
+  const src: AsyncIterable<unknown> =
+    typeof (input as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function'
+      ? (input as AsyncIterable<unknown>)
+      : new Readable().wrap(input as NodeJS.ReadableStream);
   const unpacker = new Unpacker(root);
   const hash = createHash('sha256');
   const extract = tar.extract();
@@ -612,14 +674,17 @@ export async function applyLayer(input: NodeJS.ReadableStream | Readable, dest: 
   let inflight: Promise<void> = Promise.resolve();
   let finished = false;
 
-  extract.on('entry', (header: tar.Headers, stream: EntryStream, next: (err?: unknown) => void) => {
-    const h = header as EntryHeader;
-    inflight = unpacker.entry(h, stream).then(
+  extract.on('entry', (header, stream, next) => {
+    const h = header as unknown as EntryHeader;
+    // The entry stream may be destroyed (e.g. truncated archive) before we start reading it;
+    // its error is reported through the extract stream, and reading it then fails anyway.
+    stream.on('error', () => undefined);
+    inflight = unpacker.entry(h, stream as unknown as EntryStream).then(
       () => next(),
       (err: unknown) => {
         const e = fsError(err, h.name);
         fail(e);
-        next(e);
+        next(e instanceof Error ? e : new Error(String(e)));
       },
     );
   });
@@ -633,13 +698,13 @@ export async function applyLayer(input: NodeJS.ReadableStream | Readable, dest: 
     for await (const chunk of decompressed(src)) {
       hash.update(chunk);
       // After a failure we stop reading (the input is destroyed by the iterator's cleanup).
-      if (failure !== null || (extract as unknown as { destroying: boolean }).destroying) break;
+      if (failure !== null || extract.destroying) break;
       if (!extract.write(chunk)) await waitDrain(extract);
     }
   } catch (err) {
     fail(err instanceof BerthError ? err : new Error(`reading layer: ${messageOf(err)}`, { cause: err }));
   }
-  if (failure === null && !(extract as unknown as { destroying: boolean }).destroying) extract.end();
+  if (failure === null && !extract.destroying) extract.end(undefined);
   else extract.destroy();
   await closed;
   await inflight; // never rejects; makes sure no write is still running

@@ -26,7 +26,8 @@ const READ_CHUNK = 256 * 1024;
 const OUT_HIGH_WATER = 256 * 1024;
 const MAX_OCTAL_ID = 0o7777777;
 
-type PackHeader = tar.Headers & { pax?: Record<string, string> };
+type PackHeader = Omit<Partial<tar.Header>, 'pax'> & { name: string; pax?: Record<string, string> };
+type Sink = ReturnType<tar.Pack['entry']>;
 
 class Aborted extends Error {
   constructor() {
@@ -34,7 +35,7 @@ class Aborted extends Error {
   }
 }
 
-function waitDrain(w: NodeJS.EventEmitter & { destroying?: boolean; destroyed?: boolean }): Promise<void> {
+function waitDrain(w: Sink): Promise<void> {
   return new Promise((resolve) => {
     if (w.destroying || w.destroyed) {
       resolve();
@@ -197,7 +198,7 @@ class Walker {
     await new Promise<void>((resolve, reject) => {
       try {
         const sink = this.pack.entry(h, (err) => (err ? reject(err) : resolve()));
-        if (h.type === 'file') sink.end();
+        if (h.type === 'file') sink.end(undefined);
       } catch (err) {
         reject(err);
       }
@@ -207,7 +208,8 @@ class Walker {
   private async file(rel: string, st: Stats): Promise<void> {
     await this.room();
     if (this.aborted()) throw new Aborted();
-    const fh = await fs.open(this.abs(rel), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    // O_NONBLOCK: should the name have been swapped for a FIFO meanwhile, do not hang opening it.
+    const fh = await fs.open(this.abs(rel), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
     try {
       const now = await fh.stat();
       if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) {
@@ -218,7 +220,7 @@ class Walker {
       h.type = 'file';
       h.size = size;
       let sinkErr: unknown = null;
-      let sink!: ReturnType<tar.Pack['entry']>;
+      let sink: Sink | undefined;
       const written = new Promise<void>((resolve, reject) => {
         try {
           sink = this.pack.entry(h, (err) => (err ? reject(err) : resolve()));
@@ -246,9 +248,9 @@ class Walker {
           throw err;
         }
         pos += bytesRead;
-        if (!sink.write(buf.subarray(0, bytesRead))) await waitDrain(sink as unknown as NodeJS.EventEmitter);
+        if (!sink.write(buf.subarray(0, bytesRead))) await waitDrain(sink);
       }
-      if (sinkErr === null) sink.end();
+      if (sinkErr === null) sink.end(undefined);
       await written;
     } finally {
       await fh.close();
@@ -273,22 +275,22 @@ function makeTar(dir: string, layer: boolean): Readable {
     read() {
       if (paused) {
         paused = false;
-        (pack as unknown as { resume(): void }).resume();
+        pack.resume();
       }
       wake();
     },
     destroy(err, cb) {
       aborted = true;
-      if (!(pack as unknown as { destroying: boolean }).destroying) pack.destroy();
+      if (!pack.destroying) pack.destroy();
       wake();
       cb(err);
     },
   });
 
-  pack.on('data', (chunk: Buffer) => {
-    if (!out.push(chunk)) {
+  pack.on('data', (chunk) => {
+    if (!out.push(chunk as Buffer)) {
       paused = true;
-      (pack as unknown as { pause(): void }).pause();
+      pack.pause();
     }
   });
   pack.on('end', () => out.push(null));
