@@ -42,6 +42,8 @@ export class Daemon {
     await fs.mkdir(c.execRoot, { recursive: true, mode: 0o700 });
     this.cleanups.push(await takePidfile(c.pidfile));
 
+    // Scratch space for archive loads; whatever is there was left by a crash.
+    await fs.rm(path.join(c.dataRoot, 'tmp'), { recursive: true, force: true });
     this.db = openDb(path.join(c.dataRoot, 'berth.db'));
     const events = new EventBus();
     const content = new ContentStore(path.join(c.dataRoot, 'content'));

@@ -100,7 +100,7 @@ export function busyboxRootfsTar(binary = '/bin/busybox'): Readable {
       tar.destroy(err as Error);
     }
   })();
-  return tar;
+  return tar as unknown as Readable;
 }
 
 function entry(tar: Pack, header: Parameters<Pack['entry']>[0], body?: string): Promise<void> {

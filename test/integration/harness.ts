@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,7 @@ export class TestDaemon {
     this.root = mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
     this.socket = path.join(this.root, 'berth.sock');
     this.host = `unix://${this.socket}`;
+    writeFileSync(path.join(this.root, 'daemon.json'), '{}\n');
   }
 
   get dataRoot() {

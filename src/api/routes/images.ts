@@ -5,6 +5,7 @@ import { loadArchive } from '../../images/archive-load.js';
 import { saveArchive } from '../../images/archive-save.js';
 import { invalidArgument, notImplemented, messageOf } from '../../lib/errors.js';
 import { pipeline } from 'node:stream/promises';
+import path from 'node:path';
 
 export function imageRoutes(router: Router, s: Services): void {
   const images = s.images;
@@ -28,7 +29,7 @@ export function imageRoutes(router: Router, s: Services): void {
       throw invalidArgument(fromSrc ? `importing from a URL is not supported: ${fromSrc}` : 'one of fromImage or fromSrc is required');
     }
     const changes = query.getAll('changes');
-    const send = startJsonStream(res);
+    // Nothing to report until the image exists, so errors still get their own status code.
     const id = await images.importRootfs(req, {
       repo: query.get('repo') ?? undefined,
       tag: query.get('tag') ?? undefined,
@@ -36,7 +37,7 @@ export function imageRoutes(router: Router, s: Services): void {
       changes,
       platform: query.get('platform') ?? undefined,
     });
-    send({ status: id });
+    startJsonStream(res)({ status: id });
     res.end();
   });
 
@@ -49,7 +50,9 @@ export function imageRoutes(router: Router, s: Services): void {
     const send = startJsonStream(res);
     void quiet; // Berth prints no progress bars, so quiet and verbose answers are the same.
     try {
-      await loadArchive(images, req, (m) => send(m), { platform: query.get('platform') ?? undefined });
+      await images.writing(() =>
+        loadArchive(images, req, (m) => send(m), { platform: query.get('platform') ?? undefined, tmpDir: path.join(s.config.dataRoot, 'tmp') }),
+      );
     } catch (err) {
       send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
     }
