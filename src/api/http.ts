@@ -9,6 +9,11 @@ export interface RequestContext {
   query: URLSearchParams;
   /** The API version the client asked for (from the /vX.Y prefix), or the daemon's own. */
   version: string;
+  /**
+   * Takes over the connection for a raw stream (attach, exec start): answers 101 UPGRADED when the
+   * client asked to upgrade, 200 otherwise, and hands back the socket.
+   */
+  hijack: (contentType: string) => import('node:net').Socket;
 }
 
 /** JSON request bodies are small; anything larger than this is a mistake or an attack. */

@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Router } from './router.js';
 import { statusOf } from './errors.js';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION, compareVersions } from './version.js';
@@ -20,11 +21,19 @@ export function createApiServer(router: Router): http.Server {
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
     void handle(router, req, res);
   });
+  // Attach and exec start ask to upgrade the connection (Upgrade: tcp); route them like any request.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (head.length) socket.unshift(head);
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket);
+    res.on('finish', () => socket.end());
+    void handle(router, req, res, true);
+  });
   server.keepAliveTimeout = 5_000;
   return server;
 }
 
-async function handle(router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(router: Router, req: IncomingMessage, res: ServerResponse, upgrade = false): Promise<void> {
   commonHeaders(res);
   const url = new URL(req.url ?? '/', 'http://berth');
   let path = url.pathname;
@@ -45,10 +54,20 @@ async function handle(router: Router, req: IncomingMessage, res: ServerResponse)
   log.debug('API request', { method, path: url.pathname });
   if (match === undefined) return fail(res, 404, 'page not found');
   if (match === 'method') return fail(res, 405, 'method not allowed');
+  let hijacked = false;
+  const hijack = (contentType: string): Socket => {
+    hijacked = true;
+    const socket = req.socket;
+    const status = upgrade ? '101 UPGRADED' : '200 OK';
+    const upgradeHeaders = upgrade ? 'Connection: Upgrade\r\nUpgrade: tcp\r\n' : '';
+    socket.write(`HTTP/1.1 ${status}\r\nContent-Type: ${contentType}\r\n${upgradeHeaders}Api-Version: ${API_VERSION}\r\n\r\n`);
+    return socket;
+  };
   try {
-    await match.handler({ req, res, params: match.params, query: url.searchParams, version });
+    await match.handler({ req, res, params: match.params, query: url.searchParams, version, hijack });
   } catch (err) {
     const status = statusOf(err);
+    if (hijacked) return void req.socket.destroy();
     if (status >= 500) log.error('handler failed', { method, path, error: messageOf(err) });
     if (res.headersSent) {
       // A stream already started: report the error inside it, as dockerd does for progress streams.
@@ -58,7 +77,7 @@ async function handle(router: Router, req: IncomingMessage, res: ServerResponse)
     fail(res, status, messageOf(err));
   }
   // Drain an unread body so the connection can be reused.
-  if (!req.complete) req.resume();
+  if (!hijacked && !req.complete) req.resume();
 }
 
 function fail(res: ServerResponse, status: number, message: string): void {

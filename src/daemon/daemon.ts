@@ -13,6 +13,8 @@ import { Router } from '../api/router.js';
 import { createApiServer } from '../api/server.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
+import { containerRoutes } from '../api/routes/containers.js';
+import { ContainerService } from '../containers/service.js';
 import { listen, takePidfile } from './listeners.js';
 import { log, setLogLevel } from '../lib/log.js';
 
@@ -21,6 +23,7 @@ export interface Services {
   config: DaemonConfig;
   events: EventBus;
   images: ImageService;
+  containers: ContainerService;
   system: SystemService;
 }
 
@@ -32,6 +35,7 @@ export class Daemon {
   private db?: Db;
   private server?: http.Server;
   private cleanups: Array<() => Promise<void>> = [];
+  private containers?: ContainerService;
 
   constructor(readonly config: DaemonConfig) {}
 
@@ -51,12 +55,16 @@ export class Daemon {
     const layers = new LayerStore(c.dataRoot, this.db, content);
     const images = new ImageService(content, layers, events, this.db);
     await images.init();
-    const system = new SystemService(c, await this.engineId(), images, events);
-    const services: Services = { config: c, events, images, system };
+    const containers = new ContainerService(this.db, images, events, c.dataRoot, c.execRoot);
+    await containers.init();
+    this.containers = containers;
+    const system = new SystemService(c, await this.engineId(), images, events, containers);
+    const services: Services = { config: c, events, images, containers, system };
 
     const router = new Router();
     systemRoutes(router, services);
     imageRoutes(router, services);
+    containerRoutes(router, services);
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts)));
     log.info('API listen on ' + c.hosts.join(', '));
@@ -71,6 +79,8 @@ export class Daemon {
         server.closeAllConnections();
       });
     }
+    // Containers keep running under conmon; the daemon only stops watching them.
+    this.containers?.close();
     for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {});
     this.db?.close();
   }

@@ -27,6 +27,11 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL
    );
    CREATE INDEX image_refs_by_image ON image_refs(image_id);`,
+  `CREATE TABLE containers (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     data TEXT NOT NULL
+   );`,
 ];
 
 export function openDb(file: string): Db {

@@ -1,7 +1,9 @@
 import { readdirSync } from 'node:fs';
 import type { ImageService } from '../images/service.js';
 import type { EventBus } from '../events/bus.js';
+import type { ContainerService } from '../containers/service.js';
 import type { DaemonConfig } from '../daemon/config.js';
+import { summaryView } from '../containers/views.js';
 import { readHostFacts, goArch, type HostFacts } from './host.js';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 
@@ -18,6 +20,7 @@ export class SystemService {
     private readonly daemonId: string,
     private readonly images: ImageService,
     private readonly events: EventBus,
+    private readonly containers: ContainerService,
   ) {}
 
   version(): Record<string, unknown> {
@@ -49,12 +52,13 @@ export class SystemService {
 
   info(): Record<string, unknown> {
     const c = this.config;
+    const all = this.containers.store.all();
     return {
       ID: this.daemonId,
-      Containers: 0,
-      ContainersRunning: 0,
-      ContainersPaused: 0,
-      ContainersStopped: 0,
+      Containers: all.length,
+      ContainersRunning: all.filter((x) => x.state.Running && !x.state.Paused).length,
+      ContainersPaused: all.filter((x) => x.state.Paused).length,
+      ContainersStopped: all.filter((x) => !x.state.Running).length,
       Images: this.images.store.all().length,
       Driver: 'overlay2',
       DriverStatus: [
@@ -129,14 +133,21 @@ export class SystemService {
     };
   }
 
-  diskUsage(types?: string[]): Record<string, unknown> {
+  async diskUsage(types?: string[]): Promise<Record<string, unknown>> {
     const want = (t: string) => !types?.length || types.includes(t);
     const out: Record<string, unknown> = {};
     if (want('image')) {
       out.LayersSize = this.images.layersSize();
       out.Images = this.images.list({}).map((s) => ({ ...s, SharedSize: this.sharedSize(s.Id) }));
     }
-    if (want('container')) out.Containers = [];
+    if (want('container')) {
+      const rows = [];
+      for (const ct of this.containers.store.all()) {
+        const rw = await this.containers.sizeRw(ct);
+        rows.push({ ...summaryView(ct), SizeRw: rw, SizeRootFs: rw + (this.images.store.get(ct.imageId)?.size ?? 0) });
+      }
+      out.Containers = rows;
+    }
     if (want('volume')) out.Volumes = [];
     if (want('build-cache')) out.BuildCache = [];
     return out;

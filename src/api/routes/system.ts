@@ -23,7 +23,7 @@ export function systemRoutes(router: Router, s: Services): void {
   router.head('/_ping', ping('HEAD'));
   router.get('/version', ({ res }) => sendJson(res, 200, s.system.version()));
   router.get('/info', ({ res }) => sendJson(res, 200, s.system.info()));
-  router.get('/system/df', ({ res, query }) => sendJson(res, 200, s.system.diskUsage(query.getAll('type'))));
+  router.get('/system/df', async ({ res, query }) => sendJson(res, 200, await s.system.diskUsage(query.getAll('type'))));
   router.get('/events', async ({ req, res, query }) => {
     const filters = Filters.parse(query.get('filters'), EVENT_FILTERS);
     for (const t of filters.get('type')) if (!EVENT_TYPES.includes(t)) throw invalidArgument(`invalid filter 'type=${t}'`);

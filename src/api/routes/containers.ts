@@ -1,0 +1,122 @@
+import type { Router } from '../router.js';
+import type { Services } from '../../daemon/daemon.js';
+import { boolParam, intParam, readJson, sendJson, sendNoContent } from '../http.js';
+import { invalidArgument } from '../../lib/errors.js';
+import { listContainers } from '../../containers/list.js';
+import { inspectView, summaryView } from '../../containers/views.js';
+import { streamLogs, attachOutput } from '../../containers/streams.js';
+import { topProcesses } from '../../containers/top.js';
+import type { ContainerConfig, HostConfig } from '../../runtime/spec.js';
+import type { WaitCondition } from '../../containers/service.js';
+
+export function containerRoutes(router: Router, s: Services): void {
+  const containers = s.containers;
+
+  router.get('/containers/json', async ({ res, query }) => {
+    const list = listContainers(containers, {
+      all: boolParam(query, 'all'),
+      limit: intParam(query, 'limit'),
+      filters: query.get('filters') ?? undefined,
+    });
+    const withSize = boolParam(query, 'size');
+    const out = [];
+    for (const c of list) out.push(summaryView(c, withSize ? await sizes(c) : undefined));
+    sendJson(res, 200, out);
+  });
+
+  router.post('/containers/create', async ({ req, res, query }) => {
+    const body = await readJson<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>(req);
+    if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create a container');
+    const { HostConfig: hostConfig, NetworkingConfig: _net, ...config } = body;
+    void _net;
+    const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {} });
+    sendJson(res, 201, created);
+  });
+
+  router.post('/containers/prune', async ({ res, query }) => sendJson(res, 200, await containers.prune(query.get('filters') ?? undefined)));
+
+  router.get('/containers/{id}/json', async ({ res, params, query }) => {
+    const c = containers.resolve(params.id!);
+    const lower = c.topChainId ? s.images.layers.lowerDirs(c.topChainId) : [];
+    sendJson(res, 200, inspectView(c, containers.runner.paths(c.id), lower, boolParam(query, 'size') ? await sizes(c) : undefined));
+  });
+
+  router.post('/containers/{id}/start', async ({ res, params }) => {
+    const outcome = await containers.start(params.id!);
+    sendNoContent(res, outcome === 'already' ? 304 : 204);
+  });
+
+  router.post('/containers/{id}/stop', async ({ res, params, query }) => {
+    const outcome = await containers.stop(params.id!, { signal: query.get('signal') ?? undefined, timeout: intParam(query, 't') });
+    sendNoContent(res, outcome === 'already' ? 304 : 204);
+  });
+
+  router.post('/containers/{id}/restart', async ({ res, params, query }) => {
+    await containers.restart(params.id!, { signal: query.get('signal') ?? undefined, timeout: intParam(query, 't') });
+    sendNoContent(res);
+  });
+
+  router.post('/containers/{id}/kill', async ({ res, params, query }) => {
+    await containers.kill(params.id!, query.get('signal') ?? undefined);
+    sendNoContent(res);
+  });
+
+  router.post('/containers/{id}/pause', async ({ res, params }) => {
+    await containers.pause(params.id!);
+    sendNoContent(res);
+  });
+
+  router.post('/containers/{id}/unpause', async ({ res, params }) => {
+    await containers.unpause(params.id!);
+    sendNoContent(res);
+  });
+
+  router.post('/containers/{id}/wait', async ({ req, res, params, query }) => {
+    const condition = (query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidArgument(`invalid condition: "${condition}"`);
+    const waiting = containers.wait(params.id!, condition);
+    // Headers go out at once so that clients know the wait has begun (docker run relies on it).
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    const closed = new Promise<void>((r) => req.socket.once('close', r));
+    const result = await Promise.race([waiting, closed.then(() => undefined)]);
+    if (result && !res.writableEnded) res.end(JSON.stringify(result) + '\n');
+  });
+
+  router.delete('/containers/{id}', async ({ res, params, query }) => {
+    await containers.remove(params.id!, { force: boolParam(query, 'force'), volumes: boolParam(query, 'v') });
+    sendNoContent(res);
+  });
+
+  router.post('/containers/{id}/rename', ({ res, params, query }) => {
+    const name = query.get('name');
+    if (!name) throw invalidArgument('Neither old nor new names may be empty');
+    containers.rename(params.id!, name);
+    sendNoContent(res);
+  });
+
+  router.post('/containers/{id}/update', async ({ req, res, params }) => {
+    const body = (await readJson<HostConfig>(req)) ?? {};
+    sendJson(res, 200, await containers.update(params.id!, body));
+  });
+
+  router.get('/containers/{id}/logs', async (ctx) => {
+    const c = containers.resolve(ctx.params.id!);
+    await streamLogs(ctx, containers, c);
+  });
+
+  router.post('/containers/{id}/attach', async (ctx) => {
+    const c = containers.resolve(ctx.params.id!);
+    await attachOutput(ctx, containers, c);
+  });
+
+  router.get('/containers/{id}/top', async ({ res, params, query }) => {
+    const c = containers.resolve(params.id!);
+    sendJson(res, 200, await topProcesses(containers, c, query.get('ps_args') || '-ef'));
+  });
+
+  async function sizes(c: import('../../containers/model.js').Container): Promise<{ rw: number; rootFs: number }> {
+    const rw = await containers.sizeRw(c);
+    return { rw, rootFs: rw + (s.images.store.get(c.imageId)?.size ?? 0) };
+  }
+}

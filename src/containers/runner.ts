@@ -1,0 +1,199 @@
+import { promises as fs, existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Container } from './model.js';
+import type { LayerStore } from '../layers/store.js';
+import { mountOverlay, unmount } from '../layers/mount.js';
+import { buildSpec } from '../runtime/spec.js';
+import { Runc } from '../runtime/runc.js';
+import { startConmon } from '../runtime/conmon.js';
+import { removeCgroup } from '../runtime/cgroups.js';
+import { cgroupVersion } from '../system/host.js';
+import { etcFilesFor, writeEtcFiles } from './etc-files.js';
+import { writeFileAtomic } from '../lib/atomic.js';
+import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
+import { log } from '../lib/log.js';
+
+/** Where one container's files live: persistent ones under the data root, runtime ones under the exec root. */
+export interface ContainerPaths {
+  dir: string;
+  upper: string;
+  work: string;
+  empty: string;
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+  log: string;
+  bundle: string;
+  rootfs: string;
+  pidFile: string;
+  conmonPidFile: string;
+}
+
+const INIT_CANDIDATES = ['/usr/bin/docker-init', '/usr/bin/tini-static', '/usr/libexec/docker/docker-init'];
+
+/**
+ * Turns a container record into a running process and back: overlay rootfs, /etc files, OCI bundle,
+ * conmon + runc. Every step of `start` is undone if a later one fails, so a failed start leaves no
+ * mount, bundle or cgroup behind. Knows nothing of the API or of container state rules.
+ */
+export class ContainerRunner {
+  readonly runc: Runc;
+  readonly exitDir: string;
+  readonly socketDir: string;
+
+  constructor(
+    private readonly dataRoot: string,
+    private readonly execRoot: string,
+    private readonly layers: LayerStore,
+  ) {
+    this.runc = new Runc({ root: path.join(execRoot, 'runc') });
+    this.exitDir = path.join(execRoot, 'exits');
+    this.socketDir = path.join(execRoot, 'sockets');
+  }
+
+  async init(): Promise<void> {
+    for (const dir of [this.exitDir, this.socketDir, path.join(this.execRoot, 'containers'), path.join(this.dataRoot, 'containers')]) {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+  }
+
+  paths(id: string): ContainerPaths {
+    const dir = path.join(this.dataRoot, 'containers', id);
+    const bundle = path.join(this.execRoot, 'containers', id);
+    return {
+      dir,
+      upper: path.join(dir, 'upper'),
+      work: path.join(dir, 'work'),
+      empty: path.join(dir, 'empty'),
+      hostname: path.join(dir, 'hostname'),
+      hosts: path.join(dir, 'hosts'),
+      resolvConf: path.join(dir, 'resolv.conf'),
+      log: path.join(dir, 'container.log'),
+      bundle,
+      rootfs: path.join(bundle, 'rootfs'),
+      pidFile: path.join(bundle, 'pidfile'),
+      conmonPidFile: path.join(bundle, 'conmon.pid'),
+    };
+  }
+
+  /** Makes the container's persistent directory (at create). */
+  async prepare(c: Container): Promise<void> {
+    const p = this.paths(c.id);
+    await fs.mkdir(p.upper, { recursive: true, mode: 0o755 });
+    await fs.mkdir(p.work, { recursive: true, mode: 0o700 });
+    await fs.writeFile(p.log, '');
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.teardown(id);
+    await fs.rm(this.paths(id).dir, { recursive: true, force: true });
+  }
+
+  /** Mounts the rootfs; used by start, and later by cp/export on stopped containers. */
+  async mountRootfs(c: Container): Promise<string> {
+    const p = this.paths(c.id);
+    await fs.mkdir(p.rootfs, { recursive: true });
+    const layersDir = path.join(this.dataRoot, 'layers');
+    let lowerDirs = c.topChainId ? this.layers.lowerDirs(c.topChainId).map((d) => path.relative(layersDir, d)) : [];
+    if (!lowerDirs.length) {
+      await fs.mkdir(p.empty, { recursive: true });
+      lowerDirs = [path.relative(layersDir, p.empty)];
+    }
+    await mountOverlay(p.rootfs, { lowerDirs, upperDir: p.upper, workDir: p.work, cwd: layersDir });
+    return p.rootfs;
+  }
+
+  /**
+   * Starts the container's process: returns once runc has started it. On failure everything this
+   * did is undone and the error says what runc said.
+   */
+  async start(c: Container, opts: { netnsPath?: string; hostRlimits?: { nofile: { soft: number; hard: number } } }): Promise<{ pid: number; conmonPid: number }> {
+    const p = this.paths(c.id);
+    try {
+      await this.teardown(c.id); // anything left from a previous run
+      await fs.mkdir(p.bundle, { recursive: true, mode: 0o700 });
+      const rootfs = await this.mountRootfs(c);
+      const files = etcFilesFor({
+        hostname: c.config.Hostname ?? c.id.slice(0, 12),
+        domainname: c.config.Domainname,
+        networkMode: c.hostConfig.NetworkMode ?? 'bridge',
+        extraHosts: c.hostConfig.ExtraHosts ?? undefined,
+        dns: c.hostConfig.Dns ?? undefined,
+        dnsSearch: c.hostConfig.DnsSearch ?? undefined,
+        dnsOptions: c.hostConfig.DnsOptions ?? undefined,
+      });
+      await writeEtcFiles({ hostname: p.hostname, hosts: p.hosts, resolvConf: p.resolvConf }, files);
+      const spec = buildSpec({
+        id: c.id,
+        rootfs,
+        config: c.config,
+        hostConfig: c.hostConfig,
+        hostsPath: p.hosts,
+        hostnamePath: p.hostname,
+        resolvConfPath: p.resolvConf,
+        netnsPath: opts.netnsPath,
+        cgroupsPath: cgroupsPathOf(c.id),
+        cgroupVersion: cgroupVersion(),
+        initPath: c.hostConfig.Init ? initBinary() : undefined,
+        hostRlimits: opts.hostRlimits,
+      });
+      await writeFileAtomic(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
+      const started = await startConmon({
+        id: c.id,
+        name: c.name,
+        bundle: p.bundle,
+        runtime: 'runc',
+        runtimeRoot: this.runc.root,
+        logPath: p.log,
+        exitDir: this.exitDir,
+        socketDir: this.socketDir,
+        pidFile: p.pidFile,
+        conmonPidFile: p.conmonPidFile,
+        stdin: Boolean(c.config.OpenStdin),
+        terminal: Boolean(c.config.Tty),
+      });
+      await this.runc.start(c.id);
+      return started;
+    } catch (err) {
+      await this.teardown(c.id).catch((e) => log.warn('cleanup after failed start failed', { id: c.id, error: messageOf(e) }));
+      throw startError(err);
+    }
+  }
+
+  /** Removes what a run leaves behind: runc state, the rootfs mount, the bundle, the cgroup, the exit file. */
+  async teardown(id: string): Promise<void> {
+    const p = this.paths(id);
+    await this.runc.delete(id, true).catch((e) => log.debug('runc delete', { id, error: messageOf(e) }));
+    await unmount(p.rootfs);
+    await fs.rm(p.bundle, { recursive: true, force: true });
+    await fs.rm(path.join(this.exitDir, id), { force: true });
+    await removeCgroup(cgroupsPathOf(id)).catch(() => {});
+  }
+
+  exitFile(id: string): string {
+    return path.join(this.exitDir, id);
+  }
+}
+
+export function cgroupsPathOf(id: string): string {
+  return `/berth/${id}`;
+}
+
+function initBinary(): string {
+  const found = INIT_CANDIDATES.find((p) => existsSync(p));
+  if (!found) throw invalidArgument('exec: "docker-init": executable file not found in $PATH');
+  return found;
+}
+
+/**
+ * Docker's start errors: the CLI turns "executable file not found" / "no such file or directory" into
+ * exit status 127 and "permission denied" into 126, so the message must carry runc's own words.
+ */
+function startError(err: unknown): BerthError {
+  if (err instanceof BerthError && err.kind !== 'Internal') return err;
+  const msg = messageOf(err);
+  const full = msg.startsWith('OCI runtime') ? msg : `OCI runtime create failed: ${msg}`;
+  if (/executable file not found|no such file or directory|permission denied|not a directory/i.test(msg)) return invalidArgument(full);
+  if (/already/.test(msg)) return conflict(full);
+  return new BerthError('Internal', full, { cause: err });
+}

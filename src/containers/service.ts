@@ -1,0 +1,530 @@
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Db } from '../store/db.js';
+import type { ImageService } from '../images/service.js';
+import type { EventBus } from '../events/bus.js';
+import type { Container, ContainerState } from './model.js';
+import { initialState } from './model.js';
+import { ContainerStore } from './store.js';
+import { ContainerRunner } from './runner.js';
+import { generateName, validateName } from './names.js';
+import { validateHostConfig, resourcesFor, type ContainerConfig, type HostConfig } from '../runtime/spec.js';
+import { Filters } from '../lib/filters.js';
+import { parseTimestampNs } from '../lib/timestamps.js';
+import { parseSignal } from '../runtime/signals.js';
+import { readExitCode, watchExits } from '../runtime/conmon.js';
+import { readMemoryEvents } from '../runtime/cgroups.js';
+import { cgroupsPathOf } from './runner.js';
+import { conflict, invalidArgument, messageOf, notFound } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import { rfc3339Nano } from '../lib/timestamps.js';
+import { log } from '../lib/log.js';
+import { KeyedMutex } from '../lib/mutex.js';
+
+export interface CreateRequest {
+  name?: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
+}
+
+/**
+ * Containers: their records, names and the lifecycle verbs. State changes for one container are
+ * serialized by a per-container lock; the exit of a container is learned from conmon's exit file
+ * (inotify on the exit directory), never by polling.
+ * Lifecycle: created by the daemon; `init` reconciles records with what runc still runs; `close`
+ * stops watching (containers keep running: conmon owns them).
+ */
+export class ContainerService {
+  readonly store: ContainerStore;
+  readonly runner: ContainerRunner;
+  private readonly locks = new KeyedMutex();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private exitWatch?: { close(): void };
+  /** Containers being stopped by the daemon, so their exit is reported with a 'stop' event. */
+  private readonly stopping = new Set<string>();
+
+  constructor(
+    db: Db,
+    readonly images: ImageService,
+    private readonly events: EventBus,
+    dataRoot: string,
+    execRoot: string,
+  ) {
+    this.store = new ContainerStore(db);
+    this.runner = new ContainerRunner(dataRoot, execRoot, images.layers);
+    images.imageUsers = (imageId) =>
+      this.store
+        .all()
+        .filter((c) => c.imageId === imageId)
+        .map((c) => ({ containerId: c.id, running: c.state.Running }));
+    images.extraLayerUsers = () => new Set(this.store.all().flatMap((c) => (c.topChainId ? [c.topChainId, ...this.chainOf(c.topChainId)] : [])));
+  }
+
+  private chainOf(chainId: string): string[] {
+    const out: string[] = [];
+    for (let l = this.images.layers.get(chainId); l?.parent; l = this.images.layers.get(l.parent)) out.push(l.parent);
+    return out;
+  }
+
+  async init(): Promise<void> {
+    await this.runner.init();
+    this.exitWatch = watchExits(this.runner.exitDir, (id, code) => void this.onExit(id, code));
+    for (const c of this.store.all()) {
+      if (!c.state.Running) continue;
+      const state = await this.runner.runc.state(c.id).catch(() => undefined);
+      if (state && (state.status === 'running' || state.status === 'paused')) {
+        c.state.Paused = state.status === 'paused';
+        c.state.Status = state.status;
+        this.store.save(c);
+        continue; // still running under conmon: adopt it
+      }
+      const code = await readExitCode(this.runner.exitDir, c.id);
+      await this.onExit(c.id, code ?? 255);
+    }
+  }
+
+  close(): void {
+    this.exitWatch?.close();
+  }
+
+  // ---- lookup -------------------------------------------------------------------------------
+
+  /** By full id, by name, then by unique id prefix, as dockerd's GetContainer. */
+  resolve(ref: string): Container {
+    const c = this.tryResolve(ref);
+    if (!c) throw notFound(`No such container: ${ref}`);
+    return c;
+  }
+
+  tryResolve(ref: string): Container | undefined {
+    if (!ref) return undefined;
+    const exact = this.store.get(ref) ?? this.store.byName(ref);
+    if (exact) return exact;
+    if (!/^[a-f0-9]+$/.test(ref)) return undefined;
+    const matches = this.store.all().filter((c) => c.id.startsWith(ref));
+    if (matches.length > 1) throw invalidArgument(`multiple IDs found with provided prefix: ${ref}`);
+    return matches[0];
+  }
+
+  // ---- create -------------------------------------------------------------------------------
+
+  async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const cfg = req.config;
+    if (!cfg.Image) throw invalidArgument('No image was specified');
+    const image = this.images.resolve(cfg.Image);
+    const hostConfig = normalizeHostConfig(req.hostConfig);
+    validateHostConfig(hostConfig, { ncpu: os.cpus().length });
+    if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && hostConfig.RestartPolicy.Name !== 'no') {
+      throw invalidArgument("can't create 'AutoRemove' container with restart policy");
+    }
+    for (const e of cfg.Env ?? []) {
+      if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
+    }
+    const name = req.name ? validateName(req.name) : generateName((n) => Boolean(this.store.byName(n)));
+    const holder = this.store.byName(name);
+    if (holder) {
+      throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const id = newId();
+    const config = mergeImageConfig(cfg, image.config.config ?? {}, id);
+    if (!(config.Entrypoint?.length || config.Cmd?.length)) throw invalidArgument('no command specified');
+    if (config.StopSignal) parseSignal(config.StopSignal);
+
+    const c: Container = {
+      id,
+      name,
+      created: rfc3339Nano(Date.now()),
+      image: cfg.Image,
+      imageId: image.id,
+      config,
+      hostConfig,
+      state: initialState(),
+      restartCount: 0,
+      topChainId: image.topChainId,
+      stoppedByUser: false,
+    };
+    try {
+      await this.runner.prepare(c);
+      this.store.save(c);
+    } catch (err) {
+      await this.runner.destroy(id).catch(() => {});
+      if (/UNIQUE constraint failed: containers.name/.test(messageOf(err))) {
+        throw conflict(`Conflict. The container name "/${name}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+      throw err;
+    }
+    this.emit(c, 'create');
+    return { Id: id, Warnings: [] };
+  }
+
+  // ---- start / stop -------------------------------------------------------------------------
+
+  async start(ref: string): Promise<'started' | 'already'> {
+    const c = this.resolve(ref);
+    return this.locks.run(c.id, async () => {
+      if (c.state.Paused) throw conflict('cannot start a paused container, try unpause instead');
+      if (c.state.Running) return 'already';
+      if (c.state.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
+      await this.startLocked(c);
+      return 'started';
+    });
+  }
+
+  private async startLocked(c: Container): Promise<void> {
+    let netnsPath: string | undefined;
+    const mode = c.hostConfig.NetworkMode ?? 'bridge';
+    if (mode.startsWith('container:')) {
+      const other = this.resolve(mode.slice('container:'.length));
+      if (!other.state.Running) throw conflict(`cannot join network namespace of a non running container: container ${other.id} is exited`);
+      netnsPath = `/proc/${other.state.Pid}/ns/net`;
+    }
+    try {
+      const { pid, conmonPid } = await this.runner.start(c, { netnsPath, hostRlimits: hostRlimits() });
+      Object.assign(c.state, {
+        Status: 'running',
+        Running: true,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: rfc3339Nano(Date.now()),
+      } satisfies Partial<ContainerState>);
+      c.conmonPid = conmonPid;
+      c.stoppedByUser = false;
+      this.store.save(c);
+      this.emit(c, 'start');
+    } catch (err) {
+      const msg = messageOf(err);
+      c.state.Error = msg;
+      c.state.ExitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : 128;
+      this.store.save(c);
+      throw err;
+    }
+  }
+
+  async stop(ref: string, opts: { signal?: string; timeout?: number } = {}): Promise<'stopped' | 'already'> {
+    const c = this.resolve(ref);
+    if (!c.state.Running) return 'already';
+    c.stoppedByUser = true;
+    this.store.save(c);
+    const signal = parseSignal(opts.signal ?? c.config.StopSignal ?? 'SIGTERM');
+    const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
+    this.stopping.add(c.id);
+    try {
+      const exited = this.nextExit(c.id);
+      if (c.state.Paused) {
+        await this.killProcess(c, 9);
+        await this.runner.runc.resume(c.id).catch(() => {});
+      } else {
+        await this.killProcess(c, signal);
+      }
+      const inTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), sleep(timeout * 1000).then(() => false)]);
+      if (!inTime && this.store.get(c.id)?.state.Running) {
+        await this.killProcess(c, 9);
+        await Promise.race([exited, sleep(10_000)]);
+      }
+    } finally {
+      this.stopping.delete(c.id);
+    }
+    return 'stopped';
+  }
+
+  async restart(ref: string, opts: { signal?: string; timeout?: number } = {}): Promise<void> {
+    const c = this.resolve(ref);
+    await this.stop(c.id, opts);
+    await this.locks.run(c.id, async () => {
+      if (!c.state.Running) await this.startLocked(c);
+    });
+    this.emit(c, 'restart');
+  }
+
+  async kill(ref: string, signalName?: string): Promise<void> {
+    const c = this.resolve(ref);
+    const signal = parseSignal(signalName || 'SIGKILL');
+    if (!c.state.Running) throw conflict(`cannot kill container: ${ref}: container ${c.id} is not running`);
+    if (c.state.Paused && signal === 9) {
+      await this.killProcess(c, signal);
+      await this.runner.runc.resume(c.id).catch(() => {});
+      return;
+    }
+    await this.killProcess(c, signal);
+  }
+
+  private async killProcess(c: Container, signal: number): Promise<void> {
+    this.emit(c, 'kill', { signal: String(signal) });
+    try {
+      await this.runner.runc.kill(c.id, signal);
+    } catch (err) {
+      // The process may have exited between our check and the signal: that is not an error.
+      const st = await this.runner.runc.state(c.id).catch(() => undefined);
+      if (st && st.status !== 'stopped') throw err;
+    }
+  }
+
+  async pause(ref: string): Promise<void> {
+    const c = this.resolve(ref);
+    await this.locks.run(c.id, async () => {
+      if (!c.state.Running) throw conflict(`Container ${c.id} is not running`);
+      if (c.state.Paused) throw conflict(`Container ${c.id} is already paused`);
+      await this.runner.runc.pause(c.id);
+      c.state.Paused = true;
+      c.state.Status = 'paused';
+      this.store.save(c);
+      this.emit(c, 'pause');
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const c = this.resolve(ref);
+    await this.locks.run(c.id, async () => {
+      if (!c.state.Paused) throw conflict(`Container ${c.id} is not paused`);
+      await this.runner.runc.resume(c.id);
+      c.state.Paused = false;
+      c.state.Status = 'running';
+      this.store.save(c);
+      this.emit(c, 'unpause');
+    });
+  }
+
+  // ---- exits --------------------------------------------------------------------------------
+
+  /** Called when conmon reports an exit: records it, cleans up the run, wakes waiters. */
+  private async onExit(id: string, code: number): Promise<void> {
+    const c = this.store.get(id);
+    if (!c) return;
+    await this.locks.run(id, async () => {
+      if (!c.state.Running) return;
+      const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false);
+      await this.runner.teardown(id).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) }));
+      Object.assign(c.state, {
+        Status: 'exited',
+        Running: false,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: oom,
+        Pid: 0,
+        ExitCode: code,
+        FinishedAt: rfc3339Nano(Date.now()),
+      } satisfies Partial<ContainerState>);
+      c.conmonPid = undefined;
+      this.store.save(c);
+      if (oom) this.emit(c, 'oom');
+      this.emit(c, 'die', { exitCode: String(code), execDuration: String(Math.round((Date.now() - Date.parse(c.state.StartedAt)) / 1000)) });
+      if (this.stopping.has(id)) this.emit(c, 'stop');
+      this.wake(id, ['not-running', 'next-exit'], code);
+    });
+    if (c.hostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => {});
+  }
+
+  private nextExit(id: string): Promise<unknown> {
+    return new Promise((resolve) => this.addWaiter(id, { condition: 'next-exit', resolve }));
+  }
+
+  async wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const c = this.resolve(ref);
+    if (condition === 'not-running' && !c.state.Running) return { StatusCode: c.state.ExitCode, Error: null };
+    return new Promise((resolve) => this.addWaiter(c.id, { condition, resolve }));
+  }
+
+  private addWaiter(id: string, w: Waiter): void {
+    const list = this.waiters.get(id) ?? [];
+    list.push(w);
+    this.waiters.set(id, list);
+  }
+
+  private wake(id: string, conditions: WaitCondition[], code: number): void {
+    const list = this.waiters.get(id) ?? [];
+    const keep = list.filter((w) => {
+      if (!conditions.includes(w.condition)) return true;
+      w.resolve({ StatusCode: code, Error: null });
+      return false;
+    });
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
+  }
+
+  // ---- remove, rename, update ---------------------------------------------------------------
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const c = this.resolve(ref);
+    if (c.state.Running && !opts.force) {
+      const what = c.state.Paused ? 'container is paused and must be unpaused first' : 'container is running: stop the container before removing or force remove';
+      throw conflict(`cannot remove container "/${c.name}": ${what}`);
+    }
+    if (c.state.Running) {
+      const exited = this.nextExit(c.id);
+      await this.killProcess(c, 9);
+      if (c.state.Paused) await this.runner.runc.resume(c.id).catch(() => {});
+      await Promise.race([exited, sleep(10_000)]);
+    }
+    await this.locks.run(c.id, async () => {
+      if (!this.store.get(c.id)) return;
+      c.state.Status = 'removing';
+      await this.runner.destroy(c.id);
+      this.store.delete(c.id);
+      this.emit(c, 'destroy');
+      this.wake(c.id, ['not-running', 'next-exit', 'removed'], c.state.ExitCode);
+    });
+  }
+
+  rename(ref: string, newName: string): void {
+    const c = this.resolve(ref);
+    const name = validateName(newName);
+    if (name === c.name) throw invalidArgument(`Renaming a container with the same name as its current name`);
+    const holder = this.store.byName(name);
+    if (holder) {
+      throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const oldName = c.name;
+    c.name = name;
+    this.store.save(c);
+    this.emit(c, 'rename', { oldName: `/${oldName}` });
+  }
+
+  async update(ref: string, body: HostConfig): Promise<{ Warnings: string[] }> {
+    const c = this.resolve(ref);
+    return this.locks.run(c.id, async () => {
+      const RESOURCE_KEYS = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'KernelMemory'] as const;
+      const next: HostConfig = { ...c.hostConfig };
+      for (const key of RESOURCE_KEYS) {
+        const v = (body as Record<string, unknown>)[key];
+        if (v !== undefined && v !== null && !(v === 0 && key !== 'PidsLimit')) (next as Record<string, unknown>)[key] = v;
+      }
+      if (body.RestartPolicy?.Name !== undefined && body.RestartPolicy.Name !== '') {
+        if (c.hostConfig.AutoRemove && body.RestartPolicy.Name !== 'no') {
+          throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        }
+        next.RestartPolicy = body.RestartPolicy;
+      }
+      // Memory set without swap: the old swap limit is kept only if still above memory (as Docker).
+      if (body.Memory && !body.MemorySwap && next.MemorySwap && next.MemorySwap > 0 && next.MemorySwap < body.Memory) next.MemorySwap = 0;
+      if (next.NanoCpus && (next.CpuQuota || next.CpuPeriod) && (body.NanoCpus || body.CpuQuota || body.CpuPeriod)) {
+        if (body.NanoCpus) {
+          next.CpuQuota = 0;
+          next.CpuPeriod = 0;
+        } else next.NanoCpus = 0;
+      }
+      validateHostConfig(next, { ncpu: os.cpus().length });
+      if (c.state.Running) {
+        await this.runner.runc.update(c.id, resourcesFor(next));
+      }
+      c.hostConfig = next;
+      this.store.save(c);
+      this.emit(c, 'update');
+      return { Warnings: [] };
+    });
+  }
+
+  async prune(filtersRaw?: string): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    const filters = Filters.parse(filtersRaw, ['until', 'label', 'label!']);
+    const until = filters.get('until').map((v) => parseTimestampNs(v) / 1e6);
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const c of this.store.all()) {
+      if (c.state.Running) continue;
+      if (!filters.matchLabels(c.config.Labels)) continue;
+      if (filters.get('label!').some((cond) => Filters.parse(JSON.stringify({ label: [cond] }), ['label']).matchLabels(c.config.Labels))) continue;
+      if (until.some((u) => Date.parse(c.created) > u)) continue;
+      reclaimed += await this.sizeRw(c);
+      await this.remove(c.id);
+      deleted.push(c.id);
+    }
+    this.events.publish('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  /** Bytes in the container's writable layer. */
+  async sizeRw(c: Container): Promise<number> {
+    return du(this.runner.paths(c.id).upper);
+  }
+
+  emit(c: Container, action: string, extra: Record<string, string> = {}): void {
+    this.events.publish('container', action, c.id, { ...(c.config.Labels ?? {}), image: c.image, name: c.name, ...extra });
+  }
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+/** Fills in what the image provides, as dockerd merges an image config into a container config. */
+export function mergeImageConfig(cfg: ContainerConfig, img: NonNullable<import('../images/model.js').ImageConfigJson['config']>, id: string): ContainerConfig {
+  const env = new Map<string, string>();
+  for (const e of [...(img.Env ?? []), ...(cfg.Env ?? [])]) env.set(e.split('=')[0]!, e);
+  const entrypointGiven = cfg.Entrypoint !== undefined && cfg.Entrypoint !== null;
+  return {
+    ...cfg,
+    Hostname: cfg.Hostname || id.slice(0, 12),
+    Domainname: cfg.Domainname ?? '',
+    User: cfg.User || img.User || '',
+    Env: [...env.values()],
+    // An entrypoint given at create replaces the image's and drops its Cmd, as in Docker.
+    Entrypoint: entrypointGiven ? (cfg.Entrypoint!.length ? cfg.Entrypoint : null) : (img.Entrypoint ?? null),
+    Cmd: cfg.Cmd?.length ? cfg.Cmd : entrypointGiven ? null : (img.Cmd ?? null),
+    WorkingDir: cfg.WorkingDir || img.WorkingDir || '',
+    Labels: { ...(img.Labels ?? {}), ...(cfg.Labels ?? {}) },
+    ExposedPorts: { ...(img.ExposedPorts ?? {}), ...(cfg.ExposedPorts ?? {}) },
+    Volumes: { ...(img.Volumes ?? {}), ...(cfg.Volumes ?? {}) },
+    StopSignal: cfg.StopSignal || img.StopSignal || undefined,
+    OnBuild: null,
+  };
+}
+
+function normalizeHostConfig(h: HostConfig | undefined): HostConfig {
+  const hc: HostConfig = { ...(h ?? {}) };
+  if (!hc.NetworkMode || hc.NetworkMode === 'default') hc.NetworkMode = 'bridge';
+  if (!hc.RestartPolicy || !hc.RestartPolicy.Name) hc.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+  if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(hc.RestartPolicy.Name!)) {
+    throw invalidArgument(`invalid restart policy '${hc.RestartPolicy.Name}'`);
+  }
+  hc.LogConfig = hc.LogConfig?.Type ? hc.LogConfig : { Type: 'k8s-file', Config: {} };
+  return hc;
+}
+
+/** The daemon's own open-file limits: a container's rlimits must never exceed the hard one. */
+function hostRlimits(): { nofile: { soft: number; hard: number } } | undefined {
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+  if (!m) return undefined;
+  const n = (s: string) => (s === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(s));
+  return { nofile: { soft: n(m[1]!), hard: n(m[2]!) } };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+async function du(dir: string): Promise<number> {
+  let total = 0;
+  const seen = new Set<number>();
+  const walk = async (d: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const st = await fs.lstat(p);
+        if (st.nlink > 1) {
+          if (seen.has(st.ino)) continue;
+          seen.add(st.ino);
+        }
+        total += st.size;
+      }
+    }
+  };
+  await walk(dir);
+  return total;
+}
+

@@ -1,0 +1,43 @@
+import type { Db } from '../store/db.js';
+import type { Container } from './model.js';
+
+/**
+ * Container records in SQLite, with an in-memory map as the working copy. Every change goes through
+ * `save`, so the database always holds the latest state a crash could come back to.
+ */
+export class ContainerStore {
+  private readonly byId = new Map<string, Container>();
+
+  constructor(private readonly db: Db) {
+    for (const row of db.prepare('SELECT data FROM containers').all() as Array<{ data: string }>) {
+      const c = JSON.parse(row.data) as Container;
+      this.byId.set(c.id, c);
+    }
+  }
+
+  all(): Container[] {
+    return [...this.byId.values()];
+  }
+
+  get(id: string): Container | undefined {
+    return this.byId.get(id);
+  }
+
+  byName(name: string): Container | undefined {
+    const n = name.replace(/^\//, '');
+    return this.all().find((c) => c.name === n);
+  }
+
+  /** Inserts or updates; the unique name column makes a concurrent duplicate name fail here. */
+  save(c: Container): void {
+    this.db
+      .prepare('INSERT INTO containers (id, name, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, data = excluded.data')
+      .run(c.id, c.name, JSON.stringify(c));
+    this.byId.set(c.id, c);
+  }
+
+  delete(id: string): void {
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.byId.delete(id);
+  }
+}
