@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Container } from './model.js';
 import type { LayerStore } from '../layers/store.js';
 import { mountOverlay, unmount } from '../layers/mount.js';
-import { buildSpec } from '../runtime/spec.js';
+import { buildSpec, serializeSpec } from '../runtime/spec.js';
 import { Runc } from '../runtime/runc.js';
 import { startConmon } from '../runtime/conmon.js';
 import { removeCgroup } from '../runtime/cgroups.js';
@@ -107,7 +107,7 @@ export class ContainerRunner {
    * Starts the container's process: returns once runc has started it. On failure everything this
    * did is undone and the error says what runc said.
    */
-  async start(c: Container, opts: { netnsPath?: string; hostRlimits?: { nofile: { soft: number; hard: number } } }): Promise<{ pid: number; conmonPid: number }> {
+  async start(c: Container, opts: { netnsPath?: string }): Promise<{ pid: number; conmonPid: number }> {
     const p = this.paths(c.id);
     try {
       await this.teardown(c.id); // anything left from a previous run
@@ -133,11 +133,10 @@ export class ContainerRunner {
         resolvConfPath: p.resolvConf,
         netnsPath: opts.netnsPath,
         cgroupsPath: cgroupsPathOf(c.id),
-        cgroupVersion: cgroupVersion(),
+        cgroupVersion: cgroupVersion() === '2' ? 2 : 1,
         initPath: c.hostConfig.Init ? initBinary() : undefined,
-        hostRlimits: opts.hostRlimits,
       });
-      await writeFileAtomic(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
+      await writeFileAtomic(path.join(p.bundle, 'config.json'), serializeSpec(spec));
       const started = await startConmon({
         id: c.id,
         name: c.name,

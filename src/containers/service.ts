@@ -1,4 +1,4 @@
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import type { Db } from '../store/db.js';
 import type { ImageService } from '../images/service.js';
@@ -8,7 +8,7 @@ import { initialState } from './model.js';
 import { ContainerStore } from './store.js';
 import { ContainerRunner } from './runner.js';
 import { generateName, validateName } from './names.js';
-import { validateHostConfig, resourcesFor, type ContainerConfig, type HostConfig } from '../runtime/spec.js';
+import { validateHostConfig, validateContainerConfig, applyHostConfigDefaults, resourcesFor, type ContainerConfig, type HostConfig } from '../runtime/spec.js';
 import { Filters } from '../lib/filters.js';
 import { parseTimestampNs } from '../lib/timestamps.js';
 import { parseSignal } from '../runtime/signals.js';
@@ -119,8 +119,9 @@ export class ContainerService {
     const cfg = req.config;
     if (!cfg.Image) throw invalidArgument('No image was specified');
     const image = this.images.resolve(cfg.Image);
-    const hostConfig = normalizeHostConfig(req.hostConfig);
-    validateHostConfig(hostConfig, { ncpu: os.cpus().length });
+    const hostConfig = applyHostConfigDefaults(normalizeHostConfig(req.hostConfig));
+    const warnings = validateHostConfig(hostConfig, { ncpu: os.cpus().length });
+    validateContainerConfig(cfg);
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && hostConfig.RestartPolicy.Name !== 'no') {
       throw invalidArgument("can't create 'AutoRemove' container with restart policy");
     }
@@ -135,7 +136,6 @@ export class ContainerService {
     const id = newId();
     const config = mergeImageConfig(cfg, image.config.config ?? {}, id);
     if (!(config.Entrypoint?.length || config.Cmd?.length)) throw invalidArgument('no command specified');
-    if (config.StopSignal) parseSignal(config.StopSignal);
 
     const c: Container = {
       id,
@@ -161,7 +161,7 @@ export class ContainerService {
       throw err;
     }
     this.emit(c, 'create');
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   // ---- start / stop -------------------------------------------------------------------------
@@ -186,7 +186,7 @@ export class ContainerService {
       netnsPath = `/proc/${other.state.Pid}/ns/net`;
     }
     try {
-      const { pid, conmonPid } = await this.runner.start(c, { netnsPath, hostRlimits: hostRlimits() });
+      const { pid, conmonPid } = await this.runner.start(c, { netnsPath });
       Object.assign(c.state, {
         Status: 'running',
         Running: true,
@@ -414,14 +414,14 @@ export class ContainerService {
           next.CpuPeriod = 0;
         } else next.NanoCpus = 0;
       }
-      validateHostConfig(next, { ncpu: os.cpus().length });
+      const warnings = validateHostConfig(next, { ncpu: os.cpus().length });
       if (c.state.Running) {
         await this.runner.runc.update(c.id, resourcesFor(next));
       }
       c.hostConfig = next;
       this.store.save(c);
       this.emit(c, 'update');
-      return { Warnings: [] };
+      return { Warnings: warnings };
     });
   }
 
@@ -487,14 +487,6 @@ function normalizeHostConfig(h: HostConfig | undefined): HostConfig {
   }
   hc.LogConfig = hc.LogConfig?.Type ? hc.LogConfig : { Type: 'k8s-file', Config: {} };
   return hc;
-}
-
-/** The daemon's own open-file limits: a container's rlimits must never exceed the hard one. */
-function hostRlimits(): { nofile: { soft: number; hard: number } } | undefined {
-  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'));
-  if (!m) return undefined;
-  const n = (s: string) => (s === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(s));
-  return { nofile: { soft: n(m[1]!), hard: n(m[2]!) } };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -10,7 +10,7 @@ import { conflict, invalidArgument } from '../lib/errors.js';
 export async function topProcesses(svc: ContainerService, c: Container, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
   if (!c.state.Running) throw conflict(`Container ${c.id} is not running`);
   if (c.state.Paused) throw conflict(`Container ${c.id} is paused, unpause the container before running top`);
-  const pids = new Set(await svc.runner.runc.ps(c.id));
+  const pids = new Set<number>(await svc.runner.runc.ps(c.id));
   const output = await hostPs(psArgs.split(/\s+/).filter(Boolean));
   return parsePs(output, pids);
 }

@@ -1,0 +1,162 @@
+/**
+ * Container speed and memory, measured through the official docker CLI and through the API.
+ * Run: `node dist/bench/containers.js` (as root, after `make build`). With REF_DOCKER_HOST set to a
+ * real dockerd (its own socket, data root and bridge), the same is measured there in the same run and
+ * ratios are printed (Berth / reference: below 1 means Berth is faster or smaller).
+ * Both engines run containers with --network none, so that networking setup does not skew the numbers.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { TestDaemon, run, DOCKER } from '../test/integration/harness.js';
+import { busyboxRootfsTar } from '../src/tools/busybox-rootfs.js';
+
+interface Engine {
+  name: string;
+  host: string;
+  socket: string;
+  pid: () => number;
+}
+
+const N_RUN = Number(process.env.BENCH_RUNS ?? 10);
+
+async function main(): Promise<void> {
+  const berth = new TestDaemon();
+  await berth.start();
+  await berth.seedBusybox();
+  const engines: Engine[] = [{ name: 'berth', host: berth.host, socket: berth.socket, pid: () => daemonPid(berth.socket) }];
+  const ref = process.env.REF_DOCKER_HOST;
+  if (ref) {
+    const socket = ref.replace(/^unix:\/\//, '');
+    await ensureBusybox(ref);
+    engines.push({ name: 'docker', host: ref, socket, pid: () => daemonPid(socket) });
+  }
+  const results: Record<string, Record<string, number>> = {};
+  try {
+    for (const e of engines) results[e.name] = await measure(e);
+  } finally {
+    await berth.stop();
+  }
+  print(results);
+}
+
+async function measure(e: Engine): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const docker = (args: string[]) => run(DOCKER, args, { DOCKER_HOST: e.host });
+  await docker(['run', '--rm', '--network', 'none', 'busybox', 'true']); // warm up
+
+  out['cli run --rm true (s, median)'] = median(await repeat(N_RUN, () => timed(() => docker(['run', '--rm', '--network', 'none', 'busybox', 'true']))));
+  out['api run --rm true (s, median)'] = median(await repeat(N_RUN, () => timed(() => apiRun(e.socket))));
+
+  const t0 = performance.now();
+  for (let i = 0; i < 20; i++) await docker(['run', '-d', '--network', 'none', '--label', 'berth-bench=1', 'busybox', 'sleep', '1000']);
+  out['cli 20 sequential run -d (s)'] = (performance.now() - t0) / 1000;
+
+  const t1 = performance.now();
+  await Promise.all(Array.from({ length: 50 }, () => apiStartDetached(e.socket)));
+  out['api 50 concurrent starts (s)'] = (performance.now() - t1) / 1000;
+
+  await Promise.all(Array.from({ length: 30 }, () => apiStartDetached(e.socket)));
+  const monitors = monitorPids(e.name);
+  out['monitor RSS per container (MB)'] = avg(monitors.map((p) => memOf(p).rss));
+  out['monitor PSS per container (MB)'] = avg(monitors.map((p) => memOf(p).pss));
+  out['daemon RSS with 100 containers (MB)'] = memOf(e.pid()).rss;
+
+  await docker(['rm', '-f', ...(await docker(['ps', '-aq', '--filter', 'label=berth-bench=1'])).stdout.split('\n').filter(Boolean)]);
+  out['daemon RSS with 0 containers (MB)'] = memOf(e.pid()).rss;
+  return out;
+}
+
+function print(results: Record<string, Record<string, number>>): void {
+  const names = Object.keys(results);
+  const metrics = Object.keys(results[names[0]!]!);
+  const header = ['metric', ...names, ...(names.length > 1 ? ['berth/docker'] : [])];
+  const rows = metrics.map((m) => {
+    const vals = names.map((n) => results[n]![m]!);
+    return [m, ...vals.map((v) => v.toFixed(3)), ...(vals.length > 1 ? [(vals[0]! / vals[1]!).toFixed(2)] : [])];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+}
+
+// ---- API helpers ---------------------------------------------------------------------------------
+
+function api(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
+async function apiRun(socket: string): Promise<void> {
+  const { body } = await api(socket, 'POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
+  const id = JSON.parse(body).Id;
+  const waiting = api(socket, 'POST', `/v1.41/containers/${id}/wait?condition=next-exit`);
+  await api(socket, 'POST', `/v1.41/containers/${id}/start`);
+  await waiting;
+  await api(socket, 'DELETE', `/v1.41/containers/${id}`);
+}
+
+async function apiStartDetached(socket: string): Promise<void> {
+  const { body } = await api(socket, 'POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], Labels: { 'berth-bench': '1' }, HostConfig: { NetworkMode: 'none' } });
+  await api(socket, 'POST', `/v1.41/containers/${JSON.parse(body).Id}/start`);
+}
+
+async function ensureBusybox(host: string): Promise<void> {
+  if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { DOCKER_HOST: host })).code === 0) return;
+  const chunks: Buffer[] = [];
+  for await (const c of busyboxRootfsTar()) chunks.push(c as Buffer);
+  const r = await run(DOCKER, ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], { DOCKER_HOST: host }, Buffer.concat(chunks));
+  if (r.code !== 0) throw new Error(r.stderr);
+}
+
+// ---- measurement helpers -------------------------------------------------------------------------
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+async function repeat(n: number, fn: () => Promise<number>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await fn());
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/** RSS and PSS in MB from smaps_rollup. */
+function memOf(pid: number): { rss: number; pss: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
+  } catch {
+    return { rss: NaN, pss: NaN };
+  }
+}
+
+/** The per-container monitors: conmon for Berth, containerd-shim for Docker. */
+function monitorPids(engine: string): number[] {
+  const pattern = engine === 'berth' ? '^conmon' : '^containerd-shim';
+  try {
+    return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function daemonPid(socket: string): number {
+  const out = execFileSync('ss', ['-xlpn'], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.includes(socket));
+  return Number(/pid=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
+
+void main();
