@@ -5,9 +5,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the engine and its tests use.
 #   runc, conmon: run and watch containers; iptables, iproute2: networks; busybox-static: the base image;
-#   attr: setfattr/getfattr for overlay opaque directories; docker-cli compatibility is tested with the
+#   attr: setfattr/getfattr for overlay opaque directories; tini: --init; procps: ps for `top`; docker-cli compatibility is tested with the
 #   docker CLI already on the machine (/usr/local/bin/docker) when it is there.
-PACKAGES=(runc conmon iptables iproute2 busybox-static attr)
+PACKAGES=(runc conmon iptables iproute2 busybox-static attr tini procps)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

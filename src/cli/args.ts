@@ -17,6 +17,13 @@ export interface FlagDef {
   /** Initial value; shown in help as "(default ...)" when it is not the type's zero value. */
   default?: string | boolean | number;
   hidden?: boolean;
+  /** The value's name in help when it is not the type's ("bytes", "decimal", "network"). */
+  valueName?: string;
+  /**
+   * Checks a value as the flag's pflag Value.Set would; returns why it is invalid, which is
+   * reported as `invalid argument "v" for "-x, --flag" flag: <why>`.
+   */
+  check?: (value: string) => string | undefined;
 }
 
 /** How many positional arguments a command takes. */
@@ -43,6 +50,11 @@ export interface CommandDef {
   flags?: FlagDef[];
   args?: ArgsRule;
   run?: (inv: Invocation, cli: Cli) => Promise<number | void>;
+  /**
+   * Flags end at the first positional argument (pflag's SetInterspersed(false)), so that
+   * `run IMAGE ls -l` and `top CONTAINER -ef` leave the command's own options alone.
+   */
+  noInterspersed?: boolean;
   subcommands?: CommandDef[];
   /** Where the root help lists it. */
   group?: 'common' | 'management';
@@ -86,6 +98,8 @@ export class FlagValues {
   set(def: FlagDef, raw: string | true): void {
     const value = raw === true ? 'true' : raw;
     const invalid = (why: string) => new FlagError(`invalid argument "${value}" for "${flagLabel(def)}" flag: ${why}`);
+    const why = def.check?.(value);
+    if (why !== undefined) throw invalid(why);
     switch (def.type) {
       case 'bool': {
         const b = parseGoBool(value);
@@ -182,7 +196,8 @@ export function parseFlags(defs: FlagDef[], argv: string[], interspersed: boolea
       const eq = arg.indexOf('=');
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
       let value: string | true | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-      if (name === 'help' && !byLong.has('help')) {
+      // Commands whose -h means something else declare --help to list it; it still asks for help.
+      if (name === 'help' && (!byLong.has('help') || byLong.get('help')!.type === 'bool')) {
         help = value === undefined || parseGoBool(value) !== false;
         continue;
       }
@@ -329,7 +344,7 @@ export function resolve(root: CommandDef, argv: string[]): Resolution {
     const isGroup = !!cmd.subcommands?.length && !cmd.run;
     let local: ParsedFlags;
     try {
-      local = parseFlags(cmd.flags ?? [], rest, !isGroup);
+      local = parseFlags(cmd.flags ?? [], rest, !isGroup && !cmd.noInterspersed);
     } catch (err) {
       if (err instanceof FlagError) return { kind: 'error', message: flagErrorText(root, path, err.message), exitCode: 125, globals };
       throw err;

@@ -4,7 +4,8 @@
  * prefix every path with /v{min(ours, daemon's)}.
  */
 import http, { type IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { Readable, type Duplex } from 'node:stream';
 import { CliError, ConnectError, DaemonError } from './errors.js';
 import { CLIENT_VERSION } from './version.js';
 
@@ -150,6 +151,50 @@ export class ApiClient {
     return readBody(await this.request(method, path, opts));
   }
 
+  /**
+   * A request the daemon answers by switching protocols (attach): resolves with the raw
+   * connection once the daemon has answered 101, plus any bytes that arrived with that answer.
+   * A daemon that answers 200 without upgrading gives its body instead (read-only). Failures
+   * are reported as request() reports them.
+   */
+  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<Hijacked> {
+    const version = await this.apiVersion();
+    const fullPath = `/v${version}${path}${encodeQuery(opts.query ?? {})}`;
+    // A connection of its own: once upgraded it leaves the pool for good.
+    const agent = new http.Agent({ keepAlive: false });
+    const { request, options } = transport(this.endpoint, agent);
+    const headers: Record<string, string> = {
+      'User-Agent': `Berth-Client/${CLIENT_VERSION} (${process.platform})`,
+      'Content-Type': 'text/plain',
+      'Content-Length': '0',
+      Connection: 'Upgrade',
+      Upgrade: 'tcp',
+      ...opts.headers,
+    };
+    return new Promise((resolve, reject) => {
+      const req = request({ ...options, method, path: fullPath, headers });
+      req.on('upgrade', (_res: IncomingMessage, socket: Socket, head: Buffer) => {
+        agent.destroy();
+        resolve({ stream: socket, head, upgraded: true });
+      });
+      req.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 400) {
+          daemonError(res).then(reject, reject);
+          agent.destroy();
+          return;
+        }
+        res.on('close', () => agent.destroy());
+        resolve({ stream: res, head: Buffer.alloc(0), upgraded: false });
+      });
+      req.on('error', (err) => {
+        agent.destroy();
+        reject(this.connectError(err, method, fullPath));
+      });
+      req.end();
+    });
+  }
+
   close(): void {
     this.agent.destroy();
   }
@@ -200,6 +245,14 @@ export class ApiClient {
 
 function verb(method: string): string {
   return method[0] + method.slice(1).toLowerCase();
+}
+
+export interface Hijacked {
+  /** The connection: output from the daemon to read, input for it to write (when upgraded). */
+  stream: Duplex | IncomingMessage;
+  /** Bytes received with the 101 answer, before `stream` reads anything. */
+  head: Buffer;
+  upgraded: boolean;
 }
 
 export async function readBody(res: IncomingMessage): Promise<string> {

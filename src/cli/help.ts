@@ -31,7 +31,7 @@ const TYPE_NAMES: Record<FlagDef['type'], string> = {
 function unquoteUsage(def: FlagDef): [string, string] {
   const m = /`([^`]*)`/.exec(def.usage);
   if (m) return [m[1]!, def.usage.replace(m[0], m[1]!)];
-  return [TYPE_NAMES[def.type], def.usage];
+  return [def.valueName ?? TYPE_NAMES[def.type], def.usage];
 }
 
 function defaultText(def: FlagDef): string {

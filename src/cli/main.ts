@@ -27,6 +27,7 @@ function makeCli(globals: FlagValues): { cli: Cli; close: () => void } {
     debug: globals.bool('debug'),
     env: process.env,
     now: () => Date.now(),
+    signals: process,
     client: () => {
       if (!client) {
         const host = parseHost(resolveHost(globals.list('host'), process.env));

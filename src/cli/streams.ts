@@ -23,4 +23,14 @@ export interface Cli {
   debug: boolean;
   env: NodeJS.ProcessEnv;
   now(): number;
+  /**
+   * Where the signals this process receives arrive (the process itself in `berth`), so that
+   * `run` and `start -a` can forward them to the container. Absent: nothing is forwarded.
+   */
+  signals?: SignalSource;
+}
+
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
 }

@@ -2305,7 +2305,7 @@ export function renderTemplate(src: string, data: unknown): string {
  * The caller handles "" and a bare "table" (both mean its default format), and prefixes
  * errors with "template parsing error: " as docker does.
  */
-export function formatRows(format: string, rows: unknown[], headers: Record<string, string>): string {
+export function formatRows(format: string, rows: unknown[], headers: Record<string, HeaderTitle>): string {
   const tmpl = compile(templateString(format), BASIC_TABLE);
   let body = '';
   for (const row of rows) body += tmpl.execute(row) + '\n';
@@ -2321,10 +2321,13 @@ function templateString(format: string): string {
   return rest.replace(/^ +| +$/g, '').replace(/\\[tn]/g, (m) => (m === '\\t' ? '\t' : '\n'));
 }
 
-function renderHeader(tmpl: CompiledTemplate, headers: Record<string, string>): string {
+/** A column title, or a function of the method's arguments (`{{.Label "x"}}` titles "x"). */
+export type HeaderTitle = string | ((...args: string[]) => string);
+
+function renderHeader(tmpl: CompiledTemplate, headers: Record<string, HeaderTitle>): string {
   // Titles are methods, so `{{.Label "x"}}` renders the Label title instead of failing.
-  const context: Record<string, () => string> = {};
-  for (const [field, title] of Object.entries(headers)) context[field] = () => title;
+  const context: Record<string, (...args: string[]) => string> = {};
+  for (const [field, title] of Object.entries(headers)) context[field] = typeof title === 'function' ? title : () => title;
   const out: string[] = [];
   try {
     tmpl.run(context, HEADER_TABLE, out);

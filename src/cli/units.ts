@@ -153,3 +153,36 @@ function roundDigits(digits: string, point: number, n: number): { d: string; dp:
   }
   return { d: kept.replace(/0+$/, ''), dp };
 }
+
+/**
+ * go-units RAMInBytes: "512m", "1g", "100k", "1.5GiB", "1 kb", plain bytes; binary multiples.
+ * Throws an Error worded as go-units words it ("invalid size: 'x'", "invalid suffix: 'x'").
+ */
+export function ramInBytes(s: string): number {
+  let sep = -1;
+  for (let i = s.length - 1; i >= 0; i--) {
+    if ('0123456789. '.includes(s[i]!)) {
+      sep = i;
+      break;
+    }
+  }
+  if (sep === -1) throw new Error(`invalid size: '${s}'`);
+  const num = s[sep] === ' ' ? s.slice(0, sep) : s.slice(0, sep + 1);
+  let sfx = s.slice(sep + 1);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(num)) throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(num)}: invalid syntax`);
+  let size = Number(num);
+  if (size < 0) throw new Error(`invalid size: '${s}'`);
+  if (sfx === '') return Math.trunc(size);
+  const bad = () => new Error(`invalid suffix: '${sfx}'`);
+  if (sfx.length > 3) throw bad();
+  sfx = sfx.toLowerCase();
+  if (sfx[0] === 'b') {
+    if (sfx.length > 1) throw bad();
+    return Math.trunc(size);
+  }
+  const power = 'kmgtp'.indexOf(sfx[0]!);
+  if (power === -1) throw bad();
+  size *= 1024 ** (power + 1);
+  if ((sfx.length === 2 && sfx[1] !== 'b') || (sfx.length === 3 && sfx.slice(1) !== 'ib')) throw bad();
+  return Math.trunc(size);
+}

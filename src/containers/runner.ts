@@ -12,6 +12,7 @@ import { etcFilesFor, writeEtcFiles } from './etc-files.js';
 import { writeFileAtomic } from '../lib/atomic.js';
 import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+import { findExecutable } from '../lib/which.js';
 
 /** Where one container's files live: persistent ones under the data root, runtime ones under the exec root. */
 export interface ContainerPaths {
@@ -38,6 +39,8 @@ const INIT_CANDIDATES = ['/usr/bin/docker-init', '/usr/bin/tini-static', '/usr/l
  */
 export class ContainerRunner {
   readonly runc: Runc;
+  /** conmon wants the runtime's absolute path. */
+  private readonly runcPath: string;
   readonly exitDir: string;
   readonly socketDir: string;
 
@@ -46,7 +49,8 @@ export class ContainerRunner {
     private readonly execRoot: string,
     private readonly layers: LayerStore,
   ) {
-    this.runc = new Runc({ root: path.join(execRoot, 'runc') });
+    this.runcPath = findExecutable('runc') ?? 'runc';
+    this.runc = new Runc({ binary: this.runcPath, root: path.join(execRoot, 'runc') });
     this.exitDir = path.join(execRoot, 'exits');
     this.socketDir = path.join(execRoot, 'sockets');
   }
@@ -141,7 +145,7 @@ export class ContainerRunner {
         id: c.id,
         name: c.name,
         bundle: p.bundle,
-        runtime: 'runc',
+        runtime: this.runcPath,
         runtimeRoot: this.runc.root,
         logPath: p.log,
         exitDir: this.exitDir,

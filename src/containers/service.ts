@@ -90,7 +90,15 @@ export class ContainerService {
     }
   }
 
-  close(): void {
+  /**
+   * Daemon shutdown. Without live-restore, running containers are stopped with their stop signal and
+   * timeout, as dockerd does; with it they are left to conmon and adopted at the next start.
+   */
+  async shutdown(opts: { liveRestore: boolean }): Promise<void> {
+    if (!opts.liveRestore) {
+      const running = this.store.all().filter((c) => c.state.Running);
+      await Promise.all(running.map((c) => this.stop(c.id, { byUser: false }).catch((err) => log.warn('stop at shutdown failed', { id: c.id, error: messageOf(err) }))));
+    }
     this.exitWatch?.close();
   }
 
@@ -212,11 +220,13 @@ export class ContainerService {
     }
   }
 
-  async stop(ref: string, opts: { signal?: string; timeout?: number } = {}): Promise<'stopped' | 'already'> {
+  async stop(ref: string, opts: { signal?: string; timeout?: number; byUser?: boolean } = {}): Promise<'stopped' | 'already'> {
     const c = this.resolve(ref);
     if (!c.state.Running) return 'already';
-    c.stoppedByUser = true;
-    this.store.save(c);
+    if (opts.byUser !== false) {
+      c.stoppedByUser = true;
+      this.store.save(c);
+    }
     const signal = parseSignal(opts.signal ?? c.config.StopSignal ?? 'SIGTERM');
     const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
     this.stopping.add(c.id);

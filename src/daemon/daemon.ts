@@ -79,8 +79,7 @@ export class Daemon {
         server.closeAllConnections();
       });
     }
-    // Containers keep running under conmon; the daemon only stops watching them.
-    this.containers?.close();
+    await this.containers?.shutdown({ liveRestore: this.config.liveRestore });
     for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {});
     this.db?.close();
   }

@@ -119,7 +119,7 @@ describe('container lifecycle over the API', () => {
     assert.match(mem.json().message, /Minimum memory limit allowed is 6MB/);
     const cpus = await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NanoCpus: 1e12 } });
     assert.equal(cpus.status, 400);
-    assert.match(cpus.json().message, /Range of CPUs is from 0.01 to/);
+    assert.match(cpus.json().message, /range of CPUs is from 0.01 to/i);
     const before = (await d.request('GET', '/containers/json?all=1')).json().length;
     const missingExe = await create({ Cmd: ['/nope'] });
     const start = await d.request('POST', `/containers/${missingExe}/start`);

@@ -1,5 +1,5 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,8 +81,23 @@ export class TestDaemon {
     return code;
   }
 
+  /**
+   * Ends the daemon (which stops its containers) and then removes, whatever state a failed test left:
+   * containers runc still runs under this root, their conmons, and mounts below the root.
+   */
   async stop(): Promise<void> {
     await this.kill();
+    const runcRoot = path.join(this.execRoot, 'runc');
+    if (existsSync(runcRoot)) {
+      for (const id of readdirSync(runcRoot)) spawnSync('runc', ['--root', runcRoot, 'delete', '-f', id], { stdio: 'ignore' });
+    }
+    spawnSync('pkill', ['-9', '-f', `conmon .*${this.root}`], { stdio: 'ignore' });
+    const mounts = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(this.root + '/'))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     rmSync(this.root, { recursive: true, force: true });
   }
 

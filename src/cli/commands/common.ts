@@ -1,6 +1,6 @@
 /** Pieces several commands share: filters, platforms, --format handling, prompts. */
 import { CliError } from '../errors.js';
-import { TemplateError, formatRows, parseTemplate, type Template } from '../template.js';
+import { TemplateError, formatRows, parseTemplate, type HeaderTitle, type Template } from '../template.js';
 import { goJson } from '../jsonfmt.js';
 import type { Cli } from '../streams.js';
 import type { FlagDef } from '../args.js';
@@ -149,7 +149,7 @@ export function renderSingle(format: string, data: unknown, errors: TemplateErro
  * A list in the user's format (formatRows does tables and headers). "json" is handled here:
  * docker's row contexts marshal themselves with encoding/json, which escapes <, > and &.
  */
-export function renderRows(format: string, rows: object[], headers: Record<string, string>): string {
+export function renderRows(format: string, rows: object[], headers: Record<string, HeaderTitle>): string {
   if (format === 'json') return rows.map((r) => goJson(r) + '\n').join('');
   try {
     return formatRows(format, rows, headers);

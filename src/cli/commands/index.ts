@@ -9,7 +9,24 @@ import { eventsCommand } from './events.js';
 import { historyCommand } from './history.js';
 import { listCommand, pruneCommand, rmCommand, tagCommand } from './images.js';
 import { infoCommand } from './info.js';
-import { imageInspectCommand, inspectCommand } from './inspect.js';
+import { containerInspectCommand, imageInspectCommand, inspectCommand } from './inspect.js';
+import {
+  containerPruneCommand,
+  killCommand,
+  logsCommand,
+  pauseCommand,
+  psCommand,
+  renameCommand,
+  restartCommand,
+  rmCommand as containerRmCommand,
+  startCommand,
+  stopCommand,
+  topCommand,
+  unpauseCommand,
+  updateCommand,
+  waitCommand,
+} from './containers.js';
+import { createCommand, runCommand } from './run.js';
 import { versionCommand } from './version.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
@@ -42,6 +59,31 @@ const imageCommand: CommandDef = {
   ],
 };
 
+const containerCommand: CommandDef = {
+  name: 'container',
+  short: 'Manage containers',
+  group: 'management',
+  subcommands: [
+    createCommand('create'),
+    containerInspectCommand,
+    killCommand('kill'),
+    logsCommand('logs'),
+    psCommand('ls', ['ls', 'list', 'ps']),
+    pauseCommand('pause'),
+    containerPruneCommand,
+    renameCommand('rename'),
+    restartCommand('restart'),
+    containerRmCommand('rm', ['rm', 'remove']),
+    runCommand('run'),
+    startCommand('start'),
+    stopCommand('stop'),
+    topCommand('top'),
+    unpauseCommand('unpause'),
+    updateCommand('update'),
+    waitCommand('wait'),
+  ],
+};
+
 const systemCommand: CommandDef = {
   name: 'system',
   short: 'Manage Berth',
@@ -56,20 +98,36 @@ export const rootCommand: CommandDef = {
   flags: GLOBAL_FLAGS,
   subcommands: [
     // Common commands, in docker's order.
+    { ...runCommand('run'), group: 'common' },
+    { ...psCommand('ps'), group: 'common' },
     { ...listCommand('images'), group: 'common' },
     versionCommand,
     infoCommand('info', 'common'),
     // Management commands.
+    containerCommand,
     imageCommand,
     systemCommand,
     // Top-level shortcuts.
+    createCommand('create'),
     eventsCommand('events'),
     historyCommand('history'),
     importCommand('import'),
     inspectCommand,
+    killCommand('kill'),
     loadCommand('load'),
+    logsCommand('logs'),
+    pauseCommand('pause'),
+    renameCommand('rename'),
+    restartCommand('restart'),
+    containerRmCommand('rm'),
     rmCommand('rmi'),
     saveCommand('save'),
+    startCommand('start'),
+    stopCommand('stop'),
     tagCommand('tag'),
+    topCommand('top'),
+    unpauseCommand('unpause'),
+    updateCommand('update'),
+    waitCommand('wait'),
   ],
 };

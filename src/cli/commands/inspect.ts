@@ -146,3 +146,15 @@ export const inspectCommand: CommandDef = {
     await inspectObjects(cli, inv.args, kinds, inv.flags.string('format'), (k) => (k.type === 'container' ? { size } : {}), warnSize);
   },
 };
+
+export const containerInspectCommand: CommandDef = {
+  name: 'inspect',
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  short: 'Display detailed information on one or more containers',
+  args: { min: 1 },
+  flags: [inspectFormatFlag('f'), { name: 'size', short: 's', type: 'bool', usage: 'Display total file sizes' }],
+  run: async (inv, cli) => {
+    const size = inv.flags.bool('size') || undefined;
+    await inspectObjects(cli, inv.args, [kindOf('container')], inv.flags.string('format'), () => ({ size }));
+  },
+};
