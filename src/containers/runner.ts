@@ -5,7 +5,7 @@ import type { LayerStore } from '../layers/store.js';
 import { mountOverlay, unmount } from '../layers/mount.js';
 import { buildSpec, serializeSpec } from '../runtime/spec.js';
 import { Runc } from '../runtime/runc.js';
-import { startConmon } from '../runtime/conmon.js';
+import { startConmon, ConmonError } from '../runtime/conmon.js';
 import { removeCgroup } from '../runtime/cgroups.js';
 import { cgroupVersion } from '../system/host.js';
 import { etcFilesFor, writeEtcFiles } from './etc-files.js';
@@ -194,7 +194,7 @@ function initBinary(): string {
  */
 function startError(err: unknown): BerthError {
   if (err instanceof BerthError && err.kind !== 'Internal') return err;
-  const msg = messageOf(err);
+  const msg = err instanceof ConmonError ? err.detail : messageOf(err);
   const full = msg.startsWith('OCI runtime') ? msg : `OCI runtime create failed: ${msg}`;
   if (/executable file not found|no such file or directory|permission denied|not a directory/i.test(msg)) return invalidArgument(full);
   if (/already/.test(msg)) return conflict(full);
