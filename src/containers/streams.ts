@@ -1,7 +1,7 @@
 import type { RequestContext } from '../api/http.js';
 import type { Container } from './model.js';
 import type { ContainerService } from './service.js';
-import { readLogs, frameMultiplexed, formatTimestampLine } from './logs.js';
+import { readLogs, frameMultiplexed } from './logs.js';
 import { boolParam } from '../api/http.js';
 import { invalidArgument } from '../lib/errors.js';
 import { parseTimestampNs } from '../lib/timestamps.js';
@@ -18,9 +18,6 @@ export async function streamLogs(ctx: RequestContext, svc: ContainerService, c: 
   if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
   const tailRaw = query.get('tail');
   const tail = !tailRaw || tailRaw === 'all' ? 'all' : Number(tailRaw);
-  if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) {
-    // Docker treats a bad tail as "all".
-  }
   const since = query.get('since') && query.get('since') !== '0' ? parseTimestampNs(query.get('since')!) : undefined;
   const until = query.get('until') && query.get('until') !== '0' ? parseTimestampNs(query.get('until')!) : undefined;
   const timestamps = boolParam(query, 'timestamps');
@@ -35,14 +32,15 @@ export async function streamLogs(ctx: RequestContext, svc: ContainerService, c: 
     stderr,
     since,
     until,
+    // Docker treats a tail that is not a whole number as "all".
     tail: typeof tail === 'number' && Number.isInteger(tail) && tail >= 0 ? tail : 'all',
     timestamps,
     follow,
     isRunning: () => Boolean(svc.store.get(c.id)?.state.Running),
     signal: abort.signal,
   })) {
-    const payload = timestamps ? formatTimestampLine(rec.time, rec.line) : rec.line;
-    if (!res.write(tty ? payload : frameMultiplexed(rec.stream, payload))) await new Promise((r) => res.once('drain', r));
+    // readLogs has already put the timestamp in front of the line when asked to.
+    if (!res.write(tty ? rec.line : frameMultiplexed(rec.stream, rec.line))) await new Promise((r) => res.once('drain', r));
   }
   res.end();
 }

@@ -169,3 +169,100 @@ describe('container lifecycle over the API', () => {
     assert.equal((await d.request('GET', `/containers/${id}/json`)).status, 404);
   });
 });
+
+describe('containers outlive the daemon', () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.seedBusybox();
+  });
+  after(() => d.stop());
+
+  test('kill -9 of berthd leaves a container running; the next berthd adopts it and records its exit', async () => {
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo before; sleep 2; echo after; exit 7'] })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    const pid = (await d.request('GET', `/containers/${id}/json`)).json().State.Pid;
+    await d.kill('SIGKILL');
+    process.kill(pid, 0); // still alive: throws if not
+    await d.start();
+    const adopted = (await d.request('GET', `/containers/${id}/json`)).json();
+    assert.equal(adopted.State.Status, 'running');
+    assert.equal((await d.request('POST', `/containers/${id}/wait`)).json().StatusCode, 7);
+    const logs = await d.request('GET', `/containers/${id}/logs?stdout=1`);
+    assert.equal(demux(logs.body).stdout, 'before\nafter\n');
+  });
+
+  test('an exit that happens while berthd is down is recorded at the next start', async () => {
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'sleep 1; exit 5'] })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    await d.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1800));
+    await d.start();
+    const state = (await d.request('GET', `/containers/${id}/json`)).json().State;
+    assert.equal(state.Status, 'exited');
+    assert.equal(state.ExitCode, 5);
+    assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(id), 'rootfs unmounted');
+  });
+});
+
+describe('limits and init', () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.seedBusybox();
+  });
+  after(() => d.stop());
+
+  const runToEnd = async (body: object) => {
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', ...body })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    const code = (await d.request('POST', `/containers/${id}/wait`)).json().StatusCode;
+    const out = demux((await d.request('GET', `/containers/${id}/logs?stdout=1&stderr=1`)).body);
+    const state = (await d.request('GET', `/containers/${id}/json`)).json().State;
+    return { id, code, out, state };
+  };
+
+  test('a container over its memory limit is OOM killed and says so', async () => {
+    const r = await runToEnd({ Cmd: ['sh', '-c', 'x=a; while true; do x=$x$x; done'], HostConfig: { Memory: 8 * 1024 * 1024, MemorySwap: 8 * 1024 * 1024 } });
+    assert.equal(r.code, 137);
+    assert.equal(r.state.OOMKilled, true);
+  });
+
+  test('cgroup limits reach the container: pids, cpu, memory', async () => {
+    const r = await runToEnd({
+      Cmd: ['sh', '-c', 'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max'],
+      HostConfig: { PidsLimit: 42, Memory: 32 * 1024 * 1024, NanoCpus: 500_000_000 },
+    });
+    assert.equal(r.code, 0, r.out.stderr);
+    const lines = r.out.stdout.trim().split('\n');
+    assert.equal(lines[0], '42');
+    assert.equal(lines[1], String(32 * 1024 * 1024));
+    assert.match(lines[2]!, /^50000/);
+  });
+
+  test('--init runs the process under docker-init as PID 1; without it the process is PID 1', async () => {
+    const withInit = await runToEnd({ Cmd: ['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "'], HostConfig: { Init: true } });
+    assert.match(withInit.out.stdout, /^\/sbin\/docker-init -- sh -c/);
+    const without = await runToEnd({ Cmd: ['sh', '-c', 'echo $$'] });
+    assert.equal(without.out.stdout.trim(), '1');
+  });
+
+  test('user, workdir, env and hostname reach the process', async () => {
+    const r = await runToEnd({ Cmd: ['sh', '-c', 'id -u; pwd; echo $FOO; hostname'], User: 'nobody', WorkingDir: '/tmp', Env: ['FOO=bar'], Hostname: 'box' });
+    assert.deepEqual(r.out.stdout.trim().split('\n'), ['65534', '/tmp', 'bar', 'box']);
+  });
+
+  test('logs: tail, timestamps, since and follow', async () => {
+    const r = await runToEnd({ Cmd: ['sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; done'] });
+    const tail = demux((await d.request('GET', `/containers/${r.id}/logs?stdout=1&tail=2`)).body).stdout;
+    assert.equal(tail, 'line4\nline5\n');
+    const ts = demux((await d.request('GET', `/containers/${r.id}/logs?stdout=1&timestamps=1&tail=1`)).body).stdout;
+    assert.match(ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line5\n$/);
+    const future = demux((await d.request('GET', `/containers/${r.id}/logs?stdout=1&since=${Math.floor(Date.now() / 1000) + 60}`)).body).stdout;
+    assert.equal(future, '');
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo a; sleep 1; echo b'] })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    const followed = demux((await d.request('GET', `/containers/${id}/logs?stdout=1&follow=1`)).body).stdout;
+    assert.equal(followed, 'a\nb\n');
+  });
+});
