@@ -1,6 +1,6 @@
 # Two entry points, as the README says: `make up` and `make test`.
 SHELL := /bin/bash
-.PHONY: up test setup build deps images clean unit integration
+.PHONY: up test setup build clean unit bench
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,10 @@ test: setup build
 
 unit: build
 	@node --test $$(find dist/test/unit -name '*.test.js' | sort)
+
+# Speed and memory against a reference engine: REF_DOCKER_HOST=unix:///path/docker.sock make bench
+bench: setup build
+	@node dist/bench/containers.js
 
 clean:
 	rm -rf dist

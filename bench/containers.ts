@@ -60,10 +60,10 @@ async function measure(e: Engine): Promise<Record<string, number>> {
   const monitors = monitorPids(e.name);
   out['monitor RSS per container (MB)'] = avg(monitors.map((p) => memOf(p).rss));
   out['monitor PSS per container (MB)'] = avg(monitors.map((p) => memOf(p).pss));
-  out['daemon RSS with 100 containers (MB)'] = memOf(e.pid()).rss;
+  out['daemon RSS with 100 containers (MB)'] = daemonRss(e.pid());
 
   await docker(['rm', '-f', ...(await docker(['ps', '-aq', '--filter', 'label=berth-bench=1'])).stdout.split('\n').filter(Boolean)]);
-  out['daemon RSS with 0 containers (MB)'] = memOf(e.pid()).rss;
+  out['daemon RSS with 0 containers (MB)'] = daemonRss(e.pid());
   return out;
 }
 
@@ -145,12 +145,25 @@ function memOf(pid: number): { rss: number; pss: number } {
 
 /** The per-container monitors: conmon for Berth, containerd-shim for Docker. */
 function monitorPids(engine: string): number[] {
-  const pattern = engine === 'berth' ? '^conmon' : '^containerd-shim';
+  const pattern = engine === 'berth' ? '^conmon' : 'containerd-shim-runc';
   try {
     return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
+}
+
+/** The daemon's RSS; for Docker that includes the containerd it runs (its child), which does the same job. */
+function daemonRss(pid: number): number {
+  let total = memOf(pid).rss;
+  try {
+    for (const child of execFileSync('pgrep', ['-P', String(pid), '-x', 'containerd'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+      total += memOf(Number(child)).rss;
+    }
+  } catch {
+    // no containerd child: Berth, or a dockerd using a system containerd
+  }
+  return total;
 }
 
 function daemonPid(socket: string): number {

@@ -266,3 +266,45 @@ describe('limits and init', () => {
     assert.equal(followed, 'a\nb\n');
   });
 });
+
+describe('containers and images together', () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.seedBusybox();
+  });
+  after(() => d.stop());
+
+  test('an image used by a container is refused with Docker’s 409 unless forced', async () => {
+    await d.request('POST', '/images/busybox/tag?repo=inuse');
+    const id = (await d.request('POST', '/containers/create', { Image: 'inuse', Cmd: ['sleep', '100'] })).json().Id;
+    const img = (await d.request('GET', '/images/inuse/json')).json().Id;
+    const byName = await d.request('DELETE', '/images/busybox');
+    assert.equal(byName.status, 200, 'busybox is only one of the names: untag is fine');
+    const last = await d.request('DELETE', '/images/inuse');
+    assert.equal(last.status, 409);
+    assert.equal(last.json().message, `conflict: unable to remove repository reference "inuse" (must force) - container ${id.slice(0, 12)} is using its referenced image ${img.slice(7, 19)}`);
+    await d.request('POST', `/containers/${id}/start`);
+    const running = await d.request('DELETE', `/images/${img}?force=1`);
+    assert.equal(running.status, 409);
+    assert.match(running.json().message, /\(cannot be forced\) - image is being used by running container/);
+    await d.request('DELETE', `/containers/${id}?force=1`);
+    assert.equal((await d.request('DELETE', '/images/inuse')).status, 200);
+  });
+
+  test('restart runs the process again; prune removes stopped containers only', async () => {
+    await d.seedBusybox();
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo run; sleep 100'] })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    assert.equal((await d.request('POST', `/containers/${id}/restart?t=0`)).status, 204);
+    const state = (await d.request('GET', `/containers/${id}/json`)).json().State;
+    assert.equal(state.Status, 'running');
+    const logs = demux((await d.request('GET', `/containers/${id}/logs?stdout=1`)).body).stdout;
+    assert.equal(logs, 'run\nrun\n');
+    const stopped = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'] })).json().Id;
+    const pruned = (await d.request('POST', '/containers/prune')).json();
+    assert.deepEqual(pruned.ContainersDeleted, [stopped]);
+    assert.equal((await d.request('GET', `/containers/${id}/json`)).status, 200);
+    await d.request('DELETE', `/containers/${id}?force=1`);
+  });
+});
