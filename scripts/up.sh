@@ -26,15 +26,16 @@ if ! berth image inspect busybox:latest >/dev/null 2>&1; then
   node "$repo/dist/src/tools/make-busybox-image.js" "$BERTH_HOST"
 fi
 
-# Smoke check: the image is there and answers as Docker's would.
+# Smoke check: the image is there, and a container runs on it.
 echo "smoke: busybox is $(berth image inspect -f '{{.Os}}/{{.Architecture}} {{json .Config.Cmd}}' busybox)"
-berth images
+echo "smoke: $(berth run --rm busybox echo hello from a berth container)"
 
 cat <<MSG
 
 Berth is up. Try:
+  berth run --rm busybox echo hi
+  berth run -d --name web busybox httpd -f && berth ps
   berth images
-  berth image inspect busybox
   DOCKER_HOST=$BERTH_HOST docker image ls
   berth save busybox | berth load
 MSG
