@@ -20,6 +20,7 @@ import { newId } from '../lib/ids.js';
 import { rfc3339Nano } from '../lib/timestamps.js';
 import { log } from '../lib/log.js';
 import { KeyedMutex } from '../lib/mutex.js';
+import { RestartManager } from './restart.js';
 
 export interface CreateRequest {
   name?: string;
@@ -49,6 +50,8 @@ export class ContainerService {
   private exitWatch?: { close(): void };
   /** Containers being stopped by the daemon, so their exit is reported with a 'stop' event. */
   private readonly stopping = new Set<string>();
+  private readonly restarts = new RestartManager();
+  private shuttingDown = false;
 
   constructor(
     db: Db,
@@ -76,8 +79,17 @@ export class ContainerService {
   async init(): Promise<void> {
     await this.runner.init();
     this.exitWatch = watchExits(this.runner.exitDir, (id, code) => void this.onExit(id, code));
+    const toStart: Container[] = [];
     for (const c of this.store.all()) {
-      if (!c.state.Running) continue;
+      if (!c.state.Running) {
+        if (this.restarts.shouldStartAtDaemonStart(c)) toStart.push(c);
+        continue;
+      }
+      if (c.state.Restarting) {
+        // The daemon died while this container waited to restart: restart it now.
+        this.restarts.schedule(c.id, 0, () => void this.restartAfterDelay(c.id));
+        continue;
+      }
       const state = await this.runner.runc.state(c.id).catch(() => undefined);
       if (state && (state.status === 'running' || state.status === 'paused')) {
         c.state.Paused = state.status === 'paused';
@@ -88,6 +100,12 @@ export class ContainerService {
       const code = await readExitCode(this.runner.exitDir, c.id);
       await this.onExit(c.id, code ?? 255);
     }
+    // Restart policies at daemon start: always, unless-stopped (not stopped by a user), on-failure.
+    await Promise.all(
+      toStart.map((c) =>
+        this.locks.run(c.id, () => this.startLocked(c)).catch((err) => log.warn('restart at daemon start failed', { id: c.id, error: messageOf(err) })),
+      ),
+    );
   }
 
   /**
@@ -95,6 +113,11 @@ export class ContainerService {
    * timeout, as dockerd does; with it they are left to conmon and adopted at the next start.
    */
   async shutdown(opts: { liveRestore: boolean }): Promise<void> {
+    this.shuttingDown = true;
+    for (const id of this.restarts.cancelAll()) {
+      const c = this.store.get(id);
+      if (c) this.endRestarting(c);
+    }
     if (!opts.liveRestore) {
       const running = this.store.all().filter((c) => c.state.Running);
       await Promise.all(running.map((c) => this.stop(c.id, { byUser: false }).catch((err) => log.warn('stop at shutdown failed', { id: c.id, error: messageOf(err) }))));
@@ -227,6 +250,11 @@ export class ContainerService {
       c.stoppedByUser = true;
       this.store.save(c);
     }
+    if (c.state.Restarting) {
+      await this.locks.run(c.id, async () => this.endRestarting(c));
+      this.emit(c, 'stop');
+      return 'stopped';
+    }
     const signal = parseSignal(opts.signal ?? c.config.StopSignal ?? 'SIGTERM');
     const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
     this.stopping.add(c.id);
@@ -316,11 +344,14 @@ export class ContainerService {
       if (!c.state.Running) return;
       const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false);
       await this.runner.teardown(id).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) }));
+      const restart = !this.stopping.has(id) && !this.shuttingDown && this.restarts.shouldRestartAfterExit(c, code);
+      const ranMs = Date.now() - Date.parse(c.state.StartedAt);
       Object.assign(c.state, {
-        Status: 'exited',
-        Running: false,
+        Status: restart ? 'restarting' : 'exited',
+        // Docker reports a container waiting to restart as running and restarting.
+        Running: restart,
         Paused: false,
-        Restarting: false,
+        Restarting: restart,
         OOMKilled: oom,
         Pid: 0,
         ExitCode: code,
@@ -329,11 +360,40 @@ export class ContainerService {
       c.conmonPid = undefined;
       this.store.save(c);
       if (oom) this.emit(c, 'oom');
-      this.emit(c, 'die', { exitCode: String(code), execDuration: String(Math.round((Date.now() - Date.parse(c.state.StartedAt)) / 1000)) });
+      this.emit(c, 'die', { exitCode: String(code), execDuration: String(Math.round(ranMs / 1000)) });
       if (this.stopping.has(id)) this.emit(c, 'stop');
-      this.wake(id, ['not-running', 'next-exit'], code);
+      this.wake(id, restart ? ['next-exit'] : ['not-running', 'next-exit'], code);
+      if (restart) this.restarts.schedule(id, this.restarts.nextDelay(id, ranMs), () => void this.restartAfterDelay(id));
     });
     if (c.hostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => {});
+  }
+
+  /** A restart policy's restart, once its delay has passed (unless a stop or rm came first). */
+  private async restartAfterDelay(id: string): Promise<void> {
+    const c = this.store.get(id);
+    if (!c) return;
+    await this.locks.run(id, async () => {
+      if (!c.state.Restarting || this.shuttingDown) return;
+      c.restartCount++;
+      try {
+        await this.startLocked(c);
+      } catch (err) {
+        log.warn('restart failed', { id, error: messageOf(err) });
+        const again = this.restarts.shouldRestartAfterExit(c, c.state.ExitCode || 128);
+        Object.assign(c.state, { Status: again ? 'restarting' : 'exited', Running: again, Restarting: again, FinishedAt: rfc3339Nano(Date.now()) });
+        this.store.save(c);
+        if (again) this.restarts.schedule(id, this.restarts.nextDelay(id, 0), () => void this.restartAfterDelay(id));
+        else this.wake(id, ['not-running'], c.state.ExitCode);
+      }
+    });
+  }
+
+  /** Takes a container out of the restarting state (stop, rm, shutdown): it is exited now. */
+  private endRestarting(c: Container): void {
+    this.restarts.cancel(c.id);
+    Object.assign(c.state, { Status: 'exited', Running: false, Restarting: false });
+    this.store.save(c);
+    this.wake(c.id, ['not-running'], c.state.ExitCode);
   }
 
   private nextExit(id: string): Promise<unknown> {
@@ -367,6 +427,7 @@ export class ContainerService {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const c = this.resolve(ref);
+    if (c.state.Restarting) await this.locks.run(c.id, async () => this.endRestarting(c));
     if (c.state.Running && !opts.force) {
       const what = c.state.Paused ? 'container is paused and must be unpaused first' : 'container is running: stop the container before removing or force remove';
       throw conflict(`cannot remove container "/${c.name}": ${what}`);
@@ -382,6 +443,7 @@ export class ContainerService {
       c.state.Status = 'removing';
       await this.runner.destroy(c.id);
       this.store.delete(c.id);
+      this.restarts.forget(c.id);
       this.emit(c, 'destroy');
       this.wake(c.id, ['not-running', 'next-exit', 'removed'], c.state.ExitCode);
     });
@@ -500,7 +562,7 @@ function normalizeHostConfig(h: HostConfig | undefined): HostConfig {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function du(dir: string): Promise<number> {

@@ -75,7 +75,7 @@ export class TestDaemon {
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return proc?.exitCode ?? null;
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     proc.kill(signal);
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
     const code = await exited;
     clearTimeout(timer);
     return code;
