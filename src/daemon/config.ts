@@ -93,6 +93,27 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
   };
 }
 
+/** daemon.json keys that SIGHUP applies to a running daemon, as dockerd's reload does. */
+const RELOADABLE = ['debug', 'log-level', 'live-restore', 'labels'] as const;
+
+/**
+ * Re-reads the configuration (flags still win, and a conflict is still an error) and applies the
+ * reloadable options to `current` in place. Returns the names of the options that changed.
+ */
+export function reloadConfig(current: DaemonConfig, argv: string[]): string[] {
+  const next = loadConfig(argv);
+  if (typeof next !== 'object') return [];
+  const changed: string[] = [];
+  for (const key of RELOADABLE) {
+    const field = ({ debug: 'debug', 'log-level': 'logLevel', 'live-restore': 'liveRestore', labels: 'labels' } as const)[key];
+    if (JSON.stringify(current[field]) !== JSON.stringify(next[field])) {
+      (current as unknown as Record<string, unknown>)[field] = next[field];
+      changed.push(key);
+    }
+  }
+  return changed;
+}
+
 function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
   let text: string;
   try {

@@ -1,7 +1,7 @@
-import { loadConfig, ConfigError, USAGE } from './config.js';
+import { loadConfig, reloadConfig, ConfigError, USAGE } from './config.js';
 import { Daemon } from './daemon.js';
 import { BERTH_VERSION } from '../api/version.js';
-import { log } from '../lib/log.js';
+import { log, setLogLevel } from '../lib/log.js';
 
 /** berthd's entry point: parse flags, start, and stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -35,6 +35,15 @@ async function main(): Promise<void> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    try {
+      const changed = reloadConfig(config, process.argv.slice(2));
+      setLogLevel(config.logLevel);
+      log.info('Reloaded configuration', { changed: changed.join(',') || 'nothing', debug: config.debug, 'log-level': config.logLevel, 'live-restore': config.liveRestore });
+    } catch (err) {
+      log.error('Error reconfiguring the daemon', { error: (err as Error).message });
+    }
+  });
   process.on('SIGTERM', () => shutdown('terminated'));
   process.on('SIGINT', () => shutdown('interrupt'));
   try {

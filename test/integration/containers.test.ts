@@ -1,21 +1,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { TestDaemon } from './harness.js';
-
-/** Splits Docker's multiplexed stream into stdout and stderr text. */
-export function demux(buf: Buffer): { stdout: string; stderr: string } {
-  let stdout = '';
-  let stderr = '';
-  for (let i = 0; i + 8 <= buf.length; ) {
-    const len = buf.readUInt32BE(i + 4);
-    const chunk = buf.subarray(i + 8, i + 8 + len).toString();
-    if (buf[i] === 1) stdout += chunk;
-    else if (buf[i] === 2) stderr += chunk;
-    i += 8 + len;
-  }
-  return { stdout, stderr };
-}
+import { TestDaemon, demux } from './harness.js';
 
 describe('container lifecycle over the API', () => {
   const d = new TestDaemon();

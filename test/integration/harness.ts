@@ -161,3 +161,17 @@ export function run(cmd: string, args: string[], env: Record<string, string>, in
     else child.stdin!.end();
   });
 }
+
+/** Splits Docker's multiplexed stream into stdout and stderr text. */
+export function demux(buf: Buffer): { stdout: string; stderr: string } {
+  let stdout = '';
+  let stderr = '';
+  for (let i = 0; i + 8 <= buf.length; ) {
+    const len = buf.readUInt32BE(i + 4);
+    const chunk = buf.subarray(i + 8, i + 8 + len).toString();
+    if (buf[i] === 1) stdout += chunk;
+    else if (buf[i] === 2) stderr += chunk;
+    i += 8 + len;
+  }
+  return { stdout, stderr };
+}

@@ -1,6 +1,6 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon } from './harness.js';
+import { TestDaemon, demux } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -96,5 +96,38 @@ describe('restart policies across daemon restarts', () => {
     assert.equal(await status('stopped-unless'), 'exited');
     assert.equal(await status('stopped-always'), 'running');
     assert.equal(await status('plain'), 'exited');
+  });
+});
+
+describe('live restore and reload', () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.seedBusybox();
+  });
+  after(() => d.stop());
+
+  test('SIGHUP applies live-restore from daemon.json; a stop then leaves containers running, with their logs whole', async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${d.root}/daemon.json`, JSON.stringify({ 'live-restore': true, debug: true }));
+    const { execFileSync } = await import('node:child_process');
+    const pid = Number(execFileSync('cat', [`${d.execRoot}/berthd.pid`], { encoding: 'utf8' }));
+    process.kill(pid, 'SIGHUP');
+    const deadline = Date.now() + 5000;
+    while (!(await d.request('GET', '/info')).json().LiveRestoreEnabled) {
+      if (Date.now() > deadline) assert.fail('live-restore not applied');
+      await sleep(50);
+    }
+    assert.match(d.logs, /Reloaded configuration/);
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'i=0; while [ $i -lt 30 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'] })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    await sleep(300);
+    assert.equal(await d.kill('SIGTERM'), 0);
+    await sleep(500);
+    await d.start();
+    assert.equal((await d.request('POST', `/containers/${id}/wait`)).json().StatusCode, 0);
+    const logs = await d.request('GET', `/containers/${id}/logs?stdout=1`);
+    const lines = demux(logs.body).stdout.trim().split('\n');
+    assert.deepEqual(lines, Array.from({ length: 30 }, (_, i) => `tick${i}`));
   });
 });
