@@ -61,6 +61,22 @@ export class ContainerRunner {
     }
   }
 
+  /**
+   * Start-up reconciliation after a crash: removes container directories and bundles that no record
+   * owns (a create or rm cut short), and tears down the leftovers of runs that are no longer running.
+   */
+  async reconcile(known: Map<string, { running: boolean }>): Promise<void> {
+    for (const id of await fs.readdir(path.join(this.dataRoot, 'containers'))) {
+      if (!known.has(id)) {
+        log.info('removing the leftovers of an unfinished container', { id });
+        await this.destroy(id).catch((e) => log.warn('cleanup failed', { id, error: messageOf(e) }));
+      }
+    }
+    for (const id of await fs.readdir(path.join(this.execRoot, 'containers'))) {
+      if (!known.get(id)?.running) await this.teardown(id).catch((e) => log.warn('cleanup failed', { id, error: messageOf(e) }));
+    }
+  }
+
   paths(id: string): ContainerPaths {
     const dir = path.join(this.dataRoot, 'containers', id);
     const bundle = path.join(this.execRoot, 'containers', id);

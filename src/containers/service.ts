@@ -100,6 +100,7 @@ export class ContainerService {
       const code = await readExitCode(this.runner.exitDir, c.id);
       await this.onExit(c.id, code ?? 255);
     }
+    await this.runner.reconcile(new Map(this.store.all().map((c) => [c.id, { running: c.state.Running && !c.state.Restarting }])));
     // Restart policies at daemon start: always, unless-stopped (not stopped by a user), on-failure.
     await Promise.all(
       toStart.map((c) =>
@@ -441,8 +442,9 @@ export class ContainerService {
     await this.locks.run(c.id, async () => {
       if (!this.store.get(c.id)) return;
       c.state.Status = 'removing';
-      await this.runner.destroy(c.id);
+      // The record goes first: a crash after it leaves only files, which start-up removes.
       this.store.delete(c.id);
+      await this.runner.destroy(c.id);
       this.restarts.forget(c.id);
       this.emit(c, 'destroy');
       this.wake(c.id, ['not-running', 'next-exit', 'removed'], c.state.ExitCode);
