@@ -4,10 +4,12 @@
  * prefix every path with /v{min(ours, daemon's)}.
  */
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { CliError, ConnectError, DaemonError } from './errors.js';
 import { CLIENT_VERSION } from './version.js';
+import { newAgent, tlsErrorText, tlsRequestOptions, type ClientTls } from './tls.js';
 
 export const MAX_API_VERSION = '1.50';
 /** Docker assumes this when a daemon does not say which version it speaks. */
@@ -15,22 +17,24 @@ const FALLBACK_API_VERSION = '1.24';
 export const DEFAULT_SOCKET = '/run/berth/berth.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_SOCKET}`;
 const DEFAULT_TCP_PORT = 2375;
+/** docker's default host when TLS is on and no host is given (its ParseHost with defaultToTLS). */
+export const DEFAULT_TLS_HOST = 'tcp://localhost:2376';
 
 export type Endpoint =
   | { proto: 'unix'; path: string; display: string }
   | { proto: 'tcp'; host: string; port: number; display: string };
 
 /** Picks the daemon address: -H, then BERTH_HOST, then DOCKER_HOST, then the default socket. */
-export function resolveHost(flags: string[], env: NodeJS.ProcessEnv): string {
+export function resolveHost(flags: string[], env: NodeJS.ProcessEnv, tls = false): string {
   if (flags.length > 1) throw new CliError('Failed to initialize: unable to resolve berth endpoint: Specify only one -H');
-  return flags[0] || env.BERTH_HOST || env.DOCKER_HOST || DEFAULT_HOST;
+  return flags[0] || env.BERTH_HOST || env.DOCKER_HOST || (tls ? DEFAULT_TLS_HOST : DEFAULT_HOST);
 }
 
 /** Parses a -H value as docker's opts.ParseHost does ("foo" means tcp://foo:2375). */
-export function parseHost(raw: string): Endpoint {
+export function parseHost(raw: string, tls = false): Endpoint {
   const invalid = () => new CliError(`Failed to initialize: unable to resolve berth endpoint: invalid bind address format: ${raw}`);
   let s = raw.trim();
-  if (s === '') s = DEFAULT_HOST;
+  if (s === '') s = tls ? DEFAULT_TLS_HOST : DEFAULT_HOST;
   if (!s.includes('://')) s = `tcp://${s}`;
   const scheme = s.slice(0, s.indexOf('://'));
   const rest = s.slice(scheme.length + 3);
@@ -49,12 +53,10 @@ export function parseHost(raw: string): Endpoint {
   return { proto: 'tcp', host, port, display: `tcp://${shown}:${port}` };
 }
 
-/**
- * The one place where connections are set up. TLS (tcp with --tls/--tlsverify) will return
- * https.request and certificate options from here.
- */
-function transport(ep: Endpoint, agent: http.Agent): { request: typeof http.request; options: http.RequestOptions } {
+/** The one place where connections are set up: https with certificates for tcp with TLS. */
+function transport(ep: Endpoint, agent: http.Agent, tls?: ClientTls): { request: typeof http.request; options: http.RequestOptions } {
   if (ep.proto === 'unix') return { request: http.request, options: { socketPath: ep.path, agent } };
+  if (tls) return { request: https.request, options: { host: ep.host, port: ep.port, agent, ...tlsRequestOptions(tls) } };
   return { request: http.request, options: { host: ep.host, port: ep.port, agent } };
 }
 
@@ -93,18 +95,23 @@ export interface RequestOptions {
 export interface ClientOptions {
   /** DOCKER_API_VERSION: use this version and skip negotiation. */
   apiVersion?: string;
+  /** TLS for tcp:// hosts (--tls/--tlsverify); see tls.ts. */
+  tls?: ClientTls;
 }
 
 export class ApiClient {
   private version: string | undefined;
   private negotiation: Promise<string> | undefined;
-  private readonly agent = new http.Agent({ keepAlive: true });
+  private readonly agent: http.Agent;
+  private readonly tls: ClientTls | undefined;
 
   constructor(
     readonly endpoint: Endpoint,
     opts: ClientOptions = {},
   ) {
     this.version = opts.apiVersion?.replace(/^v/, '') || undefined;
+    this.tls = endpoint.proto === 'tcp' ? opts.tls : undefined;
+    this.agent = newAgent(this.tls, true);
   }
 
   /** The API version in use, negotiating with the daemon first if needed. */
@@ -161,8 +168,8 @@ export class ApiClient {
     const version = await this.apiVersion();
     const fullPath = `/v${version}${path}${encodeQuery(opts.query ?? {})}`;
     // A connection of its own: once upgraded it leaves the pool for good.
-    const agent = new http.Agent({ keepAlive: false });
-    const { request, options } = transport(this.endpoint, agent);
+    const agent = newAgent(this.tls, false);
+    const { request, options } = transport(this.endpoint, agent, this.tls);
     const headers: Record<string, string> = {
       'User-Agent': `Berth-Client/${CLIENT_VERSION} (${process.platform})`,
       'Content-Type': 'text/plain',
@@ -204,7 +211,7 @@ export class ApiClient {
     if (ep.proto === 'tcp' && (ep.port < 1 || ep.port > 65535)) {
       return Promise.reject(this.connectError(Object.assign(new Error(`dial tcp: address ${ep.port}: invalid port`), { code: 'EBADPORT' }), method, path));
     }
-    const { request, options } = transport(ep, this.agent);
+    const { request, options } = transport(ep, this.agent, this.tls);
     const headers: Record<string, string> = { 'User-Agent': `Berth-Client/${CLIENT_VERSION} (${process.platform})`, ...opts.headers };
     let body = opts.body;
     if (opts.json !== undefined) {
@@ -231,14 +238,14 @@ export class ApiClient {
     if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
       return new ConnectError(`Cannot connect to the Berth daemon at ${ep.display}. Is the berth daemon running?`);
     }
-    const base = ep.proto === 'unix' ? `http://${encodeURIComponent(ep.path)}` : `http://${ep.host}:${ep.port}`;
+    const base = ep.proto === 'unix' ? `http://${encodeURIComponent(ep.path)}` : `${this.tls ? 'https' : 'http'}://${ep.host}:${ep.port}`;
     const url = `${base}${path}`;
     if (err.code === 'EACCES') {
       return new ConnectError(
         `permission denied while trying to connect to the Berth daemon socket at ${ep.display}: ${verb(method)} "${url}": dial unix ${ep.proto === 'unix' ? ep.path : ''}: connect: permission denied`,
       );
     }
-    const why = err.code === 'ENOTFOUND' && ep.proto === 'tcp' ? `dial tcp: lookup ${ep.host}: no such host` : err.message;
+    const why = err.code === 'ENOTFOUND' && ep.proto === 'tcp' ? `dial tcp: lookup ${ep.host}: no such host` : (tlsErrorText(err) ?? err.message);
     return new ConnectError(`error during connect: ${verb(method)} "${url}": ${why}`);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { commandPath, resolve, type FlagValues, type Resolution } from './args.js';
 import { ApiClient, parseHost, resolveHost } from './client.js';
+import { clientTls } from './tls.js';
 import { rootCommand } from './commands/index.js';
 import { versionLine } from './commands/version.js';
 import { CliError } from './errors.js';
@@ -30,8 +31,9 @@ function makeCli(globals: FlagValues): { cli: Cli; close: () => void } {
     signals: process,
     client: () => {
       if (!client) {
-        const host = parseHost(resolveHost(globals.list('host'), process.env));
-        client = new ApiClient(host, { apiVersion: process.env.DOCKER_API_VERSION });
+        const tls = clientTls(globals);
+        const host = parseHost(resolveHost(globals.list('host'), process.env, tls !== undefined), tls !== undefined);
+        client = new ApiClient(host, { apiVersion: process.env.DOCKER_API_VERSION, tls });
       }
       return client;
     },

@@ -285,7 +285,12 @@ describe('containers and images together', () => {
     assert.equal((await d.request('POST', `/containers/${id}/restart?t=0`)).status, 204);
     const state = (await d.request('GET', `/containers/${id}/json`)).json().State;
     assert.equal(state.Status, 'running');
-    const logs = demux((await d.request('GET', `/containers/${id}/logs?stdout=1`)).body).stdout;
+    // The restarted process writes its line a moment after start returns.
+    let logs = '';
+    for (let i = 0; i < 60 && logs !== 'run\nrun\n'; i++) {
+      logs = demux((await d.request('GET', `/containers/${id}/logs?stdout=1`)).body).stdout;
+      if (logs !== 'run\nrun\n') await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal(logs, 'run\nrun\n');
     const stopped = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'] })).json().Id;
     const pruned = (await d.request('POST', '/containers/prune')).json();

@@ -6,6 +6,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { makeBusyboxImage } from '../../src/tools/make-busybox-image.js';
+import { removeNetworkLeftovers } from '../../src/networks/cleanup.js';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A random 172.18-31.x.0/24 that overlaps no route on this host, for a test daemon's bridge or a test
+ * network (random, so that test files running at once do not pick the same one).
+ */
+export function freeSubnet24(): string {
+  const out = spawnSync('ip', ['-j', '-4', 'route', 'show'], { encoding: 'utf8' }).stdout || '[]';
+  const routes = (JSON.parse(out) as Array<{ dst: string }>).map((r) => r.dst).filter((d) => d !== 'default');
+  const toNum = (a: string) => a.split('.').reduce((n, b) => n * 256 + Number(b), 0);
+  const overlaps = (a: string, b: string) => {
+    const [an, ap = '32'] = a.split('/');
+    const [bn, bp = '32'] = b.split('/');
+    const p = Math.min(Number(ap), Number(bp));
+    const shift = 2 ** (32 - p);
+    return Math.floor(toNum(an!) / shift) === Math.floor(toNum(bn!) / shift);
+  };
+  for (let i = 0; i < 1000; i++) {
+    const candidate = `172.${18 + Math.floor(Math.random() * 14)}.${Math.floor(Math.random() * 256)}.0/24`;
+    if (!routes.some((r) => overlaps(r, candidate))) return candidate;
+  }
+  throw new Error('no free /24 in 172.18.0.0-172.31.255.255');
+}
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BERTHD = path.join(repoRoot, 'bin/berthd');
@@ -32,11 +56,19 @@ export class TestDaemon {
   private proc?: ChildProcess;
   private stderr = '';
 
+  /** The daemon's default bridge: its own name (and so its own iptables chains) unless extraArgs give one. */
+  readonly bridge: string;
+  private readonly netArgs: string[] = [];
+
   constructor(readonly extraArgs: string[] = []) {
     this.root = mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
     this.socket = path.join(this.root, 'berth.sock');
     this.host = `unix://${this.socket}`;
     writeFileSync(path.join(this.root, 'daemon.json'), '{}\n');
+    const given = extraArgs.indexOf('--bridge');
+    this.bridge = given >= 0 ? extraArgs[given + 1]! : `bt${randomBytes(3).toString('hex')}`;
+    if (given < 0) this.netArgs.push('--bridge', this.bridge);
+    if (!extraArgs.includes('--bip')) this.netArgs.push('--bip', `${freeSubnet24().replace(/\.0\/24$/, '.1')}/24`);
   }
 
   get dataRoot() {
@@ -50,7 +82,7 @@ export class TestDaemon {
   }
 
   args(): string[] {
-    return ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--config-file', path.join(this.root, 'daemon.json'), ...this.extraArgs];
+    return ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--config-file', path.join(this.root, 'daemon.json'), ...this.netArgs, ...this.extraArgs];
   }
 
   async start(): Promise<this> {
@@ -98,6 +130,8 @@ export class TestDaemon {
       .filter((m) => m.startsWith(this.root + '/'))
       .sort((a, b) => b.length - a.length);
     for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+    // Its namespaces, bridges, veths and iptables chains, should a crash have left any.
+    await removeNetworkLeftovers(this.bridge);
     rmSync(this.root, { recursive: true, force: true });
   }
 
@@ -130,7 +164,7 @@ export class TestDaemon {
 
   /** Runs the berth CLI against this daemon. */
   berth(args: string[], input?: Buffer | string): Promise<RunResult> {
-    return run(process.execPath, [BERTH, ...args], { BERTH_HOST: this.host }, input);
+    return run(BERTH, args, { BERTH_HOST: this.host }, input);
   }
 
   /** Runs the official docker CLI against this daemon. */

@@ -28,6 +28,9 @@ import {
 } from './containers.js';
 import { createCommand, runCommand } from './run.js';
 import { versionCommand } from './version.js';
+import { certsCommand } from './certs.js';
+import { networkCommand } from './networks.js';
+import { tlsGlobalFlags } from '../tls.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'debug', short: 'D', type: 'bool', usage: 'Enable debug mode' },
@@ -39,6 +42,7 @@ export const GLOBAL_FLAGS: FlagDef[] = [
     default: 'info',
     usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")',
   },
+  ...tlsGlobalFlags(process.env),
   { name: 'version', short: 'v', type: 'bool', usage: 'Print version information and quit' },
 ];
 
@@ -106,7 +110,9 @@ export const rootCommand: CommandDef = {
     // Management commands.
     containerCommand,
     imageCommand,
+    networkCommand,
     systemCommand,
+    certsCommand,
     // Top-level shortcuts.
     createCommand('create'),
     eventsCommand('events'),

@@ -12,6 +12,7 @@ import { InvalidReferenceError, familiarName, fullName, parseAnyReference, type 
 import type { Cli } from '../streams.js';
 import { ramInBytes } from '../units.js';
 import { platformParam } from './common.js';
+import { checkUsernsFlag, parseDeviceFlag, parseSecurityOptFlags } from './security-flags.js';
 import { attachStreams, type AttachOptions } from './attach.js';
 
 // ---- flag values ------------------------------------------------------------------------
@@ -161,6 +162,8 @@ function sharedFlags(kind: 'run' | 'create'): FlagDef[] {
     f({ name: 'cpus', type: 'string', valueName: 'decimal', usage: 'Number of CPUs', check: checkCpus }),
     f({ name: 'cpuset-cpus', type: 'string', usage: 'CPUs in which to allow execution (0-3, 0,1)' }),
     f({ name: 'cpuset-mems', type: 'string', usage: 'MEMs in which to allow execution (0-3, 0,1)' }),
+    f({ name: 'device', type: 'list', usage: 'Add a host device to the container' }),
+    f({ name: 'device-cgroup-rule', type: 'list', usage: 'Add a rule to the cgroup allowed devices list' }),
     f({ name: 'dns', type: 'list', usage: 'Set custom DNS servers' }),
     f({ name: 'dns-option', type: 'list', usage: 'Set DNS options' }),
     f({ name: 'dns-search', type: 'list', usage: 'Set custom DNS search domains' }),
@@ -205,11 +208,13 @@ function sharedFlags(kind: 'run' | 'create'): FlagDef[] {
     f({ name: 'read-only', type: 'bool', usage: "Mount the container's root filesystem as read only" }),
     f({ name: 'restart', type: 'string', default: 'no', usage: 'Restart policy to apply when a container exits' }),
     f({ name: 'rm', type: 'bool', usage: 'Automatically remove the container and its associated anonymous volumes when it exits' }),
+    f({ name: 'security-opt', type: 'list', usage: 'Security Options' }),
     f({ name: 'shm-size', type: 'string', valueName: 'bytes', usage: 'Size of /dev/shm', check: checkBytes }),
     f({ name: 'stop-signal', type: 'string', usage: 'Signal to stop the container' }),
     f({ name: 'stop-timeout', type: 'int', usage: 'Timeout (in seconds) to stop a container' }),
     f({ name: 'tty', short: 't', type: 'bool', usage: 'Allocate a pseudo-TTY' }),
     f({ name: 'user', short: 'u', type: 'string', usage: 'Username or UID (format: <name|uid>[:<group|gid>])' }),
+    f({ name: 'userns', type: 'string', usage: 'User namespace to use' }),
     f({ name: 'uts', type: 'string', usage: 'UTS namespace to use' }),
     f({ name: 'workdir', short: 'w', type: 'string', usage: 'Working directory inside the container' }),
   ];
@@ -226,6 +231,7 @@ const RUN_ONLY: FlagDef[] = [
 /** What `create`/`run` send, and what they do around it. */
 export interface CreateRequest {
   name: string;
+  /** --platform as given. */
   platform: string;
   pull: 'always' | 'missing' | 'never';
   quiet: boolean;
@@ -310,14 +316,9 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
   const network = fl.string('network') || 'default';
   const endpoints: Record<string, unknown> = network === 'default' ? { default: emptyEndpoint() } : {};
 
-  const platform = fl.string('platform');
-  let platformText = '';
-  if (platform !== '') {
-    const p = JSON.parse(platformParam(platform)!) as { os: string; architecture: string; variant?: string };
-    platformText = [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-  }
 
   const openStdin = interactive;
+  const security = parseSecurityOptFlags(fl.list('security-opt'));
   const body: Record<string, unknown> = {
     Hostname: fl.string('hostname'),
     Domainname: fl.string('domainname'),
@@ -365,9 +366,9 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
       Privileged: fl.bool('privileged'),
       PublishAllPorts: false,
       ReadonlyRootfs: fl.bool('read-only'),
-      SecurityOpt: null,
+      SecurityOpt: security.securityOpt,
       UTSMode: fl.string('uts'),
-      UsernsMode: '',
+      UsernsMode: checkUsernsFlag(fl.string('userns')),
       ShmSize: bytesValue(fl.string('shm-size')),
       Isolation: '',
       CpuShares: fl.int('cpu-shares'),
@@ -386,8 +387,8 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
       CpuRealtimeRuntime: 0,
       CpusetCpus: fl.string('cpuset-cpus'),
       CpusetMems: fl.string('cpuset-mems'),
-      Devices: [],
-      DeviceCgroupRules: null,
+      Devices: fl.list('device').map(parseDeviceFlag),
+      DeviceCgroupRules: fl.list('device-cgroup-rule').length ? fl.list('device-cgroup-rule') : null,
       DeviceRequests: null,
       MemoryReservation: bytesValue(fl.string('memory-reservation')),
       MemorySwap: bytesValue(fl.string('memory-swap')),
@@ -399,15 +400,15 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
       CpuPercent: 0,
       IOMaximumIOps: 0,
       IOMaximumBandwidth: 0,
-      MaskedPaths: null,
-      ReadonlyPaths: null,
+      MaskedPaths: security.maskedPaths,
+      ReadonlyPaths: security.readonlyPaths,
       ...(fl.changed('init') && { Init: fl.bool('init') }),
     },
     NetworkingConfig: { EndpointsConfig: endpoints },
   };
   return {
     name: fl.string('name'),
-    platform: platformText,
+    platform: fl.string('platform'),
     pull: pull as CreateRequest['pull'],
     quiet: fl.bool('quiet'),
     cidfile: fl.string('cidfile'),
@@ -417,6 +418,24 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
 }
 
 // ---- creating ---------------------------------------------------------------------------
+
+/**
+ * --platform as docker sends it in the platform query parameter: "os/arch[/variant]",
+ * normalized ("x86_64" is amd64), an explicit arm64 variant kept.
+ */
+export function platformText(spec: string): string {
+  if (spec === '') return '';
+  let p: { os: string; architecture: string; variant?: string };
+  try {
+    p = JSON.parse(platformParam(spec)!) as typeof p;
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    throw new CliError(`error parsing specified platform: ${JSON.stringify(spec)}: cannot parse platform specifier: invalid argument`);
+  }
+  const parts = spec.split('/');
+  if (p.architecture === 'arm64' && !p.variant && parts[2]) p.variant = /^\d/.test(parts[2]) ? `v${parts[2]}` : parts[2].toLowerCase();
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
 
 /** The reference docker pulls for a missing image (latest when untagged); undefined for an ID. */
 function pullReference(image: string): NamedRef | undefined {
@@ -483,12 +502,13 @@ export async function createContainer(cli: Cli, req: CreateRequest): Promise<str
     if (err instanceof InvalidReferenceError) throw new CliError(err.message);
     throw err;
   }
+  const platform = platformText(req.platform);
   const cid = new CidFile(req.cidfile);
   try {
-    if (req.pull === 'always' && ref) await pullImage(cli, ref, req.platform, req.quiet);
+    if (req.pull === 'always' && ref) await pullImage(cli, ref, platform, req.quiet);
     const create = () =>
       cli.client().json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', {
-        query: { name: req.name || undefined, platform: req.platform || undefined },
+        query: { name: req.name || undefined, platform: platform || undefined },
         json: req.body,
       });
     let created: { Id: string; Warnings?: string[] | null };
@@ -497,7 +517,7 @@ export async function createContainer(cli: Cli, req: CreateRequest): Promise<str
     } catch (err) {
       if (!(err instanceof DaemonError && err.status === 404 && ref && req.pull === 'missing')) throw err;
       cli.err.write(`Unable to find image '${familiarString(ref)}' locally\n`);
-      await pullImage(cli, ref, req.platform, req.quiet);
+      await pullImage(cli, ref, platform, req.quiet);
       created = await create();
     }
     for (const w of created.Warnings ?? []) cli.err.write(`WARNING: ${w}\n`);
