@@ -48,7 +48,9 @@
  *
  * stdin: without -i the container's stdin is /dev/null. With -i conmon holds the write end of a pipe
  * to it, so a process reading stdin blocks (measured: `cat` stays running with nobody attached);
- * input comes only through the attach socket. --leave-stdin-open is not used.
+ * input comes only through the attach socket. When an attach client shuts its write half (or closes),
+ * conmon closes the container's stdin unless --leave-stdin-open (leaveStdinOpen) was given
+ * (attach-socket.ts has the rest of that protocol).
  * Measured on rotation (logSizeMax): the new file has a new inode and mode 0600; the old lines are
  * gone. Records that conmon read in one go share one timestamp.
  * --exit-command is not used: the daemon watches exitDir (watchExits) and cleans up itself.
@@ -77,6 +79,11 @@ export interface ConmonOptions {
   pidFile: string;
   conmonPidFile: string;
   stdin?: boolean;
+  /**
+   * With stdin: keep the container's stdin open when an attach client closes (conmon
+   * --leave-stdin-open). Without it the first client to close (or half-close) ends the input.
+   */
+  leaveStdinOpen?: boolean;
   terminal?: boolean;
   /** Bytes after which conmon starts a new log file. */
   logSizeMax?: number;
@@ -127,6 +134,7 @@ export function conmonArgs(opts: ConmonOptions): string[] {
     '--socket-dir-path', opts.socketDir,
   ];
   if (opts.stdin) args.push('-i');
+  if (opts.stdin && opts.leaveStdinOpen) args.push('--leave-stdin-open');
   if (opts.terminal) args.push('-t');
   if (opts.logSizeMax !== undefined && opts.logSizeMax > 0) args.push('--log-size-max', String(Math.floor(opts.logSizeMax)));
   if (opts.persistDir) args.push('-0', opts.persistDir);

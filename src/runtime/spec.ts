@@ -13,7 +13,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { internal, invalidArgument, notImplemented } from '../lib/errors.js';
+import { internal, invalidArgument } from '../lib/errors.js';
+import { applySecurity, validateSecurityOpts, type IdMapping, type UsernsSpec } from './security.js';
+import type { OciSeccomp } from './seccomp.js';
 import { parseSignal } from './signals.js';
 import { DEFAULT_MAX_CPUS, DEFAULT_SHM_SIZE, parseCpusetList } from './units.js';
 import { resolveUser, type ResolvedUser } from './user.js';
@@ -204,6 +206,8 @@ export interface SpecInput {
   timeNamespace?: boolean;
   /** Use 'rro' (recursively read-only, runc ≥ 1.1 + kernel ≥ 5.12) rather than 'ro' for read-only binds. */
   recursiveReadonly?: boolean;
+  /** A user namespace with these mappings (the daemon's --userns-remap, unless UsernsMode is 'host'). */
+  userns?: UsernsSpec;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -303,7 +307,9 @@ export interface OciSpec {
     devices?: OciDevice[];
     maskedPaths?: string[];
     readonlyPaths?: string[];
-    seccomp?: unknown;
+    seccomp?: OciSeccomp;
+    uidMappings?: IdMapping[];
+    gidMappings?: IdMapping[];
   };
 }
 
@@ -577,6 +583,8 @@ export interface ValidateOptions {
   swapLimit?: boolean;
   /** Whether this is `docker update` (only changes the memoryswap-without-memory rule). */
   update?: boolean;
+  /** Whether the daemon runs with --userns-remap (privileged, host network and host PID then need --userns=host). */
+  usernsRemap?: boolean;
 }
 
 function hostCpuset(kind: 'cpus' | 'mems'): string | undefined {
@@ -843,7 +851,18 @@ export function validateHostConfig(hc: HostConfig, opts: ValidateOptions = {}): 
   const warnings: string[] = [];
   const available = opts.availableCaps ?? currentCapabilities();
 
-  if (hc.Privileged) throw notImplemented('privileged containers are not supported yet');
+  // --security-opt (parseSecurityOpt at create), a custom seccomp profile included.
+  validateSecurityOpts(hc.SecurityOpt);
+  // User namespaces (verifyPlatformContainerSettings).
+  const userns = typeof hc.UsernsMode === 'string' ? hc.UsernsMode : '';
+  if (userns !== '' && userns.split(':')[0] !== 'host') throw invalidArgument(`invalid USER mode: ${userns}`);
+  if (opts.usernsRemap && userns === '') {
+    if (hc.Privileged) {
+      throw invalidArgument('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
+    }
+    if (hc.NetworkMode === 'host') throw invalidArgument("cannot share the host's network namespace when user namespaces are enabled");
+    if (hc.PidMode === 'host') throw invalidArgument('cannot share the host PID namespace when user namespaces are enabled');
+  }
 
   // validateHostConfig (daemon/container.go)
   try {
@@ -1135,7 +1154,6 @@ export function resourcesFor(hc: HostConfig): Pick<OciSpec['linux']['resources']
 /** Builds the OCI spec of a container as dockerd does. Throws BerthError (InvalidArgument mostly). */
 export function buildSpec(input: SpecInput, passwd: PasswdLookup = resolveUser): OciSpec {
   const { config, hostConfig: hc } = input;
-  if (hc.Privileged) throw notImplemented('privileged containers are not supported yet');
   const available = input.availableCaps ?? currentCapabilities();
   const cgroupVersion = input.cgroupVersion ?? detectCgroupVersion();
 
@@ -1164,13 +1182,8 @@ export function buildSpec(input: SpecInput, passwd: PasswdLookup = resolveUser):
   if (networkMode === 'host' && hostname === '') hostname = os.hostname();
   const envConfig = { ...config, Hostname: hostname };
   const user = passwd(input.rootfs, config.User ?? '', hc.GroupAdd ?? []);
+  // Privileged containers get every available capability instead (applySecurity, below).
   const caps = tweakCapabilities(hc.CapAdd ?? [], hc.CapDrop ?? [], available);
-
-  let noNewPrivileges = false;
-  for (const opt of hc.SecurityOpt ?? []) {
-    if (opt === 'no-new-privileges' || opt === 'no-new-privileges:true' || opt === 'no-new-privileges=true') noNewPrivileges = true;
-    if (opt === 'no-new-privileges:false' || opt === 'no-new-privileges=false') noNewPrivileges = false;
-  }
 
   const process: OciSpec['process'] = {
     terminal: !!config.Tty,
@@ -1181,7 +1194,6 @@ export function buildSpec(input: SpecInput, passwd: PasswdLookup = resolveUser):
     capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
     oomScoreAdj: n0(hc.OomScoreAdj),
   };
-  if (noNewPrivileges) process.noNewPrivileges = true;
   const cs = hc.ConsoleSize;
   if (config.Tty && cs && cs.length === 2 && (cs[0]! > 0 || cs[1]! > 0)) process.consoleSize = { height: cs[0]!, width: cs[1]! };
   const rlimits = buildRlimits(hc.Ulimits ?? [], input.defaultUlimits ?? [], input.hostRlimits ?? readHostRlimits());
@@ -1333,6 +1345,15 @@ export function buildSpec(input: SpecInput, passwd: PasswdLookup = resolveUser):
   if (Object.keys(sysctl).length > 0) spec.linux.sysctl = sysctl;
   if (devices.length > 0) spec.linux.devices = devices;
   if (hc.Annotations && Object.keys(hc.Annotations).length > 0) spec.annotations = { ...hc.Annotations };
+  // Privileged mode, the user namespace, no-new-privileges, seccomp and AppArmor (security.ts).
+  applySecurity(spec, {
+    hostConfig: hc,
+    available,
+    userns: input.userns,
+    joinsNetns: networkMode !== 'host' && !!input.netnsPath,
+    ipc: ipcMode === 'host' ? 'host' : isContainerMode(ipcMode) ? 'joined' : 'own',
+    userSysctls: Object.keys(hc.Sysctls ?? {}),
+  });
   return spec;
 }
 

@@ -165,7 +165,11 @@ test('a busybox-like container gets Docker’s default spec', () => {
   assert.equal(s.linux.resources.cpu, undefined);
   assert.equal(s.linux.resources.pids, undefined);
   assert.equal(s.linux.cgroupsPath, '/berth/c0ffee');
-  assert.equal(s.linux.seccomp, undefined);
+  // Docker's default seccomp profile: EPERM unless allowed; mount only with CAP_SYS_ADMIN.
+  assert.equal(s.linux.seccomp?.defaultAction, 'SCMP_ACT_ERRNO');
+  assert.equal(s.linux.seccomp?.defaultErrnoRet, 1);
+  const allowed = new Set((s.linux.seccomp?.syscalls ?? []).filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r) => r.names));
+  assert.ok(allowed.has('read') && allowed.has('execve') && !allowed.has('mount') && !allowed.has('init_module'));
   // Docker's network sysctls, where the kernel has them.
   if (fs.existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start')) {
     assert.equal(s.linux.sysctl?.['net.ipv4.ip_unprivileged_port_start'], '0');
@@ -437,7 +441,15 @@ test('validateHostConfig gives Docker’s messages', () => {
   throwsInvalid(() => v({ Tmpfs: { '/run': 'bogus=1' } }), 'invalid tmpfs option "bogus"');
   throwsInvalid(() => v({ Ulimits: [{ Name: 'nofiles', Soft: 1, Hard: 1 }] }), 'invalid ulimit type: nofiles');
   throwsInvalid(() => v({ Ulimits: [{ Name: 'nofile', Soft: 2, Hard: 1 }] }), 'ulimit soft limit must be less than or equal to hard limit: 2 > 1');
-  assert.throws(() => v({ Privileged: true }), (e: unknown) => isKind(e, 'NotImplemented'));
+  assert.deepEqual(v({ Privileged: true }), []);
+  throwsInvalid(() => v({ SecurityOpt: ['bogus'] }), 'invalid --security-opt 1: "bogus"');
+  throwsInvalid(() => v({ SecurityOpt: ['seccomp={'] }), /^Decoding seccomp profile failed: /);
+  throwsInvalid(() => v({ UsernsMode: 'private' }), 'invalid USER mode: private');
+  throwsInvalid(
+    () => v({ Privileged: true }, { ...opts, usernsRemap: true } as typeof opts),
+    'privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode',
+  );
+  assert.deepEqual(v({ Privileged: true, UsernsMode: 'host' }, { ...opts, usernsRemap: true } as typeof opts), []);
   // Warnings.
   assert.match(v({ OomKillDisable: true }).join('\n'), /OOM killer is disabled for the container, but no memory limit is set/);
   assert.match(v({ Memory: 8 * 2 ** 20 }, { ...opts, swapLimit: false }).join('\n'), /does not support swap limit/);
