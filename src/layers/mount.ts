@@ -18,6 +18,20 @@ export async function mountOverlay(target: string, opts: { lowerDirs: string[]; 
   }
 }
 
+/**
+ * `mount -t <type> -o <options> <device> <target>`, as the local volume driver does with its type,
+ * o and device options (e.g. tmpfs, nfs, or type=none + o=bind). Throws with mount(8)'s own words.
+ */
+export async function mountFilesystem(device: string, target: string, type: string, options: string): Promise<void> {
+  const args = [...(type ? ['-t', type] : []), ...(options ? ['-o', options] : []), '--source', device, '--target', target];
+  try {
+    await run('mount', args);
+  } catch (err) {
+    const said = stderrOf(err).split('\n')[0]!.replace(/^mount: /, '');
+    throw internal(`mount ${device}:${target}: ${said}`, err);
+  }
+}
+
 export async function unmount(target: string): Promise<void> {
   if (!isMounted(target)) return;
   try {

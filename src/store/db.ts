@@ -32,6 +32,28 @@ const MIGRATIONS: string[] = [
      name TEXT NOT NULL UNIQUE,
      data TEXT NOT NULL
    );`,
+  `CREATE TABLE volumes (
+     name TEXT PRIMARY KEY,
+     driver TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     labels TEXT,
+     options TEXT
+   );`,
+  `CREATE TABLE networks (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     data TEXT NOT NULL
+   );
+   CREATE TABLE network_endpoints (
+     container_id TEXT NOT NULL,
+     network_id TEXT NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (container_id, network_id)
+   );
+   CREATE TABLE network_sandboxes (
+     container_id TEXT PRIMARY KEY,
+     data TEXT NOT NULL
+   );`,
 ];
 
 export function openDb(file: string): Db {
