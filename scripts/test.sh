@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
-exec node --test --test-reporter=spec --test-concurrency=2 "${files[@]}"
+exec node --test --test-reporter=spec --test-concurrency=2 --test-timeout=180000 "${files[@]}"

@@ -90,7 +90,11 @@ export class TestDaemon {
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      if (this.proc.exitCode !== null) throw new Error(`berthd exited ${this.proc.exitCode}: ${this.stderr}`);
+      if (this.proc.exitCode !== null) {
+        // Read all of what it said before reporting it.
+        if (!this.proc.stderr!.closed) await new Promise((r) => this.proc!.stderr!.once('close', r));
+        throw new Error(`berthd exited ${this.proc.exitCode}: ${this.stderr}`);
+      }
       try {
         if ((await this.request('GET', '/_ping')).status === 200) return this;
       } catch {
