@@ -32,13 +32,18 @@ export function etcFilesFor(opts: {
   dnsSearch?: string[];
   dnsOptions?: string[];
   hostResolvConf?: string;
+  /** The embedded DNS (127.0.0.11) serves the container: user-defined networks (networks/dns.ts). */
+  internalResolver?: boolean;
+  /** What "host-gateway" in --add-host stands for (the default bridge's gateway). */
+  hostGateway?: string;
 }): EtcFiles {
   const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname}` : opts.hostname;
   const hostNetwork = opts.networkMode === 'host';
   let hosts = hostNetwork ? readOr('/etc/hosts', HOSTS_HEADER) : HOSTS_HEADER;
   for (const entry of opts.extraHosts ?? []) {
     const i = entry.lastIndexOf(':');
-    hosts += `${entry.slice(i + 1)}\t${entry.slice(0, i)}\n`;
+    const addr = entry.slice(i + 1) === 'host-gateway' && opts.hostGateway ? opts.hostGateway : entry.slice(i + 1);
+    hosts += `${addr}\t${entry.slice(0, i)}\n`;
   }
   if (opts.ip) hosts += `${opts.ip}\t${fqdn === opts.hostname ? opts.hostname : `${fqdn} ${opts.hostname}`}\n`;
   return {
@@ -48,7 +53,7 @@ export function etcFilesFor(opts: {
   };
 }
 
-function resolvConfFor(host: string, hostNetwork: boolean, opts: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] }): string {
+function resolvConfFor(host: string, hostNetwork: boolean, opts: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[]; internalResolver?: boolean }): string {
   const lines = host.split('\n');
   let nameservers = lines.filter((l) => /^\s*nameserver\s/.test(l)).map((l) => l.trim().split(/\s+/)[1]!);
   let search = lines.filter((l) => /^\s*(search|domain)\s/.test(l)).flatMap((l) => l.trim().split(/\s+/).slice(1));
@@ -61,6 +66,11 @@ function resolvConfFor(host: string, hostNetwork: boolean, opts: { dns?: string[
   if (opts.dns?.length) nameservers = opts.dns;
   if (opts.dnsSearch?.length) search = opts.dnsSearch.filter((s) => s !== '.');
   if (opts.dnsOptions?.length) options = opts.dnsOptions;
+  if (opts.internalResolver) {
+    // As Docker on user-defined networks: the embedded DNS, which forwards to --dns or the host's servers.
+    nameservers = ['127.0.0.11'];
+    if (!options.some((o) => o.startsWith('ndots:'))) options = [...options, 'ndots:0'];
+  }
   let out = '';
   for (const ns of nameservers) out += `nameserver ${ns}\n`;
   if (search.length) out += `search ${search.join(' ')}\n`;

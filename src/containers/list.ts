@@ -33,7 +33,13 @@ export function listContainers(svc: ContainerService, opts: { all?: boolean; lim
       if (f.has('ancestor') && !ancestors.includes(c.imageId)) return false;
       if (before.some((b) => Date.parse(c.created) >= Date.parse(b.created))) return false;
       if (since.some((s) => Date.parse(c.created) <= Date.parse(s.created))) return false;
-      if (f.has('network') && !f.get('network').includes(c.hostConfig.NetworkMode ?? 'bridge')) return false;
+      if (f.has('network')) {
+        // The networks the container is on, by name or id (networks/service.ts), as dockerd matches them.
+        const on = svc.networking?.networksOf(c.id) ?? [c.hostConfig.NetworkMode ?? 'bridge'];
+        if (!f.get('network').some((n) => on.includes(n))) return false;
+      }
+      // volume=<name, host source or destination>, as dockerd matches it
+      if (f.has('volume') && !f.get('volume').some((v) => (c.mountPoints ?? []).some((m) => (m.Name || m.Source) === v || m.Destination === v))) return false;
       return true;
     });
   if (opts.limit !== undefined && opts.limit > 0) list = list.slice(0, opts.limit);

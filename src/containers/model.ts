@@ -1,4 +1,5 @@
 import type { ContainerConfig, HostConfig } from '../runtime/spec.js';
+import type { MountPoint } from './mounts.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -35,6 +36,8 @@ export interface Container {
   stoppedByUser: boolean;
   /** Set by the runtime while it runs. */
   conmonPid?: number;
+  /** Binds, volumes and tmpfs mounts, resolved at create (containers/mounts.ts). */
+  mountPoints?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

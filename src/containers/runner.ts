@@ -2,13 +2,16 @@ import { promises as fs, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Container } from './model.js';
 import type { LayerStore } from '../layers/store.js';
-import { mountOverlay, unmount } from '../layers/mount.js';
-import { buildSpec, serializeSpec } from '../runtime/spec.js';
+import { mountFilesystem, mountOverlay, unmount } from '../layers/mount.js';
+import { chownToRoot, makeTraversable, rootPair, type IdentityMapping } from '../runtime/userns.js';
+import { DEFAULT_SHM_SIZE } from '../runtime/units.js';
+import { buildSpec, serializeSpec, type UserMount } from '../runtime/spec.js';
 import { Runc } from '../runtime/runc.js';
 import { startConmon, ConmonError } from '../runtime/conmon.js';
 import { removeCgroup } from '../runtime/cgroups.js';
 import { cgroupVersion } from '../system/host.js';
 import { etcFilesFor, writeEtcFiles } from './etc-files.js';
+import type { NetworkEtc } from '../networks/service.js';
 import { writeFileAtomic } from '../lib/atomic.js';
 import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
 import { log } from '../lib/log.js';
@@ -43,6 +46,8 @@ export class ContainerRunner {
   private readonly runcPath: string;
   readonly exitDir: string;
   readonly socketDir: string;
+  /** The daemon's --userns-remap (set before init): containers get a user namespace with these ranges. */
+  idMapping?: IdentityMapping;
 
   constructor(
     private readonly dataRoot: string,
@@ -58,6 +63,10 @@ export class ContainerRunner {
   async init(): Promise<void> {
     for (const dir of [this.exitDir, this.socketDir, path.join(this.execRoot, 'containers'), path.join(this.dataRoot, 'containers')]) {
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    // The remapped root must pass through these on its way to a rootfs and the /etc files.
+    if (this.idMapping) {
+      for (const dir of [path.join(this.execRoot, 'containers'), path.join(this.dataRoot, 'containers')]) await makeTraversable(dir, this.idMapping);
     }
   }
 
@@ -102,6 +111,26 @@ export class ContainerRunner {
     await fs.mkdir(p.upper, { recursive: true, mode: 0o755 });
     await fs.mkdir(p.work, { recursive: true, mode: 0o700 });
     await fs.writeFile(p.log, '');
+    if (this.idMapping) {
+      await makeTraversable(p.dir, this.idMapping);
+      await chownToRoot(p.upper, this.idMapping); // the container's / belongs to its root
+    }
+  }
+
+  /** Where a shareable container's /dev/shm (a tmpfs) is mounted on the host. */
+  shmPath(id: string): string {
+    return path.join(this.paths(id).dir, 'mounts', 'shm');
+  }
+
+  /** `--ipc shareable`: /dev/shm is a tmpfs on the host, so that `--ipc container:X` can bind it too. */
+  private async mountShm(c: Container): Promise<string> {
+    const target = this.shmPath(c.id);
+    await fs.mkdir(target, { recursive: true, mode: 0o700 });
+    if (this.idMapping) await makeTraversable(path.dirname(target), this.idMapping);
+    const size = c.hostConfig.ShmSize && c.hostConfig.ShmSize > 0 ? c.hostConfig.ShmSize : DEFAULT_SHM_SIZE;
+    const owner = this.idMapping ? `,uid=${rootPair(this.idMapping).uid},gid=${rootPair(this.idMapping).gid}` : '';
+    await mountFilesystem('shm', target, 'tmpfs', `nosuid,nodev,noexec,mode=1777,size=${size}${owner}`);
+    return target;
   }
 
   async destroy(id: string): Promise<void> {
@@ -127,12 +156,32 @@ export class ContainerRunner {
    * Starts the container's process: returns once runc has started it. On failure everything this
    * did is undone and the error says what runc said.
    */
-  async start(c: Container, opts: { netnsPath?: string }): Promise<{ pid: number; conmonPid: number }> {
+  async start(
+    c: Container,
+    opts: {
+      netnsPath?: string;
+      network?: NetworkEtc;
+      mounts?: UserMount[];
+      tmpfs?: Record<string, string>;
+      /** Shared IPC/PID/user namespaces and /dev/shm (containers/namespaces.ts). */
+      ipcnsPath?: string;
+      pidnsPath?: string;
+      shmPath?: string;
+      usernsPath?: string;
+      /**
+       * Runs once conmon is up (attach socket ready) and before the process runs: attach clients
+       * connect here so that they miss no output (containers/attach.ts).
+       */
+      beforeStart?: () => Promise<void>;
+    },
+  ): Promise<{ pid: number; conmonPid: number }> {
     const p = this.paths(c.id);
     try {
       await this.teardown(c.id); // anything left from a previous run
       await fs.mkdir(p.bundle, { recursive: true, mode: 0o700 });
+      if (this.idMapping) await makeTraversable(p.bundle, this.idMapping);
       const rootfs = await this.mountRootfs(c);
+      const shmPath = opts.shmPath ?? (c.hostConfig.IpcMode === 'shareable' ? await this.mountShm(c) : undefined);
       const files = etcFilesFor({
         hostname: c.config.Hostname ?? c.id.slice(0, 12),
         domainname: c.config.Domainname,
@@ -141,13 +190,23 @@ export class ContainerRunner {
         dns: c.hostConfig.Dns ?? undefined,
         dnsSearch: c.hostConfig.DnsSearch ?? undefined,
         dnsOptions: c.hostConfig.DnsOptions ?? undefined,
+        ip: opts.network?.ip,
+        internalResolver: opts.network?.internalResolver,
+        hostGateway: opts.network?.hostGateway,
       });
       await writeEtcFiles({ hostname: p.hostname, hosts: p.hosts, resolvConf: p.resolvConf }, files);
+      if (this.idMapping) for (const f of [p.hostname, p.hosts, p.resolvConf]) await chownToRoot(f, this.idMapping);
+      const userns =
+        this.idMapping && (typeof c.hostConfig.UsernsMode !== 'string' || c.hostConfig.UsernsMode === '')
+          ? { uidMappings: this.idMapping.uidMaps, gidMappings: this.idMapping.gidMaps, path: opts.usernsPath }
+          : undefined;
       const spec = buildSpec({
         id: c.id,
         rootfs,
         config: c.config,
-        hostConfig: c.hostConfig,
+        // tmpfs mounts from HostConfig.Mounts join HostConfig.Tmpfs (containers/mounts.ts)
+        hostConfig: opts.tmpfs && Object.keys(opts.tmpfs).length ? { ...c.hostConfig, Tmpfs: { ...(c.hostConfig.Tmpfs ?? {}), ...opts.tmpfs } } : c.hostConfig,
+        mounts: opts.mounts,
         hostsPath: p.hosts,
         hostnamePath: p.hostname,
         resolvConfPath: p.resolvConf,
@@ -155,6 +214,10 @@ export class ContainerRunner {
         cgroupsPath: cgroupsPathOf(c.id),
         cgroupVersion: cgroupVersion() === '2' ? 2 : 1,
         initPath: c.hostConfig.Init ? initBinary() : undefined,
+        ipcnsPath: opts.ipcnsPath,
+        pidnsPath: opts.pidnsPath,
+        shmPath,
+        userns,
       });
       await writeFileAtomic(path.join(p.bundle, 'config.json'), serializeSpec(spec));
       const started = await startConmon({
@@ -169,8 +232,12 @@ export class ContainerRunner {
         pidFile: p.pidFile,
         conmonPidFile: p.conmonPidFile,
         stdin: Boolean(c.config.OpenStdin),
+        // Docker closes the input when the client that attached it goes, only for StdinOnce without a tty.
+        leaveStdinOpen: !(c.config.StdinOnce && !c.config.Tty),
         terminal: Boolean(c.config.Tty),
       });
+      await opts.beforeStart?.();
+      await opts.network?.ready; // the embedded DNS is listening before the process runs
       await this.runc.start(c.id);
       return started;
     } catch (err) {
@@ -184,6 +251,7 @@ export class ContainerRunner {
     const p = this.paths(id);
     await this.runc.delete(id, true).catch((e) => log.debug('runc delete', { id, error: messageOf(e) }));
     await unmount(p.rootfs);
+    await unmount(this.shmPath(id));
     await fs.rm(p.bundle, { recursive: true, force: true });
     await fs.rm(path.join(this.exitDir, id), { force: true });
     await removeCgroup(cgroupsPathOf(id)).catch(() => {});

@@ -21,11 +21,18 @@ import { rfc3339Nano } from '../lib/timestamps.js';
 import { log } from '../lib/log.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { RestartManager } from './restart.js';
+import { sharedNamespaces } from './namespaces.js';
+import { ContainerMounts } from './mounts.js';
+import { ContainerIO } from './attach.js';
+import { ExecService } from './exec.js';
+import type { VolumeService } from '../volumes/service.js';
+import type { ContainerNetworking, NetworkingConfig } from '../networks/service.js';
 
 export interface CreateRequest {
   name?: string;
   config: ContainerConfig;
   hostConfig: HostConfig;
+  networkingConfig?: NetworkingConfig | null;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -45,6 +52,12 @@ interface Waiter {
 export class ContainerService {
   readonly store: ContainerStore;
   readonly runner: ContainerRunner;
+  /** Binds, volumes and tmpfs mounts of containers (mounts.ts). */
+  readonly mounts: ContainerMounts;
+  /** Live I/O of containers through conmon's attach sockets (attach.ts). */
+  readonly io: ContainerIO;
+  /** Exec sessions (exec.ts). */
+  readonly execs: ExecService;
   private readonly locks = new KeyedMutex();
   private readonly waiters = new Map<string, Waiter[]>();
   private exitWatch?: { close(): void };
@@ -52,6 +65,8 @@ export class ContainerService {
   private readonly stopping = new Set<string>();
   private readonly restarts = new RestartManager();
   private shuttingDown = false;
+  /** Networks (networks/service.ts), set by the daemon before init: sandboxes on start, release on exit. */
+  networking?: ContainerNetworking;
 
   constructor(
     db: Db,
@@ -59,9 +74,13 @@ export class ContainerService {
     private readonly events: EventBus,
     dataRoot: string,
     execRoot: string,
+    volumes: VolumeService,
   ) {
     this.store = new ContainerStore(db);
     this.runner = new ContainerRunner(dataRoot, execRoot, images.layers);
+    this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), () => this.store.all());
+    this.io = new ContainerIO(this.runner);
+    this.execs = new ExecService(this, execRoot);
     images.imageUsers = (imageId) =>
       this.store
         .all()
@@ -78,6 +97,8 @@ export class ContainerService {
 
   async init(): Promise<void> {
     await this.runner.init();
+    // Volumes stay mounted for the containers that may still run; those found dead release them below.
+    await this.mounts.restore(this.store.all().filter((c) => c.state.Running && !c.state.Restarting));
     this.exitWatch = watchExits(this.runner.exitDir, (id, code) => void this.onExit(id, code));
     const toStart: Container[] = [];
     for (const c of this.store.all()) {
@@ -152,7 +173,7 @@ export class ContainerService {
     if (!cfg.Image) throw invalidArgument('No image was specified');
     const image = this.images.resolve(cfg.Image);
     const hostConfig = applyHostConfigDefaults(normalizeHostConfig(req.hostConfig));
-    const warnings = validateHostConfig(hostConfig, { ncpu: os.cpus().length });
+    const warnings = validateHostConfig(hostConfig, { ncpu: os.cpus().length, usernsRemap: !!this.runner.idMapping });
     validateContainerConfig(cfg);
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && hostConfig.RestartPolicy.Name !== 'no') {
       throw invalidArgument("can't create 'AutoRemove' container with restart policy");
@@ -160,6 +181,7 @@ export class ContainerService {
     for (const e of cfg.Env ?? []) {
       if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
     }
+    warnings.push(...(this.networking?.validateCreate(cfg, hostConfig, req.networkingConfig) ?? []));
     const name = req.name ? validateName(req.name) : generateName((n) => Boolean(this.store.byName(n)));
     const holder = this.store.byName(name);
     if (holder) {
@@ -182,16 +204,22 @@ export class ContainerService {
       topChainId: image.topChainId,
       stoppedByUser: false,
     };
+    let volumes: import('./mounts.js').MountRegistration | undefined;
     try {
+      volumes = await this.mounts.register(c);
       await this.runner.prepare(c);
+      await this.mounts.populate(c, this.runner);
       this.store.save(c);
+      volumes.release();
     } catch (err) {
       await this.runner.destroy(id).catch(() => {});
+      await volumes?.rollback();
       if (/UNIQUE constraint failed: containers.name/.test(messageOf(err))) {
         throw conflict(`Conflict. The container name "/${name}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
       }
       throw err;
     }
+    this.networking?.created(c, req.networkingConfig);
     this.emit(c, 'create');
     return { Id: id, Warnings: warnings };
   }
@@ -200,12 +228,22 @@ export class ContainerService {
 
   async start(ref: string): Promise<'started' | 'already'> {
     const c = this.resolve(ref);
+    let autoRemove = false;
     return this.locks.run(c.id, async () => {
       if (c.state.Paused) throw conflict('cannot start a paused container, try unpause instead');
       if (c.state.Running) return 'already';
       if (c.state.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
-      await this.startLocked(c);
+      try {
+        await this.startLocked(c);
+      } catch (err) {
+        autoRemove = c.hostConfig.AutoRemove === true;
+        throw err;
+      }
       return 'started';
+    }).catch(async (err: unknown) => {
+      // A --rm container that fails to start is removed, as dockerd does (docker run waits for that).
+      if (autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(() => {});
+      throw err;
     });
   }
 
@@ -217,8 +255,12 @@ export class ContainerService {
       if (!other.state.Running) throw conflict(`cannot join network namespace of a non running container: container ${other.id} is exited`);
       netnsPath = `/proc/${other.state.Pid}/ns/net`;
     }
+    // --ipc/--pid container:X and host, and the user namespace that goes with them (namespaces.ts).
+    const shared = sharedNamespaces(c, (ref) => this.resolve(ref), (id) => this.runner.shmPath(id), !!this.runner.idMapping);
     try {
-      const { pid, conmonPid } = await this.runner.start(c, { netnsPath });
+      const { mounts, tmpfs } = await this.mounts.setup(c);
+      const net = netnsPath ? undefined : await this.networking?.setUp(c);
+      const { pid, conmonPid } = await this.runner.start(c, { netnsPath: netnsPath ?? net?.netnsPath, network: net?.etc, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c) });
       Object.assign(c.state, {
         Status: 'running',
         Running: true,
@@ -236,6 +278,8 @@ export class ContainerService {
       this.store.save(c);
       this.emit(c, 'start');
     } catch (err) {
+      await this.networking?.tearDown(c.id).catch((e) => log.warn('network cleanup after failed start failed', { id: c.id, error: messageOf(e) }));
+      await this.mounts.release(c);
       const msg = messageOf(err);
       c.state.Error = msg;
       c.state.ExitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : 128;
@@ -345,6 +389,8 @@ export class ContainerService {
       if (!c.state.Running) return;
       const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false);
       await this.runner.teardown(id).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) }));
+      await this.networking?.tearDown(id).catch((err) => log.warn('network cleanup after exit failed', { id, error: messageOf(err) }));
+      await this.mounts.release(c);
       const restart = !this.stopping.has(id) && !this.shuttingDown && this.restarts.shouldRestartAfterExit(c, code);
       const ranMs = Date.now() - Date.parse(c.state.StartedAt);
       Object.assign(c.state, {
@@ -366,7 +412,8 @@ export class ContainerService {
       this.wake(id, restart ? ['next-exit'] : ['not-running', 'next-exit'], code);
       if (restart) this.restarts.schedule(id, this.restarts.nextDelay(id, ranMs), () => void this.restartAfterDelay(id));
     });
-    if (c.hostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => {});
+    // --rm removes the anonymous volumes too, as dockerd does.
+    if (c.hostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch(() => {});
   }
 
   /** A restart policy's restart, once its delay has passed (unless a stop or rm came first). */
@@ -446,6 +493,11 @@ export class ContainerService {
       this.store.delete(c.id);
       await this.runner.destroy(c.id);
       this.restarts.forget(c.id);
+      this.execs.forgetContainer(c.id);
+      this.io.removed(c.id);
+      await this.networking?.removed(c.id).catch((err) => log.warn('network cleanup at removal failed', { id: c.id, error: messageOf(err) }));
+      await this.mounts.release(c);
+      if (opts.volumes) await this.mounts.removeAnonymous(c);
       this.emit(c, 'destroy');
       this.wake(c.id, ['not-running', 'next-exit', 'removed'], c.state.ExitCode);
     });
@@ -520,6 +572,14 @@ export class ContainerService {
   /** Bytes in the container's writable layer. */
   async sizeRw(c: Container): Promise<number> {
     return du(this.runner.paths(c.id).upper);
+  }
+
+  /**
+   * Runs fn under the container's lock, for work that must not interleave with a start, an exit or a
+   * removal (cp and export mount a stopped container's rootfs for their duration: archive.ts).
+   */
+  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
   }
 
   emit(c: Container, action: string, extra: Record<string, string> = {}): void {

@@ -1,9 +1,17 @@
 import type { Container } from './model.js';
 import type { ContainerPaths } from './runner.js';
 import { statusText } from './status.js';
+import { mountsView } from './mounts.js';
 
 /** `docker inspect` of a container, with Docker's field names and shapes. */
-export function inspectView(c: Container, paths: ContainerPaths, lowerDirs: string[], sizes?: { rw: number; rootFs: number }): Record<string, unknown> {
+export function inspectView(
+  c: Container,
+  paths: ContainerPaths,
+  lowerDirs: string[],
+  sizes?: { rw: number; rootFs: number },
+  /** NetworkSettings fields from the network service (networks/service.ts containerView). */
+  net?: { settings: Record<string, unknown> },
+): Record<string, unknown> {
   const argv = [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])];
   const networkMode = c.hostConfig.NetworkMode ?? 'bridge';
   return {
@@ -36,7 +44,7 @@ export function inspectView(c: Container, paths: ContainerPaths, lowerDirs: stri
       Name: 'overlay2',
     },
     ...(sizes ? { SizeRw: sizes.rw, SizeRootFs: sizes.rootFs } : {}),
-    Mounts: [],
+    Mounts: mountsView(c),
     Config: configView(c),
     NetworkSettings: {
       Bridge: '',
@@ -57,6 +65,7 @@ export function inspectView(c: Container, paths: ContainerPaths, lowerDirs: stri
       IPv6Gateway: '',
       MacAddress: '',
       Networks: networksView(networkMode),
+      ...(net?.settings ?? {}),
     },
   };
 }
@@ -184,7 +193,12 @@ function hostConfigView(c: Container): Record<string, unknown> {
 }
 
 /** One row of GET /containers/json. */
-export function summaryView(c: Container, sizes?: { rw: number; rootFs: number }): Record<string, unknown> {
+export function summaryView(
+  c: Container,
+  sizes?: { rw: number; rootFs: number },
+  /** Ports and networks from the network service (networks/service.ts containerView). */
+  net?: { ports: Array<Record<string, unknown>>; networks: Record<string, unknown> },
+): Record<string, unknown> {
   const argv = [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])];
   const networkMode = c.hostConfig.NetworkMode ?? 'bridge';
   return {
@@ -194,13 +208,13 @@ export function summaryView(c: Container, sizes?: { rw: number; rootFs: number }
     ImageID: c.imageId,
     Command: argv.join(' '),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: [],
+    Ports: net?.ports ?? [],
     ...(sizes ? { SizeRw: sizes.rw, SizeRootFs: sizes.rootFs } : {}),
     Labels: c.config.Labels ?? {},
     State: c.state.Status,
     Status: statusText(c.state),
     HostConfig: { NetworkMode: networkMode },
-    NetworkSettings: { Networks: networksView(networkMode) },
-    Mounts: [],
+    NetworkSettings: { Networks: net?.networks ?? networksView(networkMode) },
+    Mounts: mountsView(c),
   };
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { isLogLevel, type LogLevel } from '../lib/log.js';
+import { DEFAULT_TLS_HOST, defaultCertDir, resolveTls, type TlsSettings } from './tls.js';
 
 /** The daemon's settings after flags and daemon.json are merged. */
 export interface DaemonConfig {
@@ -13,6 +14,17 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   liveRestore: boolean;
   labels: string[];
+  /** --userns-remap: '' (off), 'default' (the berth user) or 'user[:group]' (runtime/userns.ts). */
+  usernsRemap: string;
+  /** Networking (networks/): default bridge name (also the tag of the daemon's links and chains). */
+  bridge: string;
+  bip?: string;
+  fixedCidr?: string;
+  iptables: boolean;
+  ipForward: boolean;
+  userlandProxy: boolean;
+  /** TLS for tcp:// listeners: --tls, --tlsverify, --tlscacert, --tlscert, --tlskey (daemon/tls.ts). */
+  tls: TlsSettings;
 }
 
 export const DEFAULTS = {
@@ -35,15 +47,41 @@ const OPTIONS = {
   'log-level': { flag: { type: 'string', short: 'l' }, key: 'log-level' },
   'live-restore': { flag: { type: 'boolean' }, key: 'live-restore' },
   label: { flag: { type: 'string', multiple: true }, key: 'labels' },
+  'userns-remap': { flag: { type: 'string' }, key: 'userns-remap' },
+  bridge: { flag: { type: 'string', short: 'b' }, key: 'bridge' },
+  bip: { flag: { type: 'string' }, key: 'bip' },
+  'fixed-cidr': { flag: { type: 'string' }, key: 'fixed-cidr' },
+  iptables: { flag: { type: 'boolean' }, key: 'iptables' },
+  'ip-forward': { flag: { type: 'boolean' }, key: 'ip-forward' },
+  'userland-proxy': { flag: { type: 'boolean' }, key: 'userland-proxy' },
+  tls: { flag: { type: 'boolean' }, key: 'tls' },
+  tlsverify: { flag: { type: 'boolean' }, key: 'tlsverify' },
+  tlscacert: { flag: { type: 'string' }, key: 'tlscacert' },
+  tlscert: { flag: { type: 'string' }, key: 'tlscert' },
+  tlskey: { flag: { type: 'string' }, key: 'tlskey' },
 } as const;
+
+/** Boolean flags also take Go's --flag=false form, which node's parseArgs does not. */
+function splitBoolValues(argv: string[]): { args: string[]; values: Record<string, boolean> } {
+  const values: Record<string, boolean> = {};
+  const args = argv.filter((a) => {
+    const m = /^--([a-z-]+)=(true|false|1|0)$/.exec(a);
+    const o = m ? (OPTIONS as Record<string, { flag: { type: string } }>)[m[1]!] : undefined;
+    if (!m || o?.flag.type !== 'boolean') return true;
+    values[m[1]!] = m[2] === 'true' || m[2] === '1';
+    return false;
+  });
+  return { args, values };
+}
 
 export class ConfigError extends Error {}
 
 export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
   let parsed;
+  const bools = splitBoolValues(argv);
   try {
     parsed = parseArgs({
-      args: argv,
+      args: bools.args,
       options: {
         ...Object.fromEntries(Object.entries(OPTIONS).map(([name, o]) => [name, o.flag])),
         'config-file': { type: 'string' },
@@ -56,7 +94,7 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  const flags = parsed.values as Record<string, unknown>;
+  const flags = { ...(parsed.values as Record<string, unknown>), ...bools.values };
   if (flags.help) return 'help';
   if (flags.version) return 'version';
 
@@ -80,8 +118,11 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
   const logLevel = pick<string>('log-level') ?? 'info';
   if (!isLogLevel(logLevel)) throw new ConfigError(`unable to parse logging level: ${logLevel}`);
   const hosts = pick<string[]>('host') ?? [];
+  const bool = (name: keyof typeof OPTIONS) => (typeof pick(name) === 'boolean' ? pick<boolean>(name) : undefined);
+  const tls = resolveTls({ tls: bool('tls'), tlsverify: bool('tlsverify'), tlscacert: pick('tlscacert'), tlscert: pick('tlscert'), tlskey: pick('tlskey') });
   return {
-    hosts: hosts.length ? hosts : [`unix://${execRoot}/berth.sock`],
+    // With TLS and no host, dockerd listens on tcp://localhost:2376 (its ParseHost default).
+    hosts: hosts.length ? hosts : [tls.enabled ? DEFAULT_TLS_HOST : `unix://${execRoot}/berth.sock`],
     dataRoot: pick<string>('data-root') ?? DEFAULTS.dataRoot,
     execRoot,
     configFile,
@@ -90,6 +131,14 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
     logLevel: pick<boolean>('debug') ? 'debug' : logLevel,
     liveRestore: pick<boolean>('live-restore') ?? false,
     labels: pick<string[]>('label') ?? [],
+    usernsRemap: pick<string>('userns-remap') ?? '',
+    bridge: pick<string>('bridge') ?? 'berth0',
+    bip: pick<string>('bip'),
+    fixedCidr: pick<string>('fixed-cidr'),
+    iptables: pick<boolean>('iptables') ?? true,
+    ipForward: pick<boolean>('ip-forward') ?? true,
+    userlandProxy: pick<boolean>('userland-proxy') ?? true,
+    tls,
   };
 }
 
@@ -141,14 +190,26 @@ export const USAGE = `Usage:	berthd [OPTIONS]
 A self-sufficient runtime for containers that serves the Docker Engine API.
 
 Options:
+  -b, --bridge string        Attach containers to a network bridge (default "berth0")
+      --bip string           Specify default-bridge IPv4 network
       --config-file string   Daemon configuration file (default "${DEFAULTS.configFile}")
       --data-root string     Root directory of persistent Berth state (default "${DEFAULTS.dataRoot}")
   -D, --debug                Enable debug mode
       --exec-root string     Root directory for execution state files (default "${DEFAULTS.execRoot}")
+      --fixed-cidr string    IPv4 subnet for the default bridge network
   -H, --host list            Daemon socket(s) to connect to (default ${DEFAULTS.socket})
+      --ip-forward           Enable IP forwarding in system configuration (default true)
+      --iptables             Enable addition of iptables rules (default true)
       --label list           Set key=value labels to the daemon
       --live-restore         Enable live restore of containers when the daemon stops
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
   -p, --pidfile string       Path to use for daemon PID file (default "${DEFAULTS.execRoot}/berthd.pid")
+      --tls                  Use TLS; implied by --tlsverify
+      --tlscacert string     Trust certs signed only by this CA (default "${defaultCertDir()}/ca.pem")
+      --tlscert string       Path to TLS certificate file (default "${defaultCertDir()}/cert.pem")
+      --tlskey string        Path to TLS key file (default "${defaultCertDir()}/key.pem")
+      --tlsverify            Use TLS and verify the remote
+      --userland-proxy       Use userland proxy for loopback traffic (default true)
+      --userns-remap string  User/Group setting for user namespaces
   -v, --version              Print version information and quit
 `;

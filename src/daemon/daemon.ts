@@ -14,9 +14,16 @@ import { createApiServer } from '../api/server.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { containerRoutes } from '../api/routes/containers.js';
+import { execRoutes } from '../api/routes/exec.js';
+import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
+import { VolumeService } from '../volumes/service.js';
+import { volumeRoutes } from '../api/routes/volumes.js';
+import { NetworkService } from '../networks/service.js';
+import { networkRoutes } from '../api/routes/networks.js';
 import { listen, takePidfile } from './listeners.js';
 import { log, setLogLevel } from '../lib/log.js';
+import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
 
 /** The services of one running daemon, wired once at start. */
 export interface Services {
@@ -24,6 +31,8 @@ export interface Services {
   events: EventBus;
   images: ImageService;
   containers: ContainerService;
+  volumes: VolumeService;
+  networks: NetworkService;
   system: SystemService;
 }
 
@@ -36,6 +45,9 @@ export class Daemon {
   private server?: http.Server;
   private cleanups: Array<() => Promise<void>> = [];
   private containers?: ContainerService;
+  private networks?: NetworkService;
+  /** --data-root as given (config.dataRoot becomes the remapped root under --userns-remap). */
+  private baseDataRoot?: string;
 
   constructor(readonly config: DaemonConfig) {}
 
@@ -45,6 +57,10 @@ export class Daemon {
     await fs.mkdir(c.dataRoot, { recursive: true, mode: 0o710 });
     await fs.mkdir(c.execRoot, { recursive: true, mode: 0o700 });
     this.cleanups.push(await takePidfile(c.pidfile));
+    // --userns-remap: everything of the remapping lives in <data-root>/<uid>.<gid>, as with dockerd.
+    const idMapping = c.usernsRemap ? await resolveUsernsRemap(c.usernsRemap) : undefined;
+    this.baseDataRoot ??= c.dataRoot;
+    if (idMapping) c.dataRoot = await prepareRemappedRoots(this.baseDataRoot, c.execRoot, idMapping);
 
     // Scratch space for archive loads; whatever is there was left by a crash.
     await fs.rm(path.join(c.dataRoot, 'tmp'), { recursive: true, force: true });
@@ -52,21 +68,43 @@ export class Daemon {
     const events = new EventBus();
     const content = new ContentStore(path.join(c.dataRoot, 'content'));
     await content.init();
-    const layers = new LayerStore(c.dataRoot, this.db, content);
+    const layers = new LayerStore(c.dataRoot, this.db, content, idMapping && ((dir) => shiftOwnership(dir, idMapping)));
     const images = new ImageService(content, layers, events, this.db);
     await images.init();
-    const containers = new ContainerService(this.db, images, events, c.dataRoot, c.execRoot);
+    // Under --userns-remap a volume's data belongs to the remapped root, as with dockerd.
+    const volumes = new VolumeService(this.db, events, c.dataRoot, idMapping && rootPair(idMapping));
+    await volumes.init();
+    // Networks come up before containers (whose start-up may start some) and adopt after them.
+    const networks = new NetworkService(this.db, events, {
+      bridge: c.bridge,
+      bip: c.bip,
+      fixedCidr: c.fixedCidr,
+      iptables: c.iptables,
+      ipForward: c.ipForward,
+      userlandProxy: c.userlandProxy,
+    });
+    await networks.init();
+    this.networks = networks;
+    const containers = new ContainerService(this.db, images, events, c.dataRoot, c.execRoot, volumes);
+    containers.networking = networks;
+    containers.runner.idMapping = idMapping;
+    networks.lookupContainer = (id) => containers.store.get(id);
     await containers.init();
+    await networks.restore();
     this.containers = containers;
     const system = new SystemService(c, await this.engineId(), images, events, containers);
-    const services: Services = { config: c, events, images, containers, system };
+    const services: Services = { config: c, events, images, containers, volumes, networks, system };
 
     const router = new Router();
     systemRoutes(router, services);
     imageRoutes(router, services);
     containerRoutes(router, services);
+    execRoutes(router, services);
+    containerFileRoutes(router, services);
+    volumeRoutes(router, services);
+    networkRoutes(router, services);
     this.server = createApiServer(router);
-    this.cleanups.push(...(await listen(this.server, c.hosts)));
+    this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
     return services;
   }
@@ -80,6 +118,7 @@ export class Daemon {
       });
     }
     await this.containers?.shutdown({ liveRestore: this.config.liveRestore });
+    await this.networks?.shutdown({ liveRestore: this.config.liveRestore }).catch((err) => log.warn('network shutdown failed', { error: (err as Error).message }));
     for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {});
     this.db?.close();
   }

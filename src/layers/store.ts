@@ -35,6 +35,8 @@ export class LayerStore {
     root: string,
     private readonly db: Db,
     private readonly content: ContentStore,
+    /** Runs on each freshly unpacked layer before it becomes visible (--userns-remap shifts its owners). */
+    private readonly afterUnpack?: (diffDir: string) => Promise<void>,
   ) {
     this.dir = path.join(root, 'layers');
   }
@@ -115,6 +117,7 @@ export class LayerStore {
     await fs.mkdir(path.join(staging, 'diff'), { recursive: true, mode: 0o700 });
     try {
       const { size } = await applyLayer(this.content.stream(blob.digest), path.join(staging, 'diff'));
+      if (this.afterUnpack) await this.afterUnpack(path.join(staging, 'diff'));
       const final = path.dirname(this.diffDir(chainId));
       try {
         await fs.rename(staging, final);

@@ -56,8 +56,14 @@ export class AttachSocket extends EventEmitter {
     });
     sock.on('end', () => this.finish());
     sock.on('close', () => this.finish());
-    sock.on('error', () => this.finish());
+    sock.on('error', (err: Error) => {
+      this.lastError = err;
+      this.finish();
+    });
   }
+
+  /** The socket error that ended the connection, if one did. */
+  lastError?: Error;
 
   /** Connects to the socket at socketPath; rejects when nobody listens there. */
   static connect(socketPath: string, timeoutMs = 5_000): Promise<AttachSocket> {

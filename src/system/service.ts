@@ -127,7 +127,7 @@ export class SystemService {
       ContainerdCommit: { ID: '' },
       RuncCommit: { ID: '' },
       InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=builtin'],
+      SecurityOptions: ['name=seccomp,profile=builtin', ...(c.usernsRemap ? ['name=userns'] : [])],
       Warnings: null,
       UptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
     };
@@ -148,7 +148,7 @@ export class SystemService {
       }
       out.Containers = rows;
     }
-    if (want('volume')) out.Volumes = [];
+    if (want('volume')) out.Volumes = await this.containers.mounts.volumes.diskUsage();
     if (want('build-cache')) out.BuildCache = [];
     return out;
   }

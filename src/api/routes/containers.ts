@@ -4,10 +4,13 @@ import { boolParam, intParam, readJson, sendJson, sendNoContent } from '../http.
 import { invalidArgument } from '../../lib/errors.js';
 import { listContainers } from '../../containers/list.js';
 import { inspectView, summaryView } from '../../containers/views.js';
-import { streamLogs, attachOutput } from '../../containers/streams.js';
+import { streamLogs, attachContainer } from '../../containers/streams.js';
+import type { ExecCreateBody } from '../../containers/exec.js';
+import { resizeSize } from './exec.js';
 import { topProcesses } from '../../containers/top.js';
 import type { ContainerConfig, HostConfig } from '../../runtime/spec.js';
 import type { WaitCondition } from '../../containers/service.js';
+import type { NetworkingConfig } from '../../networks/service.js';
 
 export function containerRoutes(router: Router, s: Services): void {
   const containers = s.containers;
@@ -20,16 +23,15 @@ export function containerRoutes(router: Router, s: Services): void {
     });
     const withSize = boolParam(query, 'size');
     const out = [];
-    for (const c of list) out.push(summaryView(c, withSize ? await sizes(c) : undefined));
+    for (const c of list) out.push(summaryView(c, withSize ? await sizes(c) : undefined, s.networks.containerView(c)));
     sendJson(res, 200, out);
   });
 
   router.post('/containers/create', async ({ req, res, query }) => {
-    const body = await readJson<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>(req);
+    const body = await readJson<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: NetworkingConfig | null }>(req);
     if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create a container');
-    const { HostConfig: hostConfig, NetworkingConfig: _net, ...config } = body;
-    void _net;
-    const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {} });
+    const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = body;
+    const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {}, networkingConfig });
     sendJson(res, 201, created);
   });
 
@@ -38,7 +40,9 @@ export function containerRoutes(router: Router, s: Services): void {
   router.get('/containers/{id}/json', async ({ res, params, query }) => {
     const c = containers.resolve(params.id!);
     const lower = c.topChainId ? s.images.layers.lowerDirs(c.topChainId) : [];
-    sendJson(res, 200, inspectView(c, containers.runner.paths(c.id), lower, boolParam(query, 'size') ? await sizes(c) : undefined));
+    const view = inspectView(c, containers.runner.paths(c.id), lower, boolParam(query, 'size') ? await sizes(c) : undefined, s.networks.containerView(c));
+    const execIds = containers.execs.idsOf(c.id);
+    sendJson(res, 200, execIds.length ? { ...view, ExecIDs: execIds } : view);
   });
 
   router.post('/containers/{id}/start', async ({ res, params }) => {
@@ -107,7 +111,22 @@ export function containerRoutes(router: Router, s: Services): void {
 
   router.post('/containers/{id}/attach', async (ctx) => {
     const c = containers.resolve(ctx.params.id!);
-    await attachOutput(ctx, containers, c);
+    await attachContainer(ctx, containers, c);
+  });
+
+  router.post('/containers/{id}/resize', async ({ res, params, query }) => {
+    const { height, width } = resizeSize(query);
+    const c = containers.resolve(params.id!);
+    await containers.io.resize(c, height, width);
+    containers.emit(c, 'resize', { height: String(height), width: String(width) });
+    res.writeHead(200, { 'Content-Length': '0' });
+    res.end();
+  });
+
+  router.post('/containers/{id}/exec', async ({ req, res, params }) => {
+    const body = await readJson<ExecCreateBody>(req);
+    if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create an exec');
+    sendJson(res, 201, containers.execs.create(params.id!, body));
   });
 
   router.get('/containers/{id}/top', async ({ res, params, query }) => {

@@ -30,6 +30,7 @@ import { createCommand, runCommand } from './run.js';
 import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
+import { volumeCommand } from './volumes.js';
 import { tlsGlobalFlags } from '../tls.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
@@ -112,6 +113,7 @@ export const rootCommand: CommandDef = {
     imageCommand,
     networkCommand,
     systemCommand,
+    volumeCommand,
     certsCommand,
     // Top-level shortcuts.
     createCommand('create'),

@@ -1,0 +1,46 @@
+import type { Router } from '../router.js';
+import type { Services } from '../../daemon/daemon.js';
+import { sendJson } from '../http.js';
+import { invalidArgument } from '../../lib/errors.js';
+import { execStartStream, readHijackJson } from '../../containers/streams.js';
+import type { ExecStartBody } from '../../containers/exec.js';
+
+/** The h and w of a resize request (Docker: both required whole numbers). */
+export function resizeSize(query: URLSearchParams): { height: number; width: number } {
+  const parse = (name: string): number => {
+    const raw = query.get(name) ?? '';
+    if (!/^-?\d+$/.test(raw)) throw invalidArgument(`strconv.Atoi: parsing ${JSON.stringify(raw)}: invalid syntax`);
+    const n = Number(raw);
+    if (n < 0) throw invalidArgument(`invalid terminal size ${name}=${raw}`);
+    return n;
+  };
+  return { height: parse('h'), width: parse('w') };
+}
+
+/** Exec sessions: start (hijacked unless detached), resize, inspect. Create is under /containers. */
+export function execRoutes(router: Router, s: Services): void {
+  const execs = s.containers.execs;
+
+  router.post('/exec/{id}/start', async (ctx) => {
+    const id = ctx.params.id!;
+    const body = (await readHijackJson<ExecStartBody>(ctx)) ?? {};
+    if (body.Detach) {
+      execs.startable(id);
+      const run = await execs.start(id, { attach: false, consoleSize: body.ConsoleSize ?? undefined });
+      void run.done.catch(() => undefined);
+      ctx.res.writeHead(200, { 'Content-Length': '0' });
+      ctx.res.end();
+      return;
+    }
+    await execStartStream(ctx, execs, id, body);
+  });
+
+  router.post('/exec/{id}/resize', async ({ res, params, query }) => {
+    const { height, width } = resizeSize(query);
+    await execs.resize(params.id!, height, width);
+    res.writeHead(200, { 'Content-Length': '0' });
+    res.end();
+  });
+
+  router.get('/exec/{id}/json', ({ res, params }) => sendJson(res, 200, execs.inspect(params.id!)));
+}

@@ -1,0 +1,44 @@
+import type { Router } from '../router.js';
+import type { Services } from '../../daemon/daemon.js';
+import { readJson, sendJson, sendNoContent } from '../http.js';
+import { invalidArgument } from '../../lib/errors.js';
+import type { CreateNetworkRequest } from '../../networks/service.js';
+import type { EndpointConfig } from '../../networks/model.js';
+
+export function networkRoutes(router: Router, s: Services): void {
+  const networks = s.networks;
+
+  router.get('/networks', ({ res, query }) => sendJson(res, 200, networks.list(query.get('filters') ?? undefined)));
+
+  router.post('/networks/create', async ({ req, res }) => {
+    const body = await readJson<CreateNetworkRequest>(req);
+    if (!body || typeof body !== 'object') throw invalidArgument('network config cannot be empty');
+    sendJson(res, 201, await networks.create(body));
+  });
+
+  router.post('/networks/prune', async ({ res, query }) => sendJson(res, 200, await networks.prune(query.get('filters') ?? undefined)));
+
+  router.get('/networks/{id}', ({ res, params }) => sendJson(res, 200, networks.inspect(params.id!)));
+
+  router.delete('/networks/{id}', async ({ res, params }) => {
+    await networks.remove(params.id!);
+    sendNoContent(res);
+  });
+
+  router.post('/networks/{id}/connect', async ({ req, res, params }) => {
+    const body = (await readJson<{ Container?: string; EndpointConfig?: EndpointConfig | null }>(req)) ?? {};
+    if (!body.Container) throw invalidArgument('no container specified');
+    const network = networks.resolve(params.id!);
+    const c = s.containers.resolve(body.Container);
+    await networks.connect(network.id, c, body.EndpointConfig ?? {});
+    sendNoContent(res, 200);
+  });
+
+  router.post('/networks/{id}/disconnect', async ({ req, res, params }) => {
+    const body = (await readJson<{ Container?: string; Force?: boolean }>(req)) ?? {};
+    if (!body.Container) throw invalidArgument('no container specified');
+    const c = s.containers.resolve(body.Container);
+    await networks.disconnect(params.id!, c, Boolean(body.Force));
+    sendNoContent(res, 200);
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * The bridge driver's host side: one Linux bridge per bridge network, with the gateway address on it.
+ * Every bridge the daemon makes carries the interface alias "berth:<tag>", which is how the daemon
+ * (and a test harness after a crash) tells its own bridges from anyone else's; a bridge of that name
+ * without the alias is never changed or deleted.
+ *
+ * Lifecycle: `ensureBridge` at daemon start and at network create; `deleteBridge` at network rm and,
+ * without live-restore, at daemon shutdown.
+ */
+import { writeFile } from 'node:fs/promises';
+import * as ip from './ip.js';
+import { conflict, invalidArgument } from '../lib/errors.js';
+
+export function bridgeAlias(tag: string): string {
+  return `berth:${tag}`;
+}
+
+export function validBridgeName(name: string): boolean {
+  return /^[A-Za-z0-9_.-]{1,15}$/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * Makes the bridge with this address (e.g. "172.18.0.1/16") and brings it up, or brings an existing
+ * bridge of ours to that state.
+ */
+export async function ensureBridge(opts: { name: string; address: string; tag: string; mtu?: number }): Promise<void> {
+  if (!validBridgeName(opts.name)) throw invalidArgument(`invalid bridge name: ${opts.name}`);
+  const alias = bridgeAlias(opts.tag);
+  const existing = await ip.linkExists(opts.name);
+  if (existing) {
+    if (existing.ifalias !== alias) throw conflict(`cannot use bridge ${opts.name}: the interface exists and was not created by this daemon`);
+    const addrs = await ip.addresses(opts.name);
+    const cmds: string[] = [];
+    for (const a of addrs) if (`${a.local}/${a.prefixlen}` !== opts.address) cmds.push(`addr del ${a.local}/${a.prefixlen} dev ${opts.name}`);
+    if (!addrs.some((a) => `${a.local}/${a.prefixlen}` === opts.address)) cmds.push(`addr add ${opts.address} dev ${opts.name}`);
+    cmds.push(`link set ${opts.name} up`);
+    await ip.batch(cmds);
+    return;
+  }
+  const mtu = opts.mtu ? ` mtu ${opts.mtu}` : '';
+  try {
+    await ip.batch([
+      `link add ${opts.name}${mtu} type bridge`,
+      `link set dev ${opts.name} alias ${alias}`,
+      `addr add ${opts.address} dev ${opts.name}`,
+      `link set ${opts.name} up`,
+    ]);
+  } catch (err) {
+    await deleteBridge(opts.name, opts.tag).catch(() => {});
+    throw err;
+  }
+  // Docker's bridges do not learn IPv6 link-local addresses the containers would see as routers.
+  await writeFile(`/proc/sys/net/ipv6/conf/${opts.name}/disable_ipv6`, '1').catch(() => {});
+}
+
+/** Deletes the bridge (and any veth still on it) if it is ours. */
+export async function deleteBridge(name: string, tag: string): Promise<void> {
+  const existing = await ip.linkExists(name);
+  if (!existing || existing.ifalias !== bridgeAlias(tag)) return;
+  const ports = await ip.links({ master: name }).catch(() => []);
+  await ip.batch([...ports.map((p) => `link del ${p.ifname}`), `link del ${name}`], { force: true });
+}
+
+/** Lets DNAT to the bridge work for loopback destinations (userland proxy off). */
+export async function setRouteLocalnet(name: string, on: boolean): Promise<void> {
+  await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, on ? '1' : '0');
+}

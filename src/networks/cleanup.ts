@@ -1,0 +1,22 @@
+/**
+ * Removes everything on the host that belongs to the daemon with a given tag (its default bridge
+ * name), whatever state a crash left it in: its network namespaces, its bridges (recognised by their
+ * alias) with any veth still on them, and its iptables chains and the jumps into them. Nothing of
+ * anyone else's is touched. Used by test harnesses after a daemon is gone; the daemon itself removes
+ * leftovers more selectively at start (NetworkService.init).
+ */
+import * as ip from './ip.js';
+import { isOurNetns } from './sandbox.js';
+import { bridgeAlias } from './bridge.js';
+import { removeFirewallLeftovers } from './firewall.js';
+
+export async function removeNetworkLeftovers(tag: string): Promise<void> {
+  const namespaces = (await ip.netnsList().catch(() => [])).filter((n) => isOurNetns(tag, n));
+  if (namespaces.length) await ip.batch(namespaces.map((n) => `netns del ${n}`), { force: true }).catch(() => {});
+  const all = await ip.links().catch(() => []);
+  const bridges = all.filter((l) => l.ifalias === bridgeAlias(tag)).map((l) => l.ifname);
+  const veths = all.filter((l) => l.master && bridges.includes(l.master)).map((l) => l.ifname);
+  const cmds = [...veths, ...bridges].map((n) => `link del ${n}`);
+  if (cmds.length) await ip.batch(cmds, { force: true }).catch(() => {});
+  await removeFirewallLeftovers(tag);
+}

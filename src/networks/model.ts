@@ -1,0 +1,85 @@
+/**
+ * The network model: networks, a container's endpoint settings on them (what it asked for, kept while
+ * it exists), and its sandbox (what is in place while it runs: network namespace, interfaces,
+ * addresses, published ports). Field names of API shapes follow the Engine API.
+ */
+import type { PortMapping } from './ports.js';
+
+export type NetworkDriver = 'bridge' | 'host' | 'null';
+
+export interface IpamConfigEntry {
+  Subnet?: string;
+  IPRange?: string;
+  Gateway?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  created: string;
+  driver: NetworkDriver;
+  internal: boolean;
+  attachable: boolean;
+  enableIPv6: boolean;
+  /** The IPAM section as inspect shows it (Config filled in with the chosen subnet and gateway). */
+  ipam: { Driver: string; Options: Record<string, string> | null; Config: IpamConfigEntry[] };
+  /** Whether the user chose the subnet (static container addresses need it, as in Docker). */
+  userSubnet: boolean;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** The Linux bridge, for bridge networks. */
+  bridge?: string;
+  /** bridge, host, none: made by the daemon, never removed. */
+  predefined: boolean;
+}
+
+/** EndpointSettings as clients send them (NetworkingConfig.EndpointsConfig, network connect). */
+export interface EndpointConfig {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
+  Links?: string[] | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+  DriverOpts?: Record<string, string> | null;
+  GwPriority?: number;
+  NetworkID?: string;
+}
+
+/** A container's membership of a network; exists from create (or connect) until rm (or disconnect). */
+export interface EndpointRecord {
+  containerId: string;
+  networkId: string;
+  /** The name the container knows the network by (its key in NetworkSettings.Networks). */
+  networkName: string;
+  config: EndpointConfig;
+}
+
+/** One interface of a running container. */
+export interface EndpointState {
+  networkId: string;
+  endpointId: string;
+  ip: string;
+  prefix: number;
+  gateway: string;
+  mac: string;
+  /** Host end of the veth pair, on the network's bridge. */
+  veth: string;
+  /** Name inside the container (eth0, eth1, ...). */
+  ifname: string;
+}
+
+/** What is in place for a running container; persisted so a restarted daemon can adopt or undo it. */
+export interface SandboxRecord {
+  containerId: string;
+  id: string;
+  /** Name of the namespace under /run/netns. */
+  netns: string;
+  endpoints: EndpointState[];
+  ports: PortMapping[];
+  /** Network whose gateway is the default route (and whose address published ports lead to). */
+  gatewayNetwork?: string;
+  /** Whether the embedded DNS serves this container. */
+  dns: boolean;
+}
+
+export const PREDEFINED = ['bridge', 'host', 'none'] as const;

@@ -1,0 +1,100 @@
+/**
+ * A container's network sandbox on the host: a named network namespace (/run/netns/<tag>-<id12>, made
+ * with `ip netns add`; runc joins it by that path) and veth pairs whose host end sits on a bridge and
+ * whose other end is the container's eth0, eth1, ...
+ *
+ * Lifecycle: `createNetns` before the container starts; `addInterface` per network joined (at start, or
+ * on connect while it runs); `removeInterface` on disconnect; `deleteNetns` after it stops. Deleting
+ * the host end of a veth deletes the pair at once, which is what cuts a running container off.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as ip from './ip.js';
+
+export function netnsName(tag: string, containerId: string): string {
+  return `${tag}-${containerId.slice(0, 12)}`;
+}
+
+/** Matches the namespace names of the daemon with this tag. */
+export function isOurNetns(tag: string, name: string): boolean {
+  return name.startsWith(`${tag}-`) && /^[0-9a-f]{12}$/.test(name.slice(tag.length + 1));
+}
+
+export function netnsPath(name: string): string {
+  return path.join(ip.NETNS_DIR, name);
+}
+
+export function netnsExists(name: string): boolean {
+  return existsSync(netnsPath(name));
+}
+
+/** A fresh host-side interface name, as Docker's veth + 7 hex digits. */
+export function vethName(): string {
+  return `veth${randomBytes(4).toString('hex').slice(0, 7)}`;
+}
+
+/** Docker's classic MAC for an address: 02:42 followed by the four address bytes. */
+export function macFor(ipv4: string): string {
+  return ['02', '42', ...ipv4.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+}
+
+/** Makes the namespace (replacing one left by an earlier run) with its loopback up. */
+export async function createNetns(name: string): Promise<void> {
+  if (netnsExists(name)) await ip.batch([`netns del ${name}`], { force: true }).catch(() => {});
+  await ip.batch([`netns add ${name}`]);
+  await ip.batch(['link set lo up'], { netns: name });
+}
+
+export interface InterfaceSpec {
+  netns: string;
+  bridge: string;
+  veth: string;
+  ifname: string;
+  mac: string;
+  /** "172.18.0.2/16" */
+  address: string;
+  mtu?: number;
+  /** Gateway to route through by default, if this interface carries the default route. */
+  defaultGateway?: string;
+}
+
+/** Creates the veth pair, puts the host end on the bridge and configures the container end. */
+export async function addInterface(s: InterfaceSpec): Promise<void> {
+  const mtu = s.mtu ? ` mtu ${s.mtu}` : '';
+  await ip.batch([
+    `link add ${s.veth}${mtu} type veth peer name ${s.ifname} address ${s.mac}${mtu} netns ${s.netns}`,
+    `link set ${s.veth} master ${s.bridge}`,
+    `link set ${s.veth} up`,
+  ]);
+  try {
+    await ip.batch(
+      [`addr add ${s.address} dev ${s.ifname}`, `link set ${s.ifname} up`, ...(s.defaultGateway ? [`route replace default via ${s.defaultGateway} dev ${s.ifname}`] : [])],
+      { netns: s.netns },
+    );
+  } catch (err) {
+    await ip.batch([`link del ${s.veth}`], { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+export async function setDefaultRoute(netns: string, gateway: string | undefined, ifname?: string): Promise<void> {
+  if (gateway) await ip.batch([`route replace default via ${gateway}${ifname ? ` dev ${ifname}` : ''}`], { netns });
+  else await ip.batch(['route del default'], { netns, force: true }).catch(() => {});
+}
+
+export async function removeInterface(veth: string): Promise<void> {
+  await ip.batch([`link del ${veth}`], { force: true }).catch((err) => {
+    if (!/Cannot find device|does not exist/.test((err as Error).message)) throw err;
+  });
+}
+
+/** Deletes the host ends and the namespace; whatever is already gone is fine. */
+export async function deleteNetns(name: string, veths: string[]): Promise<void> {
+  const cmds = veths.map((v) => `link del ${v}`);
+  if (netnsExists(name)) cmds.push(`netns del ${name}`);
+  await ip.batch(cmds, { force: true }).catch((err) => {
+    const msg = (err as Error).message;
+    if (!/Cannot find device|does not exist|No such file/.test(msg)) throw err;
+  });
+}

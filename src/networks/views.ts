@@ -1,0 +1,71 @@
+/**
+ * Docker's JSON shapes for networks (GET /networks, GET /networks/{id}) and for a container's
+ * NetworkSettings. Pure functions over the records.
+ */
+import type { EndpointRecord, EndpointState, NetworkRecord } from './model.js';
+
+export interface AttachedContainer {
+  id: string;
+  name: string;
+  endpoint: EndpointState;
+}
+
+export function networkView(n: NetworkRecord, containers?: AttachedContainer[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv4: n.driver === 'bridge',
+    EnableIPv6: n.enableIPv6,
+    IPAM: {
+      Driver: n.ipam.Driver,
+      Options: n.ipam.Options,
+      Config: n.driver === 'bridge' ? n.ipam.Config : null,
+    },
+    Internal: n.internal,
+    Attachable: n.attachable,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+  };
+  if (containers) {
+    const map: Record<string, unknown> = {};
+    for (const c of [...containers].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      map[c.id] = {
+        Name: c.name,
+        EndpointID: c.endpoint.endpointId,
+        MacAddress: c.endpoint.mac,
+        IPv4Address: `${c.endpoint.ip}/${c.endpoint.prefix}`,
+        IPv6Address: '',
+      };
+    }
+    out.Containers = map;
+  }
+  out.Options = n.options;
+  out.Labels = n.labels;
+  return out;
+}
+
+/** One entry of NetworkSettings.Networks. */
+export function endpointView(rec: EndpointRecord, networkId: string, state: EndpointState | undefined, dnsNames: string[] | null): Record<string, unknown> {
+  const aliases = rec.config.Aliases?.length ? [...rec.config.Aliases] : null;
+  return {
+    IPAMConfig: rec.config.IPAMConfig ?? null,
+    Links: rec.config.Links?.length ? rec.config.Links : null,
+    Aliases: aliases,
+    MacAddress: state?.mac ?? '',
+    DriverOpts: rec.config.DriverOpts ?? null,
+    GwPriority: rec.config.GwPriority ?? 0,
+    NetworkID: networkId,
+    EndpointID: state?.endpointId ?? '',
+    Gateway: state?.gateway ?? '',
+    IPAddress: state?.ip ?? '',
+    IPPrefixLen: state?.prefix ?? 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DNSNames: dnsNames,
+  };
+}
