@@ -110,7 +110,6 @@ export class ContainerIO {
    */
   attach(c: Container, client: AttachClient): Attachment {
     const a = new Attachment(this, c.id, client);
-    log.debug('attach: client', { id: c.id, running: String(c.state.Running) });
     if (c.state.Running) {
       void this.hub(c.id).then((hub) => (hub ? a.joined(hub) : a.ended()));
     } else {
@@ -129,7 +128,6 @@ export class ContainerIO {
       stale.socket.close();
     }
     const waiting = this.waiting.get(c.id);
-    log.debug('attach: before start', { id: c.id, waiting: String(waiting?.size ?? 0) });
     if (!waiting?.size) return;
     this.waiting.delete(c.id);
     const hub = await this.hub(c.id);

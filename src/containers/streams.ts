@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { EventEmitter } from 'node:events';
 import type { RequestContext } from '../api/http.js';
 import type { Container } from './model.js';
 import type { ContainerService } from './service.js';
@@ -61,9 +61,26 @@ export interface StdinSink {
   closeStdin(): void;
 }
 
+/**
+ * The client's end of a session: a hijacked socket, or a WebSocket connection (api/websocket.ts).
+ * Events: 'data' (input), 'end' (the input is over), 'close', 'error'.
+ */
+export interface ClientConnection extends EventEmitter {
+  write(data: Buffer): boolean;
+  end(): void;
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  setNoDelay?(noDelay?: boolean): unknown;
+}
+
 export interface SessionOptions {
-  /** Raw output (a terminal) instead of multiplexed frames. */
+  /** A terminal: raw output, and the detach keys apply. */
   tty: boolean;
+  /** Raw output even without a terminal (the WebSocket attach); default: as tty. */
+  raw?: boolean;
   stdout: boolean;
   stderr: boolean;
   /** Where the client's input goes; without it the input is read and dropped. */
@@ -99,7 +116,7 @@ export class HijackedSession {
   private matched = 0;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: ClientConnection,
     private readonly opts: SessionOptions,
   ) {
     this.done = new Promise((resolve) => (this.settle = resolve));
@@ -115,7 +132,7 @@ export class HijackedSession {
   send(stream: LogStream, chunk: Buffer): void {
     if (this.over || this.socket.destroyed || chunk.length === 0) return;
     if (stream === 'stdout' ? !this.opts.stdout : !this.opts.stderr) return;
-    this.socket.write(this.opts.tty ? chunk : frameMultiplexed(stream, chunk));
+    this.socket.write((this.opts.raw ?? this.opts.tty) ? chunk : frameMultiplexed(stream, chunk));
     if (this.socket.writableLength > MAX_CLIENT_BACKLOG) this.stop('closed');
   }
 
@@ -280,7 +297,13 @@ export async function readHijackJson<T>(ctx: RequestContext): Promise<T | undefi
  * Without a tty, when the container is StdinOnce, the end of the client's input closes the
  * container's stdin (`echo hi | docker run -i busybox cat`); otherwise it ends the session.
  */
-export async function attachContainer(ctx: RequestContext, svc: ContainerService, c: Container): Promise<void> {
+export async function attachContainer(
+  ctx: RequestContext,
+  svc: ContainerService,
+  c: Container,
+  /** Opens the client's connection instead of the hijack: the WebSocket attach (raw output). */
+  open?: () => ClientConnection,
+): Promise<void> {
   const { query } = ctx;
   const ref = ctx.params.id ?? c.name;
   if (c.state.Paused) throw conflict(`container ${ref} is paused, unpause the container before attach`);
@@ -293,7 +316,7 @@ export async function attachContainer(ctx: RequestContext, svc: ContainerService
   const useStdin = boolParam(query, 'stdin') && Boolean(c.config.OpenStdin);
   const tty = Boolean(c.config.Tty);
 
-  const socket = ctx.hijack(tty ? RAW : MULTIPLEXED);
+  const socket = open ? open() : ctx.hijack(tty ? RAW : MULTIPLEXED);
   svc.emit(c, 'attach');
   // Live output that arrives while the log is replayed waits here.
   let held: Array<[LogStream, Buffer]> | undefined = logs ? [] : undefined;
@@ -314,6 +337,7 @@ export async function attachContainer(ctx: RequestContext, svc: ContainerService
     : undefined;
   session = new HijackedSession(socket, {
     tty,
+    raw: tty || Boolean(open),
     stdout,
     stderr,
     stdin: useStdin ? attachment : undefined,

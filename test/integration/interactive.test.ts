@@ -239,6 +239,49 @@ describe('interactive I/O with the docker CLI', { skip: (!hasDocker && 'no docke
     await d.request('DELETE', `/containers/${id}?force=1`);
   });
 
+  test('attach over a WebSocket: raw output in binary frames, input from the client’s frames', async () => {
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'while read l; do echo "got $l"; echo "err $l" >&2; done'], OpenStdin: true })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    const notWs = await d.request('GET', `/containers/${id}/attach/ws?stream=1`);
+    assert.equal(notWs.status, 400);
+    const ws = await new Promise<{ socket: Socket; status: number; accept: string }>((resolve, reject) => {
+      const req = http.request({
+        socketPath: d.socket,
+        path: `/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1`,
+        headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' },
+      });
+      req.on('upgrade', (res, socket) => resolve({ socket, status: res.statusCode!, accept: String(res.headers['sec-websocket-accept']) }));
+      req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(ws.status, 101);
+    assert.equal(ws.accept, 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    const frames: Array<{ opcode: number; payload: string }> = [];
+    let buf = Buffer.alloc(0);
+    ws.socket.on('data', (b: Buffer) => {
+      buf = Buffer.concat([buf, b]);
+      while (buf.length >= 2 && buf.length >= 2 + (buf[1]! & 0x7f)) {
+        const len = buf[1]! & 0x7f; // the test's messages are short
+        frames.push({ opcode: buf[0]! & 0x0f, payload: buf.subarray(2, 2 + len).toString() });
+        buf = buf.subarray(2 + len);
+      }
+    });
+    const send = (opcode: number, text: string) => {
+      const payload = Buffer.from(text);
+      const mask = randomBytes(4);
+      const masked = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]!));
+      ws.socket.write(Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]));
+    };
+    send(0x2, 'hello\n');
+    await until('the echo comes back', () => frames.map((f) => f.payload).join('').includes('got hello\n') && frames.map((f) => f.payload).join('').includes('err hello\n'));
+    assert.ok(frames.every((f) => f.opcode === 0x2));
+    send(0x8, '');
+    await until('the close is answered', () => frames.some((f) => f.opcode === 0x8));
+    ws.socket.destroy();
+    await d.request('DELETE', `/containers/${id}?force=1`);
+  });
+
   test('resize: POST /containers/{id}/resize changes what stty size says inside', async () => {
     const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'while true; do stty size; sleep 0.2; done'], Tty: true })).json().Id;
     await d.request('POST', `/containers/${id}/start`);

@@ -7,6 +7,8 @@ import { inspectView, summaryView } from '../../containers/views.js';
 import { streamLogs, attachContainer } from '../../containers/streams.js';
 import type { ExecCreateBody } from '../../containers/exec.js';
 import { resizeSize } from './exec.js';
+import { acceptWebSocket, webSocketKey } from '../websocket.js';
+import { versionAtLeast } from '../version.js';
 import { topProcesses } from '../../containers/top.js';
 import type { ContainerConfig, HostConfig } from '../../runtime/spec.js';
 import type { WaitCondition } from '../../containers/service.js';
@@ -112,6 +114,13 @@ export function containerRoutes(router: Router, s: Services): void {
   router.post('/containers/{id}/attach', async (ctx) => {
     const c = containers.resolve(ctx.params.id!);
     await attachContainer(ctx, containers, c);
+  });
+
+  router.get('/containers/{id}/attach/ws', async (ctx) => {
+    const c = containers.resolve(ctx.params.id!);
+    webSocketKey(ctx.req);
+    // Binary frames from API 1.28 on, text frames before, as dockerd.
+    await attachContainer(ctx, containers, c, () => acceptWebSocket(ctx.req, { binary: versionAtLeast(ctx.version, '1.28') }));
   });
 
   router.post('/containers/{id}/resize', async ({ res, params, query }) => {
