@@ -254,6 +254,8 @@ export class ContainerRunner {
     await unmount(this.shmPath(id));
     await fs.rm(p.bundle, { recursive: true, force: true });
     await fs.rm(path.join(this.exitDir, id), { force: true });
+    // conmon's short-path symlink to the bundle, for the attach socket.
+    await fs.rm(path.join(this.socketDir, id), { force: true });
     await removeCgroup(cgroupsPathOf(id)).catch(() => {});
   }
 
