@@ -131,6 +131,18 @@ const ERR = {
   aliasOnPredefined: 'network-scoped alias is supported only for containers in user defined networks',
 };
 
+/** Where daemons record which tag (default bridge name) each one holds. */
+const TAG_DIR = '/run/berth-network';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** dockerd's prefix for errors of a container's networking at start. */
 const SETUP_ERROR = 'failed to set up container networking';
 
@@ -180,6 +192,7 @@ export class NetworkService implements ContainerNetworking {
 
   async init(): Promise<void> {
     if (!validBridgeName(this.tag)) throw invalidArgument(`invalid bridge name: ${this.tag}`);
+    await this.claimTag();
     if (this.config.ipForward) {
       const cur = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').catch(() => '');
       if (cur.trim() !== '1') await fs.writeFile('/proc/sys/net/ipv4/ip_forward', '1');
@@ -233,10 +246,39 @@ export class NetworkService implements ContainerNetworking {
     this.dns.closeAll();
     for (const live of this.live.values()) await Promise.all(live.proxies.map((p) => p.close().catch(() => {})));
     this.live.clear();
-    if (opts.liveRestore) return;
-    for (const sb of this.store.allSandboxes()) await this.tearDown(sb.containerId).catch(() => {});
-    for (const n of this.store.allNetworks()) if (n.bridge) await deleteBridge(n.bridge, this.tag).catch((err) => log.warn('could not delete bridge', { bridge: n.bridge, error: messageOf(err) }));
-    await this.firewall.remove().catch((err) => log.warn('could not remove iptables rules', { error: messageOf(err) }));
+    if (!opts.liveRestore) {
+      for (const sb of this.store.allSandboxes()) await this.tearDown(sb.containerId).catch(() => {});
+      for (const n of this.store.allNetworks()) if (n.bridge) await deleteBridge(n.bridge, this.tag).catch((err) => log.warn('could not delete bridge', { bridge: n.bridge, error: messageOf(err) }));
+      await this.firewall.remove().catch((err) => log.warn('could not remove iptables rules', { error: messageOf(err) }));
+    }
+    await fs.rm(this.tagFile(), { force: true }).catch(() => {});
+  }
+
+  private tagFile(): string {
+    return `${TAG_DIR}/${this.tag}.pid`;
+  }
+
+  /**
+   * The tag (bridge name) names host-wide things: links, namespaces, iptables chains. Two daemons with
+   * one tag would undo each other's, so a daemon takes the tag for as long as it runs.
+   */
+  private async claimTag(): Promise<void> {
+    await fs.mkdir(TAG_DIR, { recursive: true, mode: 0o700 });
+    const file = this.tagFile();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+      if (pid && pid !== process.pid && processAlive(pid)) {
+        throw conflict(`bridge ${this.tag} is in use by another daemon (pid ${pid}): give each daemon its own --bridge`);
+      }
+      await fs.rm(file, { force: true });
+    }
+    throw conflict(`could not take ${file}`);
   }
 
   /** The bridge, host and none networks, made once with ids that then stay. */
@@ -686,7 +728,7 @@ export class NetworkService implements ContainerNetworking {
       // The DNS helper (a Node process) starts while the rest is set up and the container is created.
       const dnsReady = wantsDns ? this.startDns(sb).then(() => this.store.saveSandbox(sb)) : undefined;
       dnsReady?.catch(() => {});
-      for (const j of joins) await this.join(sb, c, j.rec, j.net);
+      for (const j of joins) await this.join(sb, j.rec, j.net);
       await this.publish(sb, c);
       this.store.saveSandbox(sb);
       ready = dnsReady;
@@ -736,7 +778,7 @@ export class NetworkService implements ContainerNetworking {
   }
 
   /** One interface on one network, in a sandbox that exists. */
-  private async join(sb: SandboxRecord, c: NetContainer, rec: EndpointRecord, net: NetworkRecord): Promise<EndpointState> {
+  private async join(sb: SandboxRecord, rec: EndpointRecord, net: NetworkRecord): Promise<EndpointState> {
     const pool = this.poolOf(net);
     const requested = rec.config.IPAMConfig?.IPv4Address ? parseIPv4(rec.config.IPAMConfig.IPv4Address) : undefined;
     const addr = this.ipam.allocate(net.id, requested);
@@ -773,7 +815,6 @@ export class NetworkService implements ContainerNetworking {
     sb.endpoints.push(state);
     if (carriesDefault) sb.gatewayNetwork = net.id;
     this.store.saveSandbox(sb);
-    void c;
     return state;
   }
 
@@ -855,7 +896,7 @@ export class NetworkService implements ContainerNetworking {
       const sb = c.state.Running ? this.store.sandbox(c.id) : undefined;
       if (sb) {
         const hadGateway = Boolean(sb.gatewayNetwork);
-        await this.join(sb, c, rec, net);
+        await this.join(sb, rec, net);
         if (!net.predefined && !sb.dns) {
           await this.startDns(sb).catch((err) => log.warn('embedded DNS not started', { id: c.id, error: messageOf(err) }));
           this.store.saveSandbox(sb);
