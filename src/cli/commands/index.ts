@@ -27,6 +27,7 @@ import {
   waitCommand,
 } from './containers.js';
 import { createCommand, runCommand } from './run.js';
+import { portCommand } from './run-ports.js';
 import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
@@ -75,6 +76,7 @@ const containerCommand: CommandDef = {
     logsCommand('logs'),
     psCommand('ls', ['ls', 'list', 'ps']),
     pauseCommand('pause'),
+    portCommand('port'),
     containerPruneCommand,
     renameCommand('rename'),
     restartCommand('restart'),
@@ -125,6 +127,7 @@ export const rootCommand: CommandDef = {
     loadCommand('load'),
     logsCommand('logs'),
     pauseCommand('pause'),
+    portCommand('port'),
     renameCommand('rename'),
     restartCommand('restart'),
     containerRmCommand('rm'),

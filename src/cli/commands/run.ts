@@ -14,6 +14,8 @@ import { ramInBytes } from '../units.js';
 import { platformParam } from './common.js';
 import { checkUsernsFlag, parseDeviceFlag, parseSecurityOptFlags } from './security-flags.js';
 import { attachStreams, type AttachOptions } from './attach.js';
+import { checkMount, checkUlimit, logrusWarning, parseMountSpec, splitVolumes, tmpfsMap, ulimitList } from './run-mounts.js';
+import { checkLink, isValidMac, parsePorts } from './run-ports.js';
 
 // ---- flag values ------------------------------------------------------------------------
 
@@ -171,14 +173,22 @@ function sharedFlags(kind: 'run' | 'create'): FlagDef[] {
     f({ name: 'entrypoint', type: 'string', usage: 'Overwrite the default ENTRYPOINT of the image' }),
     f({ name: 'env', short: 'e', type: 'list', usage: 'Set environment variables', check: checkEnv }),
     f({ name: 'env-file', type: 'list', usage: 'Read in a file of environment variables' }),
+    f({ name: 'expose', type: 'list', usage: 'Expose a port or a range of ports' }),
     f({ name: 'group-add', type: 'list', usage: 'Add additional groups to join' }),
     f({ name: 'help', type: 'bool', usage: 'Print usage' }),
     f({ name: 'hostname', short: 'h', type: 'string', usage: 'Container host name' }),
     f({ name: 'init', type: 'bool', usage: 'Run an init inside the container that forwards signals and reaps processes' }),
     f({ name: 'interactive', short: 'i', type: 'bool', usage: 'Keep STDIN open even if not attached' }),
+    f({ name: 'ip', type: 'string', usage: 'IPv4 address (e.g., 172.30.100.104)' }),
+    f({ name: 'ip6', type: 'string', usage: 'IPv6 address (e.g., 2001:db8::33)' }),
     f({ name: 'ipc', type: 'string', usage: 'IPC mode to use' }),
     f({ name: 'label', short: 'l', type: 'list', usage: 'Set meta data on a container' }),
     f({ name: 'label-file', type: 'list', usage: 'Read in a line delimited file of labels' }),
+    f({ name: 'link', type: 'list', usage: 'Add link to another container', check: checkLink }),
+    f({ name: 'link-local-ip', type: 'list', usage: 'Container IPv4/IPv6 link-local addresses' }),
+    f({ name: 'log-driver', type: 'string', usage: 'Logging driver for the container' }),
+    f({ name: 'log-opt', type: 'list', usage: 'Log driver options' }),
+    f({ name: 'mac-address', type: 'string', usage: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' }),
     f({ name: 'memory', short: 'm', type: 'string', valueName: 'bytes', usage: 'Memory limit', check: checkBytes }),
     f({ name: 'memory-reservation', type: 'string', valueName: 'bytes', usage: 'Memory soft limit', check: checkBytes }),
     f({
@@ -189,14 +199,18 @@ function sharedFlags(kind: 'run' | 'create'): FlagDef[] {
       check: checkSwap,
     }),
     f({ name: 'memory-swappiness', type: 'int', default: -1, usage: 'Tune container memory swappiness (0 to 100)' }),
+    f({ name: 'mount', type: 'list', valueName: 'mount', usage: 'Attach a filesystem mount to the container', check: checkMount }),
     f({ name: 'name', type: 'string', usage: 'Assign a name to the container' }),
     f({ name: 'network', type: 'string', valueName: 'network', usage: 'Connect a container to a network' }),
+    f({ name: 'network-alias', type: 'list', usage: 'Add network-scoped alias for the container' }),
     f({ name: 'oom-kill-disable', type: 'bool', usage: 'Disable OOM Killer' }),
     f({ name: 'oom-score-adj', type: 'int', usage: "Tune host's OOM preferences (-1000 to 1000)" }),
     f({ name: 'pid', type: 'string', usage: 'PID namespace to use' }),
     f({ name: 'pids-limit', type: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' }),
     f({ name: 'platform', type: 'string', usage: 'Set platform if server is multi-platform capable' }),
     f({ name: 'privileged', type: 'bool', usage: 'Give extended privileges to this container' }),
+    f({ name: 'publish', short: 'p', type: 'list', usage: "Publish a container's port(s) to the host" }),
+    f({ name: 'publish-all', short: 'P', type: 'bool', usage: 'Publish all exposed ports to random ports' }),
     f({
       name: 'pull',
       type: 'string',
@@ -212,10 +226,16 @@ function sharedFlags(kind: 'run' | 'create'): FlagDef[] {
     f({ name: 'shm-size', type: 'string', valueName: 'bytes', usage: 'Size of /dev/shm', check: checkBytes }),
     f({ name: 'stop-signal', type: 'string', usage: 'Signal to stop the container' }),
     f({ name: 'stop-timeout', type: 'int', usage: 'Timeout (in seconds) to stop a container' }),
+    f({ name: 'tmpfs', type: 'list', usage: 'Mount a tmpfs directory' }),
     f({ name: 'tty', short: 't', type: 'bool', usage: 'Allocate a pseudo-TTY' }),
+    // A list flag; docker's help shows its empty default.
+    f({ name: 'ulimit', type: 'list', valueName: 'ulimit', usage: 'Ulimit options (default [])', check: checkUlimit }),
     f({ name: 'user', short: 'u', type: 'string', usage: 'Username or UID (format: <name|uid>[:<group|gid>])' }),
     f({ name: 'userns', type: 'string', usage: 'User namespace to use' }),
     f({ name: 'uts', type: 'string', usage: 'UTS namespace to use' }),
+    f({ name: 'volume', short: 'v', type: 'list', usage: 'Bind mount a volume' }),
+    f({ name: 'volume-driver', type: 'string', usage: 'Optional volume driver for the container' }),
+    f({ name: 'volumes-from', type: 'list', usage: 'Mount volumes from the specified container(s)' }),
     f({ name: 'workdir', short: 'w', type: 'string', usage: 'Working directory inside the container' }),
   ];
 }
@@ -263,6 +283,61 @@ function emptyEndpoint(): Record<string, unknown> {
   };
 }
 
+/** Runs a flag parser, its failures (plain Errors with docker's text) made CliErrors. */
+function asCliError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof Error && !(err instanceof CliError)) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/** The endpoint flags that apply to the (first) network. */
+interface EndpointFlags {
+  aliases: string[];
+  links: string[];
+  ipv4: string;
+  ipv6: string;
+  mac: string;
+  linkLocalIps: string[];
+}
+
+/** container.NetworkMode.IsUserDefined: not default, bridge, host, none or container:<id>. */
+function isUserDefinedNetwork(mode: string): boolean {
+  return !['default', 'bridge', 'host', 'none'].includes(mode) && !/^container:/.test(mode);
+}
+
+/**
+ * NetworkingConfig.EndpointsConfig as docker's parseNetworkOpts builds it for one network:
+ * --network-alias, --link (an endpoint option on user-defined networks only), --ip, --ip6,
+ * --link-local-ip and --mac-address on it. An explicitly named network without any of them
+ * gets no entry; the implicit "default" always does.
+ */
+function endpointsConfig(network: string, implicit: boolean, opts: EndpointFlags): Record<string, unknown> {
+  if (network.trim() === '') throw new CliError('no name set for network');
+  const userDefined = isUserDefinedNetwork(network);
+  if (!userDefined && opts.aliases.length > 0) throw new CliError('network-scoped aliases are only supported for user-defined networks');
+  const links = userDefined && opts.links.length > 0 ? opts.links : null;
+  const ep = emptyEndpoint();
+  if (opts.ipv4 !== '' || opts.ipv6 !== '' || opts.linkLocalIps.length > 0) {
+    ep.IPAMConfig = {
+      ...(opts.ipv4 !== '' && { IPv4Address: opts.ipv4 }),
+      ...(opts.ipv6 !== '' && { IPv6Address: opts.ipv6 }),
+      ...(opts.linkLocalIps.length > 0 && { LinkLocalIPs: opts.linkLocalIps }),
+    };
+  }
+  ep.Links = links;
+  if (opts.aliases.length > 0) ep.Aliases = opts.aliases;
+  if (opts.mac !== '') {
+    if (!isValidMac(opts.mac.trim())) throw new CliError(`${opts.mac} is not a valid mac address`);
+    ep.MacAddress = opts.mac;
+  }
+  const empty = ep.IPAMConfig === null && ep.Links === null && ep.Aliases === null && ep.MacAddress === '';
+  if (!implicit && empty) return {};
+  return { [network]: ep };
+}
+
 /** Labels as a map with sorted keys, as Go marshals map[string]string. */
 function labelMap(entries: string[]): Record<string, string> {
   const map = new Map<string, string>();
@@ -301,6 +376,15 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
     attachStderr = false;
   }
 
+  // docker's parse order: the MAC address, volumes, ports, then the rest.
+  const mac = fl.string('mac-address');
+  if (mac !== '' && !isValidMac(mac.trim())) throw new CliError(`${mac} is not a valid mac address`);
+  const cwd = process.cwd();
+  const storage = asCliError(() => splitVolumes(fl.list('volume'), cwd));
+  const tmpfs = tmpfsMap(fl.list('tmpfs'));
+  const mounts = asCliError(() => fl.list('mount').map((m) => parseMountSpec(m, cwd)));
+  const ports = asCliError(() => parsePorts(fl.list('publish'), fl.list('expose')));
+
   const lookup = (k: string) => env[k];
   const envList = [...fl.list('env-file').flatMap((file) => parseKeyValueFile(file, lookup)), ...fl.list('env').map((e) => expandEnv(e, env))];
   const labels = labelMap([...fl.list('label-file').flatMap((file) => parseKeyValueFile(file)), ...fl.list('label')]);
@@ -313,9 +397,20 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
   if (fl.string('entrypoint') !== '') entrypoint = [fl.string('entrypoint')];
   else if (fl.changed('entrypoint')) entrypoint = [''];
 
-  const network = fl.string('network') || 'default';
-  const endpoints: Record<string, unknown> = network === 'default' ? { default: emptyEndpoint() } : {};
+  const logOpts = fl.list('log-opt');
+  if (fl.string('log-driver') === 'none' && logOpts.length > 0) throw new CliError('invalid logging opts for driver none');
 
+  const network = fl.changed('network') ? fl.string('network') : 'default';
+  // Checked last, as docker does.
+  const endpoints = () =>
+    endpointsConfig(network, !fl.changed('network'), {
+      aliases: fl.list('network-alias'),
+      links: fl.list('link'),
+      ipv4: fl.string('ip'),
+      ipv6: fl.string('ip6'),
+      mac,
+      linkLocalIps: fl.list('link-local-ip'),
+    });
 
   const openStdin = interactive;
   const security = parseSecurityOptFlags(fl.list('security-opt'));
@@ -326,13 +421,14 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
     AttachStdin: attachStdin,
     AttachStdout: attachStdout,
     AttachStderr: attachStderr,
+    ...(ports.exposed && { ExposedPorts: ports.exposed }),
     Tty: fl.bool('tty'),
     OpenStdin: openStdin,
     StdinOnce: openStdin && attachStdin,
     Env: envList.length ? envList : null,
     Cmd: cmd.length ? cmd : null,
     Image: image,
-    Volumes: {},
+    Volumes: storage.volumes,
     WorkingDir: fl.string('workdir'),
     Entrypoint: entrypoint,
     OnBuild: null,
@@ -340,15 +436,15 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
     ...(fl.string('stop-signal') !== '' && { StopSignal: fl.string('stop-signal') }),
     ...(fl.changed('stop-timeout') && { StopTimeout: fl.int('stop-timeout') }),
     HostConfig: {
-      Binds: null,
+      Binds: storage.binds,
       ContainerIDFile: fl.string('cidfile'),
-      LogConfig: { Type: '', Config: {} },
+      LogConfig: { Type: fl.string('log-driver'), Config: labelMap(logOpts) },
       NetworkMode: network,
-      PortBindings: {},
+      PortBindings: ports.bindings,
       RestartPolicy: restart,
       AutoRemove: autoRemove,
-      VolumeDriver: '',
-      VolumesFrom: null,
+      VolumeDriver: fl.string('volume-driver'),
+      VolumesFrom: fl.list('volumes-from').length ? fl.list('volumes-from') : null,
       ConsoleSize: opts.consoleSize ?? [0, 0],
       CapAdd: normalizeCaps(fl.list('cap-add')),
       CapDrop: normalizeCaps(fl.list('cap-drop')),
@@ -360,13 +456,14 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
       GroupAdd: fl.list('group-add').length ? fl.list('group-add') : null,
       IpcMode: fl.string('ipc'),
       Cgroup: '',
-      Links: null,
+      Links: fl.list('link').length ? fl.list('link') : null,
       OomScoreAdj: fl.int('oom-score-adj'),
       PidMode: fl.string('pid'),
       Privileged: fl.bool('privileged'),
-      PublishAllPorts: false,
+      PublishAllPorts: fl.bool('publish-all'),
       ReadonlyRootfs: fl.bool('read-only'),
       SecurityOpt: security.securityOpt,
+      ...(tmpfs && { Tmpfs: tmpfs }),
       UTSMode: fl.string('uts'),
       UsernsMode: checkUsernsFlag(fl.string('userns')),
       ShmSize: bytesValue(fl.string('shm-size')),
@@ -395,16 +492,17 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
       MemorySwappiness: fl.int('memory-swappiness'),
       OomKillDisable: fl.bool('oom-kill-disable'),
       PidsLimit: fl.int('pids-limit'),
-      Ulimits: [],
+      Ulimits: ulimitList(fl.list('ulimit')),
       CpuCount: 0,
       CpuPercent: 0,
       IOMaximumIOps: 0,
       IOMaximumBandwidth: 0,
+      ...(mounts.length > 0 && { Mounts: mounts.map((m) => m.mount) }),
       MaskedPaths: security.maskedPaths,
       ReadonlyPaths: security.readonlyPaths,
       ...(fl.changed('init') && { Init: fl.bool('init') }),
     },
-    NetworkingConfig: { EndpointsConfig: endpoints },
+    NetworkingConfig: { EndpointsConfig: endpoints() },
   };
   return {
     name: fl.string('name'),
@@ -549,7 +647,15 @@ function consoleSize(cli: Cli, tty: boolean): [number, number] | undefined {
   return [out.rows, out.columns];
 }
 
+/** The warnings docker logs while it reads the flags (a deprecated --mount option), on stderr. */
+function logFlagWarnings(inv: Invocation, cli: Cli): void {
+  for (const m of inv.flags.list('mount')) {
+    for (const w of parseMountSpec(m, process.cwd()).warnings) cli.err.write(logrusWarning(cli.now(), w));
+  }
+}
+
 async function runCreate(inv: Invocation, cli: Cli): Promise<void> {
+  logFlagWarnings(inv, cli);
   let req: CreateRequest;
   try {
     req = buildCreateRequest(inv, cli.env, { detach: false, consoleSize: consoleSize(cli, inv.flags.bool('tty')) });
@@ -562,6 +668,7 @@ async function runCreate(inv: Invocation, cli: Cli): Promise<void> {
 
 async function runRun(inv: Invocation, cli: Cli): Promise<number> {
   const fl = inv.flags;
+  logFlagWarnings(inv, cli);
   const detach = fl.bool('detach');
   if (detach && fl.changed('attach')) throw new CliError('conflicting options: cannot specify both --attach and --detach');
   let req: CreateRequest;
