@@ -24,7 +24,10 @@ fi
 # npm packages, from the lock file; reinstall only when the lock file changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm ci` refuses this lock file because node-unix-socket names optional per-platform packages that
+  # were never published (only the linux-x64 ones exist), so they cannot be in the lock. `npm install`
+  # then installs the same locked versions and skips the missing optional ones.
+  npm ci --no-audit --no-fund --loglevel=silent 2>/dev/null || npm install --no-audit --no-fund --loglevel=error
 fi
 # better-sqlite3 is a native module; make sure it loads on this Node.
 if ! node -e "require('better-sqlite3')" 2>/dev/null; then
