@@ -23,7 +23,8 @@ export async function listen(server: http.Server, hosts: string[], tls?: TlsSett
       s.closeAllConnections();
     }
   };
-  const urls = hosts.map((host) => parseHost(host, secure !== undefined));
+  // Normalized and without repeats, as dockerd does.
+  const urls = [...new Map(hosts.map((host) => parseHost(host, secure !== undefined)).map((u) => [u.kind === 'unix' ? `unix://${u.path}` : u.url, u])).values()];
   // As dockerd: every warning (and its pause) before any listener serves.
   for (const url of urls) {
     if (url.kind === 'tcp' && !(secure && tls?.verify)) await warnInsecureTcp(url.url, url.address, tls?.explicit ?? false);
@@ -64,7 +65,9 @@ export async function listen(server: http.Server, hosts: string[], tls?: TlsSett
 /** An HTTP(S) server with the API server's handlers and timeouts. */
 function sibling(api: http.Server, secure?: https.ServerOptions): http.Server {
   const options: http.ServerOptions = { requestTimeout: api.requestTimeout, headersTimeout: api.headersTimeout, keepAliveTimeout: api.keepAliveTimeout };
-  const s: http.Server = secure ? https.createServer({ ...secure, ...options }) : http.createServer(options);
+  // Half-open as node's plain http server is: a client that is done sending (docker's CloseWrite
+  // after stdin, a TLS close_notify) still gets the hijacked output of attach and exec.
+  const s: http.Server = secure ? https.createServer({ ...secure, ...options, allowHalfOpen: true }) : http.createServer(options);
   for (const event of ['request', 'upgrade', 'checkContinue', 'checkExpectation', 'clientError', 'connect']) {
     for (const listener of api.listeners(event)) s.on(event, listener as (...args: unknown[]) => void);
   }

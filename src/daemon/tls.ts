@@ -48,6 +48,8 @@ export interface TlsSettings {
   enabled: boolean;
   /** Clients must present a certificate signed by `ca`. */
   verify: boolean;
+  /** Verification comes from --tls alone (no --tlsverify): worth a hint when the CA is missing. */
+  verifyImplied: boolean;
   /** --tls or --tlsverify was given at all: dockerd then skips its long warning pause. */
   explicit: boolean;
   ca: string;
@@ -63,6 +65,7 @@ export function resolveTls(given: TlsOptionsGiven, env: NodeJS.ProcessEnv = proc
   return {
     enabled,
     verify: enabled && given.tlsverify !== false,
+    verifyImplied: enabled && !verifyGiven,
     explicit: given.tls !== undefined || verifyGiven,
     ca: given.tlscacert || path.join(dir, 'ca.pem'),
     cert: given.tlscert || path.join(dir, 'cert.pem'),
@@ -91,7 +94,8 @@ export async function serverTlsOptions(s: TlsSettings): Promise<https.ServerOpti
     try {
       ca = await fs.readFile(s.ca);
     } catch (err) {
-      throw fail(`could not read CA certificate ${JSON.stringify(s.ca)}: ${goFsError(err)}`);
+      const hint = s.verifyImplied ? ' (--tls verifies client certificates against it; --tlsverify=false encrypts without them)' : '';
+      throw fail(`could not read CA certificate ${JSON.stringify(s.ca)}: ${goFsError(err)}${hint}`);
     }
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw fail(`failed to append certificates from PEM file: ${JSON.stringify(s.ca)}`);
   }

@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { BERTH, DOCKER, TestDaemon, hasDocker, run, type RunResult } from './harness.js';
+import { parseHost } from '../../src/daemon/listeners.js';
+import { INSECURE_LONG_PAUSE_MS, INSECURE_PAUSE_MS, resolveTls, warnInsecureTcp } from '../../src/daemon/tls.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'berth-tls-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -290,6 +292,34 @@ for (const [label, certs] of [
   });
 }
 
+describe('containers over --tlsverify', () => {
+  let d: TestDaemon;
+  let port: number;
+  before(async () => {
+    port = await freePort();
+    d = new TestDaemon(['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', ...serverFlags(made)]);
+    await d.start();
+    await d.seedBusybox();
+  });
+  after(() => d.stop());
+
+  // Attach and exec are hijacked connections; the client's close_notify/CloseWrite after stdin must
+  // end only the input, not the output still to come.
+  test('run -i and exec -i carry stdin and output both ways (docker and berth)', { skip: !hasDocker }, async () => {
+    const env = { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: made };
+    const echo = await docker(['run', '--rm', '--network', 'none', 'busybox', 'echo', 'hello over tls'], env);
+    assert.equal(echo.stdout, 'hello over tls\n', echo.stderr);
+    const cat = await run(DOCKER, ['run', '--rm', '-i', '--network', 'none', 'busybox', 'cat'], { ...NO_TLS_ENV, DOCKER_CONFIG: path.join(work, 'docker-config'), ...env }, 'piped in\n');
+    assert.equal(cat.stdout, 'piped in\n', cat.stderr);
+    const b = await run(BERTH, ['run', '--rm', '-i', '--network', 'none', 'busybox', 'cat'], { ...NO_TLS_ENV, DOCKER_CONFIG: path.join(work, 'no-config'), ...env }, 'berth piped\n');
+    assert.equal(b.stdout, 'berth piped\n', b.stderr);
+    assert.equal((await docker(['run', '-d', '--name', 'sleeper', '--network', 'none', 'busybox', 'sleep', '60'], env)).code, 0);
+    const exec = await run(DOCKER, ['exec', '-i', 'sleeper', 'cat'], { ...NO_TLS_ENV, DOCKER_CONFIG: path.join(work, 'docker-config'), ...env }, 'to exec\n');
+    assert.equal(exec.stdout, 'to exec\n', exec.stderr);
+    assert.equal((await docker(['rm', '-f', 'sleeper'], env)).code, 0);
+  });
+});
+
 describe('berth certs create', () => {
   test('writes the six files with Docker’s modes and the right extensions', () => {
     const mode = (f: string) => statSync(path.join(made, f)).mode & 0o777;
@@ -373,6 +403,9 @@ describe('TLS settings in daemon.json', () => {
 
   test('--tls alone verifies clients too (dockerd since 20.10)', async () => {
     const port = await freePort();
+    const noCa = new TestDaemon(['-H', `tcp://127.0.0.1:${port}`, '--tls', `--tlscacert=${made}/none.pem`, `--tlscert=${made}/server-cert.pem`, `--tlskey=${made}/server-key.pem`]);
+    await assert.rejects(noCa.start(), /--tls verifies client certificates against it; --tlsverify=false encrypts without them/);
+    await noCa.stop();
     const d = new TestDaemon(['-H', `tcp://127.0.0.1:${port}`, '--tls', ...serverFlags(made)]);
     try {
       await d.start();
@@ -381,5 +414,46 @@ describe('TLS settings in daemon.json', () => {
     } finally {
       await d.stop();
     }
+  });
+});
+
+describe('dockerd’s rules, without a daemon', () => {
+  test('-H values parse as dockerd’s ParseHost', () => {
+    assert.deepEqual(parseHost('tcp://127.0.0.1:2376'), { kind: 'tcp', address: '127.0.0.1', port: 2376, url: 'tcp://127.0.0.1:2376' });
+    // Without a port: 2375, TLS or not (dockerd's ParseTCPAddr); only an empty -H defaults by TLS.
+    assert.equal((parseHost('tcp://127.0.0.1', true) as { url: string }).url, 'tcp://127.0.0.1:2375');
+    assert.equal((parseHost('127.0.0.1:4243') as { url: string }).url, 'tcp://127.0.0.1:4243');
+    assert.equal((parseHost('tcp://:2376') as { url: string }).url, 'tcp://localhost:2376');
+    assert.equal((parseHost('tcp://[::1]:2376') as { url: string }).url, 'tcp://[::1]:2376');
+    assert.equal((parseHost('', true) as { url: string }).url, 'tcp://localhost:2376');
+    assert.deepEqual(parseHost(''), { kind: 'unix', path: '/run/berth/berth.sock' });
+    assert.throws(() => parseHost('udp://127.0.0.1:1'), /invalid bind address \(udp:\/\/127\.0\.0\.1:1\): unsupported proto 'udp'/);
+    assert.throws(() => parseHost('tcp://127.0.0.1:2375/path'), /should not contain a path element/);
+  });
+
+  test('tls settings: tlsverify at all turns TLS on; tls alone verifies; paths from DOCKER_CERT_PATH', () => {
+    const env = { DOCKER_CERT_PATH: '/certs' };
+    assert.deepEqual(resolveTls({}, env), { enabled: false, verify: false, verifyImplied: false, explicit: false, ca: '/certs/ca.pem', cert: '/certs/cert.pem', key: '/certs/key.pem' });
+    assert.equal(resolveTls({ tlsverify: false }, env).enabled, true);
+    assert.equal(resolveTls({ tlsverify: false }, env).verify, false);
+    assert.equal(resolveTls({ tls: true }, env).verify, true);
+    assert.equal(resolveTls({ tls: false }, env).explicit, true);
+    assert.equal(resolveTls({ tls: false, tlsverify: true }, env).enabled, true);
+    assert.equal(resolveTls({}, { DOCKER_CONFIG: '/cfg' }).ca, '/cfg/ca.pem');
+  });
+
+  test('the pauses: 1 s for any unauthenticated TCP; 15 s more unless loopback or explicit', async () => {
+    const pauses = async (address: string, explicit: boolean) => {
+      const slept: number[] = [];
+      await warnInsecureTcp(`tcp://${address}:2375`, address, explicit, async (ms) => void slept.push(ms));
+      return slept;
+    };
+    assert.deepEqual(await pauses('127.0.0.1', false), [INSECURE_PAUSE_MS]);
+    assert.deepEqual(await pauses('localhost', false), [INSECURE_PAUSE_MS]);
+    assert.deepEqual(await pauses('::1', false), [INSECURE_PAUSE_MS]);
+    // Addresses only compared, never bound.
+    assert.deepEqual(await pauses('0.0.0.0', false), [INSECURE_PAUSE_MS, INSECURE_LONG_PAUSE_MS]);
+    assert.deepEqual(await pauses('192.0.2.10', false), [INSECURE_PAUSE_MS, INSECURE_LONG_PAUSE_MS]);
+    assert.deepEqual(await pauses('192.0.2.10', true), [INSECURE_PAUSE_MS]);
   });
 });
