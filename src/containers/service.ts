@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { diskUsage } from '../lib/disk-usage.js';
 import os from 'node:os';
 import type { Db } from '../store/db.js';
 import type { ImageService } from '../images/service.js';
@@ -571,7 +572,7 @@ export class ContainerService {
 
   /** Bytes in the container's writable layer. */
   async sizeRw(c: Container): Promise<number> {
-    return du(this.runner.paths(c.id).upper);
+    return diskUsage(this.runner.paths(c.id).upper);
   }
 
   /**
@@ -627,30 +628,4 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function du(dir: string): Promise<number> {
-  let total = 0;
-  const seen = new Set<number>();
-  const walk = async (d: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fs.readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        const st = await fs.lstat(p);
-        if (st.nlink > 1) {
-          if (seen.has(st.ino)) continue;
-          seen.add(st.ino);
-        }
-        total += st.size;
-      }
-    }
-  };
-  await walk(dir);
-  return total;
-}
 

@@ -1,4 +1,5 @@
 import { promises as fs, existsSync } from 'node:fs';
+import { diskUsage } from '../lib/disk-usage.js';
 import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { EventBus } from '../events/bus.js';
@@ -282,7 +283,7 @@ export class VolumeService {
 
   /** Bytes under the volume's data directory (hard links once). */
   async size(name: string): Promise<number> {
-    return dirSize(this.driver.dataPath(name));
+    return diskUsage(this.driver.dataPath(name));
   }
 
   /** /system/df: local volumes without driver options, with size and reference count (as Docker). */
@@ -355,32 +356,3 @@ function versionLess(a: string, b: string): boolean {
   return false;
 }
 
-async function dirSize(dir: string): Promise<number> {
-  let total = 0;
-  const seen = new Set<string>();
-  const walk = async (d: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fs.readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        await walk(p);
-        continue;
-      }
-      const st = await fs.lstat(p).catch(() => undefined);
-      if (!st) continue;
-      if (st.nlink > 1) {
-        const key = `${st.dev}:${st.ino}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
-      total += st.size;
-    }
-  };
-  await walk(dir);
-  return total;
-}
