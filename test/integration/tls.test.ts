@@ -14,7 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { BERTH, DOCKER, TestDaemon, hasDocker, run, type RunResult } from './harness.js';
+import { BERTH, DOCKER, TestDaemon, freeSubnet24, hasDocker, run, type RunResult } from './harness.js';
 import { parseHost } from '../../src/daemon/listeners.js';
 import { INSECURE_LONG_PAUSE_MS, INSECURE_PAUSE_MS, resolveTls, warnInsecureTcp } from '../../src/daemon/tls.js';
 
@@ -377,7 +377,9 @@ describe('TLS settings in daemon.json', () => {
         tlskey: `${made}/server-key.pem`,
       }),
     );
-    d.args = () => ['--data-root', d.dataRoot, '--exec-root', d.execRoot, '--config-file', path.join(d.root, 'daemon.json')];
+    // Its own bridge and subnet, as every test daemon has, so it never meets another daemon's berth0.
+    const bip = `${freeSubnet24().replace(/\.0\/24$/, '.1')}/24`;
+    d.args = () => ['--data-root', d.dataRoot, '--exec-root', d.execRoot, '--config-file', path.join(d.root, 'daemon.json'), '--bridge', d.bridge, '--bip', bip];
     try {
       await d.start();
       assert.equal((await httpsGet(port, '/_ping', files(made))).status, 200);
