@@ -15,7 +15,7 @@ import {
   validateTag,
   type ImageReference,
 } from './reference.js';
-import { BerthError, conflict, invalidArgument, notFound } from '../lib/errors.js';
+import { conflict, invalidArgument, notFound } from '../lib/errors.js';
 import { Filters } from '../lib/filters.js';
 import { shortId } from '../lib/ids.js';
 import { parseTimestampNs } from '../lib/timestamps.js';
@@ -445,8 +445,4 @@ function globToRegExp(glob: string): RegExp {
     else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${re}$`);
-}
-
-export function isBerthError(e: unknown): e is BerthError {
-  return e instanceof BerthError;
 }

@@ -1,4 +1,4 @@
-import { promises as fs, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -14,16 +14,4 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await handle.close();
   }
   await fs.rename(tmp, file);
-}
-
-export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o644): void {
-  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-  writeFileSync(tmp, data, { mode });
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
