@@ -45,6 +45,8 @@ export interface CommandDef {
   /** What follows the command path in the usage line, e.g. "[OPTIONS] IMAGE [IMAGE...]". */
   usage?: string;
   short: string;
+  /** What the command's own help shows instead of `short`, when docker has a longer text. */
+  long?: string;
   /** Every path that runs this command, for the help's "Aliases:" section ("image ls", "images"). */
   aliasPaths?: string[];
   flags?: FlagDef[];

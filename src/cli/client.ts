@@ -178,6 +178,11 @@ export class ApiClient {
       Upgrade: 'tcp',
       ...opts.headers,
     };
+    const body = opts.json !== undefined ? JSON.stringify(opts.json) : undefined;
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(body));
+    }
     return new Promise((resolve, reject) => {
       const req = request({ ...options, method, path: fullPath, headers });
       req.on('upgrade', (_res: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -198,7 +203,7 @@ export class ApiClient {
         agent.destroy();
         reject(this.connectError(err, method, fullPath));
       });
-      req.end();
+      req.end(body);
     });
   }
 

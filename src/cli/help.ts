@@ -117,7 +117,7 @@ export function renderHelp(root: CommandDef, path: CommandDef[], cols = 80): str
 
   if (subs.length) parts.push(`Usage:  ${name}${hasFlags ? ' [OPTIONS]' : ''} COMMAND`);
   else parts.push(`Usage:  ${name}${cmd.usage ? ' ' + cmd.usage : ''}`);
-  parts.push(`\n\n${cmd.short}`);
+  parts.push(`\n\n${cmd.long ?? cmd.short}`);
   if (cmd.aliasPaths?.length) parts.push(`\n\nAliases:\n  ${cmd.aliasPaths.map((p) => `${PROGRAM} ${p}`).join(', ')}`);
   if (path.length > 0 && hasFlags) parts.push(`\n\nOptions:\n${flagUsages(cmd.flags!, cols - 1)}`);
 

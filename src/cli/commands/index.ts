@@ -27,6 +27,8 @@ import {
   waitCommand,
 } from './containers.js';
 import { createCommand, runCommand } from './run.js';
+import { cpCommand } from './cp.js';
+import { attachCommand, commitCommand, diffCommand, execCommand, exportCommand, statsCommand } from './interactive.js';
 import { portCommand } from './run-ports.js';
 import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
@@ -70,7 +72,13 @@ const containerCommand: CommandDef = {
   short: 'Manage containers',
   group: 'management',
   subcommands: [
+    attachCommand('attach'),
+    commitCommand('commit'),
+    cpCommand('cp'),
     createCommand('create'),
+    diffCommand('diff'),
+    execCommand('exec'),
+    exportCommand('export'),
     containerInspectCommand,
     killCommand('kill'),
     logsCommand('logs'),
@@ -83,6 +91,7 @@ const containerCommand: CommandDef = {
     containerRmCommand('rm', ['rm', 'remove']),
     runCommand('run'),
     startCommand('start'),
+    statsCommand('stats'),
     stopCommand('stop'),
     topCommand('top'),
     unpauseCommand('unpause'),
@@ -106,6 +115,7 @@ export const rootCommand: CommandDef = {
   subcommands: [
     // Common commands, in docker's order.
     { ...runCommand('run'), group: 'common' },
+    { ...execCommand('exec'), group: 'common' },
     { ...psCommand('ps'), group: 'common' },
     { ...listCommand('images'), group: 'common' },
     versionCommand,
@@ -118,8 +128,13 @@ export const rootCommand: CommandDef = {
     volumeCommand,
     certsCommand,
     // Top-level shortcuts.
+    attachCommand('attach'),
+    commitCommand('commit'),
+    cpCommand('cp'),
     createCommand('create'),
+    diffCommand('diff'),
     eventsCommand('events'),
+    exportCommand('export'),
     historyCommand('history'),
     importCommand('import'),
     inspectCommand,
@@ -134,6 +149,7 @@ export const rootCommand: CommandDef = {
     rmCommand('rmi'),
     saveCommand('save'),
     startCommand('start'),
+    statsCommand('stats'),
     stopCommand('stop'),
     tagCommand('tag'),
     topCommand('top'),

@@ -131,7 +131,7 @@ export function parseKeyValueFile(file: string, lookup?: (key: string) => string
 }
 
 /** opts.ValidateEnv for -e: "KEY" takes the client's value when it has one. */
-function expandEnv(entry: string, env: NodeJS.ProcessEnv): string {
+export function expandEnv(entry: string, env: NodeJS.ProcessEnv): string {
   if (entry.includes('=')) return entry;
   const value = env[entry];
   return value === undefined ? entry : `${entry}=${value}`;
