@@ -141,8 +141,8 @@ function isOct(c: number | undefined): boolean {
 
 /**
  * All opaque directories under root (root included), as paths relative to root ('' for root
- * itself), in one recursive getfattr run (symlinks are not followed). Used by tarLayerDir so
- * that an upper dir with many directories costs one process, not one per directory.
+ * itself), in one recursive getfattr run (symlinks are not followed), so that an upper dir with
+ * many directories costs one process, not one per directory (diff and commit use it).
  */
 export async function listOpaqueDirs(root: string): Promise<Set<string>> {
   requireAbsolute(root);

@@ -10,7 +10,6 @@ import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 
 import { applyLayer, cleanArchivePath } from '../../src/layers/apply.js';
-import { tarDirectory, tarLayerDir } from '../../src/layers/diff-tar.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -54,52 +53,6 @@ async function makeTar(entries: TEntry[]): Promise<Buffer> {
 
 function sha256(buf: Buffer): string {
   return `sha256:${createHash('sha256').update(buf).digest('hex')}`;
-}
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-interface Listed {
-  name: string;
-  type: string;
-  linkname: string | null;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  devmajor: number;
-  devminor: number;
-  body: string;
-}
-
-async function listTar(buf: Buffer): Promise<Listed[]> {
-  const ex = tar.extract();
-  const out: Listed[] = [];
-  const done = (async () => {
-    for await (const entry of ex) {
-      const h = entry.header;
-      const chunks: Buffer[] = [];
-      for await (const c of entry) chunks.push(c as Buffer);
-      out.push({
-        name: h.name,
-        type: h.type,
-        linkname: h.linkname ?? null,
-        mode: h.mode,
-        uid: h.uid,
-        gid: h.gid,
-        size: h.size,
-        devmajor: h.devmajor,
-        devminor: h.devminor,
-        body: Buffer.concat(chunks).toString(),
-      });
-    }
-  })();
-  ex.end(buf);
-  await done;
-  return out;
 }
 
 const tmpRoots: string[] = [];
@@ -638,114 +591,5 @@ describe('applyLayer: whiteouts', { skip: skipWhiteouts }, () => {
 
   it('rejects malformed whiteouts', async () => {
     await assertHostile([{ name: 'a/.wh..', body: '' }], /malformed whiteout/);
-  });
-});
-
-describe('tarLayerDir / tarDirectory', { skip: skipWhiteouts }, () => {
-  let upper: string;
-  const mt = new Date('2021-03-04T05:06:07Z');
-
-  before(async () => {
-    upper = await tmp('berth-upper-');
-    const u = (p: string) => path.join(upper, p);
-    await fs.mkdir(u('o/inner'), { recursive: true });
-    await fs.writeFile(u('o/inner/f'), 'opaque child');
-    execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', u('o')]);
-    execFileSync('mknod', [u('gone'), 'c', '0', '0']);
-    await fs.mkdir(u('etc'));
-    execFileSync('mknod', [u('etc/removed'), 'c', '0', '0']);
-    await fs.writeFile(u('etc/hosts'), '127.0.0.1 localhost\n');
-    await fs.chown(u('etc/hosts'), 1000, 1001);
-    await fs.chmod(u('etc/hosts'), 0o4750); // after chown, which clears setuid
-    await fs.link(u('etc/hosts'), u('hosts-link'));
-    await fs.symlink('/etc/hosts', u('b-sym'));
-    execFileSync('mkfifo', [u('pipe')]);
-    await fs.writeFile(u('big'), Buffer.alloc(700000, 7));
-    await fs.mkdir(u('etc/highuid'));
-    await fs.chown(u('etc/highuid'), 3000000, 3000001); // beyond ustar's 7 octal digits: needs PAX
-    for (const p of ['o/inner/f', 'o/inner', 'o', 'etc/highuid', 'etc', 'big', 'pipe', 'etc/hosts']) await fs.utimes(u(p), mt, mt);
-  });
-
-  it('converts whiteouts and opaque dirs into .wh. entries in sorted order', async () => {
-    const buf = await collect(tarLayerDir(upper));
-    const entries = await listTar(buf);
-    assert.deepEqual(
-      entries.map((e) => [e.name, e.type]),
-      [
-        ['b-sym', 'symlink'],
-        ['big', 'file'],
-        ['etc/', 'directory'],
-        ['etc/highuid/', 'directory'],
-        ['etc/hosts', 'file'],
-        ['etc/.wh.removed', 'file'],
-        ['.wh.gone', 'file'],
-        ['hosts-link', 'link'],
-        ['o/', 'directory'],
-        ['o/.wh..wh..opq', 'file'],
-        ['o/inner/', 'directory'],
-        ['o/inner/f', 'file'],
-        ['pipe', 'fifo'],
-      ],
-    );
-    const hosts = entries.find((e) => e.name === 'etc/hosts')!;
-    assert.equal(hosts.mode, 0o4750);
-    assert.equal(hosts.uid, 1000);
-    assert.equal(hosts.gid, 1001);
-    assert.equal(hosts.body, '127.0.0.1 localhost\n');
-    assert.equal(entries.find((e) => e.name === 'hosts-link')!.linkname, 'etc/hosts');
-    assert.equal(entries.find((e) => e.name === 'b-sym')!.linkname, '/etc/hosts');
-    assert.equal(entries.find((e) => e.name === 'big')!.size, 700000);
-    // deterministic
-    assert.ok(buf.equals(await collect(tarLayerDir(upper))), 'same tree gives same bytes');
-  });
-
-  it('round-trips through applyLayer', async () => {
-    const buf = await collect(tarLayerDir(upper));
-    const dest = await tmp('berth-rt-');
-    const res = await applyLayer(Readable.from([buf]), dest);
-    assert.equal(res.diffId, sha256(buf));
-    const gone = await fs.lstat(path.join(dest, 'gone'));
-    assert.ok(gone.isCharacterDevice() && gone.rdev === 0);
-    const removed = await fs.lstat(path.join(dest, 'etc/removed'));
-    assert.ok(removed.isCharacterDevice() && removed.rdev === 0);
-    assert.equal(getfattrOpaque(path.join(dest, 'o')), 'y');
-    const hosts = await fs.lstat(path.join(dest, 'etc/hosts'));
-    assert.equal(hosts.mode & 0o7777, 0o4750);
-    assert.equal((await fs.lstat(path.join(dest, 'hosts-link'))).ino, hosts.ino);
-    assert.equal((await fs.lstat(path.join(dest, 'o'))).mtimeMs, mt.getTime());
-    assert.ok((await fs.lstat(path.join(dest, 'pipe'))).isFIFO());
-    const high = await fs.lstat(path.join(dest, 'etc/highuid'));
-    assert.equal(high.uid, 3000000);
-    assert.equal(high.gid, 3000001);
-    // and the re-tar of the applied tree is byte-identical
-    assert.ok(buf.equals(await collect(tarLayerDir(dest))));
-  });
-
-  it('tarDirectory keeps devices as devices and does not follow symlinks', async () => {
-    const dir = await tmp('berth-plain-');
-    const outside = await tmp('berth-plain-outside-');
-    await fs.writeFile(path.join(outside, 'secret'), 'no');
-    await fs.symlink(outside, path.join(dir, 'link'));
-    execFileSync('mknod', [path.join(dir, 'null'), 'c', '1', '3']);
-    execFileSync('mknod', [path.join(dir, 'wh'), 'c', '0', '0']);
-    await fs.writeFile(path.join(dir, 'file'), 'data');
-    const entries = await listTar(await collect(tarDirectory(dir)));
-    assert.deepEqual(
-      entries.map((e) => [e.name, e.type, e.devmajor, e.devminor]),
-      [
-        ['file', 'file', 0, 0],
-        ['link', 'symlink', 0, 0],
-        ['null', 'character-device', 1, 3],
-        ['wh', 'character-device', 0, 0],
-      ],
-    );
-    assert.ok(!entries.some((e) => e.body === 'no'));
-  });
-
-  it('supports early destruction of the output stream', async () => {
-    const s = tarLayerDir(upper);
-    await new Promise<void>((resolve) => s.once('readable', () => resolve()));
-    s.destroy();
-    await new Promise<void>((resolve) => s.once('close', () => resolve()));
   });
 });
