@@ -66,7 +66,6 @@ export function render(tag: string, state: FirewallState, opts: { userlandProxy:
   const c = chainNames(tag);
   const nat: string[] = [`:${c.dnat} - [0:0]`, `:${c.post} - [0:0]`];
   const filter: string[] = [`:${c.fwd} - [0:0]`];
-  const loopback = (ip: string) => ip.startsWith('127.');
 
   for (const n of state.networks) {
     if (!n.internal && n.masquerade) nat.push(`-A ${c.post} -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
@@ -76,7 +75,8 @@ export function render(tag: string, state: FirewallState, opts: { userlandProxy:
   for (const p of state.ports) {
     const match = `-p ${p.proto} -m ${p.proto} --dport`;
     nat.push(`-A ${c.post} -s ${p.containerIp}/32 -d ${p.containerIp}/32 ${match} ${p.containerPort} -j MASQUERADE`);
-    if (opts.userlandProxy && loopback(p.hostIp)) continue;
+    // Docker installs the DNAT rule for a loopback address too; with the proxy on, OUTPUT does not jump
+    // here for 127.0.0.0/8, so the host's own loopback traffic still goes through the proxy.
     const dst = p.hostIp && p.hostIp !== '0.0.0.0' ? `-d ${p.hostIp}/32 ` : '';
     nat.push(`-A ${c.dnat} ${dst}! -i ${p.bridge} ${match} ${p.hostPort} -j DNAT --to-destination ${p.containerIp}:${p.containerPort}`);
   }

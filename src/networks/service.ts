@@ -436,9 +436,9 @@ export class NetworkService implements ContainerNetworking {
   // ---- networks: create, list, inspect, remove, prune ---------------------------------------------
 
   async create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
-    const name = (req.Name ?? '').trim();
-    if (!name) throw invalidArgument('network name must not be empty');
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidArgument(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    // As libnetwork: any name with a character other than white space ("my net", unicode) is a name.
+    const name = typeof req.Name === 'string' ? req.Name : '';
+    if (!name.trim()) throw invalidArgument('invalid name: name is empty');
     if (['bridge', 'host', 'none', 'default'].includes(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
     if (this.store.networkByName(name)) throw conflict(`network with name ${name} already exists`);
     const driver = req.Driver || 'bridge';
