@@ -48,6 +48,8 @@ export interface EndpointConfig {
 /** A container's membership of a network; exists from create (or connect) until rm (or disconnect). */
 export interface EndpointRecord {
   containerId: string;
+  /** The container's name when it joined (dockerd's endpoint name), to find the endpoint once the container is gone. */
+  containerName?: string;
   networkId: string;
   /** The name the container knows the network by (its key in NetworkSettings.Networks). */
   networkName: string;

@@ -32,6 +32,7 @@ import { Firewall, type FirewallState } from './firewall.js';
 import { PortProxy, BindError } from './proxy.js';
 import { portRequests, portsSummary, portsView, type PortMapping, type PortRequest } from './ports.js';
 import { DnsServer, bindInNetns } from './dns.js';
+import { findExternalBridge, checkBip, useExternalBridge, type ExternalBridge } from './external-bridge.js';
 import { networkView, endpointView, type AttachedContainer } from './views.js';
 import { BerthError, conflict, forbidden, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { Filters } from '../lib/filters.js';
@@ -170,6 +171,8 @@ export class NetworkService implements ContainerNetworking {
   private readonly live = new Map<string, Live>();
   /** Host ports held by published ports: "tcp/127.0.0.1/8080". */
   private readonly allocated = new Set<string>();
+  /** The administrator's bridge given with --bridge, if it existed before the daemon (external-bridge.ts). */
+  private externalBridge?: ExternalBridge;
   /** How the service finds a container by id (set by the daemon once the container service exists). */
   lookupContainer: (id: string) => NetContainer | undefined = () => undefined;
 
@@ -203,7 +206,8 @@ export class NetworkService implements ContainerNetworking {
       if (n.driver !== 'bridge') continue;
       const pool = this.poolOf(n);
       this.ipam.addNetwork(n.id, pool);
-      await ensureBridge({ name: n.bridge!, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu: mtuOf(n) });
+      if (this.externalBridge && n.bridge === this.externalBridge.name) await useExternalBridge(this.externalBridge, `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`);
+      else await ensureBridge({ name: n.bridge!, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu: mtuOf(n) });
       if (!this.config.userlandProxy) await setRouteLocalnet(n.bridge!, true).catch(() => {});
     }
     for (const sb of this.store.allSandboxes()) for (const e of sb.endpoints) this.ipam.claim(e.networkId, parseIPv4(e.ip)!);
@@ -301,9 +305,15 @@ export class NetworkService implements ContainerNetworking {
       });
     }
     const existing = this.store.networkByName('bridge');
+    this.externalBridge = await findExternalBridge(this.tag, this.tag);
+    if (this.externalBridge) checkBip(this.externalBridge, this.config.bip ? parseIfaceCidr(this.config.bip) : undefined);
     let subnet: Cidr;
     let gateway: number;
-    if (this.config.bip) {
+    if (this.externalBridge?.address && !this.config.bip) {
+      // As dockerd with -b: the subnet is the one of the address the administrator gave the bridge.
+      subnet = this.externalBridge.address.cidr;
+      gateway = this.externalBridge.address.ip;
+    } else if (this.config.bip) {
       const bip = parseIfaceCidr(this.config.bip);
       if (!bip || bip.ip === bip.cidr.addr) throw invalidArgument(`invalid bip: ${this.config.bip}: it must be an address with a prefix length, as 172.20.0.1/16`);
       subnet = bip.cidr;
@@ -377,7 +387,8 @@ export class NetworkService implements ContainerNetworking {
     const links = await ip.links();
     const cmds: string[] = [];
     for (const l of links) {
-      if (l.master && bridges.has(l.master) && !veths.has(l.ifname)) cmds.push(`link del ${l.ifname}`);
+      // Only veths: an administrator's bridge (--bridge) may hold other interfaces of theirs.
+      if (l.master && bridges.has(l.master) && !veths.has(l.ifname) && l.linkinfo?.info_kind === 'veth') cmds.push(`link del ${l.ifname}`);
     }
     for (const l of links) {
       if (l.ifalias === bridgeAlias(this.tag) && !bridges.has(l.ifname)) cmds.push(`link del ${l.ifname}`);
@@ -630,6 +641,7 @@ export class NetworkService implements ContainerNetworking {
     for (const e of this.endpointsFor(mode, networking)) {
       this.store.saveEndpoint({
         containerId: c.id,
+        containerName: c.name,
         // A network not there yet is found by name when the container starts.
         networkId: e.net?.id ?? `unresolved:${e.name}`,
         networkName: e.net?.name ?? e.name,
@@ -892,7 +904,7 @@ export class NetworkService implements ContainerNetworking {
     this.validateEndpoint(net, net.name, config);
     await this.locks.run(c.id, async () => {
       if (this.store.endpoint(c.id, net.id)) throw forbidden(`endpoint with name ${c.name} already exists in network ${net.name}`);
-      const rec: EndpointRecord = { containerId: c.id, networkId: net.id, networkName: net.name, config: cleanEndpointConfig(config) };
+      const rec: EndpointRecord = { containerId: c.id, containerName: c.name, networkId: net.id, networkName: net.name, config: cleanEndpointConfig(config) };
       const sb = c.state.Running ? this.store.sandbox(c.id) : undefined;
       if (sb) {
         const hadGateway = Boolean(sb.gatewayNetwork);
@@ -910,21 +922,18 @@ export class NetworkService implements ContainerNetworking {
 
   async disconnect(netRef: string, c: NetContainer, force = false): Promise<void> {
     const net = this.tryResolve(netRef);
-    if (!net) {
-      if (force) {
-        for (const e of this.store.endpointsOf(c.id).filter((x) => x.networkName === netRef || x.networkId.startsWith(netRef))) this.store.deleteEndpoint(c.id, e.networkId);
-        return;
-      }
-      throw notFound(`network ${netRef} not found`);
+    if (!c.state.Running || (!net && force)) {
+      // As dockerd: only the container's settings change, the network found by name if it is gone.
+      await this.locks.run(c.id, async () => this.forgetEndpoint(c, net?.name ?? netRef, net?.id));
+      if (net) this.publishEndpointEvent('disconnect', net.id, c.id);
+      return;
     }
+    if (!net) throw notFound(`network ${netRef} not found`);
     const mode = networkModeOf(c.hostConfig.NetworkMode);
     if (net.driver === 'host' && mode === 'host') throw invalidArgument(ERR.disconnectHost);
     await this.locks.run(c.id, async () => {
       const rec = this.store.endpoint(c.id, net.id);
-      if (!rec) {
-        if (force) return;
-        throw internal(`container ${c.id} is not connected to network ${net.name}`);
-      }
+      if (!rec) throw internal(`container ${c.id} is not connected to network ${net.name}`);
       const sb = this.store.sandbox(c.id);
       const ep = sb?.endpoints.find((e) => e.networkId === net.id);
       if (sb && ep) {
@@ -945,6 +954,31 @@ export class NetworkService implements ContainerNetworking {
       this.store.deleteEndpoint(c.id, net.id);
     });
     this.publishEndpointEvent('disconnect', net.id, c.id);
+  }
+
+  /** Disconnect of a container that does not run (or from a network that is gone, forced): its settings go. */
+  private forgetEndpoint(c: NetContainer, networkName: string, networkId?: string): void {
+    const rec = this.store.endpointsOf(c.id).find((e) => e.networkId === networkId || e.networkName === networkName);
+    if (!rec) throw internal(`container ${c.id} is not connected to the network ${networkName}`);
+    this.store.deleteEndpoint(c.id, rec.networkId);
+  }
+
+  /**
+   * Forced disconnect of a container that no longer exists (dockerd's ForceEndpointDelete): its endpoint
+   * on the network, found by the container's name or id, goes with whatever of its sandbox is left.
+   */
+  async forceEndpointDelete(containerRef: string, netRef: string): Promise<void> {
+    const net = this.resolve(netRef);
+    if (!containerRef) throw invalidArgument('invalid name: name is empty');
+    const rec = this.store
+      .endpointsOn(net.id)
+      .find((e) => !this.lookupContainer(e.containerId) && (e.containerName === containerRef || e.containerId === containerRef || (containerRef.length >= 12 && e.containerId.startsWith(containerRef))));
+    if (!rec) throw notFound(`endpoint ${containerRef} not found`);
+    await this.locks.run(rec.containerId, async () => {
+      await this.tearDownLocked(rec.containerId);
+      this.store.deleteEndpoint(rec.containerId, net.id);
+    });
+    this.publishEndpointEvent('disconnect', net.id, rec.containerId);
   }
 
   /** Points published ports at the address on the network that now carries the default route. */

@@ -68,7 +68,9 @@ export class TestDaemon {
     const given = extraArgs.indexOf('--bridge');
     this.bridge = given >= 0 ? extraArgs[given + 1]! : `bt${randomBytes(3).toString('hex')}`;
     if (given < 0) this.netArgs.push('--bridge', this.bridge);
-    if (!extraArgs.includes('--bip')) this.netArgs.push('--bip', `${freeSubnet24().replace(/\.0\/24$/, '.1')}/24`);
+    // A bridge the test made beforehand gives the daemon its subnet itself (dockerd's -b).
+    const preExisting = given >= 0 && existsSync(`/sys/class/net/${this.bridge}`);
+    if (!extraArgs.includes('--bip') && !preExisting) this.netArgs.push('--bip', `${freeSubnet24().replace(/\.0\/24$/, '.1')}/24`);
   }
 
   get dataRoot() {

@@ -37,8 +37,9 @@ export function networkRoutes(router: Router, s: Services): void {
   router.post('/networks/{id}/disconnect', async ({ req, res, params }) => {
     const body = (await readJson<{ Container?: string; Force?: boolean }>(req)) ?? {};
     if (!body.Container) throw invalidArgument('no container specified');
-    const c = s.containers.resolve(body.Container);
-    await networks.disconnect(params.id!, c, Boolean(body.Force));
+    const c = body.Force ? s.containers.tryResolve(body.Container) : s.containers.resolve(body.Container);
+    if (!c) await networks.forceEndpointDelete(body.Container, params.id!);
+    else await networks.disconnect(params.id!, c, Boolean(body.Force));
     sendNoContent(res, 200);
   });
 }
