@@ -36,6 +36,8 @@ export interface Container {
   stoppedByUser: boolean;
   /** Set by the runtime while it runs. */
   conmonPid?: number;
+  /** Legacy links to other containers, by their id so a rename keeps them (networks/links.ts). */
+  links?: Array<{ childId: string; alias: string }>;
   /** Binds, volumes and tmpfs mounts, resolved at create (containers/mounts.ts). */
   mountPoints?: MountPoint[];
 }

@@ -28,6 +28,8 @@ import { ContainerIO } from './attach.js';
 import { ExecService } from './exec.js';
 import type { VolumeService } from '../volumes/service.js';
 import type { ContainerNetworking, NetworkingConfig } from '../networks/service.js';
+import { etcFilesFor } from './etc-files.js';
+import { parseLink, linkEnv, linkHostNames, mergeEnv } from '../networks/links.js';
 
 export interface CreateRequest {
   name?: string;
@@ -188,6 +190,7 @@ export class ContainerService {
     if (holder) {
       throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
+    const links = this.resolveLinks(hostConfig);
     const id = newId();
     const config = mergeImageConfig(cfg, image.config.config ?? {}, id);
     if (!(config.Entrypoint?.length || config.Cmd?.length)) throw invalidArgument('no command specified');
@@ -204,6 +207,7 @@ export class ContainerService {
       restartCount: 0,
       topChainId: image.topChainId,
       stoppedByUser: false,
+      ...(links.length ? { links } : {}),
     };
     let volumes: import('./mounts.js').MountRegistration | undefined;
     try {
@@ -261,7 +265,8 @@ export class ContainerService {
     try {
       const { mounts, tmpfs } = await this.mounts.setup(c);
       const net = netnsPath ? undefined : await this.networking?.setUp(c);
-      const { pid, conmonPid } = await this.runner.start(c, { netnsPath: netnsPath ?? net?.netnsPath, network: net?.etc, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c) });
+      const linked = this.linkedRun(c);
+      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath: netnsPath ?? net?.netnsPath, network: net?.etc, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c) });
       Object.assign(c.state, {
         Status: 'running',
         Running: true,
@@ -470,6 +475,101 @@ export class ContainerService {
     });
     if (keep.length) this.waiters.set(id, keep);
     else this.waiters.delete(id);
+  }
+
+  // ---- legacy links ---------------------------------------------------------------------------
+
+  /** dockerd's registerLinks: HostConfig.Links outside user-defined networks name existing containers. */
+  private resolveLinks(hostConfig: HostConfig): Array<{ childId: string; alias: string }> {
+    const mode = hostConfig.NetworkMode ?? 'bridge';
+    const raw = Array.isArray(hostConfig.Links) ? (hostConfig.Links as unknown[]).filter((l): l is string => typeof l === 'string') : [];
+    if (!raw.length || !(['bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:'))) return [];
+    const out: Array<{ childId: string; alias: string }> = [];
+    for (const l of raw) {
+      const { name, alias } = parseLink(l);
+      let child = this.tryResolve(name);
+      if (!child) throw invalidArgument(`could not get container for ${name}: No such container: ${name}`);
+      while (child.hostConfig.NetworkMode?.startsWith('container:')) {
+        const ref = child.hostConfig.NetworkMode.slice('container:'.length);
+        child = this.tryResolve(ref);
+        if (!child) throw invalidArgument(`Could not get container for ${ref}`);
+      }
+      if (child.hostConfig.NetworkMode === 'host' || mode === 'host') throw invalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+      // As dockerd, an alias already taken is ignored.
+      if (!out.some((o) => o.alias === alias)) out.push({ childId: child.id, alias });
+    }
+    return out;
+  }
+
+  /** The container's links whose linked container still exists. */
+  private liveLinks(c: Container): Array<{ child: Container; alias: string }> {
+    return (c.links ?? []).flatMap((l) => {
+      const child = this.store.get(l.childId);
+      return child ? [{ child, alias: l.alias }] : [];
+    });
+  }
+
+  /**
+   * The container as runc should run it: on the default bridge, its links add environment variables
+   * and /etc/hosts lines (dockerd's setupLinkedContainers and addLegacyLinks).
+   */
+  private linkedRun(c: Container): Container {
+    const links = this.liveLinks(c);
+    if (!links.length || (c.hostConfig.NetworkMode ?? 'bridge') !== 'bridge') return c;
+    let env: string[] = [];
+    const hosts: string[] = [];
+    for (const { child, alias } of links) {
+      const fullName = `/${c.name}/${alias}`;
+      if (!child.state.Running) throw new Error(`Cannot link to a non running container: /${child.name} AS ${fullName}`);
+      const ip = this.networking?.addressOn?.(child.id, 'bridge');
+      if (!ip) throw new Error(`Cannot link to /${child.name}, as it does not belong to the default network`);
+      env = [...env, ...linkEnv(fullName, ip, child.config.Env, child.config.ExposedPorts)];
+      hosts.push(`${linkHostNames(alias, child.config.Hostname, child.name)}:${ip}`);
+    }
+    return { ...c, config: { ...c.config, Env: mergeEnv(env, c.config.Env) }, hostConfig: { ...c.hostConfig, ExtraHosts: [...(c.hostConfig.ExtraHosts ?? []), ...hosts] } };
+  }
+
+  /**
+   * After a running container joined its first user-defined network, its resolv.conf names the embedded
+   * DNS, as libnetwork rewrites it when the resolver starts. Written in place: the file is bind-mounted.
+   */
+  async useEmbeddedDns(c: Container): Promise<void> {
+    const files = etcFilesFor({
+      hostname: c.config.Hostname ?? c.id.slice(0, 12),
+      networkMode: c.hostConfig.NetworkMode ?? 'bridge',
+      dns: c.hostConfig.Dns ?? undefined,
+      dnsSearch: c.hostConfig.DnsSearch ?? undefined,
+      dnsOptions: c.hostConfig.DnsOptions ?? undefined,
+      internalResolver: true,
+    });
+    await fs.writeFile(this.runner.paths(c.id).resolvConf, files.resolvConf);
+  }
+
+  /** inspect's HostConfig.Links: "/other:/me/alias", from the names the containers have now. */
+  linksView(c: Container): string[] | null {
+    const out = this.liveLinks(c).map(({ child, alias }) => `/${child.name}:/${c.name}/${alias}`);
+    return out.length ? out : null;
+  }
+
+  /** ps's Names: the container's name, then "/parent/alias" for each container that links to it. */
+  namesOf(c: Container): string[] {
+    const names = [`/${c.name}`];
+    for (const p of this.store.all()) for (const l of p.links ?? []) if (l.childId === c.id) names.push(`/${p.name}/${l.alias}`);
+    return names;
+  }
+
+  /** DELETE /containers/{/parent/alias}?link=true: dockerd's rmLink. */
+  removeLink(ref: string): void {
+    const name = ref.startsWith('/') ? ref : `/${ref}`;
+    const i = name.lastIndexOf('/');
+    const parentName = name.slice(0, i);
+    if (!parentName) throw conflict('Conflict, cannot remove the default link name of the container');
+    const parent = this.store.byName(parentName.slice(1));
+    if (!parent) throw invalidArgument(`Cannot get parent ${parentName} for link name ${name}`);
+    const alias = name.slice(i + 1);
+    if (!parent.links?.some((l) => l.alias === alias)) throw notFound(`No such container: ${ref}`);
+    parent.links = parent.links.filter((l) => l.alias !== alias);
+    this.store.save(parent);
   }
 
   // ---- remove, rename, update ---------------------------------------------------------------

@@ -32,6 +32,8 @@ import { Firewall, type FirewallState } from './firewall.js';
 import { PortProxy, BindError } from './proxy.js';
 import { portRequests, portsSummary, portsView, type PortMapping, type PortRequest } from './ports.js';
 import { DnsServer, bindInNetns } from './dns.js';
+import { normalizeMac } from './mac.js';
+import { linkTargets } from './links.js';
 import { findExternalBridge, checkBip, useExternalBridge, type ExternalBridge } from './external-bridge.js';
 import { networkView, endpointView, type AttachedContainer } from './views.js';
 import { BerthError, conflict, forbidden, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
@@ -93,6 +95,8 @@ export interface ContainerNetworking {
   removed(containerId: string): Promise<void>;
   /** Names and ids of the networks the container is on (ps --filter network=...). */
   networksOf(containerId: string): string[];
+  /** The running container's address on a network, by name (legacy links: networks/links.ts). */
+  addressOn?(containerId: string, networkName: string): string | undefined;
 }
 
 export interface CreateNetworkRequest {
@@ -683,7 +687,7 @@ export class NetworkService implements ContainerNetworking {
       }
     }
     if (v6 && net && !net.predefined) errs.push(`invalid IPv6 address: ${v6}: network ${net.name} has no IPv6 subnet`);
-    if (cfg.MacAddress && !/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(cfg.MacAddress)) throw invalidArgument(`invalid MAC address ${cfg.MacAddress}`);
+    if (cfg.MacAddress && !normalizeMac(cfg.MacAddress)) throw invalidArgument(`invalid MAC address ${cfg.MacAddress}`);
     if (errs.length) throw invalidArgument(`invalid endpoint settings:\n${errs.join('\n')}`);
   }
 
@@ -804,7 +808,7 @@ export class NetworkService implements ContainerNetworking {
       ip: ipText,
       prefix: pool.subnet.prefix,
       gateway: net.internal ? '' : formatIPv4(pool.gateway),
-      mac: rec.config.MacAddress ? rec.config.MacAddress.toLowerCase().replace(/-/g, ':') : sandbox.macFor(ipText),
+      mac: (rec.config.MacAddress && normalizeMac(rec.config.MacAddress)) || sandbox.macFor(ipText),
       veth: sandbox.vethName(),
       ifname: `eth${n}`,
     };
@@ -894,7 +898,9 @@ export class NetworkService implements ContainerNetworking {
 
   // ---- connect and disconnect --------------------------------------------------------------------
 
-  async connect(netRef: string, c: NetContainer, config: EndpointConfig = {}): Promise<void> {
+  /** Resolves true when the running container's embedded DNS started now (its resolv.conf is to point at it). */
+  async connect(netRef: string, c: NetContainer, config: EndpointConfig = {}): Promise<boolean> {
+    let dnsStarted = false;
     const net = this.resolve(netRef);
     const mode = networkModeOf(c.hostConfig.NetworkMode);
     if (mode.startsWith('container:')) throw invalidArgument(ERR.sharedNetwork);
@@ -912,12 +918,14 @@ export class NetworkService implements ContainerNetworking {
         if (!net.predefined && !sb.dns) {
           await this.startDns(sb).catch((err) => log.warn('embedded DNS not started', { id: c.id, error: messageOf(err) }));
           this.store.saveSandbox(sb);
+          dnsStarted = sb.dns;
         }
         if (!hadGateway && sb.gatewayNetwork) await this.retargetPorts(sb, c);
       }
       this.store.saveEndpoint(rec);
     });
     this.publishEndpointEvent('connect', net.id, c.id);
+    return dnsStarted;
   }
 
   async disconnect(netRef: string, c: NetContainer, force = false): Promise<void> {
@@ -1031,6 +1039,11 @@ export class NetworkService implements ContainerNetworking {
     return { settings, ports: sb ? portsSummary(c.config.ExposedPorts, sb.ports) : [], networks };
   }
 
+  addressOn(containerId: string, networkName: string): string | undefined {
+    const net = this.store.networkByName(networkName);
+    return this.store.sandbox(containerId)?.endpoints.find((e) => e.networkId === net?.id)?.ip;
+  }
+
   /** Names and ids of the networks a container is on (for the `network` filter of ps). */
   networksOf(containerId: string): string[] {
     const recs = this.store.endpointsOf(containerId);
@@ -1059,7 +1072,7 @@ export class NetworkService implements ContainerNetworking {
     if (!sb) return undefined;
     const found = new Set<string>();
     for (const net of this.userNetworksOf(sb)) {
-      const candidates = [name];
+      const candidates = [name, ...linkTargets(this.store.endpoint(containerId, net.id)?.config.Links, name)];
       const suffix = `.${net.name.toLowerCase()}`;
       if (name.endsWith(suffix)) candidates.push(name.slice(0, -suffix.length));
       for (const other of this.store.allSandboxes()) {

@@ -55,7 +55,8 @@ export function endpointView(rec: EndpointRecord, networkId: string, state: Endp
     IPAMConfig: rec.config.IPAMConfig ?? null,
     Links: rec.config.Links?.length ? rec.config.Links : null,
     Aliases: aliases,
-    MacAddress: state?.mac ?? '',
+    // A stopped container shows the address it asked for, as dockerd keeps it in the endpoint settings.
+    MacAddress: state?.mac ?? rec.config.MacAddress?.toLowerCase().replace(/-/g, ':') ?? '',
     DriverOpts: rec.config.DriverOpts ?? null,
     GwPriority: rec.config.GwPriority ?? 0,
     NetworkID: networkId,

@@ -13,6 +13,7 @@ import { topProcesses } from '../../containers/top.js';
 import type { ContainerConfig, HostConfig } from '../../runtime/spec.js';
 import type { WaitCondition } from '../../containers/service.js';
 import type { NetworkingConfig } from '../../networks/service.js';
+import { migrateContainerMac } from '../../networks/mac.js';
 
 export function containerRoutes(router: Router, s: Services): void {
   const containers = s.containers;
@@ -25,15 +26,17 @@ export function containerRoutes(router: Router, s: Services): void {
     });
     const withSize = boolParam(query, 'size');
     const out = [];
-    for (const c of list) out.push(summaryView(c, withSize ? await sizes(c) : undefined, s.networks.containerView(c)));
+    for (const c of list) out.push({ ...summaryView(c, withSize ? await sizes(c) : undefined, s.networks.containerView(c)), Names: containers.namesOf(c) });
     sendJson(res, 200, out);
   });
 
-  router.post('/containers/create', async ({ req, res, query }) => {
+  router.post('/containers/create', async ({ req, res, query, version }) => {
     const body = await readJson<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: NetworkingConfig | null }>(req);
     if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create a container');
     const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = body;
-    const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {}, networkingConfig });
+    const mac = migrateContainerMac(config, hostConfig ?? {}, networkingConfig, versionAtLeast(version, '1.44'));
+    const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {}, networkingConfig: mac.networking });
+    if (mac.warning) created.Warnings.push(mac.warning);
     sendJson(res, 201, created);
   });
 
@@ -43,6 +46,7 @@ export function containerRoutes(router: Router, s: Services): void {
     const c = containers.resolve(params.id!);
     const lower = c.topChainId ? s.images.layers.lowerDirs(c.topChainId) : [];
     const view = inspectView(c, containers.runner.paths(c.id), lower, boolParam(query, 'size') ? await sizes(c) : undefined, s.networks.containerView(c));
+    (view.HostConfig as Record<string, unknown>).Links = containers.linksView(c);
     const execIds = containers.execs.idsOf(c.id);
     sendJson(res, 200, execIds.length ? { ...view, ExecIDs: execIds } : view);
   });
@@ -89,10 +93,15 @@ export function containerRoutes(router: Router, s: Services): void {
     if (result && !res.writableEnded) res.end(JSON.stringify(result) + '\n');
   });
 
-  router.delete('/containers/{id}', async ({ res, params, query }) => {
-    await containers.remove(params.id!, { force: boolParam(query, 'force'), volumes: boolParam(query, 'v') });
+  const removeContainer = async ({ res, params, query }: { res: import('node:http').ServerResponse; params: Record<string, string>; query: URLSearchParams }) => {
+    // link=true removes the legacy link named by the id ("/parent/alias"), as dockerd's rmLink.
+    if (boolParam(query, 'link')) containers.removeLink(params.id!);
+    else await containers.remove(params.id!, { force: boolParam(query, 'force'), volumes: boolParam(query, 'v') });
     sendNoContent(res);
-  });
+  };
+  router.delete('/containers/{id}', removeContainer);
+  // The Go client sends a link name unescaped: DELETE /containers//parent/alias?link=1.
+  router.delete('/containers/{id*}', removeContainer);
 
   router.post('/containers/{id}/rename', ({ res, params, query }) => {
     const name = query.get('name');

@@ -30,7 +30,7 @@ export function networkRoutes(router: Router, s: Services): void {
     if (!body.Container) throw invalidArgument('no container specified');
     const network = networks.resolve(params.id!);
     const c = s.containers.resolve(body.Container);
-    await networks.connect(network.id, c, body.EndpointConfig ?? {});
+    if (await networks.connect(network.id, c, body.EndpointConfig ?? {})) await s.containers.useEmbeddedDns(c);
     sendNoContent(res, 200);
   });
 
