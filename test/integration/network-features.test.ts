@@ -23,10 +23,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Host interfaces that are veths (the host ends of containers' interfaces). */
-function hostVeths(): string[] {
-  const links = JSON.parse(spawnSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8' }).stdout || '[]') as Array<{ ifname: string; linkinfo?: { info_kind?: string } }>;
-  return links.filter((l) => l.linkinfo?.info_kind === 'veth').map((l) => l.ifname).sort();
+/** Host ends of veths on these bridges (other daemons on the machine have their own). */
+function hostVeths(bridges: string[]): string[] {
+  const links = JSON.parse(spawnSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8' }).stdout || '[]') as Array<{ ifname: string; master?: string; linkinfo?: { info_kind?: string } }>;
+  return links.filter((l) => l.linkinfo?.info_kind === 'veth' && l.master && bridges.includes(l.master)).map((l) => l.ifname).sort();
 }
 
 describe('network features', { skip: !hasDocker && 'the docker CLI is not installed' }, () => {
@@ -105,6 +105,128 @@ describe('network features', { skip: !hasDocker && 'the docker CLI is not instal
     assert.equal(noEp.status, 404, noEp.text);
     assert.equal(noEp.json().message, 'endpoint ghost not found');
     await docker('rm', '-f', 'fdrun', 'fdstopped');
+  });
+
+  test('legacy links on the default bridge: environment, /etc/hosts, Names, inspect, rename, rm --link', async () => {
+    await docker('run', '-d', '--name', 'lnkchild', '--hostname', 'childhost', '-e', 'SECRET=s3', '--expose', '80', '--expose', '53/udp', 'busybox', 'sleep', '300');
+    const child = await inspect('lnkchild');
+    const ip = child.NetworkSettings.IPAddress as string;
+    await docker('run', '-d', '--name', 'lnkme', '--link', 'lnkchild:db', 'busybox', 'sleep', '300');
+    const env = (await docker('exec', 'lnkme', 'sh', '-c', "tr '\\0' '\\n' < /proc/1/environ")).split('\n');
+    for (const want of [
+      'DB_NAME=/lnkme/db',
+      `DB_PORT=tcp://${ip}:80`,
+      `DB_PORT_80_TCP=tcp://${ip}:80`,
+      `DB_PORT_80_TCP_ADDR=${ip}`,
+      'DB_PORT_80_TCP_PORT=80',
+      'DB_PORT_80_TCP_PROTO=tcp',
+      `DB_PORT_53_UDP=udp://${ip}:53`,
+      'DB_ENV_SECRET=s3',
+    ]) assert.ok(env.includes(want), `${want} not in:\n${env.join('\n')}`);
+    assert.ok(!env.some((e) => e.startsWith('DB_ENV_PATH=')), env.join('\n'));
+    const hosts = await docker('exec', 'lnkme', 'cat', '/etc/hosts');
+    assert.ok(hosts.split('\n').includes(`${ip}\tdb childhost lnkchild`), hosts);
+    assert.equal(await docker('exec', 'lnkme', 'sh', '-c', 'ping -c1 -W2 db >/dev/null && echo ok'), 'ok');
+
+    const me = await inspect('lnkme');
+    assert.deepEqual(me.HostConfig.Links, ['/lnkchild:/lnkme/db']);
+    const names = () => d.request('GET', '/containers/json?filters=' + encodeURIComponent(JSON.stringify({ id: [child.Id] }))).then((r) => r.json()[0].Names);
+    assert.deepEqual(await names(), ['/lnkchild', '/lnkme/db']);
+    assert.equal(await docker('ps', '--filter', `id=${child.Id}`, '--format', '{{.Names}}'), 'lnkchild');
+
+    await docker('rename', 'lnkchild', 'lnkchild2');
+    await docker('rename', 'lnkme', 'lnkme2');
+    assert.deepEqual((await inspect('lnkme2')).HostConfig.Links, ['/lnkchild2:/lnkme2/db']);
+    assert.deepEqual(await names(), ['/lnkchild2', '/lnkme2/db']);
+
+    await docker('rm', '--link', '/lnkme2/db');
+    assert.equal((await inspect('lnkme2')).HostConfig.Links, null);
+    assert.deepEqual(await names(), ['/lnkchild2']);
+    const def = await d.request('DELETE', `/containers/${encodeURIComponent('/lnkchild2')}?link=1`);
+    assert.equal(def.status, 409, def.text);
+    assert.equal(def.json().message, 'Conflict, cannot remove the default link name of the container');
+
+    const missing = await d.docker(['create', '--link', 'nosuch:x', 'busybox', 'true']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /could not get container for nosuch: No such container: nosuch/);
+    const api = await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { Links: ['nosuch:x'] } });
+    assert.equal(api.status, 400, api.text);
+    assert.equal(api.json().message, 'could not get container for nosuch: No such container: nosuch');
+    await docker('rm', '-f', 'lnkme2', 'lnkchild2');
+  });
+
+  test('links on a user-defined network are names for the linking container only; connect aliases and links resolve', async () => {
+    await docker('network', 'create', '--subnet', freeSubnet24(), 'lnet');
+    await docker('run', '-d', '--name', 'ltarget', '--network', 'lnet', 'busybox', 'sleep', '300');
+    const tip = (await inspect('ltarget')).NetworkSettings.Networks.lnet.IPAddress as string;
+    await docker('run', '-d', '--name', 'llinker', '--network', 'lnet', '--link', 'ltarget:tgt', 'busybox', 'sleep', '300');
+    await docker('run', '-d', '--name', 'lother', '--network', 'lnet', 'busybox', 'sleep', '300');
+    assert.match(await docker('exec', 'llinker', 'nslookup', 'tgt', '127.0.0.11'), new RegExp(`Address: ${tip.replace(/\./g, '\\.')}`));
+    const other = await d.docker(['exec', 'lother', 'nslookup', 'tgt', '127.0.0.11']);
+    assert.ok(!other.stdout.includes(tip), other.stdout);
+
+    await docker('run', '-d', '--name', 'lconn', '--dns', '127.0.0.1', 'busybox', 'sleep', '300');
+    await docker('network', 'connect', '--alias', 'connalias', '--link', 'ltarget:viaconnect', 'lnet', 'lconn');
+    const cip = (await inspect('lconn')).NetworkSettings.Networks.lnet.IPAddress as string;
+    assert.match(await docker('exec', 'lother', 'nslookup', 'connalias', '127.0.0.11'), new RegExp(`Address: ${cip.replace(/\./g, '\\.')}`));
+    assert.match(await docker('exec', 'lconn', 'nslookup', 'viaconnect', '127.0.0.11'), new RegExp(`Address: ${tip.replace(/\./g, '\\.')}`));
+    // Connected while running from the default bridge: its resolver is now the embedded DNS.
+    const resolv = await docker('exec', 'lconn', 'cat', '/etc/resolv.conf');
+    assert.match(resolv, /^nameserver 127\.0\.0\.11$/m);
+    assert.equal(await docker('exec', 'lconn', 'sh', '-c', 'ping -c1 -W2 ltarget >/dev/null && echo ok'), 'ok');
+    await docker('rm', '-f', 'ltarget', 'llinker', 'lother', 'lconn');
+    await docker('network', 'rm', 'lnet');
+  });
+
+  test('--mac-address on run and on network connect; inspect shows it; an invalid one is refused', async () => {
+    await docker('network', 'create', '--subnet', freeSubnet24(), 'macnet');
+    await docker('run', '-d', '--name', 'macc', '--mac-address', '92:d0:c6:0a:29:33', 'busybox', 'sleep', '300');
+    const c = await inspect('macc');
+    assert.equal(c.NetworkSettings.MacAddress, '92:d0:c6:0a:29:33');
+    assert.equal(c.NetworkSettings.Networks.bridge.MacAddress, '92:d0:c6:0a:29:33');
+    assert.match(await docker('exec', 'macc', 'cat', '/sys/class/net/eth0/address'), /^92:d0:c6:0a:29:33$/);
+    const conn = await d.request('POST', '/networks/macnet/connect', { Container: 'macc', EndpointConfig: { MacAddress: '92-D0-C6-0A-29-44' } });
+    assert.equal(conn.status, 200, conn.text);
+    assert.equal((await inspect('macc')).NetworkSettings.Networks.macnet.MacAddress, '92:d0:c6:0a:29:44');
+    assert.match(await docker('exec', 'macc', 'cat', '/sys/class/net/eth1/address'), /^92:d0:c6:0a:29:44$/);
+    // The container-wide field of API < 1.44 goes to the main network's endpoint.
+    const old = await d.request('POST', '/v1.43/containers/create?name=macold', { Image: 'busybox', Cmd: ['true'], MacAddress: '92:d0:c6:0a:29:55' });
+    assert.equal(old.status, 201, old.text);
+    assert.equal((await inspect('macold')).NetworkSettings.Networks.bridge.MacAddress, '92:d0:c6:0a:29:55');
+    const bad = await d.docker(['run', '--rm', '--mac-address', '92:d0:c6:0a:29', 'busybox', 'true']);
+    assert.notEqual(bad.code, 0);
+    const badApi = await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: 'zz:zz' } } } });
+    assert.equal(badApi.status, 400, badApi.text);
+    assert.match(badApi.json().message, /invalid MAC address zz:zz/);
+    const badConn = await d.request('POST', '/networks/macnet/connect', { Container: 'macold', EndpointConfig: { MacAddress: 'nope' } });
+    assert.equal(badConn.status, 400, badConn.text);
+    assert.match(badConn.json().message, /invalid MAC address nope/);
+    await docker('rm', '-f', 'macc', 'macold');
+    await docker('network', 'rm', 'macnet');
+  });
+
+  test('veth pairs never outlive their containers: connect, disconnect, rm -f, failed start', async () => {
+    const netId = await docker('network', 'create', '--subnet', freeSubnet24(), 'vethnet');
+    const ours = () => hostVeths([d.bridge, `br-${netId.slice(0, 12)}`]);
+    const before = ours();
+    await docker('run', '-d', '--name', 'v1', 'busybox', 'sleep', '300');
+    await docker('network', 'connect', 'vethnet', 'v1');
+    assert.equal(ours().length, before.length + 2);
+    await docker('network', 'disconnect', 'vethnet', 'v1');
+    assert.equal(ours().length, before.length + 1);
+    await docker('network', 'connect', 'vethnet', 'v1');
+    await docker('rm', '-f', 'v1');
+    assert.deepEqual(ours(), before);
+    const failed = await d.docker(['run', '--name', 'v2', '--network', 'vethnet', 'busybox', '/no/such/binary']);
+    assert.notEqual(failed.code, 0);
+    assert.deepEqual(ours(), before);
+    await docker('create', '--name', 'v3', '--link', 'v2:x', 'busybox', 'true');
+    const linkFail = await d.docker(['start', 'v3']);
+    assert.notEqual(linkFail.code, 0);
+    assert.match(linkFail.stderr, /Cannot link to a non running container: \/v2 AS \/v3\/x/);
+    assert.deepEqual(ours(), before);
+    await docker('rm', '-f', 'v2', 'v3');
+    await docker('network', 'rm', 'vethnet');
   });
 
   test('force disconnect removes the endpoint of a container that no longer exists', async () => {
