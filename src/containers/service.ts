@@ -492,7 +492,7 @@ export class ContainerService {
       while (child.hostConfig.NetworkMode?.startsWith('container:')) {
         const ref = child.hostConfig.NetworkMode.slice('container:'.length);
         child = this.tryResolve(ref);
-        if (!child) throw invalidArgument(`Could not get container for ${ref}`);
+        if (!child) throw invalidArgument(`could not get container for ${ref}: No such container: ${ref}`);
       }
       if (child.hostConfig.NetworkMode === 'host' || mode === 'host') throw invalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
       // As dockerd, an alias already taken is ignored.
