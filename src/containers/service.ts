@@ -16,7 +16,7 @@ import { parseSignal } from '../runtime/signals.js';
 import { readExitCode, watchExits } from '../runtime/conmon.js';
 import { readMemoryEvents } from '../runtime/cgroups.js';
 import { cgroupsPathOf } from './runner.js';
-import { conflict, invalidArgument, messageOf, notFound } from '../lib/errors.js';
+import { conflict, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { rfc3339Nano } from '../lib/timestamps.js';
 import { log } from '../lib/log.js';
@@ -563,11 +563,14 @@ export class ContainerService {
     const name = ref.startsWith('/') ? ref : `/${ref}`;
     const i = name.lastIndexOf('/');
     const parentName = name.slice(0, i);
-    if (!parentName) throw conflict('Conflict, cannot remove the default link name of the container');
+    if (!parentName) {
+      this.resolve(name.slice(1));
+      // dockerd answers this with a plain error (500).
+      throw internal('Conflict, cannot remove the default link name of the container');
+    }
     const parent = this.store.byName(parentName.slice(1));
-    if (!parent) throw invalidArgument(`Cannot get parent ${parentName} for link name ${name}`);
     const alias = name.slice(i + 1);
-    if (!parent.links?.some((l) => l.alias === alias)) throw notFound(`No such container: ${ref}`);
+    if (!parent?.links?.some((l) => l.alias === alias && this.store.get(l.childId))) throw notFound(`No such container: ${ref}`);
     parent.links = parent.links.filter((l) => l.alias !== alias);
     this.store.save(parent);
   }

@@ -143,8 +143,10 @@ describe('network features', { skip: !hasDocker && 'the docker CLI is not instal
     assert.equal((await inspect('lnkme2')).HostConfig.Links, null);
     assert.deepEqual(await names(), ['/lnkchild2']);
     const def = await d.request('DELETE', `/containers/${encodeURIComponent('/lnkchild2')}?link=1`);
-    assert.equal(def.status, 409, def.text);
+    assert.equal(def.status, 500, def.text);
     assert.equal(def.json().message, 'Conflict, cannot remove the default link name of the container');
+    const none = await d.request('DELETE', `/containers/${encodeURIComponent('/lnkme2/nosuch')}?link=1`);
+    assert.equal(none.status, 404, none.text);
 
     const missing = await d.docker(['create', '--link', 'nosuch:x', 'busybox', 'true']);
     assert.notEqual(missing.code, 0);
