@@ -618,6 +618,7 @@ export class ContainerService {
     const oldName = c.name;
     c.name = name;
     this.store.save(c);
+    this.networking?.renamed?.(c.id, name);
     this.emit(c, 'rename', { oldName: `/${oldName}` });
   }
 

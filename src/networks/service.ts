@@ -97,6 +97,8 @@ export interface ContainerNetworking {
   networksOf(containerId: string): string[];
   /** The running container's address on a network, by name (legacy links: networks/links.ts). */
   addressOn?(containerId: string, networkName: string): string | undefined;
+  /** A rename renames the container's endpoints, as libnetwork's sandbox rename. */
+  renamed?(containerId: string, name: string): void;
 }
 
 export interface CreateNetworkRequest {
@@ -1037,6 +1039,10 @@ export class NetworkService implements ContainerNetworking {
       settings.SandboxKey = sandbox.netnsPath(sb.netns);
     }
     return { settings, ports: sb ? portsSummary(c.config.ExposedPorts, sb.ports) : [], networks };
+  }
+
+  renamed(containerId: string, name: string): void {
+    for (const e of this.store.endpointsOf(containerId)) this.store.saveEndpoint({ ...e, containerName: name });
   }
 
   addressOn(containerId: string, networkName: string): string | undefined {

@@ -246,6 +246,17 @@ describe('network features', { skip: !hasDocker && 'the docker CLI is not instal
     const again = await d.request('POST', '/networks/stalenet/disconnect', { Container: 'ghost', Force: true });
     assert.equal(again.status, 404, again.text);
     assert.equal(again.json().message, 'endpoint ghost not found');
+
+    // A renamed container's endpoint goes by its new name, once a crash after its record's removal left it.
+    const id = await docker('create', '--name', 'before-rename', '--network', 'stalenet', 'busybox', 'true');
+    await docker('rename', 'before-rename', 'after-rename');
+    await d.kill();
+    const db2 = new Database(path.join(d.dataRoot, 'berth.db'));
+    db2.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    db2.close();
+    await d.start();
+    const renamed = await d.request('POST', '/networks/stalenet/disconnect', { Container: 'after-rename', Force: true });
+    assert.equal(renamed.status, 200, renamed.text);
     await docker('network', 'rm', 'stalenet');
   });
 });
