@@ -60,6 +60,7 @@ export function parseIPv6(s: string): bigint | undefined {
 
 /** RFC 5952 text, as Go's net.IP prints it: lower case, the longest run of zero words as "::". */
 export function formatIPv6(n: bigint): string {
+  if (n >> 32n === 0xffffn) return `::ffff:${[24n, 16n, 8n, 0n].map((sh) => Number((n >> sh) & 0xffn)).join('.')}`;
   const words: number[] = [];
   for (let i = 7; i >= 0; i--) words.push(Number((n >> BigInt(i * 16)) & 0xffffn));
   let bestStart = -1;
