@@ -902,7 +902,8 @@ export class NetworkService implements ContainerNetworking {
         mtu: mtuOf(net),
         defaultGateway: carriesDefault ? formatIPv4(pool.gateway) : undefined,
         address6: state.ip6 && `${state.ip6}/${state.prefix6}`,
-        defaultGateway6: carriesDefault && state.gateway6 ? state.gateway6 : undefined,
+        // The first network with an IPv6 gateway carries the default IPv6 route (it may not be the IPv4 one's).
+        defaultGateway6: state.gateway6 && !sb.endpoints.some((e) => e.gateway6) ? state.gateway6 : undefined,
       });
     } catch (err) {
       this.ipam.release(net.id, addr);
