@@ -206,6 +206,20 @@ describe('IPv6', { skip: skip || false }, () => {
     assert.deepEqual(all.sort(), ['a6', 'b6', 'web4', 'web6']);
     await docker('network', 'rm', 'plain4');
   });
+
+  test('after a daemon restart: the bridge’s IPv6 gateway, the ip6tables chains and the static IPv6 address come back', async () => {
+    await d.kill();
+    const bridge = madeBridges[0]!;
+    assert.deepEqual(ip6tablesLines(tag, [bridge]), [], 'rules removed at shutdown');
+    await d.start();
+    const addrs = spawnSync('ip', ['-6', 'addr', 'show', 'dev', bridge], { encoding: 'utf8' }).stdout;
+    assert.match(addrs, new RegExp(`inet6 ${v6base(sub6)}::1/64 scope global`));
+    assert.ok(spawnSync('ip6tables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout.includes(`-s ${sub6} ! -o ${bridge} -j MASQUERADE`));
+    await docker('start', 'b6', 'a6');
+    const staticIp = `${v6base(sub6)}::beef`;
+    assert.equal((await inspect('b6')).NetworkSettings.Networks.net6.GlobalIPv6Address, staticIp);
+    assert.match(await docker('exec', 'a6', 'sh', '-c', `ping6 -c1 -W2 ${staticIp} >/dev/null && echo peer-ok`), /peer-ok/);
+  });
 });
 
 describe('IPv6 on the default bridge (--ipv6, --fixed-cidr-v6)', { skip: skip || false }, () => {
