@@ -75,7 +75,8 @@ export async function addInterface(s: InterfaceSpec): Promise<void> {
     await ip.batch(
       [
         `addr add ${s.address} dev ${s.ifname}`,
-        ...(s.address6 ? [`addr add ${s.address6} dev ${s.ifname} nodad`] : []),
+        // As dockerd: no IPv6 on the interface of an IPv4-only network (not even a link-local address).
+        s.address6 ? `addr add ${s.address6} dev ${s.ifname} nodad` : `link set ${s.ifname} addrgenmode none`,
         `link set ${s.ifname} up`,
         ...(s.defaultGateway ? [`route replace default via ${s.defaultGateway} dev ${s.ifname}`] : []),
         // The family follows from the gateway's address.

@@ -173,6 +173,9 @@ describe('IPv6', { skip: skip || false }, () => {
     await docker('run', '-d', '--name', 'web4', '-p', `[::1]:${port}:80`, 'busybox', ...HTTPD('hello-v4-only'));
     assert.match(await eventually(() => httpGet('::1', port)), /hello-v4-only/);
     assert.equal((await inspect('web4')).NetworkSettings.Networks.bridge.GlobalIPv6Address, '');
+    // As dockerd: an IPv4-only network's interface has no IPv6 address at all, not even a link-local one.
+    assert.doesNotMatch(await docker('exec', 'web4', 'ip', '-6', 'addr', 'show', 'dev', 'eth0'), /inet6/);
+    assert.match(await docker('exec', 'a6', 'ip', '-6', 'addr', 'show', 'dev', 'eth0'), /inet6 fe80:/);
   });
 
   test('--ipv6 without an IPv6 subnet takes a /64 of the default ULA pool', async () => {
