@@ -85,3 +85,28 @@ test('ports: [::1] and other IPv6 host addresses; a binding without an address o
   assert.deepEqual(portRequests({ '80/tcp': [{ HostPort: '8080' }] }, false, {}, '127.0.0.1', true).length, 1);
   assert.throws(() => portRequests({ '80/tcp': [{ HostIp: 'fd00::zz', HostPort: '1' }] }, false, {}), /invalid host IP address: fd00::zz/);
 });
+
+test('daemon flags and daemon.json keys for IPv6 on the default bridge', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { loadConfig } = await import('../../src/daemon/config.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-cfg6-'));
+  try {
+    writeFileSync(path.join(dir, 'daemon.json'), '{"ipv6": true, "fixed-cidr-v6": "fd00:1:2:3::/64"}');
+    const fromFile = loadConfig(['--config-file', path.join(dir, 'daemon.json')]);
+    assert.ok(typeof fromFile === 'object');
+    assert.equal(fromFile.ipv6, true);
+    assert.equal(fromFile.fixedCidrV6, 'fd00:1:2:3::/64');
+    writeFileSync(path.join(dir, 'daemon.json'), '{}');
+    const fromFlags = loadConfig(['--ipv6', '--fixed-cidr-v6', 'fd00:9::/64', '--config-file', path.join(dir, 'daemon.json')]);
+    assert.ok(typeof fromFlags === 'object');
+    assert.equal(fromFlags.ipv6, true);
+    assert.equal(fromFlags.fixedCidrV6, 'fd00:9::/64');
+    const off = loadConfig(['--config-file', path.join(dir, 'daemon.json')]);
+    assert.ok(typeof off === 'object');
+    assert.equal(off.ipv6, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
