@@ -20,6 +20,9 @@ export interface DaemonConfig {
   bridge: string;
   bip?: string;
   fixedCidr?: string;
+  /** --ipv6 and --fixed-cidr-v6: IPv6 on the default bridge, and its IPv6 subnet. */
+  ipv6: boolean;
+  fixedCidrV6?: string;
   iptables: boolean;
   ipForward: boolean;
   userlandProxy: boolean;
@@ -51,6 +54,8 @@ const OPTIONS = {
   bridge: { flag: { type: 'string', short: 'b' }, key: 'bridge' },
   bip: { flag: { type: 'string' }, key: 'bip' },
   'fixed-cidr': { flag: { type: 'string' }, key: 'fixed-cidr' },
+  ipv6: { flag: { type: 'boolean' }, key: 'ipv6' },
+  'fixed-cidr-v6': { flag: { type: 'string' }, key: 'fixed-cidr-v6' },
   iptables: { flag: { type: 'boolean' }, key: 'iptables' },
   'ip-forward': { flag: { type: 'boolean' }, key: 'ip-forward' },
   'userland-proxy': { flag: { type: 'boolean' }, key: 'userland-proxy' },
@@ -135,6 +140,8 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
     bridge: pick<string>('bridge') ?? 'berth0',
     bip: pick<string>('bip'),
     fixedCidr: pick<string>('fixed-cidr'),
+    ipv6: pick<boolean>('ipv6') ?? false,
+    fixedCidrV6: pick<string>('fixed-cidr-v6'),
     iptables: pick<boolean>('iptables') ?? true,
     ipForward: pick<boolean>('ip-forward') ?? true,
     userlandProxy: pick<boolean>('userland-proxy') ?? true,
@@ -197,9 +204,11 @@ Options:
   -D, --debug                Enable debug mode
       --exec-root string     Root directory for execution state files (default "${DEFAULTS.execRoot}")
       --fixed-cidr string    IPv4 subnet for the default bridge network
+      --fixed-cidr-v6 string IPv6 subnet for the default bridge network
   -H, --host list            Daemon socket(s) to connect to (default ${DEFAULTS.socket})
       --ip-forward           Enable IP forwarding in system configuration (default true)
       --iptables             Enable addition of iptables rules (default true)
+      --ipv6                 Enable IPv6 networking on the default bridge
       --label list           Set key=value labels to the daemon
       --live-restore         Enable live restore of containers when the daemon stops
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")

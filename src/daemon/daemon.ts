@@ -79,6 +79,8 @@ export class Daemon {
       bridge: c.bridge,
       bip: c.bip,
       fixedCidr: c.fixedCidr,
+      ipv6: c.ipv6,
+      fixedCidrV6: c.fixedCidrV6,
       iptables: c.iptables,
       ipForward: c.ipForward,
       userlandProxy: c.userlandProxy,

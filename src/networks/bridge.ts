@@ -23,7 +23,7 @@ export function validBridgeName(name: string): boolean {
  * Makes the bridge with this address (e.g. "172.18.0.1/16") and brings it up, or brings an existing
  * bridge of ours to that state.
  */
-export async function ensureBridge(opts: { name: string; address: string; tag: string; mtu?: number }): Promise<void> {
+export async function ensureBridge(opts: { name: string; address: string; tag: string; mtu?: number; address6?: string }): Promise<void> {
   if (!validBridgeName(opts.name)) throw invalidArgument(`invalid bridge name: ${opts.name}`);
   const alias = bridgeAlias(opts.tag);
   const existing = await ip.linkExists(opts.name);
@@ -35,6 +35,7 @@ export async function ensureBridge(opts: { name: string; address: string; tag: s
     if (!addrs.some((a) => `${a.local}/${a.prefixlen}` === opts.address)) cmds.push(`addr add ${opts.address} dev ${opts.name}`);
     cmds.push(`link set ${opts.name} up`);
     await ip.batch(cmds);
+    await setIPv6(opts.name, opts.address6);
     return;
   }
   const mtu = opts.mtu ? ` mtu ${opts.mtu}` : '';
@@ -49,8 +50,27 @@ export async function ensureBridge(opts: { name: string; address: string; tag: s
     await deleteBridge(opts.name, opts.tag).catch(() => {});
     throw err;
   }
-  // Docker's bridges do not learn IPv6 link-local addresses the containers would see as routers.
-  await writeFile(`/proc/sys/net/ipv6/conf/${opts.name}/disable_ipv6`, '1').catch(() => {});
+  try {
+    await setIPv6(opts.name, opts.address6);
+  } catch (err) {
+    await deleteBridge(opts.name, opts.tag).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * An IPv6 network's bridge carries its IPv6 gateway (without duplicate address detection, so it
+ * answers at once); other bridges have IPv6 off: Docker's bridges do not learn IPv6 link-local
+ * addresses the containers would see as routers.
+ */
+async function setIPv6(name: string, address6: string | undefined): Promise<void> {
+  if (!address6) {
+    await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1').catch(() => {});
+    return;
+  }
+  await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '0');
+  const stale = (await ip.addresses6(name)).filter((a) => a.scope === 'global' && `${a.local}/${a.prefixlen}` !== address6);
+  await ip.batch([...stale.map((a) => `addr del ${a.local}/${a.prefixlen} dev ${name}`), `addr replace ${address6} dev ${name} nodad`]);
 }
 
 /** Deletes the bridge (and any veth still on it) if it is ours. */

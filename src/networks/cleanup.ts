@@ -24,6 +24,7 @@ export async function removeNetworkLeftovers(tag: string): Promise<void> {
   const cmds = [...veths, ...bridges].map((n) => `link del ${n}`);
   if (cmds.length) await ip.batch(cmds, { force: true }).catch(() => {});
   await removeFirewallLeftovers(tag);
+  await removeFirewallLeftovers(tag, 6);
   await fs.rm(claim, { force: true });
 }
 

@@ -18,6 +18,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as dnsPacket from 'dns-packet';
 import { spawnInNetns } from './ip.js';
+import { formatIPv6 } from './ipv6.js';
 import { log } from '../lib/log.js';
 
 const TTL = 600;
@@ -165,11 +166,17 @@ export class DnsServer {
         const ip = name.slice(0, -'.in-addr.arpa'.length).split('.').reverse().join('.');
         const target = this.source.reverse(containerId, ip);
         if (target) return reply([{ type: 'PTR', name: question.name, ttl: TTL, data: target }]);
+      } else if (question.type === 'PTR' && name.endsWith('.ip6.arpa')) {
+        const nibbles = name.slice(0, -'.ip6.arpa'.length).split('.').reverse();
+        const addr = nibbles.length === 32 && nibbles.every((n) => /^[0-9a-f]$/.test(n)) ? formatIPv6(BigInt(`0x${nibbles.join('')}`)) : undefined;
+        const target = addr ? this.source.reverse(containerId, addr) : undefined;
+        if (target) return reply([{ type: 'PTR', name: question.name, ttl: TTL, data: target }]);
       } else {
         const addrs = this.source.lookup(containerId, name);
         if (addrs) {
-          // A known name: its IPv4 addresses, and an empty answer for any other type (AAAA, MX, ...).
-          if (question.type === 'A') return reply(addrs.map((a) => ({ type: 'A' as const, name: question.name, ttl: TTL, data: a })));
+          // A known name: its IPv4 (A) or IPv6 (AAAA) addresses, and an empty answer for any other type (MX, ...).
+          if (question.type === 'A') return reply(addrs.filter((a) => !a.includes(':')).map((a) => ({ type: 'A' as const, name: question.name, ttl: TTL, data: a })));
+          if (question.type === 'AAAA') return reply(addrs.filter((a) => a.includes(':')).map((a) => ({ type: 'AAAA' as const, name: question.name, ttl: TTL, data: a })));
           return reply([]);
         }
       }

@@ -12,6 +12,10 @@
  * never be left behind by a partial update, and a crash leaves nothing that the next start does not
  * overwrite. Only the four jumps are added to built-in chains; `remove` takes them out again.
  *
+ * IPv6 gets the same chains in ip6tables (a second Firewall with family 6): masquerade of IPv6 subnets,
+ * isolation, and DNAT of published ports to containers' IPv6 addresses. It is set up only once an
+ * IPv6 network exists, so hosts and daemons without IPv6 networks never run ip6tables.
+ *
  * Lifecycle: `init` (chains and jumps) at daemon start, `apply` after each change, `remove` at shutdown.
  */
 import * as iptables from './iptables.js';
@@ -47,14 +51,14 @@ export interface FirewallState {
   ports: FirewallPort[];
 }
 
-function jumps(tag: string, userlandProxy: boolean): Array<{ table: iptables.Table; chain: string; rule: string[] }> {
+function jumps(tag: string, userlandProxy: boolean, family: iptables.Family = 4): Array<{ table: iptables.Table; chain: string; rule: string[] }> {
   const c = chainNames(tag);
   return [
     { table: 'nat', chain: 'PREROUTING', rule: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
     {
       table: 'nat',
       chain: 'OUTPUT',
-      rule: [...(userlandProxy ? ['!', '-d', '127.0.0.0/8'] : []), '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat],
+      rule: [...(userlandProxy ? ['!', '-d', family === 6 ? '::1/128' : '127.0.0.0/8'] : []), '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat],
     },
     { table: 'nat', chain: 'POSTROUTING', rule: ['-j', c.post] },
     { table: 'filter', chain: 'FORWARD', rule: ['-j', c.fwd] },
@@ -62,10 +66,15 @@ function jumps(tag: string, userlandProxy: boolean): Array<{ table: iptables.Tab
 }
 
 /** The iptables-restore text for the daemon's chains. Pure, so it can be unit-tested. */
-export function render(tag: string, state: FirewallState, opts: { userlandProxy: boolean }): string {
+export function render(tag: string, state: FirewallState, opts: { userlandProxy: boolean; family?: iptables.Family }): string {
   const c = chainNames(tag);
   const nat: string[] = [`:${c.dnat} - [0:0]`, `:${c.post} - [0:0]`];
   const filter: string[] = [`:${c.fwd} - [0:0]`];
+  const v6 = opts.family === 6;
+  const loopback = (ip: string) => (v6 ? ip === '::1' : ip.startsWith('127.'));
+  const host = v6 ? '/128' : '/32';
+  const any = v6 ? '::' : '0.0.0.0';
+  const to = (ip: string, port: number) => (v6 ? `[${ip}]:${port}` : `${ip}:${port}`);
 
   for (const n of state.networks) {
     if (!n.internal && n.masquerade) nat.push(`-A ${c.post} -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
@@ -74,11 +83,11 @@ export function render(tag: string, state: FirewallState, opts: { userlandProxy:
   }
   for (const p of state.ports) {
     const match = `-p ${p.proto} -m ${p.proto} --dport`;
-    nat.push(`-A ${c.post} -s ${p.containerIp}/32 -d ${p.containerIp}/32 ${match} ${p.containerPort} -j MASQUERADE`);
+    nat.push(`-A ${c.post} -s ${p.containerIp}${host} -d ${p.containerIp}${host} ${match} ${p.containerPort} -j MASQUERADE`);
     // Docker installs the DNAT rule for a loopback address too; with the proxy on, OUTPUT does not jump
     // here for 127.0.0.0/8, so the host's own loopback traffic still goes through the proxy.
-    const dst = p.hostIp && p.hostIp !== '0.0.0.0' ? `-d ${p.hostIp}/32 ` : '';
-    nat.push(`-A ${c.dnat} ${dst}! -i ${p.bridge} ${match} ${p.hostPort} -j DNAT --to-destination ${p.containerIp}:${p.containerPort}`);
+    const dst = p.hostIp && p.hostIp !== any ? `-d ${p.hostIp}${host} ` : '';
+    nat.push(`-A ${c.dnat} ${dst}! -i ${p.bridge} ${match} ${p.hostPort} -j DNAT --to-destination ${to(p.containerIp, p.containerPort)}`);
   }
 
   for (const a of state.networks) {
@@ -89,7 +98,7 @@ export function render(tag: string, state: FirewallState, opts: { userlandProxy:
     filter.push(`-A ${c.fwd} ! -i ${n.bridge} -o ${n.bridge} -j DROP`);
   }
   for (const p of state.ports) {
-    filter.push(`-A ${c.fwd} -d ${p.containerIp}/32 ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`);
+    filter.push(`-A ${c.fwd} -d ${p.containerIp}${host} ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`);
   }
   for (const n of state.networks) {
     filter.push(`-A ${c.fwd} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
@@ -104,12 +113,17 @@ export function render(tag: string, state: FirewallState, opts: { userlandProxy:
 export class Firewall {
   private running?: Promise<void>;
   private pending?: Promise<void>;
+  private initialized = false;
 
   constructor(
     readonly tag: string,
-    private readonly opts: { enabled: boolean; userlandProxy: boolean },
+    private readonly opts: { enabled: boolean; userlandProxy: boolean; family?: iptables.Family },
     private readonly state: () => FirewallState,
   ) {}
+
+  private get family(): iptables.Family {
+    return this.opts.family ?? 4;
+  }
 
   get enabled(): boolean {
     return this.opts.enabled;
@@ -118,12 +132,15 @@ export class Firewall {
   /** Creates the chains (empty, or emptied if a crash left them) and the jumps into them. */
   async init(): Promise<void> {
     if (!this.opts.enabled) return;
-    await iptables.restore(render(this.tag, { networks: [], ports: [] }, this.opts));
+    // IPv6 chains wait for the first IPv6 network (apply calls init then).
+    if (this.family === 6 && !this.state().networks.length) return;
+    await iptables.restore(render(this.tag, { networks: [], ports: [] }, this.opts), this.family);
     // A jump of the other proxy mode may be left from an earlier run with other settings.
-    for (const j of jumps(this.tag, !this.opts.userlandProxy)) {
-      if (j.chain === 'OUTPUT') await iptables.deleteRule(j.table, j.chain, j.rule);
+    for (const j of jumps(this.tag, !this.opts.userlandProxy, this.family)) {
+      if (j.chain === 'OUTPUT') await iptables.deleteRule(j.table, j.chain, j.rule, this.family);
     }
-    for (const j of jumps(this.tag, this.opts.userlandProxy)) await iptables.ensureRule(j.table, j.chain, j.rule, 'first');
+    for (const j of jumps(this.tag, this.opts.userlandProxy, this.family)) await iptables.ensureRule(j.table, j.chain, j.rule, 'first', this.family);
+    this.initialized = true;
   }
 
   /**
@@ -139,7 +156,12 @@ export class Firewall {
       .then(async () => {
         this.pending = undefined;
         this.running = next;
-        await iptables.restore(render(this.tag, this.state(), this.opts));
+        const state = this.state();
+        if (!this.initialized) {
+          if (this.family === 6 && !state.networks.length) return;
+          await this.init();
+        }
+        await iptables.restore(render(this.tag, state, this.opts), this.family);
       });
     this.pending = next;
     void next.catch(() => {}).then(() => {
@@ -152,7 +174,8 @@ export class Firewall {
   async remove(): Promise<void> {
     if (!this.opts.enabled) return;
     await this.running?.catch(() => {});
-    await removeFirewallLeftovers(this.tag);
+    if (this.family === 6 && !this.initialized) return;
+    await removeFirewallLeftovers(this.tag, this.family);
   }
 }
 
@@ -160,13 +183,13 @@ export class Firewall {
  * Removes every rule and chain of the daemon with this tag, whatever state they are in: jumps into its
  * chains from any chain, then the chains. Used at shutdown and by test harnesses after a crash.
  */
-export async function removeFirewallLeftovers(tag: string): Promise<void> {
+export async function removeFirewallLeftovers(tag: string, family: iptables.Family = 4): Promise<void> {
   const c = chainNames(tag);
   const ours = new Set([c.dnat, c.post, c.fwd]);
   for (const table of ['nat', 'filter'] as const) {
     let text: string;
     try {
-      text = await iptables.save(table);
+      text = await iptables.save(table, family);
     } catch (err) {
       log.warn('iptables-save failed', { table, error: messageOf(err) });
       continue;
@@ -177,11 +200,11 @@ export async function removeFirewallLeftovers(tag: string): Promise<void> {
       const chain = words[1]!;
       const j = words.indexOf('-j');
       if (ours.has(chain) || j < 0 || !ours.has(words[j + 1]!)) continue;
-      await iptables.deleteRule(table, chain, words.slice(2)).catch((err) => log.warn('could not delete rule', { rule: line, error: messageOf(err) }));
+      await iptables.deleteRule(table, chain, words.slice(2), family).catch((err) => log.warn('could not delete rule', { rule: line, error: messageOf(err) }));
     }
     const declared = text.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!);
     for (const chain of declared.filter((n) => ours.has(n))) {
-      await iptables.removeChain(table, chain).catch((err) => log.warn('could not delete chain', { chain, error: messageOf(err) }));
+      await iptables.removeChain(table, chain, family).catch((err) => log.warn('could not delete chain', { chain, error: messageOf(err) }));
     }
   }
 }

@@ -46,9 +46,9 @@ function cleanStderr(stderr: string): string {
  * Runs several `ip` commands (each without the leading "ip") in one process, optionally inside a named
  * network namespace. `force` goes on after a failing line (for cleanup); the error still reports it.
  */
-export async function batch(commands: string[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
+export async function batch(commands: string[], opts: { netns?: string; force?: boolean; family?: 4 | 6 } = {}): Promise<void> {
   if (!commands.length) return;
-  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.family ? [`-${opts.family}`] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
   await run(args, commands.join('\n') + '\n');
 }
 
@@ -88,6 +88,13 @@ export async function addresses(dev: string): Promise<Array<{ local: string; pre
   return parsed.flatMap((a) => a.addr_info.filter((i) => i.family === 'inet').map((i) => ({ local: i.local, prefixlen: i.prefixlen })));
 }
 
+/** The interface's IPv6 addresses (link-local ones with scope "link"). */
+export async function addresses6(dev: string): Promise<Array<{ local: string; prefixlen: number; scope: string }>> {
+  const out = await run(['-j', '-6', 'addr', 'show', 'dev', dev]);
+  const parsed = out.trim() ? (JSON.parse(out) as Array<{ addr_info: Array<{ family: string; local: string; prefixlen: number; scope: string }> }>) : [];
+  return parsed.flatMap((a) => a.addr_info.filter((i) => i.family === 'inet6').map((i) => ({ local: i.local, prefixlen: i.prefixlen, scope: i.scope })));
+}
+
 export interface RouteInfo {
   dst: string;
   dev?: string;
@@ -97,6 +104,12 @@ export interface RouteInfo {
 /** IPv4 routes of the main table (what a new subnet must not overlap). */
 export async function routes(): Promise<RouteInfo[]> {
   const out = await run(['-j', '-4', 'route', 'show']);
+  return out.trim() ? (JSON.parse(out) as RouteInfo[]) : [];
+}
+
+/** IPv6 routes of the main table (what a new IPv6 subnet must not overlap). */
+export async function routes6(): Promise<RouteInfo[]> {
+  const out = await run(['-j', '-6', 'route', 'show']);
   return out.trim() ? (JSON.parse(out) as RouteInfo[]) : [];
 }
 

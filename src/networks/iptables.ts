@@ -1,5 +1,5 @@
 /**
- * Adapter for iptables (iptables, iptables-save, iptables-restore; whichever backend `iptables` is on
+ * Adapter for iptables and ip6tables (with their -save and -restore; whichever backend `iptables` is on
  * this host): the only module that runs them. Every call waits for the xtables lock (-w); what the
  * program writes to stderr becomes the error.
  *
@@ -10,6 +10,13 @@
 import { execFileText, ExecFileError } from '../runtime/exec-file.js';
 
 export type Table = 'filter' | 'nat';
+
+/** 4: iptables, 6: ip6tables (the same package and backend, nft or legacy, as iptables on this host). */
+export type Family = 4 | 6;
+
+function prog(family: Family, tool: '' | '-save' | '-restore'): string {
+  return `${family === 6 ? 'ip6tables' : 'iptables'}${tool}`;
+}
 
 export class IptablesError extends Error {
   constructor(
@@ -43,18 +50,18 @@ async function run(program: string, args: string[], input?: string): Promise<str
 }
 
 /** Applies an iptables-restore text without flushing tables; chains it declares are emptied first. */
-export async function restore(text: string): Promise<void> {
-  await run('iptables-restore', ['-w', '--noflush'], text);
+export async function restore(text: string, family: Family = 4): Promise<void> {
+  await run(prog(family, '-restore'), ['-w', '--noflush'], text);
 }
 
-export async function save(table: Table): Promise<string> {
-  return run('iptables-save', ['-t', table]);
+export async function save(table: Table, family: Family = 4): Promise<string> {
+  return run(prog(family, '-save'), ['-t', table]);
 }
 
 /** True if the rule is in the chain (iptables -C). */
-export async function hasRule(table: Table, chain: string, rule: string[]): Promise<boolean> {
+export async function hasRule(table: Table, chain: string, rule: string[], family: Family = 4): Promise<boolean> {
   try {
-    await run('iptables', ['-w', '-t', table, '-C', chain, ...rule]);
+    await run(prog(family, ''), ['-w', '-t', table, '-C', chain, ...rule]);
     return true;
   } catch (err) {
     if (err instanceof IptablesError && (err.exitCode === 1 || /does a matching rule exist|No chain\/target\/match/i.test(err.stderr))) return false;
@@ -63,27 +70,27 @@ export async function hasRule(table: Table, chain: string, rule: string[]): Prom
 }
 
 /** Adds the rule unless present: inserted first in the chain, or appended. */
-export async function ensureRule(table: Table, chain: string, rule: string[], where: 'first' | 'last' = 'first'): Promise<void> {
-  if (await hasRule(table, chain, rule)) return;
-  await run('iptables', ['-w', '-t', table, where === 'first' ? '-I' : '-A', chain, ...(where === 'first' ? ['1'] : []), ...rule]);
+export async function ensureRule(table: Table, chain: string, rule: string[], where: 'first' | 'last' = 'first', family: Family = 4): Promise<void> {
+  if (await hasRule(table, chain, rule, family)) return;
+  await run(prog(family, ''), ['-w', '-t', table, where === 'first' ? '-I' : '-A', chain, ...(where === 'first' ? ['1'] : []), ...rule]);
 }
 
 /** Deletes every copy of the rule; absent is fine. */
-export async function deleteRule(table: Table, chain: string, rule: string[]): Promise<void> {
-  for (let i = 0; i < 16 && (await hasRule(table, chain, rule)); i++) {
-    await run('iptables', ['-w', '-t', table, '-D', chain, ...rule]);
+export async function deleteRule(table: Table, chain: string, rule: string[], family: Family = 4): Promise<void> {
+  for (let i = 0; i < 16 && (await hasRule(table, chain, rule, family)); i++) {
+    await run(prog(family, ''), ['-w', '-t', table, '-D', chain, ...rule]);
   }
 }
 
 /** Empties and deletes a chain; absent is fine. */
-export async function removeChain(table: Table, chain: string): Promise<void> {
+export async function removeChain(table: Table, chain: string, family: Family = 4): Promise<void> {
   try {
-    await run('iptables', ['-w', '-t', table, '-F', chain]);
+    await run(prog(family, ''), ['-w', '-t', table, '-F', chain]);
   } catch (err) {
     if (err instanceof IptablesError && /No chain|does not exist/i.test(err.stderr)) return;
     throw err;
   }
-  await run('iptables', ['-w', '-t', table, '-X', chain]);
+  await run(prog(family, ''), ['-w', '-t', table, '-X', chain]);
 }
 
 /**

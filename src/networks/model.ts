@@ -26,6 +26,8 @@ export interface NetworkRecord {
   ipam: { Driver: string; Options: Record<string, string> | null; Config: IpamConfigEntry[] };
   /** Whether the user chose the subnet (static container addresses need it, as in Docker). */
   userSubnet: boolean;
+  /** Whether the user chose the IPv6 subnet (static IPv6 addresses need it). */
+  userSubnet6?: boolean;
   options: Record<string, string>;
   labels: Record<string, string>;
   /** The Linux bridge, for bridge networks. */
@@ -63,6 +65,10 @@ export interface EndpointState {
   ip: string;
   prefix: number;
   gateway: string;
+  /** The IPv6 address, prefix length and gateway, on networks with IPv6 enabled. */
+  ip6?: string;
+  prefix6?: number;
+  gateway6?: string;
   mac: string;
   /** Host end of the veth pair, on the network's bridge. */
   veth: string;

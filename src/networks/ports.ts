@@ -4,7 +4,8 @@
  * list of GET /containers/json). Pure functions; the network service binds and wires them.
  */
 import { invalidArgument } from '../lib/errors.js';
-import { parseIPv4 } from './ipam.js';
+import { formatIPv4, parseIPv4 } from './ipam.js';
+import { formatIPv6, parseIPv6 } from './ipv6.js';
 
 export type Proto = 'tcp' | 'udp';
 
@@ -16,6 +17,8 @@ export interface PortRequest {
   /** 0..0 = any port from ip_local_port_range. */
   hostPortStart: number;
   hostPortEnd: number;
+  /** The IPv6 half ("::") of a binding without a host address: it takes the port the IPv4 half ("0.0.0.0", just before it) got. */
+  twin?: boolean;
 }
 
 /** A binding in place. */
@@ -49,8 +52,12 @@ function parseHostPort(raw: string | undefined): { start: number; end: number } 
   return { start, end };
 }
 
-/** The bindings a container asks for, in Docker's order (sorted by container port, then as given). */
-export function portRequests(portBindings: unknown, publishAll: boolean, exposed: unknown, defaultHostIp = '0.0.0.0'): PortRequest[] {
+/**
+ * The bindings a container asks for, in Docker's order (sorted by container port, then as given). As
+ * Docker 28 does, a binding without a host address is made on 0.0.0.0 and, when the host has IPv6
+ * (`dualStack`), on [::] too with the same port.
+ */
+export function portRequests(portBindings: unknown, publishAll: boolean, exposed: unknown, defaultHostIp = '0.0.0.0', dualStack = false): PortRequest[] {
   const out: PortRequest[] = [];
   const bindings = (portBindings && typeof portBindings === 'object' ? portBindings : {}) as Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
   const keys = new Set(Object.keys(bindings));
@@ -59,18 +66,24 @@ export function portRequests(portBindings: unknown, publishAll: boolean, exposed
   for (const { k, port, proto } of sorted) {
     const list = bindings[k]?.length ? bindings[k]! : publishAll ? [{ HostIp: '', HostPort: '' }] : [];
     for (const b of list) {
-      let hostIp = (b?.HostIp ?? '').trim() || defaultHostIp;
-      if (hostIp.startsWith('[') || hostIp.includes(':')) {
-        if (hostIp === '::' || hostIp === '[::]') continue; // IPv6 not supported: the IPv4 binding stands for both
-        throw invalidArgument(`IPv6 host address ${hostIp} is not supported`);
-      }
-      if (parseIPv4(hostIp) === undefined) throw invalidArgument(`invalid host IP address: ${hostIp}`);
-      hostIp = hostIp === '' ? '0.0.0.0' : hostIp;
+      const given = (b?.HostIp ?? '').trim();
+      const hostIp = canonicalHostIp(given || defaultHostIp);
       const { start, end } = parseHostPort(b?.HostPort);
       out.push({ proto, containerPort: port, hostIp, hostPortStart: start, hostPortEnd: end });
+      if (!given && dualStack && hostIp === '0.0.0.0') out.push({ proto, containerPort: port, hostIp: '::', hostPortStart: start, hostPortEnd: end, twin: true });
     }
   }
   return out;
+}
+
+/** A host address in its canonical text ("[::1]" -> "::1", "0:0::1" -> "::1"); Docker's error otherwise. */
+function canonicalHostIp(raw: string): string {
+  const bare = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
+  const v4 = parseIPv4(bare);
+  if (v4 !== undefined) return formatIPv4(v4);
+  const v6 = bare.includes(':') ? parseIPv6(bare) : undefined;
+  if (v6 !== undefined) return formatIPv6(v6);
+  throw invalidArgument(`invalid host IP address: ${raw}`);
 }
 
 /** Checks PortBindings at create (so that `docker create` fails, not start). */

@@ -8,6 +8,10 @@
  * With the proxy disabled (--userland-proxy=false) the socket is still bound, to reserve the port, but
  * nothing is forwarded: the DNAT rules do all the work.
  *
+ * IPv6 host addresses are bound IPv6-only (so "::" and "0.0.0.0" are two bindings of one port, as
+ * docker-proxy makes them); the target is the container's IPv6 address when it has one on the network,
+ * else its IPv4 address: the proxy is what carries IPv6 clients to an IPv4-only container.
+ *
  * Lifecycle: `PortProxy.open` binds (or fails with the bind error); `close` releases the port and ends
  * the connections it carries. Proxies die with the daemon; a restarted daemon opens them again.
  */
@@ -64,7 +68,7 @@ export class PortProxy {
       const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => reject(new BindError(errnoText(err), err.code ?? '')));
-        server.listen({ host, port: opts.hostPort, exclusive: true, backlog: 511 }, () => resolve());
+        server.listen({ host, port: opts.hostPort, exclusive: true, backlog: 511, ipv6Only: net.isIPv6(host) }, () => resolve());
       });
       const port = (server.address() as net.AddressInfo).port;
       const proxy = new PortProxy('tcp', host, port, opts.target, server, opts.forward);
@@ -72,7 +76,7 @@ export class PortProxy {
       server.on('error', () => {});
       return proxy;
     }
-    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: net.isIPv6(host) });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', (err: NodeJS.ErrnoException) => reject(new BindError(errnoText(err), err.code ?? '')));
       sock.bind({ address: host, port: opts.hostPort, exclusive: true }, () => resolve());
@@ -119,7 +123,7 @@ export class PortProxy {
     let flow = this.flows.get(key);
     if (!flow) {
       if (this.flows.size >= UDP_MAX_FLOWS) return;
-      const sock = dgram.createSocket('udp4');
+      const sock = dgram.createSocket(net.isIPv6(this.target.ip) ? 'udp6' : 'udp4');
       const server = this.server as dgram.Socket;
       sock.on('message', (reply) => {
         server.send(reply, rinfo.port, rinfo.address);

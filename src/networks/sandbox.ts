@@ -57,6 +57,10 @@ export interface InterfaceSpec {
   mtu?: number;
   /** Gateway to route through by default, if this interface carries the default route. */
   defaultGateway?: string;
+  /** "fd00:1::2/64", on networks with IPv6 (added without duplicate address detection, usable at once). */
+  address6?: string;
+  /** IPv6 gateway for the default IPv6 route. */
+  defaultGateway6?: string;
 }
 
 /** Creates the veth pair, puts the host end on the bridge and configures the container end. */
@@ -69,7 +73,15 @@ export async function addInterface(s: InterfaceSpec): Promise<void> {
   ]);
   try {
     await ip.batch(
-      [`addr add ${s.address} dev ${s.ifname}`, `link set ${s.ifname} up`, ...(s.defaultGateway ? [`route replace default via ${s.defaultGateway} dev ${s.ifname}`] : [])],
+      [
+        `addr add ${s.address} dev ${s.ifname}`,
+        // As dockerd: no IPv6 on the interface of an IPv4-only network (not even a link-local address).
+        s.address6 ? `addr add ${s.address6} dev ${s.ifname} nodad` : `link set ${s.ifname} addrgenmode none`,
+        `link set ${s.ifname} up`,
+        ...(s.defaultGateway ? [`route replace default via ${s.defaultGateway} dev ${s.ifname}`] : []),
+        // The family follows from the gateway's address.
+        ...(s.defaultGateway6 ? [`route replace default via ${s.defaultGateway6} dev ${s.ifname}`] : []),
+      ],
       { netns: s.netns },
     );
   } catch (err) {
@@ -81,6 +93,12 @@ export async function addInterface(s: InterfaceSpec): Promise<void> {
 export async function setDefaultRoute(netns: string, gateway: string | undefined, ifname?: string): Promise<void> {
   if (gateway) await ip.batch([`route replace default via ${gateway}${ifname ? ` dev ${ifname}` : ''}`], { netns });
   else await ip.batch(['route del default'], { netns, force: true }).catch(() => {});
+}
+
+/** The default IPv6 route: through this gateway, or none. */
+export async function setDefaultRoute6(netns: string, gateway: string | undefined, ifname?: string): Promise<void> {
+  if (gateway) await ip.batch([`route replace default via ${gateway}${ifname ? ` dev ${ifname}` : ''}`], { netns });
+  else await ip.batch(['route del default'], { netns, family: 6, force: true }).catch(() => {});
 }
 
 export async function removeInterface(veth: string): Promise<void> {

@@ -24,6 +24,8 @@ import type { Db } from '../store/db.js';
 import type { EventBus } from '../events/bus.js';
 import type { EndpointConfig, EndpointRecord, EndpointState, NetworkRecord, SandboxRecord } from './model.js';
 import { NetworkStore } from './store.js';
+import { Ipam6, contains6, formatCidr6, formatIPv6, overlaps6, parseCidr6, parseIPv6, pickSubnet6, pool6From, type Cidr6 } from './ipv6.js';
+import { enableIPv6Forwarding, hostHasIPv6, hostRoutes6, pool6Of, proxyTarget, v6ConfigOf } from './dual-stack.js';
 import { Ipam, contains, formatCidr, formatIPv4, overlaps, parseCidr, parseIPv4, parseIfaceCidr, pickSubnet, poolFrom, type Cidr, type Pool } from './ipam.js';
 import * as ip from './ip.js';
 import * as sandbox from './sandbox.js';
@@ -50,6 +52,9 @@ export interface NetworkConfig {
   bip?: string;
   /** --fixed-cidr: where default-bridge containers get their addresses. */
   fixedCidr?: string;
+  /** --ipv6, --fixed-cidr-v6: IPv6 on the default bridge. */
+  ipv6?: boolean;
+  fixedCidrV6?: string;
   iptables: boolean;
   ipForward: boolean;
   userlandProxy: boolean;
@@ -170,7 +175,11 @@ export class NetworkService implements ContainerNetworking {
   readonly store: NetworkStore;
   readonly tag: string;
   private readonly ipam = new Ipam();
+  private readonly ipam6 = new Ipam6();
   private readonly firewall: Firewall;
+  private readonly firewall6: Firewall;
+  /** Whether the host has IPv6: ports published without an address are then bound on [::] too. */
+  private dualStackPorts = false;
   private readonly dns: DnsServer;
   private readonly locks = new KeyedMutex();
   /** Sandboxes set up (or adopted) by this process, with their live sockets. */
@@ -190,6 +199,7 @@ export class NetworkService implements ContainerNetworking {
     this.store = new NetworkStore(db);
     this.tag = config.bridge;
     this.firewall = new Firewall(this.tag, { enabled: config.iptables, userlandProxy: config.userlandProxy }, () => this.firewallState());
+    this.firewall6 = new Firewall(this.tag, { enabled: config.iptables, userlandProxy: config.userlandProxy, family: 6 }, () => this.firewallState6());
     this.dns = new DnsServer({
       lookup: (id, name) => this.dnsLookup(id, name),
       reverse: (id, addr) => this.dnsReverse(id, addr),
@@ -206,19 +216,31 @@ export class NetworkService implements ContainerNetworking {
       const cur = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').catch(() => '');
       if (cur.trim() !== '1') await fs.writeFile('/proc/sys/net/ipv4/ip_forward', '1');
     }
+    this.dualStackPorts = await hostHasIPv6();
     await this.firewall.init();
     await this.ensurePredefined();
     for (const n of this.store.allNetworks()) {
       if (n.driver !== 'bridge') continue;
       const pool = this.poolOf(n);
       this.ipam.addNetwork(n.id, pool);
+      const pool6 = pool6Of(n);
+      if (pool6) {
+        this.ipam6.addNetwork(n.id, pool6);
+        if (this.config.ipForward) await enableIPv6Forwarding();
+      }
       if (this.externalBridge && n.bridge === this.externalBridge.name) await useExternalBridge(this.externalBridge, `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`);
-      else await ensureBridge({ name: n.bridge!, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu: mtuOf(n) });
+      else await ensureBridge({ name: n.bridge!, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu: mtuOf(n), address6: pool6 && `${formatIPv6(pool6.gateway)}/${pool6.subnet.prefix}` });
       if (!this.config.userlandProxy) await setRouteLocalnet(n.bridge!, true).catch(() => {});
     }
-    for (const sb of this.store.allSandboxes()) for (const e of sb.endpoints) this.ipam.claim(e.networkId, parseIPv4(e.ip)!);
+    for (const sb of this.store.allSandboxes()) {
+      for (const e of sb.endpoints) {
+        this.ipam.claim(e.networkId, parseIPv4(e.ip)!);
+        if (e.ip6) this.ipam6.claim(e.networkId, parseIPv6(e.ip6)!);
+      }
+    }
     await this.removeLeftovers();
     await this.firewall.apply();
+    await this.firewall6.apply();
   }
 
   /**
@@ -241,7 +263,7 @@ export class NetworkService implements ContainerNetworking {
           this.allocated.add(portKey(p.proto, p.hostIp, p.hostPort));
           if (!target) continue;
           try {
-            live.proxies.push(await PortProxy.open({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, target: { ip: target.ip, port: p.containerPort }, forward: this.config.userlandProxy }));
+            live.proxies.push(await PortProxy.open({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, target: { ip: proxyTarget(p.hostIp, target), port: p.containerPort }, forward: this.config.userlandProxy }));
           } catch (err) {
             log.warn('could not re-open a published port', { id: sb.containerId, port: `${p.hostIp}:${p.hostPort}`, error: messageOf(err) });
           }
@@ -250,6 +272,7 @@ export class NetworkService implements ContainerNetworking {
       });
     }
     await this.firewall.apply();
+    await this.firewall6.apply();
   }
 
   async shutdown(opts: { liveRestore: boolean }): Promise<void> {
@@ -260,6 +283,7 @@ export class NetworkService implements ContainerNetworking {
       for (const sb of this.store.allSandboxes()) await this.tearDown(sb.containerId).catch(() => {});
       for (const n of this.store.allNetworks()) if (n.bridge) await deleteBridge(n.bridge, this.tag).catch((err) => log.warn('could not delete bridge', { bridge: n.bridge, error: messageOf(err) }));
       await this.firewall.remove().catch((err) => log.warn('could not remove iptables rules', { error: messageOf(err) }));
+      await this.firewall6.remove().catch((err) => log.warn('could not remove ip6tables rules', { error: messageOf(err) }));
     }
     await fs.rm(this.tagFile(), { force: true }).catch(() => {});
   }
@@ -343,15 +367,17 @@ export class NetworkService implements ContainerNetworking {
       if (!fixed || !overlaps(fixed, subnet) || fixed.prefix < subnet.prefix) throw invalidArgument(`invalid fixed-cidr ${this.config.fixedCidr}: it must lie in the bridge subnet ${formatCidr(subnet)}`);
       cfg.IPRange = formatCidr(fixed);
     }
+    const bridgeId = existing?.id ?? newId();
+    const cfg6 = this.config.ipv6 ? await this.defaultBridgeV6(bridgeId) : undefined;
     this.store.saveNetwork({
-      id: existing?.id ?? newId(),
+      id: bridgeId,
       name: 'bridge',
       created: existing?.created ?? rfc3339Nano(Date.now()),
       driver: 'bridge',
       internal: false,
       attachable: false,
-      enableIPv6: false,
-      ipam: { Driver: 'default', Options: null, Config: [cfg] },
+      enableIPv6: Boolean(cfg6),
+      ipam: { Driver: 'default', Options: null, Config: cfg6 ? [cfg, cfg6] : [cfg] },
       userSubnet: false,
       options: {
         'com.docker.network.bridge.default_bridge': 'true',
@@ -365,6 +391,31 @@ export class NetworkService implements ContainerNetworking {
       bridge: this.tag,
       predefined: true,
     });
+  }
+
+  /** The default bridge's IPv6 subnet (--ipv6): --fixed-cidr-v6, or a /64 of the default ULA pool. */
+  private async defaultBridgeV6(bridgeId: string): Promise<{ Subnet: string; Gateway: string }> {
+    let pool;
+    if (this.config.fixedCidrV6) {
+      const fixed = parseCidr6(this.config.fixedCidrV6);
+      if (!fixed || fixed.cidr.prefix > 126) throw invalidArgument(`invalid fixed-cidr-v6 ${this.config.fixedCidrV6}: it must be an IPv6 subnet, as fd00:1::/64`);
+      pool = pool6From({ Subnet: formatCidr6(fixed.cidr) }, () => undefined);
+    } else {
+      const taken = await this.takenSubnets6(bridgeId);
+      pool = pool6From({}, () => pickSubnet6(bridgeId, taken));
+    }
+    return { Subnet: formatCidr6(pool.subnet), Gateway: formatIPv6(pool.gateway) };
+  }
+
+  /** IPv6 subnets a new network must not overlap: host routes not on our bridges, and other networks'. */
+  private async takenSubnets6(exceptNetwork?: string): Promise<Cidr6[]> {
+    const ours = new Set(this.store.allNetworks().flatMap((n) => (n.bridge ? [n.bridge] : [])));
+    const taken = await hostRoutes6(ours);
+    for (const n of this.store.allNetworks()) {
+      const p = n.id === exceptNetwork ? undefined : pool6Of(n);
+      if (p) taken.push(p.subnet);
+    }
+    return taken;
   }
 
   /** Subnets a new network must not overlap: host routes not on our bridges, and other networks. */
@@ -462,13 +513,15 @@ export class NetworkService implements ContainerNetworking {
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
     const ipamDriver = req.IPAM?.Driver || 'default';
     if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
-    if (req.EnableIPv6) throw invalidArgument('IPv6 networks are not supported by this daemon');
     if (req.EnableIPv4 === false) throw invalidArgument('IPv4 cannot be disabled on a bridge network here');
     if (req.ConfigOnly || req.Ingress) throw invalidArgument('config-only and ingress networks are not supported');
     if (req.Scope && req.Scope !== 'local') throw invalidArgument(`invalid scope ${req.Scope}: only local networks are supported`);
     const configs = (req.IPAM?.Config ?? []).filter((c) => !(c.Subnet ?? '').includes(':'));
     if (configs.length > 1) throw invalidArgument('only one IPv4 subnet per network is supported');
     const cfg = configs[0] ?? {};
+    // As dockerd, IPv6 subnets count only on an IPv6 network.
+    const configs6 = req.EnableIPv6 ? (req.IPAM?.Config ?? []).filter((c) => (c.Subnet ?? '').includes(':')) : [];
+    if (configs6.length > 1) throw invalidArgument('only one IPv6 subnet per network is supported');
 
     const id = newId();
     const taken = await this.takenSubnets();
@@ -476,6 +529,14 @@ export class NetworkService implements ContainerNetworking {
     for (const n of this.store.allNetworks()) {
       const s = n.driver === 'bridge' && n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
       if (s && overlaps(s, pool.subnet)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
+    }
+    const taken6 = req.EnableIPv6 ? await this.takenSubnets6() : [];
+    const pool6 = req.EnableIPv6 ? pool6From(configs6[0] ?? {}, () => pickSubnet6(this.store.networkByName('bridge')?.id ?? this.tag, taken6)) : undefined;
+    if (pool6) {
+      for (const n of this.store.allNetworks()) {
+        const s6 = pool6Of(n)?.subnet;
+        if (s6 && overlaps6(s6, pool6.subnet)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
+      }
     }
     const options = { ...(req.Options ?? {}) };
     const bridgeName = options[OPT_BRIDGE_NAME] || `br-${id.slice(0, 12)}`;
@@ -492,6 +553,8 @@ export class NetworkService implements ContainerNetworking {
 
     const ipamCfg: { Subnet: string; Gateway: string; IPRange?: string } = { Subnet: formatCidr(pool.subnet), Gateway: formatIPv4(pool.gateway) };
     if (cfg.IPRange) ipamCfg.IPRange = formatCidr(pool.range);
+    const ipamCfg6: { Subnet: string; Gateway: string; IPRange?: string } | undefined = pool6 && { Subnet: formatCidr6(pool6.subnet), Gateway: formatIPv6(pool6.gateway) };
+    if (ipamCfg6 && configs6[0]?.IPRange) ipamCfg6.IPRange = formatCidr6(pool6!.range);
     const n: NetworkRecord = {
       id,
       name,
@@ -499,23 +562,28 @@ export class NetworkService implements ContainerNetworking {
       driver: 'bridge',
       internal: Boolean(req.Internal),
       attachable: Boolean(req.Attachable),
-      enableIPv6: false,
-      ipam: { Driver: 'default', Options: req.IPAM?.Options ?? {}, Config: [ipamCfg] },
+      enableIPv6: Boolean(pool6),
+      ipam: { Driver: 'default', Options: req.IPAM?.Options ?? {}, Config: ipamCfg6 ? [ipamCfg, ipamCfg6] : [ipamCfg] },
       userSubnet: Boolean(cfg.Subnet),
+      userSubnet6: Boolean(configs6[0]?.Subnet),
       options,
       labels: { ...(req.Labels ?? {}) },
       bridge: bridgeName,
       predefined: false,
     };
-    await ensureBridge({ name: bridgeName, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu });
+    await ensureBridge({ name: bridgeName, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu, address6: ipamCfg6 && `${ipamCfg6.Gateway}/${pool6!.subnet.prefix}` });
     try {
       if (!this.config.userlandProxy) await setRouteLocalnet(bridgeName, true).catch(() => {});
+      if (pool6 && this.config.ipForward) await enableIPv6Forwarding();
       this.store.saveNetwork(n);
       this.ipam.addNetwork(id, pool);
+      if (pool6) this.ipam6.addNetwork(id, pool6);
       await this.firewall.apply();
+      if (pool6) await this.firewall6.apply();
     } catch (err) {
       this.store.deleteNetwork(id);
       this.ipam.removeNetwork(id);
+      this.ipam6.removeNetwork(id);
       await deleteBridge(bridgeName, this.tag).catch(() => {});
       throw err;
     }
@@ -572,7 +640,9 @@ export class NetworkService implements ContainerNetworking {
     if (n.bridge) await deleteBridge(n.bridge, this.tag);
     this.store.deleteNetwork(n.id);
     this.ipam.removeNetwork(n.id);
+    this.ipam6.removeNetwork(n.id);
     await this.firewall.apply();
+    if (n.enableIPv6) await this.firewall6.apply();
     this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
   }
 
@@ -688,7 +758,15 @@ export class NetworkService implements ContainerNetworking {
         else if (!subnet || !contains(subnet, addr)) errs.push(`no configured subnet or ip-range contain the IP address ${v4}`);
       }
     }
-    if (v6 && net && !net.predefined) errs.push(`invalid IPv6 address: ${v6}: network ${net.name} has no IPv6 subnet`);
+    if (v6) {
+      const addr = parseIPv6(v6);
+      if (addr === undefined || addr === 0n) errs.push(`invalid IPv6 address: ${v6}`);
+      else if (net && !net.predefined) {
+        const subnet6 = pool6Of(net)?.subnet;
+        if (subnet6 && !net.userSubnet6 && !net.userSubnet) errs.push(ERR.ipNoSubnet);
+        else if (!subnet6 || !contains6(subnet6, addr)) errs.push(`no configured subnet or ip-range contain the IP address ${v6}`);
+      }
+    }
     if (cfg.MacAddress && !normalizeMac(cfg.MacAddress)) throw invalidArgument(`invalid MAC address ${cfg.MacAddress}`);
     if (errs.length) throw invalidArgument(`invalid endpoint settings:\n${errs.join('\n')}`);
   }
@@ -782,9 +860,13 @@ export class NetworkService implements ContainerNetworking {
       sb.ports = [];
       this.store.saveSandbox(sb);
       await this.firewall.apply().catch((err) => log.warn('iptables update failed', { id: containerId, error: messageOf(err) }));
+      await this.firewall6.apply().catch((err) => log.warn('ip6tables update failed', { id: containerId, error: messageOf(err) }));
     }
     await sandbox.deleteNetns(sb.netns, sb.endpoints.map((e) => e.veth));
-    for (const e of sb.endpoints) this.ipam.release(e.networkId, parseIPv4(e.ip)!);
+    for (const e of sb.endpoints) {
+      this.ipam.release(e.networkId, parseIPv4(e.ip)!);
+      if (e.ip6) this.ipam6.release(e.networkId, parseIPv6(e.ip6)!);
+    }
     this.store.deleteSandbox(containerId);
     for (const e of sb.endpoints) this.publishEndpointEvent('disconnect', e.networkId, containerId);
   }
@@ -800,6 +882,17 @@ export class NetworkService implements ContainerNetworking {
     const pool = this.poolOf(net);
     const requested = rec.config.IPAMConfig?.IPv4Address ? parseIPv4(rec.config.IPAMConfig.IPv4Address) : undefined;
     const addr = this.ipam.allocate(net.id, requested);
+    let addr6: bigint | undefined;
+    if (this.ipam6.has(net.id)) {
+      const requested6 = rec.config.IPAMConfig?.IPv6Address ? parseIPv6(rec.config.IPAMConfig.IPv6Address) : undefined;
+      try {
+        addr6 = this.ipam6.allocate(net.id, requested6);
+      } catch (err) {
+        this.ipam.release(net.id, addr);
+        throw err;
+      }
+    }
+    const pool6 = this.ipam6.pool(net.id);
     const used = new Set(sb.endpoints.map((e) => e.ifname));
     let n = 0;
     while (used.has(`eth${n}`)) n++;
@@ -810,6 +903,7 @@ export class NetworkService implements ContainerNetworking {
       ip: ipText,
       prefix: pool.subnet.prefix,
       gateway: net.internal ? '' : formatIPv4(pool.gateway),
+      ...(addr6 !== undefined && pool6 ? { ip6: formatIPv6(addr6), prefix6: pool6.subnet.prefix, gateway6: net.internal ? '' : formatIPv6(pool6.gateway) } : {}),
       mac: (rec.config.MacAddress && normalizeMac(rec.config.MacAddress)) || sandbox.macFor(ipText),
       veth: sandbox.vethName(),
       ifname: `eth${n}`,
@@ -825,9 +919,13 @@ export class NetworkService implements ContainerNetworking {
         address: `${ipText}/${pool.subnet.prefix}`,
         mtu: mtuOf(net),
         defaultGateway: carriesDefault ? formatIPv4(pool.gateway) : undefined,
+        address6: state.ip6 && `${state.ip6}/${state.prefix6}`,
+        // The first network with an IPv6 gateway carries the default IPv6 route (it may not be the IPv4 one's).
+        defaultGateway6: state.gateway6 && !sb.endpoints.some((e) => e.gateway6) ? state.gateway6 : undefined,
       });
     } catch (err) {
       this.ipam.release(net.id, addr);
+      if (addr6 !== undefined) this.ipam6.release(net.id, addr6);
       throw err;
     }
     sb.endpoints.push(state);
@@ -840,18 +938,21 @@ export class NetworkService implements ContainerNetworking {
   private async publish(sb: SandboxRecord, c: NetContainer): Promise<void> {
     const target = sb.endpoints.find((e) => e.networkId === sb.gatewayNetwork);
     const net = target ? this.store.network(target.networkId) : undefined;
-    const reqs = portRequests(c.hostConfig.PortBindings, Boolean(c.hostConfig.PublishAllPorts), c.config.ExposedPorts, net?.options[OPT_HOST_BINDING] || '0.0.0.0');
+    const reqs = portRequests(c.hostConfig.PortBindings, Boolean(c.hostConfig.PublishAllPorts), c.config.ExposedPorts, net?.options[OPT_HOST_BINDING] || '0.0.0.0', this.dualStackPorts);
     if (!reqs.length || !target) return;
     const live = this.live.get(c.id)!;
     try {
       for (const req of reqs) {
-        const proxy = await this.bindPort(req, target.ip);
+        // The [::] half of a binding without an address takes the port its 0.0.0.0 half got.
+        const twinPort = req.twin ? sb.ports[sb.ports.length - 1]?.hostPort : undefined;
+        const proxy = await this.bindPort(twinPort ? { ...req, hostPortStart: twinPort, hostPortEnd: twinPort } : req, proxyTarget(req.hostIp, target));
         live.proxies.push(proxy);
         this.allocated.add(portKey(req.proto, req.hostIp, proxy.hostPort));
         sb.ports.push({ proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort: proxy.hostPort });
       }
       this.store.saveSandbox(sb);
       await this.firewall.apply();
+      await this.firewall6.apply();
     } catch (err) {
       const msg = err instanceof BerthError ? err.message : messageOf(err);
       throw internal(`driver failed programming external connectivity on endpoint ${c.name} (${target.endpointId}): ${msg}`, err);
@@ -861,7 +962,7 @@ export class NetworkService implements ContainerNetworking {
   private async bindPort(req: PortRequest, containerIp: string): Promise<PortProxy> {
     const target = { ip: containerIp, port: req.containerPort };
     const open = (port: number) => PortProxy.open({ proto: req.proto, hostIp: req.hostIp, hostPort: port, target, forward: this.config.userlandProxy });
-    const describe = (port: number) => `${req.hostIp}:${port}:${containerIp}:${req.containerPort}/${req.proto}`;
+    const describe = (port: number) => `${req.hostIp.includes(':') ? `[${req.hostIp}]` : req.hostIp}:${port}:${containerIp}:${req.containerPort}/${req.proto}`;
     if (req.hostPortStart === 0) {
       try {
         return await open(0);
@@ -872,7 +973,7 @@ export class NetworkService implements ContainerNetworking {
     let lastErr: Error | undefined;
     for (let port = req.hostPortStart; port <= req.hostPortEnd; port++) {
       if (this.allocated.has(portKey(req.proto, req.hostIp, port))) {
-        lastErr = new Error(`Bind for ${req.hostIp}:${port} failed: port is already allocated`);
+        lastErr = new Error(`Bind for ${req.hostIp.includes(':') ? `[${req.hostIp}]` : req.hostIp}:${port} failed: port is already allocated`);
         continue;
       }
       try {
@@ -949,12 +1050,14 @@ export class NetworkService implements ContainerNetworking {
       if (sb && ep) {
         await sandbox.removeInterface(ep.veth);
         this.ipam.release(net.id, parseIPv4(ep.ip)!);
+        if (ep.ip6) this.ipam6.release(net.id, parseIPv6(ep.ip6)!);
         sb.endpoints = sb.endpoints.filter((e) => e !== ep);
         if (sb.gatewayNetwork === net.id) {
           sb.gatewayNetwork = undefined;
           const next = sb.endpoints.find((e) => e.gateway);
           if (next) {
             await sandbox.setDefaultRoute(sb.netns, next.gateway, next.ifname).catch((err) => log.warn('could not move the default route', { id: c.id, error: messageOf(err) }));
+            if (next.gateway6) await sandbox.setDefaultRoute6(sb.netns, next.gateway6, next.ifname).catch((err) => log.warn('could not move the default IPv6 route', { id: c.id, error: messageOf(err) }));
             sb.gatewayNetwork = next.networkId;
           }
           await this.retargetPorts(sb, c);
@@ -995,8 +1098,9 @@ export class NetworkService implements ContainerNetworking {
   private async retargetPorts(sb: SandboxRecord, c: NetContainer): Promise<void> {
     const target = sb.endpoints.find((e) => e.networkId === sb.gatewayNetwork);
     const live = this.live.get(c.id);
-    if (target && live) for (const p of live.proxies) p.setTarget({ ip: target.ip, port: sb.ports.find((m) => m.hostPort === p.hostPort && m.proto === p.proto)?.containerPort ?? 0 });
+    if (target && live) for (const p of live.proxies) p.setTarget({ ip: proxyTarget(p.hostIp, target), port: sb.ports.find((m) => m.hostPort === p.hostPort && m.proto === p.proto)?.containerPort ?? 0 });
     await this.firewall.apply().catch((err) => log.warn('iptables update failed', { id: c.id, error: messageOf(err) }));
+    await this.firewall6.apply().catch((err) => log.warn('ip6tables update failed', { id: c.id, error: messageOf(err) }));
   }
 
   private publishEndpointEvent(action: 'connect' | 'disconnect', networkId: string, containerId: string): void {
@@ -1032,6 +1136,9 @@ export class NetworkService implements ContainerNetworking {
       IPAddress: legacy?.ip ?? '',
       IPPrefixLen: legacy?.prefix ?? 0,
       MacAddress: legacy?.mac ?? '',
+      GlobalIPv6Address: legacy?.ip6 ?? '',
+      GlobalIPv6PrefixLen: legacy?.prefix6 ?? 0,
+      IPv6Gateway: legacy?.gateway6 ?? '',
       Networks: networks,
     };
     if (sb) {
@@ -1088,7 +1195,10 @@ export class NetworkService implements ContainerNetworking {
         const rec = this.store.endpoint(other.containerId, net.id);
         if (!oc || !rec) continue;
         const names = this.dnsNamesOf(oc, rec).map((n) => n.toLowerCase());
-        if (candidates.some((cand) => names.includes(cand))) found.add(ep.ip);
+        if (candidates.some((cand) => names.includes(cand))) {
+          found.add(ep.ip);
+          if (ep.ip6) found.add(ep.ip6);
+        }
       }
     }
     return found.size ? [...found] : undefined;
@@ -1099,7 +1209,7 @@ export class NetworkService implements ContainerNetworking {
     if (!sb) return undefined;
     for (const net of this.userNetworksOf(sb)) {
       for (const other of this.store.allSandboxes()) {
-        if (!other.endpoints.some((e) => e.networkId === net.id && e.ip === addr)) continue;
+        if (!other.endpoints.some((e) => e.networkId === net.id && (e.ip === addr || e.ip6 === addr))) continue;
         const oc = this.lookupContainer(other.containerId);
         if (oc) return `${oc.name}.${net.name}`;
       }
@@ -1133,7 +1243,29 @@ export class NetworkService implements ContainerNetworking {
       const target = sb.endpoints.find((e) => e.networkId === sb.gatewayNetwork);
       const bridge = target ? this.store.network(target.networkId)?.bridge : undefined;
       if (!target || !bridge) continue;
-      for (const p of sb.ports) ports.push({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: target.ip, containerPort: p.containerPort, bridge });
+      for (const p of sb.ports) if (!p.hostIp.includes(':')) ports.push({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: target.ip, containerPort: p.containerPort, bridge });
+    }
+    return { networks, ports };
+  }
+
+  /** The IPv6 side: IPv6 networks, and ports published on IPv6 host addresses of containers with an IPv6 address. */
+  private firewallState6(): FirewallState {
+    const networks = this.store
+      .allNetworks()
+      .filter((n) => n.driver === 'bridge' && n.bridge && v6ConfigOf(n))
+      .map((n) => ({
+        bridge: n.bridge!,
+        subnet: v6ConfigOf(n)!.Subnet!,
+        internal: n.internal,
+        masquerade: !/^(false|0)$/i.test(n.options[OPT_MASQUERADE] ?? 'true'),
+        icc: !/^(false|0)$/i.test(n.options[OPT_ICC] ?? 'true'),
+      }));
+    const ports: FirewallState['ports'] = [];
+    for (const sb of this.store.allSandboxes()) {
+      const target = sb.endpoints.find((e) => e.networkId === sb.gatewayNetwork);
+      const bridge = target ? this.store.network(target.networkId)?.bridge : undefined;
+      if (!target?.ip6 || !bridge) continue;
+      for (const p of sb.ports) if (p.hostIp.includes(':')) ports.push({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: target.ip6, containerPort: p.containerPort, bridge });
     }
     return { networks, ports };
   }

@@ -38,7 +38,7 @@ export function networkView(n: NetworkRecord, containers?: AttachedContainer[]):
         EndpointID: c.endpoint.endpointId,
         MacAddress: c.endpoint.mac,
         IPv4Address: `${c.endpoint.ip}/${c.endpoint.prefix}`,
-        IPv6Address: '',
+        IPv6Address: c.endpoint.ip6 ? `${c.endpoint.ip6}/${c.endpoint.prefix6}` : '',
       };
     }
     out.Containers = map;
@@ -64,9 +64,9 @@ export function endpointView(rec: EndpointRecord, networkId: string, state: Endp
     Gateway: state?.gateway ?? '',
     IPAddress: state?.ip ?? '',
     IPPrefixLen: state?.prefix ?? 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    IPv6Gateway: state?.gateway6 ?? '',
+    GlobalIPv6Address: state?.ip6 ?? '',
+    GlobalIPv6PrefixLen: state?.prefix6 ?? 0,
     DNSNames: dnsNames,
   };
 }
