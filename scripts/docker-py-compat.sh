@@ -19,9 +19,11 @@ export DPY_TEST_TIMEOUT="${DPY_TEST_TIMEOUT:-120}"
 [ -f "$repo/dist/src/tools/make-busybox-image.js" ] || { echo "build first: npx tsc -p ." >&2; exit 2; }
 python3 -m pytest --version >/dev/null || { echo "python3 has no pytest" >&2; exit 2; }
 
-# The image docker-py's tests run (TEST_IMG in tests/integration/base.py); busybox is tagged as it.
+# The image docker-py's tests run (TEST_IMG in tests/integration/base.py, alpine:3.10); the models tests
+# run its repository's :latest ("alpine") without pulling it when it is there. busybox is tagged as both.
 test_img="$(sed -n "s/^TEST_IMG = '\(.*\)'/\1/p" "$dpy/tests/integration/base.py")"
 [ -n "$test_img" ] || { echo "no TEST_IMG in base.py" >&2; exit 2; }
+test_imgs="$test_img ${test_img%%:*}:latest"
 
 # Pulls (out of scope) must fail fast, never reach out: both engines get an unreachable proxy.
 export HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= http_proxy= https_proxy= no_proxy=
@@ -58,14 +60,14 @@ for _ in $(seq 1 150); do DOCKER_HOST="$berth_host" docker version >/dev/null 2>
 DOCKER_HOST="$berth_host" docker version >/dev/null || { echo "berthd did not start; see $out/berthd.log" >&2; exit 1; }
 
 node "$repo/dist/src/tools/make-busybox-image.js" "$berth_host" >/dev/null
-DOCKER_HOST="$berth_host" docker tag busybox:latest "$test_img"
+for t in $test_imgs; do DOCKER_HOST="$berth_host" docker tag busybox:latest "$t"; done
 
 engines="berthd=$berth_host"
 if [ -n "${REF_DOCKER_HOST:-}" ]; then
   if ! DOCKER_HOST="$REF_DOCKER_HOST" docker image inspect busybox:latest >/dev/null 2>&1; then
     DOCKER_HOST="$berth_host" docker save busybox:latest | DOCKER_HOST="$REF_DOCKER_HOST" docker load >/dev/null
   fi
-  DOCKER_HOST="$REF_DOCKER_HOST" docker tag busybox:latest "$test_img"
+  for t in $test_imgs; do DOCKER_HOST="$REF_DOCKER_HOST" docker tag busybox:latest "$t"; done
   engines="$engines dockerd=$REF_DOCKER_HOST"
 fi
 
