@@ -86,6 +86,8 @@ export function render(tag: string, state: FirewallState, opts: { userlandProxy:
     nat.push(`-A ${c.post} -s ${p.containerIp}${host} -d ${p.containerIp}${host} ${match} ${p.containerPort} -j MASQUERADE`);
     // Docker installs the DNAT rule for a loopback address too; with the proxy on, OUTPUT does not jump
     // here for 127.0.0.0/8, so the host's own loopback traffic still goes through the proxy.
+    // IPv6 has no route_localnet, so a DNAT from ::1 could never be delivered: [::1] stays the proxy's.
+    if (v6 && opts.userlandProxy && loopback(p.hostIp)) continue;
     const dst = p.hostIp && p.hostIp !== any ? `-d ${p.hostIp}${host} ` : '';
     nat.push(`-A ${c.dnat} ${dst}! -i ${p.bridge} ${match} ${p.hostPort} -j DNAT --to-destination ${to(p.containerIp, p.containerPort)}`);
   }
