@@ -1,18 +1,17 @@
 import type { Router } from '../router.js';
 import type { Services } from '../../daemon/daemon.js';
-import { boolParam, intParam, readJson, sendJson, sendNoContent } from '../http.js';
+import { boolParam, intParam, readBody, readJson, sendJson, sendNoContent } from '../http.js';
+import { decode } from '../schemas/decode.js';
+import { consoleSize, createRequest, execOptions, updateConfig } from '../schemas/container.js';
 import { invalidArgument } from '../../lib/errors.js';
 import { listContainers } from '../../containers/list.js';
 import { inspectView, summaryView } from '../../containers/views.js';
 import { streamLogs, attachContainer } from '../../containers/streams.js';
-import type { ExecCreateBody } from '../../containers/exec.js';
 import { resizeSize } from './exec.js';
 import { acceptWebSocket, webSocketKey } from '../websocket.js';
 import { versionAtLeast } from '../version.js';
 import { topProcesses } from '../../containers/top.js';
-import type { ContainerConfig, HostConfig } from '../../runtime/spec.js';
 import type { WaitCondition } from '../../containers/service.js';
-import type { NetworkingConfig } from '../../networks/service.js';
 
 export function containerRoutes(router: Router, s: Services): void {
   const containers = s.containers;
@@ -30,9 +29,11 @@ export function containerRoutes(router: Router, s: Services): void {
   });
 
   router.post('/containers/create', async ({ req, res, query }) => {
-    const body = await readJson<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: NetworkingConfig | null }>(req);
-    if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create a container');
-    const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = body;
+    const raw = await readJson(req);
+    if (raw === undefined) throw invalidArgument('invalid JSON: got EOF while reading request body');
+    const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = decode(createRequest, raw);
+    // Go leaves the embedded Config nil when the body sets none of its fields.
+    if (!Object.keys(config).length) throw invalidArgument('config cannot be empty in order to create a container');
     const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {}, networkingConfig });
     sendJson(res, 201, created);
   });
@@ -102,7 +103,7 @@ export function containerRoutes(router: Router, s: Services): void {
   });
 
   router.post('/containers/{id}/update', async ({ req, res, params }) => {
-    const body = (await readJson<HostConfig>(req)) ?? {};
+    const body = (await readBody(req, updateConfig)) ?? {};
     sendJson(res, 200, await containers.update(params.id!, body));
   });
 
@@ -133,9 +134,8 @@ export function containerRoutes(router: Router, s: Services): void {
   });
 
   router.post('/containers/{id}/exec', async ({ req, res, params }) => {
-    const body = await readJson<ExecCreateBody>(req);
-    if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create an exec');
-    sendJson(res, 201, containers.execs.create(params.id!, body));
+    const { ConsoleSize, ...body } = (await readBody(req, execOptions)) ?? {};
+    sendJson(res, 201, containers.execs.create(params.id!, { ...body, ConsoleSize: consoleSize(ConsoleSize) }));
   });
 
   router.get('/containers/{id}/top', async ({ res, params, query }) => {
