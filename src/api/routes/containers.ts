@@ -3,7 +3,8 @@ import type { Services } from '../../daemon/daemon.js';
 import { boolParam, intParam, readBody, readJson, sendJson, sendNoContent } from '../http.js';
 import { decode } from '../schemas/decode.js';
 import { consoleSize, createRequest, execOptions, updateConfig } from '../schemas/container.js';
-import { invalidArgument } from '../../lib/errors.js';
+import { invalidArgument, notFound } from '../../lib/errors.js';
+import { configPlatform, formatPlatform, parsePlatform, platformMatches } from '../../images/archive-load.js';
 import { listContainers } from '../../containers/list.js';
 import { inspectView, summaryView } from '../../containers/views.js';
 import { streamLogs, attachContainer } from '../../containers/streams.js';
@@ -28,12 +29,14 @@ export function containerRoutes(router: Router, s: Services): void {
     sendJson(res, 200, out);
   });
 
-  router.post('/containers/create', async ({ req, res, query }) => {
+  router.post('/containers/create', async ({ req, res, query, version }) => {
     const raw = await readJson(req);
     if (raw === undefined) throw invalidArgument('invalid JSON: got EOF while reading request body');
     const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = decode(createRequest, raw);
     // Go leaves the embedded Config nil when the body sets none of its fields.
     if (!Object.keys(config).length) throw invalidArgument('config cannot be empty in order to create a container');
+    const platform = versionAtLeast(version, '1.41') ? query.get('platform') : null;
+    if (platform && config.Image) requirePlatform(config.Image, platform);
     const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {}, networkingConfig });
     sendJson(res, 201, created);
   });
@@ -142,6 +145,15 @@ export function containerRoutes(router: Router, s: Services): void {
     const c = containers.resolve(params.id!);
     sendJson(res, 200, await topProcesses(containers, c, query.get('ps_args') || '-ef'));
   });
+
+  /** dockerd refuses (404) to create from an image that is not for the platform asked for. */
+  function requirePlatform(ref: string, platform: string): void {
+    const wanted = parsePlatform(platform);
+    const have = configPlatform(s.images.resolve(ref).config);
+    if (!platformMatches(have, wanted)) {
+      throw notFound(`image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${formatPlatform(have)}`);
+    }
+  }
 
   async function sizes(c: import('../../containers/model.js').Container): Promise<{ rw: number; rootFs: number }> {
     const rw = await containers.sizeRw(c);
