@@ -80,7 +80,9 @@ export function boolParam(query: URLSearchParams, name: string, fallback = false
 export function intParam(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null || raw === '') return undefined;
+  // dockerd reads these with strconv.Atoi and returns its error (as a 400 here, never a 500).
+  if (!/^[+-]?\d+$/.test(raw)) throw invalidArgument(`strconv.Atoi: parsing ${JSON.stringify(raw)}: invalid syntax`);
   const n = Number(raw);
-  if (!Number.isInteger(n)) throw invalidArgument(`invalid value for ${name}: ${raw}`);
+  if (!Number.isSafeInteger(n)) throw invalidArgument(`strconv.Atoi: parsing ${JSON.stringify(raw)}: value out of range`);
   return n;
 }
