@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode } from '../../src/api/schemas/decode.js';
+import * as healthchecks from '../../src/api/schemas/container.js';
 import { createRequest, execOptions, execStartOptions, updateConfig, consoleSize } from '../../src/api/schemas/container.js';
 import { networkConnectOptions, networkCreateRequest, volumeCreateOptions } from '../../src/api/schemas/network.js';
 import { parseJsonText, scanFirstValue } from '../../src/api/schemas/go-json.js';
@@ -133,5 +134,18 @@ describe('JSON text', () => {
     assert.deepEqual(parseJsonText('{"a":1}'), { value: { a: 1 } });
     assert.deepEqual(parseJsonText('{"a":1}}'), { value: { a: 1 } });
     assert.deepEqual(scanFirstValue('{"a":[1,2.5e3,"x\\n"]} '), { end: 21 });
+  });
+});
+
+describe('values the types allow but Docker refuses', () => {
+  test('Healthcheck durations under 1ms and negative retries, in dockerd’s words', () => {
+    const { checkHealthcheck } = healthchecks;
+    assert.doesNotThrow(() => checkHealthcheck({ Interval: 0, Timeout: 1_000_000, Retries: 0 }));
+    assert.equal(refusal(() => checkHealthcheck({ Interval: 999 })), 'Interval in Healthcheck cannot be less than 1ms');
+    assert.equal(refusal(() => checkHealthcheck({ StartPeriod: -5 })), 'StartPeriod in Healthcheck cannot be less than 1ms');
+    assert.equal(refusal(() => checkHealthcheck({ Retries: -1 })), 'Retries in Healthcheck cannot be negative');
+    const body = decode(createRequest, { Healthcheck: { Test: ['CMD', 'true'], Interval: 5e9 } });
+    assert.equal(body.Healthcheck?.Interval, 5e9);
+    assert.equal(refusal(() => decode(createRequest, { Healthcheck: { Interval: '5s' } })), 'invalid JSON: json: cannot unmarshal string into Go struct field HealthConfig.Healthcheck.Interval of type time.Duration');
   });
 });

@@ -2,7 +2,7 @@ import type { Router } from '../router.js';
 import type { Services } from '../../daemon/daemon.js';
 import { boolParam, intParam, readBody, readJson, sendJson, sendNoContent } from '../http.js';
 import { decode } from '../schemas/decode.js';
-import { consoleSize, createRequest, execOptions, updateConfig } from '../schemas/container.js';
+import { checkHealthcheck, consoleSize, createRequest, execOptions, updateConfig } from '../schemas/container.js';
 import { invalidArgument, notFound } from '../../lib/errors.js';
 import { configPlatform, formatPlatform, parsePlatform, platformMatches } from '../../images/archive-load.js';
 import { listContainers } from '../../containers/list.js';
@@ -35,6 +35,7 @@ export function containerRoutes(router: Router, s: Services): void {
     const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = decode(createRequest, raw);
     // Go leaves the embedded Config nil when the body sets none of its fields.
     if (!Object.keys(config).length) throw invalidArgument('config cannot be empty in order to create a container');
+    checkHealthcheck(config.Healthcheck);
     const platform = versionAtLeast(version, '1.41') ? query.get('platform') : null;
     if (platform && config.Image) requirePlatform(config.Image, platform);
     const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {}, networkingConfig });

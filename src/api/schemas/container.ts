@@ -2,6 +2,7 @@
  * Schemas of the container bodies dockerd reads, after moby's api/types (container.CreateRequest,
  * container.UpdateConfig, container.ExecOptions, ...), with the Go names its errors use.
  */
+import { invalidArgument } from '../../lib/errors.js';
 import { goBool, goDuration, goFilledStruct, goInt, goList, goMap, goString, goStruct, strSlice } from './decode.js';
 
 const strings = () => goList(goString());
@@ -237,3 +238,16 @@ export function consoleSize(v: number[] | undefined): [number, number] | undefin
   return v ? [v[0] ?? 0, v[1] ?? 0] : undefined;
 }
 
+
+/** time.Duration's String() of containertypes.MinimumDuration (1ms), as dockerd prints it. */
+const MINIMUM_DURATION_NS = 1_000_000;
+
+/** dockerd's validateHealthCheck: durations below 1ms (other than 0, "inherit") and negative retries. */
+export function checkHealthcheck(h: { Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } | undefined): void {
+  if (!h) return;
+  for (const field of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
+    const v = h[field] ?? 0;
+    if (v !== 0 && v < MINIMUM_DURATION_NS) throw invalidArgument(`${field} in Healthcheck cannot be less than 1ms`);
+  }
+  if ((h.Retries ?? 0) < 0) throw invalidArgument('Retries in Healthcheck cannot be negative');
+}
