@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { invalidArgument, tooLarge } from '../lib/errors.js';
+import { parseJsonText } from './schemas/go-json.js';
+import { decode } from './schemas/decode.js';
 
 /** What a route handler gets: the request, the response, path parameters and the query. */
 export interface RequestContext {
@@ -19,7 +22,11 @@ export interface RequestContext {
 /** JSON request bodies are small; anything larger than this is a mistake or an attack. */
 export const MAX_JSON_BODY = 8 * 1024 * 1024;
 
-export async function readJson<T = unknown>(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<T | undefined> {
+/**
+ * Reads a JSON body as dockerd does: undefined when empty, Docker's words (`invalid JSON: ...`, Go's
+ * syntax messages) when it is not JSON. Callers decode the value with a schema (readBody).
+ */
+export async function readJson(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -27,13 +34,21 @@ export async function readJson<T = unknown>(req: IncomingMessage, limit = MAX_JS
     if (size > limit) throw tooLarge(`request body is larger than ${limit} bytes`);
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw invalidArgument(`invalid JSON: ${(err as Error).message}`);
-  }
+  return parseBody(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Parses a body's text (see readJson). */
+export function parseBody(text: string): unknown {
+  const parsed = parseJsonText(text);
+  if (parsed === undefined) return undefined;
+  if ('error' in parsed) throw invalidArgument(parsed.error);
+  return parsed.value;
+}
+
+/** Reads a JSON body and decodes it with a schema (api/schemas); undefined when the body is empty. */
+export async function readBody<T extends TSchema>(req: IncomingMessage, schema: T): Promise<Static<T> | undefined> {
+  const value = await readJson(req);
+  return value === undefined ? undefined : decode(schema, value);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -65,7 +80,9 @@ export function boolParam(query: URLSearchParams, name: string, fallback = false
 export function intParam(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null || raw === '') return undefined;
+  // dockerd reads these with strconv.Atoi and returns its error (as a 400 here, never a 500).
+  if (!/^[+-]?\d+$/.test(raw)) throw invalidArgument(`strconv.Atoi: parsing ${JSON.stringify(raw)}: invalid syntax`);
   const n = Number(raw);
-  if (!Number.isInteger(n)) throw invalidArgument(`invalid value for ${name}: ${raw}`);
+  if (!Number.isSafeInteger(n)) throw invalidArgument(`strconv.Atoi: parsing ${JSON.stringify(raw)}: value out of range`);
   return n;
 }

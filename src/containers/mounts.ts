@@ -122,7 +122,14 @@ export class ContainerMounts {
     const planned = new Map<string, Planned>();
     for (const spec of volumesFrom) {
       const [ref, mode] = parseVolumesFrom(spec);
-      const source = this.lookup(ref);
+      // dockerd answers 400 (not 404) for a --volumes-from container that does not exist.
+      const source = (() => {
+        try {
+          return this.lookup(ref);
+        } catch (err) {
+          throw isKind(err, 'NotFound') ? invalidArgument(err.message) : err;
+        }
+      })();
       for (const m of source.mountPoints ?? []) {
         const copy: Planned = { ...m, Mode: '', RW: m.RW && readWrite(mode), CopyData: false, FromImage: false };
         if (m.Type === 'volume') copy.want = { existing: true };

@@ -4,7 +4,7 @@ import type { Container } from './model.js';
 import type { ContainerService } from './service.js';
 import type { ExecRun, ExecService, ExecStartBody } from './exec.js';
 import { readLogs, frameMultiplexed, type LogStream } from './logs.js';
-import { boolParam, readJson } from '../api/http.js';
+import { boolParam, parseBody, readJson } from '../api/http.js';
 import { conflict, invalidArgument, messageOf } from '../lib/errors.js';
 import { parseTimestampNs } from '../lib/timestamps.js';
 import { detachKeysOf } from './detach-keys.js';
@@ -244,10 +244,10 @@ class DeferredSink implements StdinSink {
  * connection over unparsed, so the body (Content-Length bytes) is read from the socket itself and
  * whatever follows it is put back for the stream.
  */
-export async function readHijackJson<T>(ctx: RequestContext): Promise<T | undefined> {
+export async function readHijackJson(ctx: RequestContext): Promise<unknown> {
   const { req } = ctx;
   const upgrading = Boolean(req.headers.upgrade) && /\bupgrade\b/i.test(String(req.headers.connection ?? ''));
-  if (!upgrading) return readJson<T>(req);
+  if (!upgrading) return readJson(req);
   const len = Number(req.headers['content-length'] ?? 0);
   if (!Number.isInteger(len) || len <= 0) return undefined;
   if (len > 1024 * 1024) throw invalidArgument('request body is too large');
@@ -279,13 +279,7 @@ export async function readHijackJson<T>(ctx: RequestContext): Promise<T | undefi
     socket.once('error', onEnd);
     socket.resume();
   });
-  const text = body.toString('utf8').trim();
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw invalidArgument(`invalid JSON: ${(err as Error).message}`);
-  }
+  return parseBody(body.toString('utf8'));
 }
 
 /**

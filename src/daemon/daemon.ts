@@ -19,6 +19,7 @@ import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
 import { VolumeService } from '../volumes/service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
+import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { listen, takePidfile } from './listeners.js';
@@ -104,6 +105,7 @@ export class Daemon {
     execRoutes(router, services);
     containerFileRoutes(router, services);
     volumeRoutes(router, services);
+    pluginRoutes(router);
     networkRoutes(router, services);
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));

@@ -455,7 +455,7 @@ function normalizeVariant(arch: string, variant: string | undefined): string | u
   return variant || undefined;
 }
 
-function parsePlatform(s: string): Platform {
+export function parsePlatform(s: string): Platform {
   const [osName, arch, variant, ...rest] = s.toLowerCase().split('/');
   if (!osName || rest.length) throw invalidArgument(`invalid platform ${JSON.stringify(s)}: expected os[/arch[/variant]]`);
   if (osName !== 'linux') throw invalidArgument(`operating system is not supported: ${s}`);
@@ -472,12 +472,12 @@ function descPlatform(p: NonNullable<Descriptor['platform']>): Platform {
   return { os: p.os ?? '', architecture: p.architecture ?? '', ...(p.variant ? { variant: p.variant } : {}) };
 }
 
-function configPlatform(c: ImageConfigJson): Platform {
+export function configPlatform(c: ImageConfigJson): Platform {
   return { os: c.os || 'linux', architecture: c.architecture ?? '', ...(c.variant ? { variant: c.variant } : {}) };
 }
 
 /** `have` satisfies `want`: same os and architecture, and the same variant when `want` names one. */
-function platformMatches(have: Platform, want: Platform): boolean {
+export function platformMatches(have: Platform, want: Platform): boolean {
   if ((have.os || 'linux') !== want.os) return false;
   const arch = normalizeArch(have.architecture);
   if (arch !== want.architecture) return false;
@@ -492,7 +492,7 @@ function variantRank(d: Descriptor, want: Platform): number {
   return normalizeVariant(arch, d.platform.variant) === normalizeVariant(arch, undefined) ? 0 : 1;
 }
 
-function formatPlatform(p: Platform): string {
+export function formatPlatform(p: Platform): string {
   return [p.os || 'unknown', p.architecture || 'unknown', ...(p.variant ? [p.variant] : [])].join('/');
 }
 

@@ -44,11 +44,13 @@ export function parsePortKey(key: string): { port: number; proto: Proto } {
 function parseHostPort(raw: string | undefined): { start: number; end: number } {
   const s = (raw ?? '').trim();
   if (s === '' || s === '0') return { start: 0, end: 0 };
+  // dockerd's validatePortBindings wording for a HostPort that is not a port or range.
+  const invalidSpec = () => invalidArgument(`invalid port specification: ${JSON.stringify(raw ?? '')}`);
   const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-  if (!m) throw invalidArgument(`error parsing HostPort value (${s}): invalid port`);
+  if (!m) throw invalidSpec();
   const start = Number(m[1]);
   const end = m[2] ? Number(m[2]) : start;
-  if (start < 1 || end > 65535 || end < start) throw invalidArgument(`invalid hostPort: ${s}`);
+  if (start < 1 || end > 65535 || end < start) throw invalidSpec();
   return { start, end };
 }
 

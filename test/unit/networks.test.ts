@@ -88,7 +88,8 @@ test('ports: bindings, ranges, -P, and Docker’s two shapes', () => {
     { proto: 'tcp', containerPort: 443, hostIp: '0.0.0.0', hostPortStart: 0, hostPortEnd: 0 },
   ]);
   assert.throws(() => portRequests({ '80/sctp': [] }, false, {}), /sctp/);
-  assert.throws(() => portRequests({ '80/tcp': [{ HostPort: 'x' }] }, false, {}), /HostPort/);
+  assert.throws(() => portRequests({ '80/tcp': [{ HostPort: 'x' }] }, false, {}), /^InvalidArgument: invalid port specification: "x"$/);
+  assert.throws(() => portRequests({ '80/tcp': [{ HostPort: '99999' }] }, false, {}), /invalid port specification: "99999"/);
   const mappings = [{ proto: 'tcp' as const, containerPort: 80, hostIp: '127.0.0.1', hostPort: 8080 }];
   assert.deepEqual(portsView({ '80/tcp': {}, '81/tcp': {} }, mappings), { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }], '81/tcp': null });
   assert.deepEqual(portsSummary({ '81/tcp': {} }, mappings), [

@@ -2,14 +2,14 @@ import { pipeline } from 'node:stream/promises';
 import type { ServerResponse } from 'node:http';
 import type { Router } from '../router.js';
 import type { Services } from '../../daemon/daemon.js';
-import { boolParam, readJson, sendJson } from '../http.js';
+import { boolParam, readBody, sendJson } from '../http.js';
+import { createRequest } from '../schemas/container.js';
 import { invalidArgument } from '../../lib/errors.js';
 import { archivePath, exportContainer, extractToDir, statPath, type PathStat } from '../../containers/archive.js';
 import { containerChanges } from '../../containers/changes.js';
 import { commitContainer } from '../../containers/commit.js';
 import { containerStats } from '../../containers/stats.js';
 import { versionAtLeast } from '../version.js';
-import type { ContainerConfig } from '../../runtime/spec.js';
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
 
@@ -63,9 +63,9 @@ export function containerFileRoutes(router: Router, s: Services): void {
       throw invalidArgument(`unsupported Content-Type header (${type}): must be 'application/json'`);
     }
     // The body is a container config as create takes it; HostConfig and NetworkingConfig play no part.
-    const body = (await readJson<(ContainerConfig & { HostConfig?: unknown; NetworkingConfig?: unknown }) | null>(req)) ?? null;
-    let config: ContainerConfig | null = null;
-    if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const body = await readBody(req, createRequest);
+    let config = null;
+    if (body) {
       const { HostConfig: _h, NetworkingConfig: _n, ...rest } = body;
       void _h;
       void _n;

@@ -1,18 +1,18 @@
 import type { Router } from '../router.js';
 import type { Services } from '../../daemon/daemon.js';
-import { boolParam, intParam, readJson, sendJson, sendNoContent } from '../http.js';
-import { invalidArgument } from '../../lib/errors.js';
+import { boolParam, intParam, readBody, readJson, sendJson, sendNoContent } from '../http.js';
+import { decode } from '../schemas/decode.js';
+import { checkHealthcheck, consoleSize, createRequest, execOptions, updateConfig } from '../schemas/container.js';
+import { invalidArgument, notFound } from '../../lib/errors.js';
+import { configPlatform, formatPlatform, parsePlatform, platformMatches } from '../../images/archive-load.js';
 import { listContainers } from '../../containers/list.js';
 import { inspectView, summaryView } from '../../containers/views.js';
 import { streamLogs, attachContainer } from '../../containers/streams.js';
-import type { ExecCreateBody } from '../../containers/exec.js';
 import { resizeSize } from './exec.js';
 import { acceptWebSocket, webSocketKey } from '../websocket.js';
 import { versionAtLeast } from '../version.js';
 import { topProcesses } from '../../containers/top.js';
-import type { ContainerConfig, HostConfig } from '../../runtime/spec.js';
 import type { WaitCondition } from '../../containers/service.js';
-import type { NetworkingConfig } from '../../networks/service.js';
 import { migrateContainerMac } from '../../networks/mac.js';
 
 export function containerRoutes(router: Router, s: Services): void {
@@ -31,9 +31,14 @@ export function containerRoutes(router: Router, s: Services): void {
   });
 
   router.post('/containers/create', async ({ req, res, query, version }) => {
-    const body = await readJson<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: NetworkingConfig | null }>(req);
-    if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create a container');
-    const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = body;
+    const raw = await readJson(req);
+    if (raw === undefined) throw invalidArgument('invalid JSON: got EOF while reading request body');
+    const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = decode(createRequest, raw);
+    // Go leaves the embedded Config nil when the body sets none of its fields.
+    if (!Object.keys(config).length) throw invalidArgument('config cannot be empty in order to create a container');
+    checkHealthcheck(config.Healthcheck);
+    const platform = versionAtLeast(version, '1.41') ? query.get('platform') : null;
+    if (platform && config.Image) requirePlatform(config.Image, platform);
     const mac = migrateContainerMac(config, hostConfig ?? {}, networkingConfig, versionAtLeast(version, '1.44'));
     const created = await containers.create({ name: query.get('name') ?? undefined, config, hostConfig: hostConfig ?? {}, networkingConfig: mac.networking });
     if (mac.warning) created.Warnings.push(mac.warning);
@@ -111,7 +116,7 @@ export function containerRoutes(router: Router, s: Services): void {
   });
 
   router.post('/containers/{id}/update', async ({ req, res, params }) => {
-    const body = (await readJson<HostConfig>(req)) ?? {};
+    const body = (await readBody(req, updateConfig)) ?? {};
     sendJson(res, 200, await containers.update(params.id!, body));
   });
 
@@ -142,15 +147,23 @@ export function containerRoutes(router: Router, s: Services): void {
   });
 
   router.post('/containers/{id}/exec', async ({ req, res, params }) => {
-    const body = await readJson<ExecCreateBody>(req);
-    if (!body || typeof body !== 'object') throw invalidArgument('config cannot be empty in order to create an exec');
-    sendJson(res, 201, containers.execs.create(params.id!, body));
+    const { ConsoleSize, ...body } = (await readBody(req, execOptions)) ?? {};
+    sendJson(res, 201, containers.execs.create(params.id!, { ...body, ConsoleSize: consoleSize(ConsoleSize) }));
   });
 
   router.get('/containers/{id}/top', async ({ res, params, query }) => {
     const c = containers.resolve(params.id!);
     sendJson(res, 200, await topProcesses(containers, c, query.get('ps_args') || '-ef'));
   });
+
+  /** dockerd refuses (404) to create from an image that is not for the platform asked for. */
+  function requirePlatform(ref: string, platform: string): void {
+    const wanted = parsePlatform(platform);
+    const have = configPlatform(s.images.resolve(ref).config);
+    if (!platformMatches(have, wanted)) {
+      throw notFound(`image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${formatPlatform(have)}`);
+    }
+  }
 
   async function sizes(c: import('../../containers/model.js').Container): Promise<{ rw: number; rootFs: number }> {
     const rw = await containers.sizeRw(c);

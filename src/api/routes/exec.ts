@@ -3,7 +3,8 @@ import type { Services } from '../../daemon/daemon.js';
 import { sendJson } from '../http.js';
 import { invalidArgument } from '../../lib/errors.js';
 import { execStartStream, readHijackJson } from '../../containers/streams.js';
-import type { ExecStartBody } from '../../containers/exec.js';
+import { decode } from '../schemas/decode.js';
+import { consoleSize, execStartOptions } from '../schemas/container.js';
 
 /** The h and w of a resize request (Docker: both required whole numbers). */
 export function resizeSize(query: URLSearchParams): { height: number; width: number } {
@@ -23,7 +24,9 @@ export function execRoutes(router: Router, s: Services): void {
 
   router.post('/exec/{id}/start', async (ctx) => {
     const id = ctx.params.id!;
-    const body = (await readHijackJson<ExecStartBody>(ctx)) ?? {};
+    const raw = await readHijackJson(ctx);
+    const { ConsoleSize, ...options } = raw === undefined ? {} : decode(execStartOptions, raw);
+    const body = { ...options, ConsoleSize: consoleSize(ConsoleSize) };
     if (body.Detach) {
       execs.startable(id);
       const run = await execs.start(id, { attach: false, consoleSize: body.ConsoleSize ?? undefined });

@@ -73,6 +73,10 @@ export function imageRoutes(router: Router, s: Services): void {
   router.post('/images/{name*}/tag', ({ res, params, query }) => {
     const repo = query.get('repo');
     if (!repo) throw invalidArgument('repository name must have at least one component');
+    // A repository named like a digest algorithm would read as a digest (dockerd's check, before the lookup).
+    if (repo.replace(/^(docker\.io|index\.docker\.io)\//, '').replace(/^library\//, '') === 'sha256') {
+      throw invalidArgument('refusing to create an ambiguous tag using digest algorithm as name');
+    }
     images.tag(params.name!, repo, query.get('tag') || undefined);
     res.writeHead(201);
     res.end();

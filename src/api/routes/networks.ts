@@ -1,9 +1,8 @@
 import type { Router } from '../router.js';
 import type { Services } from '../../daemon/daemon.js';
-import { readJson, sendJson, sendNoContent } from '../http.js';
+import { readBody, sendJson, sendNoContent } from '../http.js';
+import { networkConnectOptions, networkCreateRequest, networkDisconnectOptions } from '../schemas/network.js';
 import { invalidArgument } from '../../lib/errors.js';
-import type { CreateNetworkRequest } from '../../networks/service.js';
-import type { EndpointConfig } from '../../networks/model.js';
 
 export function networkRoutes(router: Router, s: Services): void {
   const networks = s.networks;
@@ -11,8 +10,8 @@ export function networkRoutes(router: Router, s: Services): void {
   router.get('/networks', ({ res, query }) => sendJson(res, 200, networks.list(query.get('filters') ?? undefined)));
 
   router.post('/networks/create', async ({ req, res }) => {
-    const body = await readJson<CreateNetworkRequest>(req);
-    if (!body || typeof body !== 'object') throw invalidArgument('network config cannot be empty');
+    const body = await readBody(req, networkCreateRequest);
+    if (!body) throw invalidArgument('network config cannot be empty');
     sendJson(res, 201, await networks.create(body));
   });
 
@@ -26,7 +25,7 @@ export function networkRoutes(router: Router, s: Services): void {
   });
 
   router.post('/networks/{id}/connect', async ({ req, res, params }) => {
-    const body = (await readJson<{ Container?: string; EndpointConfig?: EndpointConfig | null }>(req)) ?? {};
+    const body = (await readBody(req, networkConnectOptions)) ?? {};
     if (!body.Container) throw invalidArgument('no container specified');
     const network = networks.resolve(params.id!);
     const c = s.containers.resolve(body.Container);
@@ -35,7 +34,7 @@ export function networkRoutes(router: Router, s: Services): void {
   });
 
   router.post('/networks/{id}/disconnect', async ({ req, res, params }) => {
-    const body = (await readJson<{ Container?: string; Force?: boolean }>(req)) ?? {};
+    const body = (await readBody(req, networkDisconnectOptions)) ?? {};
     if (!body.Container) throw invalidArgument('no container specified');
     const c = body.Force ? s.containers.tryResolve(body.Container) : s.containers.resolve(body.Container);
     if (!c) await networks.forceEndpointDelete(body.Container, params.id!);

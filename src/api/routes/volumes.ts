@@ -1,15 +1,8 @@
 import type { Router } from '../router.js';
 import type { Services } from '../../daemon/daemon.js';
-import { boolParam, readJson, sendJson, sendNoContent } from '../http.js';
+import { boolParam, readBody, sendJson, sendNoContent } from '../http.js';
+import { volumeCreateOptions } from '../schemas/network.js';
 import { invalidArgument } from '../../lib/errors.js';
-
-interface CreateBody {
-  Name?: string;
-  Driver?: string;
-  DriverOpts?: Record<string, string> | null;
-  Labels?: Record<string, string> | null;
-  ClusterVolumeSpec?: unknown;
-}
 
 /** /volumes: list, create, inspect, remove, prune (Engine API v1.50). */
 export function volumeRoutes(router: Router, s: Services): void {
@@ -18,17 +11,8 @@ export function volumeRoutes(router: Router, s: Services): void {
   router.get('/volumes', ({ res, query }) => sendJson(res, 200, volumes.list(query.get('filters') ?? undefined)));
 
   router.post('/volumes/create', async ({ req, res }) => {
-    const body = (await readJson<CreateBody>(req)) ?? {};
-    if (typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('invalid volume create request');
+    const body = (await readBody(req, volumeCreateOptions)) ?? {};
     if (body.ClusterVolumeSpec) throw invalidArgument('cluster volumes require a swarm manager');
-    for (const [field, value] of [
-      ['DriverOpts', body.DriverOpts],
-      ['Labels', body.Labels],
-    ] as const) {
-      if (value !== undefined && value !== null && (typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string'))) {
-        throw invalidArgument(`invalid ${field}: expected a map of strings`);
-      }
-    }
     const { volume } = await volumes.create({ name: body.Name, driver: body.Driver, driverOpts: body.DriverOpts, labels: body.Labels });
     sendJson(res, 201, volumes.view(volume));
   });
