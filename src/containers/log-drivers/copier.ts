@@ -5,8 +5,12 @@
  * cursor (the k8s-file's inode and the offset copied so far) beside it, and a restarted daemon goes on
  * from there, catching up what conmon wrote meanwhile.
  *
- * Each k8s record becomes one entry with conmon's time: F (an ended line) with its "\n", P (a piece
- * of a line conmon flushed before the newline came) without, as dockerd writes partial messages.
+ * Entries are lines, as dockerd's copier makes them: conmon writes a P record for a piece of a line
+ * it read before the newline came (its reads split lines anywhere), so P records are joined with
+ * what follows in the same stream up to the F that ends the line, which gives one entry with its
+ * "\n" and the F record's time. Like dockerd, a line that grows past 16 KiB is written in 16 KiB
+ * partial entries (no "\n"), and an unended line at the container's exit as a partial entry. The
+ * unended pieces (at most 16 KiB a stream) are kept in the cursor, so a restart loses none.
  * conmon's file is capped (--log-size-max, see stagingCap): when it reaches the cap conmon starts a
  * new file at the same path (new inode); the copier reads the old one to its end first. While the
  * daemon is down nothing reads, so output beyond the cap written in that time is lost (the newest is
@@ -18,7 +22,7 @@
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { LineSplitter, parseRecord } from '../logs.js';
+import { parseRecord, type LogStream } from '../logs.js';
 import { encodeJsonLogLine } from './json-line.js';
 import type { RotatingLogFile } from './rotating-file.js';
 import { log } from '../../lib/log.js';
@@ -26,17 +30,29 @@ import { messageOf } from '../../lib/errors.js';
 
 const CHUNK = 64 * 1024;
 const POLL_MS = 250;
+/** dockerd's copier buffer: a longer line is logged in partial messages of this size. */
+const MAX_LINE = 16 * 1024;
+
+interface Pending {
+  data: Buffer;
+  sec: number;
+  nsec: number;
+}
 
 interface Cursor {
   ino: number;
   pos: number;
+  /** Pieces of unended lines, per stream (base64). */
+  pending?: Partial<Record<LogStream, { data: string; sec: number; nsec: number }>>;
 }
 
 export class LogCopier {
   private fh?: FileHandle;
   private ino?: number;
   private pos = 0;
-  private readonly splitter = new LineSplitter();
+  private pending: Partial<Record<LogStream, Pending>> = {};
+  /** Set when conmon started a new file while we read: the next open starts there at 0. */
+  private switched = false;
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -77,6 +93,13 @@ export class LogCopier {
     await this.running;
     if (!this.fh && !this.stopped) await this.resume();
     await this.copyAll().catch((err) => log.warn('log copy failed', { file: this.source, error: messageOf(err) }));
+    // The output is over: unended lines are written as they are.
+    const rest = (['stdout', 'stderr'] as const).flatMap((s) => (this.pending[s] ? [this.entry(s, this.pending[s]!.data, this.pending[s]!)] : []));
+    this.pending = {};
+    if (rest.length) {
+      await this.target.write(rest).catch((err) => log.warn('log copy failed', { file: this.source, error: messageOf(err) }));
+      if (this.ino !== undefined) await writeCursor(this.cursorFile, { ino: this.ino, pos: this.pos }).catch(() => undefined);
+    }
     await this.close();
   }
 
@@ -123,8 +146,23 @@ export class LogCopier {
     if (!fh) return;
     this.fh = fh;
     this.ino = (await fh.stat()).ino;
+    if (this.switched) {
+      // conmon's next file, from its start; unended lines go on in it.
+      this.switched = false;
+      this.pos = 0;
+      return;
+    }
     const saved = await readCursor(this.cursorFile);
-    this.pos = saved && saved.ino === this.ino ? saved.pos : 0;
+    const same = saved && saved.ino === this.ino;
+    this.pos = same ? saved.pos : 0;
+    this.pending = {};
+    for (const [s, p] of Object.entries(saved?.pending ?? {})) {
+      if (p) this.pending[s as LogStream] = { data: Buffer.from(p.data, 'base64'), sec: p.sec, nsec: p.nsec };
+    }
+  }
+
+  private entry(stream: LogStream, data: Buffer, t: { sec: number; nsec: number }): string {
+    return encodeJsonLogLine({ stream, log: data, sec: t.sec, nsec: t.nsec }, this.attrsJson);
   }
 
   /** Copies to the end of the open file; on to the new file if conmon started one. */
@@ -142,8 +180,7 @@ export class LogCopier {
       // conmon started a new file: the old one is read to its end above; now the new one.
       await this.fh.close().catch(() => undefined);
       this.fh = undefined;
-      this.splitter.clear();
-      await fsp.rm(this.cursorFile, { force: true });
+      this.switched = true;
     }
   }
 
@@ -162,8 +199,15 @@ export class LogCopier {
       if (nl < 0) break;
       const rec = parseRecord(data.subarray(start, nl));
       if (rec) {
-        const logBytes = rec.partial ? rec.content : Buffer.concat([rec.content, Buffer.from('\n')]);
-        entries.push(encodeJsonLogLine({ stream: rec.stream, log: logBytes, sec: rec.time.sec, nsec: rec.time.nsec }, this.attrsJson));
+        const before = this.pending[rec.stream]?.data;
+        const text = before ? Buffer.concat([before, rec.content]) : Buffer.from(rec.content);
+        delete this.pending[rec.stream];
+        if (!rec.partial) entries.push(this.entry(rec.stream, Buffer.concat([text, Buffer.from('\n')]), rec.time));
+        else {
+          let rest = text;
+          for (; rest.length >= MAX_LINE; rest = rest.subarray(MAX_LINE)) entries.push(this.entry(rec.stream, rest.subarray(0, MAX_LINE), rec.time));
+          if (rest.length) this.pending[rec.stream] = { data: Buffer.from(rest), sec: rec.time.sec, nsec: rec.time.nsec };
+        }
       }
       start = nl + 1;
       consumed = start;
@@ -175,7 +219,9 @@ export class LogCopier {
     }
     await this.target.write(entries);
     this.pos += consumed;
-    await writeCursor(this.cursorFile, { ino: this.ino!, pos: this.pos });
+    const pending: Cursor['pending'] = {};
+    for (const [st, p] of Object.entries(this.pending)) if (p) pending[st as LogStream] = { data: p.data.toString('base64'), sec: p.sec, nsec: p.nsec };
+    await writeCursor(this.cursorFile, { ino: this.ino!, pos: this.pos, ...(Object.keys(pending).length ? { pending } : {}) });
     return true;
   }
 }
