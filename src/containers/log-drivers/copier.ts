@@ -29,7 +29,8 @@ import { log } from '../../lib/log.js';
 import { messageOf } from '../../lib/errors.js';
 
 const CHUNK = 64 * 1024;
-const POLL_MS = 250;
+// fs.watch brings changes at once; the timer is only a safety net.
+const POLL_MS = 1000;
 /** dockerd's copier buffer: a longer line is logged in partial messages of this size. */
 const MAX_LINE = 16 * 1024;
 
