@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { TestDaemon, demux } from './harness.js';
+import { TestDaemon, demux, hasDocker } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const RFC3339NANO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -174,6 +174,28 @@ describe('logging drivers', () => {
     for (let i = 0; i < 40 && !readFileSync(c.LogPath, 'utf8').includes('four'); i++) await sleep(50);
     assert.ok(readFileSync(c.LogPath, 'utf8').includes('"log":"four\\n"'));
     await d.request('DELETE', `/containers/${id}?force=1`);
+  });
+
+  test('the docker CLI: run output, logs with options, none and unknown drivers', { skip: !hasDocker }, async () => {
+    const run = await d.docker(['run', '--name', 'cli-json', 'busybox', 'sh', '-c', 'echo one; echo two >&2']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'one\n');
+    const logs = await d.docker(['logs', '-t', '--tail', '1', 'cli-json']);
+    assert.match(logs.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z two\n$/);
+    const none = await d.docker(['run', '--name', 'cli-none', '--log-driver', 'none', 'busybox', 'echo', 'attached']);
+    assert.equal(none.stdout, 'attached\n');
+    const refused = await d.docker(['logs', 'cli-none']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /Error response from daemon: configured logging driver does not support reading/);
+    const unknown = await d.docker(['run', '--name', 'cli-foo', '--log-driver', 'foo', 'busybox', 'true']);
+    assert.equal(unknown.code, 125);
+    assert.match(unknown.stderr, /Error response from daemon: logger: no log driver named 'foo' is registered/);
+    assert.notEqual((await d.docker(['inspect', 'cli-foo'])).code, 0, 'nothing created');
+    const rotated = await d.docker(['run', '--name', 'cli-rot', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'seq 1 100']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const kept = (await d.docker(['logs', 'cli-rot'])).stdout.trim().split('\n').map(Number);
+    assert.equal(kept.at(-1), 100);
+    assert.ok(kept.length < 100, 'the oldest rotated away');
   });
 
   test('a client hanging up during logs -f does not hurt the daemon', async () => {
