@@ -2,10 +2,12 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { TestDaemon, demux, hasDocker } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const hasDockerPy = spawnSync('python3', ['-c', 'import docker']).status === 0;
 const RFC3339NANO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
 describe('logging drivers', () => {
@@ -196,6 +198,11 @@ describe('logging drivers', () => {
     const kept = (await d.docker(['logs', 'cli-rot'])).stdout.trim().split('\n').map(Number);
     assert.equal(kept.at(-1), 100);
     assert.ok(kept.length < 100, 'the oldest rotated away');
+  });
+
+  test("docker-py's containers.run() without detach returns the output (it does so only for json-file, journald, local)", { skip: !hasDockerPy }, () => {
+    const script = `import docker\nc = docker.DockerClient(base_url="${d.host}")\nprint(c.containers.run("busybox", ["echo", "hello"], remove=True).decode(), end="")`;
+    assert.equal(execFileSync('python3', ['-c', script], { encoding: 'utf8' }), 'hello\n');
   });
 
   test('a client hanging up during logs -f does not hurt the daemon', async () => {
