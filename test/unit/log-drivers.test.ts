@@ -186,3 +186,29 @@ describe('rotation, reading and copying', () => {
     assert.equal(logs[3], 'last words');
   });
 });
+
+describe('daemon defaults: --log-driver, --log-opt, daemon.json', () => {
+  it('reads the flags and daemon.json, refuses bad ones as dockerd', async () => {
+    const { loadConfig, ConfigError } = await import('../../src/daemon/config.js');
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-logcfg-'));
+    try {
+      const file = path.join(dir, 'daemon.json');
+      await fsp.writeFile(file, JSON.stringify({ 'log-driver': 'local', 'log-opts': { 'max-size': '1m', 'max-file': '3' } }));
+      const fromFile = loadConfig(['--config-file', file]);
+      assert.ok(typeof fromFile === 'object');
+      assert.equal(fromFile.logDriver, 'local');
+      assert.deepEqual(fromFile.logOpts, { 'max-size': '1m', 'max-file': '3' });
+      await fsp.writeFile(file, '{}');
+      const fromFlags = loadConfig(['--config-file', file, '--log-opt', 'max-size=5m', '--log-opt', 'labels=a,b']);
+      assert.ok(typeof fromFlags === 'object');
+      assert.equal(fromFlags.logDriver, 'json-file');
+      assert.deepEqual(fromFlags.logOpts, { 'max-size': '5m', labels: 'a,b' });
+      assert.throws(() => loadConfig(['--config-file', file, '--log-driver', 'splunk']), (e: Error) => e instanceof ConfigError && /failed to set log opts: logger: no log driver named 'splunk' is registered/.test(e.message));
+      assert.throws(() => loadConfig(['--config-file', file, '--log-opt', 'max-size=big']), /invalid size: 'big'/);
+      await fsp.writeFile(file, JSON.stringify({ 'log-opts': { 'max-file': 3 } }));
+      assert.throws(() => loadConfig(['--config-file', file]), /must be strings/);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
