@@ -1,7 +1,11 @@
 /**
- * Reading a container's log as conmon writes it (the "k8s-file" format), and the framing Docker
- * uses to send log and attach output.
+ * Reading a container's log, and the framing Docker uses to send log and attach output. Two formats:
+ * conmon's "k8s-file" (a path given as a string; conmon's own file, see below) and Docker's json-file
+ * lines ({ format: 'json', path }: what the json-file and local drivers keep, log-drivers/), where each
+ * entry is one message (a partial one has no \n) and rotated files `<path>.1`, `<path>.2.gz`, ...
+ * are read before `<path>`, oldest first, as dockerd reads them.
  *
+ * k8s-file:
  * The file holds one record per line:
  *   `<RFC3339Nano time with offset> <stdout|stderr> <F|P> <text>\n`
  * e.g. `2026-11-28T13:50:08.027479552+00:00 stdout F out`. F ends a line of the container's output;
@@ -21,6 +25,8 @@
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { parseJsonLogLine } from './log-drivers/json-line.js';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -123,17 +129,34 @@ export function frameMultiplexed(stream: LogStream, payload: Buffer): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Records and messages
 
-interface LogRecord {
+export interface LogRecord {
   stream: LogStream;
   partial: boolean;
   time: LogTime;
   content: Buffer;
+  /** For a record that is not partial: false when its line has no \n (a json-file partial entry). */
+  eol?: boolean;
+}
+
+/** Where a log is and in which format: a path alone is conmon's k8s-file. */
+export type LogSource = string | { format: 'json'; path: string };
+
+type RecordParser = (line: Buffer) => LogRecord | undefined;
+
+/** A json-file entry as a record: one message, with or without its \n. */
+function parseJsonRecord(line: Buffer): LogRecord | undefined {
+  const e = parseJsonLogLine(line);
+  if (!e) return undefined;
+  const time = parseLogTime(e.time);
+  if (!time) return undefined;
+  const eol = e.log.length > 0 && e.log[e.log.length - 1] === 0x0a;
+  return { stream: e.stream, partial: false, time, content: eol ? e.log.subarray(0, -1) : e.log, eol };
 }
 
 const SPACE = 0x20;
 
-/** Parses one line of the file (without its \n); undefined for a line that is not a record. */
-function parseRecord(line: Buffer): LogRecord | undefined {
+/** Parses one line of a k8s-file (without its \n); undefined for a line that is not a record. */
+export function parseRecord(line: Buffer): LogRecord | undefined {
   const s1 = line.indexOf(SPACE);
   if (s1 < 0) return undefined;
   const s2 = line.indexOf(SPACE, s1 + 1);
@@ -178,7 +201,7 @@ class Joiner {
       out.push({ stream: rec.stream, time: p.time, chunks: p.chunks, complete: true });
       delete this.pending[rec.stream];
     } else {
-      out.push({ stream: rec.stream, time: rec.time, chunks: [rec.content], complete: true });
+      out.push({ stream: rec.stream, time: rec.time, chunks: [rec.content], complete: rec.eol ?? true });
     }
   }
 
@@ -199,7 +222,7 @@ class Joiner {
 }
 
 /** Splits bytes into complete lines, keeping the unfinished end for the next call. */
-class LineSplitter {
+export class LineSplitter {
   private rest: Buffer = Buffer.alloc(0);
 
   push(data: Buffer, onLine: (line: Buffer) => void): void {
@@ -231,7 +254,21 @@ class LineSplitter {
 // Tail: read backwards
 
 /** Offset just after the last \n at or before size (0 if none): where complete records end. */
-async function lastCompleteEnd(fh: FileHandle, size: number): Promise<number> {
+/** What the tail scan reads from: an open file, or a rotated file unpacked in memory. */
+interface Positional {
+  read(buf: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+class BufferPositional implements Positional {
+  constructor(private readonly data: Buffer) {}
+  async read(buf: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+    const n = Math.max(0, Math.min(length, this.data.length - position));
+    this.data.copy(buf, offset, position, position + n);
+    return { bytesRead: n };
+  }
+}
+
+async function lastCompleteEnd(fh: Positional, size: number): Promise<number> {
   let pos = size;
   const buf = Buffer.allocUnsafe(CHUNK);
   while (pos > 0) {
@@ -256,7 +293,7 @@ interface BackwardMessage {
  * ordered by their last record, like a forward read hands them out. Messages without an ending F
  * (unfinished lines at the end) are marked complete=false.
  */
-async function tailMessages(fh: FileHandle, end: number, n: number): Promise<Message[]> {
+async function tailMessages(fh: Positional, end: number, n: number, parse: RecordParser = parseRecord): Promise<Message[]> {
   if (n <= 0 || end === 0) return [];
   const open: Partial<Record<LogStream, BackwardMessage & { revChunks: Buffer[] }>> = {};
   const done: BackwardMessage[] = [];
@@ -281,7 +318,7 @@ async function tailMessages(fh: FileHandle, end: number, n: number): Promise<Mes
     close(rec.stream);
     if (created < n) {
       open[rec.stream] = {
-        msg: { stream: rec.stream, time: rec.time, chunks: [], complete: !rec.partial },
+        msg: { stream: rec.stream, time: rec.time, chunks: [], complete: !rec.partial && (rec.eol ?? true) },
         rank: created++,
         revChunks: [Buffer.from(rec.content)],
       };
@@ -305,7 +342,7 @@ async function tailMessages(fh: FileHandle, end: number, n: number): Promise<Mes
     for (;;) {
       const nl = data.lastIndexOf(0x0a, lineEnd - 1);
       if (nl < 0) break;
-      const rec = parseRecord(data.subarray(nl + 1, lineEnd));
+      const rec = parse(data.subarray(nl + 1, lineEnd));
       if (rec && onRecord(rec)) {
         finished = true;
         break;
@@ -316,7 +353,7 @@ async function tailMessages(fh: FileHandle, end: number, n: number): Promise<Mes
     pos = start;
   }
   if (!finished && carry.length) {
-    const rec = parseRecord(carry);
+    const rec = parse(carry);
     if (rec) onRecord(rec);
   }
   close('stdout');
@@ -348,8 +385,11 @@ async function openLog(file: string): Promise<FileHandle | undefined> {
  * opts.signal aborts. A missing file reads as empty (in follow mode it is waited for while the
  * container runs).
  */
-export async function* readLogs(logPath: string, opts: ReadLogsOptions): AsyncGenerator<LogMessage, void, undefined> {
+export async function* readLogs(source: LogSource, opts: ReadLogsOptions): AsyncGenerator<LogMessage, void, undefined> {
   const { signal } = opts;
+  const logPath = typeof source === 'string' ? source : source.path;
+  const parse: RecordParser = typeof source === 'string' ? parseRecord : parseJsonRecord;
+  const rotated = typeof source === 'string' ? [] : await rotatedFiles(logPath);
   if (signal.aborted) return;
   const tail = opts.tail === undefined || opts.tail === 'all' || opts.tail < 0 ? undefined : Math.floor(opts.tail);
   const pollMs = opts.pollIntervalMs ?? 250;
@@ -419,17 +459,6 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions): AsyncGe
     fh = await openLog(logPath);
     ino = fh ? (await fh.stat()).ino : undefined;
     // 1. Where to begin: everything, or the last `tail` messages.
-    if (fh && tail !== undefined) {
-      const size = (await fh.stat()).size;
-      const end = await lastCompleteEnd(fh, size);
-      const msgs = await tailMessages(fh, end, tail);
-      pos = end;
-      for (const m of msgs) {
-        if (!m.complete && follow) joiner.seed(m); // its line goes on in what is appended
-        else out.push(m);
-      }
-    }
-
     const emit = function* (): Generator<LogMessage> {
       for (const m of out) {
         if (stopped || signal.aborted) break;
@@ -437,6 +466,36 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions): AsyncGe
       }
       out.length = 0;
     };
+    if (tail !== undefined) {
+      let msgs: Message[] = [];
+      if (fh) {
+        const size = (await fh.stat()).size;
+        const end = await lastCompleteEnd(fh, size);
+        msgs = await tailMessages(fh, end, tail, parse);
+        pos = end;
+      }
+      // Not enough in the current file: the rotated ones, newest first.
+      for (let i = rotated.length - 1; i >= 0 && msgs.length < tail; i--) {
+        const data = await loadRotated(rotated[i]!);
+        if (data) msgs = [...(await tailMessages(new BufferPositional(data), data.length, tail - msgs.length, parse)), ...msgs];
+      }
+      for (const m of msgs) {
+        if (!m.complete && follow && typeof source === 'string') joiner.seed(m); // its line goes on in what is appended
+        else out.push(m);
+      }
+    } else {
+      // Everything: the rotated files first, oldest first.
+      for (const file of rotated) {
+        const data = await loadRotated(file);
+        if (!data) continue;
+        new LineSplitter().push(data, (line) => {
+          const rec = parse(line);
+          if (rec) joiner.push(rec, out);
+        });
+        yield* emit();
+        if (stopped || signal.aborted) return;
+      }
+    }
     yield* emit();
 
     /** Reads from pos to the current end of fh; returns the bytes read. */
@@ -450,7 +509,7 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions): AsyncGe
         pos += bytesRead;
         total += bytesRead;
         splitter.push(buf.subarray(0, bytesRead), (line) => {
-          const rec = parseRecord(line);
+          const rec = parse(line);
           if (rec) joiner.push(rec, out);
         });
         if (out.length) return total; // hand these out before reading further
@@ -495,7 +554,7 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions): AsyncGe
       // Not following, the container stopped or `until` passed: hand out unfinished lines and end.
       const rest = splitter.takeRest();
       if (rest) {
-        const rec = parseRecord(rest);
+        const rec = parse(rest);
         if (rec) joiner.push(rec, out);
       }
       joiner.flush(out);
@@ -507,5 +566,32 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions): AsyncGe
     if (untilTimer) clearTimeout(untilTimer);
     watcher?.close();
     await fh?.close().catch(() => undefined);
+  }
+}
+
+/** `<path>.N` and `<path>.N.gz` next to a json log, oldest (highest N) first. */
+export async function rotatedFiles(logPath: string): Promise<string[]> {
+  const dir = path.dirname(logPath);
+  const base = path.basename(logPath);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const byIndex = new Map<number, string>();
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const m = /^(\d+)(\.gz)?$/.exec(name.slice(base.length + 1));
+    if (!m) continue;
+    const n = Number(m[1]);
+    // While a rotated file is being compressed both exist: the plain one is complete.
+    if (!byIndex.has(n) || !m[2]) byIndex.set(n, path.join(dir, name));
+  }
+  return [...byIndex.entries()].sort((a, b) => b[0] - a[0]).map(([, f]) => f);
+}
+
+/** A rotated file's bytes (gunzipped), or undefined when it went away meanwhile. */
+async function loadRotated(file: string): Promise<Buffer | undefined> {
+  try {
+    const data = await fsp.readFile(file);
+    return file.endsWith('.gz') ? gunzipSync(data) : data;
+  } catch {
+    return undefined;
   }
 }

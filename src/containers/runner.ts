@@ -8,6 +8,7 @@ import { DEFAULT_SHM_SIZE } from '../runtime/units.js';
 import { buildSpec, serializeSpec, type UserMount } from '../runtime/spec.js';
 import { Runc } from '../runtime/runc.js';
 import { startConmon, ConmonError } from '../runtime/conmon.js';
+import type { ConmonLogOptions } from './log-drivers/manager.js';
 import { removeCgroup } from '../runtime/cgroups.js';
 import { cgroupVersion } from '../system/host.js';
 import { etcFilesFor, writeEtcFiles } from './etc-files.js';
@@ -173,6 +174,8 @@ export class ContainerRunner {
        * connect here so that they miss no output (containers/attach.ts).
        */
       beforeStart?: () => Promise<void>;
+      /** How conmon logs (log-drivers/manager.ts); default its k8s-file at paths().log, uncapped. */
+      log?: ConmonLogOptions;
     },
   ): Promise<{ pid: number; conmonPid: number }> {
     const p = this.paths(c.id);
@@ -226,7 +229,9 @@ export class ContainerRunner {
         bundle: p.bundle,
         runtime: this.runcPath,
         runtimeRoot: this.runc.root,
-        logPath: p.log,
+        logPath: opts.log?.path ?? p.log,
+        logDriver: opts.log?.driver,
+        logSizeMax: opts.log?.sizeMax,
         exitDir: this.exitDir,
         socketDir: this.socketDir,
         pidFile: p.pidFile,

@@ -26,6 +26,8 @@ import { sharedNamespaces } from './namespaces.js';
 import { ContainerMounts } from './mounts.js';
 import { ContainerIO } from './attach.js';
 import { ExecService } from './exec.js';
+import { ContainerLogs } from './log-drivers/manager.js';
+import { mergeLogConfig } from './log-drivers/config.js';
 import type { VolumeService } from '../volumes/service.js';
 import type { ContainerNetworking, NetworkingConfig } from '../networks/service.js';
 import { etcFilesFor } from './etc-files.js';
@@ -68,6 +70,8 @@ export class ContainerService {
   private readonly stopping = new Set<string>();
   private readonly restarts = new RestartManager();
   private shuttingDown = false;
+  /** Logging drivers: conmon's options, copying into the driver's file, what `docker logs` reads. */
+  readonly logs: ContainerLogs;
   /** Networks (networks/service.ts), set by the daemon before init: sandboxes on start, release on exit. */
   networking?: ContainerNetworking;
 
@@ -81,6 +85,7 @@ export class ContainerService {
   ) {
     this.store = new ContainerStore(db);
     this.runner = new ContainerRunner(dataRoot, execRoot, images.layers);
+    this.logs = new ContainerLogs(dataRoot);
     this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), () => this.store.all());
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
@@ -119,6 +124,7 @@ export class ContainerService {
         c.state.Paused = state.status === 'paused';
         c.state.Status = state.status;
         this.store.save(c);
+        await this.logs.follow(c); // catches up what conmon logged while the daemon was down
         continue; // still running under conmon: adopt it
       }
       const code = await readExitCode(this.runner.exitDir, c.id);
@@ -148,6 +154,7 @@ export class ContainerService {
       await Promise.all(running.map((c) => this.stop(c.id, { byUser: false }).catch((err) => log.warn('stop at shutdown failed', { id: c.id, error: messageOf(err) }))));
     }
     this.exitWatch?.close();
+    await this.logs.shutdown();
   }
 
   // ---- lookup -------------------------------------------------------------------------------
@@ -177,6 +184,8 @@ export class ContainerService {
     const image = this.images.resolve(cfg.Image);
     const hostConfig = applyHostConfigDefaults(normalizeHostConfig(req.hostConfig));
     const warnings = validateHostConfig(hostConfig, { ncpu: os.cpus().length, usernsRemap: !!this.runner.idMapping });
+    // The daemon's driver and options filled in and checked, as dockerd stores them (log-drivers/config.ts).
+    hostConfig.LogConfig = mergeLogConfig(hostConfig.LogConfig, this.logs.daemonDefault);
     validateContainerConfig(cfg);
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && hostConfig.RestartPolicy.Name !== 'no') {
       throw invalidArgument("can't create 'AutoRemove' container with restart policy");
@@ -266,7 +275,9 @@ export class ContainerService {
       const { mounts, tmpfs } = await this.mounts.setup(c);
       const net = netnsPath ? undefined : await this.networking?.setUp(c);
       const linked = this.linkedRun(c);
-      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath: netnsPath ?? net?.netnsPath, network: net?.etc, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c) });
+      await this.logs.beforeStart(c);
+      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath: netnsPath ?? net?.netnsPath, network: net?.etc, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c), log: this.logs.conmonOptions(c) });
+      await this.logs.follow(c);
       Object.assign(c.state, {
         Status: 'running',
         Running: true,
@@ -393,6 +404,7 @@ export class ContainerService {
     if (!c) return;
     await this.locks.run(id, async () => {
       if (!c.state.Running) return;
+      await this.logs.exited(c); // the log is whole before anyone learns of the exit
       const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false);
       await this.runner.teardown(id).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) }));
       await this.networking?.tearDown(id).catch((err) => log.warn('network cleanup after exit failed', { id, error: messageOf(err) }));
@@ -595,6 +607,7 @@ export class ContainerService {
       c.state.Status = 'removing';
       // The record goes first: a crash after it leaves only files, which start-up removes.
       this.store.delete(c.id);
+      await this.logs.removed(c.id);
       await this.runner.destroy(c.id);
       this.restarts.forget(c.id);
       this.execs.forgetContainer(c.id);
@@ -724,7 +737,6 @@ function normalizeHostConfig(h: HostConfig | undefined): HostConfig {
   if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(hc.RestartPolicy.Name!)) {
     throw invalidArgument(`invalid restart policy '${hc.RestartPolicy.Name}'`);
   }
-  hc.LogConfig = hc.LogConfig?.Type ? hc.LogConfig : { Type: 'k8s-file', Config: {} };
   return hc;
 }
 

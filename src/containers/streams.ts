@@ -28,11 +28,14 @@ export async function streamLogs(ctx: RequestContext, svc: ContainerService, c: 
   const timestamps = boolParam(query, 'timestamps');
   const follow = boolParam(query, 'follow');
   const tty = Boolean(c.config.Tty);
+  // Docker's 501 for the none driver, before anything is sent.
+  const source = svc.logs.source(c);
   const abort = new AbortController();
   req.socket.once('close', () => abort.abort());
+  res.once('close', () => abort.abort());
   res.writeHead(200, { 'Content-Type': tty ? RAW : MULTIPLEXED });
   res.flushHeaders();
-  for await (const rec of readLogs(svc.runner.paths(c.id).log, {
+  for await (const rec of readLogs(source, {
     stdout,
     stderr,
     since,
@@ -45,7 +48,20 @@ export async function streamLogs(ctx: RequestContext, svc: ContainerService, c: 
     signal: abort.signal,
   })) {
     // readLogs has already put the timestamp in front of the line when asked to.
-    if (!res.write(tty ? rec.line : frameMultiplexed(rec.stream, rec.line))) await new Promise((r) => res.once('drain', r));
+    if (!res.write(tty ? rec.line : frameMultiplexed(rec.stream, rec.line))) {
+      // A client that stops reading or hangs up: wait for it to drain, or stop when it is gone.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          abort.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        res.once('drain', done);
+        abort.signal.addEventListener('abort', done);
+        if (abort.signal.aborted) done();
+      });
+    }
+    if (abort.signal.aborted) break;
   }
   res.end();
 }
@@ -338,10 +354,12 @@ export async function attachContainer(
     closeStdinOnEof: Boolean(c.config.StdinOnce) && !tty,
     detachKeys: useStdin && tty ? detachKeys : Buffer.alloc(0),
   });
-  if (logs && (stdout || stderr)) {
+  // The none driver keeps nothing to replay; attach itself still works.
+  const logSource = logs && (stdout || stderr) ? (() => { try { return svc.logs.source(c); } catch { return undefined; } })() : undefined;
+  if (logSource) {
     const abort = new AbortController();
     void session.done.then(() => abort.abort());
-    for await (const rec of readLogs(svc.runner.paths(c.id).log, {
+    for await (const rec of readLogs(logSource, {
       stdout,
       stderr,
       tail: 'all',

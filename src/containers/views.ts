@@ -2,6 +2,8 @@ import type { Container } from './model.js';
 import type { ContainerPaths } from './runner.js';
 import { statusText } from './status.js';
 import { mountsView } from './mounts.js';
+import { logPathOf } from './log-drivers/manager.js';
+import path from 'node:path';
 
 /** `docker inspect` of a container, with Docker's field names and shapes. */
 export function inspectView(
@@ -24,7 +26,7 @@ export function inspectView(
     ResolvConfPath: paths.resolvConf,
     HostnamePath: paths.hostname,
     HostsPath: paths.hosts,
-    LogPath: paths.log,
+    LogPath: logPathOf(c, path.dirname(paths.dir)),
     Name: `/${c.name}`,
     RestartCount: c.restartCount,
     Driver: 'overlay2',
@@ -124,7 +126,7 @@ function hostConfigView(c: Container): Record<string, unknown> {
   const defaults = {
     Binds: null,
     ContainerIDFile: '',
-    LogConfig: { Type: 'k8s-file', Config: {} },
+    LogConfig: { Type: 'json-file', Config: {} },
     NetworkMode: 'bridge',
     PortBindings: {},
     RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { isLogLevel, type LogLevel } from '../lib/log.js';
+import { checkDaemonLogConfig, DEFAULT_LOG_DRIVER } from '../containers/log-drivers/config.js';
 import { DEFAULT_TLS_HOST, defaultCertDir, resolveTls, type TlsSettings } from './tls.js';
 
 /** The daemon's settings after flags and daemon.json are merged. */
@@ -28,6 +29,9 @@ export interface DaemonConfig {
   userlandProxy: boolean;
   /** TLS for tcp:// listeners: --tls, --tlsverify, --tlscacert, --tlscert, --tlskey (daemon/tls.ts). */
   tls: TlsSettings;
+  /** Containers' default log driver and options: --log-driver, --log-opt (containers/log-drivers/). */
+  logDriver: string;
+  logOpts: Record<string, string>;
 }
 
 export const DEFAULTS = {
@@ -64,6 +68,8 @@ const OPTIONS = {
   tlscacert: { flag: { type: 'string' }, key: 'tlscacert' },
   tlscert: { flag: { type: 'string' }, key: 'tlscert' },
   tlskey: { flag: { type: 'string' }, key: 'tlskey' },
+  'log-driver': { flag: { type: 'string' }, key: 'log-driver' },
+  'log-opt': { flag: { type: 'string', multiple: true }, key: 'log-opts' },
 } as const;
 
 /** Boolean flags also take Go's --flag=false form, which node's parseArgs does not. */
@@ -124,6 +130,13 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
   if (!isLogLevel(logLevel)) throw new ConfigError(`unable to parse logging level: ${logLevel}`);
   const hosts = pick<string[]>('host') ?? [];
   const bool = (name: keyof typeof OPTIONS) => (typeof pick(name) === 'boolean' ? pick<boolean>(name) : undefined);
+  const logDriver = pick<string>('log-driver') || DEFAULT_LOG_DRIVER;
+  const logOpts = logOptsOf(pick<unknown>('log-opt'));
+  try {
+    checkDaemonLogConfig({ Type: logDriver, Config: logOpts });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const tls = resolveTls({ tls: bool('tls'), tlsverify: bool('tlsverify'), tlscacert: pick('tlscacert'), tlscert: pick('tlscert'), tlskey: pick('tlskey') });
   return {
     // With TLS and no host, dockerd listens on tcp://localhost:2376 (its ParseHost default).
@@ -146,7 +159,27 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
     ipForward: pick<boolean>('ip-forward') ?? true,
     userlandProxy: pick<boolean>('userland-proxy') ?? true,
     tls,
+    logDriver,
+    logOpts,
   };
+}
+
+/** --log-opt k=v (repeated) or daemon.json's "log-opts": {"k": "v"} (strings, as dockerd wants). */
+function logOptsOf(v: unknown): Record<string, string> {
+  if (v === undefined) return {};
+  if (Array.isArray(v)) {
+    const out: Record<string, string> = {};
+    for (const kv of v as string[]) {
+      const i = kv.indexOf('=');
+      if (i <= 0) throw new ConfigError(`invalid value "${kv}" for flag --log-opt: bad format for log-opt, expected key=value`);
+      out[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    return out;
+  }
+  if (!v || typeof v !== 'object' || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw new ConfigError('log-opts: the values must be strings');
+  }
+  return { ...(v as Record<string, string>) };
 }
 
 /** daemon.json keys that SIGHUP applies to a running daemon, as dockerd's reload does. */
@@ -211,6 +244,8 @@ Options:
       --ipv6                 Enable IPv6 networking on the default bridge
       --label list           Set key=value labels to the daemon
       --live-restore         Enable live restore of containers when the daemon stops
+      --log-driver string    Default driver for container logs (default "json-file")
+      --log-opt map          Default log driver options for containers (default map[])
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
   -p, --pidfile string       Path to use for daemon PID file (default "${DEFAULTS.execRoot}/berthd.pid")
       --tls                  Use TLS; implied by --tlsverify

@@ -91,6 +91,7 @@ export class Daemon {
     const containers = new ContainerService(this.db, images, events, c.dataRoot, c.execRoot, volumes);
     containers.networking = networks;
     containers.runner.idMapping = idMapping;
+    containers.logs.daemonDefault = { Type: c.logDriver, Config: c.logOpts };
     networks.lookupContainer = (id) => containers.store.get(id);
     await containers.init();
     await networks.restore();

@@ -25,7 +25,8 @@
  *
  * Files conmon leaves (all paths are given by the caller):
  *  - pidFile: the container's init pid (written by runc create). conmonPidFile: conmon's own pid.
- *  - logPath: the k8s-file log, one record per line: `<RFC3339Nano with offset> stdout|stderr F|P <text>`
+ *  - logPath: the k8s-file log (none with logDriver 'none'; the daemon copies it into the driver's
+ *    file, containers/log-drivers/), one record per line: `<RFC3339Nano with offset> stdout|stderr F|P <text>`
  *    (F ends a line, P is part of a longer one; see containers/logs.ts); an empty line is
  *    `... stdout F ` (note the space). With logSizeMax conmon starts a new file at the same path
  *    (a new inode) when the size is reached; old content is lost.
@@ -73,6 +74,8 @@ export interface ConmonOptions {
   /** runc --root, the same directory class Runc is given. */
   runtimeRoot: string;
   logPath: string;
+  /** conmon's log driver: its k8s-file at logPath (default), or none (output is only for attach clients). */
+  logDriver?: 'k8s-file' | 'none';
   exitDir: string;
   socketDir: string;
   /** Where runc writes the container's init pid. */
@@ -129,14 +132,14 @@ export function conmonArgs(opts: ConmonOptions): string[] {
     '-b', opts.bundle,
     '-p', opts.pidFile,
     '-P', opts.conmonPidFile,
-    '-l', `k8s-file:${opts.logPath}`,
+    '-l', opts.logDriver === 'none' ? 'none:' : `k8s-file:${opts.logPath}`,
     '--exit-dir', opts.exitDir,
     '--socket-dir-path', opts.socketDir,
   ];
   if (opts.stdin) args.push('-i');
   if (opts.stdin && opts.leaveStdinOpen) args.push('--leave-stdin-open');
   if (opts.terminal) args.push('-t');
-  if (opts.logSizeMax !== undefined && opts.logSizeMax > 0) args.push('--log-size-max', String(Math.floor(opts.logSizeMax)));
+  if (opts.logDriver !== 'none' && opts.logSizeMax !== undefined && opts.logSizeMax > 0) args.push('--log-size-max', String(Math.floor(opts.logSizeMax)));
   if (opts.persistDir) args.push('-0', opts.persistDir);
   return args;
 }
