@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { diskUsage } from '../lib/disk-usage.js';
 import os from 'node:os';
+import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { ImageService } from '../images/service.js';
 import type { EventBus } from '../events/bus.js';
@@ -82,6 +83,7 @@ export class ContainerService {
     this.store = new ContainerStore(db);
     this.runner = new ContainerRunner(dataRoot, execRoot, images.layers);
     this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), () => this.store.all());
+    this.mounts.stagingDir = path.join(execRoot, 'subpaths');
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
     images.imageUsers = (imageId) =>

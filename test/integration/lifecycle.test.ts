@@ -193,15 +193,23 @@ describe('container lifecycle as dockerd', () => {
     assert.equal(demux((await d.request('GET', `/containers/${id}/logs?stdout=1`)).body).stdout, 'hi\ndeep\n');
     const missing = await create({ Cmd: ['true'], HostConfig: { Mounts: [{ Type: 'volume', Source: 'subv', Target: '/d', VolumeOptions: { Subpath: 'nope' } }] } });
     const r = await d.request('POST', `/containers/${missing}/start`);
-    assert.notEqual(r.status, 204);
-    assert.match(r.json().message, /nope/);
+    assert.equal(r.status, 404, r.text);
+    assert.match(r.json().message, /cannot access path .*\/nope/);
+    // A symlink in the volume cannot lead the mount out of it.
+    const link = await run({ Cmd: ['ln', '-s', '/etc', '/v/esc'], HostConfig: { Binds: ['subv:/v'] } });
+    await d.request('POST', `/containers/${link}/wait`);
+    const escaping = await create({ Cmd: ['true'], HostConfig: { Mounts: [{ Type: 'volume', Source: 'subv', Target: '/d', VolumeOptions: { Subpath: 'esc' } }] } });
+    const r3 = await d.request('POST', `/containers/${escaping}/start`);
+    assert.equal(r3.status, 400, r3.text);
+    assert.match(r3.json().message, /escapes the base directory/);
+    assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(path.join(d.execRoot, 'subpaths')), 'no staging mount left');
     const esc = await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { Mounts: [{ Type: 'volume', Source: 'subv', Target: '/d', VolumeOptions: { Subpath: '../x' } }] } });
     assert.equal(esc.status, 400, esc.text);
     if (hasDocker) {
       const cli = await d.docker(['run', '--rm', '--mount', 'type=volume,src=subv,dst=/d,volume-subpath=sub/deep', 'busybox', 'cat', '/d/f']);
       assert.equal(cli.stdout, 'hi\n', cli.stderr);
     }
-    for (const x of [fill, id, missing]) await d.request('DELETE', `/containers/${x}?force=1`);
+    for (const x of [fill, id, missing, link, escaping]) await d.request('DELETE', `/containers/${x}?force=1`);
   });
 
   test('exec honours the detach keys of its create body', { skip: !hasDocker }, async () => {
