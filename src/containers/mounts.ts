@@ -330,10 +330,14 @@ export class ContainerMounts {
     }
   }
 
-  /** Undoes mountSubpath's staging mounts; the staging points are removed without recursion. */
+  /**
+   * Undoes mountSubpath's staging mounts, found by name (they outlive a daemon restart); the staging
+   * points are removed without recursion.
+   */
   private async unmountSubpaths(id: string): Promise<void> {
-    const staged = this.subpathMounts.get(id) ?? [];
     this.subpathMounts.delete(id);
+    const names = this.stagingDir ? await fs.readdir(this.stagingDir).catch(() => [] as string[]) : [];
+    const staged = names.filter((n) => n.startsWith(`${id}-`)).sort().map((n) => path.join(this.stagingDir!, n));
     for (const target of staged.reverse()) {
       await unmount(target).catch((err) => log.warn('unmounting a volume subpath failed', { id, target, error: messageOf(err) }));
       await fs.rmdir(target).catch(() => fs.unlink(target)).catch(() => {});
