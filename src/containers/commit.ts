@@ -65,7 +65,8 @@ export async function commitContainer(svc: ContainerService, opts: CommitOptions
       const diffId = await registerLayer(svc, c);
       emptyLayer = diffId === EMPTY_LAYER_DIFF_ID;
       const image = buildImageConfig(svc, c, config, diffId, opts);
-      return svc.images.register(image);
+      // dockerd records the container's image as the new image's parent (inspect, history).
+      return svc.images.register(image, { parent: svc.images.store.get(c.imageId) ? c.imageId : undefined });
     });
   } finally {
     if (paused) await svc.unpause(c.id).catch((err) => log.warn('commit: unpausing the container failed', { id: c.id, error: messageOf(err) }));

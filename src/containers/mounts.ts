@@ -1,4 +1,4 @@
-import { promises as fs, statSync } from 'node:fs';
+import fsSync, { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Container } from './model.js';
 import type { ContainerRunner } from './runner.js';
@@ -6,8 +6,8 @@ import type { VolumeService } from '../volumes/service.js';
 import type { UserMount } from '../runtime/spec.js';
 import { resolveInRootfs } from '../runtime/user.js';
 import { copyUp } from '../volumes/copy-up.js';
-import { unmount } from '../layers/mount.js';
-import { BerthError, invalidArgument, isKind, messageOf } from '../lib/errors.js';
+import { mountFilesystem, unmount } from '../layers/mount.js';
+import { BerthError, invalidArgument, isKind, messageOf, notFound } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { KeyedMutex } from '../lib/mutex.js';
 
@@ -37,6 +37,8 @@ export interface MountPoint {
   NonRecursive?: boolean;
   /** tmpfs options from TmpfsOptions and ReadOnly, in HostConfig.Tmpfs' syntax. */
   TmpfsData?: string;
+  /** VolumeOptions.Subpath: only this part of the volume is mounted (Docker 26+). */
+  Subpath?: string;
 }
 
 /** HostConfig.Mounts entries (Engine API Mount). */
@@ -66,6 +68,9 @@ interface VolumeWant {
   existing?: boolean;
 }
 
+/** Linux O_PATH (Node has no constant for it): a descriptor that names a file without opening it. */
+const O_PATH = 0o10000000;
+
 type Planned = MountPoint & { want?: VolumeWant };
 
 /** What `register` did, so that create can undo it or let go of its references. */
@@ -92,6 +97,10 @@ export class ContainerMounts {
   /** Volumes each running container has mounted. */
   private readonly active = new Map<string, string[]>();
   private readonly copying = new KeyedMutex();
+  /** Staging mounts of volume subpaths, per container (mountSubpath). */
+  private readonly subpathMounts = new Map<string, string[]>();
+  /** Where volume subpaths are staged (set by the container service: <exec-root>/subpaths). */
+  stagingDir?: string;
 
   constructor(
     readonly volumes: VolumeService,
@@ -266,6 +275,8 @@ export class ContainerMounts {
     const mounts: UserMount[] = [];
     const tmpfs: Record<string, string> = {};
     const mounted: string[] = [];
+    const subpaths: string[] = [];
+    this.subpathMounts.set(c.id, subpaths);
     try {
       for (const m of c.mountPoints ?? []) {
         if (m.Type === 'tmpfs') {
@@ -278,10 +289,12 @@ export class ContainerMounts {
         } else {
           source = await this.volumes.mount(m.Name!, { container: c.id, destination: m.Destination, 'read/write': String(m.RW), propagation: m.Propagation });
           mounted.push(m.Name!);
+          if (m.Subpath) source = await this.mountSubpath(c.id, subpaths, source, m.Subpath);
         }
         mounts.push({ source, destination: m.Destination, writable: m.RW, propagation: m.Propagation || undefined, nonRecursive: m.NonRecursive });
       }
     } catch (err) {
+      await this.unmountSubpaths(c.id);
       for (const name of mounted.reverse()) await this.volumes.unmount(name, { container: c.id }).catch(() => {});
       throw err;
     }
@@ -289,8 +302,58 @@ export class ContainerMounts {
     return { mounts, tmpfs };
   }
 
+  /**
+   * A volume subpath, as dockerd's safepath: the path is opened first and checked through its file
+   * descriptor to lie inside the volume (a symlink cannot lead out), then that very file is bind
+   * mounted at a staging point, which runc mounts. Missing: 404; escaping the volume: 400.
+   */
+  private async mountSubpath(id: string, staged: string[], volumePath: string, subpath: string): Promise<string> {
+    const full = path.join(volumePath, subpath);
+    const wrap = (msg: string) => `error while mounting volume '${volumePath}': ${msg}`;
+    let fd: number;
+    try {
+      fd = fsSync.openSync(full, O_PATH); // libuv adds O_CLOEXEC
+    } catch (err) {
+      const cause = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : messageOf(err);
+      throw notFound(wrap(`cannot access path ${full}: ${cause}`));
+    }
+    try {
+      const real = fsSync.readlinkSync(`/proc/self/fd/${fd}`);
+      const root = fsSync.realpathSync(volumePath);
+      if (real !== root && !real.startsWith(root + '/')) {
+        throw invalidArgument(wrap(`path concatenation escapes the base directory, base: ${volumePath}, subpath: ${subpath}`));
+      }
+      const isDir = fsSync.fstatSync(fd).isDirectory();
+      if (!this.stagingDir) throw new BerthError('Internal', 'no staging directory for volume subpaths');
+      await fs.mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
+      const target = path.join(this.stagingDir, `${id}-${staged.length}`);
+      if (isDir) await fs.mkdir(target, { recursive: true });
+      else await fs.writeFile(target, '');
+      staged.push(target);
+      await mountFilesystem(`/proc/${process.pid}/fd/${fd}`, target, '', 'bind');
+      return target;
+    } finally {
+      fsSync.closeSync(fd);
+    }
+  }
+
+  /**
+   * Undoes mountSubpath's staging mounts, found by name (they outlive a daemon restart); the staging
+   * points are removed without recursion.
+   */
+  private async unmountSubpaths(id: string): Promise<void> {
+    this.subpathMounts.delete(id);
+    const names = this.stagingDir ? await fs.readdir(this.stagingDir).catch(() => [] as string[]) : [];
+    const staged = names.filter((n) => n.startsWith(`${id}-`)).sort().map((n) => path.join(this.stagingDir!, n));
+    for (const target of staged.reverse()) {
+      await unmount(target).catch((err) => log.warn('unmounting a volume subpath failed', { id, target, error: messageOf(err) }));
+      await fs.rmdir(target).catch(() => fs.unlink(target)).catch(() => {});
+    }
+  }
+
   /** Gives back the volumes a container mounted (at exit, or after a failed start). Idempotent. */
   async release(c: Container): Promise<void> {
+    await this.unmountSubpaths(c.id);
     const names = this.active.get(c.id);
     if (!names) return;
     this.active.delete(c.id);
@@ -466,7 +529,11 @@ export function parseMountSpec(cfg: ApiMount, checkBindSource: boolean): Planned
       if (cfg.BindOptions) fail('field BindOptions must not be specified');
       if (cfg.TmpfsOptions) fail('field TmpfsOptions must not be specified');
       const anonymous = source === '';
-      if (cfg.VolumeOptions?.Subpath) fail('volume subpaths are not supported');
+      const subpath = cfg.VolumeOptions?.Subpath ?? '';
+      if (subpath) {
+        if (anonymous) fail('must not set Subpath when using anonymous volumes');
+        if (!isLocalPath(subpath)) fail('subpath must be a relative path within the volume');
+      }
       if (cfg.ReadOnly && anonymous) fail('must not set ReadOnly mode when using anonymous volumes');
       const opts = cfg.VolumeOptions;
       return {
@@ -477,6 +544,7 @@ export function parseMountSpec(cfg: ApiMount, checkBindSource: boolean): Planned
         Driver: opts?.DriverConfig?.Name || 'local',
         CopyData: !opts?.NoCopy,
         Anonymous: anonymous,
+        ...(subpath ? { Subpath: subpath } : {}),
         want: { driver: opts?.DriverConfig?.Name, driverOpts: opts?.DriverConfig?.Options ?? null, labels: opts?.Labels ?? null },
       };
     }
@@ -489,6 +557,13 @@ export function parseMountSpec(cfg: ApiMount, checkBindSource: boolean): Planned
     default:
       return fail('mount type unknown');
   }
+}
+
+/** Go's filepath.IsLocal: relative, not empty, and not leaving its base lexically. */
+function isLocalPath(p: string): boolean {
+  if (p === '' || p.startsWith('/')) return false;
+  const n = path.posix.normalize(p);
+  return n !== '..' && !n.startsWith('../');
 }
 
 /** Go's path.Clean for absolute paths: no trailing slash, no '.' or '..' parts. */

@@ -13,12 +13,19 @@ const RESET_AFTER_MS = 10_000;
 export class RestartManager {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly delays = new Map<string, number>();
+  /** Containers whose next exit must not restart them (dockerd's ExitOnNext): a stop, a kill with the stop signal. */
+  private readonly exitOnNext = new Set<string>();
 
-  /** Whether a container that just exited with `code` restarts by itself. */
+  /**
+   * Whether a container that just exited with `code` restarts by itself. As dockerd's restart
+   * manager: never after ExitOnNext; `always` even after a kill by the user; `unless-stopped` unless
+   * the user stopped or killed it.
+   */
   shouldRestartAfterExit(c: Container, code: number): boolean {
-    if (c.stoppedByUser || c.hostConfig.AutoRemove) return false;
+    if (this.exitOnNext.has(c.id) || c.hostConfig.AutoRemove) return false;
     const policy = c.hostConfig.RestartPolicy?.Name ?? 'no';
-    if (policy === 'always' || policy === 'unless-stopped') return true;
+    if (policy === 'always') return true;
+    if (policy === 'unless-stopped') return !c.stoppedByUser;
     if (policy === 'on-failure') return code !== 0 && this.triesLeft(c);
     return false;
   }
@@ -31,6 +38,16 @@ export class RestartManager {
     if (policy === 'unless-stopped') return !c.stoppedByUser;
     if (policy === 'on-failure') return !c.stoppedByUser && c.state.ExitCode !== 0 && this.triesLeft(c);
     return false;
+  }
+
+  /** The next exit of this container is final (dockerd's ExitOnNext). */
+  cancelNextRestart(id: string): void {
+    this.exitOnNext.add(id);
+  }
+
+  /** A start by the user (or the container's exit) clears ExitOnNext. */
+  clearExitOnNext(id: string): void {
+    this.exitOnNext.delete(id);
   }
 
   private triesLeft(c: Container): boolean {
@@ -66,6 +83,7 @@ export class RestartManager {
 
   forget(id: string): void {
     this.cancel(id);
+    this.exitOnNext.delete(id);
     this.delays.delete(id);
   }
 

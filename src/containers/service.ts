@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { diskUsage } from '../lib/disk-usage.js';
 import os from 'node:os';
+import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { ImageService } from '../images/service.js';
 import type { EventBus } from '../events/bus.js';
@@ -69,6 +70,8 @@ export class ContainerService {
   /** Containers being stopped by the daemon, so their exit is reported with a 'stop' event. */
   private readonly stopping = new Set<string>();
   private readonly restarts = new RestartManager();
+  /** Containers in a `docker restart`: their exit does not auto-remove them. */
+  private readonly restartingByUser = new Set<string>();
   private shuttingDown = false;
   /** Logging drivers: conmon's options, copying into the driver's file, what `docker logs` reads. */
   readonly logs: ContainerLogs;
@@ -87,6 +90,7 @@ export class ContainerService {
     this.runner = new ContainerRunner(dataRoot, execRoot, images.layers);
     this.logs = new ContainerLogs(dataRoot);
     this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), () => this.store.all());
+    this.mounts.stagingDir = path.join(execRoot, 'subpaths');
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
     images.imageUsers = (imageId) =>
@@ -247,6 +251,7 @@ export class ContainerService {
       if (c.state.Paused) throw conflict('cannot start a paused container, try unpause instead');
       if (c.state.Running) return 'already';
       if (c.state.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
+      this.restarts.clearExitOnNext(c.id);
       try {
         await this.startLocked(c);
       } catch (err) {
@@ -312,6 +317,7 @@ export class ContainerService {
       c.stoppedByUser = true;
       this.store.save(c);
     }
+    this.restarts.cancelNextRestart(c.id);
     if (c.state.Restarting) {
       await this.locks.run(c.id, async () => this.endRestarting(c));
       this.emit(c, 'stop');
@@ -341,23 +347,45 @@ export class ContainerService {
 
   async restart(ref: string, opts: { signal?: string; timeout?: number } = {}): Promise<void> {
     const c = this.resolve(ref);
-    await this.stop(c.id, opts);
-    await this.locks.run(c.id, async () => {
-      if (!c.state.Running) await this.startLocked(c);
-    });
+    // As dockerd's HasBeenManuallyRestarted: the exit of this stop does not remove an --rm container.
+    this.restartingByUser.add(c.id);
+    try {
+      await this.stop(c.id, opts);
+      await this.locks.run(c.id, async () => {
+        this.restarts.clearExitOnNext(c.id);
+        if (!c.state.Running) await this.startLocked(c);
+      });
+    } finally {
+      this.restartingByUser.delete(c.id);
+    }
     this.emit(c, 'restart');
   }
 
+  /**
+   * `docker kill`, as dockerd: the user's kill counts as a manual stop (unless-stopped stays down), and
+   * SIGKILL or the container's own stop signal (any signal when it has none) makes its next exit final
+   * for every policy. With SIGKILL it returns once the exit is recorded (at most 10 s).
+   */
   async kill(ref: string, signalName?: string): Promise<void> {
     const c = this.resolve(ref);
     const signal = parseSignal(signalName || 'SIGKILL');
     if (!c.state.Running) throw conflict(`cannot kill container: ${ref}: container ${c.id} is not running`);
-    if (c.state.Paused && signal === 9) {
-      await this.killProcess(c, signal);
-      await this.runner.runc.resume(c.id).catch(() => {});
+    const stopSignal = c.config.StopSignal ? parseSignal(c.config.StopSignal) : undefined;
+    const final = stopSignal === undefined || signal === 9 || signal === stopSignal;
+    if (final) this.restarts.cancelNextRestart(c.id);
+    if (!this.shuttingDown) {
+      c.stoppedByUser = true;
+      this.store.save(c);
+    }
+    if (c.state.Restarting) {
+      // Nothing runs: only the pending restart is called off.
+      if (final) await this.locks.run(c.id, async () => this.endRestarting(c));
       return;
     }
+    const exited = signal === 9 ? this.nextExit(c.id) : undefined;
     await this.killProcess(c, signal);
+    if (c.state.Paused && signal === 9) await this.runner.runc.resume(c.id).catch(() => {});
+    if (exited) await Promise.race([exited, sleep(10_000)]);
   }
 
   private async killProcess(c: Container, signal: number): Promise<void> {
@@ -410,6 +438,7 @@ export class ContainerService {
       await this.networking?.tearDown(id).catch((err) => log.warn('network cleanup after exit failed', { id, error: messageOf(err) }));
       await this.mounts.release(c);
       const restart = !this.stopping.has(id) && !this.shuttingDown && this.restarts.shouldRestartAfterExit(c, code);
+      this.restarts.clearExitOnNext(id);
       const ranMs = Date.now() - Date.parse(c.state.StartedAt);
       Object.assign(c.state, {
         Status: restart ? 'restarting' : 'exited',
@@ -427,11 +456,12 @@ export class ContainerService {
       if (oom) this.emit(c, 'oom');
       this.emit(c, 'die', { exitCode: String(code), execDuration: String(Math.round(ranMs / 1000)) });
       if (this.stopping.has(id)) this.emit(c, 'stop');
-      this.wake(id, restart ? ['next-exit'] : ['not-running', 'next-exit'], code);
+      // dockerd wakes every waiter for a stop (not-running, next-exit) even when a restart follows.
+      this.wake(id, ['not-running', 'next-exit'], code);
       if (restart) this.restarts.schedule(id, this.restarts.nextDelay(id, ranMs), () => void this.restartAfterDelay(id));
     });
-    // --rm removes the anonymous volumes too, as dockerd does.
-    if (c.hostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch(() => {});
+    // --rm removes the anonymous volumes too, as dockerd does; not between the stop and start of a restart.
+    if (c.hostConfig.AutoRemove && !this.restartingByUser.has(id)) await this.remove(id, { force: true, volumes: true }).catch(() => {});
   }
 
   /** A restart policy's restart, once its delay has passed (unless a stop or rm came first). */

@@ -1,6 +1,8 @@
 /**
  * `docker stats`: samples of a container's cgroup in the shape of Docker's stats JSON (types.StatsJSON,
- * fields in Go's order, Go's omitempty where Docker has it). Networks are not reported yet.
+ * fields in Go's order, Go's omitempty where Docker has it). `networks` holds the counters of the
+ * container's own interfaces (eth0, ...) from its network namespace's /proc/<pid>/net/dev; absent for
+ * --network none, host and container:X, as dockerd (whose sandbox has no interface of its own then).
  *
  * As dockerd: a stream sends one sample a second, each with the previous one's CPU figures as precpu; a
  * single sample (stream=false) primes the CPU figures with a first sample and answers with a second one a
@@ -14,6 +16,7 @@ import { cgroupVersion, readStats, type BlkioStatEntry, type CgroupStats } from 
 import { rfc3339Nano } from '../lib/timestamps.js';
 import { invalidArgument } from '../lib/errors.js';
 import { ZERO_TIME } from './model.js';
+import { promises as fsp } from 'node:fs';
 
 export const STATS_INTERVAL_MS = 1000;
 
@@ -36,14 +39,59 @@ interface Sample {
   read: string;
   version: 1 | 2;
   stats: CgroupStats;
+  networks?: Record<string, NetworkStats>;
+}
+
+/** Docker's NetworkStats, in its field order. */
+export interface NetworkStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/**
+ * /proc/net/dev as Docker's networks map, loopback left out. Columns after "name:": rx bytes packets
+ * errs drop fifo frame compressed multicast, tx bytes packets errs drop fifo colls carrier compressed.
+ */
+export function parseNetDev(text: string): Record<string, NetworkStats> {
+  const out: Record<string, NetworkStats> = {};
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const name = line.slice(0, colon).trim();
+    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    if (!name || name === 'lo' || f.length < 16 || f.some((n) => !Number.isFinite(n))) continue;
+    out[name] = {
+      rx_bytes: f[0]!, rx_packets: f[1]!, rx_errors: f[2]!, rx_dropped: f[3]!,
+      tx_bytes: f[8]!, tx_packets: f[9]!, tx_errors: f[10]!, tx_dropped: f[11]!,
+    };
+  }
+  return out;
+}
+
+/** The counters of the container's own interfaces; undefined when it has none (none, host, container:X). */
+async function sampleNetworks(c: Container): Promise<Record<string, NetworkStats> | undefined> {
+  const mode = c.hostConfig.NetworkMode ?? 'bridge';
+  if (mode === 'none' || mode === 'host' || mode.startsWith('container:') || !c.state.Pid) return undefined;
+  try {
+    const nets = parseNetDev(await fsp.readFile(`/proc/${c.state.Pid}/net/dev`, 'utf8'));
+    return Object.keys(nets).length ? nets : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads the container's cgroup now; null when it does not run (or its cgroup is gone). */
 export async function sampleStats(c: Container): Promise<Sample | null> {
   if (!c.state.Running || c.state.Restarting) return null;
   try {
-    const [stats, version] = await Promise.all([readStats(cgroupsPathOf(c.id)), cgroupVersion()]);
-    return { read: rfc3339Nano(Date.now()), version, stats };
+    const [stats, version, networks] = await Promise.all([readStats(cgroupsPathOf(c.id)), cgroupVersion(), sampleNetworks(c)]);
+    return { read: rfc3339Nano(Date.now()), version, stats, ...(networks ? { networks } : {}) };
   } catch {
     return null;
   }
@@ -63,6 +111,7 @@ export function statsJson(c: Container, cur: Sample | null, pre: Sample | null):
     memory_stats: memoryJson(cur),
     name: `/${c.name}`,
     id: c.id,
+    ...(cur?.networks ? { networks: cur.networks } : {}),
   };
 }
 

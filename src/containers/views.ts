@@ -185,8 +185,8 @@ function hostConfigView(c: Container): Record<string, unknown> {
     CpuPercent: 0,
     IOMaximumIOps: 0,
     IOMaximumBandwidth: 0,
-    MaskedPaths: [],
-    ReadonlyPaths: [],
+    MaskedPaths: null,
+    ReadonlyPaths: null,
     Init: null,
   };
   const out: Record<string, unknown> = { ...defaults };

@@ -27,6 +27,8 @@ export interface Image {
   digests: string[];
   size: number;
   lastTagTime: string | null;
+  /** The image it was committed from (dockerd's image parent), if any. */
+  parent?: string | null;
 }
 
 /** Who uses an image, so that rm and prune can refuse; filled in by the containers service later. */

@@ -135,7 +135,7 @@ export class ImageService {
       .filter((t) => !referencePatterns.length || referencePatterns.some((p) => matchPattern(p, t.full)));
     return {
       Id: img.id,
-      ParentId: '',
+      ParentId: this.parentOf(img) ?? '',
       RepoTags: tags.map((t) => t.familiar),
       RepoDigests: img.digests.map((d) => familiarString(parseReference(d))),
       Created: Math.floor(createdMs(img) / 1000),
@@ -154,7 +154,7 @@ export class ImageService {
       Id: img.id,
       RepoTags: img.tags.map((t) => familiarString(parseReference(t))),
       RepoDigests: img.digests.map((d) => familiarString(parseReference(d))),
-      Parent: '',
+      Parent: this.parentOf(img) ?? '',
       Comment: c.comment ?? lastHistoryComment(c),
       Created: c.created ?? '',
       DockerVersion: c.docker_version ?? '',
@@ -196,11 +196,22 @@ export class ImageService {
       };
     });
     entries.reverse();
-    if (entries[0]) {
-      entries[0].Id = img.id;
-      entries[0].Tags = img.tags.map((t) => familiarString(parseReference(t)));
+    // As dockerd: the top entries are named after the image, then its parent and so on up.
+    let named: Image | undefined = img;
+    for (const entry of entries) {
+      if (!named) break;
+      entry.Id = named.id;
+      entry.Tags = named.tags.length ? named.tags.map((t) => familiarString(parseReference(t))) : null;
+      const parent = this.parentOf(named);
+      named = parent ? this.store.get(parent) : undefined;
     }
+    if (entries[0] && !entries[0].Tags) entries[0].Tags = [];
     return entries;
+  }
+
+  /** The image's parent while it is still stored (commit records it). */
+  private parentOf(img: Image): string | undefined {
+    return img.parent && this.store.get(img.parent) ? img.parent : undefined;
   }
 
   // ---- changes ------------------------------------------------------------------------------
@@ -366,11 +377,11 @@ export class ImageService {
   }
 
   /** Stores a config whose layers are registered; returns the image id. */
-  async register(config: ImageConfigJson | Buffer): Promise<string> {
+  async register(config: ImageConfigJson | Buffer, opts: { parent?: string } = {}): Promise<string> {
     const bytes = Buffer.isBuffer(config) ? config : Buffer.from(JSON.stringify(config));
     const parsed = Buffer.isBuffer(config) ? (JSON.parse(bytes.toString('utf8')) as ImageConfigJson) : config;
     const { digest } = await this.content.put(bytes);
-    this.store.add(digest, parsed);
+    this.store.add(digest, parsed, opts.parent);
     return digest;
   }
 

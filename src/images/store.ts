@@ -21,11 +21,12 @@ export class ImageStore {
   ) {}
 
   async init(): Promise<void> {
-    const rows = this.db.prepare('SELECT id, last_tag_time FROM images').all() as Array<{ id: string; last_tag_time: string | null }>;
+    const rows = this.db.prepare('SELECT id, last_tag_time, parent FROM images').all() as Array<{ id: string; last_tag_time: string | null; parent: string | null }>;
     for (const row of rows) {
       try {
         const config = JSON.parse((await this.content.get(row.id)).toString('utf8')) as ImageConfigJson;
         const image = this.build(row.id, config, row.last_tag_time);
+        image.parent = row.parent;
         this.cache.set(row.id, image);
       } catch (err) {
         log.warn('image is incomplete on disk, forgetting it', { id: row.id, error: String(err) });
@@ -54,12 +55,22 @@ export class ImageStore {
   }
 
   /** Records an image whose config blob and layers are already stored. Returns true if it is new. */
-  add(id: string, config: ImageConfigJson): boolean {
-    if (this.cache.has(id)) return false;
+  add(id: string, config: ImageConfigJson, parent?: string): boolean {
+    const known = this.cache.get(id);
+    if (known) {
+      if (parent) this.setParent(known, parent);
+      return false;
+    }
     const image = this.build(id, config, null);
     this.db.prepare('INSERT OR IGNORE INTO images (id, created_at) VALUES (?, ?)').run(id, Date.now());
     this.cache.set(id, image);
+    if (parent) this.setParent(image, parent);
     return true;
+  }
+
+  private setParent(image: Image, parent: string): void {
+    this.db.prepare('UPDATE images SET parent = ? WHERE id = ?').run(parent, image.id);
+    image.parent = parent;
   }
 
   /** Points a reference at an image; returns the image it pointed at before, if another. */

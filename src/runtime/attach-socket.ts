@@ -23,12 +23,14 @@
  * that have one.
  */
 import { EventEmitter } from 'node:events';
-import { promises as fsp, constants as fsc } from 'node:fs';
+import fs, { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { SeqpacketSocket } from 'node-unix-socket';
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/** sizeof(sockaddr_un.sun_path): a socket path must be shorter (with its NUL). */
+const UNIX_PATH_MAX = 108;
 /** The largest message written to conmon at once (conmon reads 32 KiB per message). */
 const MAX_MESSAGE = 8192;
 /** Bytes queued towards conmon beyond which write() asks the caller to wait for 'drain'. */
@@ -65,8 +67,30 @@ export class AttachSocket extends EventEmitter {
   /** The socket error that ended the connection, if one did. */
   lastError?: Error;
 
-  /** Connects to the socket at socketPath; rejects when nobody listens there. */
+  /**
+   * Connects to the socket at socketPath; rejects when nobody listens there. A path too long for a
+   * unix socket address (108 bytes: long --exec-root) is reached through /proc/self/fd/<fd of its
+   * directory>, the way conmon binds it.
+   */
   static connect(socketPath: string, timeoutMs = 5_000): Promise<AttachSocket> {
+    let dirFd: number | undefined;
+    let address = socketPath;
+    if (Buffer.byteLength(socketPath) >= UNIX_PATH_MAX) {
+      try {
+        dirFd = fs.openSync(path.dirname(socketPath), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      address = `/proc/self/fd/${dirFd}/${path.basename(socketPath)}`;
+    }
+    const closeDir = () => {
+      if (dirFd !== undefined) fs.closeSync(dirFd);
+      dirFd = undefined;
+    };
+    return AttachSocket.connectTo(address, socketPath, timeoutMs).finally(closeDir);
+  }
+
+  private static connectTo(address: string, socketPath: string, timeoutMs: number): Promise<AttachSocket> {
     return new Promise((resolve, reject) => {
       const sock = new SeqpacketSocket();
       let done = false;
@@ -85,7 +109,7 @@ export class AttachSocket extends EventEmitter {
       };
       sock.once('error', fail);
       try {
-        sock.connect(socketPath, () => {
+        sock.connect(address, () => {
           if (done) return;
           done = true;
           clearTimeout(timer);

@@ -390,19 +390,20 @@ export const KNOWN_CAPABILITIES: readonly string[] = [
   'CAP_CHECKPOINT_RESTORE',
 ];
 
+/** dockerd's default masked paths, in its order (inspect shows them: HostConfig.MaskedPaths). */
 export const DEFAULT_MASKED_PATHS: readonly string[] = [
-  '/proc/acpi',
   '/proc/asound',
+  '/proc/acpi',
   '/proc/interrupts',
   '/proc/kcore',
   '/proc/keys',
   '/proc/latency_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
   '/proc/timer_list',
   '/proc/timer_stats',
-  '/sys/devices/virtual/powercap',
+  '/proc/sched_debug',
+  '/proc/scsi',
   '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 
 export const DEFAULT_READONLY_PATHS: readonly string[] = [
@@ -1009,6 +1010,11 @@ export function applyHostConfigDefaults(
     out.CgroupnsMode = defaults.cgroupnsMode ?? ((defaults.cgroupVersion ?? detectCgroupVersion()) === 2 ? 'private' : 'host');
   }
   if (out.OomKillDisable === null || out.OomKillDisable === undefined) out.OomKillDisable = false;
+  // As dockerd at create: the defaults are recorded unless privileged (which masks nothing).
+  if (!out.Privileged) {
+    if (!out.MaskedPaths) out.MaskedPaths = [...DEFAULT_MASKED_PATHS, ...thermalThrottlePaths()];
+    if (!out.ReadonlyPaths) out.ReadonlyPaths = [...DEFAULT_READONLY_PATHS];
+  }
   return out;
 }
 

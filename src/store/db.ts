@@ -54,6 +54,8 @@ const MIGRATIONS: string[] = [
      container_id TEXT PRIMARY KEY,
      data TEXT NOT NULL
    );`,
+  // An image's parent (commit records the container's image), as dockerd's image store metadata.
+  `ALTER TABLE images ADD COLUMN parent TEXT;`,
 ];
 
 export function openDb(file: string): Db {

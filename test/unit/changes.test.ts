@@ -35,3 +35,17 @@ test('the base config is not modified', () => {
   applyChanges(base, ['ENV A=2']);
   assert.deepEqual(base.Env, ['A=1']);
 });
+
+test('ENV and the other Dockerfile words expand variables against the config env, as dockerd', () => {
+  const out = applyChanges({ Env: ['PATH=/bin', 'FOO=bar'] }, [
+    'ENV PATH=$PATH:/x',
+    'ENV A=${FOO}-1 B=$A C="$FOO q" D=\'$FOO\'',
+    'ENV E $FOO and ${NOPE:-dflt}',
+    'WORKDIR $FOO',
+    'LABEL l=$FOO',
+    'ENV F=\\$FOO G=$ H=${FOO:+set}',
+  ]);
+  assert.deepEqual(out.Env, ['PATH=/bin:/x', 'FOO=bar', 'A=bar-1', 'B=', 'C=bar q', 'D=$FOO', 'E=bar and dflt', 'F=$FOO', 'G=$', 'H=set']);
+  assert.equal(out.WorkingDir, '/bar');
+  assert.deepEqual(out.Labels, { l: 'bar' });
+});

@@ -454,7 +454,12 @@ test('validateHostConfig gives Docker’s messages', () => {
   assert.match(v({ OomKillDisable: true }).join('\n'), /OOM killer is disabled for the container, but no memory limit is set/);
   assert.match(v({ Memory: 8 * 2 ** 20 }, { ...opts, swapLimit: false }).join('\n'), /does not support swap limit/);
   // Defaults stored at create.
-  assert.deepEqual(applyHostConfigDefaults({ Memory: 8 * 2 ** 20 }, { cgroupVersion: 1 }), {
+  const { MaskedPaths, ReadonlyPaths, ...withDefaults } = applyHostConfigDefaults({ Memory: 8 * 2 ** 20 }, { cgroupVersion: 1 });
+  assert.deepEqual(MaskedPaths?.slice(0, DEFAULT_MASKED_PATHS.length), [...DEFAULT_MASKED_PATHS]);
+  assert.deepEqual(ReadonlyPaths, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+  assert.equal(applyHostConfigDefaults({ Privileged: true }).MaskedPaths, undefined);
+  assert.deepEqual(applyHostConfigDefaults({ MaskedPaths: [] }).MaskedPaths, []);
+  assert.deepEqual(withDefaults, {
     Memory: 8 * 2 ** 20,
     MemorySwap: 16 * 2 ** 20,
     ShmSize: 64 * 2 ** 20,
