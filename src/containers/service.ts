@@ -28,6 +28,7 @@ import { ContainerIO } from './attach.js';
 import { ExecService } from './exec.js';
 import type { VolumeService } from '../volumes/service.js';
 import type { ContainerNetworking, NetworkingConfig } from '../networks/service.js';
+import { sleep } from '../lib/sleep.js';
 
 export interface CreateRequest {
   name?: string;
@@ -624,8 +625,5 @@ function normalizeHostConfig(h: HostConfig | undefined): HostConfig {
   return hc;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 

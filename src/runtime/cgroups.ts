@@ -18,6 +18,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { sleep } from '../lib/sleep.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const NS_PER_SEC = 1e9;
@@ -422,7 +423,6 @@ export async function readStats(cgroupsPath: string): Promise<CgroupStats> {
 // ---------------------------------------------------------------------------------------------
 // Removal
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** rmdir dir after its child cgroups (deepest first). ENOENT is fine; EBUSY is retried briefly. */
 async function rmdirTree(dir: string): Promise<void> {

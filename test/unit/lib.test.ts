@@ -73,3 +73,24 @@ test('router: image names with slashes and ports, methods', () => {
   assert.equal(r.match('PUT', '/images/json'), 'method');
   assert.equal(r.match('GET', '/nothing'), undefined);
 });
+
+test('sleep waits, ends early when its signal aborts, and never rejects', async () => {
+  const { sleep } = await import('../../src/lib/sleep.js');
+  let t = Date.now();
+  await sleep(30);
+  assert.ok(Date.now() - t >= 25);
+  const ac = new AbortController();
+  t = Date.now();
+  setTimeout(() => ac.abort(), 10);
+  await sleep(10_000, { signal: ac.signal });
+  assert.ok(Date.now() - t < 5_000);
+  await sleep(10_000, { signal: ac.signal }); // already aborted: at once
+});
+
+test('processAlive: this process is, a reaped child is not', async () => {
+  const { processAlive } = await import('../../src/lib/process.js');
+  const { spawnSync } = await import('node:child_process');
+  assert.equal(processAlive(process.pid), true);
+  const child = spawnSync('true');
+  assert.equal(processAlive(child.pid!), false);
+});
