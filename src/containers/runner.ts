@@ -9,7 +9,7 @@ import { buildSpec, serializeSpec, type UserMount } from '../runtime/spec.js';
 import { Runc } from '../runtime/runc.js';
 import { startConmon, ConmonError } from '../runtime/conmon.js';
 import { removeCgroup } from '../runtime/cgroups.js';
-import { cgroupVersion } from '../system/host.js';
+import { hostCgroupVersion } from '../runtime/cgroups.js';
 import { etcFilesFor, writeEtcFiles } from './etc-files.js';
 import type { NetworkEtc } from '../networks/service.js';
 import { writeFileAtomic } from '../lib/atomic.js';
@@ -212,7 +212,7 @@ export class ContainerRunner {
         resolvConfPath: p.resolvConf,
         netnsPath: opts.netnsPath,
         cgroupsPath: cgroupsPathOf(c.id),
-        cgroupVersion: cgroupVersion() === '2' ? 2 : 1,
+        cgroupVersion: hostCgroupVersion(),
         initPath: c.hostConfig.Init ? initBinary() : undefined,
         ipcnsPath: opts.ipcnsPath,
         pidnsPath: opts.pidnsPath,
