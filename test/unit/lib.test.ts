@@ -94,3 +94,15 @@ test('processAlive: this process is, a reaped child is not', async () => {
   const child = spawnSync('true');
   assert.equal(processAlive(child.pid!), false);
 });
+
+test('tar headers: PAX ids and times override the header fields; ids that are not 32-bit are refused', async () => {
+  const { tarEntryOwner, paxTime } = await import('../../src/lib/tar-header.js');
+  assert.deepEqual(tarEntryOwner({ name: 'a', uid: 1, gid: 2 }), { uid: 1, gid: 2 });
+  assert.deepEqual(tarEntryOwner({ name: 'a', uid: 1, pax: { uid: '3000000', gid: '7' } }), { uid: 3000000, gid: 7 });
+  assert.deepEqual(tarEntryOwner({ name: 'a' }), { uid: 0, gid: 0 });
+  assert.throws(() => tarEntryOwner({ name: 'a', pax: { uid: '-1' } }), /invalid tar header for "a": bad uid "-1"/);
+  assert.throws(() => tarEntryOwner({ name: 'a', pax: { gid: '4294967296' } }), /bad gid/);
+  assert.equal(paxTime({ name: 'a', pax: { mtime: '1700000000.5' } }, 'mtime'), 1700000000.5);
+  assert.equal(paxTime({ name: 'a', pax: { mtime: 'x' } }, 'mtime'), undefined);
+  assert.equal(paxTime({ name: 'a', pax: null }, 'atime'), undefined);
+});
