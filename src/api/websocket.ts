@@ -1,180 +1,110 @@
 /**
- * A minimal WebSocket server side (RFC 6455) for the Engine API's /containers/{id}/attach/ws: the
- * handshake on an upgraded connection, and a connection object that reads and writes whole messages
- * with the shape of a socket (data/end/close events, write, end, pause), so that the attach plumbing
- * (containers/streams.ts) can use it in place of a hijacked TCP stream.
- * What is supported: unfragmented and fragmented data frames in (text or binary: their payload is the
- * input), ping (answered with pong), close (answered, then the connection ends). Out: one binary
- * frame per write (text frames for clients older than API 1.28, as dockerd). No extensions.
+ * The WebSocket side of the Engine API's /containers/{id}/attach/ws, on the `ws` package: the
+ * handshake on the connection the API server already upgraded, and an adapter that gives a `ws`
+ * connection the surface of a socket (data/end/close events, write, end, pause), so that the attach
+ * plumbing (containers/streams.ts) can use it in place of a hijacked TCP stream.
+ * `ws` enforces the protocol: unmasked client frames, bad opcodes and messages (fragmented or not)
+ * larger than MAX_MESSAGE end the connection with a close frame. Out: one binary frame per write
+ * (text frames for clients older than API 1.28, as dockerd).
  */
 import { EventEmitter } from 'node:events';
-import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { invalidArgument } from '../lib/errors.js';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-/** Frames larger than this are refused (input from a terminal or a pipe comes in small pieces). */
-const MAX_FRAME = 16 * 1024 * 1024;
+/**
+ * Largest message a client may send, fragments included: input from a terminal or a pipe comes in
+ * small pieces, so this only stops a client from making the daemon buffer without bound.
+ */
+export const MAX_MESSAGE = 1024 * 1024;
 
-/** Throws 400 unless req is a WebSocket upgrade; returns the key to answer. */
+/** One server in noServer mode: it only does handshakes on connections the API server hands it. */
+const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE, perMessageDeflate: false, clientTracking: false });
+
+/** Throws 400 unless req is a WebSocket upgrade `ws` will accept; returns the key to answer. */
 export function webSocketKey(req: IncomingMessage): string {
   const key = req.headers['sec-websocket-key'];
+  const version = String(req.headers['sec-websocket-version'] ?? '');
   if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || typeof key !== 'string' || !key) {
     throw invalidArgument('websocket: the client is not using the websocket protocol');
   }
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(key)) throw invalidArgument('websocket: invalid Sec-WebSocket-Key header');
+  if (version !== '13' && version !== '8') throw invalidArgument('websocket: missing or invalid Sec-WebSocket-Version header');
   return key;
 }
 
-/** Answers the handshake (101) on the request's socket and returns the connection. */
+/**
+ * Answers the handshake (101) on the request's socket and returns the connection. The API server
+ * has already put any bytes read past the request back into the socket, so no head is passed on.
+ */
 export function acceptWebSocket(req: IncomingMessage, opts: { binary: boolean }): WebSocketConn {
-  const key = webSocketKey(req);
-  const accept = createHash('sha1').update(key + GUID).digest('base64');
-  const socket = req.socket;
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-  return new WebSocketConn(socket, opts.binary);
-}
-
-function frame(opcode: number, payload: Buffer): Buffer {
-  const len = payload.length;
-  let header: Buffer;
-  if (len < 126) {
-    header = Buffer.from([0x80 | opcode, len]);
-  } else if (len < 65536) {
-    header = Buffer.alloc(4);
-    header[0] = 0x80 | opcode;
-    header[1] = 126;
-    header.writeUInt16BE(len, 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[0] = 0x80 | opcode;
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(len), 2);
-  }
-  return Buffer.concat([header, payload]);
+  webSocketKey(req);
+  let conn: WebSocketConn | undefined;
+  wss.handleUpgrade(req, req.socket, Buffer.alloc(0), (ws) => {
+    conn = new WebSocketConn(ws, req.socket, opts.binary);
+  });
+  // Without verifyClient the handshake completes at once; if ws refused it, it answered and closed.
+  if (!conn) throw invalidArgument('websocket: the handshake failed');
+  return conn;
 }
 
 /**
  * A WebSocket connection with a socket's surface. Events: 'data' (Buffer: one message's payload),
- * 'end' (the client sent close), 'close', 'error'.
+ * 'end' (the client closed: its input is over), 'close', 'error'.
  */
 export class WebSocketConn extends EventEmitter {
-  private buf: Buffer = Buffer.alloc(0);
-  private fragments: Buffer[] = [];
-  private closing = false;
+  private closed = false;
 
   constructor(
+    private readonly ws: WebSocket,
     private readonly socket: Socket,
     private readonly binary: boolean,
   ) {
     super();
-    socket.on('data', (b: Buffer) => this.receive(b));
-    socket.on('end', () => this.emit('end'));
-    socket.on('close', () => this.emit('close'));
-    socket.on('error', (err) => this.emit('error', err));
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      const message = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (message.length) this.emit('data', message);
+    });
+    // A protocol violation (unmasked frame, message too large, ...): ws sends a close frame and
+    // closes the socket; 'close' follows.
+    ws.on('error', (err) => this.emit('error', err));
+    ws.on('close', () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.emit('end');
+      this.emit('close');
+    });
   }
 
   get destroyed(): boolean {
-    return this.socket.destroyed;
+    return this.socket.destroyed || this.ws.readyState !== this.ws.OPEN;
   }
 
   get writableLength(): number {
-    return this.socket.writableLength;
+    return this.ws.bufferedAmount;
   }
 
   write(data: Buffer): boolean {
-    if (this.closing || this.socket.destroyed) return true;
-    return this.socket.write(frame(this.binary ? 0x2 : 0x1, data));
+    if (this.ws.readyState !== this.ws.OPEN) return true;
+    this.ws.send(data, { binary: this.binary });
+    return !this.socket.writableNeedDrain;
   }
 
-  /** Sends a close frame and ends the connection. */
+  /** Sends a close frame; the connection ends once the client answers (or ws gives up waiting). */
   end(): void {
-    if (!this.closing && !this.socket.destroyed) {
-      this.closing = true;
-      const status = Buffer.alloc(2);
-      status.writeUInt16BE(1000, 0);
-      this.socket.write(frame(0x8, status));
-    }
-    this.socket.end();
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(1000);
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.ws.terminate();
   }
 
   pause(): void {
-    this.socket.pause();
+    this.ws.pause();
   }
 
   resume(): void {
-    this.socket.resume();
-  }
-
-  private receive(chunk: Buffer): void {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    for (;;) {
-      if (this.buf.length < 2) return;
-      const b0 = this.buf[0]!;
-      const b1 = this.buf[1]!;
-      const fin = (b0 & 0x80) !== 0;
-      const opcode = b0 & 0x0f;
-      const masked = (b1 & 0x80) !== 0;
-      let len = b1 & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (this.buf.length < 4) return;
-        len = this.buf.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (this.buf.length < 10) return;
-        const big = this.buf.readBigUInt64BE(2);
-        if (big > BigInt(MAX_FRAME)) return this.fail();
-        len = Number(big);
-        off = 10;
-      }
-      if (len > MAX_FRAME) return this.fail();
-      const maskLen = masked ? 4 : 0;
-      if (this.buf.length < off + maskLen + len) return;
-      const payload = Buffer.from(this.buf.subarray(off + maskLen, off + maskLen + len));
-      if (masked) {
-        const mask = this.buf.subarray(off, off + 4);
-        for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
-      }
-      this.buf = this.buf.subarray(off + maskLen + len);
-      this.handle(fin, opcode, payload);
-    }
-  }
-
-  private handle(fin: boolean, opcode: number, payload: Buffer): void {
-    switch (opcode) {
-      case 0x0: // continuation
-      case 0x1: // text
-      case 0x2: // binary
-        this.fragments.push(payload);
-        if (fin) {
-          const message = Buffer.concat(this.fragments);
-          this.fragments = [];
-          if (message.length) this.emit('data', message);
-        }
-        return;
-      case 0x8: // close: answer it; the input is over
-        if (!this.closing && !this.socket.destroyed) {
-          this.closing = true;
-          this.socket.write(frame(0x8, payload.subarray(0, 2)));
-        }
-        this.emit('end');
-        this.socket.end();
-        return;
-      case 0x9: // ping
-        if (!this.socket.destroyed) this.socket.write(frame(0xa, payload));
-        return;
-      default: // pong and reserved opcodes: ignored
-        return;
-    }
-  }
-
-  private fail(): void {
-    this.emit('error', new Error('websocket: frame too large'));
-    this.socket.destroy();
+    this.ws.resume();
   }
 }

@@ -2,6 +2,7 @@
  * Human-readable sizes and durations, matching docker/go-units so that columns such as SIZE
  * and CREATED read exactly as Docker prints them (including its quirks, e.g. "1e+03kB").
  */
+import { formatG as goFormatG } from './gofloat.js';
 
 const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
@@ -66,92 +67,12 @@ function roundHalfAwayFromZero(x: number): number {
 /**
  * Go's fmt "%.{precision}g". JavaScript's toPrecision differs in three ways that show up in
  * sizes: it keeps trailing zeros ("4.00"), it writes exponents as "e+3" instead of "e+03", and
- * it rounds exact ties up where Go rounds them to even (4.125 -> "4.12"). So the float is
- * expanded to its exact decimal digits and rounded here.
+ * it rounds exact ties up where Go rounds them to even (4.125 -> "4.12"); gofloat.ts rounds the
+ * exact binary value as Go does.
  */
 export function formatG(x: number, precision: number): string {
   if (!Number.isFinite(x)) return x > 0 ? '+Inf' : x < 0 ? '-Inf' : 'NaN';
-  const sign = x < 0 ? '-' : '';
-  const prec = Math.max(precision, 1);
-  const exact = exactDecimal(Math.abs(x));
-  if (exact.digits === '') return sign + '0';
-  const { d, dp } = roundDigits(exact.digits, exact.point, prec);
-  // Go's %g picks %e when the exponent is < -4 or >= the precision (shortened to the number
-  // of digits when they all sit before the point).
-  const eprec = prec > d.length && d.length >= dp ? d.length : prec;
-  const exp = dp - 1;
-  if (exp < -4 || exp >= eprec) {
-    const n = Math.min(prec, d.length);
-    const mantissa = d[0]! + (n > 1 ? '.' + d.slice(1, n) : '');
-    return `${sign}${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  const decimals = Math.max((prec > dp ? d.length : prec) - dp, 0);
-  const intPart = dp > 0 ? d.slice(0, dp).padEnd(dp, '0') : '0';
-  let frac = '';
-  for (let i = 0; i < decimals; i++) {
-    const idx = dp + i;
-    frac += idx >= 0 && idx < d.length ? d[idx] : '0';
-  }
-  return sign + (frac ? `${intPart}.${frac}` : intPart);
-}
-
-/** Exact decimal expansion of a finite non-negative double: value = 0.digits * 10^point. */
-function exactDecimal(x: number): { digits: string; point: number } {
-  if (x === 0) return { digits: '', point: 0 };
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  const bits = view.getBigUint64(0);
-  const biasedExp = Number((bits >> 52n) & 0x7ffn);
-  let mantissa = bits & ((1n << 52n) - 1n);
-  let exp: number;
-  if (biasedExp === 0) {
-    exp = -1074;
-  } else {
-    mantissa |= 1n << 52n;
-    exp = biasedExp - 1075;
-  }
-  let digits: string;
-  let point: number;
-  if (exp >= 0) {
-    digits = (mantissa << BigInt(exp)).toString();
-    point = digits.length;
-  } else {
-    // m * 2^e = m * 5^-e / 10^-e
-    digits = (mantissa * 5n ** BigInt(-exp)).toString();
-    point = digits.length + exp;
-  }
-  const trimmed = digits.replace(/0+$/, '');
-  return { digits: trimmed, point };
-}
-
-/** Rounds to n significant digits, ties to even (as Go's strconv does); trailing zeros dropped. */
-function roundDigits(digits: string, point: number, n: number): { d: string; dp: number } {
-  if (digits.length <= n) return { d: digits, dp: point };
-  const next = digits.charCodeAt(n) - 48;
-  let up: boolean;
-  if (next > 5) up = true;
-  else if (next < 5) up = false;
-  else if (digits.length > n + 1) up = true; // more non-zero digits follow (zeros were trimmed)
-  else up = n > 0 && (digits.charCodeAt(n - 1) - 48) % 2 === 1;
-  let kept = digits.slice(0, n);
-  let dp = point;
-  if (up) {
-    const arr = kept.split('').map(Number);
-    let i = arr.length - 1;
-    while (i >= 0 && arr[i] === 9) {
-      arr[i] = 0;
-      i--;
-    }
-    if (i < 0) {
-      arr.unshift(1);
-      arr.pop();
-      dp++;
-    } else {
-      arr[i]!++;
-    }
-    kept = arr.join('');
-  }
-  return { d: kept.replace(/0+$/, ''), dp };
+  return (x < 0 ? '-' : '') + goFormatG(Math.abs(x), Math.max(precision, 1), 'e');
 }
 
 /**

@@ -10,11 +10,19 @@
  * StdinOnce containers without a tty, as Docker does) instead of letting a client's departure decide.
  * Output is read all the time (conmon blocks on a connection nobody reads) and given to the clients
  * attached at that moment; nothing is kept for later ones: the log file is for that (streams.ts).
+ *
+ * One loss is made good from the log: conmon closes a connection that still holds stdin it has not
+ * read (a container that exits while its input flows: `yes | docker run -i busybox head -2`), so the
+ * kernel fails our next read with ECONNRESET before the output conmon sent last; node-unix-socket
+ * then gives the socket up (libuv stops polling at POLLERR) and that output never reaches us. conmon
+ * wrote it to the log first, so a hub opened before the process started hands its clients what the
+ * log holds beyond what came through the socket.
  */
 import type { Container } from './model.js';
 import type { ContainerRunner } from './runner.js';
 import { AttachSocket, resizeTerminal, type OutputStream } from '../runtime/attach-socket.js';
 import { attachSocketPath } from '../runtime/conmon.js';
+import { readLogs, type LogStream } from './logs.js';
 import { conflict, messageOf } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 
@@ -27,7 +35,13 @@ export interface AttachClient {
 
 class Hub {
   readonly clients = new Set<Attachment>();
-  constructor(readonly socket: AttachSocket) {}
+  /** Output bytes that came through the socket, per stream. */
+  readonly received: Record<LogStream, number> = { stdout: 0, stderr: 0 };
+  constructor(
+    readonly socket: AttachSocket,
+    /** For a hub opened before the process started: when (ns since the epoch); its output is in the log from then on. */
+    readonly openedBeforeStartAt?: bigint,
+  ) {}
 }
 
 /** One client's hold on a container's I/O; detach() lets go (the container runs on). */
@@ -130,7 +144,7 @@ export class ContainerIO {
     const waiting = this.waiting.get(c.id);
     if (!waiting?.size) return;
     this.waiting.delete(c.id);
-    const hub = await this.hub(c.id);
+    const hub = await this.hub(c.id, true);
     for (const a of waiting) {
       if (hub) a.joined(hub);
       else a.ended();
@@ -173,23 +187,27 @@ export class ContainerIO {
     }
   }
 
-  private hub(id: string): Promise<Hub | undefined> {
+  private hub(id: string, beforeStart = false): Promise<Hub | undefined> {
     const existing = this.hubs.get(id);
     if (existing && !existing.socket.isEnded) return Promise.resolve(existing);
     const pending = this.connecting.get(id);
     if (pending) return pending;
+    const openedAt = beforeStart ? BigInt(Date.now()) * 1_000_000n : undefined;
     const p = AttachSocket.connect(attachSocketPath(this.runner.socketDir, id))
       .then(
         (socket) => {
-          const hub = new Hub(socket);
+          const hub = new Hub(socket, openedAt);
           this.hubs.set(id, hub);
           socket.on('data', (stream: OutputStream, chunk: Buffer) => {
+            hub.received[stream] += chunk.length;
             for (const a of hub.clients) a.client.output(stream, chunk);
           });
           socket.on('end', () => {
             log.debug('attach socket closed', { id, error: socket.lastError?.message ?? '' });
             if (this.hubs.get(id) === hub) this.hubs.delete(id);
-            for (const a of [...hub.clients]) a.ended();
+            void this.recoverFromLog(id, hub).finally(() => {
+              for (const a of [...hub.clients]) a.ended();
+            });
           });
           return hub;
         },
@@ -201,5 +219,31 @@ export class ContainerIO {
       .finally(() => this.connecting.delete(id));
     this.connecting.set(id, p);
     return p;
+  }
+
+  /** After a hub's connection failed: gives its clients the output the log has beyond what they got. */
+  private async recoverFromLog(id: string, hub: Hub): Promise<void> {
+    if (!hub.socket.lastError || hub.openedBeforeStartAt === undefined || !hub.clients.size) return;
+    const skip = { ...hub.received };
+    try {
+      for await (const m of readLogs(this.runner.paths(id).log, {
+        stdout: true,
+        stderr: true,
+        since: hub.openedBeforeStartAt,
+        tail: 'all',
+        timestamps: false,
+        follow: false,
+        isRunning: () => false,
+        signal: new AbortController().signal,
+      })) {
+        const already = Math.min(skip[m.stream], m.line.length);
+        skip[m.stream] -= already;
+        if (already === m.line.length) continue;
+        const rest = m.line.subarray(already);
+        for (const a of hub.clients) a.client.output(m.stream, rest);
+      }
+    } catch (err) {
+      log.debug('attach output from the log failed', { id, error: messageOf(err) });
+    }
   }
 }

@@ -22,6 +22,7 @@ import * as tar from 'tar-stream';
 import { decompressed } from '../lib/compression.js';
 import { BerthError, invalidArgument } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+import { paxTime, tarEntryOwner } from '../lib/tar-header.js';
 import { mkfifo } from '../layers/overlay-tools.js';
 import { Dir, ScopedRoot, errno, pathError } from './scoped-fs.js';
 
@@ -86,9 +87,10 @@ export function entryParts(name: string, dest: string, what = ''): string[] {
 }
 
 function timesOf(h: tar.Header): Times {
-  const pax = (h as { pax?: Record<string, string> | null }).pax;
-  const mtime = pax?.mtime !== undefined && Number.isFinite(Number(pax.mtime)) ? new Date(Number(pax.mtime) * 1000) : (h.mtime ?? new Date(0));
-  const paxAtime = pax?.atime !== undefined && Number.isFinite(Number(pax.atime)) ? new Date(Number(pax.atime) * 1000) : undefined;
+  const paxMtime = paxTime(h, 'mtime');
+  const mtime = paxMtime !== undefined ? new Date(paxMtime * 1000) : (h.mtime ?? new Date(0));
+  const paxAtimeSec = paxTime(h, 'atime');
+  const paxAtime = paxAtimeSec !== undefined ? new Date(paxAtimeSec * 1000) : undefined;
   // As Docker: the access time is never before the modification time.
   const atime = paxAtime && paxAtime > mtime ? paxAtime : mtime;
   return { atime, mtime };
@@ -96,14 +98,7 @@ function timesOf(h: tar.Header): Times {
 
 function owner(h: tar.Header, opts: ExtractOptions): { uid: number; gid: number } {
   if (opts.chownTo) return opts.chownTo;
-  const pax = (h as { pax?: Record<string, string> | null }).pax;
-  const id = (key: 'uid' | 'gid', fallback: number | undefined): number => {
-    const v = pax?.[key] !== undefined ? Number(pax[key]) : (fallback ?? 0);
-    if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) throw invalidArgument(`invalid tar header for ${JSON.stringify(h.name)}: bad ${key}`);
-    return v;
-  };
-  const uid = id('uid', h.uid);
-  const gid = id('gid', h.gid);
+  const { uid, gid } = tarEntryOwner(h);
   return opts.toHost ? opts.toHost(uid, gid) : { uid, gid };
 }
 

@@ -10,7 +10,7 @@ import { Runc } from '../runtime/runc.js';
 import { startConmon, ConmonError } from '../runtime/conmon.js';
 import type { ConmonLogOptions } from './log-drivers/manager.js';
 import { removeCgroup } from '../runtime/cgroups.js';
-import { cgroupVersion } from '../system/host.js';
+import { hostCgroupVersion } from '../runtime/cgroups.js';
 import { etcFilesFor, writeEtcFiles } from './etc-files.js';
 import type { NetworkEtc } from '../networks/service.js';
 import { writeFileAtomic } from '../lib/atomic.js';
@@ -215,7 +215,7 @@ export class ContainerRunner {
         resolvConfPath: p.resolvConf,
         netnsPath: opts.netnsPath,
         cgroupsPath: cgroupsPathOf(c.id),
-        cgroupVersion: cgroupVersion() === '2' ? 2 : 1,
+        cgroupVersion: hostCgroupVersion(),
         initPath: c.hostConfig.Init ? initBinary() : undefined,
         ipcnsPath: opts.ipcnsPath,
         pidnsPath: opts.pidnsPath,

@@ -33,6 +33,7 @@ import type { VolumeService } from '../volumes/service.js';
 import type { ContainerNetworking, NetworkingConfig } from '../networks/service.js';
 import { etcFilesFor } from './etc-files.js';
 import { parseLink, linkEnv, linkHostNames, mergeEnv } from '../networks/links.js';
+import { sleep } from '../lib/sleep.js';
 
 export interface CreateRequest {
   name?: string;
@@ -770,8 +771,5 @@ function normalizeHostConfig(h: HostConfig | undefined): HostConfig {
   return hc;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 

@@ -17,6 +17,7 @@ import { rfc3339Nano } from '../lib/timestamps.js';
 import { invalidArgument } from '../lib/errors.js';
 import { ZERO_TIME } from './model.js';
 import { promises as fsp } from 'node:fs';
+import { sleep } from '../lib/sleep.js';
 
 export const STATS_INTERVAL_MS = 1000;
 
@@ -191,7 +192,7 @@ export async function* containerStats(svc: ContainerService, c: Container, req: 
       yield statsJson(c, first, null);
       return;
     }
-    await sleep(STATS_INTERVAL_MS, req.signal);
+    await sleep(STATS_INTERVAL_MS, { signal: req.signal });
     yield statsJson(c, await sampleStats(c), first);
     return;
   }
@@ -200,19 +201,7 @@ export async function* containerStats(svc: ContainerService, c: Container, req: 
     const cur = await sampleStats(c);
     yield statsJson(c, cur, pre);
     pre = cur;
-    await sleep(STATS_INTERVAL_MS, req.signal);
+    await sleep(STATS_INTERVAL_MS, { signal: req.signal });
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

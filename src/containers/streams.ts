@@ -8,8 +8,8 @@ import { boolParam, parseBody, readJson } from '../api/http.js';
 import { conflict, invalidArgument, messageOf } from '../lib/errors.js';
 import { parseTimestampNs } from '../lib/timestamps.js';
 import { detachKeysOf } from './detach-keys.js';
+import { sleep } from '../lib/sleep.js';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Docker's content types for raw (TTY) and multiplexed (stdout/stderr framed) streams. */
 const RAW = 'application/vnd.docker.raw-stream';
@@ -335,7 +335,7 @@ export async function attachContainer(
   const outputEnded = async () => {
     // conmon closes the connection just before it records the exit: wait for that record, so that
     // a client that asks for the exit code next gets it.
-    if (svc.store.get(c.id)?.state.Running) await Promise.race([svc.wait(c.id, 'next-exit').catch(() => undefined), sleep(5_000)]);
+    if (svc.store.get(c.id)?.state.Running) await Promise.race([svc.wait(c.id, 'next-exit').catch(() => undefined), sleep(5_000, { unref: true })]);
     outputOver = true;
     if (!held) session?.finish();
   };

@@ -5,6 +5,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_HTTP_PORT, DEFAULT_TLS_HOST, guardTlsListener, serverTlsOptions, warnInsecureTcp, type TlsSettings } from './tls.js';
 import { log } from '../lib/log.js';
+import { processAlive } from '../lib/process.js';
 
 /**
  * Opens the daemon's API listeners: unix sockets, and tcp:// addresses (TLS when `tls.enabled`).
@@ -163,13 +164,4 @@ export async function takePidfile(file: string): Promise<() => Promise<void>> {
       // already gone
     }
   };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -21,6 +21,7 @@ import { promises as fs } from 'node:fs';
 import tls from 'node:tls';
 import type https from 'node:https';
 import { log } from '../lib/log.js';
+import { sleep as wait } from '../lib/sleep.js';
 
 /** Where dockerd looks for ca.pem, cert.pem and key.pem when no path is given. */
 export function defaultCertDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -132,7 +133,7 @@ export const INSECURE_LONG_PAUSE_MS = 15_000;
  * in local browsers, can reach them — which the second warning still points out) and when
  * TLS was configured explicitly.
  */
-export async function warnInsecureTcp(hostUrl: string, address: string, explicit: boolean, sleep = defaultSleep): Promise<void> {
+export async function warnInsecureTcp(hostUrl: string, address: string, explicit: boolean, sleep: (ms: number) => Promise<void> = wait): Promise<void> {
   const f = { host: hostUrl };
   log.warn('Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.', f);
   log.warn('Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!', f);
@@ -144,10 +145,6 @@ export async function warnInsecureTcp(hostUrl: string, address: string, explicit
   log.warn("You can override this by explicitly specifying '--tls=false' or '--tlsverify=false'", f);
   log.warn('Support for listening on TCP without authentication or explicit intent to run without authentication will be removed in the next release', f);
   await sleep(INSECURE_LONG_PAUSE_MS);
-}
-
-function defaultSleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Whether an address (IP or name, resolved as dockerd does: first answer) is a loopback one. */

@@ -58,6 +58,7 @@ import * as tar from 'tar-stream';
 
 import { BerthError, internal, invalidArgument, messageOf } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+import { paxTime, tarEntryOwner } from '../lib/tar-header.js';
 import { isWhiteoutStat, mkfifo, mknodWhiteout, setOpaque } from './overlay-tools.js';
 
 export interface ApplyResult {
@@ -135,30 +136,12 @@ async function drain(stream: EntryStream): Promise<void> {
   for await (const chunk of stream) void chunk;
 }
 
-function parseId(pax: Record<string, string> | null | undefined, key: 'uid' | 'gid', fallback: number | undefined, name: string): number {
-  const raw = pax?.[key];
-  const v = raw !== undefined ? Number(raw) : (fallback ?? 0);
-  if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) {
-    throw bad(`invalid tar header for ${q(name)}: bad ${key} ${q(String(raw ?? fallback))}`);
-  }
-  return v;
-}
-
-function parseTime(pax: Record<string, string> | null | undefined, key: 'mtime' | 'atime'): number | null {
-  const raw = pax?.[key];
-  if (raw === undefined) return null;
-  const v = Number(raw);
-  return Number.isFinite(v) ? v : null;
-}
-
 function metaOf(h: EntryHeader): Meta {
-  const pax = h.pax;
-  const uid = parseId(pax, 'uid', h.uid, h.name);
-  const gid = parseId(pax, 'gid', h.gid, h.name);
+  const { uid, gid } = tarEntryOwner(h);
   const mode = (h.mode ?? 0o644) & 0o7777;
-  let mtime: number | Date = parseTime(pax, 'mtime') ?? h.mtime ?? new Date(0);
+  let mtime: number | Date = paxTime(h, 'mtime') ?? h.mtime ?? new Date(0);
   if (mtime instanceof Date && Number.isNaN(mtime.getTime())) mtime = new Date(0);
-  const atime = parseTime(pax, 'atime') ?? mtime;
+  const atime = paxTime(h, 'atime') ?? mtime;
   return { uid, gid, mode, atime, mtime };
 }
 

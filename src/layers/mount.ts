@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { internal } from '../lib/errors.js';
-
-const run = promisify(execFile);
+import { execFileText as run } from '../lib/exec-file.js';
 
 /**
  * The adapter for mount(8) and umount(8): Node has no mount syscall. Overlay options are passed

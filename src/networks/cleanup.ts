@@ -11,11 +11,12 @@ import * as ip from './ip.js';
 import { isOurNetns } from './sandbox.js';
 import { bridgeAlias } from './bridge.js';
 import { removeFirewallLeftovers } from './firewall.js';
+import { processAlive } from '../lib/process.js';
 
 export async function removeNetworkLeftovers(tag: string): Promise<void> {
   const claim = `/run/berth-network/${tag}.pid`;
   const pid = Number((await fs.readFile(claim, 'utf8').catch(() => '')).trim());
-  if (pid && pid !== process.pid && alive(pid)) return;
+  if (pid && pid !== process.pid && processAlive(pid)) return;
   const namespaces = (await ip.netnsList().catch(() => [])).filter((n) => isOurNetns(tag, n));
   if (namespaces.length) await ip.batch(namespaces.map((n) => `netns del ${n}`), { force: true }).catch(() => {});
   const all = await ip.links().catch(() => []);
@@ -26,13 +27,4 @@ export async function removeNetworkLeftovers(tag: string): Promise<void> {
   await removeFirewallLeftovers(tag);
   await removeFirewallLeftovers(tag, 6);
   await fs.rm(claim, { force: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

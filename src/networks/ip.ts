@@ -6,7 +6,7 @@
  * Lifecycle: stateless functions; callers decide what to create and undo.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { execFileText, ExecFileError } from '../runtime/exec-file.js';
+import { execFileText, ExecFileError } from '../lib/exec-file.js';
 import { internal } from '../lib/errors.js';
 
 const IP = 'ip';

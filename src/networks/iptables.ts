@@ -7,7 +7,7 @@
  * rewrites them whole with `restore`; `ensureRule`/`deleteRule` manage the few jumps from the
  * built-in chains into them.
  */
-import { execFileText, ExecFileError } from '../runtime/exec-file.js';
+import { execFileText, ExecFileError } from '../lib/exec-file.js';
 
 export type Table = 'filter' | 'nat';
 

@@ -44,6 +44,7 @@ import { newId } from '../lib/ids.js';
 import { rfc3339Nano, parseTimestampNs } from '../lib/timestamps.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { log } from '../lib/log.js';
+import { processAlive } from '../lib/process.js';
 
 export interface NetworkConfig {
   /** Name of the default bridge; also the tag of everything this daemon makes on the host. */
@@ -145,15 +146,6 @@ const ERR = {
 
 /** Where daemons record which tag (default bridge name) each one holds. */
 const TAG_DIR = '/run/berth-network';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** dockerd's prefix for errors of a container's networking at start. */
 const SETUP_ERROR = 'failed to set up container networking';

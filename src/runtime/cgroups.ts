@@ -16,8 +16,9 @@
  * Lifetime: the cgroup outlives the container's processes until `runc delete`, so the OOM counter
  * and final stats can be read after the exit and before the delete.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { sleep } from '../lib/sleep.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const NS_PER_SEC = 1e9;
@@ -42,11 +43,16 @@ function unescapeMountinfo(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
 }
 
+/**
+ * 2 when /sys/fs/cgroup itself is the unified (v2) hierarchy, else 1: per-controller hierarchies,
+ * hybrid hosts included. The one place that decides the host's cgroup version.
+ */
+export function hostCgroupVersion(): 1 | 2 {
+  return existsSync(path.join(CGROUP_ROOT, 'cgroup.controllers')) ? 2 : 1;
+}
+
 async function detectLayout(): Promise<Layout> {
-  const v2 = await fsp
-    .access(path.join(CGROUP_ROOT, 'cgroup.controllers'))
-    .then(() => true)
-    .catch(() => false);
+  const v2 = hostCgroupVersion() === 2;
   const mounts = new Map<string, Mount>();
   const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
   for (const line of text.split('\n')) {
@@ -422,7 +428,6 @@ export async function readStats(cgroupsPath: string): Promise<CgroupStats> {
 // ---------------------------------------------------------------------------------------------
 // Removal
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** rmdir dir after its child cgroups (deepest first). ENOENT is fine; EBUSY is retried briefly. */
 async function rmdirTree(dir: string): Promise<void> {

@@ -61,6 +61,7 @@ import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 import { parseRuncStderr } from './runc.js';
+import { sleep } from '../lib/sleep.js';
 
 export interface ConmonOptions {
   id: string;
@@ -153,7 +154,6 @@ async function readPid(file: string): Promise<number | undefined> {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Starts conmon for a container and waits until `runc create` has finished. Resolves with the

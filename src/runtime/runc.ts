@@ -12,7 +12,7 @@
  * says the container does not exist, else Internal (Docker answers runtime failures with a 500).
  */
 import { BerthError, type ErrorKind } from '../lib/errors.js';
-import { ExecFileError, execFileText, summarizeArgs } from './exec-file.js';
+import { ExecFileError, execFileText, summarizeArgs } from '../lib/exec-file.js';
 
 export type RuncStatus = 'created' | 'running' | 'paused' | 'stopped';
 

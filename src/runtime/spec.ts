@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { internal, invalidArgument } from '../lib/errors.js';
+import { hostCgroupVersion } from './cgroups.js';
 import { applySecurity, validateSecurityOpts, type IdMapping, type UsernsSpec } from './security.js';
 import type { OciSeccomp } from './seccomp.js';
 import { parseSignal } from './signals.js';
@@ -533,11 +534,6 @@ export function readHostRlimits(limitsText?: string): Record<string, RlimitPair>
   return out;
 }
 
-/** 2 on a unified cgroup hierarchy, else 1. */
-export function detectCgroupVersion(): 1 | 2 {
-  return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 2 : 1;
-}
-
 let cachedThermal: string[] | undefined;
 
 /** /sys/devices/system/cpu/cpuN/thermal_throttle paths that exist (Docker masks them too). */
@@ -1007,7 +1003,7 @@ export function applyHostConfigDefaults(
   if (n0(out.ShmSize) === 0) out.ShmSize = defaults.shmSize ?? DEFAULT_SHM_SIZE;
   if (!out.IpcMode) out.IpcMode = defaults.ipcMode ?? 'private';
   if (!out.CgroupnsMode) {
-    out.CgroupnsMode = defaults.cgroupnsMode ?? ((defaults.cgroupVersion ?? detectCgroupVersion()) === 2 ? 'private' : 'host');
+    out.CgroupnsMode = defaults.cgroupnsMode ?? ((defaults.cgroupVersion ?? hostCgroupVersion()) === 2 ? 'private' : 'host');
   }
   if (out.OomKillDisable === null || out.OomKillDisable === undefined) out.OomKillDisable = false;
   // As dockerd at create: the defaults are recorded unless privileged (which masks nothing).
@@ -1161,7 +1157,7 @@ export function resourcesFor(hc: HostConfig): Pick<OciSpec['linux']['resources']
 export function buildSpec(input: SpecInput, passwd: PasswdLookup = resolveUser): OciSpec {
   const { config, hostConfig: hc } = input;
   const available = input.availableCaps ?? currentCapabilities();
-  const cgroupVersion = input.cgroupVersion ?? detectCgroupVersion();
+  const cgroupVersion = input.cgroupVersion ?? hostCgroupVersion();
 
   const networkMode = hc.NetworkMode ?? '';
   const ipcMode = hc.IpcMode || 'private';

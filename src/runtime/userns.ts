@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { execFileText } from './exec-file.js';
+import { execFileText } from '../lib/exec-file.js';
 import { internal, invalidArgument } from '../lib/errors.js';
 import type { IdMapping } from './security.js';
 

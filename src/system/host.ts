@@ -1,5 +1,6 @@
 import os from 'node:os';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { hostCgroupVersion } from '../runtime/cgroups.js';
 
 /** Facts about the host that /info and /version report; read once, they do not change while we run. */
 export interface HostFacts {
@@ -23,13 +24,8 @@ export function readHostFacts(): HostFacts {
     ncpu: os.cpus().length,
     memTotal: os.totalmem(),
     hostname: os.hostname(),
-    cgroupVersion: cgroupVersion(),
+    cgroupVersion: hostCgroupVersion() === 2 ? '2' : '1',
   };
-}
-
-/** cgroup v2 only when /sys/fs/cgroup itself is the unified hierarchy (not the hybrid layout). */
-export function cgroupVersion(): '1' | '2' {
-  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
 }
 
 function parseOsRelease(): Record<string, string> {

@@ -282,6 +282,70 @@ describe('interactive I/O with the docker CLI', { skip: (!hasDocker && 'no docke
     await d.request('DELETE', `/containers/${id}?force=1`);
   });
 
+  test('attach over a WebSocket: an unmasked client frame or a message over the limit ends the connection; the daemon carries on', async () => {
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['cat'], OpenStdin: true })).json().Id;
+    await d.request('POST', `/containers/${id}/start`);
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const req = http.request({
+          socketPath: d.socket,
+          path: `/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1`,
+          headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' },
+        });
+        req.on('upgrade', (_res, socket) => resolve(socket));
+        req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+        req.on('error', reject);
+        req.end();
+      });
+    /** Resolves with the status code of the server's close frame (undefined if none came) once the connection is gone. */
+    const closeCode = (socket: Socket) =>
+      new Promise<number | undefined>((resolve) => {
+        let buf = Buffer.alloc(0);
+        socket.on('data', (b: Buffer) => (buf = Buffer.concat([buf, b])));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(buf.length >= 4 && (buf[0]! & 0x0f) === 0x8 ? buf.readUInt16BE(2) : undefined));
+      });
+    const maskedFrame = (first: number, payload: Buffer) => {
+      const mask = randomBytes(4);
+      const len = payload.length;
+      const header = len < 126 ? Buffer.from([first, 0x80 | len]) : Buffer.from([first, 0x80 | 126, len >> 8, len & 0xff]);
+      return Buffer.concat([header, mask, Buffer.from(payload.map((b, i) => b ^ mask[i & 3]!))]);
+    };
+    const within = <T>(p: Promise<T>, what: string) =>
+      Promise.race([p, sleep(10_000).then(() => assert.fail(`timed out: ${what}`))]);
+
+    // RFC 6455 5.1: a server must close the connection on an unmasked client frame (1002: protocol error).
+    const unmasked = await open();
+    const unmaskedClosed = closeCode(unmasked);
+    unmasked.write(Buffer.from([0x82, 5, ...Buffer.from('hello')]));
+    assert.equal(await within(unmaskedClosed, 'an unmasked frame closes the connection'), 1002);
+
+    // Fragments that never end: the connection goes once the message passes the limit (1009: too big).
+    const fragmented = await open();
+    const fragmentedClosed = closeCode(fragmented);
+    const piece = Buffer.alloc(60_000, 0x61);
+    fragmented.write(maskedFrame(0x02, piece)); // binary, FIN not set
+    const flood = async () => {
+      for (let i = 0; i < 64 && !fragmented.destroyed; i++) {
+        if (!fragmented.write(maskedFrame(0x00, piece))) await new Promise((r) => fragmented.once('drain', r));
+      }
+    };
+    await flood().catch(() => undefined);
+    assert.equal(await within(fragmentedClosed, 'an endless fragmented message closes the connection'), 1009);
+
+    const ping = await d.request('GET', '/_ping');
+    assert.equal(ping.status, 200);
+    assert.equal(ping.text, 'OK');
+    // The container is unharmed: a well-behaved client still gets its input echoed.
+    const good = await open();
+    let echoed = '';
+    good.on('data', (b: Buffer) => (echoed += b.toString('latin1')));
+    good.write(maskedFrame(0x82, Buffer.from('still here\n')));
+    await until('the echo comes back', () => echoed.includes('still here\n'));
+    good.destroy();
+    await d.request('DELETE', `/containers/${id}?force=1`);
+  });
+
   test('resize: POST /containers/{id}/resize changes what stty size says inside', async () => {
     const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'while true; do stty size; sleep 0.2; done'], Tty: true })).json().Id;
     await d.request('POST', `/containers/${id}/start`);

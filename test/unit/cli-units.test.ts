@@ -20,6 +20,9 @@ test('formatG matches Go %g', () => {
   assert.equal(formatG(0.5, 1), '0.5');
   assert.equal(formatG(0.00001234, 3), '1.23e-05');
   assert.equal(formatG(1234567, 3), '1.23e+06');
+  // The double nearest 1e-7 lies below it: the decimal exponent comes from the exact value.
+  assert.equal(formatG(1e-7, 17), '9.9999999999999995e-08');
+  assert.equal(formatG(1e-7, 16), '1e-07');
 });
 
 test('humanSizeWithPrecision uses decimal units and 3 digits', () => {

@@ -73,3 +73,36 @@ test('router: image names with slashes and ports, methods', () => {
   assert.equal(r.match('PUT', '/images/json'), 'method');
   assert.equal(r.match('GET', '/nothing'), undefined);
 });
+
+test('sleep waits, ends early when its signal aborts, and never rejects', async () => {
+  const { sleep } = await import('../../src/lib/sleep.js');
+  let t = Date.now();
+  await sleep(30);
+  assert.ok(Date.now() - t >= 25);
+  const ac = new AbortController();
+  t = Date.now();
+  setTimeout(() => ac.abort(), 10);
+  await sleep(10_000, { signal: ac.signal });
+  assert.ok(Date.now() - t < 5_000);
+  await sleep(10_000, { signal: ac.signal }); // already aborted: at once
+});
+
+test('processAlive: this process is, a reaped child is not', async () => {
+  const { processAlive } = await import('../../src/lib/process.js');
+  const { spawnSync } = await import('node:child_process');
+  assert.equal(processAlive(process.pid), true);
+  const child = spawnSync('true');
+  assert.equal(processAlive(child.pid!), false);
+});
+
+test('tar headers: PAX ids and times override the header fields; ids that are not 32-bit are refused', async () => {
+  const { tarEntryOwner, paxTime } = await import('../../src/lib/tar-header.js');
+  assert.deepEqual(tarEntryOwner({ name: 'a', uid: 1, gid: 2 }), { uid: 1, gid: 2 });
+  assert.deepEqual(tarEntryOwner({ name: 'a', uid: 1, pax: { uid: '3000000', gid: '7' } }), { uid: 3000000, gid: 7 });
+  assert.deepEqual(tarEntryOwner({ name: 'a' }), { uid: 0, gid: 0 });
+  assert.throws(() => tarEntryOwner({ name: 'a', pax: { uid: '-1' } }), /invalid tar header for "a": bad uid "-1"/);
+  assert.throws(() => tarEntryOwner({ name: 'a', pax: { gid: '4294967296' } }), /bad gid/);
+  assert.equal(paxTime({ name: 'a', pax: { mtime: '1700000000.5' } }, 'mtime'), 1700000000.5);
+  assert.equal(paxTime({ name: 'a', pax: { mtime: 'x' } }, 'mtime'), undefined);
+  assert.equal(paxTime({ name: 'a', pax: null }, 'atime'), undefined);
+});

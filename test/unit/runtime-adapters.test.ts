@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 import { dockerTimestamp, formatTimestampLine, frameMultiplexed, readLogs, type LogMessage, type ReadLogsOptions } from '../../src/containers/logs.js';
-import { ExecFileError, execFileText } from '../../src/runtime/exec-file.js';
+import { ExecFileError, execFileText } from '../../src/lib/exec-file.js';
 import { parseRuncStderr, Runc, RuncError } from '../../src/runtime/runc.js';
 import { ConmonError, readExitCode, removeConmonFiles, startConmon, watchExits } from '../../src/runtime/conmon.js';
 import { cgroupPaths, cgroupVersion, readMemoryEvents, readStats, removeCgroup } from '../../src/runtime/cgroups.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { TemplateError, formatRows, formatValue, parseTemplate, renderTemplate } from '../../src/cli/template.js';
+import { TemplateError, formatRows, formatValue, parseTemplate, renderTemplate } from '../../src/cli/template/index.js';
 
 const image = {
   Id: 'sha256:abc',

@@ -1,6 +1,6 @@
 /** Pieces several commands share: filters, platforms, --format handling, prompts. */
 import { CliError } from '../errors.js';
-import { TemplateError, formatRows, parseTemplate, type HeaderTitle, type Template } from '../template.js';
+import { TemplateError, formatRows, parseTemplate, type HeaderTitle, type Template } from '../template/index.js';
 import { goJson } from '../jsonfmt.js';
 import type { Cli } from '../streams.js';
 import type { FlagDef } from '../args.js';

@@ -3,7 +3,7 @@ import type { CommandDef } from '../args.js';
 import { CliError } from '../errors.js';
 import { formatRFC3339NanoFixed, getTimestamp, localZone } from '../gotime.js';
 import { jsonValues } from '../jsonstream.js';
-import type { Template } from '../template.js';
+import type { Template } from '../template/index.js';
 import { compileFormat, executeFormat, filterFlag, filtersParam, inspectFormatFlag, type TemplateErrors } from './common.js';
 
 const FORMAT_ERRORS: TemplateErrors = {

@@ -6,7 +6,7 @@ import type { CommandDef } from '../args.js';
 import { pathName } from '../client.js';
 import { CliError, DaemonError } from '../errors.js';
 import { humanSize } from '../units.js';
-import type { HeaderTitle } from '../template.js';
+import type { HeaderTitle } from '../template/index.js';
 import { confirm, filterFlag, filtersParam, formatFlag, inspectFormatFlag, isDefaultTable, renderRows } from './common.js';
 import { inspectObjects } from './inspect.js';
 

@@ -1,5 +1,6 @@
 /**
- * A small promise wrapper around child_process.execFile for the runtime adapters (runc, ...).
+ * A small promise wrapper around child_process.execFile for the adapters of external programs
+ * (runc, ip, iptables, mount, ps, ...).
  *
  * No shell is involved, so arguments are never re-parsed. On failure it throws ExecFileError, whose
  * message names the program, a summary of its arguments and what the program wrote to stderr (or
