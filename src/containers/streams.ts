@@ -388,11 +388,15 @@ export async function attachContainer(
 export async function execStartStream(ctx: RequestContext, execs: ExecService, id: string, body: ExecStartBody): Promise<void> {
   const ex = execs.startable(id);
   const tty = ex.config.Tty;
-  const socket = ctx.hijack(tty ? RAW : MULTIPLEXED);
+  // dockerd frames the stream by the start request's Tty, not the exec's: docker-py starts a TTY exec
+  // without it and expects multiplexed frames.
+  const rawOutput = Boolean(body.Tty);
+  const socket = ctx.hijack(rawOutput ? RAW : MULTIPLEXED);
   // Input may come before the process runs: it waits in the sink until then.
   const stdin = ex.config.AttachStdin ? new DeferredSink() : undefined;
   const session = new HijackedSession(socket, {
     tty,
+    raw: rawOutput,
     stdout: ex.config.AttachStdout,
     stderr: ex.config.AttachStderr,
     stdin,

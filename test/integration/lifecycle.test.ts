@@ -34,6 +34,19 @@ describe('container lifecycle as dockerd', () => {
     }
   };
 
+  test('exec start frames output by the start request\'s Tty, as dockerd (docker-py starts TTY execs without it)', async () => {
+    const id = await run({ Cmd: ['sleep', '1000'] });
+    const ex = (await d.request('POST', `/containers/${id}/exec`, { Cmd: ['echo', 'framed'], Tty: true, AttachStdout: true })).json().Id;
+    const out = await d.request('POST', `/exec/${ex}/start`, { Detach: false, Tty: false });
+    assert.equal(out.status, 200, out.text);
+    assert.equal(out.headers['content-type'], 'application/vnd.docker.multiplexed-stream');
+    assert.equal(demux(out.body).stdout, 'framed\r\n');
+    const raw = (await d.request('POST', `/containers/${id}/exec`, { Cmd: ['echo', 'raw'], Tty: true, AttachStdout: true })).json().Id;
+    const rawOut = await d.request('POST', `/exec/${raw}/start`, { Detach: false, Tty: true });
+    assert.equal(rawOut.text, 'raw\r\n');
+    await d.request('DELETE', `/containers/${id}?force=1`);
+  });
+
   test('exec inspect has Docker fields, ProcessConfig included', async () => {
     const id = await run({ Cmd: ['sleep', '1000'] });
     const ex = (await d.request('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'exit 4'], Tty: true, User: 'nobody', AttachStdout: true })).json().Id;
