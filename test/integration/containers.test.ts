@@ -165,7 +165,7 @@ describe('containers outlive the daemon', () => {
   after(() => d.stop());
 
   test('kill -9 of berthd leaves a container running; the next berthd adopts it and records its exit', async () => {
-    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo before; sleep 2; echo after; exit 7'] })).json().Id;
+    const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo before; until [ -e /go ]; do sleep 0.1; done; echo after; exit 7'] })).json().Id;
     await d.request('POST', `/containers/${id}/start`);
     const pid = (await d.request('GET', `/containers/${id}/json`)).json().State.Pid;
     await d.kill('SIGKILL');
@@ -173,6 +173,9 @@ describe('containers outlive the daemon', () => {
     await d.start();
     const adopted = (await d.request('GET', `/containers/${id}/json`)).json();
     assert.equal(adopted.State.Status, 'running');
+    // The container waits for /go rather than a fixed time, so a slow restart cannot outlive it.
+    const ex = (await d.request('POST', `/containers/${id}/exec`, { Cmd: ['touch', '/go'] })).json().Id;
+    await d.request('POST', `/exec/${ex}/start`, { Detach: true });
     assert.equal((await d.request('POST', `/containers/${id}/wait`)).json().StatusCode, 7);
     const logs = await d.request('GET', `/containers/${id}/logs?stdout=1`);
     assert.equal(demux(logs.body).stdout, 'before\nafter\n');
