@@ -82,18 +82,6 @@ export class ContainerService {
     this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), () => this.store.all());
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
-    images.imageUsers = (imageId) =>
-      this.store
-        .all()
-        .filter((c) => c.imageId === imageId)
-        .map((c) => ({ containerId: c.id, running: c.state.Running }));
-    images.extraLayerUsers = () => new Set(this.store.all().flatMap((c) => (c.topChainId ? [c.topChainId, ...this.chainOf(c.topChainId)] : [])));
-  }
-
-  private chainOf(chainId: string): string[] {
-    const out: string[] = [];
-    for (let l = this.images.layers.get(chainId); l?.parent; l = this.images.layers.get(l.parent)) out.push(l.parent);
-    return out;
   }
 
   async init(): Promise<void> {
