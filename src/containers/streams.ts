@@ -399,7 +399,9 @@ export async function execStartStream(ctx: RequestContext, execs: ExecService, i
   const sock = run.socket!;
   stdin?.connect({ write: (b) => sock.write(b), onDrain: (cb) => sock.once('drain', cb), closeStdin: () => sock.closeStdin() });
   sock.on('data', (stream: LogStream, chunk: Buffer) => session.send(stream, chunk));
-  sock.on('end', () => void run.done.then(() => session.finish()));
-  if (sock.isEnded) void run.done.then(() => session.finish());
+  // The session ends once the exit is recorded, or recording it failed.
+  const finish = () => void run.done.then(() => session.finish(), () => session.finish());
+  sock.on('end', finish);
+  if (sock.isEnded) finish();
   await session.done;
 }
