@@ -29,25 +29,49 @@ export async function streamLogs(ctx: RequestContext, svc: ContainerService, c: 
   const follow = boolParam(query, 'follow');
   const tty = Boolean(c.config.Tty);
   const abort = new AbortController();
-  req.socket.once('close', () => abort.abort());
+  const gone = () => abort.abort();
+  req.socket.once('close', gone);
+  res.once('close', gone);
   res.writeHead(200, { 'Content-Type': tty ? RAW : MULTIPLEXED });
   res.flushHeaders();
-  for await (const rec of readLogs(svc.runner.paths(c.id).log, {
-    stdout,
-    stderr,
-    since,
-    until,
-    // Docker treats a tail that is not a whole number as "all".
-    tail: typeof tail === 'number' && Number.isInteger(tail) && tail >= 0 ? tail : 'all',
-    timestamps,
-    follow,
-    isRunning: () => Boolean(svc.store.get(c.id)?.state.Running),
-    signal: abort.signal,
-  })) {
-    // readLogs has already put the timestamp in front of the line when asked to.
-    if (!res.write(tty ? rec.line : frameMultiplexed(rec.stream, rec.line))) await new Promise((r) => res.once('drain', r));
+  // A client that stops reading and then leaves: the wait for 'drain' ends with the connection.
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      if (abort.signal.aborted) return resolve();
+      const done = () => {
+        res.off('drain', done);
+        abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      res.once('drain', done);
+      abort.signal.addEventListener('abort', done);
+    });
+  try {
+    await writeLogs();
+  } finally {
+    // A kept-alive connection outlives this request: leave no listener on it.
+    req.socket.off('close', gone);
   }
-  res.end();
+  if (!abort.signal.aborted) res.end();
+
+  async function writeLogs(): Promise<void> {
+    for await (const rec of readLogs(svc.runner.paths(c.id).log, {
+      stdout,
+      stderr,
+      since,
+      until,
+      // Docker treats a tail that is not a whole number as "all".
+      tail: typeof tail === 'number' && Number.isInteger(tail) && tail >= 0 ? tail : 'all',
+      timestamps,
+      follow,
+      isRunning: () => Boolean(svc.store.get(c.id)?.state.Running),
+      signal: abort.signal,
+    })) {
+      if (abort.signal.aborted) return;
+      // readLogs has already put the timestamp in front of the line when asked to.
+      if (!res.write(tty ? rec.line : frameMultiplexed(rec.stream, rec.line))) await drained();
+    }
+  }
 }
 
 // ---- hijacked streams: attach and exec start ----------------------------------------------------

@@ -262,6 +262,32 @@ test('thousands of malformed, truncated, oversized and aborted requests leave th
   assert.equal(inspect.json().State.Running, true);
 });
 
+test('a logs -f client that stops reading and then hangs up releases the log file', async () => {
+  const id = await createContainer({
+    Image: 'busybox',
+    Cmd: ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo line-$i-0123456789abcdef0123456789abcdef; i=$((i+1)); done; sleep 1000'],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  assert.equal((await d.request('POST', `/containers/${id}/start`)).status, 204);
+  const pid = daemonPid();
+  await new Promise((r) => setTimeout(r, 1500));
+  const fdsBefore = fdCount(pid);
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((resolve) => {
+      const s = net.connect(d.socket, () => s.write(request('GET', `/containers/${id}/logs?follow=1&stdout=1`).join('')));
+      // Never read: the daemon's writes back up until it waits for 'drain'; then leave.
+      s.pause();
+      setTimeout(() => {
+        s.destroy();
+        resolve();
+      }, 1000);
+    });
+  }
+  assert.ok(await waitFor(() => fdCount(pid) <= fdsBefore, 3_000), `fds ${fdsBefore} -> ${fdCount(pid)}`);
+  await d.request('DELETE', `/containers/${id}?force=1`);
+  await assertAlive();
+});
+
 // ---- layers in use survive a restart ------------------------------------------------------------
 
 test('a container whose image was force-removed survives a daemon restart and starts', async () => {
