@@ -1,4 +1,5 @@
 import type { RequestContext } from './http.js';
+import { invalidArgument } from '../lib/errors.js';
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
@@ -51,9 +52,18 @@ export class Router {
       pathMatched = true;
       if (route.method !== method) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(m[i + 1]!)));
+      route.names.forEach((name, i) => (params[name] = decodeSegment(m[i + 1]!)));
       return { handler: route.handler, params };
     }
     return pathMatched ? 'method' : undefined;
+  }
+}
+
+/** A path parameter without its %-escapes; a malformed escape (`%zz`) is the client's error. */
+function decodeSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalidArgument(`invalid escape in URL path: ${raw}`);
   }
 }

@@ -19,23 +19,58 @@ function commonHeaders(res: ServerResponse): void {
 /** An HTTP server that routes Engine API requests; errors become {"message": ...} with Docker's codes. */
 export function createApiServer(router: Router): http.Server {
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-    void handle(router, req, res);
+    handleSafely(router, req, res);
   });
   // Attach and exec start ask to upgrade the connection (Upgrade: tcp); route them like any request.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // node's HTTP server stops watching an upgraded socket: a client that resets it must not be an
+    // unhandled 'error' event (the handler's own streams see the close).
+    socket.on('error', (err) => log.debug('upgraded connection failed', { error: err.message }));
     if (head.length) socket.unshift(head);
     const res = new http.ServerResponse(req);
     res.assignSocket(socket);
     res.on('finish', () => socket.end());
-    void handle(router, req, res, true);
+    handleSafely(router, req, res, true);
   });
   server.keepAliveTimeout = 5_000;
   return server;
 }
 
+/**
+ * Runs one request to its end whatever happens: nothing a client sends, and no handler's failure,
+ * may become an unhandled rejection (which would end the daemon). What `handle` could not answer
+ * itself ends with a 500 or, once the answer has started, a closed connection.
+ */
+function handleSafely(router: Router, req: IncomingMessage, res: ServerResponse, upgrade = false): void {
+  // Errors of the request and response streams arrive through the handler's reads and writes (or not
+  // at all once the client is gone); without a listener a late one would be an uncaught exception.
+  req.on('error', (err) => log.debug('request stream failed', { error: err.message }));
+  res.on('error', (err) => log.debug('response stream failed', { error: err.message }));
+  handle(router, req, res, upgrade).catch((err: unknown) => {
+    log.error('request failed outside its handler', { method: req.method, url: req.url, error: messageOf(err) });
+    try {
+      if (!res.headersSent && !req.socket.destroyed) fail(res, 500, messageOf(err));
+      else req.socket.destroy();
+    } catch (err2) {
+      log.debug('could not answer a failed request', { error: messageOf(err2) });
+      req.socket.destroy();
+    }
+  });
+}
+
+/** The request target as a URL, or undefined when it is not one (e.g. `http://[`). */
+function parseTarget(target: string): URL | undefined {
+  try {
+    return new URL(target, 'http://berth');
+  } catch {
+    return undefined; // answered with a 400 by the caller
+  }
+}
+
 async function handle(router: Router, req: IncomingMessage, res: ServerResponse, upgrade = false): Promise<void> {
   commonHeaders(res);
-  const url = new URL(req.url ?? '/', 'http://berth');
+  const url = parseTarget(req.url ?? '/');
+  if (!url) return fail(res, 400, `invalid request URI: ${req.url}`);
   let path = url.pathname;
   let version = API_VERSION;
   const prefixed = VERSION_PREFIX.exec(path);
@@ -50,7 +85,12 @@ async function handle(router: Router, req: IncomingMessage, res: ServerResponse,
     }
   }
   const method = req.method ?? 'GET';
-  const match = router.match(method, path);
+  let match: ReturnType<Router['match']>;
+  try {
+    match = router.match(method, path);
+  } catch (err) {
+    return fail(res, statusOf(err), messageOf(err));
+  }
   log.debug('API request', { method, path: url.pathname });
   if (match === undefined) return fail(res, 404, 'page not found');
   if (match === 'method') return fail(res, 405, 'method not allowed');
@@ -68,6 +108,11 @@ async function handle(router: Router, req: IncomingMessage, res: ServerResponse,
   } catch (err) {
     const status = statusOf(err);
     if (hijacked) return void req.socket.destroy();
+    if (res.destroyed || req.socket.destroyed) {
+      // The client went away (e.g. `docker save | head`): nobody left to answer.
+      log.debug('client went away', { method, path, error: messageOf(err) });
+      return;
+    }
     if (status >= 500) log.error('handler failed', { method, path, error: messageOf(err) });
     if (res.headersSent) {
       // A stream already started: report the error inside it, as dockerd does for progress streams.

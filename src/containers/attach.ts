@@ -125,7 +125,13 @@ export class ContainerIO {
   attach(c: Container, client: AttachClient): Attachment {
     const a = new Attachment(this, c.id, client);
     if (c.state.Running) {
-      void this.hub(c.id).then((hub) => (hub ? a.joined(hub) : a.ended()));
+      this.hub(c.id).then(
+        (hub) => (hub ? a.joined(hub) : a.ended()),
+        (err: unknown) => {
+          log.warn('attach: connecting to the container failed', { id: c.id, error: messageOf(err) });
+          a.ended();
+        },
+      );
     } else {
       const set = this.waiting.get(c.id) ?? new Set<Attachment>();
       set.add(a);

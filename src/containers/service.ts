@@ -94,25 +94,13 @@ export class ContainerService {
     this.mounts.stagingDir = path.join(execRoot, 'subpaths');
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
-    images.imageUsers = (imageId) =>
-      this.store
-        .all()
-        .filter((c) => c.imageId === imageId)
-        .map((c) => ({ containerId: c.id, running: c.state.Running }));
-    images.extraLayerUsers = () => new Set(this.store.all().flatMap((c) => (c.topChainId ? [c.topChainId, ...this.chainOf(c.topChainId)] : [])));
-  }
-
-  private chainOf(chainId: string): string[] {
-    const out: string[] = [];
-    for (let l = this.images.layers.get(chainId); l?.parent; l = this.images.layers.get(l.parent)) out.push(l.parent);
-    return out;
   }
 
   async init(): Promise<void> {
     await this.runner.init();
     // Volumes stay mounted for the containers that may still run; those found dead release them below.
     await this.mounts.restore(this.store.all().filter((c) => c.state.Running && !c.state.Restarting));
-    this.exitWatch = watchExits(this.runner.exitDir, (id, code) => void this.onExit(id, code));
+    this.exitWatch = watchExits(this.runner.exitDir, (id, code) => this.onExit(id, code).catch((err) => log.error('exit handling failed', { id, error: messageOf(err) })));
     const toStart: Container[] = [];
     for (const c of this.store.all()) {
       if (!c.state.Running) {
@@ -121,7 +109,7 @@ export class ContainerService {
       }
       if (c.state.Restarting) {
         // The daemon died while this container waited to restart: restart it now.
-        this.restarts.schedule(c.id, 0, () => void this.restartAfterDelay(c.id));
+        this.restarts.schedule(c.id, 0, () => this.restartLater(c.id));
         continue;
       }
       const state = await this.runner.runc.state(c.id).catch(() => undefined);
@@ -459,10 +447,15 @@ export class ContainerService {
       if (this.stopping.has(id)) this.emit(c, 'stop');
       // dockerd wakes every waiter for a stop (not-running, next-exit) even when a restart follows.
       this.wake(id, ['not-running', 'next-exit'], code);
-      if (restart) this.restarts.schedule(id, this.restarts.nextDelay(id, ranMs), () => void this.restartAfterDelay(id));
+      if (restart) this.restarts.schedule(id, this.restarts.nextDelay(id, ranMs), () => this.restartLater(id));
     });
     // --rm removes the anonymous volumes too, as dockerd does; not between the stop and start of a restart.
-    if (c.hostConfig.AutoRemove && !this.restartingByUser.has(id)) await this.remove(id, { force: true, volumes: true }).catch(() => {});
+    if (c.hostConfig.AutoRemove && !this.restartingByUser.has(id)) await this.remove(id, { force: true, volumes: true }).catch((err) => log.debug('auto-remove after exit failed', { id, error: messageOf(err) }));
+  }
+
+  /** A restart timer's callback: nobody awaits it, so its failure is logged here. */
+  private restartLater(id: string): void {
+    this.restartAfterDelay(id).catch((err) => log.error('restart failed', { id, error: messageOf(err) }));
   }
 
   /** A restart policy's restart, once its delay has passed (unless a stop or rm came first). */
@@ -479,7 +472,7 @@ export class ContainerService {
         const again = this.restarts.shouldRestartAfterExit(c, c.state.ExitCode || 128);
         Object.assign(c.state, { Status: again ? 'restarting' : 'exited', Running: again, Restarting: again, FinishedAt: rfc3339Nano(Date.now()) });
         this.store.save(c);
-        if (again) this.restarts.schedule(id, this.restarts.nextDelay(id, 0), () => void this.restartAfterDelay(id));
+        if (again) this.restarts.schedule(id, this.restarts.nextDelay(id, 0), () => this.restartLater(id));
         else this.wake(id, ['not-running'], c.state.ExitCode);
       }
     });

@@ -1,5 +1,6 @@
 import type { Db } from '../store/db.js';
 import type { Container } from './model.js';
+import type { ImageUse, ImageUsers } from '../images/model.js';
 
 /**
  * Container records in SQLite, with an in-memory map as the working copy. Every change goes through
@@ -40,4 +41,24 @@ export class ContainerStore {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
     this.byId.delete(id);
   }
+}
+
+/**
+ * The images and layers containers use, read from the records in the database each time (not from a
+ * ContainerStore's working copy), so it holds from the moment the database is open: the image service
+ * collects garbage before the container service exists.
+ */
+export function persistedImageUsers(db: Db): ImageUsers {
+  const query = db.prepare(
+    "SELECT id, json_extract(data, '$.imageId') AS imageId, json_extract(data, '$.topChainId') AS topChainId, json_extract(data, '$.state.Running') AS running FROM containers",
+  );
+  return {
+    imageUses: (): ImageUse[] =>
+      (query.all() as Array<{ id: string; imageId: string; topChainId: string | null; running: number | null }>).map((row) => ({
+        containerId: row.id,
+        imageId: row.imageId,
+        topChainId: row.topChainId,
+        running: row.running === 1,
+      })),
+  };
 }

@@ -31,39 +31,49 @@ export async function streamLogs(ctx: RequestContext, svc: ContainerService, c: 
   // Docker's 501 for the none driver, before anything is sent.
   const source = svc.logs.source(c);
   const abort = new AbortController();
-  req.socket.once('close', () => abort.abort());
-  res.once('close', () => abort.abort());
+  const gone = () => abort.abort();
+  req.socket.once('close', gone);
+  res.once('close', gone);
   res.writeHead(200, { 'Content-Type': tty ? RAW : MULTIPLEXED });
   res.flushHeaders();
-  for await (const rec of readLogs(source, {
-    stdout,
-    stderr,
-    since,
-    until,
-    // Docker treats a tail that is not a whole number as "all".
-    tail: typeof tail === 'number' && Number.isInteger(tail) && tail >= 0 ? tail : 'all',
-    timestamps,
-    follow,
-    isRunning: () => Boolean(svc.store.get(c.id)?.state.Running),
-    signal: abort.signal,
-  })) {
-    // readLogs has already put the timestamp in front of the line when asked to.
-    if (!res.write(tty ? rec.line : frameMultiplexed(rec.stream, rec.line))) {
-      // A client that stops reading or hangs up: wait for it to drain, or stop when it is gone.
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          abort.signal.removeEventListener('abort', done);
-          resolve();
-        };
-        res.once('drain', done);
-        abort.signal.addEventListener('abort', done);
-        if (abort.signal.aborted) done();
-      });
-    }
-    if (abort.signal.aborted) break;
+  // A client that stops reading and then leaves: the wait for 'drain' ends with the connection.
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      if (abort.signal.aborted) return resolve();
+      const done = () => {
+        res.off('drain', done);
+        abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      res.once('drain', done);
+      abort.signal.addEventListener('abort', done);
+    });
+  try {
+    await writeLogs();
+  } finally {
+    // A kept-alive connection outlives this request: leave no listener on it.
+    req.socket.off('close', gone);
   }
-  res.end();
+  if (!abort.signal.aborted) res.end();
+
+  async function writeLogs(): Promise<void> {
+    for await (const rec of readLogs(source, {
+      stdout,
+      stderr,
+      since,
+      until,
+      // Docker treats a tail that is not a whole number as "all".
+      tail: typeof tail === 'number' && Number.isInteger(tail) && tail >= 0 ? tail : 'all',
+      timestamps,
+      follow,
+      isRunning: () => Boolean(svc.store.get(c.id)?.state.Running),
+      signal: abort.signal,
+    })) {
+      if (abort.signal.aborted) return;
+      // readLogs has already put the timestamp in front of the line when asked to.
+      if (!res.write(tty ? rec.line : frameMultiplexed(rec.stream, rec.line))) await drained();
+    }
+  }
 }
 
 // ---- hijacked streams: attach and exec start ----------------------------------------------------
@@ -415,7 +425,9 @@ export async function execStartStream(ctx: RequestContext, execs: ExecService, i
   const sock = run.socket!;
   stdin?.connect({ write: (b) => sock.write(b), onDrain: (cb) => sock.once('drain', cb), closeStdin: () => sock.closeStdin() });
   sock.on('data', (stream: LogStream, chunk: Buffer) => session.send(stream, chunk));
-  sock.on('end', () => void run.done.then(() => session.finish()));
-  if (sock.isEnded) void run.done.then(() => session.finish());
+  // The session ends once the exit is recorded, or recording it failed.
+  const finish = () => void run.done.then(() => session.finish(), () => session.finish());
+  sock.on('end', finish);
+  if (sock.isEnded) finish();
   await session.done;
 }

@@ -258,6 +258,7 @@ class Walker {
     await new Promise<void>((resolve, reject) => {
       try {
         const sink = this.pack.entry(h as tar.Header, (err) => (err ? reject(err) : resolve()));
+        sink.on('error', () => {}); // reported through the entry's callback
         if (h.type === 'file') sink.end(undefined);
       } catch (err) {
         reject(err);
@@ -289,6 +290,7 @@ class Walker {
       const written = new Promise<void>((resolve, reject) => {
         try {
           sink = this.pack.entry(h as tar.Header, (err) => (err ? reject(err) : resolve()));
+          sink.on('error', () => {}); // reported through the entry's callback
         } catch (err) {
           reject(err);
         }

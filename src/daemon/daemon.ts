@@ -17,6 +17,7 @@ import { containerRoutes } from '../api/routes/containers.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
+import { persistedImageUsers } from '../containers/store.js';
 import { VolumeService } from '../volumes/service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { pluginRoutes } from '../api/routes/plugins.js';
@@ -70,7 +71,9 @@ export class Daemon {
     const content = new ContentStore(path.join(c.dataRoot, 'content'));
     await content.init();
     const layers = new LayerStore(c.dataRoot, this.db, content, idMapping && ((dir) => shiftOwnership(dir, idMapping)));
-    const images = new ImageService(content, layers, events, this.db);
+    // Images and layers in use come from the container records on disk, so the collection in
+    // images.init (before the container service exists) keeps what any container needs.
+    const images = new ImageService(content, layers, events, this.db, persistedImageUsers(this.db));
     await images.init();
     // Under --userns-remap a volume's data belongs to the remapped root, as with dockerd.
     const volumes = new VolumeService(this.db, events, c.dataRoot, idMapping && rootPair(idMapping));

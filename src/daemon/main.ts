@@ -44,6 +44,14 @@ async function main(): Promise<void> {
       log.error('Error reconfiguring the daemon', { error: (err as Error).message });
     }
   });
+  // The last net: every request, stream and timer handles its own errors, so these should never be
+  // reached; if one is, say so loudly and keep serving rather than take every container's API down.
+  process.on('unhandledRejection', (reason) => {
+    log.error('BUG: unhandled promise rejection', { error: describe(reason) });
+  });
+  process.on('uncaughtException', (err) => {
+    log.error('BUG: uncaught exception', { error: describe(err) });
+  });
   process.on('SIGTERM', () => shutdown('terminated'));
   process.on('SIGINT', () => shutdown('interrupt'));
   try {
@@ -55,4 +63,11 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`berthd: ${describe(err)}\n`);
+  process.exit(1);
+});

@@ -109,6 +109,9 @@ export async function saveArchive(images: ImageService, names: string[]): Promis
   if (Object.keys(repositories).length) files.push(['repositories', json(repositories)]);
 
   const pack = tar.pack();
+  // When the client goes away the pack is destroyed with the reason; that is the end of the save, not
+  // an error of the daemon (without a listener it would be an uncaught exception).
+  pack.on('error', (err) => log.debug('image save stream ended early', { error: err.message }));
   const closed = new Promise<never>((_, reject) => pack.once('close', () => reject(new Error('archive stream closed'))));
   closed.catch(() => {});
   void (async () => {
@@ -129,8 +132,12 @@ export async function saveArchive(images: ImageService, names: string[]): Promis
       await closeAll(handles);
     }
   })();
-  // A Node Readable over the pack stream: destroying it stops the writer and closes the blobs.
-  return Readable.from(pack, { objectMode: false });
+  // A Node Readable over the pack stream: destroying it stops the writer and closes the blobs. The
+  // consumer's pipeline reports errors to its caller, but the stream may still emit one after the
+  // pipeline has let go of it (a client that hung up): that one is only logged.
+  const out = Readable.from(pack, { objectMode: false });
+  out.on('error', (err) => log.debug('image save stream ended early', { error: err.message }));
+  return out;
 }
 
 /** The images (and the tag, if any) a name designates for `save`, as Docker's exporter decides. */
@@ -164,15 +171,14 @@ async function writeEntry(pack: tar.Pack, closed: Promise<never>, header: Pick<t
     const data = source?.data;
     const done = new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (data) pack.entry(full, data, cb);
-      else pack.entry(full, cb);
+      quiet(data ? pack.entry(full, data, cb) : pack.entry(full, cb));
     });
     await Promise.race([done, closed]);
     return;
   }
   let sink!: ReturnType<tar.Pack['entry']>;
   const done = new Promise<void>((resolve, reject) => {
-    sink = pack.entry(full, (err) => (err ? reject(err) : resolve()));
+    sink = quiet(pack.entry(full, (err) => (err ? reject(err) : resolve())));
   });
   done.catch(() => {});
   for await (const chunk of source.handle.createReadStream({ start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
@@ -180,6 +186,15 @@ async function writeEntry(pack: tar.Pack, closed: Promise<never>, header: Pick<t
   }
   sink.end(null);
   await Promise.race([done, closed]);
+}
+
+/**
+ * An entry's stream is destroyed with the pack's error when the client goes away; its callback (and so
+ * writeEntry) sees that error, and the 'error' event must not become an uncaught exception.
+ */
+function quiet<T extends { on(event: 'error', listener: (err: Error) => void): unknown }>(sink: T): T {
+  sink.on('error', () => {}); // reported through the entry's callback
+  return sink;
 }
 
 function sizeOf(source: BlobSource): number {

@@ -31,8 +31,24 @@ export interface Image {
   parent?: string | null;
 }
 
-/** Who uses an image, so that rm and prune can refuse; filled in by the containers service later. */
+/** Who uses an image, so that rm and prune can refuse. */
 export interface ImageUser {
   containerId: string;
   running: boolean;
+}
+
+/** One container's use of an image and of its layers, as the container's persisted record says. */
+export interface ImageUse extends ImageUser {
+  imageId: string;
+  /** The top of the layer chain the container's rootfs stacks on (kept when its image is removed). */
+  topChainId: string | null;
+}
+
+/**
+ * Which images and layers containers use, read from the persisted container records each time it is
+ * asked. Given to the image service at construction, so no start-up order (garbage collection runs in
+ * `ImageService.init`, before the container service exists) can remove what a container needs.
+ */
+export interface ImageUsers {
+  imageUses(): ImageUse[];
 }

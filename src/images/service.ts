@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
 import type { LayerStore } from '../layers/store.js';
 import type { EventBus } from '../events/bus.js';
-import type { Image, ImageConfigJson, ImageUser } from './model.js';
+import type { Image, ImageConfigJson, ImageUser, ImageUsers } from './model.js';
 import { ImageStore } from './store.js';
 import { applyChanges } from './changes.js';
 import {
@@ -52,18 +52,33 @@ const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
  */
 export class ImageService {
   readonly store: ImageStore;
-  /** Set by the containers service so that images in use are protected. */
-  imageUsers: (imageId: string) => ImageUser[] = () => [];
-  /** Layer chains that containers still mount, beyond those images reference. */
-  extraLayerUsers: () => Set<string> = () => new Set();
 
   constructor(
     readonly content: ContentStore,
     readonly layers: LayerStore,
     readonly events: EventBus,
     db: ConstructorParameters<typeof ImageStore>[0],
+    /** The containers' records: images in use are protected, their layers never collected. */
+    private readonly users: ImageUsers,
   ) {
     this.store = new ImageStore(db, content, layers);
+  }
+
+  /** The containers using an image. */
+  imageUsers(imageId: string): ImageUser[] {
+    return this.users
+      .imageUses()
+      .filter((u) => u.imageId === imageId)
+      .map((u) => ({ containerId: u.containerId, running: u.running }));
+  }
+
+  /** Layer chains containers stack on (with their parents), whether or not an image still names them. */
+  private containerLayers(): Set<string> {
+    const chains = new Set<string>();
+    for (const { topChainId } of this.users.imageUses()) {
+      for (let chainId: string | null = topChainId; chainId && !chains.has(chainId); chainId = this.layers.get(chainId)?.parent ?? null) chains.add(chainId);
+    }
+    return chains;
   }
 
   async init(): Promise<void> {
@@ -306,7 +321,7 @@ export class ImageService {
       this.collectionWanted = true;
       return 0;
     }
-    const usedChains = this.extraLayerUsers();
+    const usedChains = this.containerLayers();
     const usedBlobs = new Set<string>();
     for (const img of this.store.all()) {
       usedBlobs.add(img.id);

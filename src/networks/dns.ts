@@ -96,9 +96,12 @@ export class DnsServer {
     this.close(containerId);
     const b: Binding = { ...sockets, conns: new Set() };
     b.udp.on('message', (msg, rinfo) => {
-      void this.answer(containerId, msg, 'udp').then((reply) => {
-        if (reply && this.bindings.get(containerId) === b) b.udp.send(reply, rinfo.port, rinfo.address, () => {});
-      });
+      this.answer(containerId, msg, 'udp').then(
+        (reply) => {
+          if (reply && this.bindings.get(containerId) === b) b.udp.send(reply, rinfo.port, rinfo.address, () => {});
+        },
+        (err: Error) => log.debug('embedded DNS: query failed', { id: containerId, error: err.message }),
+      );
     });
     b.udp.on('error', (err) => log.debug('dns udp socket error', { id: containerId, error: err.message }));
     b.tcp.on('connection', (s) => this.onTcp(containerId, b, s));
@@ -131,12 +134,15 @@ export class DnsServer {
         const len = buf.readUInt16BE(0);
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
-        void this.answer(containerId, msg, 'tcp').then((reply) => {
-          if (!reply || s.destroyed) return;
-          const head = Buffer.alloc(2);
-          head.writeUInt16BE(reply.length);
-          s.write(Buffer.concat([head, reply]));
-        });
+        this.answer(containerId, msg, 'tcp').then(
+          (reply) => {
+            if (!reply || s.destroyed) return;
+            const head = Buffer.alloc(2);
+            head.writeUInt16BE(reply.length);
+            s.write(Buffer.concat([head, reply]));
+          },
+          (err: Error) => log.debug('embedded DNS: query failed', { id: containerId, error: err.message }),
+        );
       }
     });
   }

@@ -209,7 +209,7 @@ beforeEach(async () => {
   const bus = new EventBus();
   events = [];
   bus.subscribe((e) => events.push(e));
-  images = new ImageService(content, layers, bus, db);
+  images = new ImageService(content, layers, bus, db, { imageUses: () => [] });
   await images.init();
 });
 

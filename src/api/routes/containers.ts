@@ -90,11 +90,14 @@ export function containerRoutes(router: Router, s: Services): void {
     const condition = (query.get('condition') || 'not-running') as WaitCondition;
     if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidArgument(`invalid condition: "${condition}"`);
     const waiting = containers.wait(params.id!, condition);
+    // Once the client has gone, a later failure of the wait has nobody to go to.
+    waiting.catch(() => {});
     // Headers go out at once so that clients know the wait has begun (docker run relies on it).
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
-    const closed = new Promise<void>((r) => req.socket.once('close', r));
-    const result = await Promise.race([waiting, closed.then(() => undefined)]);
+    let gone = (): void => {};
+    const closed = new Promise<void>((r) => req.socket.once('close', (gone = r)));
+    const result = await Promise.race([waiting, closed.then(() => undefined)]).finally(() => req.socket.off('close', gone));
     if (result && !res.writableEnded) res.end(JSON.stringify(result) + '\n');
   });
 

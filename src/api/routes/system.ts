@@ -49,13 +49,16 @@ export function systemRoutes(router: Router, s: Services): void {
     replaying = false;
     live.forEach(send);
     let timer: NodeJS.Timeout | undefined;
+    let finish = (): void => {};
     await new Promise<void>((resolve) => {
-      const finish = () => resolve();
+      finish = () => resolve();
       req.socket.once('close', finish);
       res.once('close', finish);
       if (until !== undefined) timer = setTimeout(finish, Math.max(0, (until - now) / 1e6));
     });
     if (timer) clearTimeout(timer);
+    // A kept-alive connection outlives this request: leave no listener per request on it.
+    req.socket.off('close', finish);
     unsubscribe();
     if (!res.writableEnded) res.end();
   });
