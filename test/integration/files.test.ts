@@ -468,7 +468,7 @@ describe('files and watching: cp, export, diff, commit, stats, top', { skip: !ha
     const r = await d.request('GET', '/containers/busy/stats?stream=0');
     assert.equal(r.status, 200);
     const s = r.json();
-    assert.deepEqual(Object.keys(s), ['read', 'preread', 'pids_stats', 'blkio_stats', 'num_procs', 'storage_stats', 'cpu_stats', 'precpu_stats', 'memory_stats', 'name', 'id']);
+    assert.deepEqual(Object.keys(s), ['read', 'preread', 'pids_stats', 'blkio_stats', 'num_procs', 'storage_stats', 'cpu_stats', 'precpu_stats', 'memory_stats', 'name', 'id', 'networks']);
     assert.equal(s.name, '/busy');
     assert.equal(s.memory_stats.limit, 64 * 1024 * 1024);
     assert.ok(s.memory_stats.usage > 0 && typeof s.memory_stats.stats === 'object');
