@@ -11,6 +11,7 @@ import { EventBus } from '../events/bus.js';
 import { SystemService } from '../system/service.js';
 import { Router } from '../api/router.js';
 import { createApiServer } from '../api/server.js';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { containerRoutes } from '../api/routes/containers.js';
@@ -91,26 +92,34 @@ export class Daemon {
     });
     await networks.init();
     this.networks = networks;
-    const containers = new ContainerService(this.db, images, events, c.dataRoot, c.execRoot, volumes);
-    containers.networking = networks;
-    containers.runner.idMapping = idMapping;
-    containers.logs.daemonDefault = { Type: c.logDriver, Config: c.logOpts };
+    const containers = new ContainerService({
+      db: this.db,
+      images,
+      events,
+      dataRoot: c.dataRoot,
+      execRoot: c.execRoot,
+      volumes,
+      networking: networks,
+      idMapping,
+      logDefault: { Type: c.logDriver, Config: c.logOpts },
+    });
     networks.lookupContainer = (id) => containers.store.get(id);
     await containers.init();
     await networks.restore();
     this.containers = containers;
-    const system = new SystemService(c, await this.engineId(), images, events, containers);
+    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION });
     const services: Services = { config: c, events, images, containers, volumes, networks, system };
 
     const router = new Router();
-    systemRoutes(router, services);
-    imageRoutes(router, services);
-    containerRoutes(router, services);
-    execRoutes(router, services);
-    containerFileRoutes(router, services);
-    volumeRoutes(router, services);
+    // Each route module gets the narrow backend it declares (api/backends.ts).
+    systemRoutes(router, { system, events });
+    imageRoutes(router, { images, scratchDir: path.join(c.dataRoot, 'tmp') });
+    containerRoutes(router, { containers, images, networks });
+    execRoutes(router, { execs: containers.execs });
+    containerFileRoutes(router, { containers });
+    volumeRoutes(router, { volumes });
     pluginRoutes(router);
-    networkRoutes(router, services);
+    networkRoutes(router, { networks, containers });
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
