@@ -2,9 +2,21 @@ import { readdirSync } from 'node:fs';
 import type { ImageService } from '../images/service.js';
 import type { EventBus } from '../events/bus.js';
 import type { ContainerService } from '../containers/service.js';
-import type { DaemonConfig } from '../daemon/config.js';
 import { summaryView } from '../containers/views.js';
 import { readHostFacts, goArch, type HostFacts } from './host.js';
+
+/**
+ * The daemon settings /info shows; the daemon's config object itself (daemon/config.ts), read live so
+ * a SIGHUP reload shows.
+ */
+export interface SystemSettings {
+  readonly dataRoot: string;
+  readonly debug: boolean;
+  readonly liveRestore: boolean;
+  readonly labels: string[];
+  readonly usernsRemap: string;
+  readonly logDriver: string;
+}
 
 /** The versions /version reports. */
 export interface ServerVersions {
@@ -22,7 +34,7 @@ export class SystemService {
   private readonly startedAt = Date.now();
 
   constructor(
-    private readonly config: DaemonConfig,
+    private readonly config: SystemSettings,
     private readonly daemonId: string,
     private readonly images: ImageService,
     private readonly events: EventBus,
