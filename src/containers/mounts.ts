@@ -102,15 +102,9 @@ export class ContainerMounts {
   constructor(
     readonly volumes: VolumeService,
     private readonly lookup: (ref: string) => Container,
-    all: () => Container[],
     /** Where volume subpaths are staged (<exec-root>/subpaths). */
     private readonly stagingDir?: string,
-  ) {
-    volumes.usersOf = (name) =>
-      all()
-        .filter((c) => c.mountPoints?.some((m) => m.Type === 'volume' && m.Name === name))
-        .map((c) => c.id);
-  }
+  ) {}
 
   // ---- create ---------------------------------------------------------------------------------
 

@@ -106,7 +106,7 @@ export class ContainerService {
     this.store = new ContainerStore(db);
     this.runner = new ContainerRunner(dataRoot, execRoot, images.layers, deps.idMapping);
     this.logs = new ContainerLogs(dataRoot, deps.logDefault);
-    this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), () => this.store.all(), path.join(execRoot, 'subpaths'));
+    this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), path.join(execRoot, 'subpaths'));
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
   }

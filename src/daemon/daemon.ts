@@ -18,7 +18,7 @@ import { containerRoutes } from '../api/routes/containers.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
-import { persistedImageUsers } from '../containers/store.js';
+import { persistedImageUsers, persistedVolumeUsers } from '../containers/store.js';
 import { VolumeService } from '../volumes/service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { pluginRoutes } from '../api/routes/plugins.js';
@@ -77,7 +77,7 @@ export class Daemon {
     const images = new ImageService(content, layers, events, this.db, persistedImageUsers(this.db));
     await images.init();
     // Under --userns-remap a volume's data belongs to the remapped root, as with dockerd.
-    const volumes = new VolumeService(this.db, events, c.dataRoot, idMapping && rootPair(idMapping));
+    const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping));
     await volumes.init();
     // Networks come up before containers (whose start-up may start some) and adopt after them.
     const networks = new NetworkService(this.db, events, {
