@@ -28,17 +28,6 @@ import { listen, takePidfile } from './listeners.js';
 import { log, setLogLevel } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
 
-/** The services of one running daemon, wired once at start. */
-export interface Services {
-  config: DaemonConfig;
-  events: EventBus;
-  images: ImageService;
-  containers: ContainerService;
-  volumes: VolumeService;
-  networks: NetworkService;
-  system: SystemService;
-}
-
 /**
  * The composition root. `start` takes the pidfile, opens state, reconciles it with disk, and only
  * then opens the API; `stop` undoes it in reverse order.
@@ -54,7 +43,7 @@ export class Daemon {
 
   constructor(readonly config: DaemonConfig) {}
 
-  async start(): Promise<Services> {
+  async start(): Promise<void> {
     const c = this.config;
     setLogLevel(c.logLevel);
     await fs.mkdir(c.dataRoot, { recursive: true, mode: 0o710 });
@@ -108,7 +97,6 @@ export class Daemon {
     await networks.restore();
     this.containers = containers;
     const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION });
-    const services: Services = { config: c, events, images, containers, volumes, networks, system };
 
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
@@ -123,7 +111,6 @@ export class Daemon {
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
-    return services;
   }
 
   async stop(): Promise<void> {
