@@ -95,7 +95,7 @@ export class ContainerService {
   private shuttingDown = false;
   /** Logging drivers: conmon's options, copying into the driver's file, what `docker logs` reads. */
   readonly logs: ContainerLogs;
-  /** Networks (networks/service.ts): sandboxes on start, release on exit; none in unit tests. */
+  /** Networks (networks/service.ts): sandboxes on start, release on exit; without it containers get no sandbox. */
   readonly networking?: ContainerNetworking;
 
   constructor(deps: ContainerServiceDeps) {
