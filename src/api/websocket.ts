@@ -2,7 +2,7 @@
  * The WebSocket side of the Engine API's /containers/{id}/attach/ws, on the `ws` package: the
  * handshake on the connection the API server already upgraded, and an adapter that gives a `ws`
  * connection the surface of a socket (data/end/close events, write, end, pause), so that the attach
- * plumbing (containers/streams.ts) can use it in place of a hijacked TCP stream.
+ * plumbing (api/streams/) can use it in place of a hijacked TCP stream.
  * `ws` enforces the protocol: unmasked client frames, bad opcodes and messages (fragmented or not)
  * larger than MAX_MESSAGE end the connection with a close frame. Out: one binary frame per write
  * (text frames for clients older than API 1.28, as dockerd).

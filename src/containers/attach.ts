@@ -9,7 +9,7 @@
  * connection closes (unless --leave-stdin-open), so the daemon decides that itself (closeStdin, for
  * StdinOnce containers without a tty, as Docker does) instead of letting a client's departure decide.
  * Output is read all the time (conmon blocks on a connection nobody reads) and given to the clients
- * attached at that moment; nothing is kept for later ones: the log file is for that (streams.ts).
+ * attached at that moment; nothing is kept for later ones: the log file is for that (api/streams/attach.ts).
  *
  * One loss is made good from the log: conmon closes a connection that still holds stdin it has not
  * read (a container that exits while its input flows: `yes | docker run -i busybox head -2`), so the

@@ -3,7 +3,7 @@
  *
  * Lifecycle: `create` records a session (in memory only, as dockerd) for a running, unpaused
  * container; `start` runs it once, under a conmon of its own (runtime/conmon-exec.ts), attached
- * (its I/O on a hijacked connection, streams.ts) or detached; its exit code is recorded when conmon
+ * (its I/O on a hijacked connection, api/streams/exec.ts) or detached; its exit code is recorded when conmon
  * reports it and stays readable through `inspect` until the container is removed. A session's files
  * (<exec-root>/execs/<id>: process spec, conmon's FIFOs and attach socket) live while it runs.
  * A daemon restart forgets the sessions; their processes run on.

@@ -99,19 +99,12 @@ export class ContainerMounts {
   private readonly copying = new KeyedMutex();
   /** Staging mounts of volume subpaths, per container (mountSubpath). */
   private readonly subpathMounts = new Map<string, string[]>();
-  /** Where volume subpaths are staged (set by the container service: <exec-root>/subpaths). */
-  stagingDir?: string;
-
   constructor(
     readonly volumes: VolumeService,
     private readonly lookup: (ref: string) => Container,
-    all: () => Container[],
-  ) {
-    volumes.usersOf = (name) =>
-      all()
-        .filter((c) => c.mountPoints?.some((m) => m.Type === 'volume' && m.Name === name))
-        .map((c) => c.id);
-  }
+    /** Where volume subpaths are staged (<exec-root>/subpaths). */
+    private readonly stagingDir?: string,
+  ) {}
 
   // ---- create ---------------------------------------------------------------------------------
 

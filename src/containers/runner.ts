@@ -47,13 +47,12 @@ export class ContainerRunner {
   private readonly runcPath: string;
   readonly exitDir: string;
   readonly socketDir: string;
-  /** The daemon's --userns-remap (set before init): containers get a user namespace with these ranges. */
-  idMapping?: IdentityMapping;
-
   constructor(
     private readonly dataRoot: string,
     private readonly execRoot: string,
     private readonly layers: LayerStore,
+    /** The daemon's --userns-remap: containers get a user namespace with these ranges. */
+    readonly idMapping?: IdentityMapping,
   ) {
     this.runcPath = findExecutable('runc') ?? 'runc';
     this.runc = new Runc({ binary: this.runcPath, root: path.join(execRoot, 'runc') });

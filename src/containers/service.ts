@@ -28,18 +28,35 @@ import { ContainerMounts } from './mounts.js';
 import { ContainerIO } from './attach.js';
 import { ExecService } from './exec.js';
 import { ContainerLogs } from './log-drivers/manager.js';
-import { mergeLogConfig } from './log-drivers/config.js';
+import { mergeLogConfig, type LogConfig } from './log-drivers/config.js';
 import type { VolumeService } from '../volumes/service.js';
 import type { ContainerNetworking, NetworkingConfig } from '../networks/service.js';
 import { etcFilesFor } from './etc-files.js';
 import { parseLink, linkEnv, linkHostNames, mergeEnv } from '../networks/links.js';
 import { sleep } from '../lib/sleep.js';
+import type { IdentityMapping } from '../runtime/userns.js';
 
 export interface CreateRequest {
   name?: string;
   config: ContainerConfig;
   hostConfig: HostConfig;
   networkingConfig?: NetworkingConfig | null;
+}
+
+/** What the container service is built from, all given by the composition root (daemon/daemon.ts). */
+export interface ContainerServiceDeps {
+  db: Db;
+  images: ImageService;
+  events: EventBus;
+  dataRoot: string;
+  execRoot: string;
+  volumes: VolumeService;
+  /** Built before the container service (which it finds by a lookup of its own). */
+  networking?: ContainerNetworking;
+  /** The daemon's --userns-remap. */
+  idMapping?: IdentityMapping;
+  /** The daemon's --log-driver/--log-opt. */
+  logDefault?: LogConfig;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -57,6 +74,8 @@ interface Waiter {
  * stops watching (containers keep running: conmon owns them).
  */
 export class ContainerService {
+  readonly images: ImageService;
+  private readonly events: EventBus;
   readonly store: ContainerStore;
   readonly runner: ContainerRunner;
   /** Binds, volumes and tmpfs mounts of containers (mounts.ts). */
@@ -76,22 +95,18 @@ export class ContainerService {
   private shuttingDown = false;
   /** Logging drivers: conmon's options, copying into the driver's file, what `docker logs` reads. */
   readonly logs: ContainerLogs;
-  /** Networks (networks/service.ts), set by the daemon before init: sandboxes on start, release on exit. */
-  networking?: ContainerNetworking;
+  /** Networks (networks/service.ts): sandboxes on start, release on exit; without it containers get no sandbox. */
+  readonly networking?: ContainerNetworking;
 
-  constructor(
-    db: Db,
-    readonly images: ImageService,
-    private readonly events: EventBus,
-    dataRoot: string,
-    execRoot: string,
-    volumes: VolumeService,
-  ) {
+  constructor(deps: ContainerServiceDeps) {
+    const { db, images, events, dataRoot, execRoot, volumes } = deps;
+    this.images = images;
+    this.events = events;
+    this.networking = deps.networking;
     this.store = new ContainerStore(db);
-    this.runner = new ContainerRunner(dataRoot, execRoot, images.layers);
-    this.logs = new ContainerLogs(dataRoot);
-    this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), () => this.store.all());
-    this.mounts.stagingDir = path.join(execRoot, 'subpaths');
+    this.runner = new ContainerRunner(dataRoot, execRoot, images.layers, deps.idMapping);
+    this.logs = new ContainerLogs(dataRoot, deps.logDefault);
+    this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), path.join(execRoot, 'subpaths'));
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
   }

@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import type { Container } from './model.js';
 import type { ImageUse, ImageUsers } from '../images/model.js';
+import type { VolumeUsers } from '../volumes/service.js';
 
 /**
  * Container records in SQLite, with an in-memory map as the working copy. Every change goes through
@@ -61,4 +62,15 @@ export function persistedImageUsers(db: Db): ImageUsers {
         running: row.running === 1,
       })),
   };
+}
+
+/**
+ * The containers whose records name a volume, read from the database each time (as persistedImageUsers),
+ * so the volume service knows them without a callback wired after construction.
+ */
+export function persistedVolumeUsers(db: Db): VolumeUsers {
+  const query = db.prepare(
+    "SELECT DISTINCT c.id AS id FROM containers c, json_each(c.data, '$.mountPoints') m WHERE json_extract(m.value, '$.Type') = 'volume' AND json_extract(m.value, '$.Name') = ?",
+  );
+  return { containersUsing: (name) => (query.all(name) as Array<{ id: string }>).map((row) => row.id) };
 }

@@ -11,13 +11,14 @@ import { EventBus } from '../events/bus.js';
 import { SystemService } from '../system/service.js';
 import { Router } from '../api/router.js';
 import { createApiServer } from '../api/server.js';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
-import { persistedImageUsers } from '../containers/store.js';
+import { persistedImageUsers, persistedVolumeUsers } from '../containers/store.js';
 import { VolumeService } from '../volumes/service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { pluginRoutes } from '../api/routes/plugins.js';
@@ -26,17 +27,6 @@ import { networkRoutes } from '../api/routes/networks.js';
 import { listen, takePidfile } from './listeners.js';
 import { log, setLogLevel } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
-
-/** The services of one running daemon, wired once at start. */
-export interface Services {
-  config: DaemonConfig;
-  events: EventBus;
-  images: ImageService;
-  containers: ContainerService;
-  volumes: VolumeService;
-  networks: NetworkService;
-  system: SystemService;
-}
 
 /**
  * The composition root. `start` takes the pidfile, opens state, reconciles it with disk, and only
@@ -53,7 +43,7 @@ export class Daemon {
 
   constructor(readonly config: DaemonConfig) {}
 
-  async start(): Promise<Services> {
+  async start(): Promise<void> {
     const c = this.config;
     setLogLevel(c.logLevel);
     await fs.mkdir(c.dataRoot, { recursive: true, mode: 0o710 });
@@ -76,7 +66,7 @@ export class Daemon {
     const images = new ImageService(content, layers, events, this.db, persistedImageUsers(this.db));
     await images.init();
     // Under --userns-remap a volume's data belongs to the remapped root, as with dockerd.
-    const volumes = new VolumeService(this.db, events, c.dataRoot, idMapping && rootPair(idMapping));
+    const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping));
     await volumes.init();
     // Networks come up before containers (whose start-up may start some) and adopt after them.
     const networks = new NetworkService(this.db, events, {
@@ -91,30 +81,36 @@ export class Daemon {
     });
     await networks.init();
     this.networks = networks;
-    const containers = new ContainerService(this.db, images, events, c.dataRoot, c.execRoot, volumes);
-    containers.networking = networks;
-    containers.runner.idMapping = idMapping;
-    containers.logs.daemonDefault = { Type: c.logDriver, Config: c.logOpts };
+    const containers = new ContainerService({
+      db: this.db,
+      images,
+      events,
+      dataRoot: c.dataRoot,
+      execRoot: c.execRoot,
+      volumes,
+      networking: networks,
+      idMapping,
+      logDefault: { Type: c.logDriver, Config: c.logOpts },
+    });
     networks.lookupContainer = (id) => containers.store.get(id);
     await containers.init();
     await networks.restore();
     this.containers = containers;
-    const system = new SystemService(c, await this.engineId(), images, events, containers);
-    const services: Services = { config: c, events, images, containers, volumes, networks, system };
+    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION });
 
     const router = new Router();
-    systemRoutes(router, services);
-    imageRoutes(router, services);
-    containerRoutes(router, services);
-    execRoutes(router, services);
-    containerFileRoutes(router, services);
-    volumeRoutes(router, services);
+    // Each route module gets the narrow backend it declares (api/backends.ts).
+    systemRoutes(router, { system, events });
+    imageRoutes(router, { images, scratchDir: path.join(c.dataRoot, 'tmp') });
+    containerRoutes(router, { containers, images, networks });
+    execRoutes(router, { execs: containers.execs });
+    containerFileRoutes(router, { containers });
+    volumeRoutes(router, { volumes });
     pluginRoutes(router);
-    networkRoutes(router, services);
+    networkRoutes(router, { networks, containers });
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
-    return services;
   }
 
   async stop(): Promise<void> {

@@ -2,10 +2,28 @@ import { readdirSync } from 'node:fs';
 import type { ImageService } from '../images/service.js';
 import type { EventBus } from '../events/bus.js';
 import type { ContainerService } from '../containers/service.js';
-import type { DaemonConfig } from '../daemon/config.js';
 import { summaryView } from '../containers/views.js';
 import { readHostFacts, goArch, type HostFacts } from './host.js';
-import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
+
+/**
+ * The daemon settings /info shows; the daemon's config object itself (daemon/config.ts), read live so
+ * a SIGHUP reload shows.
+ */
+export interface SystemSettings {
+  readonly dataRoot: string;
+  readonly debug: boolean;
+  readonly liveRestore: boolean;
+  readonly labels: string[];
+  readonly usernsRemap: string;
+  readonly logDriver: string;
+}
+
+/** The versions /version reports. */
+export interface ServerVersions {
+  engine: string;
+  api: string;
+  minApi: string;
+}
 
 /**
  * /version, /info and /system/df: read-only views over the other services and the host.
@@ -16,31 +34,33 @@ export class SystemService {
   private readonly startedAt = Date.now();
 
   constructor(
-    private readonly config: DaemonConfig,
+    private readonly config: SystemSettings,
     private readonly daemonId: string,
     private readonly images: ImageService,
     private readonly events: EventBus,
     private readonly containers: ContainerService,
+    /** What the API layer serves (api/version.ts), given by the daemon: services do not import api/. */
+    private readonly versions: ServerVersions,
   ) {}
 
   version(): Record<string, unknown> {
     const details = {
-      ApiVersion: API_VERSION,
+      ApiVersion: this.versions.api,
       Arch: goArch(),
       BuildTime: '',
       Experimental: 'false',
       GitCommit: '',
       GoVersion: `node${process.versions.node}`,
       KernelVersion: this.host.kernelVersion,
-      MinAPIVersion: MIN_API_VERSION,
+      MinAPIVersion: this.versions.minApi,
       Os: 'linux',
     };
     return {
       Platform: { Name: 'Berth Engine' },
-      Components: [{ Name: 'Engine', Version: BERTH_VERSION, Details: details }],
-      Version: BERTH_VERSION,
-      ApiVersion: API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
+      Components: [{ Name: 'Engine', Version: this.versions.engine, Details: details }],
+      Version: this.versions.engine,
+      ApiVersion: this.versions.api,
+      MinAPIVersion: this.versions.minApi,
       GitCommit: '',
       GoVersion: details.GoVersion,
       Os: 'linux',
@@ -110,7 +130,7 @@ export class SystemService {
       Name: this.host.hostname,
       Labels: c.labels,
       ExperimentalBuild: false,
-      ServerVersion: BERTH_VERSION,
+      ServerVersion: this.versions.engine,
       Runtimes: { runc: { path: 'runc' } },
       DefaultRuntime: 'runc',
       Swarm: {

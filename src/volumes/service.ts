@@ -38,6 +38,11 @@ export interface VolumeView {
   UsageData?: { Size: number; RefCount: number };
 }
 
+/** Who uses volumes, read from the container records each time, so it holds from the moment the database is open. */
+export interface VolumeUsers {
+  containersUsing(name: string): string[];
+}
+
 const LIST_FILTERS = ['dangling', 'name', 'driver', 'label'];
 const PRUNE_FILTERS = ['label', 'label!', 'all'];
 
@@ -46,13 +51,11 @@ const PRUNE_FILTERS = ['label', 'label!', 'all'];
  * (local.ts), references and events. A volume is in use while a container record names it (stopped
  * containers too) or while a container being created holds a reference.
  * Lifecycle: created by the daemon; `init` reconciles directories with rows before anything else runs;
- * the containers service sets `usersOf` and rebuilds mount counts with `restoreMounts`.
+ * the containers service rebuilds mount counts with `restoreMounts`.
  */
 export class VolumeService {
   readonly store: VolumeStore;
   readonly driver: LocalDriver;
-  /** Ids of the containers whose records use a volume; set by the containers service. */
-  usersOf: (name: string) => string[] = () => [];
   private readonly pending = new Map<string, Map<string, number>>();
   private readonly locks = new KeyedMutex();
   private pruning = false;
@@ -61,6 +64,8 @@ export class VolumeService {
     db: Db,
     private readonly events: EventBus,
     dataRoot: string,
+    /** The containers whose records name a volume (containers/store.ts: persistedVolumeUsers). */
+    private readonly containerUsers: VolumeUsers,
     /** Owner of volume data (the remapped root under --userns-remap); host root otherwise. */
     owner?: { uid: number; gid: number },
   ) {
@@ -90,7 +95,7 @@ export class VolumeService {
 
   /** Containers (and containers being created) that use the volume. */
   users(name: string): string[] {
-    const ids = new Set(this.usersOf(name));
+    const ids = new Set(this.containerUsers.containersUsing(name));
     for (const ref of this.pending.get(name)?.keys() ?? []) ids.add(ref);
     return [...ids];
   }

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-import { dockerTimestamp, formatTimestampLine, frameMultiplexed, readLogs, type LogMessage, type ReadLogsOptions } from '../../src/containers/logs.js';
+import { dockerTimestamp, formatTimestampLine, readLogs, type LogMessage, type ReadLogsOptions } from '../../src/containers/logs.js';
+import { frameMultiplexed } from '../../src/api/streams/framing.js';
 import { ExecFileError, execFileText } from '../../src/lib/exec-file.js';
 import { parseRuncStderr, Runc, RuncError } from '../../src/runtime/runc.js';
 import { ConmonError, readExitCode, removeConmonFiles, startConmon, watchExits } from '../../src/runtime/conmon.js';

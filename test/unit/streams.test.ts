@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { parseDetachKeys, detachKeysOf } from '../../src/containers/detach-keys.js';
-import { HijackedSession, type ClientConnection, type StdinSink } from '../../src/containers/streams.js';
+import { HijackedSession, type ClientConnection, type StdinSink } from '../../src/api/streams/session.js';
 
 describe('detach keys', () => {
   it('reads Docker’s notation', () => {

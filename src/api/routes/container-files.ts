@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { ServerResponse } from 'node:http';
 import type { Router } from '../router.js';
-import type { Services } from '../../daemon/daemon.js';
+import type { ContainerFileBackend } from '../backends.js';
 import { boolParam, readBody, sendJson } from '../http.js';
 import { createRequest } from '../schemas/container.js';
 import { invalidArgument } from '../../lib/errors.js';
@@ -14,7 +14,7 @@ import { versionAtLeast } from '../version.js';
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
 
 /** Files and watching: cp (archive), export, diff (changes), commit, stats. */
-export function containerFileRoutes(router: Router, s: Services): void {
+export function containerFileRoutes(router: Router, s: ContainerFileBackend): void {
   const containers = s.containers;
 
   const pathParam = (query: URLSearchParams): string => {

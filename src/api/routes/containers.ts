@@ -1,5 +1,5 @@
 import type { Router } from '../router.js';
-import type { Services } from '../../daemon/daemon.js';
+import type { ContainerBackend } from '../backends.js';
 import { boolParam, intParam, readBody, readJson, sendJson, sendNoContent } from '../http.js';
 import { decode } from '../schemas/decode.js';
 import { checkHealthcheck, consoleSize, createRequest, execOptions, updateConfig } from '../schemas/container.js';
@@ -7,7 +7,8 @@ import { invalidArgument, notFound } from '../../lib/errors.js';
 import { configPlatform, formatPlatform, parsePlatform, platformMatches } from '../../images/archive-load.js';
 import { listContainers } from '../../containers/list.js';
 import { inspectView, summaryView } from '../../containers/views.js';
-import { streamLogs, attachContainer } from '../../containers/streams.js';
+import { streamLogs } from '../streams/logs.js';
+import { attachContainer } from '../streams/attach.js';
 import { resizeSize } from './exec.js';
 import { acceptWebSocket, webSocketKey } from '../websocket.js';
 import { versionAtLeast } from '../version.js';
@@ -15,7 +16,7 @@ import { topProcesses } from '../../containers/top.js';
 import type { WaitCondition } from '../../containers/service.js';
 import { migrateContainerMac } from '../../networks/mac.js';
 
-export function containerRoutes(router: Router, s: Services): void {
+export function containerRoutes(router: Router, s: ContainerBackend): void {
   const containers = s.containers;
 
   router.get('/containers/json', async ({ res, query }) => {

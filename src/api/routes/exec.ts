@@ -1,8 +1,9 @@
 import type { Router } from '../router.js';
-import type { Services } from '../../daemon/daemon.js';
+import type { ExecBackend } from '../backends.js';
 import { sendJson } from '../http.js';
 import { invalidArgument } from '../../lib/errors.js';
-import { execStartStream, readHijackJson } from '../../containers/streams.js';
+import { execStartStream } from '../streams/exec.js';
+import { readHijackJson } from '../streams/hijack.js';
 import { decode } from '../schemas/decode.js';
 import { consoleSize, execStartOptions } from '../schemas/container.js';
 
@@ -19,8 +20,8 @@ export function resizeSize(query: URLSearchParams): { height: number; width: num
 }
 
 /** Exec sessions: start (hijacked unless detached), resize, inspect. Create is under /containers. */
-export function execRoutes(router: Router, s: Services): void {
-  const execs = s.containers.execs;
+export function execRoutes(router: Router, s: ExecBackend): void {
+  const execs = s.execs;
 
   router.post('/exec/{id}/start', async (ctx) => {
     const id = ctx.params.id!;

@@ -1,13 +1,12 @@
 import type { Router } from '../router.js';
-import type { Services } from '../../daemon/daemon.js';
+import type { ImageBackend } from '../backends.js';
 import { boolParam, sendJson, startJsonStream } from '../http.js';
 import { loadArchive } from '../../images/archive-load.js';
 import { saveArchive } from '../../images/archive-save.js';
 import { invalidArgument, notImplemented, messageOf } from '../../lib/errors.js';
 import { pipeline } from 'node:stream/promises';
-import path from 'node:path';
 
-export function imageRoutes(router: Router, s: Services): void {
+export function imageRoutes(router: Router, s: ImageBackend): void {
   const images = s.images;
 
   router.get('/images/json', ({ res, query }) => {
@@ -51,7 +50,7 @@ export function imageRoutes(router: Router, s: Services): void {
     void quiet; // Berth prints no progress bars, so quiet and verbose answers are the same.
     try {
       await images.writing(() =>
-        loadArchive(images, req, (m) => send(m), { platform: query.get('platform') ?? undefined, tmpDir: path.join(s.config.dataRoot, 'tmp') }),
+        loadArchive(images, req, (m) => send(m), { platform: query.get('platform') ?? undefined, tmpDir: s.scratchDir }),
       );
     } catch (err) {
       send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });

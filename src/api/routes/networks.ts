@@ -1,10 +1,10 @@
 import type { Router } from '../router.js';
-import type { Services } from '../../daemon/daemon.js';
+import type { NetworkBackend } from '../backends.js';
 import { readBody, sendJson, sendNoContent } from '../http.js';
 import { networkConnectOptions, networkCreateRequest, networkDisconnectOptions } from '../schemas/network.js';
 import { invalidArgument } from '../../lib/errors.js';
 
-export function networkRoutes(router: Router, s: Services): void {
+export function networkRoutes(router: Router, s: NetworkBackend): void {
   const networks = s.networks;
 
   router.get('/networks', ({ res, query }) => sendJson(res, 200, networks.list(query.get('filters') ?? undefined)));

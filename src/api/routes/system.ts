@@ -1,5 +1,5 @@
 import type { Router } from '../router.js';
-import type { Services } from '../../daemon/daemon.js';
+import type { SystemBackend } from '../backends.js';
 import { sendJson } from '../http.js';
 import { Filters } from '../../lib/filters.js';
 import { parseTimestampNs } from '../../lib/timestamps.js';
@@ -10,7 +10,7 @@ import { swarmRoutes } from './swarm.js';
 const EVENT_FILTERS = ['config', 'container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'secret', 'service', 'type', 'volume'];
 const EVENT_TYPES = ['builder', 'config', 'container', 'daemon', 'image', 'network', 'node', 'plugin', 'secret', 'service', 'volume'];
 
-export function systemRoutes(router: Router, s: Services): void {
+export function systemRoutes(router: Router, s: SystemBackend): void {
   const ping = (method: string) => ({ res }: { res: import('node:http').ServerResponse }) => {
     res.writeHead(200, {
       'Content-Type': 'text/plain; charset=utf-8',

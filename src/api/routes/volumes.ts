@@ -1,11 +1,11 @@
 import type { Router } from '../router.js';
-import type { Services } from '../../daemon/daemon.js';
+import type { VolumeBackend } from '../backends.js';
 import { boolParam, readBody, sendJson, sendNoContent } from '../http.js';
 import { volumeCreateOptions } from '../schemas/network.js';
 import { invalidArgument } from '../../lib/errors.js';
 
 /** /volumes: list, create, inspect, remove, prune (Engine API v1.50). */
-export function volumeRoutes(router: Router, s: Services): void {
+export function volumeRoutes(router: Router, s: VolumeBackend): void {
   const volumes = s.volumes;
 
   router.get('/volumes', ({ res, query }) => sendJson(res, 200, volumes.list(query.get('filters') ?? undefined)));

@@ -77,10 +77,11 @@ export function stagingCap(s: LogFileSettings): number {
 export class ContainerLogs {
   private readonly copiers = new Map<string, LogCopier>();
   private readonly containersDir: string;
-  /** The daemon's --log-driver/--log-opt (daemon.json log-driver/log-opts), set before init. */
-  daemonDefault: LogConfig = { Type: DEFAULT_LOG_DRIVER, Config: {} };
-
-  constructor(dataRoot: string) {
+  constructor(
+    dataRoot: string,
+    /** The daemon's --log-driver/--log-opt (daemon.json log-driver/log-opts). */
+    readonly daemonDefault: LogConfig = { Type: DEFAULT_LOG_DRIVER, Config: {} },
+  ) {
     this.containersDir = path.join(dataRoot, 'containers');
   }
 

@@ -1,0 +1,54 @@
+import type { ContainerService } from '../containers/service.js';
+import type { ExecService } from '../containers/exec.js';
+import type { ImageService } from '../images/service.js';
+import type { NetworkService } from '../networks/service.js';
+import type { VolumeService } from '../volumes/service.js';
+import type { SystemService } from '../system/service.js';
+import type { EventBus } from '../events/bus.js';
+
+/*
+ * What each route module needs from the services, and nothing more. The composition root
+ * (daemon/daemon.ts) passes the concrete services, which satisfy these structurally; routes never
+ * import daemon/, and services never import api/.
+ */
+
+/** /_ping, /version, /info, /system/df, /events. */
+export interface SystemBackend {
+  system: Pick<SystemService, 'version' | 'info' | 'diskUsage'>;
+  events: Pick<EventBus, 'subscribe' | 'recent'>;
+}
+
+/** /images/*: the image service itself, since load and save (images/archive-*.ts) work on all of it. */
+export interface ImageBackend {
+  images: ImageService;
+  /** Scratch space for archive loads (<data-root>/tmp, emptied at start). */
+  scratchDir: string;
+}
+
+/** /containers/*: lifecycle verbs, and the domain helpers (list, top, archive, ...) that take the container service. */
+export interface ContainerBackend {
+  containers: ContainerService;
+  images: Pick<ImageService, 'resolve' | 'store' | 'layers'>;
+  networks: Pick<NetworkService, 'containerView'>;
+}
+
+/** /exec/*: exec sessions; create is under /containers. */
+export interface ExecBackend {
+  execs: Pick<ExecService, 'startable' | 'start' | 'resize' | 'inspect'>;
+}
+
+/** /volumes/*. */
+export interface VolumeBackend {
+  volumes: Pick<VolumeService, 'list' | 'create' | 'view' | 'get' | 'remove' | 'prune'>;
+}
+
+/** /networks/*, and the containers that connect and disconnect. */
+export interface NetworkBackend {
+  networks: Pick<NetworkService, 'list' | 'create' | 'prune' | 'inspect' | 'remove' | 'resolve' | 'connect' | 'disconnect' | 'forceEndpointDelete'>;
+  containers: Pick<ContainerService, 'resolve' | 'tryResolve' | 'useEmbeddedDns'>;
+}
+
+/** cp, export, diff, commit, stats: domain helpers (containers/archive.ts, ...) that take the container service. */
+export interface ContainerFileBackend {
+  containers: ContainerService;
+}
