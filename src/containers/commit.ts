@@ -14,7 +14,7 @@
  */
 import type { ContainerService } from './service.js';
 import type { Container } from './model.js';
-import type { ContainerConfig } from '../runtime/spec.js';
+import type { ContainerConfig } from '../runtime/spec/index.js';
 import type { ImageConfigJson } from '../images/model.js';
 import { applyChanges, type ImageRunConfig } from '../images/changes.js';
 import { familiarString, parseReference, validateTag, type ImageReference } from '../images/reference.js';

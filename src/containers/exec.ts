@@ -17,7 +17,7 @@ import type { ContainerService } from './service.js';
 import { startConmonExec } from '../runtime/conmon-exec.js';
 import { resizeTerminal, type AttachSocket } from '../runtime/attach-socket.js';
 import { ConmonError } from '../runtime/conmon.js';
-import { containerEnv, currentCapabilities, replaceOrAppendEnv, type OciSpec } from '../runtime/spec.js';
+import { containerEnv, currentCapabilities, replaceOrAppendEnv, type OciSpec } from '../runtime/spec/index.js';
 import { resolveUser } from '../runtime/user.js';
 import { BerthError, conflict, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';

@@ -1,4 +1,4 @@
-import type { ContainerConfig, HostConfig } from '../runtime/spec.js';
+import type { ContainerConfig, HostConfig } from '../runtime/spec/index.js';
 import type { MountPoint } from './mounts.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Container } from './model.js';
 import type { ContainerRunner } from './runner.js';
 import type { VolumeService } from '../volumes/service.js';
-import type { UserMount } from '../runtime/spec.js';
+import type { UserMount } from '../runtime/spec/index.js';
 import { resolveInRootfs } from '../runtime/user.js';
 import { copyUp } from '../volumes/copy-up.js';
 import { mountFilesystem, unmount } from '../layers/mount.js';

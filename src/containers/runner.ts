@@ -5,7 +5,7 @@ import type { LayerStore } from '../layers/store.js';
 import { mountFilesystem, mountOverlay, unmount } from '../layers/mount.js';
 import { chownToRoot, makeTraversable, rootPair, type IdentityMapping } from '../runtime/userns.js';
 import { DEFAULT_SHM_SIZE } from '../runtime/units.js';
-import { buildSpec, serializeSpec, type UserMount } from '../runtime/spec.js';
+import { buildSpec, serializeSpec, type UserMount } from '../runtime/spec/index.js';
 import { Runc } from '../runtime/runc.js';
 import { startConmon, ConmonError } from '../runtime/conmon.js';
 import type { ConmonLogOptions } from './log-drivers/manager.js';

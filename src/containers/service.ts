@@ -10,7 +10,7 @@ import { initialState } from './model.js';
 import { ContainerStore } from './store.js';
 import { ContainerRunner } from './runner.js';
 import { generateName, validateName } from './names.js';
-import { validateHostConfig, validateContainerConfig, applyHostConfigDefaults, resourcesFor, type ContainerConfig, type HostConfig } from '../runtime/spec.js';
+import { validateHostConfig, validateContainerConfig, applyHostConfigDefaults, resourcesFor, type ContainerConfig, type HostConfig } from '../runtime/spec/index.js';
 import { Filters } from '../lib/filters.js';
 import { parseTimestampNs } from '../lib/timestamps.js';
 import { parseSignal } from '../runtime/signals.js';

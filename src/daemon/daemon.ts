@@ -23,6 +23,7 @@ import { VolumeService } from '../volumes/service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
+import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { listen, takePidfile } from './listeners.js';
 import { log, setLogLevel } from '../lib/log.js';
@@ -69,6 +70,8 @@ export class Daemon {
     const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping));
     await volumes.init();
     // Networks come up before containers (whose start-up may start some) and adopt after them.
+    // Networking finds containers in the container service's records (from containers.init on).
+    let containerRecords: ContainerStore | undefined;
     const networks = new NetworkService(this.db, events, {
       bridge: c.bridge,
       bip: c.bip,
@@ -78,7 +81,7 @@ export class Daemon {
       iptables: c.iptables,
       ipForward: c.ipForward,
       userlandProxy: c.userlandProxy,
-    });
+    }, { get: (id) => containerRecords?.get(id) });
     await networks.init();
     this.networks = networks;
     const containers = new ContainerService({
@@ -92,7 +95,7 @@ export class Daemon {
       idMapping,
       logDefault: { Type: c.logDriver, Config: c.logOpts },
     });
-    networks.lookupContainer = (id) => containers.store.get(id);
+    containerRecords = containers.store;
     await containers.init();
     await networks.restore();
     this.containers = containers;

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import { invalidArgument } from '../lib/errors.js';
-import type { HostConfig, OciSpec } from './spec.js';
+import type { HostConfig, OciSpec } from './spec/index.js';
 import { defaultSeccompProfile, parseSeccompProfile, toOciSeccomp, type DockerSeccompProfile, type OciSeccomp } from './seccomp.js';
 import { hostDevices } from './devices.js';
 

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlink
 import os from 'node:os';
 import path from 'node:path';
 import { TestDaemon, demux, hasDocker } from './harness.js';
-import { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES } from '../../src/runtime/spec.js';
+import { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES } from '../../src/runtime/spec/index.js';
 
 interface Ran {
   code: number;

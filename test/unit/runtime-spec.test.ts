@@ -25,7 +25,7 @@ import {
   type HostConfig,
   type OciSpec,
   type SpecInput,
-} from '../../src/runtime/spec.js';
+} from '../../src/runtime/spec/index.js';
 import { readRootfsFile, resolveInRootfs, resolveUser } from '../../src/runtime/user.js';
 import { parseSignal, signalName } from '../../src/runtime/signals.js';
 import { parseCpusetList } from '../../src/runtime/units.js';

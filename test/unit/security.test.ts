@@ -6,7 +6,7 @@ import path from 'node:path';
 import { defaultSeccompProfile, nativeArch, parseSeccompProfile, toOciSeccomp, type OciSeccomp } from '../../src/runtime/seccomp.js';
 import { applySecurity, parseSecurityOpts } from '../../src/runtime/security.js';
 import { firstFreeRange, mappingsOf, parseSubIds, resolveUsernsRemap, shiftOwnership, toContainerId, toHostId } from '../../src/runtime/userns.js';
-import { buildSpec, DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES, type HostConfig, type OciSpec } from '../../src/runtime/spec.js';
+import { buildSpec, DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES, type HostConfig, type OciSpec } from '../../src/runtime/spec/index.js';
 import { isKind } from '../../src/lib/errors.js';
 
 const AVAILABLE = KNOWN_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE');
