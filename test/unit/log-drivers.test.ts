@@ -174,6 +174,22 @@ describe('rotation, reading and copying', () => {
     assert.equal((await lines()).length, 5);
   });
 
+  it('a daemon killed between appending a batch and saving its cursor copies that batch once, not twice', async () => {
+    const src = path.join(dir, 'again.log');
+    const cursor = path.join(dir, 'again-cursor.json');
+    const target = path.join(dir, 'again-json.log');
+    await fsp.writeFile(src, k8s(BASE, 'stdout', 'F', 'first'));
+    await new LogCopier(src, cursor, new RotatingLogFile(target, { maxFile: 1, compress: false }), '').finish();
+    const saved = await fsp.readFile(cursor);
+    await fsp.appendFile(src, k8s(BASE + 1, 'stdout', 'F', 'second'));
+    await new LogCopier(src, cursor, new RotatingLogFile(target, { maxFile: 1, compress: false }), '').finish();
+    // The kill: the batch with "second" was appended, but the cursor on disk is the one from before it.
+    await fsp.writeFile(cursor, saved);
+    await new LogCopier(src, cursor, new RotatingLogFile(target, { maxFile: 1, compress: false }), '').finish();
+    const logs = (await fsp.readFile(target, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l).log);
+    assert.deepEqual(logs, ['first\n', 'second\n']);
+  });
+
   it('splits lines longer than 16 KiB into partial entries and writes an unended line without \\n', async () => {
     const src = path.join(dir, 'long.log');
     const target = path.join(dir, 'long-json.log');

@@ -16,8 +16,9 @@
  * daemon is down nothing reads, so output beyond the cap written in that time is lost (the newest is
  * kept); that is the only loss, and the cap is at least what the driver itself would keep.
  *
- * The cursor is written after each batch is appended; a daemon killed between the two repeats that
- * batch (at most 64 KiB of records) after its restart, rather than losing it.
+ * The cursor is written after each batch is appended, with the target's length then; a daemon killed
+ * between the two truncates the target back to the saved length at restart and copies the batch again,
+ * so an entry is neither lost nor doubled.
  */
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -43,6 +44,8 @@ interface Pending {
 interface Cursor {
   ino: number;
   pos: number;
+  /** The target file and its length once this batch was appended (entries past it are a repeat). */
+  out?: { ino: number; size: number };
   /** Pieces of unended lines, per stream (base64). */
   pending?: Partial<Record<LogStream, { data: string; sec: number; nsec: number }>>;
 }
@@ -156,6 +159,9 @@ export class LogCopier {
     const saved = await readCursor(this.cursorFile);
     const same = saved && saved.ino === this.ino;
     this.pos = same ? saved.pos : 0;
+    // A daemon killed between appending a batch and saving the cursor: that batch is copied again,
+    // so drop its first copy (only when going on in the same conmon file, which will be reread).
+    if (same && saved.out) await this.target.rewindTo(saved.out);
     this.pending = {};
     for (const [s, p] of Object.entries(saved?.pending ?? {})) {
       if (p) this.pending[s as LogStream] = { data: Buffer.from(p.data, 'base64'), sec: p.sec, nsec: p.nsec };
@@ -222,7 +228,8 @@ export class LogCopier {
     this.pos += consumed;
     const pending: Cursor['pending'] = {};
     for (const [st, p] of Object.entries(this.pending)) if (p) pending[st as LogStream] = { data: p.data.toString('base64'), sec: p.sec, nsec: p.nsec };
-    await writeCursor(this.cursorFile, { ino: this.ino!, pos: this.pos, ...(Object.keys(pending).length ? { pending } : {}) });
+    const out = await this.target.position();
+    await writeCursor(this.cursorFile, { ino: this.ino!, pos: this.pos, out, ...(Object.keys(pending).length ? { pending } : {}) });
     return true;
   }
 }

@@ -22,6 +22,7 @@ export interface RotationSettings {
 export class RotatingLogFile {
   private fh?: FileHandle;
   private size = 0;
+  private ino?: number;
 
   constructor(
     readonly path: string,
@@ -31,7 +32,26 @@ export class RotatingLogFile {
 
   async open(): Promise<void> {
     this.fh = await fsp.open(this.path, 'a', this.mode);
-    this.size = (await this.fh.stat()).size;
+    const st = await this.fh.stat();
+    this.size = st.size;
+    this.ino = st.ino;
+  }
+
+  /** Where the next entry goes: the file (inode) at the path and its length. */
+  async position(): Promise<{ ino: number; size: number }> {
+    if (!this.fh) await this.open();
+    return { ino: this.ino!, size: this.size };
+  }
+
+  /**
+   * Drops what was appended after `at` (a position saved earlier), if the path still holds that file:
+   * a writer that died between appending and saving its progress appends the same entries again.
+   */
+  async rewindTo(at: { ino: number; size: number }): Promise<void> {
+    const st = await fsp.stat(this.path).catch(() => undefined);
+    if (!st || st.ino !== at.ino || st.size <= at.size) return;
+    await this.close();
+    await fsp.truncate(this.path, at.size);
   }
 
   /** Appends entries (each a whole line), rotating between entries as needed. */
