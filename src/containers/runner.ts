@@ -13,9 +13,9 @@ import { removeCgroup } from '../runtime/cgroups.js';
 import { hostCgroupVersion } from '../runtime/cgroups.js';
 import { etcFilesFor, writeEtcFiles } from './etc-files.js';
 import type { NetworkEtc } from '../networks/service.js';
-import { writeFileAtomic } from '../lib/atomic.js';
 import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+import { stepTrace, type StepTrace } from '../lib/trace.js';
 import { findExecutable } from '../lib/which.js';
 
 /** Where one container's files live: persistent ones under the data root, runtime ones under the exec root. */
@@ -176,14 +176,19 @@ export class ContainerRunner {
       beforeStart?: () => Promise<void>;
       /** How conmon logs (log-drivers/manager.ts); default its k8s-file at paths().log, uncapped. */
       log?: ConmonLogOptions;
+      /** Step timings (BERTH_TRACE_START, lib/trace.ts). */
+      trace?: StepTrace;
     },
   ): Promise<{ pid: number; conmonPid: number }> {
     const p = this.paths(c.id);
+    const trace = opts.trace ?? stepTrace('', '');
     try {
       await this.teardown(c.id); // anything left from a previous run
+      trace.mark('teardown leftovers');
       await fs.mkdir(p.bundle, { recursive: true, mode: 0o700 });
       if (this.idMapping) await makeTraversable(p.bundle, this.idMapping);
       const rootfs = await this.mountRootfs(c);
+      trace.mark('rootfs mount');
       const shmPath = opts.shmPath ?? (c.hostConfig.IpcMode === 'shareable' ? await this.mountShm(c) : undefined);
       const files = etcFilesFor({
         hostname: c.config.Hostname ?? c.id.slice(0, 12),
@@ -199,6 +204,7 @@ export class ContainerRunner {
       });
       await writeEtcFiles({ hostname: p.hostname, hosts: p.hosts, resolvConf: p.resolvConf }, files);
       if (this.idMapping) for (const f of [p.hostname, p.hosts, p.resolvConf]) await chownToRoot(f, this.idMapping);
+      trace.mark('etc files');
       const userns =
         this.idMapping && (typeof c.hostConfig.UsernsMode !== 'string' || c.hostConfig.UsernsMode === '')
           ? { uidMappings: this.idMapping.uidMaps, gidMappings: this.idMapping.gidMaps, path: opts.usernsPath }
@@ -222,7 +228,9 @@ export class ContainerRunner {
         shmPath,
         userns,
       });
-      await writeFileAtomic(path.join(p.bundle, 'config.json'), serializeSpec(spec));
+      // The bundle is made anew for each run (in the exec root): no fsync.
+      await fs.writeFile(path.join(p.bundle, 'config.json'), serializeSpec(spec));
+      trace.mark('bundle');
       const started = await startConmon({
         id: c.id,
         name: c.name,
@@ -241,9 +249,12 @@ export class ContainerRunner {
         leaveStdinOpen: !(c.config.StdinOnce && !c.config.Tty),
         terminal: Boolean(c.config.Tty),
       });
+      trace.mark('conmon + runc create');
       await opts.beforeStart?.();
       await opts.network?.ready; // the embedded DNS is listening before the process runs
+      trace.mark('attach/dns wait');
       await this.runc.start(c.id);
+      trace.mark('runc start');
       return started;
     } catch (err) {
       await this.teardown(c.id).catch((e) => log.warn('cleanup after failed start failed', { id: c.id, error: messageOf(e) }));
@@ -252,16 +263,19 @@ export class ContainerRunner {
   }
 
   /** Removes what a run leaves behind: runc state, the rootfs mount, the bundle, the cgroup, the exit file. */
-  async teardown(id: string): Promise<void> {
+  async teardown(id: string, trace = stepTrace('', '')): Promise<void> {
     const p = this.paths(id);
     await this.runc.delete(id, true).catch((e) => log.debug('runc delete', { id, error: messageOf(e) }));
+    trace.mark('runc delete');
     await unmount(p.rootfs);
     await unmount(this.shmPath(id));
+    trace.mark('umount');
     await fs.rm(p.bundle, { recursive: true, force: true });
     await fs.rm(path.join(this.exitDir, id), { force: true });
     // conmon's short-path symlink to the bundle, for the attach socket.
     await fs.rm(path.join(this.socketDir, id), { force: true });
     await removeCgroup(cgroupsPathOf(id)).catch(() => {});
+    trace.mark('files + cgroup');
   }
 
   exitFile(id: string): string {
