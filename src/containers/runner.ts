@@ -161,7 +161,8 @@ export class ContainerRunner {
     c: Container,
     opts: {
       netnsPath?: string;
-      network?: NetworkEtc;
+      /** The network sandbox being set up (in parallel with the rootfs mount); its netnsPath wins. */
+      network?: Promise<{ netnsPath?: string; etc: NetworkEtc } | undefined>;
       mounts?: UserMount[];
       tmpfs?: Record<string, string>;
       /** Shared IPC/PID/user namespaces and /dev/shm (containers/namespaces.ts). */
@@ -189,6 +190,10 @@ export class ContainerRunner {
       if (this.idMapping) await makeTraversable(p.bundle, this.idMapping);
       const rootfs = await this.mountRootfs(c);
       trace.mark('rootfs mount');
+      const net = await opts.network;
+      const network = net?.etc;
+      const netnsPath = net?.netnsPath ?? opts.netnsPath;
+      trace.mark('network wait');
       const shmPath = opts.shmPath ?? (c.hostConfig.IpcMode === 'shareable' ? await this.mountShm(c) : undefined);
       const files = etcFilesFor({
         hostname: c.config.Hostname ?? c.id.slice(0, 12),
@@ -198,9 +203,9 @@ export class ContainerRunner {
         dns: c.hostConfig.Dns ?? undefined,
         dnsSearch: c.hostConfig.DnsSearch ?? undefined,
         dnsOptions: c.hostConfig.DnsOptions ?? undefined,
-        ip: opts.network?.ip,
-        internalResolver: opts.network?.internalResolver,
-        hostGateway: opts.network?.hostGateway,
+        ip: network?.ip,
+        internalResolver: network?.internalResolver,
+        hostGateway: network?.hostGateway,
       });
       await writeEtcFiles({ hostname: p.hostname, hosts: p.hosts, resolvConf: p.resolvConf }, files);
       if (this.idMapping) for (const f of [p.hostname, p.hosts, p.resolvConf]) await chownToRoot(f, this.idMapping);
@@ -219,7 +224,7 @@ export class ContainerRunner {
         hostsPath: p.hosts,
         hostnamePath: p.hostname,
         resolvConfPath: p.resolvConf,
-        netnsPath: opts.netnsPath,
+        netnsPath,
         cgroupsPath: cgroupsPathOf(c.id),
         cgroupVersion: hostCgroupVersion(),
         initPath: c.hostConfig.Init ? initBinary() : undefined,
@@ -251,7 +256,7 @@ export class ContainerRunner {
       });
       trace.mark('conmon + runc create');
       await opts.beforeStart?.();
-      await opts.network?.ready; // the embedded DNS is listening before the process runs
+      await network?.ready; // the embedded DNS is listening before the process runs
       trace.mark('attach/dns wait');
       await this.runc.start(c.id);
       trace.mark('runc start');

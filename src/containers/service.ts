@@ -267,15 +267,18 @@ export class ContainerService {
     // --ipc/--pid container:X and host, and the user namespace that goes with them (namespaces.ts).
     const shared = sharedNamespaces(c, (ref) => this.resolve(ref), (id) => this.runner.shmPath(id), !!this.runner.idMapping);
     const trace = stepTrace('start', c.id);
+    let netSetUp: Promise<unknown> | undefined;
     try {
       const { mounts, tmpfs } = await this.mounts.setup(c);
       trace.mark('volumes');
-      const net = netnsPath ? undefined : await this.networking?.setUp(c);
-      trace.mark('netns/veth/iptables');
+      // The sandbox (netns, veth, iptables) is made while the runner mounts the rootfs; it waits for it.
+      const net = netnsPath ? undefined : this.networking && trace.time('netns/veth/iptables (parallel)', () => this.networking!.setUp(c));
+      netSetUp = net;
+      net?.catch(() => {}); // awaited by the runner, or below when the runner failed first
       const linked = this.linkedRun(c);
       await this.logs.beforeStart(c);
       trace.mark('log driver');
-      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath: netnsPath ?? net?.netnsPath, network: net?.etc, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c), log: this.logs.conmonOptions(c), trace });
+      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath, network: net, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c), log: this.logs.conmonOptions(c), trace });
       await this.logs.follow(c);
       trace.mark('log follow');
       Object.assign(c.state, {
@@ -297,6 +300,7 @@ export class ContainerService {
       trace.mark('record');
       trace.done();
     } catch (err) {
+      await netSetUp?.catch(() => {});
       await this.networking?.tearDown(c.id).catch((e) => log.warn('network cleanup after failed start failed', { id: c.id, error: messageOf(e) }));
       await this.mounts.release(c);
       const msg = messageOf(err);
