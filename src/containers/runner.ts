@@ -270,11 +270,15 @@ export class ContainerRunner {
   /** Removes what a run leaves behind: runc state, the rootfs mount, the bundle, the cgroup, the exit file. */
   async teardown(id: string, trace = stepTrace('', '')): Promise<void> {
     const p = this.paths(id);
-    await this.runc.delete(id, true).catch((e) => log.debug('runc delete', { id, error: messageOf(e) }));
-    trace.mark('runc delete');
-    await unmount(p.rootfs);
-    await unmount(this.shmPath(id));
-    trace.mark('umount');
+    // runc delete and the unmounts do not depend on each other.
+    await Promise.all([
+      trace.time('runc delete (parallel)', () => this.runc.delete(id, true)).catch((e) => log.debug('runc delete', { id, error: messageOf(e) })),
+      trace.time('umount (parallel)', async () => {
+        await unmount(p.rootfs);
+        await unmount(this.shmPath(id));
+      }),
+    ]);
+    trace.mark('runc delete + umount');
     await fs.rm(p.bundle, { recursive: true, force: true });
     await fs.rm(path.join(this.exitDir, id), { force: true });
     // conmon's short-path symlink to the bundle, for the attach socket.

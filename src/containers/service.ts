@@ -438,9 +438,12 @@ export class ContainerService {
       trace.mark('log drain');
       const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false);
       trace.mark('oom check');
-      await this.runner.teardown(id, trace).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) }));
-      await this.networking?.tearDown(id).catch((err) => log.warn('network cleanup after exit failed', { id, error: messageOf(err) }));
-      trace.mark('netns/veth teardown');
+      // The run's files and its network sandbox are independent: undone side by side.
+      await Promise.all([
+        this.runner.teardown(id, trace).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) })),
+        this.networking && trace.time('netns/veth teardown (parallel)', () => this.networking!.tearDown(id)).catch((err) => log.warn('network cleanup after exit failed', { id, error: messageOf(err) })),
+      ]);
+      trace.mark('network wait');
       await this.mounts.release(c);
       const restart = !this.stopping.has(id) && !this.shuttingDown && this.restarts.shouldRestartAfterExit(c, code);
       this.restarts.clearExitOnNext(id);
