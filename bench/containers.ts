@@ -54,6 +54,7 @@ async function main(): Promise<void> {
 
 async function measure(e: Engine): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
+  out['daemon RSS idle (MB)'] = daemonRss(e.pid());
   const docker = (args: string[]) => run(DOCKER, args, { DOCKER_HOST: e.host });
   await docker(['run', '--rm', '--network', 'none', 'busybox', 'true']); // warm up
 
