@@ -3,7 +3,11 @@
  * Run: `node dist/bench/containers.js` (as root, after `make build`). With REF_DOCKER_HOST set to a
  * real dockerd (its own socket, data root and bridge), the same is measured there in the same run and
  * ratios are printed (Berth / reference: below 1 means Berth is faster or smaller).
- * Both engines run containers with --network none, so that networking setup does not skew the numbers.
+ * Containers run with --network none, except the `bridge` rows: `docker run --rm busybox true` on each
+ * engine's default bridge. Berth runs with BERTH_TRACE_START=1 (lib/trace.ts), and the median time of
+ * each step of its bridge runs (start: volumes, netns/veth, rootfs mount, conmon + runc create, ...;
+ * exit: log drain, runc delete, umount, netns teardown, ...; remove) is printed after the table.
+ * The machine may be shared: compare ratios within one run, not absolute numbers across runs.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -19,8 +23,10 @@ interface Engine {
 }
 
 const N_RUN = Number(process.env.BENCH_RUNS ?? 10);
+// BENCH_QUICK=1 measures only the `run --rm` rows.
 
 async function main(): Promise<void> {
+  process.env.BERTH_TRACE_START ??= '1'; // inherited by the berthd the harness starts
   const berth = new TestDaemon();
   await berth.start();
   await berth.seedBusybox();
@@ -32,21 +38,42 @@ async function main(): Promise<void> {
     engines.push({ name: 'docker', host: ref, socket, pid: () => daemonPid(socket) });
   }
   const results: Record<string, Record<string, number>> = {};
+  let steps: Map<string, number[]> = new Map();
   try {
-    for (const e of engines) results[e.name] = await measure(e);
+    // The engines alternate run by run, so that load from elsewhere on the machine hits both alike.
+    const interleaved = await interleavedBridgeRuns(engines);
+    for (const e of engines) results[e.name] = { 'cli run --rm true, bridge, alternating (s, median)': interleaved[e.name]! };
+    for (const e of engines) {
+      const logStart = berth.logs.length;
+      results[e.name] = { ...results[e.name], ...(await measure(e)) };
+      if (e.name === 'berth') steps = stepsOf(berth.logs.slice(logStart));
+    }
   } finally {
     await berth.stop();
   }
   print(results);
+  printSteps(steps);
+}
+
+async function interleavedBridgeRuns(engines: Engine[]): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = {};
+  const docker = (e: Engine) => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { DOCKER_HOST: e.host });
+  for (const e of engines) await docker(e); // warm up
+  for (let i = 0; i < N_RUN; i++) for (const e of engines) (times[e.name] ??= []).push(await timed(() => docker(e)));
+  return Object.fromEntries(Object.entries(times).map(([n, t]) => [n, median(t)]));
 }
 
 async function measure(e: Engine): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
+  out['daemon RSS idle (MB)'] = daemonRss(e.pid());
   const docker = (args: string[]) => run(DOCKER, args, { DOCKER_HOST: e.host });
   await docker(['run', '--rm', '--network', 'none', 'busybox', 'true']); // warm up
 
+  await docker(['run', '--rm', 'busybox', 'true']);
+  out['cli run --rm true, bridge (s, median)'] = median(await repeat(N_RUN, () => timed(() => docker(['run', '--rm', 'busybox', 'true']))));
   out['cli run --rm true (s, median)'] = median(await repeat(N_RUN, () => timed(() => docker(['run', '--rm', '--network', 'none', 'busybox', 'true']))));
   out['api run --rm true (s, median)'] = median(await repeat(N_RUN, () => timed(() => apiRun(e.socket))));
+  if (process.env.BENCH_QUICK) return out; // only the run --rm rows (and Berth's steps)
 
   const t0 = performance.now();
   for (let i = 0; i < 20; i++) await docker(['run', '-d', '--network', 'none', '--label', 'berth-bench=1', 'busybox', 'sleep', '1000']);
@@ -65,6 +92,33 @@ async function measure(e: Engine): Promise<Record<string, number>> {
   await docker(['rm', '-f', ...(await docker(['ps', '-aq', '--filter', 'label=berth-bench=1'])).stdout.split('\n').filter(Boolean)]);
   out['daemon RSS with 0 containers (MB)'] = daemonRss(e.pid());
   return out;
+}
+
+// ---- step traces (Berth's BERTH_TRACE_START lines, only those of the bridge runs) -------------------
+
+/** Median milliseconds per step over the traced runs, by kind ("start mount", "exit runc delete", ...). */
+function stepsOf(logs: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const lines = logs.split('\n').filter((l) => l.includes('msg="step trace"'));
+  const byKind = new Map<string, Array<Record<string, number>>>();
+  for (const l of lines) {
+    const kind = /kind="([^"]*)"/.exec(l)?.[1] ?? '';
+    const steps = JSON.parse(/steps=(\{.*\})/.exec(l)?.[1] ?? '{}') as Record<string, number>;
+    byKind.set(kind, [...(byKind.get(kind) ?? []), steps]);
+  }
+  for (const [kind, list] of byKind) {
+    // Skip the two warm-up runs (--network none and bridge), then the N_RUN bridge runs.
+    for (const steps of list.slice(2, 2 + N_RUN)) {
+      for (const [step, ms] of Object.entries(steps)) out.set(`${kind}: ${step}`, [...(out.get(`${kind}: ${step}`) ?? []), ms]);
+    }
+  }
+  return out;
+}
+
+function printSteps(steps: Map<string, number[]>): void {
+  if (!steps.size) return;
+  console.log(`\nberth step medians over the ${N_RUN} bridge runs (ms):`);
+  for (const [step, ms] of steps) console.log(`  ${step.padEnd(40)} ${median(ms).toFixed(1)}`);
 }
 
 function print(results: Record<string, Record<string, number>>): void {

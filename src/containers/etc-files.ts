@@ -79,9 +79,12 @@ function resolvConfFor(host: string, hostNetwork: boolean, opts: { dns?: string[
 }
 
 export async function writeEtcFiles(paths: { hostname: string; hosts: string; resolvConf: string }, files: EtcFiles): Promise<void> {
-  await writeFileAtomic(paths.hostname, files.hostname);
-  await writeFileAtomic(paths.hosts, files.hosts);
-  await writeFileAtomic(paths.resolvConf, files.resolvConf);
+  // Rewritten at every start, so no fsync; atomic still, as a running container may read them.
+  await Promise.all([
+    writeFileAtomic(paths.hostname, files.hostname, 0o644, { durable: false }),
+    writeFileAtomic(paths.hosts, files.hosts, 0o644, { durable: false }),
+    writeFileAtomic(paths.resolvConf, files.resolvConf, 0o644, { durable: false }),
+  ]);
 }
 
 function readOr(file: string, fallback: string): string {

@@ -13,9 +13,9 @@ import { removeCgroup } from '../runtime/cgroups.js';
 import { hostCgroupVersion } from '../runtime/cgroups.js';
 import { etcFilesFor, writeEtcFiles } from './etc-files.js';
 import type { NetworkEtc } from '../networks/service.js';
-import { writeFileAtomic } from '../lib/atomic.js';
 import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+import { stepTrace, type StepTrace } from '../lib/trace.js';
 import { findExecutable } from '../lib/which.js';
 
 /** Where one container's files live: persistent ones under the data root, runtime ones under the exec root. */
@@ -160,7 +160,8 @@ export class ContainerRunner {
     c: Container,
     opts: {
       netnsPath?: string;
-      network?: NetworkEtc;
+      /** The network sandbox being set up (in parallel with the rootfs mount); its netnsPath wins. */
+      network?: Promise<{ netnsPath?: string; etc: NetworkEtc } | undefined>;
       mounts?: UserMount[];
       tmpfs?: Record<string, string>;
       /** Shared IPC/PID/user namespaces and /dev/shm (containers/namespaces.ts). */
@@ -175,14 +176,23 @@ export class ContainerRunner {
       beforeStart?: () => Promise<void>;
       /** How conmon logs (log-drivers/manager.ts); default its k8s-file at paths().log, uncapped. */
       log?: ConmonLogOptions;
+      /** Step timings (BERTH_TRACE_START, lib/trace.ts). */
+      trace?: StepTrace;
     },
   ): Promise<{ pid: number; conmonPid: number }> {
     const p = this.paths(c.id);
+    const trace = opts.trace ?? stepTrace('', '');
     try {
       await this.teardown(c.id); // anything left from a previous run
+      trace.mark('teardown leftovers');
       await fs.mkdir(p.bundle, { recursive: true, mode: 0o700 });
       if (this.idMapping) await makeTraversable(p.bundle, this.idMapping);
       const rootfs = await this.mountRootfs(c);
+      trace.mark('rootfs mount');
+      const net = await opts.network;
+      const network = net?.etc;
+      const netnsPath = net?.netnsPath ?? opts.netnsPath;
+      trace.mark('network wait');
       const shmPath = opts.shmPath ?? (c.hostConfig.IpcMode === 'shareable' ? await this.mountShm(c) : undefined);
       const files = etcFilesFor({
         hostname: c.config.Hostname ?? c.id.slice(0, 12),
@@ -192,12 +202,13 @@ export class ContainerRunner {
         dns: c.hostConfig.Dns ?? undefined,
         dnsSearch: c.hostConfig.DnsSearch ?? undefined,
         dnsOptions: c.hostConfig.DnsOptions ?? undefined,
-        ip: opts.network?.ip,
-        internalResolver: opts.network?.internalResolver,
-        hostGateway: opts.network?.hostGateway,
+        ip: network?.ip,
+        internalResolver: network?.internalResolver,
+        hostGateway: network?.hostGateway,
       });
       await writeEtcFiles({ hostname: p.hostname, hosts: p.hosts, resolvConf: p.resolvConf }, files);
       if (this.idMapping) for (const f of [p.hostname, p.hosts, p.resolvConf]) await chownToRoot(f, this.idMapping);
+      trace.mark('etc files');
       const userns =
         this.idMapping && (typeof c.hostConfig.UsernsMode !== 'string' || c.hostConfig.UsernsMode === '')
           ? { uidMappings: this.idMapping.uidMaps, gidMappings: this.idMapping.gidMaps, path: opts.usernsPath }
@@ -212,7 +223,7 @@ export class ContainerRunner {
         hostsPath: p.hosts,
         hostnamePath: p.hostname,
         resolvConfPath: p.resolvConf,
-        netnsPath: opts.netnsPath,
+        netnsPath,
         cgroupsPath: cgroupsPathOf(c.id),
         cgroupVersion: hostCgroupVersion(),
         initPath: c.hostConfig.Init ? initBinary() : undefined,
@@ -221,7 +232,9 @@ export class ContainerRunner {
         shmPath,
         userns,
       });
-      await writeFileAtomic(path.join(p.bundle, 'config.json'), serializeSpec(spec));
+      // The bundle is made anew for each run (in the exec root): no fsync.
+      await fs.writeFile(path.join(p.bundle, 'config.json'), serializeSpec(spec));
+      trace.mark('bundle');
       const started = await startConmon({
         id: c.id,
         name: c.name,
@@ -240,9 +253,12 @@ export class ContainerRunner {
         leaveStdinOpen: !(c.config.StdinOnce && !c.config.Tty),
         terminal: Boolean(c.config.Tty),
       });
+      trace.mark('conmon + runc create');
       await opts.beforeStart?.();
-      await opts.network?.ready; // the embedded DNS is listening before the process runs
+      await network?.ready; // the embedded DNS is listening before the process runs
+      trace.mark('attach/dns wait');
       await this.runc.start(c.id);
+      trace.mark('runc start');
       return started;
     } catch (err) {
       await this.teardown(c.id).catch((e) => log.warn('cleanup after failed start failed', { id: c.id, error: messageOf(e) }));
@@ -251,16 +267,23 @@ export class ContainerRunner {
   }
 
   /** Removes what a run leaves behind: runc state, the rootfs mount, the bundle, the cgroup, the exit file. */
-  async teardown(id: string): Promise<void> {
+  async teardown(id: string, trace = stepTrace('', '')): Promise<void> {
     const p = this.paths(id);
-    await this.runc.delete(id, true).catch((e) => log.debug('runc delete', { id, error: messageOf(e) }));
-    await unmount(p.rootfs);
-    await unmount(this.shmPath(id));
+    // runc delete and the unmounts do not depend on each other.
+    await Promise.all([
+      trace.time('runc delete (parallel)', () => this.runc.delete(id, true)).catch((e) => log.debug('runc delete', { id, error: messageOf(e) })),
+      trace.time('umount (parallel)', async () => {
+        await unmount(p.rootfs);
+        await unmount(this.shmPath(id));
+      }),
+    ]);
+    trace.mark('runc delete + umount');
     await fs.rm(p.bundle, { recursive: true, force: true });
     await fs.rm(path.join(this.exitDir, id), { force: true });
     // conmon's short-path symlink to the bundle, for the attach socket.
     await fs.rm(path.join(this.socketDir, id), { force: true });
     await removeCgroup(cgroupsPathOf(id)).catch(() => {});
+    trace.mark('files + cgroup');
   }
 
   exitFile(id: string): string {

@@ -21,6 +21,7 @@ import { conflict, internal, invalidArgument, messageOf, notFound } from '../lib
 import { newId } from '../lib/ids.js';
 import { rfc3339Nano } from '../lib/timestamps.js';
 import { log } from '../lib/log.js';
+import { stepTrace } from '../lib/trace.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { RestartManager } from './restart.js';
 import { sharedNamespaces } from './namespaces.js';
@@ -280,13 +281,21 @@ export class ContainerService {
     }
     // --ipc/--pid container:X and host, and the user namespace that goes with them (namespaces.ts).
     const shared = sharedNamespaces(c, (ref) => this.resolve(ref), (id) => this.runner.shmPath(id), !!this.runner.idMapping);
+    const trace = stepTrace('start', c.id);
+    let netSetUp: Promise<unknown> | undefined;
     try {
       const { mounts, tmpfs } = await this.mounts.setup(c);
-      const net = netnsPath ? undefined : await this.networking?.setUp(c);
+      trace.mark('volumes');
+      // The sandbox (netns, veth, iptables) is made while the runner mounts the rootfs; it waits for it.
+      const net = netnsPath ? undefined : this.networking && trace.time('netns/veth/iptables (parallel)', () => this.networking!.setUp(c));
+      netSetUp = net;
+      net?.catch(() => {}); // awaited by the runner, or below when the runner failed first
       const linked = this.linkedRun(c);
       await this.logs.beforeStart(c);
-      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath: netnsPath ?? net?.netnsPath, network: net?.etc, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c), log: this.logs.conmonOptions(c) });
+      trace.mark('log driver');
+      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath, network: net, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c), log: this.logs.conmonOptions(c), trace });
       await this.logs.follow(c);
+      trace.mark('log follow');
       Object.assign(c.state, {
         Status: 'running',
         Running: true,
@@ -303,7 +312,10 @@ export class ContainerService {
       c.stoppedByUser = false;
       this.store.save(c);
       this.emit(c, 'start');
+      trace.mark('record');
+      trace.done();
     } catch (err) {
+      await netSetUp?.catch(() => {});
       await this.networking?.tearDown(c.id).catch((e) => log.warn('network cleanup after failed start failed', { id: c.id, error: messageOf(e) }));
       await this.mounts.release(c);
       const msg = messageOf(err);
@@ -434,12 +446,19 @@ export class ContainerService {
   private async onExit(id: string, code: number): Promise<void> {
     const c = this.store.get(id);
     if (!c) return;
+    const trace = stepTrace('exit', id);
     await this.locks.run(id, async () => {
       if (!c.state.Running) return;
       await this.logs.exited(c); // the log is whole before anyone learns of the exit
+      trace.mark('log drain');
       const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false);
-      await this.runner.teardown(id).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) }));
-      await this.networking?.tearDown(id).catch((err) => log.warn('network cleanup after exit failed', { id, error: messageOf(err) }));
+      trace.mark('oom check');
+      // The run's files and its network sandbox are independent: undone side by side.
+      await Promise.all([
+        this.runner.teardown(id, trace).catch((err) => log.warn('cleanup after exit failed', { id, error: messageOf(err) })),
+        this.networking && trace.time('netns/veth teardown (parallel)', () => this.networking!.tearDown(id)).catch((err) => log.warn('network cleanup after exit failed', { id, error: messageOf(err) })),
+      ]);
+      trace.mark('network wait');
       await this.mounts.release(c);
       const restart = !this.stopping.has(id) && !this.shuttingDown && this.restarts.shouldRestartAfterExit(c, code);
       this.restarts.clearExitOnNext(id);
@@ -463,7 +482,9 @@ export class ContainerService {
       // dockerd wakes every waiter for a stop (not-running, next-exit) even when a restart follows.
       this.wake(id, ['not-running', 'next-exit'], code);
       if (restart) this.restarts.schedule(id, this.restarts.nextDelay(id, ranMs), () => this.restartLater(id));
+      trace.mark('record');
     });
+    trace.done();
     // --rm removes the anonymous volumes too, as dockerd does; not between the stop and start of a restart.
     if (c.hostConfig.AutoRemove && !this.restartingByUser.has(id)) await this.remove(id, { force: true, volumes: true }).catch((err) => log.debug('auto-remove after exit failed', { id, error: messageOf(err) }));
   }
@@ -641,6 +662,7 @@ export class ContainerService {
       if (c.state.Paused) await this.runner.runc.resume(c.id).catch(() => {});
       await Promise.race([exited, sleep(10_000)]);
     }
+    const trace = stepTrace('remove', c.id);
     await this.locks.run(c.id, async () => {
       if (!this.store.get(c.id)) return;
       c.state.Status = 'removing';
@@ -656,6 +678,8 @@ export class ContainerService {
       if (opts.volumes) await this.mounts.removeAnonymous(c);
       this.emit(c, 'destroy');
       this.wake(c.id, ['not-running', 'next-exit', 'removed'], c.state.ExitCode);
+      trace.mark('remove');
+      trace.done();
     });
   }
 

@@ -39,11 +39,12 @@ export function macFor(ipv4: string): string {
   return ['02', '42', ...ipv4.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
 }
 
-/** Makes the namespace (replacing one left by an earlier run) with its loopback up. */
+/**
+ * Makes the namespace (replacing one left by an earlier run) with its loopback up: one `ip` process
+ * (the `netns exec` line forks an `ip` of its own, much cheaper than a second spawn from the daemon).
+ */
 export async function createNetns(name: string): Promise<void> {
-  if (netnsExists(name)) await ip.batch([`netns del ${name}`], { force: true }).catch(() => {});
-  await ip.batch([`netns add ${name}`]);
-  await ip.batch(['link set lo up'], { netns: name });
+  await ip.batch([...(netnsExists(name) ? [`netns del ${name}`] : []), `netns add ${name}`, `netns exec ${name} ip link set lo up`]);
 }
 
 export interface InterfaceSpec {
@@ -66,11 +67,9 @@ export interface InterfaceSpec {
 /** Creates the veth pair, puts the host end on the bridge and configures the container end. */
 export async function addInterface(s: InterfaceSpec): Promise<void> {
   const mtu = s.mtu ? ` mtu ${s.mtu}` : '';
-  await ip.batch([
-    `link add ${s.veth}${mtu} type veth peer name ${s.ifname} address ${s.mac}${mtu} netns ${s.netns}`,
-    `link set ${s.veth} master ${s.bridge}`,
-    `link set ${s.veth} up`,
-  ]);
+  // One netlink request: the host end is made on the bridge and up (the kernel undoes the pair if
+  // joining the bridge fails), the other end goes into the namespace.
+  await ip.batch([`link add ${s.veth}${mtu} master ${s.bridge} up type veth peer name ${s.ifname} address ${s.mac}${mtu} netns ${s.netns}`]);
   try {
     await ip.batch(
       [

@@ -11,6 +11,8 @@
  * JSON and parse both into the plain message; RuncError carries it, with kind NotFound when runc
  * says the container does not exist, else Internal (Docker answers runtime failures with a 500).
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { BerthError, type ErrorKind } from '../lib/errors.js';
 import { ExecFileError, execFileText, summarizeArgs } from '../lib/exec-file.js';
 
@@ -189,6 +191,9 @@ export class Runc {
    * No error when runc does not know the container (already deleted).
    */
   async delete(id: string, force = false): Promise<void> {
+    // runc keeps a container's state in <root>/<id>: without it there is nothing to delete, and no
+    // runc process to spawn (teardown runs before every start and again at removal).
+    if (!existsSync(path.join(this.root, id))) return;
     try {
       await this.run(['delete', ...(force ? ['--force'] : []), id]);
     } catch (err) {

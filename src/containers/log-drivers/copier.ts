@@ -193,8 +193,13 @@ export class LogCopier {
 
   /** One chunk: its whole records appended to the target, then the cursor saved. */
   private async copyChunk(): Promise<boolean> {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await this.fh!.read(buf, 0, CHUNK, this.pos);
+    // Most calls (the poll of an idle container) find nothing new: no buffer for them, and none larger
+    // than what there is to read (a 64 KiB buffer per call per container was garbage the heap held).
+    const size = (await this.fh!.stat()).size;
+    if (size <= this.pos) return false;
+    const want = Math.min(CHUNK, size - this.pos);
+    const buf = Buffer.allocUnsafe(want);
+    const { bytesRead } = await this.fh!.read(buf, 0, want, this.pos);
     if (bytesRead === 0) return false;
     const entries: string[] = [];
     let consumed = 0;
@@ -220,7 +225,7 @@ export class LogCopier {
       consumed = start;
     }
     if (consumed === 0) {
-      if (bytesRead < CHUNK) return false; // a record being written: wait for its end
+      if (bytesRead < CHUNK) return false; // a record being written (or no more yet): wait for its end
       // A record longer than a chunk (conmon never writes one): skip what cannot be parsed.
       consumed = bytesRead;
     }
