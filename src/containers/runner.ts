@@ -11,7 +11,7 @@ import { startConmon, ConmonError } from '../runtime/conmon.js';
 import type { ConmonLogOptions } from './log-drivers/manager.js';
 import { removeCgroup } from '../runtime/cgroups.js';
 import { hostCgroupVersion } from '../runtime/cgroups.js';
-import { etcFilesFor, writeEtcFiles } from './etc-files.js';
+import { etcFilesFor, ipv6InContainer, writeEtcFiles } from './etc-files.js';
 import type { NetworkEtc } from '../networks/service.js';
 import { writeFileAtomic } from '../lib/atomic.js';
 import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
@@ -193,7 +193,8 @@ export class ContainerRunner {
         dns: c.hostConfig.Dns ?? undefined,
         dnsSearch: c.hostConfig.DnsSearch ?? undefined,
         dnsOptions: c.hostConfig.DnsOptions ?? undefined,
-        ip: opts.network?.ip,
+        addresses: opts.network?.addresses ?? (opts.network?.ip ? [opts.network.ip] : []),
+        ipv6: ipv6InContainer(c.hostConfig.Sysctls),
         internalResolver: opts.network?.internalResolver,
         hostGateway: opts.network?.hostGateway,
       });

@@ -84,6 +84,8 @@ export interface NetworkingConfig {
 export interface NetworkEtc {
   /** The container's address on its first network (for /etc/hosts). */
   ip?: string;
+  /** Every address it has (each network's IPv4, then IPv6), for /etc/hosts as Docker 28 writes it. */
+  addresses?: string[];
   /** Whether the embedded DNS serves it (resolv.conf then names 127.0.0.11, with ndots:0). */
   internalResolver?: boolean;
   /** What "host-gateway" in --add-host stands for. */
@@ -555,7 +557,7 @@ export class NetworkService implements ContainerNetworking {
       internal: Boolean(req.Internal),
       attachable: Boolean(req.Attachable),
       enableIPv6: Boolean(pool6),
-      ipam: { Driver: 'default', Options: req.IPAM?.Options ?? {}, Config: ipamCfg6 ? [ipamCfg, ipamCfg6] : [ipamCfg] },
+      ipam: { Driver: 'default', Options: req.IPAM?.Options ?? null, Config: ipamCfg6 ? [ipamCfg, ipamCfg6] : [ipamCfg] },
       userSubnet: Boolean(cfg.Subnet),
       userSubnet6: Boolean(configs6[0]?.Subnet),
       options,
@@ -679,7 +681,7 @@ export class NetworkService implements ContainerNetworking {
     portRequests(hostConfig.PortBindings, false, {});
     if (mode === 'host' && hasBindings) warnings.push('Published ports are discarded when using host network mode');
     for (const h of hostConfig.ExtraHosts ?? []) {
-      const i = h.lastIndexOf(':');
+      const i = h.indexOf(':'); // "name:address", cut at the first colon (the address may be IPv6)
       const addr = i > 0 ? h.slice(i + 1) : '';
       if (i <= 0 || (addr !== 'host-gateway' && parseIPv4(addr) === undefined && !addr.includes(':'))) throw invalidArgument(`invalid IP address in add-host: "${addr}"`);
     }
@@ -827,7 +829,7 @@ export class NetworkService implements ContainerNetworking {
     for (const e of sb.endpoints) this.publishEndpointEvent('connect', e.networkId, c.id);
     return {
       netnsPath: sandbox.netnsPath(sb.netns),
-      etc: { ip: sb.endpoints[0]?.ip, internalResolver: wantsDns, hostGateway, ready },
+      etc: { ip: sb.endpoints[0]?.ip, addresses: sb.endpoints.flatMap((e) => (e.ip6 ? [e.ip, e.ip6] : [e.ip])), internalResolver: wantsDns, hostGateway, ready },
     };
   }
 
