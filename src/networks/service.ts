@@ -26,7 +26,7 @@ import type { EndpointConfig, EndpointRecord, EndpointState, NetworkRecord, Sand
 import { NetworkStore } from './store.js';
 import { Ipam6, contains6, formatCidr6, formatIPv6, overlaps6, parseCidr6, parseIPv6, pickSubnet6, pool6From, type Cidr6 } from './ipv6.js';
 import { enableIPv6Forwarding, hostHasIPv6, hostRoutes6, pool6Of, proxyTarget, v6ConfigOf } from './dual-stack.js';
-import { Ipam, contains, formatCidr, formatIPv4, overlaps, parseCidr, parseIPv4, parseIfaceCidr, pickSubnet, poolFrom, type Cidr, type Pool } from './ipam.js';
+import { Ipam, auxAddresses, contains, formatCidr, formatIPv4, overlaps, parseCidr, parseIPv4, parseIfaceCidr, pickSubnet, poolFrom, type Cidr, type Pool } from './ipam.js';
 import * as ip from './ip.js';
 import * as sandbox from './sandbox.js';
 import { ensureBridge, deleteBridge, bridgeAlias, validBridgeName, setRouteLocalnet } from './bridge.js';
@@ -487,6 +487,7 @@ export class NetworkService implements ContainerNetworking {
       subnet,
       gateway: parseIPv4(cfg?.Gateway ?? '') ?? subnet.addr + 1,
       range: (cfg?.IPRange && parseCidr(cfg.IPRange)) || subnet,
+      aux: auxAddresses(cfg),
     };
   }
 
@@ -547,6 +548,7 @@ export class NetworkService implements ContainerNetworking {
 
     const ipamCfg: { Subnet: string; Gateway: string; IPRange?: string } = { Subnet: formatCidr(pool.subnet), Gateway: formatIPv4(pool.gateway) };
     if (cfg.IPRange) ipamCfg.IPRange = formatCidr(pool.range);
+    if (cfg.AuxiliaryAddresses && Object.keys(cfg.AuxiliaryAddresses).length) Object.assign(ipamCfg, { AuxiliaryAddresses: cfg.AuxiliaryAddresses });
     const ipamCfg6: { Subnet: string; Gateway: string; IPRange?: string } | undefined = pool6 && { Subnet: formatCidr6(pool6.subnet), Gateway: formatIPv6(pool6.gateway) };
     if (ipamCfg6 && configs6[0]?.IPRange) ipamCfg6.IPRange = formatCidr6(pool6!.range);
     const n: NetworkRecord = {

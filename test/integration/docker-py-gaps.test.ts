@@ -57,6 +57,23 @@ describe('docker-py gaps', { skip: !hasDocker && 'the docker CLI is not installe
     assert.deepEqual((await d.request('GET', '/networks/ipam-given')).json().IPAM.Options, { foo: 'bar' });
   });
 
+  test('IPAM AuxiliaryAddresses: kept in inspect, never given to containers, checked against the subnet', async () => {
+    const sub = freeSubnet24();
+    const b = sub.replace(/\.0\/24$/, '');
+    const aux = { a: `${b}.2`, b: `${b}.3` };
+    const r = await d.request('POST', '/networks/create', { Name: 'auxnet', IPAM: { Config: [{ Subnet: sub, IPRange: `${b}.0/28`, Gateway: `${b}.1`, AuxiliaryAddresses: aux }] } });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual((await d.request('GET', '/networks/auxnet')).json().IPAM.Config, [{ Subnet: sub, IPRange: `${b}.0/28`, Gateway: `${b}.1`, AuxiliaryAddresses: aux }]);
+    await docker('run', '-d', '--name', 'auxc', '--network', 'auxnet', 'busybox', 'sleep', '300');
+    assert.equal(await docker('inspect', '-f', '{{.NetworkSettings.Networks.auxnet.IPAddress}}', 'auxc'), `${b}.4`);
+    const taken = await d.docker(['run', '--rm', '--network', 'auxnet', '--ip', `${b}.3`, 'busybox', 'true']);
+    assert.notEqual(taken.code, 0);
+    assert.match(taken.stderr, /Address already in use/);
+    const out = await d.request('POST', '/networks/create', { Name: 'auxbad', IPAM: { Config: [{ Subnet: freeSubnet24(), AuxiliaryAddresses: { x: '10.254.254.254' } }] } });
+    assert.equal(out.status, 400, out.text);
+    assert.match(out.json().message, /invalid auxiliary address 10\.254\.254\.254: parent subnet \S+ doesn't contain this address/);
+  });
+
   test('a container waiting to restart counts as running: remove without force is 409, with force it goes', async () => {
     const id = await docker('create', '--restart', 'always', '--network', 'none', 'busybox', 'true');
     await docker('start', id);
