@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../lib/atomic.js';
 
 /**
@@ -11,23 +11,38 @@ export interface EtcFiles {
   resolvConf: string;
 }
 
-const HOSTS_HEADER = `127.0.0.1\tlocalhost
-::1\tlocalhost ip6-localhost ip6-loopback
+/** Docker 28's defaults (netip's forms: fe00::, not fe00::0); the IPv6 lines only where IPv6 works. */
+const HOSTS_HEADER_V4 = '127.0.0.1\tlocalhost\n';
+const HOSTS_HEADER_V6 = `::1\tlocalhost ip6-localhost ip6-loopback
 fe00::\tip6-localnet
 ff00::\tip6-mcastprefix
 ff02::1\tip6-allnodes
 ff02::2\tip6-allrouters
 `;
+const HOSTS_HEADER = HOSTS_HEADER_V4 + HOSTS_HEADER_V6;
 
 /** Docker's fallback when the host's resolv.conf has no usable (non-loopback) name server. */
 const DEFAULT_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
+
+/**
+ * Whether the container will have IPv6 (dockerd probes ::1 on its loopback): not on a host without
+ * IPv6, nor when its sysctls disable IPv6 for all interfaces or for lo.
+ */
+export function ipv6InContainer(sysctls: Record<string, string> | null | undefined): boolean {
+  if (!existsSync('/proc/sys/net/ipv6')) return false;
+  const off = (key: string) => sysctls?.[key]?.trim() === '1';
+  return !off('net.ipv6.conf.all.disable_ipv6') && !off('net.ipv6.conf.lo.disable_ipv6');
+}
 
 export function etcFilesFor(opts: {
   hostname: string;
   domainname?: string;
   networkMode: string;
   extraHosts?: string[];
-  ip?: string;
+  /** The container's addresses (IPv4 and IPv6, every network): each gets a line with its host names. */
+  addresses?: string[];
+  /** False when IPv6 is off in the container (a disable_ipv6 sysctl): no IPv6 lines, as dockerd's BuildNoIPv6. */
+  ipv6?: boolean;
   dns?: string[];
   dnsSearch?: string[];
   dnsOptions?: string[];
@@ -38,14 +53,22 @@ export function etcFilesFor(opts: {
   hostGateway?: string;
 }): EtcFiles {
   const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname}` : opts.hostname;
+  // As libnetwork: the full name, then the part before its first dot when there is one.
+  const names = fqdn.includes('.') ? `${fqdn} ${fqdn.slice(0, fqdn.indexOf('.'))}` : fqdn;
   const hostNetwork = opts.networkMode === 'host';
-  let hosts = hostNetwork ? readOr('/etc/hosts', HOSTS_HEADER) : HOSTS_HEADER;
+  const ipv6 = opts.ipv6 !== false;
+  const lines: Array<[string, string]> = [];
   for (const entry of opts.extraHosts ?? []) {
-    const i = entry.lastIndexOf(':');
-    const addr = entry.slice(i + 1) === 'host-gateway' && opts.hostGateway ? opts.hostGateway : entry.slice(i + 1);
-    hosts += `${addr}\t${entry.slice(0, i)}\n`;
+    // "name:address", cut at the first colon as dockerd does (the address may be IPv6).
+    const i = entry.indexOf(':');
+    const given = entry.slice(i + 1).replace(/^\[(.*)\]$/, '$1');
+    const addr = given === 'host-gateway' && opts.hostGateway ? opts.hostGateway : given;
+    lines.push([addr, entry.slice(0, i)]);
   }
-  if (opts.ip) hosts += `${opts.ip}\t${fqdn === opts.hostname ? opts.hostname : `${fqdn} ${opts.hostname}`}\n`;
+  for (const addr of opts.addresses ?? []) if (addr) lines.push([addr, names]);
+  // Docker 28 copies the host's file for host networking, unless there are extra hosts to add.
+  let hosts = hostNetwork && !lines.length ? readOr('/etc/hosts', HOSTS_HEADER) : ipv6 ? HOSTS_HEADER : HOSTS_HEADER_V4;
+  for (const [addr, name] of lines) if (ipv6 || !addr.includes(':')) hosts += `${addr}\t${name}\n`;
   return {
     hostname: `${opts.hostname}\n`,
     hosts,

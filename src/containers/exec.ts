@@ -68,6 +68,8 @@ interface ExecSession {
   exitCode: number | null;
   pid: number;
   dir: string;
+  /** The container's Env with its links' variables, taken at create as dockerd does. */
+  containerEnv: string[];
   /** Settles once conmon reports the process running (or its start failing). */
   ready?: Promise<boolean>;
 }
@@ -106,6 +108,7 @@ export class ExecService {
     for (const e of body.Env ?? []) {
       if (e === '' || e.startsWith('=')) throw invalidArgument(`invalid environment variable: ${e}`);
     }
+    const containerEnv = this.containers.envWithLinks(c);
     const id = newId();
     const cs = body.ConsoleSize;
     this.sessions.set(id, {
@@ -128,6 +131,7 @@ export class ExecService {
       exitCode: null,
       pid: 0,
       dir: path.join(this.execRoot, 'execs', id),
+      containerEnv,
     });
     this.prune();
     this.containers.emit(c, `exec_create: ${cmd.join(' ')}`, { execID: id });
@@ -288,7 +292,7 @@ export class ExecService {
     p.terminal = cfg.Tty;
     delete p.consoleSize;
     if (cfg.Tty && consoleSize && (consoleSize[0] > 0 || consoleSize[1] > 0)) p.consoleSize = { height: consoleSize[0], width: consoleSize[1] };
-    p.env = replaceOrAppendEnv(containerEnv({ ...c.config, Tty: cfg.Tty }), cfg.Env);
+    p.env = replaceOrAppendEnv(containerEnv({ ...c.config, Env: ex.containerEnv, Tty: cfg.Tty }), cfg.Env);
     if (cfg.WorkingDir) p.cwd = cfg.WorkingDir;
     if (cfg.User) {
       const rootfs = path.isAbsolute(base.root.path) ? base.root.path : path.join(bundle, base.root.path);

@@ -11,7 +11,7 @@ import { startConmon, ConmonError } from '../runtime/conmon.js';
 import type { ConmonLogOptions } from './log-drivers/manager.js';
 import { removeCgroup } from '../runtime/cgroups.js';
 import { hostCgroupVersion } from '../runtime/cgroups.js';
-import { etcFilesFor, writeEtcFiles } from './etc-files.js';
+import { etcFilesFor, ipv6InContainer, writeEtcFiles } from './etc-files.js';
 import type { NetworkEtc } from '../networks/service.js';
 import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
 import { log } from '../lib/log.js';
@@ -202,7 +202,8 @@ export class ContainerRunner {
         dns: c.hostConfig.Dns ?? undefined,
         dnsSearch: c.hostConfig.DnsSearch ?? undefined,
         dnsOptions: c.hostConfig.DnsOptions ?? undefined,
-        ip: network?.ip,
+        addresses: network?.addresses ?? (network?.ip ? [network.ip] : []),
+        ipv6: ipv6InContainer(c.hostConfig.Sysctls),
         internalResolver: network?.internalResolver,
         hostGateway: network?.hostGateway,
       });

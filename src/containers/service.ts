@@ -586,19 +586,31 @@ export class ContainerService {
    * and /etc/hosts lines (dockerd's setupLinkedContainers and addLegacyLinks).
    */
   private linkedRun(c: Container): Container {
+    const links = this.linkedChildren(c);
+    if (!links.length) return c;
+    const hosts = links.map(({ child, alias, ip }) => `${linkHostNames(alias, child.config.Hostname, child.name)}:${ip}`);
+    return { ...c, config: { ...c.config, Env: this.envWithLinks(c) }, hostConfig: { ...c.hostConfig, ExtraHosts: [...(c.hostConfig.ExtraHosts ?? []), ...hosts] } };
+  }
+
+  /**
+   * The container's Env with its links' variables first (dockerd's setupLinkedContainers): for its
+   * process and, as dockerd does at exec create, for every exec. Throws when a linked container is down.
+   */
+  envWithLinks(c: Container): string[] {
+    const env = this.linkedChildren(c).flatMap(({ child, alias, ip }) => linkEnv(`/${c.name}/${alias}`, ip, child.config.Env, child.config.ExposedPorts));
+    return env.length ? mergeEnv(env, c.config.Env) : (c.config.Env ?? []);
+  }
+
+  /** The linked containers with their default-bridge addresses; none off the default bridge. */
+  private linkedChildren(c: Container): Array<{ child: Container; alias: string; ip: string }> {
     const links = this.liveLinks(c);
-    if (!links.length || (c.hostConfig.NetworkMode ?? 'bridge') !== 'bridge') return c;
-    let env: string[] = [];
-    const hosts: string[] = [];
-    for (const { child, alias } of links) {
-      const fullName = `/${c.name}/${alias}`;
-      if (!child.state.Running) throw new Error(`Cannot link to a non running container: /${child.name} AS ${fullName}`);
+    if (!links.length || (c.hostConfig.NetworkMode ?? 'bridge') !== 'bridge') return [];
+    return links.map(({ child, alias }) => {
+      if (!child.state.Running) throw new Error(`Cannot link to a non running container: /${child.name} AS /${c.name}/${alias}`);
       const ip = this.networking?.addressOn?.(child.id, 'bridge');
       if (!ip) throw new Error(`Cannot link to /${child.name}, as it does not belong to the default network`);
-      env = [...env, ...linkEnv(fullName, ip, child.config.Env, child.config.ExposedPorts)];
-      hosts.push(`${linkHostNames(alias, child.config.Hostname, child.name)}:${ip}`);
-    }
-    return { ...c, config: { ...c.config, Env: mergeEnv(env, c.config.Env) }, hostConfig: { ...c.hostConfig, ExtraHosts: [...(c.hostConfig.ExtraHosts ?? []), ...hosts] } };
+      return { child, alias, ip };
+    });
   }
 
   /**
@@ -651,11 +663,13 @@ export class ContainerService {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const c = this.resolve(ref);
-    if (c.state.Restarting) await this.locks.run(c.id, async () => this.endRestarting(c));
+    // A container waiting to restart counts as running, as in dockerd: only a forced remove takes it.
     if (c.state.Running && !opts.force) {
-      const what = c.state.Paused ? 'container is paused and must be unpaused first' : 'container is running: stop the container before removing or force remove';
+      const state = c.state.Restarting ? 'restarting' : 'running';
+      const what = c.state.Paused ? 'container is paused and must be unpaused first' : `container is ${state}: stop the container before removing or force remove`;
       throw conflict(`cannot remove container "/${c.name}": ${what}`);
     }
+    if (c.state.Restarting) await this.locks.run(c.id, async () => this.endRestarting(c));
     if (c.state.Running) {
       const exited = this.nextExit(c.id);
       await this.killProcess(c, 9);

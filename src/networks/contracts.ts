@@ -49,6 +49,8 @@ export interface NetworkingConfig {
 export interface NetworkEtc {
   /** The container's address on its first network (for /etc/hosts). */
   ip?: string;
+  /** Every address it has (each network's IPv4, then IPv6), for /etc/hosts as Docker 28 writes it. */
+  addresses?: string[];
   /** Whether the embedded DNS serves it (resolv.conf then names 127.0.0.11, with ndots:0). */
   internalResolver?: boolean;
   /** What "host-gateway" in --add-host stands for. */

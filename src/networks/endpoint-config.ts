@@ -65,7 +65,7 @@ export class EndpointSettings {
     portRequests(hostConfig.PortBindings, false, {});
     if (mode === 'host' && hasBindings) warnings.push('Published ports are discarded when using host network mode');
     for (const h of hostConfig.ExtraHosts ?? []) {
-      const i = h.lastIndexOf(':');
+      const i = h.indexOf(':'); // "name:address", cut at the first colon (the address may be IPv6)
       const addr = i > 0 ? h.slice(i + 1) : '';
       if (i <= 0 || (addr !== 'host-gateway' && parseIPv4(addr) === undefined && !addr.includes(':'))) throw invalidArgument(`invalid IP address in add-host: "${addr}"`);
     }

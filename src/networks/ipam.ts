@@ -88,13 +88,23 @@ export interface Pool {
   gateway: number;
   /** Where dynamic addresses come from (IPRange, or --fixed-cidr); defaults to the subnet. */
   range: Cidr;
+  /** IPAM AuxiliaryAddresses: reserved, never given to containers. */
+  aux?: number[];
+}
+
+/** The addresses of an IPAM config's AuxiliaryAddresses that parse (create has checked them). */
+export function auxAddresses(cfg: { AuxiliaryAddresses?: Record<string, string> | null } | undefined): number[] {
+  return Object.values(cfg?.AuxiliaryAddresses ?? {}).flatMap((v) => {
+    const ip = parseIPv4(v);
+    return ip === undefined ? [] : [ip];
+  });
 }
 
 /**
  * Checks a network's IPAM config as dockerd does (ValidateIPAM), with its wording; returns the pool.
  * Without a subnet, `auto` chooses one.
  */
-export function poolFrom(cfg: { Subnet?: string; Gateway?: string; IPRange?: string }, auto: () => Cidr | undefined): Pool {
+export function poolFrom(cfg: { Subnet?: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> | null }, auto: () => Cidr | undefined): Pool {
   let subnet: Cidr | undefined;
   const errs: string[] = [];
   if (cfg.Subnet) {
@@ -130,9 +140,14 @@ export function poolFrom(cfg: { Subnet?: string; Gateway?: string; IPRange?: str
     else if (!contains(subnet, g)) errs.push(`invalid gateway ${cfg.Gateway}: parent subnet ${formatCidr(subnet)} doesn't contain this address`);
     else gateway = g;
   }
+  for (const v of Object.values(cfg.AuxiliaryAddresses ?? {})) {
+    const a = parseIPv4(v);
+    if (a === undefined) errs.push(`invalid auxiliary address ${v}: invalid address`);
+    else if (!contains(subnet, a)) errs.push(`invalid auxiliary address ${v}: parent subnet ${formatCidr(subnet)} doesn't contain this address`);
+  }
   if (errs.length) throw invalidArgument(`invalid network config:\n${errs.join('\n')}`);
   if (subnet.prefix > 30) throw invalidArgument(`invalid network config:\nsubnet ${formatCidr(subnet)} is too small`);
-  return { subnet, gateway, range };
+  return { subnet, gateway, range, aux: auxAddresses(cfg) };
 }
 
 /**
@@ -167,7 +182,7 @@ export class Ipam {
     const pool = this.pools.get(networkId);
     const used = this.used.get(networkId);
     if (!pool || !used) throw invalidArgument(`network ${networkId} has no address pool`);
-    const reserved = (ip: number) => ip === pool.subnet.addr || ip === lastOf(pool.subnet) || ip === pool.gateway;
+    const reserved = (ip: number) => ip === pool.subnet.addr || ip === lastOf(pool.subnet) || ip === pool.gateway || !!pool.aux?.includes(ip);
     if (requested !== undefined) {
       if (!contains(pool.subnet, requested)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${formatIPv4(requested)}`);
       if (used.has(requested) || reserved(requested)) throw forbidden('Address already in use');

@@ -14,7 +14,7 @@ import type { NetworkRecord } from './model.js';
 import type { NetworkStore } from './store.js';
 import { Ipam6, formatCidr6, formatIPv6, overlaps6, parseCidr6, pickSubnet6, pool6From, type Cidr6 } from './ipv6.js';
 import { enableIPv6Forwarding, hostRoutes6, pool6Of } from './dual-stack.js';
-import { Ipam, formatCidr, formatIPv4, overlaps, parseCidr, parseIPv4, parseIfaceCidr, pickSubnet, poolFrom, type Cidr, type Pool } from './ipam.js';
+import { Ipam, auxAddresses, formatCidr, formatIPv4, overlaps, parseCidr, parseIPv4, parseIfaceCidr, pickSubnet, poolFrom, type Cidr, type Pool } from './ipam.js';
 import * as ip from './ip.js';
 import * as sandbox from './sandbox.js';
 import { ensureBridge, deleteBridge, bridgeAlias, validBridgeName, setRouteLocalnet } from './bridge.js';
@@ -292,6 +292,7 @@ export class NetworkRegistry {
       subnet,
       gateway: parseIPv4(cfg?.Gateway ?? '') ?? subnet.addr + 1,
       range: (cfg?.IPRange && parseCidr(cfg.IPRange)) || subnet,
+      aux: auxAddresses(cfg),
     };
   }
 
@@ -352,6 +353,7 @@ export class NetworkRegistry {
 
     const ipamCfg: { Subnet: string; Gateway: string; IPRange?: string } = { Subnet: formatCidr(pool.subnet), Gateway: formatIPv4(pool.gateway) };
     if (cfg.IPRange) ipamCfg.IPRange = formatCidr(pool.range);
+    if (cfg.AuxiliaryAddresses && Object.keys(cfg.AuxiliaryAddresses).length) Object.assign(ipamCfg, { AuxiliaryAddresses: cfg.AuxiliaryAddresses });
     const ipamCfg6: { Subnet: string; Gateway: string; IPRange?: string } | undefined = pool6 && { Subnet: formatCidr6(pool6.subnet), Gateway: formatIPv6(pool6.gateway) };
     if (ipamCfg6 && configs6[0]?.IPRange) ipamCfg6.IPRange = formatCidr6(pool6!.range);
     const n: NetworkRecord = {
@@ -362,7 +364,7 @@ export class NetworkRegistry {
       internal: Boolean(req.Internal),
       attachable: Boolean(req.Attachable),
       enableIPv6: Boolean(pool6),
-      ipam: { Driver: 'default', Options: req.IPAM?.Options ?? {}, Config: ipamCfg6 ? [ipamCfg, ipamCfg6] : [ipamCfg] },
+      ipam: { Driver: 'default', Options: req.IPAM?.Options ?? null, Config: ipamCfg6 ? [ipamCfg, ipamCfg6] : [ipamCfg] },
       userSubnet: Boolean(cfg.Subnet),
       userSubnet6: Boolean(configs6[0]?.Subnet),
       options,

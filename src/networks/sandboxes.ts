@@ -152,7 +152,7 @@ export class Sandboxes {
     for (const e of sb.endpoints) this.publishEndpointEvent('connect', e.networkId, c.id);
     return {
       netnsPath: sandbox.netnsPath(sb.netns),
-      etc: { ip: sb.endpoints[0]?.ip, internalResolver: wantsDns, hostGateway, ready },
+      etc: { ip: sb.endpoints[0]?.ip, addresses: sb.endpoints.flatMap((e) => (e.ip6 ? [e.ip, e.ip6] : [e.ip])), internalResolver: wantsDns, hostGateway, ready },
     };
   }
 

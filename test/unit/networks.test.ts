@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Ipam, parseCidr, pickSubnet, poolFrom, formatIPv4, parseIPv4, overlaps } from '../../src/networks/ipam.js';
@@ -11,7 +11,7 @@ import { portRequests, portsView, portsSummary } from '../../src/networks/ports.
 import { DnsServer } from '../../src/networks/dns.js';
 import { splitRule } from '../../src/networks/iptables.js';
 import { macFor, isOurNetns, netnsName } from '../../src/networks/sandbox.js';
-import { etcFilesFor } from '../../src/containers/etc-files.js';
+import { etcFilesFor, ipv6InContainer } from '../../src/containers/etc-files.js';
 import { loadConfig } from '../../src/daemon/config.js';
 
 test('ipam: subnets from Docker’s pools around what is taken; first free address; static addresses', () => {
@@ -156,7 +156,7 @@ test('etc files: the embedded resolver on user networks, host-gateway', () => {
   const files = etcFilesFor({
     hostname: 'h',
     networkMode: 'mynet',
-    ip: '172.20.0.5',
+    addresses: ['172.20.0.5'],
     internalResolver: true,
     dnsSearch: ['example.test'],
     dnsOptions: ['timeout:1'],
@@ -167,6 +167,20 @@ test('etc files: the embedded resolver on user networks, host-gateway', () => {
   assert.equal(files.resolvConf, 'nameserver 127.0.0.11\nsearch example.test\noptions timeout:1 ndots:0\n');
   assert.match(files.hosts, /^172\.17\.0\.1\tgw$/m);
   assert.match(files.hosts, /^172\.20\.0\.5\th$/m);
+});
+
+test('etc files: /etc/hosts as Docker 28 writes it (IPv6 lines, every address, names with dots, IPv6 off)', () => {
+  const hosts = etcFilesFor({ hostname: 'web.example', networkMode: 'n', extraHosts: ['db:10.1.2.3', 'v6:fd00::9'], addresses: ['172.20.0.5', 'fd12:3456::2', '172.21.0.7'] }).hosts;
+  assert.equal(
+    hosts,
+    '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n' +
+      '10.1.2.3\tdb\nfd00::9\tv6\n172.20.0.5\tweb.example web\nfd12:3456::2\tweb.example web\n172.21.0.7\tweb.example web\n',
+  );
+  const noV6 = etcFilesFor({ hostname: 'h', domainname: 'd.test', networkMode: 'n', extraHosts: ['v6:fd00::9'], addresses: ['172.20.0.5', 'fd12:3456::2'], ipv6: false }).hosts;
+  assert.equal(noV6, '127.0.0.1\tlocalhost\n172.20.0.5\th.d.test h\n');
+  assert.equal(ipv6InContainer({ 'net.ipv6.conf.all.disable_ipv6': '1' }), false);
+  assert.equal(ipv6InContainer({ 'net.ipv6.conf.lo.disable_ipv6': '1' }), false);
+  assert.equal(ipv6InContainer({ 'net.ipv6.conf.all.disable_ipv6': '0' }), existsSync('/proc/sys/net/ipv6'));
 });
 
 test('daemon flags for networking, with Go’s --flag=false', () => {
