@@ -27,7 +27,7 @@ import { isMounted, unmount } from '../layers/mount.js';
 import { resolveUser } from '../runtime/user.js';
 import { rootPair, toContainerId, toHostId } from '../runtime/userns.js';
 import { BerthError, conflict, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 
 /** Docker's ContainerPathStat (X-Docker-Container-Path-Stat): mode holds Go's os.FileMode bits. */
 export interface PathStat {
@@ -131,8 +131,8 @@ export async function withContainerFs<T>(
     } finally {
       if (mountHere) {
         await unmount(p.rootfs).catch((err) => log.warn('unmounting a container rootfs after a copy failed', { id: c.id, error: messageOf(err) }));
-        await fs.rmdir(p.rootfs).catch(() => {});
-        await fs.rmdir(p.bundle).catch(() => {});
+        await fs.rmdir(p.rootfs).catch(debugIgnored('removing a temporary rootfs mount point failed'));
+        await fs.rmdir(p.bundle).catch(debugIgnored('removing a temporary bundle directory failed'));
       }
     }
   });

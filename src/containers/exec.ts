@@ -21,7 +21,7 @@ import { containerEnv, currentCapabilities, replaceOrAppendEnv, type OciSpec } f
 import { resolveUser } from '../runtime/user.js';
 import { BerthError, conflict, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 import { parseDetachKeys } from './detach-keys.js';
 
 /** The body of POST /containers/{id}/exec, as Docker's ExecConfig. */
@@ -193,7 +193,7 @@ export class ExecService {
         ex.state = 'exited';
         ex.exitCode = code;
         this.containers.emit(c, 'exec_die', { execID: ex.id, exitCode: String(code) });
-        await fsp.rm(ex.dir, { recursive: true, force: true }).catch(() => undefined);
+        await fsp.rm(ex.dir, { recursive: true, force: true }).catch(debugIgnored('removing an exec directory failed'));
         return code;
       });
       return { socket: started.socket, done };
@@ -203,7 +203,7 @@ export class ExecService {
       const missing = /executable file not found|no such file or directory/i.test(msg);
       ex.state = 'exited';
       ex.exitCode = missing ? 127 : 126;
-      await fsp.rm(ex.dir, { recursive: true, force: true }).catch(() => undefined);
+      await fsp.rm(ex.dir, { recursive: true, force: true }).catch(debugIgnored('removing an exec directory failed'));
       log.debug('exec start failed', { id, error: msg });
       if (err instanceof BerthError) throw err;
       const text = `OCI runtime exec failed: ${msg}: unknown`;

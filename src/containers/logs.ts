@@ -521,7 +521,7 @@ export async function* readLogs(source: LogSource, opts: ReadLogsOptions): Async
       }
       if (follow && running) {
         // Replaced (new inode at the path) or truncated?
-        const st = await fsp.stat(logPath).catch(() => undefined);
+        const st = await fsp.stat(logPath).catch(() => undefined); // gone meanwhile: treated as replaced
         if (st && st.ino !== ino) {
           // Read the old file to its end first, then switch.
           while ((await drain()) > 0) yield* emit();
@@ -554,7 +554,7 @@ export async function* readLogs(source: LogSource, opts: ReadLogsOptions): Async
     signal.removeEventListener('abort', onAbort);
     if (untilTimer) clearTimeout(untilTimer);
     watcher?.close();
-    await fh?.close().catch(() => undefined);
+    await fh?.close().catch(() => undefined); // already closed: nothing to undo
   }
 }
 

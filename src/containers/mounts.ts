@@ -8,7 +8,7 @@ import { resolveInRootfs } from '../runtime/user.js';
 import { copyUp } from '../volumes/copy-up.js';
 import { mountFilesystem, unmount } from '../layers/mount.js';
 import { BerthError, invalidArgument, isKind, messageOf, notFound } from '../lib/errors.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 import { KeyedMutex } from '../lib/mutex.js';
 
 /**
@@ -234,7 +234,7 @@ export class ContainerMounts {
         } catch {
           continue;
         }
-        const st = await fs.lstat(src).catch(() => undefined);
+        const st = await fs.lstat(src).catch(() => undefined); // missing: nothing to copy up
         if (!st) continue;
         if (!st.isDirectory()) {
           if (m.FromImage) throw invalidArgument(`cannot mount volume over existing file, file exists ${src}`);
@@ -288,7 +288,7 @@ export class ContainerMounts {
       }
     } catch (err) {
       await this.unmountSubpaths(c.id);
-      for (const name of mounted.reverse()) await this.volumes.unmount(name, { container: c.id }).catch(() => {});
+      for (const name of mounted.reverse()) await this.volumes.unmount(name, { container: c.id }).catch(debugIgnored('releasing a volume after a failed mount failed'));
       throw err;
     }
     if (mounted.length) this.active.set(c.id, mounted);
@@ -340,7 +340,7 @@ export class ContainerMounts {
     const staged = names.filter((n) => n.startsWith(`${id}-`)).sort().map((n) => path.join(this.stagingDir!, n));
     for (const target of staged.reverse()) {
       await unmount(target).catch((err) => log.warn('unmounting a volume subpath failed', { id, target, error: messageOf(err) }));
-      await fs.rmdir(target).catch(() => fs.unlink(target)).catch(() => {});
+      await fs.rmdir(target).catch(() => fs.unlink(target)).catch(debugIgnored('removing a volume subpath mount point failed'));
     }
   }
 

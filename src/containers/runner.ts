@@ -14,7 +14,7 @@ import { hostCgroupVersion } from '../runtime/cgroups.js';
 import { etcFilesFor, ipv6InContainer, writeEtcFiles } from './etc-files.js';
 import type { NetworkEtc } from '../networks/service.js';
 import { conflict, invalidArgument, messageOf, BerthError } from '../lib/errors.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 import { stepTrace, type StepTrace } from '../lib/trace.js';
 import { findExecutable } from '../lib/which.js';
 
@@ -283,7 +283,7 @@ export class ContainerRunner {
     await fs.rm(path.join(this.exitDir, id), { force: true });
     // conmon's short-path symlink to the bundle, for the attach socket.
     await fs.rm(path.join(this.socketDir, id), { force: true });
-    await removeCgroup(cgroupsPathOf(id)).catch(() => {});
+    await removeCgroup(cgroupsPathOf(id)).catch(debugIgnored('removing a container cgroup failed'));
     trace.mark('files + cgroup');
   }
 

@@ -68,7 +68,7 @@ export class Dir {
     if (this.closed) return;
     this.closed = true;
     this.owner?.delete(this);
-    await this.handle.close().catch(() => {});
+    await this.handle.close().catch(() => {}); // already closed: nothing to undo
   }
 }
 

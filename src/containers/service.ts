@@ -20,7 +20,7 @@ import { cgroupsPathOf } from './runner.js';
 import { conflict, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { rfc3339Nano } from '../lib/timestamps.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 import { stepTrace } from '../lib/trace.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { RestartManager } from './restart.js';
@@ -128,7 +128,7 @@ export class ContainerService {
         this.restarts.schedule(c.id, 0, () => this.restartLater(c.id));
         continue;
       }
-      const state = await this.runner.runc.state(c.id).catch(() => undefined);
+      const state = await this.runner.runc.state(c.id).catch(() => undefined); // unknown to runc: treated as not running
       if (state && (state.status === 'running' || state.status === 'paused')) {
         c.state.Paused = state.status === 'paused';
         c.state.Status = state.status;
@@ -235,7 +235,7 @@ export class ContainerService {
       this.store.save(c);
       volumes.release();
     } catch (err) {
-      await this.runner.destroy(id).catch(() => {});
+      await this.runner.destroy(id).catch(debugIgnored('destroying a half-created container failed'));
       await volumes?.rollback();
       if (/UNIQUE constraint failed: containers.name/.test(messageOf(err))) {
         throw conflict(`Conflict. The container name "/${name}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
@@ -266,7 +266,7 @@ export class ContainerService {
       return 'started';
     }).catch(async (err: unknown) => {
       // A --rm container that fails to start is removed, as dockerd does (docker run waits for that).
-      if (autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(() => {});
+      if (autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(debugIgnored('removing a --rm container that failed to start failed'));
       throw err;
     });
   }
@@ -315,7 +315,7 @@ export class ContainerService {
       trace.mark('record');
       trace.done();
     } catch (err) {
-      await netSetUp?.catch(() => {});
+      await netSetUp?.catch(() => {}); // its failure is the one reported via the runner's error
       await this.networking?.tearDown(c.id).catch((e) => log.warn('network cleanup after failed start failed', { id: c.id, error: messageOf(e) }));
       await this.mounts.release(c);
       const msg = messageOf(err);
@@ -346,7 +346,7 @@ export class ContainerService {
       const exited = this.nextExit(c.id);
       if (c.state.Paused) {
         await this.killProcess(c, 9);
-        await this.runner.runc.resume(c.id).catch(() => {});
+        await this.runner.runc.resume(c.id).catch(debugIgnored('resuming a killed paused container failed'));
       } else {
         await this.killProcess(c, signal);
       }
@@ -400,7 +400,7 @@ export class ContainerService {
     }
     const exited = signal === 9 ? this.nextExit(c.id) : undefined;
     await this.killProcess(c, signal);
-    if (c.state.Paused && signal === 9) await this.runner.runc.resume(c.id).catch(() => {});
+    if (c.state.Paused && signal === 9) await this.runner.runc.resume(c.id).catch(debugIgnored('resuming a killed paused container failed'));
     if (exited) await Promise.race([exited, sleep(10_000)]);
   }
 
@@ -410,7 +410,7 @@ export class ContainerService {
       await this.runner.runc.kill(c.id, signal);
     } catch (err) {
       // The process may have exited between our check and the signal: that is not an error.
-      const st = await this.runner.runc.state(c.id).catch(() => undefined);
+      const st = await this.runner.runc.state(c.id).catch(() => undefined); // unknown to runc: it has exited
       if (st && st.status !== 'stopped') throw err;
     }
   }
@@ -673,7 +673,7 @@ export class ContainerService {
     if (c.state.Running) {
       const exited = this.nextExit(c.id);
       await this.killProcess(c, 9);
-      if (c.state.Paused) await this.runner.runc.resume(c.id).catch(() => {});
+      if (c.state.Paused) await this.runner.runc.resume(c.id).catch(debugIgnored('resuming a killed paused container failed'));
       await Promise.race([exited, sleep(10_000)]);
     }
     const trace = stepTrace('remove', c.id);

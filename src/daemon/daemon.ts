@@ -26,7 +26,7 @@ import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { listen, takePidfile } from './listeners.js';
-import { log, setLogLevel } from '../lib/log.js';
+import { log, setLogLevel, debugIgnored } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
 
 /**
@@ -126,7 +126,7 @@ export class Daemon {
     }
     await this.containers?.shutdown({ liveRestore: this.config.liveRestore });
     await this.networks?.shutdown({ liveRestore: this.config.liveRestore }).catch((err) => log.warn('network shutdown failed', { error: (err as Error).message }));
-    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {});
+    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(debugIgnored('a shutdown cleanup failed'));
     this.db?.close();
   }
 

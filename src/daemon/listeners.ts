@@ -4,7 +4,7 @@ import https from 'node:https';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_HTTP_PORT, DEFAULT_TLS_HOST, guardTlsListener, serverTlsOptions, warnInsecureTcp, type TlsSettings } from './tls.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 import { processAlive } from '../lib/process.js';
 
 /**
@@ -57,7 +57,7 @@ export async function listen(server: http.Server, hosts: string[], tls?: TlsSett
   } catch (err) {
     server.off('close', closeAll);
     closeAll();
-    for (const close of closers) await close().catch(() => {});
+    for (const close of closers) await close().catch(debugIgnored('closing a listener failed'));
     throw err;
   }
   return closers;

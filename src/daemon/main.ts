@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     await daemon.start();
   } catch (err) {
     process.stderr.write(`berthd: failed to start daemon: ${(err as Error).message}\n`);
-    await daemon.stop().catch(() => {});
+    await daemon.stop().catch(() => {}); // the start failure is already reported; stopping is best effort
     process.exit(1);
   }
 }

@@ -113,7 +113,7 @@ export async function saveArchive(images: ImageService, names: string[]): Promis
   // an error of the daemon (without a listener it would be an uncaught exception).
   pack.on('error', (err) => log.debug('image save stream ended early', { error: err.message }));
   const closed = new Promise<never>((_, reject) => pack.once('close', () => reject(new Error('archive stream closed'))));
-  closed.catch(() => {});
+  closed.catch(() => {}); // raced against the writes below; not an unhandled rejection meanwhile
   void (async () => {
     try {
       await writeEntry(pack, closed, { name: 'blobs/', type: 'directory', mode: 0o755 });
@@ -180,7 +180,7 @@ async function writeEntry(pack: tar.Pack, closed: Promise<never>, header: Pick<t
   const done = new Promise<void>((resolve, reject) => {
     sink = quiet(pack.entry(full, (err) => (err ? reject(err) : resolve())));
   });
-  done.catch(() => {});
+  done.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   for await (const chunk of source.handle.createReadStream({ start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
     if (!sink.write(chunk)) await Promise.race([new Promise<void>((resolve) => sink.once('drain', () => resolve())), closed]);
   }
@@ -210,5 +210,5 @@ function hexOf(digest: string): string {
 }
 
 async function closeAll(handles: FileHandle[]): Promise<void> {
-  await Promise.all(handles.splice(0).map((h) => h.close().catch(() => {})));
+  await Promise.all(handles.splice(0).map((h) => h.close().catch(() => {}))); // already closed: nothing to undo
 }

@@ -21,7 +21,7 @@ export async function diskUsage(dir: string): Promise<number> {
         await walk(p);
         continue;
       }
-      const st = await fs.lstat(p).catch(() => undefined);
+      const st = await fs.lstat(p).catch(() => undefined); // gone meanwhile: not counted
       if (!st) continue;
       if (st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;

@@ -1,4 +1,5 @@
 /** Daemon logging in dockerd's shape: level=info msg="..." on stderr. */
+import { messageOf } from './errors.js';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, fatal: 4 };
 let threshold: LogLevel = 'info';
@@ -24,3 +25,11 @@ export const log = {
   warn: (msg: string, f?: Record<string, unknown>) => write('warn', msg, f),
   error: (msg: string, f?: Record<string, unknown>) => write('error', msg, f),
 };
+
+/** A `.catch` handler for best-effort steps: the failure is only worth a debug line. */
+export const debugIgnored =
+  (what: string) =>
+  (err: unknown): undefined => {
+    log.debug(what, { error: messageOf(err) });
+    return undefined;
+  };

@@ -5,7 +5,7 @@ export class KeyedMutex {
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
+    const tail = next.catch(() => {}); // the caller gets the failure from next; the queue just moves on
     this.tails.set(key, tail);
     void tail.then(() => {
       if (this.tails.get(key) === tail) this.tails.delete(key);

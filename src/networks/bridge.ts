@@ -10,6 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as ip from './ip.js';
 import { conflict, invalidArgument } from '../lib/errors.js';
+import { debugIgnored } from '../lib/log.js';
 
 export function bridgeAlias(tag: string): string {
   return `berth:${tag}`;
@@ -47,13 +48,13 @@ export async function ensureBridge(opts: { name: string; address: string; tag: s
       `link set ${opts.name} up`,
     ]);
   } catch (err) {
-    await deleteBridge(opts.name, opts.tag).catch(() => {});
+    await deleteBridge(opts.name, opts.tag).catch(debugIgnored('removing a half-made bridge failed'));
     throw err;
   }
   try {
     await setIPv6(opts.name, opts.address6);
   } catch (err) {
-    await deleteBridge(opts.name, opts.tag).catch(() => {});
+    await deleteBridge(opts.name, opts.tag).catch(debugIgnored('removing a half-made bridge failed'));
     throw err;
   }
 }
@@ -65,7 +66,7 @@ export async function ensureBridge(opts: { name: string; address: string; tag: s
  */
 async function setIPv6(name: string, address6: string | undefined): Promise<void> {
   if (!address6) {
-    await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1').catch(() => {});
+    await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1').catch(() => {}); // no IPv6 in this kernel: nothing to disable
     return;
   }
   await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '0');

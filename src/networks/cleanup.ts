@@ -12,18 +12,19 @@ import { isOurNetns } from './sandbox.js';
 import { bridgeAlias } from './bridge.js';
 import { removeFirewallLeftovers } from './firewall.js';
 import { processAlive } from '../lib/process.js';
+import { debugIgnored } from '../lib/log.js';
 
 export async function removeNetworkLeftovers(tag: string): Promise<void> {
   const claim = `/run/berth-network/${tag}.pid`;
   const pid = Number((await fs.readFile(claim, 'utf8').catch(() => '')).trim());
   if (pid && pid !== process.pid && processAlive(pid)) return;
   const namespaces = (await ip.netnsList().catch(() => [])).filter((n) => isOurNetns(tag, n));
-  if (namespaces.length) await ip.batch(namespaces.map((n) => `netns del ${n}`), { force: true }).catch(() => {});
+  if (namespaces.length) await ip.batch(namespaces.map((n) => `netns del ${n}`), { force: true }).catch(debugIgnored('deleting leftover network namespaces failed'));
   const all = await ip.links().catch(() => []);
   const bridges = all.filter((l) => l.ifalias === bridgeAlias(tag)).map((l) => l.ifname);
   const veths = all.filter((l) => l.master && bridges.includes(l.master)).map((l) => l.ifname);
   const cmds = [...veths, ...bridges].map((n) => `link del ${n}`);
-  if (cmds.length) await ip.batch(cmds, { force: true }).catch(() => {});
+  if (cmds.length) await ip.batch(cmds, { force: true }).catch(debugIgnored('deleting leftover links failed'));
   await removeFirewallLeftovers(tag);
   await removeFirewallLeftovers(tag, 6);
   await fs.rm(claim, { force: true });

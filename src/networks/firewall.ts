@@ -154,7 +154,7 @@ export class Firewall {
     if (this.pending) return this.pending;
     const before = this.running ?? Promise.resolve();
     const next = before
-      .catch(() => {})
+      .catch(() => {}) // the previous run's failure was reported by its own caller
       .then(async () => {
         this.pending = undefined;
         this.running = next;
@@ -166,7 +166,7 @@ export class Firewall {
         await iptables.restore(render(this.tag, state, this.opts), this.family);
       });
     this.pending = next;
-    void next.catch(() => {}).then(() => {
+    void next.catch(() => {}).then(() => { // the failure goes to the caller that awaits next
       if (this.running === next) this.running = undefined;
     });
     return next;
@@ -175,7 +175,7 @@ export class Firewall {
   /** Takes the jumps out and deletes the chains. */
   async remove(): Promise<void> {
     if (!this.opts.enabled) return;
-    await this.running?.catch(() => {});
+    await this.running?.catch(() => {}); // the failure was reported by the caller that awaited it
     if (this.family === 6 && !this.initialized) return;
     await removeFirewallLeftovers(this.tag, this.family);
   }

@@ -144,7 +144,7 @@ export class Publishing {
   async closeProxies(containerId: string): Promise<void> {
     const live = this.proxies.get(containerId);
     this.proxies.delete(containerId);
-    if (live) await Promise.all(live.map((p) => p.close().catch(() => {})));
+    if (live) await Promise.all(live.map((p) => p.close().catch(() => {}))); // already closed: nothing to undo
   }
 
   /** Frees the sandbox's host ports and drops its rules (the record is saved without ports). */
@@ -159,7 +159,7 @@ export class Publishing {
 
   /** Shutdown: every proxy closes (the rules stay for live-restore). */
   async closeAll(): Promise<void> {
-    for (const live of this.proxies.values()) await Promise.all(live.map((p) => p.close().catch(() => {})));
+    for (const live of this.proxies.values()) await Promise.all(live.map((p) => p.close().catch(() => {}))); // already closed: nothing to undo
     this.proxies.clear();
   }
 

@@ -26,7 +26,7 @@ import { conflict, forbidden, internal, invalidArgument, messageOf, notFound } f
 import { Filters } from '../lib/filters.js';
 import { newId } from '../lib/ids.js';
 import { rfc3339Nano, parseTimestampNs } from '../lib/timestamps.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 import { processAlive } from '../lib/process.js';
 
 /** Where daemons record which tag (default bridge name) each one holds. */
@@ -73,7 +73,7 @@ export class NetworkRegistry {
       }
       if (this.externalBridge && n.bridge === this.externalBridge.name) await useExternalBridge(this.externalBridge, `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`);
       else await ensureBridge({ name: n.bridge!, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu: mtuOf(n), address6: pool6 && `${formatIPv6(pool6.gateway)}/${pool6.subnet.prefix}` });
-      if (!this.config.userlandProxy) await setRouteLocalnet(n.bridge!, true).catch(() => {});
+      if (!this.config.userlandProxy) await setRouteLocalnet(n.bridge!, true).catch(debugIgnored('setting route_localnet on a bridge failed'));
     }
   }
 
@@ -83,7 +83,7 @@ export class NetworkRegistry {
   }
 
   async releaseTag(): Promise<void> {
-    await fs.rm(this.tagFile(), { force: true }).catch(() => {});
+    await fs.rm(this.tagFile(), { force: true }).catch(() => {}); // force: only fails if the directory is unusable; the tag is advisory
   }
 
   private tagFile(): string {
@@ -236,7 +236,7 @@ export class NetworkRegistry {
   async removeLeftovers(): Promise<void> {
     const known = new Set(this.store.allSandboxes().map((s) => s.netns));
     const stale = (await ip.netnsList()).filter((n) => sandbox.isOurNetns(this.tag, n) && !known.has(n));
-    if (stale.length) await ip.batch(stale.map((n) => `netns del ${n}`), { force: true }).catch(() => {});
+    if (stale.length) await ip.batch(stale.map((n) => `netns del ${n}`), { force: true }).catch(debugIgnored('deleting stale network namespaces failed'));
     const bridges = new Set(this.store.allNetworks().flatMap((n) => (n.bridge ? [n.bridge] : [])));
     const veths = new Set(this.store.allSandboxes().flatMap((s) => s.endpoints.map((e) => e.veth)));
     const links = await ip.links();
@@ -250,7 +250,7 @@ export class NetworkRegistry {
     }
     if (cmds.length) {
       log.info('removing network leftovers', { links: cmds.length, namespaces: stale.length });
-      await ip.batch(cmds, { force: true }).catch(() => {});
+      await ip.batch(cmds, { force: true }).catch(debugIgnored('removing network leftovers failed'));
     }
   }
 
@@ -374,7 +374,7 @@ export class NetworkRegistry {
     };
     await ensureBridge({ name: bridgeName, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu, address6: ipamCfg6 && `${ipamCfg6.Gateway}/${pool6!.subnet.prefix}` });
     try {
-      if (!this.config.userlandProxy) await setRouteLocalnet(bridgeName, true).catch(() => {});
+      if (!this.config.userlandProxy) await setRouteLocalnet(bridgeName, true).catch(debugIgnored('setting route_localnet on a bridge failed'));
       if (pool6 && this.config.ipForward) await enableIPv6Forwarding();
       this.store.saveNetwork(n);
       this.ipam.addNetwork(id, pool);
@@ -384,7 +384,7 @@ export class NetworkRegistry {
       this.store.deleteNetwork(id);
       this.ipam.removeNetwork(id);
       this.ipam6.removeNetwork(id);
-      await deleteBridge(bridgeName, this.tag).catch(() => {});
+      await deleteBridge(bridgeName, this.tag).catch(debugIgnored('removing a half-made bridge failed'));
       throw err;
     }
     this.events.publish('network', 'create', id, { name, type: 'bridge' });

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as ip from './ip.js';
+import { debugIgnored } from '../lib/log.js';
 
 export function netnsName(tag: string, containerId: string): string {
   return `${tag}-${containerId.slice(0, 12)}`;
@@ -84,20 +85,20 @@ export async function addInterface(s: InterfaceSpec): Promise<void> {
       { netns: s.netns },
     );
   } catch (err) {
-    await ip.batch([`link del ${s.veth}`], { force: true }).catch(() => {});
+    await ip.batch([`link del ${s.veth}`], { force: true }).catch(debugIgnored('removing a half-made veth failed'));
     throw err;
   }
 }
 
 export async function setDefaultRoute(netns: string, gateway: string | undefined, ifname?: string): Promise<void> {
   if (gateway) await ip.batch([`route replace default via ${gateway}${ifname ? ` dev ${ifname}` : ''}`], { netns });
-  else await ip.batch(['route del default'], { netns, force: true }).catch(() => {});
+  else await ip.batch(['route del default'], { netns, force: true }).catch(() => {}); // no default route: nothing to delete
 }
 
 /** The default IPv6 route: through this gateway, or none. */
 export async function setDefaultRoute6(netns: string, gateway: string | undefined, ifname?: string): Promise<void> {
   if (gateway) await ip.batch([`route replace default via ${gateway}${ifname ? ` dev ${ifname}` : ''}`], { netns });
-  else await ip.batch(['route del default'], { netns, family: 6, force: true }).catch(() => {});
+  else await ip.batch(['route del default'], { netns, family: 6, force: true }).catch(() => {}); // no default route: nothing to delete
 }
 
 export async function removeInterface(veth: string): Promise<void> {

@@ -27,7 +27,7 @@ import { mtuOf, networkModeOf, type ContainerLookup, type NetContainer, type Net
 import { BerthError, forbidden, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 
 /** dockerd's prefix for errors of a container's networking at start. */
 const SETUP_ERROR = 'failed to set up container networking';
@@ -81,7 +81,7 @@ export class Sandboxes {
 
   /** Shutdown without live-restore: every sandbox is undone. */
   async tearDownAll(): Promise<void> {
-    for (const sb of this.store.allSandboxes()) await this.tearDown(sb.containerId).catch(() => {});
+    for (const sb of this.store.allSandboxes()) await this.tearDown(sb.containerId).catch(debugIgnored('tearing down a sandbox at shutdown failed'));
   }
 
   private startDns(sb: SandboxRecord): Promise<void> {
@@ -140,7 +140,7 @@ export class Sandboxes {
       await sandbox.createNetns(sb.netns);
       // The DNS helper (a Node process) starts while the rest is set up and the container is created.
       const dnsReady = wantsDns ? this.startDns(sb).then(() => this.store.saveSandbox(sb)) : undefined;
-      dnsReady?.catch(() => {});
+      dnsReady?.catch(() => {}); // awaited later by the set-up; not an unhandled rejection meanwhile
       for (const j of joins) await this.join(sb, j.rec, j.net);
       await this.publishing.publish(sb, c);
       this.store.saveSandbox(sb);

@@ -62,6 +62,7 @@ import path from 'node:path';
 
 import { parseRuncStderr } from './runc.js';
 import { sleep } from '../lib/sleep.js';
+import { debugIgnored } from '../lib/log.js';
 
 export interface ConmonOptions {
   id: string;
@@ -231,7 +232,7 @@ export async function startConmon(opts: ConmonOptions): Promise<{ pid: number; c
   child.unref();
 
   const fail = async (detail: string): Promise<never> => {
-    await removeConmonFiles({ socketDir: opts.socketDir, uuid: opts.uuid ?? opts.id }).catch(() => undefined);
+    await removeConmonFiles({ socketDir: opts.socketDir, uuid: opts.uuid ?? opts.id }).catch(debugIgnored('removing conmon files after a failed start failed'));
     throw new ConmonError(`conmon ${opts.id}: ${detail}`, detail);
   };
 
@@ -416,7 +417,7 @@ export function watchExits(
     if (opts.includeExisting) await rescan(true);
     else {
       for (const name of await fsp.readdir(exitDir).catch(() => [] as string[])) {
-        const st = await fsp.stat(path.join(exitDir, name)).catch(() => undefined);
+        const st = await fsp.stat(path.join(exitDir, name)).catch(() => undefined); // gone meanwhile: skipped
         if (st?.isFile() && st.size > 0) reported.set(name, `${st.ino}:${st.mtimeMs}:${st.size}`);
       }
     }
@@ -429,7 +430,7 @@ export function watchExits(
   ready.catch((err: unknown) => onError(err as Error));
 
   return {
-    ready: ready.catch(() => undefined),
+    ready: ready.catch(() => undefined), // the failure already went to onError above
     close() {
       closed = true;
       watcher?.close();

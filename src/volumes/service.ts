@@ -9,7 +9,7 @@ import { Filters } from '../lib/filters.js';
 import { BerthError, conflict, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
-import { log } from '../lib/log.js';
+import { log, debugIgnored } from '../lib/log.js';
 
 export const DEFAULT_DRIVER = 'local';
 
@@ -160,7 +160,7 @@ export class VolumeService {
         try {
           this.store.insert(volume);
         } catch (err) {
-          await this.driver.remove(name).catch(() => {});
+          await this.driver.remove(name).catch(debugIgnored('removing a half-created volume failed'));
           throw err;
         }
         this.hold(name, req.ref);

@@ -31,7 +31,7 @@ export function execRoutes(router: Router, s: ExecBackend): void {
     if (body.Detach) {
       execs.startable(id);
       const run = await execs.start(id, { attach: false, consoleSize: body.ConsoleSize ?? undefined });
-      void run.done.catch(() => undefined);
+      void run.done.catch(() => undefined); // detached: nobody to report the exec's failure to
       ctx.res.writeHead(200, { 'Content-Length': '0' });
       ctx.res.end();
       return;

@@ -46,7 +46,7 @@ export async function attachContainer(
   const outputEnded = async () => {
     // conmon closes the connection just before it records the exit: wait for that record, so that
     // a client that asks for the exit code next gets it.
-    if (svc.store.get(c.id)?.state.Running) await Promise.race([svc.wait(c.id, 'next-exit').catch(() => undefined), sleep(5_000, { unref: true })]);
+    if (svc.store.get(c.id)?.state.Running) await Promise.race([svc.wait(c.id, 'next-exit').catch(() => undefined), sleep(5_000, { unref: true })]); // container gone: nothing to wait for
     outputOver = true;
     if (!held) session?.finish();
   };

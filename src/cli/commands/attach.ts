@@ -98,7 +98,7 @@ export async function attachStreams(cli: Cli, id: string, opts: AttachOptions): 
       client
         .request('POST', `/containers/${id}/kill`, { query: { signal: sig.replace(/^SIG/, '') } })
         .then((res) => res.resume())
-        .catch(() => undefined);
+        .catch(() => undefined); // signal proxying is best effort: the container may have exited
     };
     for (const sig of FORWARDED) signals.on(sig, forward);
     cleanups.push(() => {

@@ -191,7 +191,7 @@ async function untar(body: Readable, dest: string, rename: Rename): Promise<void
   const extract = tar.extract();
   const dirTimes: Array<[string, Date]> = [];
   const done = pipeline(body, extract);
-  done.catch(() => undefined);
+  done.catch(() => undefined); // awaited later; not an unhandled rejection meanwhile
   for await (const entry of extract) {
     const h = entry.header;
     const name = rename(h.name);
@@ -229,7 +229,7 @@ async function untar(body: Readable, dest: string, rename: Rename): Promise<void
       }
       case 'symlink':
         await fs.symlink(h.linkname ?? '', target);
-        await fs.lutimes(target, mtime, mtime).catch(() => undefined);
+        await fs.lutimes(target, mtime, mtime).catch(() => undefined); // times are best effort, as docker cp
         entry.resume();
         break;
       case 'link':
@@ -241,7 +241,7 @@ async function untar(body: Readable, dest: string, rename: Rename): Promise<void
     }
   }
   await done;
-  for (const [d, t] of dirTimes.reverse()) await fs.utimes(d, t, t).catch(() => undefined);
+  for (const [d, t] of dirTimes.reverse()) await fs.utimes(d, t, t).catch(() => undefined); // times are best effort, as docker cp
 }
 
 async function copyFromContainer(cli: Cli, ctr: string, srcPath0: string, dst0: string, followLink: boolean, quiet: boolean): Promise<void> {
@@ -256,7 +256,7 @@ async function copyFromContainer(cli: Cli, ctr: string, srcPath0: string, dst0: 
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`invalid output path: directory "${dir}" does not exist`);
     }
-    const st = await fs.stat(dstPath).catch(() => undefined);
+    const st = await fs.stat(dstPath).catch(() => undefined); // does not exist: created below
     if (st && !st.isDirectory() && !st.isFile()) {
       const why = st.isCharacterDevice() || st.isBlockDevice() ? 'got a device' : 'got an irregular file';
       throw new CliError(`invalid output path: "${dstPath}" must be a directory or a regular file: ${why}`);
@@ -264,7 +264,7 @@ async function copyFromContainer(cli: Cli, ctr: string, srcPath0: string, dst0: 
   }
   let rebase = '';
   if (followLink) {
-    const st = await statPath(client, ctr, srcPath).catch(() => undefined);
+    const st = await statPath(client, ctr, srcPath).catch(() => undefined); // does not exist: reported by the copy itself
     if (st && st.mode & MODE_SYMLINK) {
       let target = st.linkTarget;
       if (!target.startsWith('/')) target = P.join(splitPathDirEntry(srcPath)[0], target);

@@ -186,7 +186,7 @@ function monitorTtySize(cli: Cli, resizePath: string): () => void {
     client
       .request('POST', resizePath, { query: { h: out.rows, w: out.columns } })
       .then((res) => res.resume())
-      .catch(() => undefined);
+      .catch(() => undefined); // resize is best effort: the next resize corrects it
   };
   resize();
   const signals = cli.signals;
@@ -316,7 +316,7 @@ async function runAttach(inv: Invocation, cli: Cli): Promise<number> {
       client
         .request('POST', cpath(name, '/kill'), { query: { signal: sig.replace(/^SIG/, '') } })
         .then((res) => res.resume())
-        .catch(() => undefined);
+        .catch(() => undefined); // signal proxying is best effort: the container may have exited
     };
     for (const sig of FORWARDED) signals.on(sig, forward);
     cleanups.push(() => {
@@ -335,7 +335,7 @@ async function runAttach(inv: Invocation, cli: Cli): Promise<number> {
     }
     if (tty && cli.out.isTTY) cleanups.push(monitorTtySize(cli, cpath(name, '/resize')));
     const wait = client.request('POST', cpath(name, '/wait'));
-    wait.catch(() => undefined);
+    wait.catch(() => undefined); // awaited later; not an unhandled rejection meanwhile
     const how = await streamHijacked(cli, hijacked, { stdin, stdout: true, stderr: true, tty, detachKeys });
     if (how === 'detached') {
       void wait.then((r) => r.destroy(), () => undefined);

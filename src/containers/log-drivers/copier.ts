@@ -26,7 +26,7 @@ import path from 'node:path';
 import { parseRecord, type LogStream } from '../logs.js';
 import { encodeJsonLogLine } from './json-line.js';
 import type { RotatingLogFile } from './rotating-file.js';
-import { log } from '../../lib/log.js';
+import { log, debugIgnored } from '../../lib/log.js';
 import { messageOf } from '../../lib/errors.js';
 
 const CHUNK = 64 * 1024;
@@ -102,7 +102,7 @@ export class LogCopier {
     this.pending = {};
     if (rest.length) {
       await this.target.write(rest).catch((err) => log.warn('log copy failed', { file: this.source, error: messageOf(err) }));
-      if (this.ino !== undefined) await writeCursor(this.cursorFile, { ino: this.ino, pos: this.pos }).catch(() => undefined);
+      if (this.ino !== undefined) await writeCursor(this.cursorFile, { ino: this.ino, pos: this.pos }).catch(debugIgnored('saving the log copy cursor failed'));
     }
     await this.close();
   }
@@ -123,7 +123,7 @@ export class LogCopier {
 
   private async close(): Promise<void> {
     this.stopped = true;
-    await this.fh?.close().catch(() => undefined);
+    await this.fh?.close().catch(() => undefined); // already closed: nothing to undo
     this.fh = undefined;
     await this.target.close();
   }
@@ -146,7 +146,7 @@ export class LogCopier {
 
   /** Opens conmon's file where the cursor says (the start, if it names another inode). */
   private async resume(): Promise<void> {
-    const fh = await fsp.open(this.source, 'r').catch(() => undefined);
+    const fh = await fsp.open(this.source, 'r').catch(() => undefined); // not there yet: resumed when conmon creates it
     if (!fh) return;
     this.fh = fh;
     this.ino = (await fh.stat()).ino;
@@ -182,10 +182,10 @@ export class LogCopier {
       while (await this.copyChunk()) {
         /* until the end */
       }
-      const st = await fsp.stat(this.source).catch(() => undefined);
+      const st = await fsp.stat(this.source).catch(() => undefined); // not there (yet): nothing new to read
       if (!st || st.ino === this.ino) return;
       // conmon started a new file: the old one is read to its end above; now the new one.
-      await this.fh.close().catch(() => undefined);
+      await this.fh.close().catch(() => undefined); // already closed: nothing to undo
       this.fh = undefined;
       this.switched = true;
     }

@@ -48,7 +48,7 @@ export class RotatingLogFile {
    * a writer that died between appending and saving its progress appends the same entries again.
    */
   async rewindTo(at: { ino: number; size: number }): Promise<void> {
-    const st = await fsp.stat(this.path).catch(() => undefined);
+    const st = await fsp.stat(this.path).catch(() => undefined); // no file yet: nothing to rewind
     if (!st || st.ino !== at.ino || st.size <= at.size) return;
     await this.close();
     await fsp.truncate(this.path, at.size);
@@ -84,7 +84,7 @@ export class RotatingLogFile {
       const ext = compress ? '.gz' : '';
       await fsp.rm(`${this.path}.${maxFile - 1}${ext}`, { force: true });
       for (let i = maxFile - 2; i >= 1; i--) {
-        await fsp.rename(`${this.path}.${i}${ext}`, `${this.path}.${i + 1}${ext}`).catch(() => undefined);
+        await fsp.rename(`${this.path}.${i}${ext}`, `${this.path}.${i + 1}${ext}`).catch(() => undefined); // fewer rotated files than maxFile so far: nothing to move
       }
       await fsp.rename(this.path, `${this.path}.1`);
       if (compress) await this.compress(`${this.path}.1`);
@@ -106,7 +106,7 @@ export class RotatingLogFile {
   }
 
   async close(): Promise<void> {
-    await this.fh?.close().catch(() => undefined);
+    await this.fh?.close().catch(() => undefined); // already closed: nothing to undo
     this.fh = undefined;
   }
 }
