@@ -33,7 +33,7 @@ function zoneName(ms: number, locale: string): string {
     const parts = new Intl.DateTimeFormat(locale, { timeZoneName: 'short' }).formatToParts(new Date(ms));
     return parts.find((p) => p.type === 'timeZoneName')?.value ?? '';
   } catch {
-    return '';
+    return ''; // unknown zone: no name
   }
 }
 

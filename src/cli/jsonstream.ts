@@ -83,7 +83,7 @@ export async function displayJsonMessages(
     try {
       msg = JSON.parse(raw) as JsonMessage;
     } catch {
-      continue;
+      continue; // not a JSON message: skipped
     }
     if (msg.errorDetail || msg.error) throw new CliError(msg.errorDetail?.message || msg.error || 'unknown error');
     if (msg.aux !== undefined) {

@@ -14,7 +14,7 @@ function readVersion(): string {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';
   } catch {
-    return '0.0.0';
+    return '0.0.0'; // no package.json: version unknown
   }
 }
 
@@ -34,7 +34,7 @@ function readCommit(): string {
       return line ? line.slice(0, 7) : 'unknown';
     }
   } catch {
-    return 'unknown';
+    return 'unknown'; // not a git checkout: commit unknown
   }
 }
 
@@ -43,7 +43,7 @@ function readBuildTime(): Date {
   try {
     return statSync(fileURLToPath(import.meta.url)).mtime;
   } catch {
-    return new Date(0);
+    return new Date(0); // unknown build time
   }
 }
 

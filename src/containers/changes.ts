@@ -119,7 +119,7 @@ export class RuntimeArtifacts {
     try {
       dir = await this.scoped.openChild(parent, path.posix.basename(rel));
     } catch {
-      return false;
+      return false; // gone or not a directory meanwhile
     }
     try {
       const names = await fs.readdir(dir.self);

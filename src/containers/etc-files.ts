@@ -114,6 +114,6 @@ function readOr(file: string, fallback: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch {
-    return fallback;
+    return fallback; // missing on the host: the default
   }
 }

@@ -581,6 +581,6 @@ async function loadRotated(file: string): Promise<Buffer | undefined> {
     const data = await fsp.readFile(file);
     return file.endsWith('.gz') ? gunzipSync(data) : data;
   } catch {
-    return undefined;
+    return undefined; // rotated away meanwhile, as documented above
   }
 }

@@ -232,7 +232,7 @@ export class ContainerMounts {
         try {
           src = resolveInRootfs(rootfs, m.Destination);
         } catch {
-          continue;
+          continue; // destination escapes the rootfs: nothing to copy up
         }
         const st = await fs.lstat(src).catch(() => undefined); // missing: nothing to copy up
         if (!st) continue;

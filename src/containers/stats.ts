@@ -14,7 +14,8 @@ import type { ContainerService } from './service.js';
 import { cgroupsPathOf } from './runner.js';
 import { cgroupVersion, readStats, type BlkioStatEntry, type CgroupStats } from '../runtime/cgroups.js';
 import { rfc3339Nano } from '../lib/timestamps.js';
-import { invalidArgument } from '../lib/errors.js';
+import { invalidArgument, messageOf } from '../lib/errors.js';
+import { log } from '../lib/log.js';
 import { ZERO_TIME } from './model.js';
 import { promises as fsp } from 'node:fs';
 import { sleep } from '../lib/sleep.js';
@@ -83,7 +84,7 @@ async function sampleNetworks(c: Container): Promise<Record<string, NetworkStats
     const nets = parseNetDev(await fsp.readFile(`/proc/${c.state.Pid}/net/dev`, 'utf8'));
     return Object.keys(nets).length ? nets : undefined;
   } catch {
-    return undefined;
+    return undefined; // process gone meanwhile: no network stats
   }
 }
 
@@ -93,7 +94,8 @@ export async function sampleStats(c: Container): Promise<Sample | null> {
   try {
     const [stats, version, networks] = await Promise.all([readStats(cgroupsPathOf(c.id)), cgroupVersion(), sampleNetworks(c)]);
     return { read: rfc3339Nano(Date.now()), version, stats, ...(networks ? { networks } : {}) };
-  } catch {
+  } catch (err) {
+    log.debug('sampling container stats failed', { id: c.id, error: messageOf(err) });
     return null;
   }
 }

@@ -42,7 +42,7 @@ export class ContentStore {
       await fs.access(this.pathOf(digest));
       return true;
     } catch {
-      return false;
+      return false; // not there (or unreadable): missing
     }
   }
 

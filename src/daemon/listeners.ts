@@ -108,7 +108,7 @@ async function claimSocketPath(file: string): Promise<void> {
   try {
     await fs.lstat(file);
   } catch {
-    return;
+    return; // nothing at the path: free to bind
   }
   const alive = await new Promise<boolean>((resolve) => {
     const sock = net.connect(file);

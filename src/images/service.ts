@@ -419,7 +419,7 @@ function displayName(name: string): string {
   try {
     return familiarString(parseDockerRef(name));
   } catch {
-    return name;
+    return name; // not a reference: shown as given
   }
 }
 

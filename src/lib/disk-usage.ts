@@ -13,7 +13,7 @@ export async function diskUsage(dir: string): Promise<number> {
     try {
       entries = await fs.readdir(d, { withFileTypes: true });
     } catch {
-      return;
+      return; // gone or unreadable meanwhile: not counted
     }
     for (const e of entries) {
       const p = path.join(d, e.name);

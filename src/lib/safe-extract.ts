@@ -40,7 +40,7 @@ export class ExtractedArchive {
     try {
       return this.entries.get(this.resolve(name))?.kind === 'file';
     } catch {
-      return false;
+      return false; // escapes the archive: not a file of it
     }
   }
 

@@ -153,7 +153,7 @@ export class DnsServer {
     try {
       q = dnsPacket.decode(msg);
     } catch {
-      return undefined;
+      return undefined; // malformed packet: dropped
     }
     if (q.type !== 'query' || !q.questions?.length) return undefined;
     const question = q.questions[0]!;

@@ -280,7 +280,7 @@ export class NetworkRegistry {
     try {
       return this.tryResolve(ref);
     } catch {
-      return undefined;
+      return undefined; // ambiguous or invalid: no network, as documented above
     }
   }
 
@@ -471,6 +471,6 @@ function matches(pattern: string, value: string): boolean {
   try {
     return new RegExp(pattern).test(value);
   } catch {
-    return value.includes(pattern);
+    return value.includes(pattern); // not a valid regexp: plain substring match
   }
 }

@@ -142,7 +142,7 @@ function parseSync(line: string): { data: number; message?: string } {
     const j = JSON.parse(line) as { data?: unknown; message?: unknown };
     return { data: typeof j.data === 'number' ? j.data : -1, message: typeof j.message === 'string' ? j.message : undefined };
   } catch {
-    return { data: -1, message: `unreadable answer from conmon: ${line}` };
+    return { data: -1, message: `unreadable answer from conmon: ${line}` }; // malformed answer: reported as a failure
   }
 }
 

@@ -151,7 +151,7 @@ async function readPid(file: string): Promise<number | undefined> {
     const n = Number.parseInt((await fsp.readFile(file, 'utf8')).trim(), 10);
     return Number.isInteger(n) && n > 0 ? n : undefined;
   } catch {
-    return undefined;
+    return undefined; // no pid file (yet): unknown
   }
 }
 

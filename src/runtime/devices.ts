@@ -34,7 +34,7 @@ export function hostDevices(root = '/dev'): HostDevice[] {
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch {
-      return;
+      return; // unreadable or gone: no devices from it
     }
     for (const e of entries) {
       const p = path.join(dir, e.name);

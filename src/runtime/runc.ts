@@ -54,7 +54,7 @@ function unquoteGo(quoted: string): string {
   try {
     return JSON.parse(quoted.replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/\\a/g, '\\u0007').replace(/\\v/g, '\\u000b')) as string;
   } catch {
-    return quoted.slice(1, -1);
+    return quoted.slice(1, -1); // not a JSON string: the bare text will do
   }
 }
 

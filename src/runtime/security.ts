@@ -137,7 +137,7 @@ function isMountPoint(p: string): boolean {
   try {
     return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === p);
   } catch {
-    return false;
+    return false; // no /proc/self/mounts: treated as not mounted
   }
 }
 

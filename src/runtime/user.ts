@@ -80,13 +80,13 @@ export function readRootfsFile(rootfs: string, p: string): string | undefined {
     const st = fs.lstatSync(hostPath);
     if (!st.isFile() || st.size > MAX_FILE_BYTES) return undefined;
   } catch {
-    return undefined;
+    return undefined; // missing or escapes the rootfs: no such file
   }
   let fd: number;
   try {
     fd = fs.openSync(hostPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch {
-    return undefined;
+    return undefined; // missing or a symlink: no such file
   }
   try {
     const st = fs.fstatSync(fd);
@@ -105,7 +105,7 @@ export function readRootfsFile(rootfs: string, p: string): string | undefined {
     }
     return buf.subarray(0, off).toString('utf8');
   } catch {
-    return undefined;
+    return undefined; // unreadable: no such file
   } finally {
     fs.closeSync(fd);
   }

@@ -37,7 +37,7 @@ function parseOsRelease(): Record<string, string> {
     }
     return out;
   } catch {
-    return {};
+    return {}; // no /etc/os-release: unknown OS
   }
 }
 

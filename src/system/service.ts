@@ -193,6 +193,6 @@ function openFds(): number {
   try {
     return readdirSync('/proc/self/fd').length;
   } catch {
-    return 0;
+    return 0; // no /proc: unknown
   }
 }

@@ -16,7 +16,7 @@ export async function copyUp(src: string, dst: string): Promise<boolean> {
   try {
     st = await fs.lstat(src);
   } catch {
-    return false;
+    return false; // missing: nothing to copy
   }
   if (!st.isDirectory()) return false;
   const links = new Map<string, string>();

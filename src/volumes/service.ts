@@ -339,7 +339,7 @@ function regexMatch(pattern: string, value: string): boolean {
   try {
     return new RegExp(pattern).test(value);
   } catch {
-    return false;
+    return false; // not a valid regexp: no match
   }
 }
 

@@ -123,7 +123,7 @@ function decodeStat(header: string | string[] | undefined): PathStat | undefined
   try {
     return JSON.parse(Buffer.from(h, 'base64').toString()) as PathStat;
   } catch {
-    return undefined;
+    return undefined; // missing or malformed header: no stat
   }
 }
 

@@ -62,7 +62,7 @@ function containerImage(c: ContainerSummary, trunc: boolean): string {
     const name = familiarName(ref);
     return ref.tag !== undefined ? `${name}:${ref.tag}` : name;
   } catch {
-    return image;
+    return image; // not a reference: shown as given
   }
 }
 

@@ -83,7 +83,7 @@ export class LogCopier {
         w.on('error', () => undefined);
         return w;
       } catch {
-        return undefined;
+        return undefined; // no watch: the poll timer still picks up changes
       }
     })();
     this.timer = setInterval(() => this.kick(), POLL_MS);
@@ -244,7 +244,7 @@ async function readCursor(file: string): Promise<Cursor | undefined> {
     const c = JSON.parse(await fsp.readFile(file, 'utf8')) as Cursor;
     return Number.isInteger(c.ino) && Number.isInteger(c.pos) ? c : undefined;
   } catch {
-    return undefined;
+    return undefined; // no or corrupt cursor: start from the beginning
   }
 }
 

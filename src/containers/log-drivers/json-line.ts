@@ -64,7 +64,7 @@ export function parseJsonLogLine(line: Buffer): { stream: 'stdout' | 'stderr'; l
   try {
     v = JSON.parse(line.toString('utf8'));
   } catch {
-    return undefined;
+    return undefined; // not a JSON log line: skipped
   }
   if (!v || typeof v !== 'object') return undefined;
   const o = v as { log?: unknown; stream?: unknown; time?: unknown };

@@ -54,7 +54,7 @@ export function settingsOf(c: Container): LogFileSettings {
   try {
     return logFileSettings({ Type: cfg.Type, Config: cfg.Config ?? {} });
   } catch {
-    return logFileSettings({ Type: DEFAULT_LOG_DRIVER, Config: {} });
+    return logFileSettings({ Type: DEFAULT_LOG_DRIVER, Config: {} }); // invalid stored options: the default driver's
   }
 }
 

@@ -110,7 +110,7 @@ export function readHostRlimits(limitsText?: string): Record<string, RlimitPair>
     try {
       text = fs.readFileSync('/proc/self/limits', 'utf8');
     } catch {
-      return out;
+      return out; // no /proc/self/limits: no host limits to inherit
     }
   }
   const val = (s: string) => (s === 'unlimited' ? Infinity : Number(s));
