@@ -54,7 +54,7 @@ export class LowerLayers {
       let cur = dir;
       for (let i = 0; i < parts.length; i++) {
         cur = path.join(cur, parts[i]!);
-        const st = await fs.lstat(cur, { bigint: true }).catch(() => null);
+        const st = await fs.lstat(cur, { bigint: true }).catch(() => null); // gone meanwhile: stop here
         if (!st) break;
         if (st.isCharacterDevice() && st.rdev === 0n) {
           hidden = true;
@@ -125,7 +125,7 @@ export class RuntimeArtifacts {
       const names = await fs.readdir(dir.self);
       if (!names.length) return 'empty';
       for (const name of names) {
-        const st = await fs.lstat(dir.at(name) as string).catch(() => null);
+        const st = await fs.lstat(dir.at(name) as string).catch(() => null); // gone meanwhile: not hidden
         if (!st || !(await this.hidden(dir, `${rel}/${name}`, st))) return false;
       }
       return true;
@@ -153,7 +153,7 @@ export async function containerChanges(svc: ContainerService, ref: string): Prom
       const name = raw.toString('utf8');
       const rel = relDir === '' ? name : `${relDir}/${name}`;
       const p = `/${rel}`;
-      const st = await fs.lstat(dir.at(raw), { bigint: true }).catch(() => null);
+      const st = await fs.lstat(dir.at(raw), { bigint: true }).catch(() => null); // gone meanwhile: skipped
       if (!st) continue;
       if (await artifacts.hidden(dir, rel, st)) continue;
       let kind: ChangeKind | undefined;

@@ -562,7 +562,7 @@ export async function* readLogs(source: LogSource, opts: ReadLogsOptions): Async
 export async function rotatedFiles(logPath: string): Promise<string[]> {
   const dir = path.dirname(logPath);
   const base = path.basename(logPath);
-  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]); // no log directory: no rotated files
   const byIndex = new Map<number, string>();
   for (const name of names) {
     if (!name.startsWith(`${base}.`)) continue;

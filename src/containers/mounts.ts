@@ -336,7 +336,7 @@ export class ContainerMounts {
    */
   private async unmountSubpaths(id: string): Promise<void> {
     this.subpathMounts.delete(id);
-    const names = this.stagingDir ? await fs.readdir(this.stagingDir).catch(() => [] as string[]) : [];
+    const names = this.stagingDir ? await fs.readdir(this.stagingDir).catch(() => [] as string[]) : []; // no staging directory: nothing staged
     const staged = names.filter((n) => n.startsWith(`${id}-`)).sort().map((n) => path.join(this.stagingDir!, n));
     for (const target of staged.reverse()) {
       await unmount(target).catch((err) => log.warn('unmounting a volume subpath failed', { id, target, error: messageOf(err) }));

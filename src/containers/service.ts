@@ -451,7 +451,7 @@ export class ContainerService {
       if (!c.state.Running) return;
       await this.logs.exited(c); // the log is whole before anyone learns of the exit
       trace.mark('log drain');
-      const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false);
+      const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false); // cgroup gone: no OOM seen
       trace.mark('oom check');
       // The run's files and its network sandbox are independent: undone side by side.
       await Promise.all([

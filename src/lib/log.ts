@@ -26,10 +26,12 @@ export const log = {
   error: (msg: string, f?: Record<string, unknown>) => write('error', msg, f),
 };
 
-/** A `.catch` handler for best-effort steps: the failure is only worth a debug line. */
-export const debugIgnored =
-  (what: string) =>
-  (err: unknown): undefined => {
+/** A `.catch` handler for best-effort steps: the failure is only worth a debug line; `fallback` stands in. */
+export function debugIgnored(what: string): (err: unknown) => undefined;
+export function debugIgnored<T>(what: string, fallback: T): (err: unknown) => T;
+export function debugIgnored<T>(what: string, fallback?: T): (err: unknown) => T | undefined {
+  return (err) => {
     log.debug(what, { error: messageOf(err) });
-    return undefined;
+    return fallback;
   };
+}

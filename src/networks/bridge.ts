@@ -78,7 +78,7 @@ async function setIPv6(name: string, address6: string | undefined): Promise<void
 export async function deleteBridge(name: string, tag: string): Promise<void> {
   const existing = await ip.linkExists(name);
   if (!existing || existing.ifalias !== bridgeAlias(tag)) return;
-  const ports = await ip.links({ master: name }).catch(() => []);
+  const ports = await ip.links({ master: name }).catch(debugIgnored('listing the ports of a bridge failed', []));
   await ip.batch([...ports.map((p) => `link del ${p.ifname}`), `link del ${name}`], { force: true });
 }
 

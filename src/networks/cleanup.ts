@@ -18,9 +18,9 @@ export async function removeNetworkLeftovers(tag: string): Promise<void> {
   const claim = `/run/berth-network/${tag}.pid`;
   const pid = Number((await fs.readFile(claim, 'utf8').catch(() => '')).trim());
   if (pid && pid !== process.pid && processAlive(pid)) return;
-  const namespaces = (await ip.netnsList().catch(() => [])).filter((n) => isOurNetns(tag, n));
+  const namespaces = (await ip.netnsList().catch(() => [])).filter((n) => isOurNetns(tag, n)); // no netns support or none yet: nothing to delete
   if (namespaces.length) await ip.batch(namespaces.map((n) => `netns del ${n}`), { force: true }).catch(debugIgnored('deleting leftover network namespaces failed'));
-  const all = await ip.links().catch(() => []);
+  const all = await ip.links().catch(debugIgnored('listing links for leftovers failed', []));
   const bridges = all.filter((l) => l.ifalias === bridgeAlias(tag)).map((l) => l.ifname);
   const veths = all.filter((l) => l.master && bridges.includes(l.master)).map((l) => l.ifname);
   const cmds = [...veths, ...bridges].map((n) => `link del ${n}`);

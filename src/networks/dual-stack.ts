@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { EndpointState, IpamConfigEntry, NetworkRecord } from './model.js';
 import { parseCidr6, parseIPv6, type Cidr6, type Pool6 } from './ipv6.js';
 import * as ip from './ip.js';
+import { debugIgnored } from '../lib/log.js';
 
 /** The network's IPv6 IPAM entry, if it has IPv6 enabled. */
 export function v6ConfigOf(n: NetworkRecord): IpamConfigEntry | undefined {
@@ -48,7 +49,7 @@ export async function enableIPv6Forwarding(): Promise<void> {
 
 /** IPv6 subnets a new IPv6 network must not overlap: host routes not on our bridges. */
 export async function hostRoutes6(ourBridges: Set<string>): Promise<Cidr6[]> {
-  const routes = await ip.routes6().catch(() => []);
+  const routes = await ip.routes6().catch(debugIgnored('listing host IPv6 routes failed', []));
   return routes.flatMap((r) => {
     if (r.dst === 'default' || (r.dev && ourBridges.has(r.dev)) || r.dst.startsWith('fe80:')) return [];
     const c = parseCidr6(r.dst.includes('/') ? r.dst : `${r.dst}/128`);

@@ -177,7 +177,7 @@ async function exists(dir: string | undefined): Promise<boolean> {
   return fsp
     .stat(dir)
     .then((s) => s.isDirectory())
-    .catch(() => false);
+    .catch(() => false); // missing or unreadable: does not exist
 }
 
 function notFound(cgroupsPath: string): Error {

@@ -416,6 +416,7 @@ export function watchExits(
     // later change event for them is not mistaken for a new exit.
     if (opts.includeExisting) await rescan(true);
     else {
+      // no exit directory yet: nothing reported
       for (const name of await fsp.readdir(exitDir).catch(() => [] as string[])) {
         const st = await fsp.stat(path.join(exitDir, name)).catch(() => undefined); // gone meanwhile: skipped
         if (st?.isFile() && st.size > 0) reported.set(name, `${st.ino}:${st.mtimeMs}:${st.size}`);

@@ -43,7 +43,7 @@ export class LocalDriver {
 
   /** Names of the directories under the volumes root (to reconcile with the database at start). */
   async listDirs(): Promise<string[]> {
-    const entries = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []);
+    const entries = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []); // no volumes root yet: no directories
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
