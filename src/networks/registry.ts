@@ -73,7 +73,7 @@ export class NetworkRegistry {
       }
       if (this.externalBridge && n.bridge === this.externalBridge.name) await useExternalBridge(this.externalBridge, `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`);
       else await ensureBridge({ name: n.bridge!, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu: mtuOf(n), address6: pool6 && `${formatIPv6(pool6.gateway)}/${pool6.subnet.prefix}` });
-      if (!this.config.userlandProxy) await setRouteLocalnet(n.bridge!, true).catch(debugIgnored('setting route_localnet on a bridge failed'));
+      if (!this.config.userlandProxy) await setRouteLocalnet(n.bridge!, true).catch((err) => log.warn('ports published on 127.0.0.1 will not answer: setting route_localnet failed', { error: messageOf(err) }));
     }
   }
 
@@ -374,7 +374,7 @@ export class NetworkRegistry {
     };
     await ensureBridge({ name: bridgeName, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu, address6: ipamCfg6 && `${ipamCfg6.Gateway}/${pool6!.subnet.prefix}` });
     try {
-      if (!this.config.userlandProxy) await setRouteLocalnet(bridgeName, true).catch(debugIgnored('setting route_localnet on a bridge failed'));
+      if (!this.config.userlandProxy) await setRouteLocalnet(bridgeName, true).catch((err) => log.warn('ports published on 127.0.0.1 will not answer: setting route_localnet failed', { error: messageOf(err) }));
       if (pool6 && this.config.ipForward) await enableIPv6Forwarding();
       this.store.saveNetwork(n);
       this.ipam.addNetwork(id, pool);
