@@ -9,7 +9,7 @@
  * the records after any change of networks or ports.
  */
 import type { NetworkStore } from './store.js';
-import type { SandboxRecord } from './model.js';
+import type { NetworkRecord, SandboxRecord } from './model.js';
 import { proxyTarget, hostHasIPv6, v6ConfigOf } from './dual-stack.js';
 import { Firewall, type FirewallState } from './firewall.js';
 import { PortProxy, BindError } from './proxy.js';
@@ -33,8 +33,8 @@ export class Publishing {
     tag: string,
     private readonly config: Pick<NetworkConfig, 'iptables' | 'userlandProxy'>,
   ) {
-    this.firewall = new Firewall(tag, { enabled: config.iptables, userlandProxy: config.userlandProxy }, () => this.firewallState());
-    this.firewall6 = new Firewall(tag, { enabled: config.iptables, userlandProxy: config.userlandProxy, family: 6 }, () => this.firewallState6());
+    this.firewall = new Firewall(tag, { enabled: config.iptables, userlandProxy: config.userlandProxy }, () => this.firewallStateOf(4));
+    this.firewall6 = new Firewall(tag, { enabled: config.iptables, userlandProxy: config.userlandProxy, family: 6 }, () => this.firewallStateOf(6));
   }
 
   async init(): Promise<void> {
@@ -169,13 +169,15 @@ export class Publishing {
     await this.firewall6.remove().catch((err) => log.warn('could not remove ip6tables rules', { error: messageOf(err) }));
   }
 
-  private firewallState(): FirewallState {
+  /** One family's networks, and the ports published on host addresses of that family. */
+  private firewallStateOf(family: 4 | 6): FirewallState {
+    const subnetOf = (n: NetworkRecord) => (family === 6 ? v6ConfigOf(n)?.Subnet : n.ipam.Config[0]?.Subnet ?? '');
     const networks = this.store
       .allNetworks()
-      .filter((n) => n.driver === 'bridge' && n.bridge)
+      .filter((n) => n.driver === 'bridge' && n.bridge && subnetOf(n) !== undefined)
       .map((n) => ({
         bridge: n.bridge!,
-        subnet: n.ipam.Config[0]?.Subnet ?? '',
+        subnet: subnetOf(n)!,
         internal: n.internal,
         masquerade: !/^(false|0)$/i.test(n.options[OPT_MASQUERADE] ?? 'true'),
         icc: !/^(false|0)$/i.test(n.options[OPT_ICC] ?? 'true'),
@@ -184,30 +186,11 @@ export class Publishing {
     for (const sb of this.store.allSandboxes()) {
       const target = sb.endpoints.find((e) => e.networkId === sb.gatewayNetwork);
       const bridge = target ? this.store.network(target.networkId)?.bridge : undefined;
-      if (!target || !bridge) continue;
-      for (const p of sb.ports) if (!p.hostIp.includes(':')) ports.push({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: target.ip, containerPort: p.containerPort, bridge });
-    }
-    return { networks, ports };
-  }
-
-  /** The IPv6 side: IPv6 networks, and ports published on IPv6 host addresses of containers with an IPv6 address. */
-  private firewallState6(): FirewallState {
-    const networks = this.store
-      .allNetworks()
-      .filter((n) => n.driver === 'bridge' && n.bridge && v6ConfigOf(n))
-      .map((n) => ({
-        bridge: n.bridge!,
-        subnet: v6ConfigOf(n)!.Subnet!,
-        internal: n.internal,
-        masquerade: !/^(false|0)$/i.test(n.options[OPT_MASQUERADE] ?? 'true'),
-        icc: !/^(false|0)$/i.test(n.options[OPT_ICC] ?? 'true'),
-      }));
-    const ports: FirewallState['ports'] = [];
-    for (const sb of this.store.allSandboxes()) {
-      const target = sb.endpoints.find((e) => e.networkId === sb.gatewayNetwork);
-      const bridge = target ? this.store.network(target.networkId)?.bridge : undefined;
-      if (!target?.ip6 || !bridge) continue;
-      for (const p of sb.ports) if (p.hostIp.includes(':')) ports.push({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: target.ip6, containerPort: p.containerPort, bridge });
+      const containerIp = family === 6 ? target?.ip6 : target?.ip;
+      if (!containerIp || !bridge) continue;
+      for (const p of sb.ports) {
+        if (p.hostIp.includes(':') === (family === 6)) ports.push({ proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp, containerPort: p.containerPort, bridge });
+      }
     }
     return { networks, ports };
   }
