@@ -3,6 +3,7 @@
  * NetworkSettings. Pure functions over the records.
  */
 import type { EndpointRecord, EndpointState, NetworkRecord } from './model.js';
+import { normalizeMac } from './mac.js';
 
 export interface AttachedContainer {
   id: string;
@@ -56,7 +57,7 @@ export function endpointView(rec: EndpointRecord, networkId: string, state: Endp
     Links: rec.config.Links?.length ? rec.config.Links : null,
     Aliases: aliases,
     // A stopped container shows the address it asked for, as dockerd keeps it in the endpoint settings.
-    MacAddress: state?.mac ?? rec.config.MacAddress?.toLowerCase().replace(/-/g, ':') ?? '',
+    MacAddress: state?.mac ?? ((rec.config.MacAddress && normalizeMac(rec.config.MacAddress)) || ''),
     DriverOpts: rec.config.DriverOpts ?? null,
     GwPriority: rec.config.GwPriority ?? 0,
     NetworkID: networkId,
