@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 #   runc, conmon: run and watch containers; iptables, iproute2: networks; busybox-static: the base image;
 #   attr: setfattr/getfattr for overlay opaque directories; tini: --init; procps: ps for `top`; docker-cli compatibility is tested with the
 #   docker CLI already on the machine (/usr/local/bin/docker) when it is there.
-PACKAGES=(runc conmon iptables iproute2 busybox-static attr tini procps)
+#   docker-registry (Distribution 2.8), skopeo, apache2-utils (htpasswd): the registry peers Berth's pull,
+#   push and registry server are tested against, and the binary the local `registry:2` image is made from.
+PACKAGES=(runc conmon iptables iproute2 busybox-static attr tini procps docker-registry skopeo apache2-utils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
