@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -100,6 +100,23 @@ function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+async function fewestFds(pid: number, ms: number): Promise<number> {
+  let fewest = fdCount(pid);
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) fewest = Math.min(fewest, fdCount(pid));
+  return fewest;
+}
+
+/** What the descriptors point at, for a failure message. */
+function fdTargets(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return '?'; // closed meanwhile
+    }
+  });
+}
+
 function childCount(pid: number): number {
   let n = 0;
   for (const task of readdirSync(`/proc/${pid}/task`)) {
@@ -138,14 +155,16 @@ async function assertAlive(): Promise<void> {
 test('a client that hangs up in the middle of `docker save` leaves the daemon up, with no descriptor held', async () => {
   const pid = daemonPid();
   await assertAlive();
-  const fdsBefore = fdCount(pid);
+  // The running container's log copy opens and closes its cursor file a few times a second: the
+  // baseline is the fewest descriptors seen over a moment, not one sample.
+  const fdsBefore = await fewestFds(pid, 500);
   for (let i = 0; i < 5; i++) {
     const got = await raw(request('GET', '/images/get?names=busybox'), { hangUpAfter: 1000 });
-    assert.equal(statusOf(got), 200);
+    assert.equal(statusOf(got), 200, got.subarray(0, 200).toString('latin1'));
   }
   await assertAlive();
-  // The layer blobs the save opened are closed again.
-  assert.ok(await waitFor(() => fdCount(pid) <= fdsBefore, 3_000), `fds ${fdsBefore} -> ${fdCount(pid)}`);
+  // The layer blobs the save opened are closed again (a loaded machine may take a moment).
+  assert.ok(await waitFor(() => fdCount(pid) <= fdsBefore, 10_000), `fds ${fdsBefore} -> ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
 });
 
 test('a request line whose URL does not parse gets a 400, and the daemon stays up', async () => {
@@ -271,7 +290,7 @@ test('a logs -f client that stops reading and then hangs up releases the log fil
   assert.equal((await d.request('POST', `/containers/${id}/start`)).status, 204);
   const pid = daemonPid();
   await new Promise((r) => setTimeout(r, 1500));
-  const fdsBefore = fdCount(pid);
+  const fdsBefore = await fewestFds(pid, 500);
   for (let i = 0; i < 3; i++) {
     await new Promise<void>((resolve) => {
       const s = net.connect(d.socket, () => s.write(request('GET', `/containers/${id}/logs?follow=1&stdout=1`).join('')));
@@ -283,7 +302,7 @@ test('a logs -f client that stops reading and then hangs up releases the log fil
       }, 1000);
     });
   }
-  assert.ok(await waitFor(() => fdCount(pid) <= fdsBefore, 3_000), `fds ${fdsBefore} -> ${fdCount(pid)}`);
+  assert.ok(await waitFor(() => fdCount(pid) <= fdsBefore, 10_000), `fds ${fdsBefore} -> ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
   await d.request('DELETE', `/containers/${id}?force=1`);
   await assertAlive();
 });

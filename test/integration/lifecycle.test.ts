@@ -265,8 +265,13 @@ describe('a long exec root and data root', () => {
   test('attach and exec work', async () => {
     const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo hello; sleep 1000'] })).json().Id;
     assert.equal((await d.request('POST', `/containers/${id}/start`)).status, 204);
-    const attached = await d.request('POST', `/containers/${id}/attach?stdout=1&logs=1&stream=0`);
-    assert.equal(demux(attached.body).stdout, 'hello\n');
+    // The shell may not have run `echo` yet when start returns: ask again until it has.
+    let replayed = '';
+    for (let i = 0; i < 50 && !replayed; i++) {
+      replayed = demux((await d.request('POST', `/containers/${id}/attach?stdout=1&logs=1&stream=0`)).body).stdout;
+      if (!replayed) await sleep(100);
+    }
+    assert.equal(replayed, 'hello\n');
     const ex = (await d.request('POST', `/containers/${id}/exec`, { Cmd: ['echo', 'from-exec'], AttachStdout: true })).json().Id;
     const out = await d.request('POST', `/exec/${ex}/start`, { Detach: false });
     assert.equal(out.status, 200, out.text);

@@ -68,6 +68,7 @@ export async function attachContainer(
   // The none driver keeps nothing to replay; attach itself still works.
   const logSource = logs && (stdout || stderr) ? (() => { try { return svc.logs.source(c); } catch { return undefined; } })() : undefined;
   if (logSource) {
+    await svc.logs.catchUp(c.id);
     const abort = new AbortController();
     void session.done.then(() => abort.abort());
     for await (const rec of readLogs(logSource, {

@@ -26,6 +26,9 @@ export async function streamLogs(ctx: RequestContext, svc: Pick<ContainerService
   const gone = () => abort.abort();
   req.socket.once('close', gone);
   res.once('close', gone);
+  await svc.logs.catchUp(c.id);
+  // The client may have left while the copy caught up: then its 'close' has already been.
+  if (req.socket.destroyed) abort.abort();
   res.writeHead(200, { 'Content-Type': tty ? RAW : MULTIPLEXED });
   res.flushHeaders();
   // A client that stops reading and then leaves: the wait for 'drain' ends with the connection.

@@ -107,6 +107,15 @@ export class LogCopier {
     await this.close();
   }
 
+  /** Copies what conmon has written so far, now (a reader wants everything up to this moment). */
+  async catchUp(): Promise<void> {
+    if (this.stopped) return;
+    while (this.running) await this.running;
+    if (this.stopped) return;
+    this.kick();
+    await this.running;
+  }
+
   /** Stops without copying more (the container is being removed). */
   async stop(): Promise<void> {
     this.stopWatching();

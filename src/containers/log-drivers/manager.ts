@@ -103,6 +103,14 @@ export class ContainerLogs {
     return { format: 'json', path: this.driverFile(c.id, s) };
   }
 
+  /**
+   * Copies what the container has written up to now into the driver's file, so a reader sees output
+   * that came just before its request (the copy otherwise follows conmon's file a moment behind).
+   */
+  async catchUp(id: string): Promise<void> {
+    await this.copiers.get(id)?.catchUp().catch((err) => log.warn('log copy failed', { id, error: messageOf(err) }));
+  }
+
   /** Before a run: the previous run's copy is done; conmon starts a fresh file. */
   async beforeStart(c: Container): Promise<void> {
     await this.copiers.get(c.id)?.finish();
