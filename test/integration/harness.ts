@@ -88,7 +88,7 @@ export class TestDaemon {
   }
 
   async start(): Promise<this> {
-    this.proc = spawn(process.execPath, [BERTHD, ...this.args()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = spawn(BERTHD, this.args(), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
