@@ -62,6 +62,8 @@ export class LogCopier {
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
+  /** finish() or stop(), once begun: no new copy starts beside it, and readers wait for it. */
+  private ended?: Promise<void>;
 
   constructor(
     /** conmon's k8s-file. */
@@ -73,7 +75,13 @@ export class LogCopier {
 
   /** Starts copying from the saved cursor (or the beginning) and follows the file. */
   async start(): Promise<void> {
-    await this.resume();
+    // Held in `running` so an exit or a reader that comes meanwhile waits, rather than opening the
+    // file a second time from the same cursor (which copied a batch twice).
+    this.running = this.resume().finally(() => {
+      this.running = undefined;
+    });
+    await this.running;
+    if (this.ended) return; // the container exited (or went) meanwhile: finish() took over
     this.watcher = (() => {
       try {
         const base = path.basename(this.source);
@@ -92,9 +100,13 @@ export class LogCopier {
   }
 
   /** Copies everything conmon has written (it has exited: its file is complete) and stops. */
-  async finish(): Promise<void> {
+  finish(): Promise<void> {
+    return (this.ended ??= this.finishNow());
+  }
+
+  private async finishNow(): Promise<void> {
     this.stopWatching();
-    await this.running;
+    while (this.running) await this.running;
     if (!this.fh && !this.stopped) await this.resume();
     await this.copyAll().catch((err) => log.warn('log copy failed', { file: this.source, error: messageOf(err) }));
     // The output is over: unended lines are written as they are.
@@ -109,17 +121,21 @@ export class LogCopier {
 
   /** Copies what conmon has written so far, now (a reader wants everything up to this moment). */
   async catchUp(): Promise<void> {
-    if (this.stopped) return;
+    if (this.ended) return this.ended;
     while (this.running) await this.running;
-    if (this.stopped) return;
+    if (this.ended) return this.ended;
     this.kick();
     await this.running;
   }
 
   /** Stops without copying more (the container is being removed). */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return (this.ended ??= this.stopNow());
+  }
+
+  private async stopNow(): Promise<void> {
     this.stopWatching();
-    await this.running;
+    while (this.running) await this.running;
     await this.close();
   }
 
@@ -138,7 +154,7 @@ export class LogCopier {
   }
 
   private kick(): void {
-    if (this.stopped) return;
+    if (this.ended || this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
