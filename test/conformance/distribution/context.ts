@@ -204,7 +204,9 @@ function describe(a: Answer): string {
   const u = new URL(a.url);
   let body = a.body.subarray(0, 300).toString('utf8').replace(/\s+/g, ' ').trim();
   if (a.body.length > 300) body += '…';
-  return `${u.pathname}${u.search} answered ${a.status}${body ? ` ${body}` : ''}`;
+  let where = u.pathname + u.search;
+  if (where.length > 140) where = where.slice(0, 90) + '…' + where.slice(-40);
+  return `${where} answered ${a.status}${body ? ` ${body}` : ''}`;
 }
 
 export function expectStatus(a: Answer, ...want: number[]): void {
