@@ -14,7 +14,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { SKOPEO, hasDockerRegistry, hasSkopeo, startDistribution } from './registry-peers.js';
+import { SKOPEO, hasDockerRegistry, hasSkopeo, makeTestCerts, startDistribution } from './registry-peers.js';
+import { spawnSync } from 'node:child_process';
 import { hasBerthRegistry, startBerthRegistry } from '../conformance/distribution/berth-server.js';
 
 const execFileP = promisify(execFile);
@@ -60,8 +61,11 @@ interface Layout {
   blobs: string[];
 }
 
-/** An OCI image layout holding one image: one gzip layer with a couple of files, a config, a manifest, index.json. */
-async function makeLayout(dir: string, tag: string): Promise<Layout> {
+const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** An OCI image layout holding one image (one gzip layer with a couple of files, a config, a manifest), or an index of one image per architecture. */
+async function makeLayout(dir: string, tag: string, architectures?: string[]): Promise<Layout> {
   const blobsDir = path.join(dir, 'blobs', 'sha256');
   mkdirSync(blobsDir, { recursive: true });
   const put = (b: Buffer) => {
@@ -69,28 +73,44 @@ async function makeLayout(dir: string, tag: string): Promise<Layout> {
     writeFileSync(path.join(blobsDir, d.slice(7)), b);
     return { digest: d, size: b.length };
   };
-  const layerTar = await tarOf({ 'etc/': '', 'etc/greeting': 'hello from berth\n', 'hello.txt': `made ${process.pid}\n` });
-  const layer = put(gzipSync(layerTar));
-  const config = put(Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Cmd: ['/bin/sh'] },
-    rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] },
-    history: [{ created_by: 'registry-skopeo.test' }],
-  })));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-  }));
-  const m = put(manifest);
+  const blobs: string[] = [];
+  const image = async (architecture: string) => {
+    const layerTar = await tarOf({ 'etc/': '', 'etc/greeting': `hello from berth on ${architecture}\n`, 'hello.txt': `made ${process.pid}\n` });
+    const layer = put(gzipSync(layerTar));
+    const config = put(Buffer.from(JSON.stringify({
+      architecture,
+      os: 'linux',
+      config: { Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] },
+      history: [{ created_by: 'registry-skopeo.test' }],
+    })));
+    blobs.push(config.digest, layer.digest);
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+    }));
+    return { manifest, ...put(manifest), architecture };
+  };
+  let top: { digest: string; size: number; manifest: Buffer; mediaType: string };
+  if (!architectures) top = { ...(await image('amd64')), mediaType: MANIFEST };
+  else {
+    const children = [];
+    for (const a of architectures) children.push(await image(a));
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: INDEX,
+      manifests: children.map((c) => ({ mediaType: MANIFEST, digest: c.digest, size: c.size, platform: { architecture: c.architecture, os: 'linux' } })),
+    }));
+    top = { ...put(index), manifest: index, mediaType: INDEX };
+  }
   writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
     schemaVersion: 2,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    manifests: [{ mediaType: top.mediaType, digest: top.digest, size: top.size, annotations: { 'org.opencontainers.image.ref.name': tag } }],
   }));
-  return { dir, manifestDigest: m.digest, manifest, blobs: [config.digest, layer.digest] };
+  return { dir, manifestDigest: top.digest, manifest: top.manifest, blobs };
 }
 
 /** The manifest digest an OCI layout's index.json names for a tag, and that it matches its blob. */
@@ -102,7 +122,9 @@ function layoutDigest(dir: string, tag: string): string {
   return d;
 }
 
-test('skopeo copies an OCI layout into, between and out of registries with digests intact', { skip: (!hasSkopeo && 'skopeo not installed') || (!hasDockerRegistry && 'docker-registry not installed') }, async (t) => {
+const skip = (!hasSkopeo && 'skopeo not installed') || (!hasDockerRegistry && 'docker-registry not installed');
+
+test('skopeo copies an OCI layout into, between and out of registries with digests intact', { skip }, async (t) => {
   const src = await makeLayout(path.join(work, 'src'), 'v1');
   const dr = await startDistribution();
   cleanups.push(() => dr.stop());
@@ -154,3 +176,95 @@ test('skopeo copies an OCI layout into, between and out of registries with diges
     }
   }
 });
+
+interface End {
+  name: string;
+  host: string;
+  /** skopeo flags to read from (src) and write to (dest) it. */
+  src: string[];
+  dest: string[];
+  inspect: string[];
+}
+
+/** docker-registry and Berth's server (or a second docker-registry while Berth's is absent), optionally with TLS and htpasswd. */
+async function ends(t: { diagnostic(m: string): void }, secured: boolean): Promise<[End, End]> {
+  const plainFlags = (): Pick<End, 'src' | 'dest' | 'inspect'> => ({ src: ['--src-tls-verify=false'], dest: ['--dest-tls-verify=false'], inspect: ['--tls-verify=false'] });
+  let securedFlags = plainFlags;
+  let berthArgs: string[] = [];
+  if (secured) {
+    const dir = mkdtempSync(path.join(work, 'secrets-'));
+    const certs = await makeTestCerts(path.join(dir, 'certs'));
+    // skopeo's --cert-dir wants the CA as ca.crt.
+    const certDir = path.join(dir, 'certdir');
+    mkdirSync(certDir);
+    writeFileSync(path.join(certDir, 'ca.crt'), readFileSync(certs.ca));
+    const htpasswd = path.join(dir, 'htpasswd');
+    writeFileSync(htpasswd, '');
+    const r = spawnSync('htpasswd', ['-Bb', htpasswd, 'alice', 's3cret'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    securedFlags = () => ({
+      src: ['--src-cert-dir', certDir, '--src-creds', 'alice:s3cret'],
+      dest: ['--dest-cert-dir', certDir, '--dest-creds', 'alice:s3cret'],
+      inspect: ['--cert-dir', certDir, '--creds', 'alice:s3cret'],
+    });
+    berthArgs = ['--htpasswd', htpasswd, '--tls-cert', certs.cert, '--tls-key', certs.key];
+    // docker-registry makes its own CA; skopeo then gets a cert dir for it below.
+  }
+  const startDr = async (name: string): Promise<End> => {
+    const dr = await startDistribution(secured ? { tls: true, users: { alice: 's3cret' } } : {});
+    cleanups.push(() => dr.stop());
+    if (!secured) return { name, host: dr.host, ...plainFlags() };
+    const certDir = mkdtempSync(path.join(work, 'drcerts-'));
+    writeFileSync(path.join(certDir, 'ca.crt'), dr.ca!);
+    return {
+      name,
+      host: dr.host,
+      src: ['--src-cert-dir', certDir, '--src-creds', 'alice:s3cret'],
+      dest: ['--dest-cert-dir', certDir, '--dest-creds', 'alice:s3cret'],
+      inspect: ['--cert-dir', certDir, '--creds', 'alice:s3cret'],
+    };
+  };
+  const first = await startDr('docker-registry');
+  if (hasBerthRegistry()) {
+    const berth = await startBerthRegistry(berthArgs);
+    cleanups.push(() => berth.stop());
+    return [first, { name: 'berth', host: berth.host, ...securedFlags() }];
+  }
+  t.diagnostic("Berth's registry server is not in this build: a second docker-registry is the other end");
+  return [first, await startDr('docker-registry #2')];
+}
+
+for (const secured of [false, true]) {
+  test(`skopeo copies a multi-arch OCI index with --all, digests intact${secured ? ', over TLS with htpasswd' : ''}`, { skip }, async (t) => {
+    const src = await makeLayout(path.join(work, `src-index-${secured}`), 'multi', ['amd64', 'arm64']);
+    const index = JSON.parse(src.manifest.toString()) as { manifests: Array<{ digest: string }> };
+    const [a, b] = await ends(t, secured);
+    const ref = (e: End, repo: string, at = ':multi') => `docker://${e.host}/${repo}${at}`;
+    const check = async (e: End, repo: string) => {
+      const raw = await skopeo('inspect', '--raw', ...e.inspect, ref(e, repo));
+      assert.equal(sha256(raw), src.manifestDigest, `index digest at ${e.name}/${repo}`);
+      for (const child of index.manifests) {
+        const c = await skopeo('inspect', '--raw', ...e.inspect, ref(e, repo, '@' + child.digest));
+        assert.equal(sha256(c), child.digest, `child ${child.digest} at ${e.name}/${repo}`);
+      }
+    };
+    for (const e of [a, b]) {
+      await skopeo('copy', '--all', '--preserve-digests', ...e.dest, `oci:${src.dir}:multi`, ref(e, 'skopeo/multi'));
+      await check(e, 'skopeo/multi');
+    }
+    await skopeo('copy', '--all', '--preserve-digests', ...a.src, ...b.dest, ref(a, 'skopeo/multi'), ref(b, 'skopeo/multi-from-a'));
+    await check(b, 'skopeo/multi-from-a');
+    await skopeo('copy', '--all', '--preserve-digests', ...b.src, ...a.dest, ref(b, 'skopeo/multi'), ref(a, 'skopeo/multi-from-b'));
+    await check(a, 'skopeo/multi-from-b');
+    const out = path.join(work, `out-index-${secured}`);
+    await skopeo('copy', '--all', '--preserve-digests', ...b.src, ref(b, 'skopeo/multi-from-a'), `oci:${out}:multi`);
+    assert.equal(layoutDigest(out, 'multi'), src.manifestDigest);
+    for (const d of [...index.manifests.map((m) => m.digest), ...src.blobs]) {
+      assert.equal(sha256(readFileSync(path.join(out, 'blobs', 'sha256', d.slice(7)))), d, `${d} in the layout copied out`);
+    }
+    if (secured) {
+      // The same copy without credentials is refused: the secured ends really asked for them.
+      await assert.rejects(skopeo('inspect', '--raw', ...b.inspect.filter((f, i, all) => f !== '--creds' && all[i - 1] !== '--creds'), ref(b, 'skopeo/multi')), /unauthorized|authentication required|401/i);
+    }
+  });
+}
