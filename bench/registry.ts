@@ -117,8 +117,16 @@ async function streamCall(e: Engine, method: string, p: string, o: Parameters<ty
 
 const AUTH = { 'X-Registry-Auth': Buffer.from('{}').toString('base64') };
 
-async function rmi(e: Engine, ref: string): Promise<void> {
-  await request(e.host, 'DELETE', `/images/${encodeURIComponent(ref)}?force=1`);
+async function imageId(e: Engine, ref: string): Promise<string | undefined> {
+  const r = await request(e.host, 'GET', `/images/${encodeURIComponent(ref)}/json`);
+  return r.status === 200 ? (JSON.parse(r.text) as { Id: string }).Id : undefined;
+}
+
+/** Removes the image with every name it has (tags and digests), and makes sure it is gone, so the pull that follows fetches it all. */
+async function removeImage(e: Engine, id: string): Promise<void> {
+  const r = await request(e.host, 'DELETE', `/images/${id}?force=1`);
+  if (r.status !== 200 && r.status !== 404) throw new Error(`${e.name} rmi ${id}: ${r.status} ${r.text}`);
+  if (await imageId(e, id)) throw new Error(`${e.name}: image ${id} still there after DELETE /images/${id}?force=1`);
 }
 
 // ---- one run ---------------------------------------------------------------------------------------
@@ -142,8 +150,9 @@ async function oneRun(e: Engine, archive: string, run: number): Promise<Sample> 
     await streamCall(e, 'POST', `/images/${encodeURIComponent(repo)}/push?tag=${tag}`, { headers: AUTH });
     const pushS = (performance.now() - t0) / 1000;
 
-    await rmi(e, `${repo}:${tag}`);
-    await rmi(e, LOCAL_NAME);
+    const id = await imageId(e, LOCAL_NAME);
+    if (!id) throw new Error(`${e.name}: ${LOCAL_NAME} not there after the load`);
+    await removeImage(e, id);
     t0 = performance.now();
     await streamCall(e, 'POST', `/images/create?fromImage=${encodeURIComponent(repo)}&tag=${tag}`, { headers: AUTH });
     const pullS = (performance.now() - t0) / 1000;
@@ -153,8 +162,10 @@ async function oneRun(e: Engine, archive: string, run: number): Promise<Sample> 
     const secondPullMs = performance.now() - t0;
     return { pushS, pullS, secondPullMs };
   } finally {
-    await rmi(e, `${repo}:${tag}`).catch(() => undefined);
-    await rmi(e, LOCAL_NAME).catch(() => undefined);
+    for (const ref of [`${repo}:${tag}`, LOCAL_NAME]) {
+      const id = await imageId(e, ref).catch(() => undefined);
+      if (id) await removeImage(e, id).catch(() => undefined);
+    }
     await registry.stop();
   }
 }
