@@ -120,17 +120,22 @@ test('distribution-spec conformance: docker-registry and Berth side by side', { 
     assert.deepEqual(failed.map((r) => r.id), [], `Berth's server fails checks outside its allow-list:\n${formatDetails('berth', failed)}`);
   });
 
-  await t.test('berth registry serve, TLS and htpasswd', { skip: berthSkip }, async () => {
-    const s = await secrets();
-    const server = await startBerthRegistry(['--htpasswd', s.htpasswd, '--tls-cert', s.certs.cert, '--tls-key', s.certs.key]);
-    cleanups.push(() => server.stop());
-    const results = await runConformance({ name: 'berth tls+auth', url: server.url, ca: s.ca, auth: AUTH }, { categories: SECURED_CATEGORIES });
-    columns.push({ name: 'berth tls+auth', results });
-    const failed = results.filter((r) => r.status === 'fail' && !(r.id in BERTH_ALLOWED_FAILURES));
-    assert.deepEqual(failed.map((r) => r.id), [], formatDetails('berth tls+auth', failed));
-    const anon = await runConformance({ name: 'anonymous', url: server.url, ca: s.ca }, { ids: ['pull/api-version'] });
-    assert.equal(anon[0]!.status, 'fail', 'Berth answered /v2/ without credentials');
-  });
+  for (const token of [false, true]) {
+    const label = token ? 'berth tls+token' : 'berth tls+auth';
+    await t.test(`berth registry serve, TLS and htpasswd${token ? ' behind its bearer-token endpoint' : ''}`, { skip: berthSkip }, async () => {
+      const s = await secrets();
+      const server = await startBerthRegistry(['--htpasswd', s.htpasswd, '--tls-cert', s.certs.cert, '--tls-key', s.certs.key, ...(token ? ['--token-issue'] : [])]);
+      cleanups.push(() => server.stop());
+      const results = await runConformance({ name: label, url: server.url, ca: s.ca, auth: AUTH }, { categories: SECURED_CATEGORIES });
+      columns.push({ name: label, results });
+      const failed = results.filter((r) => r.status === 'fail' && !(r.id in BERTH_ALLOWED_FAILURES));
+      assert.deepEqual(failed.map((r) => r.id), [], formatDetails(label, failed));
+      const anon = await runConformance({ name: 'anonymous', url: server.url, ca: s.ca }, { ids: ['pull/api-version'] });
+      assert.equal(anon[0]!.status, 'fail', 'Berth answered /v2/ without credentials');
+      const wrong = await runConformance({ name: 'wrong password', url: server.url, ca: s.ca, auth: { username: 'alice', password: 'nope' } }, { ids: ['pull/api-version'] });
+      assert.equal(wrong[0]!.status, 'fail', 'Berth answered /v2/ with a wrong password');
+    });
+  }
 
   await t.test('every check passes against at least one real registry', { skip: berthSkip }, () => {
     // A check nobody passes is either wrong or untestable here. tags-query is a MAY; the others are in
@@ -142,7 +147,7 @@ test('distribution-spec conformance: docker-registry and Berth side by side', { 
     assert.deepEqual(nowhere, []);
   });
 
-  const order = ['docker-registry', 'd-r no delete', 'd-r tls+auth', 'berth', 'berth tls+auth'];
+  const order = ['docker-registry', 'd-r no delete', 'd-r tls+auth', 'berth', 'berth tls+auth', 'berth tls+token'];
   const shown = order.map((name) => columns.find((c) => c.name === name) ?? { name, results: undefined });
   console.log('\n' + formatTable(shown));
   for (const c of columns) if (c.results) console.log(`${c.name}: ${JSON.stringify(summary(c.results))}`);

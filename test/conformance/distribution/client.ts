@@ -28,8 +28,20 @@ export interface ClientTarget {
   auth?: { username: string; password: string };
 }
 
+/** A WWW-Authenticate challenge: scheme and its parameters (realm, service, scope, ...). */
+export function parseChallenge(value: string): { scheme: string; params: Record<string, string> } | undefined {
+  const m = /^\s*(\w+)\s*(.*)$/.exec(value);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  for (const p of m[2]!.matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) params[p[1]!.toLowerCase()] = p[2] ?? p[3] ?? '';
+  return { scheme: m[1]!.toLowerCase(), params };
+}
+
 export class RegistryClient {
   private readonly base: URL;
+  /** Bearer token flow (Docker's token auth): the token, and every scope asked for so far, so one token covers them all. */
+  private token?: string;
+  private readonly scopes = new Set<string>();
   private readonly agentHttp = new http.Agent({ keepAlive: true, maxSockets: 4 });
   private readonly agentHttps: https.Agent;
 
@@ -43,13 +55,43 @@ export class RegistryClient {
     return new URL(pathOrUrl, this.base);
   }
 
-  request(method: string, pathOrUrl: string, o: RequestOptions = {}): Promise<Answer> {
+  /** One request; on a 401 with a Bearer challenge, fetches a token from its realm and tries once more. */
+  async request(method: string, pathOrUrl: string, o: RequestOptions = {}): Promise<Answer> {
+    const a = await this.send(method, pathOrUrl, o);
+    if (a.status !== 401) return a;
+    const challenge = parseChallenge(header(a, 'WWW-Authenticate'));
+    if (challenge?.scheme !== 'bearer' || !challenge.params.realm) return a;
+    for (const s of (challenge.params.scope ?? '').split(' ').filter(Boolean)) this.scopes.add(s);
+    const token = await this.fetchToken(challenge.params.realm, challenge.params.service);
+    if (!token) return a;
+    this.token = token;
+    return this.send(method, pathOrUrl, o);
+  }
+
+  private async fetchToken(realm: string, service: string | undefined): Promise<string | undefined> {
+    const u = new URL(realm, this.base);
+    if (service) u.searchParams.set('service', service);
+    for (const s of this.scopes) u.searchParams.append('scope', s);
+    const a = await this.send('GET', u.href, {}, this.basic());
+    if (a.status !== 200) return undefined;
+    try {
+      const body = JSON.parse(a.body.toString('utf8')) as { token?: string; access_token?: string };
+      return body.token ?? body.access_token;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private basic(): string | undefined {
+    if (!this.target.auth) return undefined;
+    const { username, password } = this.target.auth;
+    return 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
+  }
+
+  private send(method: string, pathOrUrl: string, o: RequestOptions, authorization = this.token ? `Bearer ${this.token}` : this.basic()): Promise<Answer> {
     const url = this.resolve(pathOrUrl);
     const headers: Record<string, string | number> = { ...o.headers };
-    if (this.target.auth) {
-      const { username, password } = this.target.auth;
-      headers.Authorization = 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
-    }
+    if (authorization) headers.Authorization = authorization;
     const body = o.body === undefined ? undefined : Buffer.isBuffer(o.body) ? o.body : Buffer.from(o.body);
     if (body !== undefined && headers['Content-Length'] === undefined) headers['Content-Length'] = body.length;
     if (body === undefined && (method === 'PUT' || method === 'POST' || method === 'PATCH') && headers['Content-Length'] === undefined) {

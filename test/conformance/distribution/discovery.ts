@@ -10,7 +10,7 @@ interface TagList {
 }
 
 /** A repository with tags pushed in scrambled order, once per run. */
-const TAGS = ['b2', 'a1', 'c3', 'e5', 'd4', 'A0', 'f6'];
+const TAGS = ['b2', 'a1', 'h8', 'c3', 'e5', 'd4', 'A0', 'Z9', 'g7', 'f6'];
 const tagRepos = new WeakMap<Context, Promise<string>>();
 function tagRepo(ctx: Context): Promise<string> {
   let p = tagRepos.get(ctx);
