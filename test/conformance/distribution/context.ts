@@ -31,7 +31,8 @@ export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 export const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
-export const ACCEPT_MANIFESTS = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
+export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const ACCEPT_MANIFESTS = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].join(', ');
 
 export function digestOf(b: Buffer | string): string {
   return 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -139,6 +140,10 @@ export class Context {
     readonly client: RegistryClient,
     readonly target: { name: string; url: string },
   ) {}
+
+  randomBlob(size: number): Blob {
+    return randomBlob(size);
+  }
 
   repo(name: string): string {
     return `${this.prefix}/${name}`;

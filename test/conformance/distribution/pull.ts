@@ -142,6 +142,23 @@ export const pullChecks: Check[] = [
     },
   },
   {
+    id: 'pull/repository-scoped',
+    category: 'Pull',
+    level: 'MUST',
+    requirement: 'If the blob or manifest is not found in the repository, 404: content pushed to one repository is not served under another it was never pushed or mounted to',
+    async run(ctx) {
+      const s = await ctx.seed();
+      const other = ctx.repo('scoped-other');
+      await ctx.pushBlob(other, ctx.randomBlob(16)); // the other repository exists
+      const blob = await ctx.req('GET', `/v2/${other}/blobs/${s.image.layers[0]!.digest}`);
+      expectStatus(blob, 404);
+      expectErrorCode(blob, 'BLOB_UNKNOWN');
+      const m = await ctx.getManifest(other, s.image.manifest.digest);
+      expectStatus(m, 404);
+      expectErrorCode(m, 'MANIFEST_UNKNOWN');
+    },
+  },
+  {
     id: 'pull/blob-range',
     category: 'Pull',
     level: 'SHOULD',

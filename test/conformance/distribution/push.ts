@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type Check, type Context, Failure, Skip, blob, expect, expectEqual, expectErrorCode, expectHeader, expectStatus, header,
-  manifest, ociImage, ociIndex, randomBlob, withQuery, type Blob, OCI_MANIFEST, OCI_LAYER, OCI_CONFIG,
+  manifest, ociImage, ociIndex, dockerImage, randomBlob, withQuery, type Blob, OCI_MANIFEST, OCI_LAYER, OCI_CONFIG, DOCKER_LIST,
 } from './context.js';
 
 /** Blob GET after an upload: the registry must serve what was uploaded. */
@@ -42,6 +42,44 @@ export const pushChecks: Check[] = [
       expectStatus(got, 200);
       expect(got.body.equals(b.bytes), 'the blob at the PUT answer\'s Location differs');
       await expectBlob(ctx, repo, b);
+    },
+  },
+  {
+    id: 'push/empty-blob',
+    category: 'Push',
+    level: 'MUST',
+    requirement: 'A zero-length blob (sha256 of nothing) uploads with POST then PUT (201) and is served back with Content-Length 0',
+    async run(ctx) {
+      const repo = ctx.repo('push');
+      const b = blob(Buffer.alloc(0));
+      await ctx.pushBlob(repo, b);
+      const head = await ctx.req('HEAD', `/v2/${repo}/blobs/${b.digest}`);
+      expectStatus(head, 200);
+      expectEqual(Number(expectHeader(head, 'Content-Length')), 0, 'Content-Length');
+      await expectBlob(ctx, repo, b);
+    },
+  },
+  {
+    id: 'push/docker-manifest-list',
+    category: 'Push',
+    level: 'MUST',
+    requirement: 'A Docker manifest list (application/vnd.docker.distribution.manifest.list.v2+json) over Docker schema 2 manifests is accepted (201) and served back as pushed, with its Content-Type',
+    async run(ctx) {
+      const repo = ctx.repo('docker-list');
+      const img = dockerImage();
+      await ctx.pushImage(repo, img, img.manifest.digest);
+      const list = manifest({
+        schemaVersion: 2,
+        mediaType: DOCKER_LIST,
+        manifests: [{ mediaType: img.manifest.mediaType, digest: img.manifest.digest, size: img.manifest.bytes.length, platform: { architecture: 'amd64', os: 'linux' } }],
+      }, DOCKER_LIST);
+      const put = await ctx.putManifest(repo, 'list', list);
+      expectStatus(put, 201);
+      expectEqual(expectHeader(put, 'Docker-Content-Digest'), list.digest, 'Docker-Content-Digest');
+      const got = await ctx.getManifest(repo, 'list');
+      expectStatus(got, 200);
+      expect(got.body.equals(list.bytes), 'manifest list served back differs');
+      expectEqual(header(got, 'Content-Type').split(';')[0]!.trim(), DOCKER_LIST, 'Content-Type');
     },
   },
   {
