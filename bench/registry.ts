@@ -156,6 +156,8 @@ async function oneRun(e: Engine, archive: string, run: number): Promise<Sample> 
     t0 = performance.now();
     await streamCall(e, 'POST', `/images/create?fromImage=${encodeURIComponent(repo)}&tag=${tag}`, { headers: AUTH });
     const pullS = (performance.now() - t0) / 1000;
+    const pulled = await imageId(e, `${repo}:${tag}`);
+    if (pulled !== id) throw new Error(`${e.name}: the pull gave image ${pulled}, not ${id}`);
 
     t0 = performance.now();
     await streamCall(e, 'POST', `/images/create?fromImage=${encodeURIComponent(repo)}&tag=${tag}`, { headers: AUTH });
