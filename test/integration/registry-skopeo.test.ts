@@ -187,7 +187,7 @@ interface End {
 }
 
 /** docker-registry and Berth's server (or a second docker-registry while Berth's is absent), optionally with TLS and htpasswd. */
-async function ends(t: { diagnostic(m: string): void }, secured: boolean): Promise<[End, End]> {
+async function ends(t: { diagnostic(m: string): void }, secured: boolean, token = false): Promise<[End, End]> {
   const plainFlags = (): Pick<End, 'src' | 'dest' | 'inspect'> => ({ src: ['--src-tls-verify=false'], dest: ['--dest-tls-verify=false'], inspect: ['--tls-verify=false'] });
   let securedFlags = plainFlags;
   let berthArgs: string[] = [];
@@ -207,7 +207,7 @@ async function ends(t: { diagnostic(m: string): void }, secured: boolean): Promi
       dest: ['--dest-cert-dir', certDir, '--dest-creds', 'alice:s3cret'],
       inspect: ['--cert-dir', certDir, '--creds', 'alice:s3cret'],
     });
-    berthArgs = ['--htpasswd', htpasswd, '--tls-cert', certs.cert, '--tls-key', certs.key];
+    berthArgs = ['--htpasswd', htpasswd, '--tls-cert', certs.cert, '--tls-key', certs.key, ...(token ? ['--token-issue'] : [])];
     // docker-registry makes its own CA; skopeo then gets a cert dir for it below.
   }
   const startDr = async (name: string): Promise<End> => {
@@ -234,11 +234,18 @@ async function ends(t: { diagnostic(m: string): void }, secured: boolean): Promi
   return [first, await startDr('docker-registry #2')];
 }
 
-for (const secured of [false, true]) {
-  test(`skopeo copies a multi-arch OCI index with --all, digests intact${secured ? ', over TLS with htpasswd' : ''}`, { skip }, async (t) => {
-    const src = await makeLayout(path.join(work, `src-index-${secured}`), 'multi', ['amd64', 'arm64']);
+const modes = [
+  { secured: false, token: false, label: '' },
+  { secured: true, token: false, label: ', over TLS with htpasswd' },
+  // Docker's bearer-token flow, served by Berth's own token endpoint (docker-registry has none of its own).
+  { secured: true, token: true, label: ", over TLS with Berth's bearer tokens" },
+];
+for (const { secured, token, label } of modes) {
+  const noBerth = token && !hasBerthRegistry() && "Berth's registry server is not in this build";
+  test(`skopeo copies a multi-arch OCI index with --all, digests intact${label}`, { skip: skip || noBerth }, async (t) => {
+    const src = await makeLayout(path.join(work, `src-index-${secured}-${token}`), 'multi', ['amd64', 'arm64']);
     const index = JSON.parse(src.manifest.toString()) as { manifests: Array<{ digest: string }> };
-    const [a, b] = await ends(t, secured);
+    const [a, b] = await ends(t, secured, token);
     const ref = (e: End, repo: string, at = ':multi') => `docker://${e.host}/${repo}${at}`;
     const check = async (e: End, repo: string) => {
       const raw = await skopeo('inspect', '--raw', ...e.inspect, ref(e, repo));
@@ -256,7 +263,7 @@ for (const secured of [false, true]) {
     await check(b, 'skopeo/multi-from-a');
     await skopeo('copy', '--all', '--preserve-digests', ...b.src, ...a.dest, ref(b, 'skopeo/multi'), ref(a, 'skopeo/multi-from-b'));
     await check(a, 'skopeo/multi-from-b');
-    const out = path.join(work, `out-index-${secured}`);
+    const out = path.join(work, `out-index-${secured}-${token}`);
     await skopeo('copy', '--all', '--preserve-digests', ...b.src, ref(b, 'skopeo/multi-from-a'), `oci:${out}:multi`);
     assert.equal(layoutDigest(out, 'multi'), src.manifestDigest);
     for (const d of [...index.manifests.map((m) => m.digest), ...src.blobs]) {
