@@ -1,6 +1,6 @@
 /** Pull: the category every registry MUST support (spec.md "Pull", "Determining Support"). */
 import {
-  type Check, Skip, expect, expectEqual, expectErrorCode, expectHeader, expectStatus, digestOf, header, mediaTypeOf,
+  type Check, Failure, Skip, expect, expectEqual, expectErrorCode, expectHeader, expectStatus, digestOf, header, mediaTypeOf,
   OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST,
 } from './context.js';
 
@@ -217,7 +217,7 @@ export const pullChecks: Check[] = [
       for (const path of [`/v2/${s.repo}/manifests/nope`, `/v2/${s.repo}/blobs/${UNKNOWN_DIGEST}`]) {
         const a = await ctx.req('GET', path);
         expectStatus(a, 404);
-        if (!header(a, 'Content-Type').includes('json')) throw new Error(`${path}: 404 body is not JSON (${header(a, 'Content-Type')})`);
+        if (!header(a, 'Content-Type').includes('json')) throw new Failure(`${path}: 404 body is not JSON (${header(a, 'Content-Type')})`);
         expectErrorCode(a, ...known);
         const errors = (JSON.parse(a.body.toString()) as { errors: Array<{ code: string; message?: unknown }> }).errors;
         for (const e of errors) {
