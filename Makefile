@@ -1,6 +1,6 @@
 # Two entry points, as the README says: `make up` and `make test`.
 SHELL := /bin/bash
-.PHONY: up test setup build clean unit bench
+.PHONY: up test setup build clean unit bench bench-registry conformance
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,14 @@ unit: build
 # Speed and memory against a reference engine: REF_DOCKER_HOST=unix:///path/docker.sock make bench
 bench: setup build
 	@node dist/bench/containers.js
+
+# Registry push/pull speed through the Engine API, Berth beside REF_DOCKER_HOST (docs/registry-conformance.md)
+bench-registry: setup build
+	@node dist/bench/registry.js
+
+# The OCI distribution-spec suite against docker-registry and Berth's registry server, side by side
+conformance: setup build
+	@node --test --test-concurrency=1 dist/test/integration/registry-conformance.test.js
 
 clean:
 	rm -rf dist
