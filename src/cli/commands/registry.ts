@@ -85,6 +85,16 @@ export function pullCommand(name: string): CommandDef {
   };
 }
 
+/** --platform of push as docker 28 sends it: JSON, an explicit arm64 variant kept. */
+function pushPlatform(spec: string): string | undefined {
+  const json = platformParam(spec);
+  if (json === undefined) return undefined;
+  const p = JSON.parse(json) as { architecture: string; os: string; variant?: string };
+  const variant = spec.split('/')[2];
+  if (p.architecture === 'arm64' && !p.variant && variant) p.variant = /^\d/.test(variant) ? `v${variant}` : variant.toLowerCase();
+  return JSON.stringify({ architecture: p.architecture, os: p.os, ...(p.variant && { variant: p.variant }) });
+}
+
 export function pushCommand(name: string): CommandDef {
   return {
     name,
@@ -112,7 +122,7 @@ export function pushCommand(name: string): CommandDef {
         if (!quiet) cli.out.write('Using default tag: latest\n');
       }
       const res = await cli.client().request('POST', `/images/${fullName(ref)}/push`, {
-        query: { tag: all ? undefined : ref.tag, platform: platformParam(inv.flags.string('platform')) },
+        query: { tag: all ? undefined : ref.tag, platform: pushPlatform(inv.flags.string('platform')) },
         headers: { 'X-Registry-Auth': await registryAuthHeader(cli, ref) },
       });
       const out = quiet ? DISCARD : cli.out;
