@@ -610,7 +610,8 @@ export async function createContainer(cli: Cli, req: CreateRequest): Promise<str
       created = await create();
     } catch (err) {
       if (!(err instanceof DaemonError && err.status === 404 && ref && req.pull === 'missing')) throw err;
-      cli.err.write(`Unable to find image '${familiarString(ref)}' locally\n`);
+      // Quiet keeps every output but the container ID away, this line included (as docker).
+      if (!req.quiet) cli.err.write(`Unable to find image '${familiarString(ref)}' locally\n`);
       await pullImage(cli, ref, platform, req.quiet);
       created = await create();
     }
