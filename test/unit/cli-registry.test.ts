@@ -134,6 +134,19 @@ test('push prints what docker 28 prints, plain and on a terminal; -q prints only
   });
 });
 
+test('streams recorded from a real dockerd (20.10 pushing to and pulling from docker-registry 2.8): docker 28 bytes', async () => {
+  await withDaemon(stream(fixture('dockerd-pull.jsonl')), async (run) => {
+    assert.equal((await run(['pull', '127.0.0.1:34581/bb'])).out, fixture('dockerd-pull.plain.out').toString());
+    assert.equal((await run(['pull', '127.0.0.1:34581/bb'], { tty: { columns: 120 } })).out, fixture('dockerd-pull.tty120.out').toString());
+  });
+  await withDaemon(stream(fixture('dockerd-push.jsonl')), async (run) => {
+    assert.equal((await run(['push', '127.0.0.1:34581/bb'])).out, fixture('dockerd-push.plain.out').toString());
+    // "current" beyond "total" (compressed size announced, bytes sent counted): the total is dropped
+    assert.equal((await run(['push', '127.0.0.1:34581/bb'], { tty: { columns: 120 } })).out, fixture('dockerd-push.tty120.out').toString());
+    assert.equal((await run(['push', '127.0.0.1:34581/bb'], { tty: { columns: 100 } })).out, fixture('dockerd-push.tty100.out').toString());
+  });
+});
+
 test('pull and push query parameters as docker 28 sends them', async () => {
   await withDaemon(stream('{"status":"ok"}\n'), async (run, seen) => {
     await run(['pull', '-a', '--platform', 'linux/arm64', 'localhost:5000/foo']);
