@@ -37,9 +37,10 @@ import { volumeCommand } from './volumes.js';
 import { pullCommand, pushCommand } from './registry.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
 import { tlsGlobalFlags } from '../tls.js';
+import { configDir } from '../credentials.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
-  { name: 'config', type: 'string', usage: 'Location of client config files', valueName: 'string' },
+  { name: 'config', type: 'string', usage: 'Location of client config files', default: configDir(undefined, process.env) },
   { name: 'debug', short: 'D', type: 'bool', usage: 'Enable debug mode' },
   { name: 'host', short: 'H', type: 'list', usage: 'Daemon socket to connect to' },
   {

@@ -132,7 +132,6 @@ export function loginCommand(name: string): CommandDef {
     usage: '[OPTIONS] [SERVER]',
     short: 'Authenticate to a registry',
     long: 'Authenticate to a registry.\nDefaults to Docker Hub if no server is specified.',
-    aliasPaths: ['login'],
     args: { max: 1 },
     flags: [
       { name: 'password', short: 'p', type: 'string', usage: 'Password or Personal Access Token (PAT)' },
@@ -184,7 +183,6 @@ export function logoutCommand(name: string): CommandDef {
     usage: '[SERVER]',
     short: 'Log out from a registry',
     long: 'Log out from a registry.\nIf no server is specified, the default is defined by the daemon.',
-    aliasPaths: ['logout'],
     args: { max: 1 },
     run: async (inv, cli) => {
       const given = inv.args[0] ?? '';

@@ -54,7 +54,7 @@ export async function pullImage(cli: Cli, ref: NamedRef, opts: { all?: boolean; 
   await displayJsonMessages(res, opts.out, { tty: opts.out !== DISCARD && !!opts.out.isTTY });
 }
 
-const allTagsFlag = (verb: string) => ({ name: 'all-tags', short: 'a', type: 'bool' as const, usage: `${verb} all tagged images in the repository` });
+const allTagsFlag = (usage: string) => ({ name: 'all-tags', short: 'a', type: 'bool' as const, usage });
 const trustFlag = { name: 'disable-content-trust', type: 'bool' as const, default: true, usage: 'Skip image verification' };
 
 export function pullCommand(name: string): CommandDef {
@@ -65,7 +65,7 @@ export function pullCommand(name: string): CommandDef {
     aliasPaths: ['image pull', 'pull'],
     args: { min: 1, max: 1 },
     flags: [
-      { ...allTagsFlag('Download'), usage: 'Download all tagged images in the repository' },
+      allTagsFlag('Download all tagged images in the repository'),
       { ...trustFlag, usage: 'Skip image verification' },
       { name: 'platform', type: 'string', usage: 'Set platform if server is multi-platform capable' },
       { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress verbose output' },
@@ -103,7 +103,7 @@ export function pushCommand(name: string): CommandDef {
     aliasPaths: ['image push', 'push'],
     args: { min: 1, max: 1 },
     flags: [
-      allTagsFlag('Push'),
+      allTagsFlag('Push all tags of an image to the repository'),
       { ...trustFlag, usage: 'Skip image signing' },
       {
         name: 'platform',
