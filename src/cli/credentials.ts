@@ -73,6 +73,8 @@ export function encodeAuthHeader(auth: AuthConfig): string {
 }
 
 function decodeAuth(auth: string): { username: string; password: string } {
+  const bad = /[^A-Za-z0-9+/=]/.exec(auth);
+  if (bad) throw new CliError(`illegal base64 data at input byte ${bad.index}`);
   const text = Buffer.from(auth, 'base64').toString('utf8');
   const colon = text.indexOf(':');
   if (colon === -1) throw new CliError('Invalid auth configuration file');
@@ -81,8 +83,6 @@ function decodeAuth(auth: string): { username: string; password: string } {
 
 /** Runs docker-credential-<helper> <action> with `input` on stdin; resolves with its stdout. */
 export type HelperRunner = (helper: string, action: 'get' | 'store' | 'erase' | 'list', input: string) => Promise<string>;
-
-const HELPER_NOT_FOUND = 'credentials not found in native keychain';
 
 export const runHelper: HelperRunner = (helper, action, input) =>
   new Promise((resolve, reject) => {
@@ -121,6 +121,13 @@ export class CredentialStore {
     return path.join(this.dir, CONFIG_FILE_NAME);
   }
 
+  /**
+   * Why the file could not be read as docker reads it, if so. Docker warns and goes on; so
+   * does Berth, but it will not write over a file that is not JSON (that would lose it).
+   */
+  loadError: string | undefined;
+  private unparsable = false;
+
   static async load(dir: string, helper: HelperRunner = runHelper): Promise<CredentialStore> {
     const file = path.join(dir, CONFIG_FILE_NAME);
     let text: string;
@@ -128,16 +135,42 @@ export class CredentialStore {
       text = await fs.readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new CredentialStore(dir, {}, helper);
-      throw new CliError(`loading config file: ${file}: ${(err as Error).message}`);
+      const store = new CredentialStore(dir, {}, helper);
+      store.loadError = (err as Error).message;
+      store.unparsable = true;
+      return store;
     }
     let config: unknown;
+    let why: string | undefined;
     try {
       config = text.trim() === '' ? {} : JSON.parse(text);
+      if (!config || typeof config !== 'object' || Array.isArray(config)) why = `json: cannot unmarshal ${Array.isArray(config) ? 'array' : typeof config} into Go value of type configfile.ConfigFile`;
     } catch (err) {
-      throw new CliError(`parsing config file (${file}): ${(err as Error).message}`);
+      why = (err as Error).message;
     }
-    if (!config || typeof config !== 'object' || Array.isArray(config)) throw new CliError(`parsing config file (${file}): not a JSON object`);
-    return new CredentialStore(dir, config as ConfigJson, helper);
+    if (why !== undefined) {
+      const store = new CredentialStore(dir, {}, helper);
+      store.loadError = why;
+      store.unparsable = true;
+      return store;
+    }
+    const store = new CredentialStore(dir, config as ConfigJson, helper);
+    // Entries are checked up front, as docker decodes them all when it loads the file.
+    for (const entry of Object.values(store.auths())) {
+      if (!entry || typeof entry !== 'object') {
+        store.loadError = `json: cannot unmarshal ${typeof entry} into Go struct field ConfigFile.auths of type types.AuthConfig`;
+        break;
+      }
+      if (typeof entry.auth === 'string' && entry.auth !== '') {
+        try {
+          decodeAuth(entry.auth);
+        } catch (err) {
+          store.loadError = (err as Error).message;
+          break;
+        }
+      }
+    }
+    return store;
   }
 
   /** The helper that holds this server's credentials, if any (credHelpers first, then credsStore). */
@@ -165,18 +198,14 @@ export class CredentialStore {
     const helper = this.helperFor(server);
     if (helper) {
       let text: string;
-      try {
-        text = await this.helper(helper, 'get', server);
-      } catch (err) {
-        if (err instanceof HelperError && err.message.includes(HELPER_NOT_FOUND)) return {};
-        throw err;
-      }
+      // As docker: a helper that fails or is missing means no credentials, not a failed pull.
       let creds: { ServerURL?: string; Username?: string; Secret?: string };
       try {
-        creds = JSON.parse(text) as typeof creds;
+        creds = JSON.parse(await this.helper(helper, 'get', server)) as typeof creds;
       } catch {
-        throw new CliError(`error getting credentials - err: invalid output from docker-credential-${helper}, out: \`${text}\``);
+        return {};
       }
+      if (!creds || typeof creds !== 'object') return {};
       const entry = this.auths()[server] ?? {};
       const auth: AuthConfig = { serveraddress: server, ...(typeof entry.email === 'string' && { email: entry.email }) };
       if (creds.Username === '<token>') auth.identitytoken = creds.Secret;
@@ -189,8 +218,15 @@ export class CredentialStore {
     const key = this.findKey(server);
     if (key === undefined) return {};
     const entry = this.auths()[key]!;
+    if (!entry || typeof entry !== 'object') return {};
     const auth: AuthConfig = { serveraddress: key };
-    if (typeof entry.auth === 'string' && entry.auth !== '') Object.assign(auth, decodeAuth(entry.auth));
+    if (typeof entry.auth === 'string' && entry.auth !== '') {
+      try {
+        Object.assign(auth, decodeAuth(entry.auth));
+      } catch {
+        return {}; // reported once by loadError
+      }
+    }
     if (typeof entry.identitytoken === 'string') auth.identitytoken = entry.identitytoken;
     if (typeof entry.registrytoken === 'string') auth.registrytoken = entry.registrytoken;
     if (typeof entry.email === 'string') auth.email = entry.email;
@@ -232,8 +268,8 @@ export class CredentialStore {
       try {
         await this.helper(helper, 'erase', server);
         removed = true;
-      } catch (err) {
-        if (!(err instanceof HelperError)) throw err;
+      } catch {
+        // not there, or no such helper: nothing to erase (docker says nothing either)
       }
     }
     const auths = this.auths();
@@ -248,11 +284,14 @@ export class CredentialStore {
   /** Writes the config atomically: a 0600 temporary file beside it, renamed over it. */
   async save(): Promise<void> {
     const file = this.file;
+    if (this.unparsable) throw new CliError(`Error saving credentials: ${file} could not be read (${this.loadError}); not overwriting it`);
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const auths = this.auths();
     const sorted: Record<string, StoredAuth> = {};
     for (const key of Object.keys(auths).sort()) sorted[key] = auths[key]!;
-    const config = { ...this.config, auths: sorted };
+    // "auths" first, as docker's ConfigFile struct writes it.
+    const config = { auths: sorted, ...this.config };
+    config.auths = sorted;
     const tmp = path.join(this.dir, `.${CONFIG_FILE_NAME}.${randomBytes(6).toString('hex')}`);
     try {
       await fs.writeFile(tmp, JSON.stringify(config, null, '\t'), { mode: 0o600, flag: 'wx' });

@@ -277,7 +277,7 @@ test('config.json: written whole, 0600, atomically, other settings kept; hosts m
   const text = readFileSync(path.join(dir, 'config.json'), 'utf8');
   assert.equal(
     text,
-    '{\n\t"psFormat": "table {{.ID}}",\n\t"auths": {\n\t\t"http://reg.example:5000/v2/": {\n\t\t\t"auth": "YTpi"\n\t\t},\n\t\t"localhost:5000": {\n\t\t\t"auth": "YWw6",\n\t\t\t"identitytoken": "tok"\n\t\t}\n\t}\n}',
+    '{\n\t"auths": {\n\t\t"http://reg.example:5000/v2/": {\n\t\t\t"auth": "YTpi"\n\t\t},\n\t\t"localhost:5000": {\n\t\t\t"auth": "YWw6",\n\t\t\t"identitytoken": "tok"\n\t\t}\n\t},\n\t"psFormat": "table {{.ID}}"\n}',
   );
   assert.equal(statSync(path.join(dir, 'config.json')).mode & 0o777, 0o600);
   assert.deepEqual(readdirSync(dir), ['config.json'], 'no temporary file left');
@@ -296,12 +296,26 @@ test('config.json: written whole, 0600, atomically, other settings kept; hosts m
   assert.equal(configDir(undefined, { HOME: '/home/u' }), '/home/u/.docker');
 });
 
-test('a broken config file is reported, not overwritten', async () => {
+test('a broken config file: docker\'s warning, no credentials, and never written over', async () => {
   const dir = newDir('broken');
   await (await CredentialStore.load(dir)).save();
-  writeFileSync(path.join(dir, 'config.json'), '{"auths": ');
-  await assert.rejects(CredentialStore.load(dir), (e: unknown) => e instanceof CliError && e.message.startsWith(`parsing config file (${path.join(dir, 'config.json')})`));
-  assert.equal(readFileSync(path.join(dir, 'config.json'), 'utf8'), '{"auths": ');
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, '{"auths": ');
+  const store = await CredentialStore.load(dir);
+  assert.match(store.loadError ?? '', /JSON/);
+  await assert.rejects(store.store({ username: 'a', password: 'b', serveraddress: 'x' }), (e: unknown) => e instanceof CliError && e.message.includes('not overwriting it'));
+  assert.equal(readFileSync(file, 'utf8'), '{"auths": ');
+  await withDaemon(stream('{"status":"ok"}\n'), async (run, seen) => {
+    const r = await run(['pull', '-q', 'localhost:5000/x:1'], { configDir: dir });
+    assert.equal(r.code, 0);
+    assert.match(r.err, new RegExp(`^WARNING: Error parsing config file \\(${file.replace(/[.]/g, '\\.')}\\): `));
+    assert.equal(seen[0]!.auth, 'e30=');
+    // an entry that is not base64 "user:password": docker's words, that entry ignored
+    writeFileSync(file, JSON.stringify({ auths: { 'localhost:5000': { auth: 'Ym9i' } } }));
+    const bad = await run(['pull', '-q', 'localhost:5000/x:1'], { configDir: dir });
+    assert.equal(bad.err, `WARNING: Error parsing config file (${file}): Invalid auth configuration file\n`);
+    assert.equal(seen[1]!.auth, 'e30=');
+  });
 });
 
 /** A docker-credential-<name> helper in shell: keeps secrets as files in $dir/store. */
@@ -358,10 +372,13 @@ test('credsStore and credHelpers: secrets go to docker-credential-<name>, the fi
         // not in the helper: no credentials
         await run(['pull', 'localhost:6000/app'], { configDir: dir });
         assert.equal(seen[2]!.auth, 'e30=');
-        // a per-registry helper that is not installed
+        // a per-registry helper that is not installed: no credentials, as docker
         const missing = await run(['pull', 'special:5000/app'], { configDir: dir });
-        assert.equal(missing.code, 1);
-        assert.match(missing.err, /docker-credential-missing-helper/);
+        assert.equal(missing.code, 0);
+        assert.equal(seen[3]!.auth, 'e30=');
+        const cannotStore = await run(['login', '-u', 'x', '-p', 'y', 'special:5000'], { configDir: dir });
+        assert.equal(cannotStore.code, 1);
+        assert.match(cannotStore.err, /Error saving credentials: error storing credentials - err: exec: "docker-credential-missing-helper": executable file not found in \$PATH, out: ``\n$/);
         const logout = await run(['logout', 'localhost:5000'], { configDir: dir });
         assert.deepEqual(logout, { out: 'Removing login credentials for localhost:5000\n', err: '', code: 0 });
         assert.deepEqual(readdirSync(secrets), []);

@@ -16,8 +16,10 @@ import { CliError, DaemonError } from '../errors.js';
 import type { NamedRef } from '../reference.js';
 import type { Cli } from '../streams.js';
 
-function credentialStore(cli: Cli): Promise<CredentialStore> {
-  return CredentialStore.load(configDir(cli.configDir, cli.env));
+async function credentialStore(cli: Cli): Promise<CredentialStore> {
+  const store = await CredentialStore.load(configDir(cli.configDir, cli.env));
+  if (store.loadError !== undefined) cli.err.write(`WARNING: Error parsing config file (${store.file}): ${store.loadError}\n`);
+  return store;
 }
 
 /** What docker sends as X-Registry-Auth for an image on `ref`'s registry ("e30=" when none). */
