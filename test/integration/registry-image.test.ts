@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { existsSync } from 'node:fs';
-import { TestDaemon, hasDocker, type RunResult } from './harness.js';
+import path from 'node:path';
+import { TestDaemon, hasDocker, run, type RunResult } from './harness.js';
 
 const hasRegistry = existsSync('/usr/bin/docker-registry');
 
@@ -85,6 +86,23 @@ describe('registry:2 and the classic tutorial', { skip: !hasRegistry && 'no /usr
     const catalog = await get(`http://127.0.0.1:${port}/v2/_catalog`);
     assert.equal(catalog.status, 200);
     assert.deepEqual(JSON.parse(catalog.body), { repositories: [] });
+  });
+
+  test('registry:2 keeps what skopeo pushes into it, in its /var/lib/registry volume', { skip: !existsSync('/usr/bin/skopeo') && 'no skopeo' }, async () => {
+    await waitForRegistry(port);
+    const archive = path.join(d.root, 'busybox.tar');
+    const saved = await d.berth(['save', '-o', archive, 'busybox']);
+    assert.equal(saved.code, 0, saved.stderr);
+    const copy = await run('skopeo', ['copy', '--dest-tls-verify=false', `docker-archive:${archive}`, `docker://127.0.0.1:${port}/by-skopeo:1`], {});
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.deepEqual(JSON.parse((await get(`http://127.0.0.1:${port}/v2/_catalog`)).body), { repositories: ['by-skopeo'] });
+    assert.deepEqual(JSON.parse((await get(`http://127.0.0.1:${port}/v2/by-skopeo/tags/list`)).body), { name: 'by-skopeo', tags: ['1'] });
+    // The blobs are in the container's volume, where upstream's image keeps them.
+    const version = await d.berth(['exec', 'registry', '/usr/bin/docker-registry', '--version']);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /v2\.8/);
+    const mounts = await d.berth(['inspect', '-f', '{{range .Mounts}}{{.Destination}} {{.Type}}{{end}}', 'registry']);
+    assert.equal(mounts.stdout.trim(), '/var/lib/registry volume');
   });
 
   for (const which of ['docker', 'berth'] as const) {
