@@ -100,7 +100,7 @@ describe('registry:2 and the classic tutorial', { skip: !hasRegistry && 'no /usr
     // The blobs are in the container's volume, where upstream's image keeps them.
     const version = await d.berth(['exec', 'registry', '/usr/bin/docker-registry', '--version']);
     assert.equal(version.code, 0, version.stderr);
-    assert.match(version.stdout, /v2\.8/);
+    assert.match(version.stdout, /distribution 2\.8/);
     const mounts = await d.berth(['inspect', '-f', '{{range .Mounts}}{{.Destination}} {{.Type}}{{end}}', 'registry']);
     assert.equal(mounts.stdout.trim(), '/var/lib/registry volume');
   });
