@@ -46,6 +46,8 @@ interface Result {
 }
 interface RunOptions {
   stdin?: string;
+  /** A terminal on stdin: what is typed, in one go. */
+  terminal?: { typed: string; rawModes: boolean[] };
   tty?: { columns: number };
   configDir?: string;
 }
@@ -76,7 +78,7 @@ async function withDaemon(route: Route, fn: (run: (argv: string[], opts?: RunOpt
     const cli: Cli = {
       out: { write: (s) => out.push(String(s)), ...(opts.tty && { isTTY: true, columns: opts.tty.columns }) },
       err: { write: (s) => err.push(String(s)) },
-      in: Readable.from([opts.stdin ?? '']),
+      in: opts.terminal ? fakeTerminal(opts.terminal) : Readable.from([opts.stdin ?? '']),
       rawOut: new PassThrough(),
       client: () => client,
       debug: false,
@@ -102,6 +104,14 @@ async function withDaemon(route: Route, fn: (run: (argv: string[], opts?: RunOpt
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   }
+}
+
+function fakeTerminal(t: { typed: string; rawModes: boolean[] }): Cli['in'] {
+  const input = new PassThrough() as PassThrough & { isTTY: boolean; setRawMode: (raw: boolean) => void };
+  input.isTTY = true;
+  input.setRawMode = (raw) => t.rawModes.push(raw);
+  input.write(t.typed);
+  return input;
 }
 
 const stream = (body: Buffer | string) => (_req: Seen, res: http.ServerResponse) => {
@@ -466,5 +476,22 @@ test('login failures as docker reports them', async () => {
       err: 'the --password-stdin option requires --username to be set\n',
       code: 1,
     });
+  });
+});
+
+test('login on a terminal: "Username: " and a hidden "Password: ", typed-ahead input kept', async () => {
+  const dir = newDir('prompt');
+  await withDaemon(authRoute({ status: 200, body: '{"Status":"Login Succeeded"}' }), async (run, seen) => {
+    const terminal = { typed: 'bob\npa\x7fw\r\n', rawModes: [] as boolean[] };
+    const r = await run(['login', 'localhost:5000'], { configDir: dir, terminal });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'Username: Password: \nLogin Succeeded\n');
+    assert.deepEqual(JSON.parse(seen[0]!.body), { username: 'bob', password: 'pw', serveraddress: 'localhost:5000' });
+    assert.deepEqual(terminal.rawModes, [true, false], 'echo off for the password only, and back on');
+    // with -u, only the password is asked; an empty one is refused in docker's words
+    const empty = await run(['login', '-u', 'al', 'localhost:5000'], { configDir: newDir('prompt'), terminal: { typed: '\n', rawModes: [] } });
+    assert.deepEqual(empty, { out: 'Password: \n', err: 'Error: Password Required\n', code: 1 });
+    const noUser = await run(['login', 'localhost:6000'], { configDir: newDir('prompt'), terminal: { typed: '\n', rawModes: [] } });
+    assert.deepEqual(noUser, { out: 'Username: ', err: 'Error: Non-null Username Required\n', code: 1 });
   });
 });

@@ -66,8 +66,17 @@ function readLine(cli: Cli, hidden: boolean): Promise<string> {
       else resolve(line);
     };
     const onData = (chunk: Buffer | string) => {
-      for (const c of String(chunk)) {
-        if (c === '\n' || c === '\r') return done();
+      const text = String(chunk);
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i]!;
+        if (c === '\n' || c === '\r') {
+          // What was typed ahead (a pasted "user\npassword\n") stays for the next prompt.
+          let rest = text.slice(i + 1);
+          if (c === '\r' && rest.startsWith('\n')) rest = rest.slice(1);
+          done();
+          if (rest !== '') input.unshift(Buffer.from(rest));
+          return;
+        }
         if (raw && c === '\x03') return done(new CliError('', 130));
         if (raw && (c === '\x7f' || c === '\b')) line = line.slice(0, -1);
         else line += c;
