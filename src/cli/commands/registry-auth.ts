@@ -159,7 +159,7 @@ export function loginCommand(name: string): CommandDef {
       if (passwordStdin) password = (await readAll(cli)).replace(/\n$/, '').replace(/\r$/, '');
 
       const given = inv.args[0] ?? '';
-      const isDefault = given === '' || given === 'docker.io' || convertToHostname(given) === 'index.docker.io';
+      const isDefault = given === '' || given === 'docker.io' || given === INDEX_SERVER;
       const server = isDefault ? INDEX_SERVER : convertToHostname(given);
       const store = await credentialStore(cli);
 
