@@ -59,7 +59,7 @@ export function convertToHostname(address: string): string {
 
 /** The key credentials of a registry host are kept under (Docker Hub's is a URL). */
 export function authKeyForHost(domain: string): string {
-  return domain === 'docker.io' || domain === 'index.docker.io' || domain === 'registry-1.docker.io' ? INDEX_SERVER : domain;
+  return domain === 'docker.io' || domain === 'index.docker.io' ? INDEX_SERVER : domain;
 }
 
 /** The X-Registry-Auth value docker sends: base64url of the AuthConfig JSON ("e30=" for none). */
