@@ -144,18 +144,38 @@ test('push prints what docker 28 prints, plain and on a terminal; -q prints only
   });
 });
 
-test('streams recorded from a real dockerd (20.10 pushing to and pulling from docker-registry 2.8): docker 28 bytes', async () => {
-  await withDaemon(stream(fixture('dockerd-pull.jsonl')), async (run) => {
-    assert.equal((await run(['pull', '127.0.0.1:34581/bb'])).out, fixture('dockerd-pull.plain.out').toString());
-    assert.equal((await run(['pull', '127.0.0.1:34581/bb'], { tty: { columns: 120 } })).out, fixture('dockerd-pull.tty120.out').toString());
+/**
+ * Streams recorded from a real dockerd (20.10) pushing to and pulling from docker-registry 2.8
+ * (one layer; three layers interleaved, one mounted from another repository), and what docker 28
+ * printed for each: off a terminal and on terminals of several widths.
+ */
+const RECORDED: Array<{ stream: string; argv: string[]; outputs: Array<[string, number | undefined]> }> = [
+  { stream: 'dockerd-pull.jsonl', argv: ['pull', '127.0.0.1:34581/bb'], outputs: [['dockerd-pull.plain.out', undefined], ['dockerd-pull.tty120.out', 120]] },
+  {
+    stream: 'dockerd-push.jsonl',
+    argv: ['push', '127.0.0.1:34581/bb'],
+    // "current" beyond "total" (bytes sent vs. size announced): docker drops the total
+    outputs: [['dockerd-push.plain.out', undefined], ['dockerd-push.tty120.out', 120], ['dockerd-push.tty100.out', 100]],
+  },
+  {
+    stream: 'dockerd-pull3.jsonl',
+    argv: ['pull', '127.0.0.1:34581/three:1'],
+    outputs: [['dockerd-pull3.plain.out', undefined], ['dockerd-pull3.tty120.out', 120], ['dockerd-pull3.tty80.out', 80]],
+  },
+  { stream: 'dockerd-push3.jsonl', argv: ['push', '127.0.0.1:34581/three:1'], outputs: [['dockerd-push3.plain.out', undefined], ['dockerd-push3.tty120.out', 120]] },
+];
+
+for (const { stream: recorded, argv, outputs } of RECORDED) {
+  test(`recorded dockerd stream ${recorded}: the bytes docker 28 printed`, async () => {
+    await withDaemon(stream(fixture(recorded)), async (run) => {
+      for (const [expected, columns] of outputs) {
+        const r = await run(argv, columns === undefined ? {} : { tty: { columns } });
+        assert.equal(r.code, 0, r.err);
+        assert.equal(r.out, fixture(expected).toString(), expected);
+      }
+    });
   });
-  await withDaemon(stream(fixture('dockerd-push.jsonl')), async (run) => {
-    assert.equal((await run(['push', '127.0.0.1:34581/bb'])).out, fixture('dockerd-push.plain.out').toString());
-    // "current" beyond "total" (compressed size announced, bytes sent counted): the total is dropped
-    assert.equal((await run(['push', '127.0.0.1:34581/bb'], { tty: { columns: 120 } })).out, fixture('dockerd-push.tty120.out').toString());
-    assert.equal((await run(['push', '127.0.0.1:34581/bb'], { tty: { columns: 100 } })).out, fixture('dockerd-push.tty100.out').toString());
-  });
-});
+}
 
 test('pull and push query parameters as docker 28 sends them', async () => {
   await withDaemon(stream('{"status":"ok"}\n'), async (run, seen) => {
