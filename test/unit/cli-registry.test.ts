@@ -182,6 +182,7 @@ test('pull and push query parameters as docker 28 sends them', async () => {
     await run(['pull', '-a', '--platform', 'linux/arm64', 'localhost:5000/foo']);
     await run(['pull', 'busybox:tag@sha256:' + '0'.repeat(64)]);
     await run(['image', 'pull', '-q', 'me/app:1']);
+    await run(['pull', '--platform', 'LINUX/ARM64/V8', 'me/app:1']);
     await run(['push', 'busybox']);
     await run(['push', '-a', 'me/app']);
     await run(['push', '--platform', 'linux/arm64/v8', 'busybox:1']);
@@ -191,6 +192,7 @@ test('pull and push query parameters as docker 28 sends them', async () => {
         '/v1.50/images/create?fromImage=localhost%3A5000%2Ffoo&platform=linux%2Farm64',
         '/v1.50/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=sha256%3A' + '0'.repeat(64),
         '/v1.50/images/create?fromImage=docker.io%2Fme%2Fapp&tag=1',
+        '/v1.50/images/create?fromImage=docker.io%2Fme%2Fapp&platform=linux%2Farm64%2Fv8&tag=1',
         '/v1.50/images/docker.io/library/busybox/push?tag=latest',
         '/v1.50/images/docker.io/me/app/push',
         '/v1.50/images/docker.io/library/busybox/push?platform=%7B%22architecture%22%3A%22arm64%22%2C%22os%22%3A%22linux%22%2C%22variant%22%3A%22v8%22%7D&tag=1',

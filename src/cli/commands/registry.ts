@@ -38,7 +38,7 @@ export function pullQuery(ref: NamedRef, all: boolean, platform: string): Record
   return {
     fromImage: fullName(ref),
     tag: all ? undefined : (ref.digest ?? ref.tag),
-    platform: platform || undefined,
+    platform: platform.toLowerCase() || undefined, // as docker's ImagePull
   };
 }
 
