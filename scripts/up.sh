@@ -25,6 +25,9 @@ fi
 if ! berth image inspect busybox:latest >/dev/null 2>&1; then
   node "$repo/dist/src/tools/make-busybox-image.js" "$BERTH_HOST"
 fi
+if [ -x /usr/bin/docker-registry ] && ! berth image inspect registry:2 >/dev/null 2>&1; then
+  node "$repo/dist/src/tools/make-registry-image.js" "$BERTH_HOST"
+fi
 
 # Smoke check: the image is there, and a container runs on it.
 echo "smoke: busybox is $(berth image inspect -f '{{.Os}}/{{.Architecture}} {{json .Config.Cmd}}' busybox)"
@@ -38,4 +41,5 @@ Berth is up. Try:
   berth images
   DOCKER_HOST=$BERTH_HOST docker image ls
   berth save busybox | berth load
+  berth run -d -p 5000:5000 --name registry registry:2   # a local registry (tag/push/pull localhost:5000/...)
 MSG

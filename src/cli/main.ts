@@ -27,6 +27,7 @@ function makeCli(globals: FlagValues): { cli: Cli; close: () => void } {
     rawOut: process.stdout,
     debug: globals.bool('debug'),
     env: process.env,
+    configDir: globals.string('config') || undefined,
     now: () => Date.now(),
     signals: process,
     client: () => {

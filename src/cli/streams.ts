@@ -22,6 +22,8 @@ export interface Cli {
   /** Client-side settings shown by `version` and `info`. */
   debug: boolean;
   env: NodeJS.ProcessEnv;
+  /** The global --config directory (client config files), when given. */
+  configDir?: string;
   now(): number;
   /**
    * Where the signals this process receives arrive (the process itself in `berth`), so that

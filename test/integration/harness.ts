@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { makeBusyboxImage } from '../../src/tools/make-busybox-image.js';
+import { makeRegistryImage } from '../../src/tools/make-registry-image.js';
 import { removeNetworkLeftovers } from '../../src/networks/cleanup.js';
 import { randomBytes } from 'node:crypto';
 
@@ -166,6 +167,11 @@ export class TestDaemon {
 
   async seedBusybox(ref = 'busybox:latest'): Promise<string> {
     return makeBusyboxImage(this.host, '/bin/busybox', ref);
+  }
+
+  /** registry:2 made from Debian's docker-registry (src/tools/make-registry-image.ts). */
+  async seedRegistryImage(ref = 'registry:2'): Promise<string> {
+    return makeRegistryImage(this.host, undefined, ref);
   }
 
   /** Runs the berth CLI against this daemon. */

@@ -34,9 +34,13 @@ import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
 import { volumeCommand } from './volumes.js';
+import { pullCommand, pushCommand } from './registry.js';
+import { loginCommand, logoutCommand } from './registry-auth.js';
 import { tlsGlobalFlags } from '../tls.js';
+import { configDir } from '../credentials.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
+  { name: 'config', type: 'string', usage: 'Location of client config files', default: configDir(undefined, process.env) },
   { name: 'debug', short: 'D', type: 'bool', usage: 'Enable debug mode' },
   { name: 'host', short: 'H', type: 'list', usage: 'Daemon socket to connect to' },
   {
@@ -61,6 +65,8 @@ const imageCommand: CommandDef = {
     loadCommand('load'),
     listCommand('ls', ['list']),
     pruneCommand,
+    pullCommand('pull'),
+    pushCommand('push'),
     rmCommand('rm', ['rmi', 'remove']),
     saveCommand('save'),
     tagCommand('tag'),
@@ -117,7 +123,11 @@ export const rootCommand: CommandDef = {
     { ...runCommand('run'), group: 'common' },
     { ...execCommand('exec'), group: 'common' },
     { ...psCommand('ps'), group: 'common' },
+    { ...pullCommand('pull'), group: 'common' },
+    { ...pushCommand('push'), group: 'common' },
     { ...listCommand('images'), group: 'common' },
+    { ...loginCommand('login'), group: 'common' },
+    { ...logoutCommand('logout'), group: 'common' },
     versionCommand,
     infoCommand('info', 'common'),
     // Management commands.

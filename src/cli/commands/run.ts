@@ -7,8 +7,8 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { PROGRAM, type CommandDef, type FlagDef, type Invocation } from '../args.js';
 import { CliError, DaemonError, fsErrorMessage } from '../errors.js';
-import { displayJsonMessages } from '../jsonstream.js';
-import { InvalidReferenceError, familiarName, fullName, parseAnyReference, type NamedRef } from '../reference.js';
+import { pullImage as pullMissing } from './registry.js';
+import { InvalidReferenceError, familiarName, parseAnyReference, type NamedRef } from '../reference.js';
 import type { Cli } from '../streams.js';
 import { ramInBytes } from '../units.js';
 import { platformParam } from './common.js';
@@ -548,11 +548,7 @@ function familiarString(ref: NamedRef): string {
 
 /** POST /images/create?fromImage=...: progress on stderr (unless quiet); errors as the daemon words them. */
 async function pullImage(cli: Cli, ref: NamedRef, platform: string, quiet: boolean): Promise<void> {
-  const res = await cli.client().request('POST', '/images/create', {
-    query: { fromImage: fullName(ref), tag: ref.digest ?? ref.tag, platform: platform || undefined },
-    headers: { 'X-Registry-Auth': 'e30=' },
-  });
-  await displayJsonMessages(res, quiet ? { write: () => true } : cli.err, { tty: !!cli.err.isTTY });
+  await pullMissing(cli, ref, { platform, out: quiet ? { write: () => true } : cli.err });
 }
 
 /** The cidfile docker writes: refused when it exists, created empty first, removed on failure. */
@@ -614,7 +610,8 @@ export async function createContainer(cli: Cli, req: CreateRequest): Promise<str
       created = await create();
     } catch (err) {
       if (!(err instanceof DaemonError && err.status === 404 && ref && req.pull === 'missing')) throw err;
-      cli.err.write(`Unable to find image '${familiarString(ref)}' locally\n`);
+      // Quiet keeps every output but the container ID away, this line included (as docker).
+      if (!req.quiet) cli.err.write(`Unable to find image '${familiarString(ref)}' locally\n`);
       await pullImage(cli, ref, platform, req.quiet);
       created = await create();
     }
