@@ -34,6 +34,7 @@ import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
 import { volumeCommand } from './volumes.js';
+import { registryCommand } from './registry.js';
 import { tlsGlobalFlags } from '../tls.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
@@ -127,6 +128,7 @@ export const rootCommand: CommandDef = {
     systemCommand,
     volumeCommand,
     certsCommand,
+    registryCommand,
     // Top-level shortcuts.
     attachCommand('attach'),
     commitCommand('commit'),
