@@ -1,0 +1,179 @@
+/**
+ * Berth's registry server with real programs: skopeo copies images into and out of it and through
+ * Debian's docker-registry (Distribution 2.8), with htpasswd and token auth, TLS; garbage collection
+ * while pushes go on; a pull-through cache of a Distribution upstream.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { makeOciLayout, runProgram, skopeo, startBerthRegistry, startDistribution, BERTH_BIN, type Spawned } from './registry-fixture.js';
+
+const NO_TLS = ['--src-tls-verify=false', '--dest-tls-verify=false'];
+const tmpDirs: string[] = [];
+const running: Spawned[] = [];
+
+function tmp(prefix: string): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), `berth-reg-${prefix}-`));
+  tmpDirs.push(d);
+  return d;
+}
+
+async function serve(extra: string[] = [], root = path.join(tmp('root'), 'store')): Promise<Spawned> {
+  const s = await startBerthRegistry(root, extra);
+  running.push(s);
+  return s;
+}
+
+async function ok(p: Promise<{ code: number | null; stdout: string; stderr: string }>): Promise<string> {
+  const r = await p;
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+async function rawDigest(ref: string, extra: string[] = ['--tls-verify=false']): Promise<string> {
+  const raw = tmp('raw');
+  const file = path.join(raw, 'manifest.json');
+  writeFileSync(file, await ok(skopeo(['inspect', ...extra, '--raw', ref])));
+  return (await ok(skopeo(['manifest-digest', file]))).trim();
+}
+
+after(async () => {
+  for (const s of running) await s.stop();
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('berth registry serve with skopeo and docker-registry', () => {
+  let berth: Spawned;
+  let distribution: Spawned;
+  let image: Awaited<ReturnType<typeof makeOciLayout>>;
+
+  before(async () => {
+    berth = await serve();
+    distribution = await startDistribution(tmp('dist'));
+    running.push(distribution);
+    image = await makeOciLayout(path.join(tmp('layout'), 'img'), '1', undefined, 3);
+  });
+
+  test('skopeo copies an image in and out; digests match through Distribution and back', async () => {
+    await ok(skopeo(['copy', ...NO_TLS, `oci:${image.dir}:1`, `docker://${berth.host}/x/img:1`]));
+    assert.equal(await rawDigest(`docker://${berth.host}/x/img:1`), image.manifestDigest);
+    await ok(skopeo(['copy', ...NO_TLS, `docker://${berth.host}/x/img:1`, `docker://${distribution.host}/x/img:1`]));
+    assert.equal(await rawDigest(`docker://${distribution.host}/x/img:1`), image.manifestDigest);
+    await ok(skopeo(['copy', ...NO_TLS, `docker://${distribution.host}/x/img:1`, `docker://${berth.host}/y/back:2`]));
+    assert.equal(await rawDigest(`docker://${berth.host}/y/back:2`), image.manifestDigest);
+    // Out to a layout again: the same blobs, byte for byte.
+    const out = path.join(tmp('out'), 'img');
+    await ok(skopeo(['copy', ...NO_TLS, `docker://${berth.host}/y/back:2`, `oci:${out}:1`]));
+    for (const b of image.blobs) {
+      const hex = b.slice(7);
+      assert.deepEqual(readFileSync(path.join(out, 'blobs/sha256', hex)), readFileSync(path.join(image.dir, 'blobs/sha256', hex)));
+    }
+    const tags = JSON.parse(await ok(skopeo(['list-tags', '--tls-verify=false', `docker://${berth.host}/y/back`]))) as { Tags: string[] };
+    assert.deepEqual(tags.Tags, ['2']);
+  });
+
+  test('a Docker schema 2 image and a manifest list survive the round trip', async () => {
+    await ok(skopeo(['copy', ...NO_TLS, '--format', 'v2s2', `oci:${image.dir}:1`, `docker://${distribution.host}/v2s2/img:1`]));
+    const d = await rawDigest(`docker://${distribution.host}/v2s2/img:1`);
+    await ok(skopeo(['copy', ...NO_TLS, `docker://${distribution.host}/v2s2/img:1`, `docker://${berth.host}/v2s2/img:1`]));
+    assert.equal(await rawDigest(`docker://${berth.host}/v2s2/img:1`), d);
+    const raw = JSON.parse(await ok(skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${berth.host}/v2s2/img:1`])));
+    assert.equal(raw.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    // A list: pushed to Distribution by hand, copied with --all to Berth.
+    const list = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', manifests: [{ mediaType: raw.mediaType, digest: d, size: Buffer.byteLength(await ok(skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${distribution.host}/v2s2/img:1`]))), platform: { architecture: 'amd64', os: 'linux' } }] });
+    const put = await fetch(`${distribution.url}/v2/v2s2/img/manifests/list`, { method: 'PUT', body: list, headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.list.v2+json' } });
+    assert.equal(put.status, 201, await put.text());
+    await ok(skopeo(['copy', ...NO_TLS, '--all', `docker://${distribution.host}/v2s2/img:list`, `docker://${berth.host}/v2s2/img:list`]));
+    assert.equal(await rawDigest(`docker://${berth.host}/v2s2/img:list`), await rawDigest(`docker://${distribution.host}/v2s2/img:list`));
+  });
+
+  test('skopeo delete, then the tag is gone', async () => {
+    await ok(skopeo(['copy', ...NO_TLS, `oci:${image.dir}:1`, `docker://${berth.host}/del/img:1`]));
+    await ok(skopeo(['delete', '--tls-verify=false', `docker://${berth.host}/del/img:1`]));
+    const r = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${berth.host}/del/img:1`]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /manifest unknown/);
+  });
+
+  test('SIGTERM stops the server cleanly', async () => {
+    const s = await serve();
+    assert.equal((await fetch(`${s.url}/v2/`)).status, 200);
+    assert.equal(await s.stop(), 0);
+  });
+
+  test('the CLI refuses bad flags', async () => {
+    const r = await runProgram(BERTH_BIN, ['registry', 'serve', '--addr', 'nonsense', '--root', tmp('bad')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /invalid --addr/);
+    const r2 = await runProgram(BERTH_BIN, ['registry', 'serve', '--addr', '127.0.0.1:0']);
+    assert.match(r2.stderr, /--root is required/);
+    const r3 = await runProgram(BERTH_BIN, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', tmp('bad'), '--gc-grace', 'soon']);
+    assert.match(r3.stderr, /invalid duration for --gc-grace/);
+  });
+});
+
+describe('auth and TLS', () => {
+  let htpasswd: string;
+  let image: Awaited<ReturnType<typeof makeOciLayout>>;
+
+  before(async () => {
+    const d = tmp('auth');
+    htpasswd = path.join(d, 'htpasswd');
+    execFileSync('htpasswd', ['-Bbc', htpasswd, 'alice', 'wonderland']);
+    image = await makeOciLayout(path.join(d, 'img'), '1');
+  });
+
+  test('htpasswd: 401 with a Basic challenge; skopeo with --creds pushes and pulls; a wrong password fails', async () => {
+    const s = await serve(['--htpasswd', htpasswd]);
+    const r = await fetch(`${s.url}/v2/`);
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate') ?? '', /^Basic realm="/);
+    assert.equal(((await r.json()) as { errors: Array<{ code: string }> }).errors[0]!.code, 'UNAUTHORIZED');
+    const bad = await skopeo(['copy', ...NO_TLS, '--dest-creds', 'alice:wrong', `oci:${image.dir}:1`, `docker://${s.host}/a/img:1`]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /unauthorized|authentication required/i);
+    await ok(skopeo(['copy', ...NO_TLS, '--dest-creds', 'alice:wonderland', `oci:${image.dir}:1`, `docker://${s.host}/a/img:1`]));
+    assert.equal(await rawDigest(`docker://${s.host}/a/img:1`, ['--tls-verify=false', '--creds', 'alice:wonderland']), image.manifestDigest);
+  });
+
+  test('token mode: Bearer challenge, the token endpoint checks htpasswd, scopes are enforced', async () => {
+    const s = await serve(['--htpasswd', htpasswd, '--token-issue', '--token-service', 'test-registry']);
+    const r = await fetch(`${s.url}/v2/t/img/manifests/1`);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), `Bearer realm="${s.url}/token",service="test-registry",scope="repository:t/img:pull"`);
+    const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
+    const denied = await fetch(`${s.url}/token?service=test-registry&scope=repository:t/img:pull`, { headers: { Authorization: basic('alice', 'nope') } });
+    assert.equal(denied.status, 401);
+    const pullOnly = (await (await fetch(`${s.url}/token?service=test-registry&scope=repository:t/img:pull`, { headers: { Authorization: basic('alice', 'wonderland') } })).json()) as Record<string, unknown>;
+    assert.equal(typeof pullOnly.token, 'string');
+    assert.equal(pullOnly.access_token, pullOnly.token);
+    assert.equal(typeof pullOnly.expires_in, 'number');
+    assert.equal(typeof pullOnly.issued_at, 'string');
+    const push = await fetch(`${s.url}/v2/t/img/blobs/uploads/`, { method: 'POST', headers: { Authorization: `Bearer ${pullOnly.token}` } });
+    assert.equal(push.status, 401);
+    assert.match(push.headers.get('www-authenticate') ?? '', /scope="repository:t\/img:pull,push",error="insufficient_scope"/);
+    const other = await fetch(`${s.url}/v2/other/tags/list`, { headers: { Authorization: `Bearer ${pullOnly.token}` } });
+    assert.equal(other.status, 401);
+    const garbage = await fetch(`${s.url}/v2/`, { headers: { Authorization: 'Bearer not.a.token' } });
+    assert.equal(garbage.status, 401);
+    const bad = await skopeo(['copy', ...NO_TLS, '--dest-creds', 'alice:wrong', `oci:${image.dir}:1`, `docker://${s.host}/t/img:1`]);
+    assert.notEqual(bad.code, 0);
+    await ok(skopeo(['copy', ...NO_TLS, '--dest-creds', 'alice:wonderland', `oci:${image.dir}:1`, `docker://${s.host}/t/img:1`]));
+    assert.equal(await rawDigest(`docker://${s.host}/t/img:1`, ['--tls-verify=false', '--creds', 'alice:wonderland']), image.manifestDigest);
+  });
+
+  test('TLS: https with a certificate skopeo trusts', async () => {
+    const d = tmp('tls');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(d, 'key.pem'), '-out', path.join(d, 'cert.pem')], { stdio: 'ignore' });
+    const s = await serve(['--tls-cert', path.join(d, 'cert.pem'), '--tls-key', path.join(d, 'key.pem')]);
+    assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const certs = path.join(d, 'certs.d');
+    execFileSync('mkdir', ['-p', certs]);
+    execFileSync('cp', [path.join(d, 'cert.pem'), path.join(certs, 'ca.crt')]);
+    await ok(skopeo(['copy', '--dest-cert-dir', certs, `oci:${image.dir}:1`, `docker://${s.host}/tls/img:1`]));
+    assert.equal(await rawDigest(`docker://${s.host}/tls/img:1`, ['--cert-dir', certs]), image.manifestDigest);
+  });
+});
