@@ -275,6 +275,12 @@ export class RegistryStorage {
     for (const tag of tags) await writeFileAtomic(this.tagPath(name, tag), parsed.digest);
   }
 
+  /** When a tag was last written (0 when it is not there): the pull-through cache's age of a tag. */
+  async tagTime(name: string, tag: string): Promise<number> {
+    const st = await fs.stat(this.tagPath(name, tag)).catch(() => undefined);
+    return st?.mtimeMs ?? 0;
+  }
+
   async tags(name: string): Promise<Array<{ tag: string; digest: string }>> {
     const dir = path.join(this.repoDir(name), '_manifests', 'tags');
     const out: Array<{ tag: string; digest: string }> = [];

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeOciLayout, runProgram, skopeo, startBerthRegistry, startDistribution, BERTH_BIN, type Spawned } from './registry-fixture.js';
@@ -175,5 +175,124 @@ describe('auth and TLS', () => {
     execFileSync('cp', [path.join(d, 'cert.pem'), path.join(certs, 'ca.crt')]);
     await ok(skopeo(['copy', '--dest-cert-dir', certs, `oci:${image.dir}:1`, `docker://${s.host}/tls/img:1`]));
     assert.equal(await rawDigest(`docker://${s.host}/tls/img:1`, ['--cert-dir', certs]), image.manifestDigest);
+  });
+});
+
+describe('garbage collection while serving', () => {
+  test('pushes during collections keep everything they refer to; an old unreferenced blob goes', async () => {
+    const root = path.join(tmp('gc'), 'store');
+    const s = await serve(['--gc-interval', '50ms', '--gc-grace', '1h'], root);
+    const blobFile = (digest: string) => path.join(root, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
+    const aged = (digest: string) => {
+      const past = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(blobFile(digest), past, past);
+    };
+    const upload = async (name: string, data: string) => {
+      const { createHash } = await import('node:crypto');
+      const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+      const r = await fetch(`${s.url}/v2/${name}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: data });
+      assert.equal(r.status, 201);
+      return digest;
+    };
+    // An orphan, old: it must go.
+    const orphan = await upload('gc/orphan', 'nobody refers to me');
+    aged(orphan);
+    const reused = await upload('gc/reuse', '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    // A push in flight: its layer is uploaded, its manifest not yet.
+    const inflight = await upload('gc/inflight', 'layer of a push whose manifest comes later');
+
+    const images = await Promise.all([0, 1, 2].map((i) => makeOciLayout(path.join(tmp('gcimg'), `img${i}`), '1', undefined, 2)));
+    const collections: Promise<unknown>[] = [];
+    const pushes = images.map((img, i) => ok(skopeo(['copy', ...NO_TLS, `oci:${img.dir}:1`, `docker://${s.host}/gc/img${i}:1`])));
+    for (let i = 0; i < 5; i++) collections.push(fetch(`${s.url}/admin/gc`, { method: 'POST' }).then((r) => r.json()));
+    // The reused blob: held by an old manifest; a push finds it with HEAD, the old manifest is deleted and a
+    // collection runs before the push's manifest arrives. The HEAD made it young again, so it stays.
+    const manifestOf = (layers: string) => JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: reused, size: 81 }, layers: [], annotations: { v: layers } });
+    const oldPut = await fetch(`${s.url}/v2/gc/reuse/manifests/old`, { method: 'PUT', body: manifestOf('old'), headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(oldPut.status, 201);
+    aged(reused);
+    const head = await fetch(`${s.url}/v2/gc/reuse/blobs/${reused}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    const delOld = await fetch(`${s.url}/v2/gc/reuse/manifests/${oldPut.headers.get('docker-content-digest')}`, { method: 'DELETE' });
+    assert.equal(delOld.status, 202);
+    await fetch(`${s.url}/admin/gc`, { method: 'POST' }).then((r) => r.json());
+    const put = await fetch(`${s.url}/v2/gc/reuse/manifests/1`, { method: 'PUT', body: manifestOf('new'), headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(put.status, 201, await put.text());
+    await Promise.all([...pushes, ...collections]);
+    const last = (await (await fetch(`${s.url}/admin/gc`, { method: 'POST' })).json()) as { removed: string[] };
+
+    // The in-flight push completes after the collections.
+    const config = await upload('gc/inflight', '{"architecture":"amd64","os":"linux","x":1}');
+    const m = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 43 }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: inflight, size: 42 }] });
+    const put2 = await fetch(`${s.url}/v2/gc/inflight/manifests/1`, { method: 'PUT', body: m, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(put2.status, 201, await put2.text());
+
+    assert.ok(!existsSync(blobFile(orphan)), 'the old orphan was collected');
+    assert.ok(!last.removed.includes(reused));
+    for (const d of [reused, inflight]) assert.ok(existsSync(blobFile(d)), d);
+    for (const [i, img] of images.entries()) {
+      for (const b of img.blobs) assert.ok(existsSync(blobFile(b)), b);
+      const out = path.join(tmp('gcout'), `img${i}`);
+      await ok(skopeo(['copy', ...NO_TLS, `docker://${s.host}/gc/img${i}:1`, `oci:${out}:1`]));
+      assert.equal(await rawDigest(`docker://${s.host}/gc/img${i}:1`), img.manifestDigest);
+    }
+    // Offline: delete an image's manifest, stop the server, `berth registry gc` takes its blobs.
+    const del = await fetch(`${s.url}/v2/gc/img0/manifests/${images[0]!.manifestDigest}`, { method: 'DELETE' });
+    assert.equal(del.status, 202);
+    assert.equal(await s.stop(), 0);
+    const gc = await runProgram(BERTH_BIN, ['registry', 'gc', '--root', root]);
+    assert.equal(gc.code, 0, gc.stderr);
+    for (const b of images[0]!.blobs) {
+      assert.ok(!existsSync(blobFile(b)), b);
+      assert.match(gc.stdout, new RegExp(`deleted ${b}`));
+    }
+    for (const b of images[1]!.blobs) assert.ok(existsSync(blobFile(b)), b);
+  });
+});
+
+describe('pull-through cache', () => {
+  test('pulls through from Distribution with auth, keeps what it pulled, re-checks tags after the TTL, refuses pushes', async () => {
+    const d = tmp('proxy');
+    const htpasswd = path.join(d, 'htpasswd');
+    execFileSync('htpasswd', ['-Bbc', htpasswd, 'up', 'stream']);
+    const upstream = await startDistribution(path.join(d, 'dist'), `auth:\n  htpasswd:\n    realm: upstream\n    path: ${htpasswd}\n`);
+    running.push(upstream);
+    const v1 = await makeOciLayout(path.join(d, 'v1'), '1', undefined, 2);
+    const v2 = await makeOciLayout(path.join(d, 'v2'), '1', undefined, 1);
+    const upCreds = ['--dest-creds', 'up:stream'];
+    await ok(skopeo(['copy', ...NO_TLS, ...upCreds, `oci:${v1.dir}:1`, `docker://${upstream.host}/lib/app:1`]));
+
+    const root = path.join(d, 'cache');
+    const cached = await serve(['--proxy-remote', upstream.url, '--proxy-username', 'up', '--proxy-password', 'stream', '--proxy-tag-ttl', '1h'], root);
+    const fresh = await serve(['--proxy-remote', upstream.url, '--proxy-username', 'up', '--proxy-password', 'stream', '--proxy-tag-ttl', '0']);
+    const out = path.join(d, 'out1');
+    await ok(skopeo(['copy', ...NO_TLS, `docker://${cached.host}/lib/app:1`, `oci:${out}:1`]));
+    assert.equal(await rawDigest(`docker://${cached.host}/lib/app:1`), v1.manifestDigest);
+    for (const b of v1.blobs) {
+      assert.ok(existsSync(path.join(root, 'blobs', 'sha256', b.slice(7, 9), b.slice(7))), `${b} kept in the cache`);
+      assert.deepEqual(readFileSync(path.join(out, 'blobs/sha256', b.slice(7))), readFileSync(path.join(v1.dir, 'blobs/sha256', b.slice(7))));
+    }
+    assert.equal(await rawDigest(`docker://${fresh.host}/lib/app:1`), v1.manifestDigest);
+
+    // The tag moves upstream: the TTL-0 cache follows at once, the 1-hour one keeps its copy.
+    await ok(skopeo(['copy', ...NO_TLS, ...upCreds, `oci:${v2.dir}:1`, `docker://${upstream.host}/lib/app:1`]));
+    assert.equal(await rawDigest(`docker://${fresh.host}/lib/app:1`), v2.manifestDigest);
+    assert.equal(await rawDigest(`docker://${cached.host}/lib/app:1`), v1.manifestDigest);
+
+    // Pushes are refused.
+    const push = await fetch(`${cached.url}/v2/lib/app/blobs/uploads/`, { method: 'POST' });
+    assert.equal(push.status, 405);
+    assert.equal(((await push.json()) as { errors: Array<{ code: string }> }).errors[0]!.code, 'UNSUPPORTED');
+    const pushed = await skopeo(['copy', ...NO_TLS, `oci:${v2.dir}:1`, `docker://${cached.host}/lib/other:1`]);
+    assert.notEqual(pushed.code, 0);
+
+    // With the upstream gone, what was cached is still served.
+    await upstream.stop();
+    const again = path.join(d, 'out2');
+    await ok(skopeo(['copy', ...NO_TLS, `docker://${cached.host}/lib/app:1`, `oci:${again}:1`]));
+    assert.equal(await rawDigest(`docker://${cached.host}/lib/app@${v1.manifestDigest}`), v1.manifestDigest);
+    const missing = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${cached.host}/lib/never:1`]);
+    assert.notEqual(missing.code, 0);
+    assert.equal((await fetch(`${cached.url}/v2/`)).status, 200);
   });
 });
