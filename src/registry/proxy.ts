@@ -142,22 +142,31 @@ export class ProxyCache implements PullThrough {
       try {
         await pipeline(bodyStream(r), hasher, createWriteStream(tmp));
         await commit();
+      } catch (err) {
+        if (err instanceof RegistryError) throw err;
+        throw regError('UNKNOWN', `fetching the blob from the upstream failed: ${err instanceof Error ? err.message : String(err)}`, { digest }, 502);
       } finally {
         await fs.rm(tmp, { force: true });
       }
       const stored = await this.storage.blobSize(digest);
       return { digest, size: stored!, open: (range) => this.storage.readBlob(digest, range) };
     }
-    // Stream to the client while storing: a client that goes away does not stop the download.
+    // Stream to the client while storing. The last chunk is held back until the digest is checked, so a
+    // client never receives a whole (Content-Length) body of a blob that turned out wrong. A client that
+    // goes away does not stop the download.
     const toClient = new PassThrough();
     const file = createWriteStream(tmp);
-    const source = bodyStream(r).pipe(hasher);
-    source.on('data', (chunk: Buffer) => {
-      if (!toClient.destroyed) toClient.write(chunk);
+    let lastChunk: Buffer | undefined;
+    hasher.on('data', (chunk: Buffer) => {
+      if (lastChunk && !toClient.destroyed) toClient.write(lastChunk);
+      lastChunk = chunk;
     });
-    const done = pipeline(source, file).then(commit);
+    const done = pipeline(bodyStream(r), hasher, file).then(commit);
     done.then(
-      () => toClient.end(),
+      () => {
+        if (lastChunk) toClient.write(lastChunk);
+        toClient.end();
+      },
       (err) => {
         log.warn('pull-through blob failed', { name, digest, error: err instanceof Error ? err.message : String(err) });
         toClient.destroy(err instanceof Error ? err : new Error(String(err)));
