@@ -30,6 +30,9 @@ export interface StoredManifest extends ManifestRecord {
   bytes: Buffer;
 }
 
+/** writeFileAtomic's temp names (`<file>.tmp-<12 hex>`), skipped when listing. */
+const TEMP = /\.tmp-[0-9a-f]{12}$/;
+
 function split(digest: string): [string, string] {
   const i = digest.indexOf(':');
   return [digest.slice(0, i), digest.slice(i + 1)];
@@ -211,7 +214,7 @@ export class RegistryStorage {
   async linkedBlobs(name: string): Promise<string[]> {
     const out: string[] = [];
     const dir = path.join(this.repoDir(name), '_layers');
-    for (const alg of await listDir(dir)) for (const hex of await listDir(path.join(dir, alg))) out.push(`${alg}:${hex}`);
+    for (const alg of await listDir(dir)) for (const hex of await listDir(path.join(dir, alg))) if (!TEMP.test(hex)) out.push(`${alg}:${hex}`);
     return out;
   }
 
@@ -285,7 +288,7 @@ export class RegistryStorage {
     const dir = path.join(this.repoDir(name), '_manifests', 'tags');
     const out: Array<{ tag: string; digest: string }> = [];
     for (const tag of await listDir(dir)) {
-      if (tag.includes('.tmp-')) continue;
+      if (TEMP.test(tag)) continue;
       const digest = await this.resolveTag(name, tag);
       if (digest) out.push({ tag, digest });
     }
@@ -296,7 +299,7 @@ export class RegistryStorage {
     const dir = path.join(this.repoDir(name), '_manifests', 'revisions');
     const out: string[] = [];
     for (const alg of await listDir(dir)) {
-      for (const hex of await listDir(path.join(dir, alg))) if (!hex.includes('.tmp-')) out.push(`${alg}:${hex}`);
+      for (const hex of await listDir(path.join(dir, alg))) if (!TEMP.test(hex)) out.push(`${alg}:${hex}`);
     }
     return out;
   }
@@ -325,7 +328,7 @@ export class RegistryStorage {
     const dir = path.join(this.repoDir(name), '_referrers', alg, hex);
     const out: Descriptor[] = [];
     for (const f of (await listDir(dir)).sort()) {
-      if (f.includes('.tmp-')) continue;
+      if (TEMP.test(f)) continue;
       const text = await readOptional(path.join(dir, f));
       if (!text) continue;
       try {
