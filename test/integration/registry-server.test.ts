@@ -296,3 +296,73 @@ describe('pull-through cache', () => {
     assert.equal((await fetch(`${cached.url}/v2/`)).status, 200);
   });
 });
+
+describe('a Docker Engine against the registry', { skip: !existsSync('/usr/sbin/dockerd') || !existsSync('/usr/local/bin/docker') }, () => {
+  let dockerd: ReturnType<typeof import('node:child_process').spawn> | undefined;
+  let sock: string;
+  let cfg: string;
+
+  before(async () => {
+    const { spawn } = await import('node:child_process');
+    const d = tmp('dockerd');
+    sock = path.join(d, 'd.sock');
+    cfg = path.join(d, 'cli');
+    dockerd = spawn('/usr/sbin/dockerd', ['--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=vfs', '--data-root', path.join(d, 'root'), '--exec-root', path.join(d, 'exec'), '-H', `unix://${sock}`, '--pidfile', path.join(d, 'd.pid')], { stdio: 'ignore' });
+    for (let i = 0; i < 300; i++) {
+      const r = await runProgram('/usr/local/bin/docker', ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}']);
+      if (r.code === 0) return;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error('dockerd did not start');
+  });
+
+  after(async () => {
+    if (dockerd && dockerd.exitCode === null) {
+      const exited = new Promise((res) => dockerd!.once('exit', res));
+      dockerd.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  test('docker login, push, pull by tag and digest, cross-repository mount; a wrong password is refused', async () => {
+    const d = tmp('dk');
+    const htpasswd = path.join(d, 'htpasswd');
+    execFileSync('htpasswd', ['-Bbc', htpasswd, 'alice', 'wonderland'], { stdio: 'ignore' });
+    const s = await serve(['--htpasswd', htpasswd, '--token-issue']);
+    const image = await makeOciLayout(path.join(d, 'img'), '1', undefined, 2);
+    await ok(skopeo(['copy', `oci:${image.dir}:1`, 'docker-daemon:regtest/img:1', '--dest-daemon-host', `unix://${sock}`]));
+    const docker = (args: string[], input?: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        import('node:child_process').then(({ spawn }) => {
+          const p = spawn('/usr/local/bin/docker', ['--config', cfg, '-H', `unix://${sock}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+          let out = '';
+          p.stdout.on('data', (c) => (out += c));
+          p.stderr.on('data', (c) => (out += c));
+          p.stdin.end(input ?? '');
+          p.on('close', (code) => resolve({ code, out }));
+        });
+      });
+    const bad = await docker(['login', '-u', 'alice', '--password-stdin', s.host], 'nope\n');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.out, /unauthorized/);
+    const login = await docker(['login', '-u', 'alice', '--password-stdin', s.host], 'wonderland\n');
+    assert.equal(login.code, 0, login.out);
+    assert.equal((await docker(['tag', 'regtest/img:1', `${s.host}/dk/img:1`])).code, 0);
+    const push = await docker(['push', `${s.host}/dk/img:1`]);
+    assert.equal(push.code, 0, push.out);
+    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(push.out)![1]!;
+    assert.equal((await docker(['tag', 'regtest/img:1', `${s.host}/dk/copy:2`])).code, 0);
+    const mount = await docker(['push', `${s.host}/dk/copy:2`]);
+    assert.equal(mount.code, 0, mount.out);
+    assert.match(mount.out, /Mounted from dk\/img/);
+    assert.equal((await docker(['rmi', `${s.host}/dk/img:1`, `${s.host}/dk/copy:2`, 'regtest/img:1'])).code, 0);
+    const pull = await docker(['pull', `${s.host}/dk/img:1`]);
+    assert.equal(pull.code, 0, pull.out);
+    assert.match(pull.out, new RegExp(`Digest: ${digest}`));
+    const byDigest = await docker(['pull', `${s.host}/dk/copy@${digest}`]);
+    assert.equal(byDigest.code, 0, byDigest.out);
+    await docker(['logout', s.host]);
+    const anon = await docker(['pull', `${s.host}/dk/img:1`]);
+    assert.notEqual(anon.code, 0);
+  });
+});
