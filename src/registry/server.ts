@@ -113,7 +113,11 @@ export class RegistryHandler {
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const e = err instanceof RegistryError ? err : undefined;
-    if (!e) log.warn('registry request failed', { method: req.method, url: req.url, error: messageOf(err) });
+    if (!e) {
+      // A client that went away is routine; anything else is worth a warning.
+      const gone = req.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || messageOf(err) === 'aborted';
+      (gone ? log.debug : log.warn)('registry request failed', { method: req.method, url: req.url, error: messageOf(err) });
+    }
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;

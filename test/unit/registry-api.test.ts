@@ -442,3 +442,36 @@ describe('registry API', () => {
     assert.deepEqual(body.removed, []);
   });
 });
+
+describe('registry timers and hang-ups', () => {
+  test('idle upload sessions are removed by the expiry timer', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'berth-registry-expiry-'));
+    const r2 = await startRegistryServer({ root, port: 0, uploadExpiryMs: 100, uploadSweepMs: 50 });
+    try {
+      const r = await fetch(`${r2.url}/v2/e/x/blobs/uploads/`, { method: 'POST' });
+      const loc = r.headers.get('location')!;
+      let status = 204;
+      for (let i = 0; i < 200 && status === 204; i++) {
+        await new Promise((res) => setTimeout(res, 25));
+        status = (await fetch(`${r2.url}${loc}`)).status;
+      }
+      assert.equal(status, 404);
+    } finally {
+      await r2.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a client hanging up mid-manifest leaves nothing and the server serves on', async () => {
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${U}/v2/hang/manifest/manifests/t`, { method: 'PUT', headers: { 'Content-Length': '5000', 'Content-Type': OCI_MANIFEST } });
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+      req.write('{"schemaVersion":2,', () => setTimeout(() => req.destroy(), 30));
+    });
+    const r = await fetch(`${U}/v2/hang/manifest/manifests/t`);
+    assert.equal(r.status, 404);
+    await r.arrayBuffer();
+    assert.equal((await fetch(`${U}/v2/`)).status, 200);
+  });
+});

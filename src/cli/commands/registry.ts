@@ -77,6 +77,8 @@ const serveCommand: CommandDef = {
   ],
   run: async ({ flags }, cli) => {
     const opts = serveOptions(flags);
+    // A reader that closed our stderr must not take the registry down with the next log line.
+    process.stderr.on('error', () => {});
     let running;
     try {
       running = await startRegistryServer(opts);
