@@ -38,7 +38,7 @@ export class UploadManager {
   }
 
   async start(name: string, algorithm = 'sha256'): Promise<string> {
-    if (!ALGORITHMS.includes(algorithm)) throw regError('UNSUPPORTED', `digest algorithm ${algorithm} is not supported`, { algorithm });
+    if (!ALGORITHMS.includes(algorithm)) throw regError('UNSUPPORTED', `digest algorithm ${algorithm} is not supported`, { algorithm }, 400);
     const uuid = randomUUID();
     const dir = this.dir(uuid);
     await fs.mkdir(dir, { recursive: true });

@@ -295,6 +295,21 @@ describe('pull-through cache', () => {
     assert.notEqual(missing.code, 0);
     assert.equal((await fetch(`${cached.url}/v2/`)).status, 200);
   });
+
+  test('pulls through from a Berth registry in token mode', async () => {
+    const d = tmp('proxytok');
+    const htpasswd = path.join(d, 'htpasswd');
+    execFileSync('htpasswd', ['-Bbc', htpasswd, 'up', 'stream'], { stdio: 'ignore' });
+    const upstream = await serve(['--htpasswd', htpasswd, '--token-issue']);
+    const img = await makeOciLayout(path.join(d, 'img'), '1', undefined, 1);
+    await ok(skopeo(['copy', ...NO_TLS, '--dest-creds', 'up:stream', `oci:${img.dir}:1`, `docker://${upstream.host}/tok/app:1`]));
+    const denied = await serve(['--proxy-remote', upstream.url, '--proxy-username', 'up', '--proxy-password', 'wrong']);
+    const r = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${denied.host}/tok/app:1`]);
+    assert.notEqual(r.code, 0);
+    const cache = await serve(['--proxy-remote', upstream.url, '--proxy-username', 'up', '--proxy-password', 'stream']);
+    await ok(skopeo(['copy', ...NO_TLS, `docker://${cache.host}/tok/app:1`, `oci:${path.join(d, 'out')}:1`]));
+    assert.equal(await rawDigest(`docker://${cache.host}/tok/app:1`), img.manifestDigest);
+  });
 });
 
 describe('a Docker Engine against the registry', { skip: !existsSync('/usr/sbin/dockerd') || !existsSync('/usr/local/bin/docker') }, () => {
