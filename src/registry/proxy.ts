@@ -151,29 +151,39 @@ export class ProxyCache implements PullThrough {
       const stored = await this.storage.blobSize(digest);
       return { digest, size: stored!, open: (range) => this.storage.readBlob(digest, range) };
     }
-    // Stream to the client while storing. The last chunk is held back until the digest is checked, so a
-    // client never receives a whole (Content-Length) body of a blob that turned out wrong. A client that
-    // goes away does not stop the download.
+    // Stream to the client while storing, at the client's pace (a client that goes away no longer holds
+    // the download back). The last chunk is held until the digest is checked, so a client never receives a
+    // whole (Content-Length) body of a blob that turned out wrong.
     const toClient = new PassThrough();
-    const file = createWriteStream(tmp);
-    let lastChunk: Buffer | undefined;
-    hasher.on('data', (chunk: Buffer) => {
-      if (lastChunk && !toClient.destroyed) toClient.write(lastChunk);
-      lastChunk = chunk;
-    });
-    const done = pipeline(bodyStream(r), hasher, file).then(commit);
-    done.then(
-      () => {
-        if (lastChunk) toClient.write(lastChunk);
-        toClient.end();
-      },
-      (err) => {
-        log.warn('pull-through blob failed', { name, digest, error: err instanceof Error ? err.message : String(err) });
-        toClient.destroy(err instanceof Error ? err : new Error(String(err)));
-        void fs.rm(tmp, { force: true });
-      },
-    );
     toClient.on('error', () => {});
+    let lastChunk: Buffer | undefined;
+    const tee = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        const previous = lastChunk;
+        lastChunk = chunk;
+        if (!previous || toClient.destroyed || toClient.write(previous)) return cb(null, chunk);
+        const go = () => {
+          toClient.off('drain', go);
+          toClient.off('close', go);
+          cb(null, chunk);
+        };
+        toClient.on('drain', go);
+        toClient.on('close', go);
+      },
+    });
+    pipeline(bodyStream(r), hasher, tee, createWriteStream(tmp))
+      .then(commit)
+      .then(
+        () => {
+          if (lastChunk) toClient.write(lastChunk);
+          toClient.end();
+        },
+        (err) => {
+          log.warn('pull-through blob failed', { name, digest, error: err instanceof Error ? err.message : String(err) });
+          toClient.destroy(err instanceof Error ? err : new Error(String(err)));
+          void fs.rm(tmp, { force: true });
+        },
+      );
     return { digest, size, open: () => toClient };
   }
 }

@@ -13,6 +13,8 @@ const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).d
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 const goodBlob = Buffer.from('good blob content');
+const bigBlob = Buffer.alloc(6 * 1024 * 1024);
+for (let i = 0; i < bigBlob.length; i += 4) bigBlob.writeUInt32LE((i * 2654435761) >>> 0, i);
 const claimed = Buffer.from('what the digest says');
 const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(goodBlob), size: goodBlob.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(claimed), size: claimed.length }] }));
 
@@ -48,6 +50,11 @@ before(async () => {
       return res.end(manifest); // not the digest asked for
     }
     if (url === `/v2/h/app/blobs/${sha(goodBlob)}`) return res.end(goodBlob);
+    if (url === `/v2/h/app/blobs/${sha(bigBlob)}`) {
+      res.writeHead(200, { 'Content-Length': String(bigBlob.length) });
+      for (let i = 0; i < bigBlob.length; i += 65536) res.write(bigBlob.subarray(i, i + 65536));
+      return res.end();
+    }
     if (url === `/v2/h/app/blobs/${sha(claimed)}`) return res.end(Buffer.from('tampered content!!!!')); // same length, wrong bytes
     if (url === `/v2/h/app/blobs/${sha('truncated')}`) {
       res.writeHead(200, { 'Content-Length': '9' });
@@ -78,6 +85,21 @@ test('a good manifest and blob are passed through and kept', async () => {
   assert.equal(await r.text(), goodBlob.toString());
   assert.ok(blobExists(sha(goodBlob)));
   assert.equal(seenAuth, undefined); // the upstream never asked
+});
+
+test('a large blob streams through in many chunks, to a slow reader and a fast one, and is kept once', async () => {
+  const slow = await fetch(`${reg.url}/v2/h/app/blobs/${sha(bigBlob)}`);
+  const fast = await fetch(`${reg.url}/v2/h/app/blobs/${sha(bigBlob)}`);
+  assert.equal(slow.headers.get('content-length'), String(bigBlob.length));
+  const fastBody = Buffer.from(await fast.arrayBuffer());
+  const chunks: Buffer[] = [];
+  for await (const c of slow.body as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(Buffer.from(c));
+    if (chunks.length % 8 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(Buffer.concat(chunks).equals(bigBlob));
+  assert.ok(fastBody.equals(bigBlob));
+  assert.ok(blobExists(sha(bigBlob)));
 });
 
 test('wrong digests, garbage and huge manifests are refused and leave nothing', async () => {
