@@ -98,7 +98,7 @@ export interface HandlerDeps {
   gate: AccessGate;
   gc: GarbageCollector;
   /** The token endpoint, when the server issues its own tokens. */
-  token?: (req: IncomingMessage, url: URL) => { status: number; body: unknown; headers?: Record<string, string> };
+  token?: (req: IncomingMessage, url: URL) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
 }
 
 export class RegistryHandler {
@@ -138,7 +138,7 @@ export class RegistryHandler {
     const url = new URL(req.url ?? '/', 'http://registry');
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     if (url.pathname === '/token' && this.deps.token) {
-      const t = this.deps.token(req, url);
+      const t = await this.deps.token(req, url);
       return sendJson(res, t.status, t.body, t.headers);
     }
     if (url.pathname === '/admin/gc') {

@@ -157,6 +157,12 @@ describe('auth and TLS', () => {
     assert.match(push.headers.get('www-authenticate') ?? '', /scope="repository:t\/img:pull,push",error="insufficient_scope"/);
     const other = await fetch(`${s.url}/v2/other/tags/list`, { headers: { Authorization: `Bearer ${pullOnly.token}` } });
     assert.equal(other.status, 401);
+    const form = await fetch(`${s.url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'wonderland', service: 'test-registry', scope: 'repository:t/img:pull' }) });
+    assert.equal(form.status, 200);
+    const viaForm = ((await form.json()) as { access_token: string }).access_token;
+    assert.equal((await fetch(`${s.url}/v2/t/img/tags/list`, { headers: { Authorization: `Bearer ${viaForm}` } })).status, 404); // allowed in, no such repo yet
+    const badForm = await fetch(`${s.url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'x' }) });
+    assert.equal(badForm.status, 401);
     const garbage = await fetch(`${s.url}/v2/`, { headers: { Authorization: 'Bearer not.a.token' } });
     assert.equal(garbage.status, 401);
     const bad = await skopeo(['copy', ...NO_TLS, '--dest-creds', 'alice:wrong', `oci:${image.dir}:1`, `docker://${s.host}/t/img:1`]);
