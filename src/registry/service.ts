@@ -105,21 +105,29 @@ export class RegistryService {
     return { digest: parsed.digest, subject: subjectOf(parsed)?.digest, tags };
   }
 
-  /** Every blob and manifest the manifest lists must be in the repository (the subject need not be). */
+  /**
+   * Every blob and manifest the manifest lists must be in the repository, with the size its descriptor
+   * says (the subject need not be there).
+   */
   private async checkReferences(name: string, parsed: ParsedManifest): Promise<void> {
-    const unknown: Descriptor[] = [];
     const blobs: Descriptor[] = parsed.kind === 'manifest' ? [parsed.manifest.config, ...parsed.manifest.layers.filter((l) => !l.urls?.length)] : [];
     const children: Descriptor[] = parsed.kind === 'index' ? parsed.index.manifests : [];
+    const sizeMismatch = (d: Descriptor, actual: number) =>
+      regError('SIZE_INVALID', `descriptor of ${d.digest} says ${d.size} bytes, the registry holds ${actual}`, { digest: d.digest, size: d.size, actual });
     for (const d of blobs) {
-      if (!(await this.storage.blobLinked(name, d.digest)) || (await this.storage.blobSize(d.digest)) === undefined) unknown.push(d);
-      else await this.storage.touchBlob(d.digest);
+      const size = (await this.storage.blobLinked(name, d.digest)) ? await this.storage.blobSize(d.digest) : undefined;
+      if (size === undefined) throw regError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${d.digest}`, { digest: d.digest });
+      if (size !== d.size) throw sizeMismatch(d, size);
+      await this.storage.touchBlob(d.digest);
     }
     for (const d of children) {
-      const known = isManifestMediaType(d.mediaType) ? (await this.storage.manifestRecord(name, d.digest)) !== undefined : await this.storage.blobLinked(name, d.digest);
-      if (!known) unknown.push(d);
-      else await this.storage.touchBlob(d.digest);
+      let size: number | undefined;
+      if (isManifestMediaType(d.mediaType)) size = (await this.storage.manifestRecord(name, d.digest))?.size;
+      else if (await this.storage.blobLinked(name, d.digest)) size = await this.storage.blobSize(d.digest);
+      if (size === undefined) throw regError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${d.digest}`, { digest: d.digest });
+      if (size !== d.size) throw sizeMismatch(d, size);
+      await this.storage.touchBlob(d.digest);
     }
-    if (unknown.length) throw regError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${unknown[0].digest}`, { digest: unknown[0].digest });
   }
 
   async deleteManifest(name: string, ref: Reference): Promise<void> {

@@ -213,6 +213,11 @@ describe('registry API', () => {
     assert.equal(r.status, 400);
     assert.equal(await errorCode(r), 'MANIFEST_BLOB_UNKNOWN');
     const img = await pushImage('lib/put', 'ok');
+    const lying = Buffer.from(img.manifest.toString().replace(/"size":(\d+)\}\]/, (_m, n) => `"size":${Number(n) - 1}}]`));
+    assert.notDeepEqual(lying, img.manifest);
+    r = await fetch(`${U}/v2/lib/put/manifests/lie`, { method: 'PUT', body: lying, headers: { 'Content-Type': OCI_MANIFEST } });
+    assert.equal(r.status, 400);
+    assert.equal(await errorCode(r), 'SIZE_INVALID');
     r = await fetch(`${U}/v2/lib/put/manifests/${sha('other')}`, { method: 'PUT', body: img.manifest, headers: { 'Content-Type': OCI_MANIFEST } });
     assert.equal(r.status, 400);
     assert.equal(await errorCode(r), 'DIGEST_INVALID');
