@@ -11,6 +11,7 @@ import { Htpasswd, TokenIssuer } from './auth.js';
 import { BasicGate, issueToken, openGate, TokenGate, type AccessGate } from './gate.js';
 import { GarbageCollector } from './gc.js';
 import { ProxyCache } from './proxy.js';
+import { lockRoot } from './root-lock.js';
 import { RwLock } from './rwlock.js';
 import { readBody } from './http-util.js';
 import { RegistryHandler } from './server.js';
@@ -21,6 +22,7 @@ import { UploadManager } from './uploads.js';
 export { RegistryStorage } from './storage.js';
 export { GarbageCollector, type GcResult } from './gc.js';
 export { RwLock } from './rwlock.js';
+export { RootInUseError } from './root-lock.js';
 
 export interface RegistryServerOptions {
   /** The storage directory. */
@@ -59,6 +61,16 @@ const HOUR = 3_600_000;
 export async function startRegistryServer(options: RegistryServerOptions): Promise<RunningRegistry> {
   const storage = new RegistryStorage(options.root);
   await storage.init();
+  const unlockRoot = await lockRoot(options.root);
+  try {
+    return await serveOn(storage, options, unlockRoot);
+  } catch (err) {
+    await unlockRoot();
+    throw err;
+  }
+}
+
+async function serveOn(storage: RegistryStorage, options: RegistryServerOptions, unlockRoot: () => Promise<void>): Promise<RunningRegistry> {
   const lock = new RwLock();
   const uploads = new UploadManager(storage);
   const proxy = options.proxy ? new ProxyCache(storage, options.proxy) : undefined;
@@ -125,6 +137,7 @@ export async function startRegistryServer(options: RegistryServerOptions): Promi
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await unlockRoot();
     },
   };
 }
@@ -133,5 +146,10 @@ export async function startRegistryServer(options: RegistryServerOptions): Promi
 export async function collectGarbage(root: string, graceMs = 0) {
   const storage = new RegistryStorage(root);
   await storage.init();
-  return new GarbageCollector(storage, new RwLock(), graceMs).collect();
+  const unlock = await lockRoot(root);
+  try {
+    return await new GarbageCollector(storage, new RwLock(), graceMs).collect();
+  } finally {
+    await unlock();
+  }
 }

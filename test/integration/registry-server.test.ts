@@ -203,9 +203,11 @@ describe('garbage collection while serving', () => {
     // An orphan, old: it must go.
     const orphan = await upload('gc/orphan', 'nobody refers to me');
     aged(orphan);
-    const reused = await upload('gc/reuse', '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    const reusedConfig = '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}';
+    const reused = await upload('gc/reuse', reusedConfig);
     // A push in flight: its layer is uploaded, its manifest not yet.
-    const inflight = await upload('gc/inflight', 'layer of a push whose manifest comes later');
+    const inflightLayer = 'layer of a push whose manifest comes later';
+    const inflight = await upload('gc/inflight', inflightLayer);
 
     const images = await Promise.all([0, 1, 2].map((i) => makeOciLayout(path.join(tmp('gcimg'), `img${i}`), '1', undefined, 2)));
     const collections: Promise<unknown>[] = [];
@@ -213,7 +215,7 @@ describe('garbage collection while serving', () => {
     for (let i = 0; i < 5; i++) collections.push(fetch(`${s.url}/admin/gc`, { method: 'POST' }).then((r) => r.json()));
     // The reused blob: held by an old manifest; a push finds it with HEAD, the old manifest is deleted and a
     // collection runs before the push's manifest arrives. The HEAD made it young again, so it stays.
-    const manifestOf = (layers: string) => JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: reused, size: 81 }, layers: [], annotations: { v: layers } });
+    const manifestOf = (layers: string) => JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: reused, size: reusedConfig.length }, layers: [], annotations: { v: layers } });
     const oldPut = await fetch(`${s.url}/v2/gc/reuse/manifests/old`, { method: 'PUT', body: manifestOf('old'), headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(oldPut.status, 201);
     aged(reused);
@@ -228,8 +230,9 @@ describe('garbage collection while serving', () => {
     const last = (await (await fetch(`${s.url}/admin/gc`, { method: 'POST' })).json()) as { removed: string[] };
 
     // The in-flight push completes after the collections.
-    const config = await upload('gc/inflight', '{"architecture":"amd64","os":"linux","x":1}');
-    const m = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 43 }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: inflight, size: 42 }] });
+    const configText = '{"architecture":"amd64","os":"linux","x":1}';
+    const config = await upload('gc/inflight', configText);
+    const m = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: configText.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: inflight, size: inflightLayer.length }] });
     const put2 = await fetch(`${s.url}/v2/gc/inflight/manifests/1`, { method: 'PUT', body: m, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(put2.status, 201, await put2.text());
 
@@ -242,6 +245,15 @@ describe('garbage collection while serving', () => {
       await ok(skopeo(['copy', ...NO_TLS, `docker://${s.host}/gc/img${i}:1`, `oci:${out}:1`]));
       assert.equal(await rawDigest(`docker://${s.host}/gc/img${i}:1`), img.manifestDigest);
     }
+    // Not beside the running server: an offline gc and a second server on the same root are refused.
+    const beside = await runProgram(BERTH_BIN, ['registry', 'gc', '--root', root]);
+    assert.equal(beside.code, 1);
+    assert.match(beside.stderr, /is in use by process \d+/);
+    const second = await startBerthRegistry(root).then(
+      (x) => (running.push(x), 'started'),
+      (err: Error) => err.message,
+    );
+    assert.match(second, /is in use by process/);
     // Offline: delete an image's manifest, stop the server, `berth registry gc` takes its blobs.
     const del = await fetch(`${s.url}/v2/gc/img0/manifests/${images[0]!.manifestDigest}`, { method: 'DELETE' });
     assert.equal(del.status, 202);

@@ -168,3 +168,17 @@ test('the readers-writer lock keeps the writer apart from readers', async () => 
   await Promise.all([reader, writer, reader2]);
   assert.deepEqual(events, ['r1 in', 'r1 out', 'w', 'r2']);
 });
+
+test('a root is used by one process at a time; a stale lock is taken over', async () => {
+  const { lockRoot, RootInUseError } = await import('../../src/registry/root-lock.js');
+  const { writeFileSync } = await import('node:fs');
+  const root = tmp();
+  const unlock = await lockRoot(root);
+  await assert.rejects(lockRoot(root), (e: unknown) => e instanceof RootInUseError && /in use by process/.test((e as Error).message));
+  await unlock();
+  const again = await lockRoot(root);
+  await again();
+  writeFileSync(path.join(root, 'lock'), '999999999\n'); // no such process
+  const taken = await lockRoot(root);
+  await taken();
+});

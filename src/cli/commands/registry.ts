@@ -5,7 +5,7 @@
 import type { CommandDef, FlagValues } from '../args.js';
 import { CliError } from '../errors.js';
 import { parseGoDurationMs } from '../../lib/timestamps.js';
-import { collectGarbage, startRegistryServer, type RegistryServerOptions } from '../../registry/index.js';
+import { collectGarbage, RootInUseError, startRegistryServer, type RegistryServerOptions } from '../../registry/index.js';
 
 function duration(flags: FlagValues, name: string): number {
   const text = flags.string(name);
@@ -111,7 +111,13 @@ const gcCommand: CommandDef = {
   run: async ({ flags }, cli) => {
     const root = flags.string('root');
     if (!root) throw new CliError('--root is required');
-    const r = await collectGarbage(root, duration(flags, 'gc-grace'));
+    let r;
+    try {
+      r = await collectGarbage(root, duration(flags, 'gc-grace'));
+    } catch (err) {
+      if (err instanceof RootInUseError) throw new CliError(`${err.message}: a running server collects with POST /admin/gc`);
+      throw err;
+    }
     for (const d of r.removed) cli.out.write(`deleted ${d}\n`);
     cli.out.write(`${r.marked} blobs marked, ${r.removed.length} removed (${r.bytesFreed} bytes), ${r.keptYoung} unreferenced kept as too young\n`);
   },
