@@ -153,9 +153,15 @@ export class RegistryService {
 
   /** HEAD of a blob: also marks it as used, since a push that finds it will not upload it again. */
   async statBlob(name: string, digest: string): Promise<BlobSource> {
-    const b = await this.blob(name, digest, true);
-    await this.storage.touchBlob(digest);
-    return b;
+    // Found and touched under the shared lock: a sweep cannot remove it between the two.
+    const local = await this.lock.shared(async () => {
+      const linked = (await this.storage.blobLinked(name, digest)) || (await this.storage.manifestRecord(name, digest)) !== undefined;
+      const size = linked ? await this.storage.blobSize(digest) : undefined;
+      if (size !== undefined) await this.storage.touchBlob(digest);
+      return size;
+    });
+    if (local !== undefined) return { digest, size: local, open: (range) => this.storage.readBlob(digest, range) };
+    return this.blob(name, digest, true);
   }
 
   async deleteBlob(name: string, digest: string): Promise<void> {
