@@ -108,6 +108,8 @@ export class RegistryHandler {
   readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
     req.on('error', () => {}); // a client hanging up mid-body is reported by the stream the handler reads
     res.on('error', () => {});
+    const started = Date.now();
+    res.on('finish', () => log.debug('request', { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, remote: req.socket.remoteAddress }));
     this.handle(req, res).catch((err) => this.fail(req, res, err));
   };
 

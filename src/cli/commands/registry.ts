@@ -5,6 +5,7 @@
 import type { CommandDef, FlagValues } from '../args.js';
 import { CliError } from '../errors.js';
 import { parseGoDurationMs } from '../../lib/timestamps.js';
+import { setLogLevel } from '../../lib/log.js';
 import { collectGarbage, RootInUseError, startRegistryServer, type RegistryServerOptions } from '../../registry/index.js';
 
 function duration(flags: FlagValues, name: string): number {
@@ -77,6 +78,7 @@ const serveCommand: CommandDef = {
   ],
   run: async ({ flags }, cli) => {
     const opts = serveOptions(flags);
+    if (cli.debug) setLogLevel('debug'); // `berth -D registry serve`: a line per request on stderr
     // A reader that closed our stderr must not take the registry down with the next log line.
     process.stderr.on('error', () => {});
     let running;
