@@ -16,6 +16,7 @@ import { regError, RegistryError } from './errors.js';
 import type { BlobSource, PullThrough, Reference } from './service.js';
 import type { RegistryStorage, StoredManifest } from './storage.js';
 import { UpstreamClient } from './upstream.js';
+import { isTag } from './names.js';
 
 export interface ProxyOptions {
   remote: string;
@@ -61,6 +62,34 @@ export class ProxyCache implements PullThrough {
       }
       throw err;
     }
+  }
+
+  async tags(name: string): Promise<string[] | undefined> {
+    // Followed page by page through the upstream's Link headers, at most 100 pages.
+    const all: string[] = [];
+    let pathname: string | undefined = `/v2/${name}/tags/list`;
+    for (let page = 0; pathname && page < 100; page++) {
+      let r: Response;
+      try {
+        r = await this.upstream.get(pathname, name);
+      } catch {
+        return undefined;
+      }
+      if (r.status === 404) {
+        await r.body?.cancel().catch(() => {});
+        throw regError('NAME_UNKNOWN', undefined, { name });
+      }
+      if (!r.ok) {
+        await r.body?.cancel().catch(() => {});
+        return undefined;
+      }
+      const body = (await r.json().catch(() => undefined)) as { tags?: unknown } | undefined;
+      if (!body || (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags))) return undefined;
+      for (const t of (body.tags as unknown[] | null | undefined) ?? []) if (typeof t === 'string' && isTag(t)) all.push(t);
+      const next = /<([^>]+)>;\s*rel="?next"?/.exec(r.headers.get('link') ?? '')?.[1];
+      pathname = next && next.startsWith('/v2/') ? next : undefined;
+    }
+    return all;
   }
 
   private async fetchManifest(name: string, reference: string, expectedDigest: string | undefined): Promise<StoredManifest> {

@@ -24,6 +24,8 @@ export interface BlobSource {
 /** Where a pull-through cache gets what the storage does not hold yet (proxy.ts). */
 export interface PullThrough {
   manifest(name: string, ref: Reference): Promise<StoredManifest>;
+  /** The upstream's tags of a repository (all of them; undefined when it cannot be asked). */
+  tags(name: string): Promise<string[] | undefined>;
   blob(name: string, digest: string, needWhole: boolean): Promise<BlobSource>;
 }
 
@@ -200,6 +202,8 @@ export class RegistryService {
   }
 
   async tags(name: string, n: number | undefined, last: string | undefined): Promise<Page<string>> {
+    const upstream = this.proxy ? await this.proxy.tags(name) : undefined;
+    if (upstream) return paginate([...upstream].sort(), n, last);
     if (!(await this.storage.repoExists(name))) throw regError('NAME_UNKNOWN', undefined, { name });
     return paginate((await this.storage.tags(name)).map((t) => t.tag), n, last);
   }

@@ -297,6 +297,11 @@ describe('pull-through cache', () => {
     assert.equal(await rawDigest(`docker://${fresh.host}/lib/app:1`), v2.manifestDigest);
     assert.equal(await rawDigest(`docker://${cached.host}/lib/app:1`), v1.manifestDigest);
 
+    // Tags come from the upstream.
+    await ok(skopeo(['copy', ...NO_TLS, ...upCreds, `oci:${v2.dir}:1`, `docker://${upstream.host}/lib/app:2`]));
+    const tags = JSON.parse(await ok(skopeo(['list-tags', '--tls-verify=false', `docker://${cached.host}/lib/app`]))) as { Tags: string[] };
+    assert.deepEqual(tags.Tags, ['1', '2']);
+
     // Pushes are refused.
     const push = await fetch(`${cached.url}/v2/lib/app/blobs/uploads/`, { method: 'POST' });
     assert.equal(push.status, 405);
@@ -309,6 +314,9 @@ describe('pull-through cache', () => {
     const again = path.join(d, 'out2');
     await ok(skopeo(['copy', ...NO_TLS, `docker://${cached.host}/lib/app:1`, `oci:${again}:1`]));
     assert.equal(await rawDigest(`docker://${cached.host}/lib/app@${v1.manifestDigest}`), v1.manifestDigest);
+    // And the cached tags when the upstream cannot be asked.
+    const offline = JSON.parse(await ok(skopeo(['list-tags', '--tls-verify=false', `docker://${cached.host}/lib/app`]))) as { Tags: string[] };
+    assert.deepEqual(offline.Tags, ['1']);
     const missing = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${cached.host}/lib/never:1`]);
     assert.notEqual(missing.code, 0);
     assert.equal((await fetch(`${cached.url}/v2/`)).status, 200);
