@@ -47,6 +47,8 @@ export interface RegistryServerOptions {
   gcIntervalMs?: number;
   /** Unreferenced blobs younger than this are kept (default 1 h). */
   gcGraceMs?: number;
+  /** Refuse pushes and deletes (maintenance); pulls go on. */
+  readOnly?: boolean;
   proxy?: { remote: string; username?: string; password?: string; tagTtlMs?: number };
 }
 
@@ -74,7 +76,7 @@ async function serveOn(storage: RegistryStorage, options: RegistryServerOptions,
   const lock = new RwLock();
   const uploads = new UploadManager(storage);
   const proxy = options.proxy ? new ProxyCache(storage, options.proxy) : undefined;
-  const service = new RegistryService(storage, uploads, lock, proxy);
+  const service = new RegistryService(storage, uploads, lock, proxy, options.readOnly);
   const gc = new GarbageCollector(storage, lock, options.gcGraceMs ?? HOUR);
   const users = options.htpasswd ? Htpasswd.load(options.htpasswd) : undefined;
   const scheme = options.tls ? 'https' : 'http';

@@ -61,14 +61,17 @@ export class RegistryService {
     readonly uploads: UploadManager,
     private readonly lock: RwLock,
     private readonly proxy?: PullThrough,
+    /** Maintenance mode: pulls only. */
+    private readonly readOnly = false,
   ) {}
 
   get isProxy(): boolean {
     return this.proxy !== undefined;
   }
 
-  private refuseInProxy(): void {
+  private refuseWrites(): void {
     if (this.proxy) throw regError('UNSUPPORTED', 'this registry is a pull-through cache: pushes and deletes are not accepted');
+    if (this.readOnly) throw regError('UNSUPPORTED', 'this registry is read-only: pushes and deletes are not accepted');
   }
 
   async getManifest(name: string, ref: Reference): Promise<StoredManifest> {
@@ -81,7 +84,7 @@ export class RegistryService {
   }
 
   async putManifest(name: string, ref: Reference, bytes: Buffer, contentType: string | undefined, extraTags: string[]): Promise<PutManifestResult> {
-    this.refuseInProxy();
+    this.refuseWrites();
     for (const t of extraTags) if (!isTag(t)) throw regError('TAG_INVALID', 'invalid tag', { tag: t });
     let parsed: ParsedManifest;
     const declared = contentType && isManifestMediaType(contentType) ? contentType : undefined;
@@ -133,7 +136,7 @@ export class RegistryService {
   }
 
   async deleteManifest(name: string, ref: Reference): Promise<void> {
-    this.refuseInProxy();
+    this.refuseWrites();
     if (!(await this.storage.repoExists(name))) throw regError('NAME_UNKNOWN', undefined, { name });
     if ('tag' in ref) {
       if (!(await this.storage.deleteTag(name, ref.tag))) throw regError('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
@@ -167,13 +170,13 @@ export class RegistryService {
   }
 
   async deleteBlob(name: string, digest: string): Promise<void> {
-    this.refuseInProxy();
+    this.refuseWrites();
     if (!(await this.storage.unlinkBlob(name, digest))) throw regError('BLOB_UNKNOWN', undefined, { digest });
   }
 
   /** Links a blob another repository holds; false when it cannot (the client then uploads it). */
   async mount(name: string, digest: string, from: string | undefined): Promise<boolean> {
-    this.refuseInProxy();
+    this.refuseWrites();
     if (!from) return false;
     return this.lock.shared(async () => {
       if (!(await this.storage.blobLinked(from, digest)) || (await this.storage.blobSize(digest)) === undefined) return false;
@@ -184,18 +187,18 @@ export class RegistryService {
   }
 
   async startUpload(name: string, algorithm?: string): Promise<string> {
-    this.refuseInProxy();
+    this.refuseWrites();
     return this.uploads.start(name, algorithm);
   }
 
   async appendUpload(name: string, uuid: string, body: NodeJS.ReadableStream, range?: { start: number; end: number }, length?: number): Promise<number> {
-    this.refuseInProxy();
+    this.refuseWrites();
     return this.uploads.append(name, uuid, body, range, length);
   }
 
   /** Closes an upload; under the shared lock, as the commit may touch a blob the collector is sweeping. */
   async finishUpload(name: string, uuid: string, digest: string, body?: NodeJS.ReadableStream, range?: { start: number; end: number }, length?: number): Promise<void> {
-    this.refuseInProxy();
+    this.refuseWrites();
     // The final chunk is written outside the lock: a long body must not hold up a collection.
     if (body) await this.uploads.append(name, uuid, body, range, length);
     await this.lock.shared(() => this.uploads.finish(name, uuid, digest));

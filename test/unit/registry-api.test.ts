@@ -467,6 +467,32 @@ describe('registry timers and hang-ups', () => {
     }
   });
 
+  test('read-only: pulls go on, pushes and deletes are UNSUPPORTED', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'berth-registry-ro-'));
+    const rw = await startRegistryServer({ root, port: 0 });
+    const saved = U;
+    let digest: string;
+    try {
+      U = rw.url;
+      digest = await pushBlob('ro/repo', 'kept');
+    } finally {
+      U = saved;
+      await rw.close();
+    }
+    const ro = await startRegistryServer({ root, port: 0, readOnly: true });
+    try {
+      assert.equal(await (await fetch(`${ro.url}/v2/ro/repo/blobs/${digest}`)).text(), 'kept');
+      for (const [p, method] of [['/v2/ro/repo/blobs/uploads/', 'POST'], [`/v2/ro/repo/blobs/${digest}`, 'DELETE'], ['/v2/ro/repo/manifests/x', 'PUT']] as const) {
+        const r = await fetch(`${ro.url}${p}`, { method, body: method === 'PUT' ? '{}' : undefined });
+        assert.equal(r.status, 405, p);
+        assert.equal(await errorCode(r), 'UNSUPPORTED');
+      }
+    } finally {
+      await ro.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a client hanging up mid-manifest leaves nothing and the server serves on', async () => {
     await new Promise<void>((resolve) => {
       const req = http.request(`${U}/v2/hang/manifest/manifests/t`, { method: 'PUT', headers: { 'Content-Length': '5000', 'Content-Type': OCI_MANIFEST } });

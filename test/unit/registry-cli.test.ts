@@ -38,6 +38,8 @@ test('registry serve flags become server options', () => {
   assert.equal(d.gcGraceMs, 3_600_000);
   assert.equal(d.gcIntervalMs, 0);
   assert.equal(d.proxy, undefined);
+  assert.equal(d.readOnly, undefined);
+  assert.equal(serveOptions(flagsOf(['--root', 'x', '--read-only'])).readOnly, true);
   assert.throws(() => serveOptions(flagsOf([])), /--root is required/);
   assert.throws(() => serveOptions(flagsOf(['--root', 'x', '--tls-cert', 'c'])), /go together/);
   assert.throws(() => serveOptions(flagsOf(['--root', 'x', '--proxy-remote', 'ftp://x'])), /invalid --proxy-remote/);

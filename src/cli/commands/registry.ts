@@ -34,6 +34,7 @@ export function serveOptions(flags: FlagValues): RegistryServerOptions {
     gcIntervalMs: duration(flags, 'gc-interval'),
     gcGraceMs: duration(flags, 'gc-grace'),
   };
+  if (flags.bool('read-only')) opts.readOnly = true;
   if (flags.string('htpasswd')) opts.htpasswd = flags.string('htpasswd');
   if (flags.bool('token-issue')) {
     opts.tokenIssue = true;
@@ -63,6 +64,7 @@ const serveCommand: CommandDef = {
     { name: 'addr', type: 'string', default: '127.0.0.1:5000', usage: 'Address to listen on (port 0 picks a free one)' },
     { name: 'root', type: 'string', usage: 'Directory to store content in (required)' },
     { name: 'upload-expiry', type: 'string', default: '24h', usage: 'Remove upload sessions idle for longer than this' },
+    { name: 'read-only', type: 'bool', usage: 'Refuse pushes and deletes (maintenance); pulls go on' },
     { name: 'htpasswd', type: 'string', usage: 'htpasswd file (bcrypt entries) of the users allowed in' },
     { name: 'token-issue', type: 'bool', usage: 'Serve a token endpoint at /token and require bearer tokens from it' },
     { name: 'token-service', type: 'string', default: 'berth-registry', usage: 'Service name in token challenges' },
