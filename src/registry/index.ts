@@ -42,7 +42,8 @@ export interface RegistryServerOptions {
   /** The realm clients are sent to (default: this server's /token, from the request's Host). */
   tokenRealm?: string;
   tokenTtlSeconds?: number;
-  tls?: { cert: string; key: string };
+  /** HTTPS; with `clientCa`, clients must present a certificate signed by it (as Distribution's clientcas). */
+  tls?: { cert: string; key: string; clientCa?: string };
   /** Run a garbage collection this often while serving (0 or absent: only on POST /admin/gc). */
   gcIntervalMs?: number;
   /** Unreferenced blobs younger than this are kept (default 1 h). */
@@ -99,7 +100,14 @@ async function serveOn(storage: RegistryStorage, options: RegistryServerOptions,
   }
   const handler = new RegistryHandler({ service, gate, gc, token });
   const server = options.tls
-    ? https.createServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, handler.listener)
+    ? https.createServer(
+        {
+          cert: readFileSync(options.tls.cert),
+          key: readFileSync(options.tls.key),
+          ...(options.tls.clientCa ? { ca: readFileSync(options.tls.clientCa), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        handler.listener,
+      )
     : http.createServer(handler.listener);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

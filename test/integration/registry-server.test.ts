@@ -184,6 +184,33 @@ describe('auth and TLS', () => {
   });
 });
 
+describe('TLS client certificates', () => {
+  test('--tls-client-ca: skopeo with a client certificate in its cert dir gets in, without one it does not', async () => {
+    const d = tmp('mtls');
+    const o = (...args: string[]) => execFileSync('openssl', args, { cwd: d, stdio: 'ignore' });
+    o('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+    writeFileSync(path.join(d, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    writeFileSync(path.join(d, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+    for (const [name, cn] of [['server', '127.0.0.1'], ['client', 'alice']] as const) {
+      o('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+      o('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+    }
+    const s = await serve(['--tls-cert', path.join(d, 'server.pem'), '--tls-key', path.join(d, 'server.key'), '--tls-client-ca', path.join(d, 'ca.pem')]);
+    const withCert = path.join(d, 'with');
+    const without = path.join(d, 'without');
+    execFileSync('mkdir', ['-p', withCert, without]);
+    execFileSync('cp', [path.join(d, 'ca.pem'), path.join(withCert, 'ca.crt')]);
+    execFileSync('cp', [path.join(d, 'ca.pem'), path.join(without, 'ca.crt')]);
+    execFileSync('cp', [path.join(d, 'client.pem'), path.join(withCert, 'client.cert')]);
+    execFileSync('cp', [path.join(d, 'client.key'), path.join(withCert, 'client.key')]);
+    const image = await makeOciLayout(path.join(d, 'img'), '1');
+    const refused = await skopeo(['copy', '--dest-cert-dir', without, `oci:${image.dir}:1`, `docker://${s.host}/m/img:1`]);
+    assert.notEqual(refused.code, 0);
+    await ok(skopeo(['copy', '--dest-cert-dir', withCert, `oci:${image.dir}:1`, `docker://${s.host}/m/img:1`]));
+    assert.equal(await rawDigest(`docker://${s.host}/m/img:1`, ['--cert-dir', withCert]), image.manifestDigest);
+  });
+});
+
 describe('garbage collection while serving', () => {
   test('pushes during collections keep everything they refer to; an old unreferenced blob goes', async () => {
     const root = path.join(tmp('gc'), 'store');

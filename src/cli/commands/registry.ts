@@ -45,6 +45,9 @@ export function serveOptions(flags: FlagValues): RegistryServerOptions {
   const key = flags.string('tls-key');
   if (!!cert !== !!key) throw new CliError('--tls-cert and --tls-key go together');
   if (cert) opts.tls = { cert, key };
+  const clientCa = flags.string('tls-client-ca');
+  if (clientCa && !opts.tls) throw new CliError('--tls-client-ca needs --tls-cert and --tls-key');
+  if (clientCa && opts.tls) opts.tls.clientCa = clientCa;
   const remote = flags.string('proxy-remote');
   if (remote) {
     if (!/^https?:\/\//.test(remote)) throw new CliError(`invalid --proxy-remote ${JSON.stringify(remote)}: use http://HOST[:PORT] or https://HOST[:PORT]`);
@@ -71,6 +74,7 @@ const serveCommand: CommandDef = {
     { name: 'token-realm', type: 'string', usage: "Token endpoint URL sent to clients (default: this server's /token)" },
     { name: 'tls-cert', type: 'string', usage: 'TLS certificate file' },
     { name: 'tls-key', type: 'string', usage: 'TLS key file' },
+    { name: 'tls-client-ca', type: 'string', usage: 'Require client certificates signed by this CA' },
     { name: 'gc-interval', type: 'string', default: '0', usage: 'Collect unreferenced blobs this often while serving (0: only on POST /admin/gc)' },
     { name: 'gc-grace', type: 'string', default: '1h', usage: 'Never collect blobs younger than this' },
     { name: 'proxy-remote', type: 'string', usage: 'Be a pull-through cache of this registry URL' },
