@@ -3,6 +3,7 @@
  * htpasswd basic auth, and bearer tokens from the server's own token endpoint.
  */
 import type { IncomingMessage } from 'node:http';
+import { readBody } from './http-util.js';
 import { covers, formatScope, grant, parseBasic, parseScope, type Access, type Htpasswd, type TokenIssuer } from './auth.js';
 import { regError, RegistryError } from './errors.js';
 
@@ -76,4 +77,18 @@ export function issueToken(
   const requested = scopes.flatMap((s) => s.split(' ')).map(parseScope).filter((a): a is Access => a !== undefined);
   const t = issuer.issue(subject, grant(requested));
   return { status: 200, body: { token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt } };
+}
+
+type TokenAnswer = { status: number; body: unknown; headers?: Record<string, string> };
+
+/** GET /token (Docker's flow: basic credentials, scopes in the query) and POST /token (OAuth2 password grant, as containerd tries first). */
+export function tokenEndpoint(issuer: TokenIssuer, users: Htpasswd | undefined): (req: IncomingMessage, url: URL) => Promise<TokenAnswer> {
+  return async (req, url) => {
+    if (req.method === 'GET') return issueToken(issuer, users, req.headers.authorization, url.searchParams.getAll('scope'));
+    if (req.method !== 'POST') return { status: 405, body: { errors: [{ code: 'UNSUPPORTED', message: 'use GET or POST', detail: {} }] } };
+    const form = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'));
+    if (form.get('grant_type') !== 'password') return { status: 400, body: { error: 'unsupported_grant_type' } };
+    const basic = 'Basic ' + Buffer.from(`${form.get('username') ?? ''}:${form.get('password') ?? ''}`).toString('base64');
+    return issueToken(issuer, users, basic, form.getAll('scope'));
+  };
 }

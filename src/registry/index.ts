@@ -8,12 +8,11 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { log } from '../lib/log.js';
 import { Htpasswd, TokenIssuer } from './auth.js';
-import { BasicGate, issueToken, openGate, TokenGate, type AccessGate } from './gate.js';
+import { BasicGate, openGate, tokenEndpoint, TokenGate, type AccessGate } from './gate.js';
 import { GarbageCollector } from './gc.js';
 import { ProxyCache } from './proxy.js';
 import { lockRoot } from './root-lock.js';
 import { RwLock } from './rwlock.js';
-import { readBody } from './http-util.js';
 import { RegistryHandler } from './server.js';
 import { RegistryService } from './service.js';
 import { RegistryStorage } from './storage.js';
@@ -86,15 +85,7 @@ async function serveOn(storage: RegistryStorage, options: RegistryServerOptions,
   if (options.tokenIssue) {
     const issuer = new TokenIssuer(options.tokenService ?? 'berth-registry', 'berth-registry', options.tokenTtlSeconds ?? 300);
     gate = new TokenGate(issuer, options.tokenRealm, scheme);
-    token = async (req, url) => {
-      if (req.method === 'GET') return issueToken(issuer, users, req.headers.authorization, url.searchParams.getAll('scope'));
-      if (req.method !== 'POST') return { status: 405, body: { errors: [{ code: 'UNSUPPORTED', message: 'use GET or POST', detail: {} }] } };
-      // OAuth2 password grant, as containerd tries first: a form with username, password and scope.
-      const form = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'));
-      if (form.get('grant_type') !== 'password') return { status: 400, body: { error: 'unsupported_grant_type' } };
-      const basic = 'Basic ' + Buffer.from(`${form.get('username') ?? ''}:${form.get('password') ?? ''}`).toString('base64');
-      return issueToken(issuer, users, basic, form.getAll('scope'));
-    };
+    token = tokenEndpoint(issuer, users);
   } else if (users) {
     gate = new BasicGate(users);
   }
