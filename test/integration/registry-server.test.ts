@@ -90,6 +90,12 @@ describe('berth registry serve with skopeo and docker-registry', () => {
     assert.equal(await rawDigest(`docker://${berth.host}/v2s2/img:list`), await rawDigest(`docker://${distribution.host}/v2s2/img:list`));
   });
 
+  test('the same image pushed by several clients at once, to one repository and to others', async () => {
+    const dests = ['same/img:1', 'same/img:1', 'same/img:2', 'other/img:1'];
+    await Promise.all(dests.map((d) => ok(skopeo(['copy', ...NO_TLS, `oci:${image.dir}:1`, `docker://${berth.host}/${d}`]))));
+    for (const d of new Set(dests)) assert.equal(await rawDigest(`docker://${berth.host}/${d}`), image.manifestDigest);
+  });
+
   test('skopeo delete, then the tag is gone', async () => {
     await ok(skopeo(['copy', ...NO_TLS, `oci:${image.dir}:1`, `docker://${berth.host}/del/img:1`]));
     await ok(skopeo(['delete', '--tls-verify=false', `docker://${berth.host}/del/img:1`]));
