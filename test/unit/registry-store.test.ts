@@ -182,3 +182,9 @@ test('a root is used by one process at a time; a stale lock is taken over', asyn
   const taken = await lockRoot(root);
   await taken();
 });
+
+test('POST /admin/gc is for loopback peers only', async () => {
+  const { isLoopback } = await import('../../src/registry/server.js');
+  for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) assert.ok(isLoopback(a), a);
+  for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '192.168.1.1', 'fe80::1', undefined, '']) assert.ok(!isLoopback(a), String(a));
+});
