@@ -25,6 +25,8 @@ export class GarbageCollector {
     private readonly storage: RegistryStorage,
     private readonly lock: RwLock,
     private readonly graceMs: number,
+    /** Runs before each mark: the pull-through cache forgets manifests nobody pulled for a while here. */
+    private readonly beforeMark?: () => Promise<void>,
   ) {}
 
   /** Runs a collection; a call while one runs shares its result. */
@@ -63,6 +65,7 @@ export class GarbageCollector {
   private async run(): Promise<GcResult> {
     const started = Date.now();
     const cutoff = started - this.graceMs;
+    if (this.beforeMark) await this.beforeMark();
     const marked = await this.mark();
     const candidates: string[] = [];
     let keptYoung = 0;

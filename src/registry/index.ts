@@ -49,7 +49,7 @@ export interface RegistryServerOptions {
   gcGraceMs?: number;
   /** Refuse pushes and deletes (maintenance); pulls go on. */
   readOnly?: boolean;
-  proxy?: { remote: string; username?: string; password?: string; tagTtlMs?: number };
+  proxy?: { remote: string; username?: string; password?: string; tagTtlMs?: number; cacheTtlMs?: number };
 }
 
 export interface RunningRegistry {
@@ -77,7 +77,7 @@ async function serveOn(storage: RegistryStorage, options: RegistryServerOptions,
   const uploads = new UploadManager(storage);
   const proxy = options.proxy ? new ProxyCache(storage, options.proxy) : undefined;
   const service = new RegistryService(storage, uploads, lock, proxy, options.readOnly);
-  const gc = new GarbageCollector(storage, lock, options.gcGraceMs ?? HOUR);
+  const gc = new GarbageCollector(storage, lock, options.gcGraceMs ?? HOUR, proxy ? async () => void (await proxy.expire()) : undefined);
   const users = options.htpasswd ? Htpasswd.load(options.htpasswd) : undefined;
   const scheme = options.tls ? 'https' : 'http';
   let gate: AccessGate = openGate;

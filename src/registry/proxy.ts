@@ -24,6 +24,8 @@ export interface ProxyOptions {
   password?: string;
   /** How long a cached tag is served before the upstream is asked again (default 5 min). */
   tagTtlMs?: number;
+  /** Cached manifests not pulled for this long are forgotten at the next collection (0: kept forever). */
+  cacheTtlMs?: number;
 }
 
 function bodyStream(r: Response): Readable {
@@ -34,6 +36,7 @@ function bodyStream(r: Response): Readable {
 export class ProxyCache implements PullThrough {
   private readonly upstream: UpstreamClient;
   private readonly tagTtlMs: number;
+  private readonly cacheTtlMs: number;
 
   constructor(
     private readonly storage: RegistryStorage,
@@ -41,23 +44,47 @@ export class ProxyCache implements PullThrough {
   ) {
     this.upstream = new UpstreamClient(options);
     this.tagTtlMs = options.tagTtlMs ?? 5 * 60_000;
+    this.cacheTtlMs = options.cacheTtlMs ?? 7 * 24 * 3_600_000;
+  }
+
+  /**
+   * Forgets manifests (and their tags) not pulled within the cache TTL, so the collection that follows
+   * frees their blobs. A pull after that fetches them from the upstream again.
+   */
+  async expire(now = Date.now()): Promise<number> {
+    if (this.cacheTtlMs <= 0) return 0;
+    let removed = 0;
+    for (const repo of await this.storage.repositories()) {
+      for (const digest of await this.storage.revisions(repo)) {
+        if (now - (await this.storage.manifestTime(repo, digest)) > this.cacheTtlMs && (await this.storage.deleteManifest(repo, digest))) removed++;
+      }
+    }
+    if (removed) log.info('pull-through cache forgot manifests not pulled within its TTL', { removed });
+    return removed;
   }
 
   async manifest(name: string, ref: Reference): Promise<StoredManifest> {
     if ('digest' in ref) {
       const local = await this.storage.getManifest(name, ref.digest);
-      if (local) return local;
+      if (local) {
+        await this.storage.touchManifest(name, ref.digest);
+        return local;
+      }
       return this.fetchManifest(name, ref.digest, ref.digest);
     }
     const cachedDigest = await this.storage.resolveTag(name, ref.tag);
     const cached = cachedDigest ? await this.storage.getManifest(name, cachedDigest) : undefined;
-    if (cached && Date.now() - (await this.storage.tagTime(name, ref.tag)) < this.tagTtlMs) return cached;
+    if (cached && Date.now() - (await this.storage.tagTime(name, ref.tag)) < this.tagTtlMs) {
+      await this.storage.touchManifest(name, cached.digest);
+      return cached;
+    }
     try {
       return await this.fetchManifest(name, ref.tag, undefined);
     } catch (err) {
       // An upstream that cannot be reached (not one that says the tag is gone) leaves the cached copy usable.
       if (cached && err instanceof RegistryError && err.status >= 500) {
         log.warn('upstream unreachable; serving the cached manifest', { name, tag: ref.tag, error: err.message });
+        await this.storage.touchManifest(name, cached.digest);
         return cached;
       }
       throw err;

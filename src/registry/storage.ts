@@ -245,6 +245,18 @@ export class RegistryStorage {
     }
   }
 
+  /** Marks a manifest as just pulled (the pull-through cache's last use of it). */
+  async touchManifest(name: string, digest: string): Promise<void> {
+    const now = new Date();
+    await fs.utimes(this.revisionPath(name, digest), now, now).catch(() => {});
+  }
+
+  /** When a manifest was last stored or pulled through the cache (0 when it is not there). */
+  async manifestTime(name: string, digest: string): Promise<number> {
+    const st = await fs.stat(this.revisionPath(name, digest)).catch(() => undefined);
+    return st?.mtimeMs ?? 0;
+  }
+
   async resolveTag(name: string, tag: string): Promise<string | undefined> {
     const d = (await readOptional(this.tagPath(name, tag)))?.trim();
     return d && isDigest(d) ? d : undefined;

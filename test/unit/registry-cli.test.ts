@@ -30,7 +30,7 @@ test('registry serve flags become server options', () => {
   assert.deepEqual(o, {
     root: '/srv/reg', host: '127.0.0.1', port: 0, uploadExpiryMs: 7_200_000, gcIntervalMs: 1_800_000, gcGraceMs: 90_000,
     htpasswd: '/etc/htp', tokenIssue: true, tokenService: 'svc', tls: { cert: 'c.pem', key: 'k.pem' },
-    proxy: { remote: 'https://up.example', tagTtlMs: 0, username: 'u', password: 'p' },
+    proxy: { remote: 'https://up.example', tagTtlMs: 0, cacheTtlMs: 168 * 3_600_000, username: 'u', password: 'p' },
   });
   const d = serveOptions(flagsOf(['--root', 'x']));
   assert.equal(d.port, 5000);

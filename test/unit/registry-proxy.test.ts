@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -66,7 +66,7 @@ before(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   root = mkdtempSync(path.join(os.tmpdir(), 'berth-registry-proxy-'));
-  reg = await startRegistryServer({ root, port: 0, proxy: { remote: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, username: 'u', password: 'p', tagTtlMs: 0 } });
+  reg = await startRegistryServer({ root, port: 0, proxy: { remote: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, username: 'u', password: 'p', tagTtlMs: 0 }, gcGraceMs: 0 });
 });
 
 after(async () => {
@@ -141,4 +141,26 @@ test('pushes and deletes are refused with UNSUPPORTED', async () => {
     assert.equal(r.status, 405, p);
     assert.equal(((await r.json()) as { errors: Array<{ code: string }> }).errors[0]!.code, 'UNSUPPORTED');
   }
+});
+
+test('cached images not pulled within the cache TTL are forgotten at the next collection, and fetched again', async () => {
+  let r = await fetch(`${reg.url}/v2/h/app/manifests/1`);
+  assert.equal(r.status, 200);
+  await r.arrayBuffer();
+  r = await fetch(`${reg.url}/v2/h/app/blobs/${sha(goodBlob)}`);
+  await r.arrayBuffer();
+  let gc = (await (await fetch(`${reg.url}/admin/gc`, { method: 'POST' })).json()) as { removed: string[] };
+  assert.ok(!gc.removed.includes(sha(goodBlob)));
+  assert.ok(blobExists(sha(manifest)) && blobExists(sha(goodBlob)));
+  const week = new Date(Date.now() - 8 * 24 * 3_600_000);
+  utimesSync(path.join(root, 'repositories/h/app/_manifests/revisions/sha256', sha(manifest).slice(7)), week, week);
+  gc = (await (await fetch(`${reg.url}/admin/gc`, { method: 'POST' })).json()) as { removed: string[] };
+  assert.ok(gc.removed.includes(sha(manifest)) && gc.removed.includes(sha(goodBlob)), JSON.stringify(gc));
+  assert.ok(!blobExists(sha(goodBlob)));
+  r = await fetch(`${reg.url}/v2/h/app/manifests/1`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(Buffer.from(await r.arrayBuffer()), manifest);
+  assert.ok(blobExists(sha(manifest)));
+  r = await fetch(`${reg.url}/v2/h/app/blobs/${sha(goodBlob)}`);
+  assert.equal(await r.text(), goodBlob.toString());
 });

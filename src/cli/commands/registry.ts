@@ -51,7 +51,7 @@ export function serveOptions(flags: FlagValues): RegistryServerOptions {
   const remote = flags.string('proxy-remote');
   if (remote) {
     if (!/^https?:\/\//.test(remote)) throw new CliError(`invalid --proxy-remote ${JSON.stringify(remote)}: use http://HOST[:PORT] or https://HOST[:PORT]`);
-    opts.proxy = { remote, tagTtlMs: duration(flags, 'proxy-tag-ttl') };
+    opts.proxy = { remote, tagTtlMs: duration(flags, 'proxy-tag-ttl'), cacheTtlMs: duration(flags, 'proxy-cache-ttl') };
     if (flags.string('proxy-username')) opts.proxy.username = flags.string('proxy-username');
     if (flags.string('proxy-password')) opts.proxy.password = flags.string('proxy-password');
   }
@@ -81,6 +81,7 @@ const serveCommand: CommandDef = {
     { name: 'proxy-username', type: 'string', usage: 'Username for the upstream registry' },
     { name: 'proxy-password', type: 'string', usage: 'Password for the upstream registry' },
     { name: 'proxy-tag-ttl', type: 'string', default: '5m', usage: 'Check a cached tag upstream again after this long' },
+    { name: 'proxy-cache-ttl', type: 'string', default: '168h', usage: 'Forget cached images not pulled for this long, at the next GC (0: never)' },
   ],
   run: async ({ flags }, cli) => {
     const opts = serveOptions(flags);
