@@ -268,18 +268,12 @@ export class RegistryHandler {
       }
     }
     const digestParam = url.searchParams.get('digest');
-    const algorithm = url.searchParams.get('digest-algorithm') ?? (digestParam ? digestParam.split(':')[0] : undefined);
-    if (digestParam !== null) checkDigest(digestParam);
-    const uuid = await svc.startUpload(name, algorithm ?? undefined);
     if (digestParam !== null) {
-      try {
-        await svc.finishUpload(name, uuid, digestParam, req, undefined, contentLength(req));
-      } catch (err) {
-        await svc.uploads.cancel(name, uuid).catch(() => {});
-        throw err;
-      }
-      return sendEmpty(res, 201, { Location: `/v2/${name}/blobs/${digestParam}`, 'Docker-Content-Digest': digestParam });
+      const digest = checkDigest(digestParam);
+      await svc.uploadWhole(name, digest, req, contentLength(req));
+      return sendEmpty(res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
     }
+    const uuid = await svc.startUpload(name, url.searchParams.get('digest-algorithm') ?? undefined);
     sendEmpty(res, 202, uploadHeaders(name, uuid, 0));
   }
 
@@ -287,7 +281,7 @@ export class RegistryHandler {
     const svc = this.deps.service;
     switch (req.method) {
       case 'GET': {
-        const offset = await svc.uploads.offset(name, uuid);
+        const offset = await svc.uploadOffset(name, uuid);
         return sendEmpty(res, 204, uploadHeaders(name, uuid, offset));
       }
       case 'PATCH': {
@@ -304,7 +298,7 @@ export class RegistryHandler {
         return sendEmpty(res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
       }
       case 'DELETE':
-        await svc.uploads.cancel(name, uuid);
+        await svc.cancelUpload(name, uuid);
         return sendEmpty(res, 204);
       default:
         throw regError('UNSUPPORTED');

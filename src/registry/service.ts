@@ -58,7 +58,7 @@ function digestOf(bytes: Buffer, algorithm: string): string {
 export class RegistryService {
   constructor(
     private readonly storage: RegistryStorage,
-    readonly uploads: UploadManager,
+    private readonly uploads: UploadManager,
     private readonly lock: RwLock,
     private readonly proxy?: PullThrough,
     /** Maintenance mode: pulls only. */
@@ -189,6 +189,25 @@ export class RegistryService {
   async startUpload(name: string, algorithm?: string): Promise<string> {
     this.refuseWrites();
     return this.uploads.start(name, algorithm);
+  }
+
+  async uploadOffset(name: string, uuid: string): Promise<number> {
+    return this.uploads.offset(name, uuid);
+  }
+
+  async cancelUpload(name: string, uuid: string): Promise<void> {
+    await this.uploads.cancel(name, uuid);
+  }
+
+  /** A single-request upload (POST ?digest=): a session that is closed at once, or removed on failure. */
+  async uploadWhole(name: string, digest: string, body: NodeJS.ReadableStream, length?: number): Promise<void> {
+    const uuid = await this.startUpload(name, digest.split(':')[0]);
+    try {
+      await this.finishUpload(name, uuid, digest, body, undefined, length);
+    } catch (err) {
+      await this.uploads.cancel(name, uuid).catch(() => {});
+      throw err;
+    }
   }
 
   async appendUpload(name: string, uuid: string, body: NodeJS.ReadableStream, range?: { start: number; end: number }, length?: number): Promise<number> {
