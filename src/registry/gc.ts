@@ -18,15 +18,22 @@ export interface GcResult {
   bytesFreed: number;
 }
 
+export interface GcOptions {
+  /** Unreferenced blobs younger than this are kept. */
+  graceMs: number;
+  /** Runs before each mark: the pull-through cache forgets manifests nobody pulled for a while here. */
+  beforeMark?: () => Promise<void>;
+  /** Report what would go, delete nothing. */
+  dryRun?: boolean;
+}
+
 export class GarbageCollector {
   private running: Promise<GcResult> | undefined;
 
   constructor(
     private readonly storage: RegistryStorage,
     private readonly lock: RwLock,
-    private readonly graceMs: number,
-    /** Runs before each mark: the pull-through cache forgets manifests nobody pulled for a while here. */
-    private readonly beforeMark?: () => Promise<void>,
+    private readonly options: GcOptions,
   ) {}
 
   /** Runs a collection; a call while one runs shares its result. */
@@ -64,8 +71,8 @@ export class GarbageCollector {
 
   private async run(): Promise<GcResult> {
     const started = Date.now();
-    const cutoff = started - this.graceMs;
-    if (this.beforeMark) await this.beforeMark();
+    const cutoff = started - this.options.graceMs;
+    if (this.options.beforeMark && !this.options.dryRun) await this.options.beforeMark();
     const marked = await this.mark();
     const candidates: string[] = [];
     let keptYoung = 0;
@@ -84,23 +91,22 @@ export class GarbageCollector {
         const gone = new Set<string>();
         for (const digest of candidates) {
           if (again.has(digest)) continue;
-          const size = await this.storage.blobSize(digest);
           const st = await fs.stat(this.storage.blobPath(digest)).catch(() => undefined);
           if (!st || st.mtimeMs >= cutoff) continue;
-          if (await this.storage.removeBlob(digest)) {
+          if (this.options.dryRun || (await this.storage.removeBlob(digest))) {
             removed.push(digest);
             gone.add(digest);
-            bytesFreed += size ?? 0;
+            bytesFreed += st.size;
           }
         }
-        if (gone.size) {
+        if (gone.size && !this.options.dryRun) {
           for (const repo of await this.storage.repositories()) {
             for (const d of await this.storage.linkedBlobs(repo)) if (gone.has(d)) await this.storage.unlinkBlob(repo, d);
           }
         }
       });
     }
-    log.info('registry garbage collection', { marked: marked.size, removed: removed.length, keptYoung, bytesFreed, ms: Date.now() - started });
+    log.info(this.options.dryRun ? 'registry garbage collection (dry run)' : 'registry garbage collection', { marked: marked.size, removed: removed.length, keptYoung, bytesFreed, ms: Date.now() - started });
     return { marked: marked.size, removed, keptYoung, bytesFreed };
   }
 }

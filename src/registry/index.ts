@@ -19,7 +19,7 @@ import { RegistryStorage } from './storage.js';
 import { UploadManager } from './uploads.js';
 
 export { RegistryStorage } from './storage.js';
-export { GarbageCollector, type GcResult } from './gc.js';
+export { GarbageCollector, type GcOptions, type GcResult } from './gc.js';
 export { RwLock } from './rwlock.js';
 export { RootInUseError } from './root-lock.js';
 
@@ -77,7 +77,7 @@ async function serveOn(storage: RegistryStorage, options: RegistryServerOptions,
   const uploads = new UploadManager(storage);
   const proxy = options.proxy ? new ProxyCache(storage, options.proxy) : undefined;
   const service = new RegistryService(storage, uploads, lock, proxy, options.readOnly);
-  const gc = new GarbageCollector(storage, lock, options.gcGraceMs ?? HOUR, proxy ? async () => void (await proxy.expire()) : undefined);
+  const gc = new GarbageCollector(storage, lock, { graceMs: options.gcGraceMs ?? HOUR, beforeMark: proxy ? async () => void (await proxy.expire()) : undefined });
   const users = options.htpasswd ? Htpasswd.load(options.htpasswd) : undefined;
   const scheme = options.tls ? 'https' : 'http';
   let gate: AccessGate = openGate;
@@ -144,12 +144,12 @@ async function serveOn(storage: RegistryStorage, options: RegistryServerOptions,
 }
 
 /** Offline garbage collection of a registry's storage (the server should not be running on it). */
-export async function collectGarbage(root: string, graceMs = 0) {
+export async function collectGarbage(root: string, graceMs = 0, dryRun = false) {
   const storage = new RegistryStorage(root);
   await storage.init();
   const unlock = await lockRoot(root);
   try {
-    return await new GarbageCollector(storage, new RwLock(), graceMs).collect();
+    return await new GarbageCollector(storage, new RwLock(), { graceMs, dryRun }).collect();
   } finally {
     await unlock();
   }

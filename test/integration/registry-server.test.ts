@@ -291,6 +291,12 @@ describe('garbage collection while serving', () => {
     const del = await fetch(`${s.url}/v2/gc/img0/manifests/${images[0]!.manifestDigest}`, { method: 'DELETE' });
     assert.equal(del.status, 202);
     assert.equal(await s.stop(), 0);
+    const dry = await runProgram(BERTH_BIN, ['registry', 'gc', '--dry-run', '--root', root]);
+    assert.equal(dry.code, 0, dry.stderr);
+    for (const b of images[0]!.blobs) {
+      assert.match(dry.stdout, new RegExp(`would delete ${b}`));
+      assert.ok(existsSync(blobFile(b)), b);
+    }
     const gc = await runProgram(BERTH_BIN, ['registry', 'gc', '--root', root]);
     assert.equal(gc.code, 0, gc.stderr);
     for (const b of images[0]!.blobs) {

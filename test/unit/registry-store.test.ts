@@ -132,7 +132,10 @@ test('garbage collection: referenced and young blobs stay, old unreferenced ones
   await storage.putManifest('r', parseManifest(untagged), []);
   const past = new Date(Date.now() - 2 * 3600_000);
   for (const d of [config, layer, orphanOld, sha(manifest), sha(untagged)]) utimesSync(storage.blobPath(d), past, past);
-  const gc = new GarbageCollector(storage, new RwLock(), 3600_000);
+  const dry = await new GarbageCollector(storage, new RwLock(), { graceMs: 3600_000, dryRun: true }).collect();
+  assert.deepEqual(dry.removed, [orphanOld]);
+  assert.ok(existsSync(storage.blobPath(orphanOld)), 'a dry run deletes nothing');
+  const gc = new GarbageCollector(storage, new RwLock(), { graceMs: 3600_000 });
   const result = await gc.collect();
   assert.deepEqual(result.removed, [orphanOld]);
   assert.equal(result.keptYoung, 1);

@@ -116,19 +116,21 @@ const gcCommand: CommandDef = {
   flags: [
     { name: 'root', type: 'string', valueName: 'dir', usage: 'The registry storage directory (required)' },
     { name: 'gc-grace', type: 'string', valueName: 'duration', default: '0', usage: 'Keep unreferenced blobs younger than this' },
+    { name: 'dry-run', type: 'bool', usage: 'Only list what would be deleted' },
   ],
   run: async ({ flags }, cli) => {
     const root = flags.string('root');
     if (!root) throw new CliError('--root is required');
     let r;
     try {
-      r = await collectGarbage(root, duration(flags, 'gc-grace'));
+      r = await collectGarbage(root, duration(flags, 'gc-grace'), flags.bool('dry-run'));
     } catch (err) {
       if (err instanceof RootInUseError) throw new CliError(`${err.message}: a running server collects with POST /admin/gc`);
       throw err;
     }
-    for (const d of r.removed) cli.out.write(`deleted ${d}\n`);
-    cli.out.write(`${r.marked} blobs marked, ${r.removed.length} removed (${r.bytesFreed} bytes), ${r.keptYoung} unreferenced kept as too young\n`);
+    const dry = flags.bool('dry-run');
+    for (const d of r.removed) cli.out.write(`${dry ? 'would delete' : 'deleted'} ${d}\n`);
+    cli.out.write(`${r.marked} blobs marked, ${r.removed.length} ${dry ? 'would be removed' : 'removed'} (${r.bytesFreed} bytes), ${r.keptYoung} unreferenced kept as too young\n`);
   },
 };
 
