@@ -34,8 +34,9 @@ import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
 import { volumeCommand } from './volumes.js';
-import { pullCommand, pushCommand } from './registry.js';
+import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
+import { registryCommand } from './registry.js';
 import { tlsGlobalFlags } from '../tls.js';
 import { configDir } from '../credentials.js';
 
@@ -137,6 +138,7 @@ export const rootCommand: CommandDef = {
     systemCommand,
     volumeCommand,
     certsCommand,
+    registryCommand,
     // Top-level shortcuts.
     attachCommand('attach'),
     commitCommand('commit'),

@@ -1,133 +1,142 @@
 /**
- * Moving images through registries: `pull` (POST /images/create?fromImage=) and `push`
- * (POST /images/{name}/push), with the same query parameters, X-Registry-Auth header and
- * progress display as the docker CLI 28.
+ * `berth registry serve` runs Berth's own OCI distribution registry in the foreground; `berth registry gc`
+ * collects unreferenced blobs of a stopped one. Neither talks to berthd.
  */
-import type { CommandDef } from '../args.js';
+import type { CommandDef, FlagValues } from '../args.js';
 import { CliError } from '../errors.js';
-import { displayJsonMessages } from '../jsonstream.js';
-import { InvalidReferenceError, fullName, parseNormalizedNamed, type NamedRef } from '../reference.js';
-import type { Cli, Output } from '../streams.js';
-import { platformParam } from './common.js';
-import { registryAuthHeader } from './registry-auth.js';
+import { parseGoDurationMs } from '../../lib/timestamps.js';
+import { setLogLevel } from '../../lib/log.js';
+import { collectGarbage, RootInUseError, startRegistryServer, type RegistryServerOptions } from '../../registry/index.js';
 
-const DISCARD: Output = { write: () => true };
+function duration(flags: FlagValues, name: string): number {
+  const text = flags.string(name);
+  const ms = text === '0' ? 0 : parseGoDurationMs(text);
+  if (ms === undefined) throw new CliError(`invalid duration for --${name}: ${JSON.stringify(text)} (use Go's form, e.g. 30s, 10m, 24h)`);
+  return ms;
+}
 
-/** A reference as the CLI was given it, or docker's error for a malformed one. */
-export function parseReference(s: string): NamedRef {
-  try {
-    return parseNormalizedNamed(s);
-  } catch (err) {
-    if (err instanceof InvalidReferenceError) throw new CliError(err.message);
-    throw err;
+/** host:port, [v6]:port or :port. */
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!m || Number(m[3]) > 65535) throw new CliError(`invalid --addr ${JSON.stringify(addr)}: use HOST:PORT, e.g. 127.0.0.1:5000`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+export function serveOptions(flags: FlagValues): RegistryServerOptions {
+  const root = flags.string('root');
+  if (!root) throw new CliError('--root is required: the directory the registry stores its content in');
+  const { host, port } = parseAddr(flags.string('addr'));
+  const opts: RegistryServerOptions = {
+    root,
+    host,
+    port,
+    uploadExpiryMs: duration(flags, 'upload-expiry'),
+    gcIntervalMs: duration(flags, 'gc-interval'),
+    gcGraceMs: duration(flags, 'gc-grace'),
+  };
+  if (flags.bool('read-only')) opts.readOnly = true;
+  if (flags.string('htpasswd')) opts.htpasswd = flags.string('htpasswd');
+  if (flags.bool('token-issue')) {
+    opts.tokenIssue = true;
+    opts.tokenService = flags.string('token-service');
+    if (flags.string('token-realm')) opts.tokenRealm = flags.string('token-realm');
   }
+  const cert = flags.string('tls-cert');
+  const key = flags.string('tls-key');
+  if (!!cert !== !!key) throw new CliError('--tls-cert and --tls-key go together');
+  if (cert) opts.tls = { cert, key };
+  const clientCa = flags.string('tls-client-ca');
+  if (clientCa && !opts.tls) throw new CliError('--tls-client-ca needs --tls-cert and --tls-key');
+  if (clientCa && opts.tls) opts.tls.clientCa = clientCa;
+  const remote = flags.string('proxy-remote');
+  if (remote) {
+    if (!/^https?:\/\//.test(remote)) throw new CliError(`invalid --proxy-remote ${JSON.stringify(remote)}: use http://HOST[:PORT] or https://HOST[:PORT]`);
+    opts.proxy = { remote, tagTtlMs: duration(flags, 'proxy-tag-ttl'), cacheTtlMs: duration(flags, 'proxy-cache-ttl') };
+    if (flags.string('proxy-username')) opts.proxy.username = flags.string('proxy-username');
+    if (flags.string('proxy-password')) opts.proxy.password = flags.string('proxy-password');
+  }
+  return opts;
 }
 
-/** reference.String(): "docker.io/library/busybox:latest", "host:5000/app@sha256:...". */
-export function referenceString(ref: NamedRef): string {
-  return fullName(ref) + (ref.tag !== undefined ? `:${ref.tag}` : '') + (ref.digest !== undefined ? `@${ref.digest}` : '');
-}
+const serveCommand: CommandDef = {
+  name: 'serve',
+  usage: '[OPTIONS]',
+  short: 'Run an OCI distribution registry in the foreground',
+  args: { max: 0 },
+  flags: [
+    { name: 'addr', type: 'string', default: '127.0.0.1:5000', usage: 'Address to listen on (port 0 picks a free one)' },
+    { name: 'root', type: 'string', valueName: 'dir', usage: 'Directory to store content in (required)' },
+    { name: 'upload-expiry', type: 'string', valueName: 'duration', default: '24h', usage: 'Remove upload sessions idle for longer than this' },
+    { name: 'read-only', type: 'bool', usage: 'Refuse pushes and deletes (maintenance); pulls go on' },
+    { name: 'htpasswd', type: 'string', valueName: 'file', usage: 'htpasswd file (bcrypt entries) of the users allowed in' },
+    { name: 'token-issue', type: 'bool', usage: 'Serve a token endpoint at /token and require bearer tokens from it' },
+    { name: 'token-service', type: 'string', default: 'berth-registry', usage: 'Service name in token challenges' },
+    { name: 'token-realm', type: 'string', valueName: 'url', usage: "Token endpoint URL sent to clients (default: this server's /token)" },
+    { name: 'tls-cert', type: 'string', valueName: 'file', usage: 'TLS certificate file' },
+    { name: 'tls-key', type: 'string', valueName: 'file', usage: 'TLS key file' },
+    { name: 'tls-client-ca', type: 'string', valueName: 'file', usage: 'Require client certificates signed by this CA' },
+    { name: 'gc-interval', type: 'string', valueName: 'duration', default: '0', usage: 'Collect unreferenced blobs this often while serving (0: only on POST /admin/gc)' },
+    { name: 'gc-grace', type: 'string', valueName: 'duration', default: '1h', usage: 'Never collect blobs younger than this' },
+    { name: 'proxy-remote', type: 'string', valueName: 'url', usage: 'Be a pull-through cache of this registry URL' },
+    { name: 'proxy-username', type: 'string', usage: 'Username for the upstream registry' },
+    { name: 'proxy-password', type: 'string', usage: 'Password for the upstream registry' },
+    { name: 'proxy-tag-ttl', type: 'string', valueName: 'duration', default: '5m', usage: 'Check a cached tag upstream again after this long' },
+    { name: 'proxy-cache-ttl', type: 'string', valueName: 'duration', default: '168h', usage: 'Forget cached images not pulled for this long, at the next GC (0: never)' },
+  ],
+  run: async ({ flags }, cli) => {
+    const opts = serveOptions(flags);
+    if (cli.debug) setLogLevel('debug'); // `berth -D registry serve`: a line per request on stderr
+    // A reader that closed our stderr must not take the registry down with the next log line.
+    process.stderr.on('error', () => {});
+    let running;
+    try {
+      running = await startRegistryServer(opts);
+    } catch (err) {
+      throw new CliError(`registry: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    cli.out.write(`listening on ${running.url}\n`);
+    const signals = cli.signals ?? process;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        signals.off('SIGTERM', stop);
+        signals.off('SIGINT', stop);
+        void running.close().then(resolve, resolve);
+      };
+      signals.on('SIGTERM', stop);
+      signals.on('SIGINT', stop);
+    });
+  },
+};
 
-const nameOnly = (ref: NamedRef) => ref.tag === undefined && ref.digest === undefined;
+const gcCommand: CommandDef = {
+  name: 'gc',
+  usage: '[OPTIONS]',
+  short: "Remove blobs no manifest refers to from a registry's storage",
+  args: { max: 0 },
+  flags: [
+    { name: 'root', type: 'string', valueName: 'dir', usage: 'The registry storage directory (required)' },
+    { name: 'gc-grace', type: 'string', valueName: 'duration', default: '0', usage: 'Keep unreferenced blobs younger than this' },
+    { name: 'dry-run', type: 'bool', usage: 'Only list what would be deleted' },
+  ],
+  run: async ({ flags }, cli) => {
+    const root = flags.string('root');
+    if (!root) throw new CliError('--root is required');
+    let r;
+    try {
+      r = await collectGarbage(root, duration(flags, 'gc-grace'), flags.bool('dry-run'));
+    } catch (err) {
+      if (err instanceof RootInUseError) throw new CliError(`${err.message}: a running server collects with POST /admin/gc`);
+      throw err;
+    }
+    const dry = flags.bool('dry-run');
+    for (const d of r.removed) cli.out.write(`${dry ? 'would delete' : 'deleted'} ${d}\n`);
+    cli.out.write(`${r.marked} blobs marked, ${r.removed.length} ${dry ? 'would be removed' : 'removed'} (${r.bytesFreed} bytes), ${r.keptYoung} unreferenced kept as too young\n`);
+  },
+};
 
-/**
- * The query docker's ImagePull sends: the repository in fromImage, the tag or digest in tag
- * (the digest wins when both are given), nothing for --all-tags.
- */
-export function pullQuery(ref: NamedRef, all: boolean, platform: string): Record<string, string | undefined> {
-  return {
-    fromImage: fullName(ref),
-    tag: all ? undefined : (ref.digest ?? ref.tag),
-    platform: platform.toLowerCase() || undefined, // as docker's ImagePull
-  };
-}
-
-/**
- * Pulls `ref` and shows the progress on `out` (a terminal gets progress bars). Shared by
- * `pull` and by `run`/`create` when the image is missing.
- */
-export async function pullImage(cli: Cli, ref: NamedRef, opts: { all?: boolean; platform?: string; out: Output }): Promise<void> {
-  const res = await cli.client().request('POST', '/images/create', {
-    query: pullQuery(ref, opts.all ?? false, opts.platform ?? ''),
-    headers: { 'X-Registry-Auth': await registryAuthHeader(cli, ref) },
-  });
-  await displayJsonMessages(res, opts.out, { tty: opts.out !== DISCARD && !!opts.out.isTTY });
-}
-
-const allTagsFlag = (usage: string) => ({ name: 'all-tags', short: 'a', type: 'bool' as const, usage });
-const trustFlag = { name: 'disable-content-trust', type: 'bool' as const, default: true, usage: 'Skip image verification' };
-
-export function pullCommand(name: string): CommandDef {
-  return {
-    name,
-    usage: '[OPTIONS] NAME[:TAG|@DIGEST]',
-    short: 'Download an image from a registry',
-    aliasPaths: ['image pull', 'pull'],
-    args: { min: 1, max: 1 },
-    flags: [
-      allTagsFlag('Download all tagged images in the repository'),
-      { ...trustFlag, usage: 'Skip image verification' },
-      { name: 'platform', type: 'string', usage: 'Set platform if server is multi-platform capable' },
-      { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress verbose output' },
-    ],
-    run: async (inv, cli) => {
-      const all = inv.flags.bool('all-tags');
-      const quiet = inv.flags.bool('quiet');
-      let ref = parseReference(inv.args[0]!);
-      if (all && !nameOnly(ref)) throw new CliError("tag can't be used with --all-tags/-a");
-      if (!all && nameOnly(ref)) {
-        ref = { ...ref, tag: 'latest' };
-        if (!quiet) cli.out.write('Using default tag: latest\n');
-      }
-      await pullImage(cli, ref, { all, platform: inv.flags.string('platform'), out: quiet ? DISCARD : cli.out });
-      cli.out.write(`${referenceString(ref)}\n`);
-    },
-  };
-}
-
-/** --platform of push as docker 28 sends it: JSON, an explicit arm64 variant kept. */
-function pushPlatform(spec: string): string | undefined {
-  const json = platformParam(spec);
-  if (json === undefined) return undefined;
-  const p = JSON.parse(json) as { architecture: string; os: string; variant?: string };
-  const variant = spec.split('/')[2];
-  if (p.architecture === 'arm64' && !p.variant && variant) p.variant = /^\d/.test(variant) ? `v${variant}` : variant.toLowerCase();
-  return JSON.stringify({ architecture: p.architecture, os: p.os, ...(p.variant && { variant: p.variant }) });
-}
-
-export function pushCommand(name: string): CommandDef {
-  return {
-    name,
-    usage: '[OPTIONS] NAME[:TAG]',
-    short: 'Upload an image to a registry',
-    aliasPaths: ['image push', 'push'],
-    args: { min: 1, max: 1 },
-    flags: [
-      allTagsFlag('Push all tags of an image to the repository'),
-      { ...trustFlag, usage: 'Skip image signing' },
-      {
-        name: 'platform',
-        type: 'string',
-        usage: 'Push a platform-specific manifest as a single-platform image to the registry.\nImage index won\'t be pushed, meaning that other manifests, including attestations won\'t be preserved.\n\'os[/arch[/variant]]\': Explicit platform (eg. linux/amd64)',
-      },
-      { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress verbose output' },
-    ],
-    run: async (inv, cli) => {
-      const all = inv.flags.bool('all-tags');
-      const quiet = inv.flags.bool('quiet');
-      let ref = parseReference(inv.args[0]!);
-      if (all && !nameOnly(ref)) throw new CliError("tag can't be used with --all-tags/-a");
-      if (!all && nameOnly(ref)) {
-        ref = { ...ref, tag: 'latest' };
-        if (!quiet) cli.out.write('Using default tag: latest\n');
-      }
-      const res = await cli.client().request('POST', `/images/${fullName(ref)}/push`, {
-        query: { tag: all ? undefined : ref.tag, platform: pushPlatform(inv.flags.string('platform')) },
-        headers: { 'X-Registry-Auth': await registryAuthHeader(cli, ref) },
-      });
-      const out = quiet ? DISCARD : cli.out;
-      await displayJsonMessages(res, out, { tty: !quiet && !!cli.out.isTTY });
-      if (quiet) cli.out.write(`${referenceString(ref)}\n`);
-    },
-  };
-}
+export const registryCommand: CommandDef = {
+  name: 'registry',
+  short: 'Run an OCI distribution registry',
+  group: 'management',
+  subcommands: [serveCommand, gcCommand],
+};

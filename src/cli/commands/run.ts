@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { PROGRAM, type CommandDef, type FlagDef, type Invocation } from '../args.js';
 import { CliError, DaemonError, fsErrorMessage } from '../errors.js';
-import { pullImage as pullMissing } from './registry.js';
+import { pullImage as pullMissing } from './pull-push.js';
 import { InvalidReferenceError, familiarName, parseAnyReference, type NamedRef } from '../reference.js';
 import type { Cli } from '../streams.js';
 import { ramInBytes } from '../units.js';
