@@ -42,12 +42,7 @@ const DISTRIBUTION_GAPS: Record<string, string> = {
  * Checks Berth's server may fail, each with why. Keep this empty unless a failure is understood and
  * owned by an issue: a new entry is a regression of conformance.
  */
-const BERTH_ALLOWED_FAILURES: Record<string, string> = {
-  // The image-spec says content whose length differs from its descriptor's size SHOULD NOT be trusted;
-  // the distribution-spec does not require a registry to refuse such a manifest, and neither server
-  // does yet (Berth's server: compare each descriptor's size with the stored blob, then drop this).
-  'push/blob-size-mismatch': 'descriptor sizes are not compared with the blobs on manifest PUT',
-};
+const BERTH_ALLOWED_FAILURES: Record<string, string> = {};
 
 interface Column {
   name: string;
