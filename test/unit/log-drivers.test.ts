@@ -190,6 +190,29 @@ describe('rotation, reading and copying', () => {
     assert.deepEqual(logs, ['first\n', 'second\n']);
   });
 
+  it("a daemon killed after a run's first batch, before any cursor of that run was saved, copies it once", async () => {
+    const src = path.join(dir, 'first.log');
+    const cursor = path.join(dir, 'first-cursor.json');
+    const target = path.join(dir, 'first-json.log');
+    // A previous run's output stays in the target; the new run starts with a fresh conmon file and no cursor.
+    await fsp.writeFile(src, k8s(BASE, 'stdout', 'F', 'old run'));
+    await new LogCopier(src, cursor, new RotatingLogFile(target, { maxFile: 1, compress: false }), '').finish();
+    await fsp.rm(src);
+    await fsp.rm(cursor);
+    await fsp.writeFile(src, k8s(BASE + 1, 'stdout', 'F', 'first'));
+    // The kill: the batch is appended, and nothing after it happens.
+    class KilledAfterAppend extends RotatingLogFile {
+      override async write(entries: string[]): Promise<void> {
+        await super.write(entries);
+        throw new Error('killed');
+      }
+    }
+    await new LogCopier(src, cursor, new KilledAfterAppend(target, { maxFile: 1, compress: false }), '').finish();
+    await new LogCopier(src, cursor, new RotatingLogFile(target, { maxFile: 1, compress: false }), '').finish();
+    const logs = (await fsp.readFile(target, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l).log);
+    assert.deepEqual(logs, ['old run\n', 'first\n']);
+  });
+
   it('splits lines longer than 16 KiB into partial entries and writes an unended line without \\n', async () => {
     const src = path.join(dir, 'long.log');
     const target = path.join(dir, 'long-json.log');

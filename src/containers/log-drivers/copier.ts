@@ -57,6 +57,12 @@ export class LogCopier {
   private pending: Partial<Record<LogStream, Pending>> = {};
   /** Set when conmon started a new file while we read: the next open starts there at 0. */
   private switched = false;
+  /**
+   * Whether the cursor file names the open file. Until it does, a batch appended by a daemon killed
+   * before it saved the cursor could not be rewound at restart (and was copied twice), so the first
+   * batch of a file is preceded by a cursor at its start.
+   */
+  private cursorSaved = false;
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -178,11 +184,13 @@ export class LogCopier {
     if (this.switched) {
       // conmon's next file, from its start; unended lines go on in it.
       this.switched = false;
+      this.cursorSaved = false;
       this.pos = 0;
       return;
     }
     const saved = await readCursor(this.cursorFile);
     const same = saved && saved.ino === this.ino;
+    this.cursorSaved = !!same;
     this.pos = same ? saved.pos : 0;
     // A daemon killed between appending a batch and saving the cursor: that batch is copied again,
     // so drop its first copy (only when going on in the same conmon file, which will be reread).
@@ -222,6 +230,7 @@ export class LogCopier {
     // than what there is to read (a 64 KiB buffer per call per container was garbage the heap held).
     const size = (await this.fh!.stat()).size;
     if (size <= this.pos) return false;
+    if (!this.cursorSaved) await this.saveCursor();
     const want = Math.min(CHUNK, size - this.pos);
     const buf = Buffer.allocUnsafe(want);
     const { bytesRead } = await this.fh!.read(buf, 0, want, this.pos);
@@ -256,11 +265,17 @@ export class LogCopier {
     }
     await this.target.write(entries);
     this.pos += consumed;
+    await this.saveCursor();
+    return true;
+  }
+
+  /** Where the copy stands: the read position in conmon's file, the unended lines, the target's length. */
+  private async saveCursor(): Promise<void> {
     const pending: Cursor['pending'] = {};
     for (const [st, p] of Object.entries(this.pending)) if (p) pending[st as LogStream] = { data: p.data.toString('base64'), sec: p.sec, nsec: p.nsec };
     const out = await this.target.position();
     await writeCursor(this.cursorFile, { ino: this.ino!, pos: this.pos, out, ...(Object.keys(pending).length ? { pending } : {}) });
-    return true;
+    this.cursorSaved = true;
   }
 }
 
