@@ -337,6 +337,8 @@ export class ImageService {
       await this.layers.remove(layer.chainId);
     }
     for (const layer of this.layers.all()) usedBlobs.add(layer.diffId);
+    // The manifests images were pulled or pushed as, and their compressed layers, so a push sends them again.
+    for (const digest of this.store.manifestBlobs()) usedBlobs.add(digest);
     for (const digest of await this.content.list()) {
       if (!usedBlobs.has(digest)) await this.content.delete(digest);
     }
