@@ -15,6 +15,8 @@ export class RegistryResponseError extends Error {
     readonly status: number,
     readonly errors: RegistryErrorEntry[],
     message: string,
+    /** The request answered, in Go's words: 'Get "https://host/v2/..."'. */
+    readonly request = '',
   ) {
     super(message);
   }
@@ -45,11 +47,12 @@ export function parseErrorBody(body: Buffer): RegistryErrorEntry[] {
 /** The error for a registry's non-success answer to `method url`. */
 export function responseError(method: string, url: string, status: number, body: Buffer): RegistryResponseError {
   const errors = parseErrorBody(body);
-  if (errors.length) return new RegistryResponseError(status, errors, describeErrors(errors));
-  if (status === 401) return new RegistryResponseError(status, [{ code: 'UNAUTHORIZED', message: 'authentication required' }], 'unauthorized: authentication required');
+  const request = `${method[0]}${method.slice(1).toLowerCase()} ${JSON.stringify(url)}`;
+  if (errors.length) return new RegistryResponseError(status, errors, describeErrors(errors), request);
+  if (status === 401) return new RegistryResponseError(status, [{ code: 'UNAUTHORIZED', message: 'authentication required' }], 'unauthorized: authentication required', request);
   const text = body.toString('utf8').trim().slice(0, 200);
   const reason = `${status} ${STATUS_TEXT[status] ?? ''}`.trim();
-  return new RegistryResponseError(status, [], `error from registry: ${method} ${JSON.stringify(url)}: ${reason}${text && !text.startsWith('<') ? `: ${text}` : ''}`);
+  return new RegistryResponseError(status, [], `error from registry: ${request}: ${reason}${text && !text.startsWith('<') ? `: ${text}` : ''}`, request);
 }
 
 const STATUS_TEXT: Record<number, string> = {

@@ -3,7 +3,7 @@
  * armhf → arm/v7, ...), and the choice of one manifest from a manifest list or OCI index.
  */
 import type { Descriptor, Platform } from '../oci/manifest.js';
-import { invalidArgument } from '../lib/errors.js';
+import { invalidArgument, notFound } from '../lib/errors.js';
 
 export interface PlatformSpec {
   os: string;
@@ -99,7 +99,7 @@ export function selectManifest(entries: Descriptor[], want: PlatformSpec): Descr
     const r = rank(asSpec(d.platform), want);
     if (r !== undefined && (!best || r < best.r)) best = { d, r };
   }
-  if (!best) throw invalidArgument(`no matching manifest for ${formatPlatform(normalizePlatform(want))} in the manifest list entries`);
+  if (!best) throw notFound(`no matching manifest for ${formatPlatform(normalizePlatform(want))} in the manifest list entries`);
   return best.d;
 }
 

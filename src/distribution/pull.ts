@@ -15,7 +15,7 @@ import type { Credentials } from './auth.js';
 import { ingestBlob, layerInput, counter } from './blobs.js';
 import { idStatus, progressOf, throttled, type ProgressSink } from './progress.js';
 import { asSpec, formatPlatform, hostPlatform, normalizePlatform, parsePlatformSpec, platformMatches, selectManifest, type PlatformSpec } from './platform.js';
-import { RegistryResponseError } from './errors.js';
+import { RegistryResponseError, unauthorized } from './errors.js';
 import { parseManifest, ManifestError, type ImageManifest, type Descriptor } from '../oci/manifest.js';
 import { MediaType, layerCompression } from '../oci/media-types.js';
 import { BerthError, internal, invalidArgument, notFound } from '../lib/errors.js';
@@ -293,9 +293,11 @@ function translate(err: unknown, ref: ImageReference): Error {
     if (err.has('MANIFEST_UNKNOWN') || (err.status === 404 && !err.errors.length)) {
       return notFound(`manifest for ${shown} not found: ${err.message}`);
     }
-    if (err.has('UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN') || err.status === 401 || err.status === 403) {
+    if (err.has('NAME_UNKNOWN')) return notFound(`repository ${familiarName(ref)} not found: ${err.message}`);
+    if (err.has('DENIED') || err.status === 403) {
       return notFound(`pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${err.message}`);
     }
+    if (err.has('UNAUTHORIZED') || err.status === 401) return unauthorized(`${err.request}: ${err.message}`);
     return internal(err.message, err);
   }
   return internal((err as Error)?.message ?? String(err), err);
