@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { Authorizer, type Credentials } from './auth.js';
 import type { Endpoint } from './endpoints.js';
 import { send, readBody, discard, type Response } from './transport.js';
-import { responseError, unauthorized } from './errors.js';
+import { responseError } from './errors.js';
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from '../oci/media-types.js';
 import { sha256Digest } from '../oci/manifest.js';
 
@@ -56,7 +56,8 @@ export class RepositoryClient {
     for (let attempt = 0; ; attempt++) {
       const auth = await this.authorizer.header(this.scopes(o.extraScopes), url.href);
       if (!auth && this.authorizer.scheme === 'basic' && !this.authorizer.hasCredentials()) {
-        throw unauthorized(`${method[0]}${method.slice(1).toLowerCase()} ${JSON.stringify(url.href)}: no basic auth credentials`);
+        // A plain error (500), as dockerd's: a 401 would make the docker CLI prompt for a login.
+        throw new Error(`${method[0]}${method.slice(1).toLowerCase()} ${JSON.stringify(url.href)}: no basic auth credentials`);
       }
       const res = await send({ method, url, headers: o.headers, authHeaders: auth ? { Authorization: auth } : {}, body: o.body, tls: this.endpoint.tls, signal: this.signal });
       const replayable = o.body === undefined || Buffer.isBuffer(o.body);

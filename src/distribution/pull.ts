@@ -15,7 +15,7 @@ import type { Credentials } from './auth.js';
 import { ingestBlob, layerInput, counter } from './blobs.js';
 import { idStatus, progressOf, throttled, type ProgressSink } from './progress.js';
 import { asSpec, formatPlatform, hostPlatform, normalizePlatform, parsePlatformSpec, platformMatches, selectManifest, type PlatformSpec } from './platform.js';
-import { RegistryResponseError, unauthorized } from './errors.js';
+import { RegistryResponseError } from './errors.js';
 import { parseManifest, ManifestError, type ImageManifest, type Descriptor } from '../oci/manifest.js';
 import { MediaType, layerCompression } from '../oci/media-types.js';
 import { BerthError, internal, invalidArgument, notFound } from '../lib/errors.js';
@@ -297,7 +297,8 @@ function translate(err: unknown, ref: ImageReference): Error {
     if (err.has('DENIED') || err.status === 403) {
       return notFound(`pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${err.message}`);
     }
-    if (err.has('UNAUTHORIZED') || err.status === 401) return unauthorized(`${err.request}: ${err.message}`);
+    // dockerd answers 500 here, not 401: a 401 would make the docker CLI prompt for a login.
+    if (err.has('UNAUTHORIZED') || err.status === 401) return internal(`${err.request}: ${err.message}`, err);
     return internal(err.message, err);
   }
   return internal((err as Error)?.message ?? String(err), err);

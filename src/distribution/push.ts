@@ -226,7 +226,7 @@ function translate(err: unknown, ref: ImageReference): Error {
   if (err instanceof BerthError) return err;
   if (err instanceof RegistryResponseError) {
     if (err.has('UNAUTHORIZED', 'DENIED') || err.status === 401 || err.status === 403) {
-      return new BerthError('Unauthorized', err.message);
+      return internal(err.request ? `${err.request}: ${err.message}` : err.message, err);
     }
     return internal(err.message, err);
   }

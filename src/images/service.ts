@@ -462,7 +462,9 @@ function matchPattern(pattern: string, fullRef: string): boolean {
   const candidates = [name, repositoryName(ref)];
   const tagged = ref.tag ? candidates.map((c) => `${c}:${ref.tag}`) : [];
   const re = globToRegExp(pattern);
-  return pattern.includes(':') && !pattern.includes('@') ? tagged.some((c) => re.test(c)) : candidates.some((c) => re.test(c));
+  // As reference.FamiliarMatch: the whole familiar reference, then the name alone (a registry's
+  // host:port makes a ':' no sign of a tag).
+  return [...tagged, ...candidates].some((c) => re.test(c));
 }
 
 function globToRegExp(glob: string): RegExp {

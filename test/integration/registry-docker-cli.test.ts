@@ -1,0 +1,78 @@
+/**
+ * The official docker CLI against berthd (DOCKER_HOST) and Debian's docker-registry with htpasswd:
+ * login, push, pull (with progress output), run of a pulled image, images --digests, pull --all-tags.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestDaemon, hasDocker } from './harness.js';
+import { startDistribution, hasDockerRegistry, type DistributionPeer } from './registry-peers.js';
+
+const skip = (!hasDockerRegistry && 'Debian docker-registry is not installed') || (!hasDocker && 'docker CLI is not installed');
+let d: TestDaemon;
+let reg: DistributionPeer;
+
+before(async () => {
+  if (skip) return;
+  reg = await startDistribution({ users: { bob: 'builder' } });
+  d = await new TestDaemon().start();
+  await d.seedBusybox();
+});
+
+after(async () => {
+  await d?.stop();
+  await reg?.stop();
+});
+
+test('docker login, push, rmi, pull, run and images --digests against berthd', { skip }, async () => {
+  const name = `${reg.host}/team/box`;
+  const denied = await d.docker(['login', reg.host, '-u', 'bob', '--password-stdin'], 'wrong\n');
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.stderr, /Error response from daemon: login attempt to .*\/v2\/ failed with status: 401 Unauthorized/);
+  const login = await d.docker(['login', reg.host, '-u', 'bob', '--password-stdin'], 'builder\n');
+  assert.equal(login.code, 0, login.stderr);
+  assert.match(login.stdout, /Login Succeeded/);
+
+  assert.equal((await d.docker(['tag', 'busybox', `${name}:v1`])).code, 0);
+  const pushed = await d.docker(['push', `${name}:v1`]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.match(pushed.stdout, new RegExp(`The push refers to repository \\[${name.replace(/\./g, '\\.')}\\]`));
+  const digest = /v1: digest: (sha256:[a-f0-9]{64}) size: \d+/.exec(pushed.stdout)?.[1];
+  assert.ok(digest, pushed.stdout);
+
+  assert.equal((await d.docker(['rmi', `${name}:v1`])).code, 0);
+  const pulled = await d.docker(['pull', `${name}:v1`]);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.match(pulled.stdout, /v1: Pulling from team\/box/);
+  assert.match(pulled.stdout, new RegExp(`Digest: ${digest}`));
+  assert.match(pulled.stdout, new RegExp(`Status: (Downloaded newer image|Image is up to date) for ${name.replace(/\./g, '\\.')}:v1`));
+  const again = await d.docker(['pull', `${name}:v1`]);
+  assert.match(again.stdout, /Status: Image is up to date for/);
+
+  const byDigest = await d.docker(['pull', `${name}@${digest}`]);
+  assert.equal(byDigest.code, 0, byDigest.stderr);
+
+  const images = await d.docker(['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}', name]);
+  assert.equal(images.code, 0, images.stderr);
+  assert.match(images.stdout, new RegExp(`${name.replace(/\./g, '\\.')} v1 ${digest}`));
+
+  const run = await d.docker(['run', '--rm', `${name}:v1`, 'echo', 'hello-from-registry']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), 'hello-from-registry');
+
+  assert.equal((await d.docker(['tag', 'busybox', `${name}:v2`])).code, 0);
+  assert.equal((await d.docker(['push', `${name}:v2`])).code, 0);
+  const all = await d.docker(['pull', '--all-tags', name]);
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, /v1: Pulling from team\/box/);
+  assert.match(all.stdout, /v2: Pulling from team\/box/);
+
+  const logout = await d.docker(['logout', reg.host]);
+  assert.equal(logout.code, 0, logout.stderr);
+  const anon = await d.docker(['pull', `${name}:v1`]);
+  assert.notEqual(anon.code, 0);
+  assert.match(anon.stderr, /no basic auth credentials/);
+
+  const missing = await d.docker(['pull', `${reg.host}/nothing/here:latest`]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /Error response from daemon/);
+});
