@@ -32,10 +32,9 @@ export async function ingestBlob(content: ContentStore, body: Readable, digest: 
     await content.putStream(body.pipe(count), digest);
   } catch (err) {
     const msg = (err as Error).message;
-    if (/digest mismatch/.test(msg)) {
-      if (received < size) throw new Error(`failed to download ${digest}: unexpected EOF (got ${received} of ${size} bytes)`);
-      throw new Error(`filesystem layer verification failed for digest ${digest}`);
-    }
+    if (msg === 'pull cancelled') throw err;
+    if (received < size) throw new Error(`failed to download ${digest}: unexpected EOF (got ${received} of ${size} bytes: ${msg})`);
+    if (/digest mismatch/.test(msg)) throw new Error(`filesystem layer verification failed for digest ${digest}`);
     throw err;
   }
   if (received !== size) {
