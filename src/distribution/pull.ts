@@ -287,7 +287,8 @@ function clientRegistry(o: PullOptions): string {
 
 /** Docker's wording for what went wrong, with the status it answers. */
 function translate(err: unknown, ref: ImageReference): Error {
-  if (err instanceof BerthError) return err;
+  // A token server's refusal is a 500 as in dockerd: a 401 would make the docker CLI prompt for a login.
+  if (err instanceof BerthError) return err.kind === 'Unauthorized' ? internal(err.message, err) : err;
   if (err instanceof RegistryResponseError) {
     const shown = familiarString(ref.tag || ref.digest ? ref : { ...ref, tag: undefined });
     if (err.has('MANIFEST_UNKNOWN') || (err.status === 404 && !err.errors.length)) {

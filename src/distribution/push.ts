@@ -223,7 +223,7 @@ async function compressedLayer(deps: PushDeps, diffId: string): Promise<PushBlob
 }
 
 function translate(err: unknown, ref: ImageReference): Error {
-  if (err instanceof BerthError) return err;
+  if (err instanceof BerthError) return err.kind === 'Unauthorized' ? internal(err.message, err) : err;
   if (err instanceof RegistryResponseError) {
     if (err.has('UNAUTHORIZED', 'DENIED') || err.status === 401 || err.status === 403) {
       return internal(err.request ? `${err.request}: ${err.message}` : err.message, err);
