@@ -48,10 +48,12 @@ export async function pull(deps: PullDeps, o: PullOptions, out: ProgressSink): P
       const { client } = await openRepository(endpoints, o.ref.path, o.creds, ['pull'], o.signal);
       const tags = await client.listTags();
       if (!tags.length) throw notFound(`no tags found for ${familiarName(o.ref)}`);
-      let last = '';
-      for (const tag of tags) last = await pullOne(deps, endpoints, { ...o, ref: { ...o.ref, tag } }, want, out);
-      void last;
-      out({ status: `Status: Downloaded newer image for ${familiarName(o.ref)}` });
+      let anyNew = false;
+      for (const tag of tags) {
+        const status = await pullOne(deps, endpoints, { ...o, ref: { ...o.ref, tag } }, want, out);
+        anyNew ||= status.startsWith('Status: Downloaded');
+      }
+      out({ status: `Status: ${anyNew ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarName(o.ref)}` });
       return;
     }
     const status = await pullOne(deps, endpoints, o, want, out);

@@ -66,6 +66,17 @@ test('docker login, push, rmi, pull, run and images --digests against berthd', {
   assert.match(all.stdout, /v1: Pulling from team\/box/);
   assert.match(all.stdout, /v2: Pulling from team\/box/);
 
+  // docker run of an image that is not here pulls it first (the CLI does, on create's 404), and --pull always pulls.
+  assert.equal((await d.docker(['rmi', `${name}:v2`])).code, 0);
+  const missingRun = await d.docker(['run', '--rm', `${name}:v2`, 'echo', 'pulled-by-run']);
+  assert.equal(missingRun.code, 0, missingRun.stderr);
+  assert.match(missingRun.stderr, /Unable to find image '127\.0\.0\.1:\d+\/team\/box:v2' locally/);
+  assert.match(missingRun.stderr, /v2: Pulling from team\/box/);
+  assert.equal(missingRun.stdout.trim(), 'pulled-by-run');
+  const always = await d.docker(['run', '--pull', 'always', '--rm', `${name}:v1`, 'true']);
+  assert.equal(always.code, 0, always.stderr);
+  assert.match(always.stderr + always.stdout, /Image is up to date for/);
+
   const logout = await d.docker(['logout', reg.host]);
   assert.equal(logout.code, 0, logout.stderr);
   const anon = await d.docker(['pull', `${name}:v1`]);
