@@ -104,5 +104,6 @@ export function selectManifest(entries: Descriptor[], want: PlatformSpec): Descr
 }
 
 export function asSpec(p: Platform | PlatformSpec): PlatformSpec {
-  return { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) };
+  // dockerd's field order (ocispec.Platform): architecture, os, variant.
+  return { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) };
 }

@@ -45,14 +45,20 @@ export function humanSize(bytes: number): string {
   return `${Number(size.toPrecision(4))}${units[i]}`;
 }
 
-/** Reports progress at most every 1% or 512 KiB, as dockerd's progress reader does. */
-export function throttled(total: number, report: (current: number) => void): (current: number) => void {
-  const step = Math.max(Math.floor(total / 100), 1);
-  let last = -1;
+/**
+ * Reports progress at most every 1% or 512 KiB and every 100 ms, as dockerd's progress reader and its
+ * rate limiter do; the first and the last update (current == total) always go out.
+ */
+export function throttled(total: number, report: (current: number) => void, now: () => number = Date.now): (current: number) => void {
+  const step = Math.max(Math.min(Math.floor(total / 100), 512 * 1024), 1);
+  let lastBytes = -1;
+  let lastTime = -Infinity;
   return (current) => {
-    if (last < 0 || current - last >= Math.min(step, 512 * 1024) || current >= total) {
-      last = current;
-      report(current);
-    }
+    const final = current >= total;
+    const first = lastBytes < 0;
+    if (!final && !first && (current - lastBytes < step || now() - lastTime < 100)) return;
+    lastBytes = current;
+    lastTime = now();
+    report(current);
   };
 }

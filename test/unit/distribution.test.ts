@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, copyFileSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { progressBar, humanSize, progressOf, idStatus } from '../../src/distribution/progress.js';
+import { progressBar, humanSize, progressOf, idStatus, throttled } from '../../src/distribution/progress.js';
 import { normalizePlatform, parsePlatformSpec, selectManifest, formatPlatform } from '../../src/distribution/platform.js';
 import { parseChallenges, parseRegistryAuth, credentialsOf } from '../../src/distribution/auth.js';
 import { endpointsFor, isInsecure, inCidr, certsFor, registryInfo, validateRegistryOptions, type RegistrySettings } from '../../src/distribution/endpoints.js';
@@ -27,6 +27,16 @@ test('progress bars and sizes are drawn as dockerd draws them (width 200, no tim
   assert.equal(progressBar(0, 0), '');
   assert.equal(progressBar(5000, 0), '     5kB');
   assert.deepEqual(progressOf('abc', 'Downloading', 1, 2).progressDetail, { current: 1, total: 2 });
+  let clock = 0;
+  const seen: number[] = [];
+  const report = throttled(1000, (n) => seen.push(n), () => clock);
+  report(5); // the first update goes out
+  report(100); // too soon
+  clock = 150;
+  report(101);
+  report(150); // too soon again
+  report(1000); // the last always goes out
+  assert.deepEqual(seen, [5, 101, 1000]);
   assert.deepEqual(idStatus('abc', 'Pull complete'), { status: 'Pull complete', progressDetail: {}, id: 'abc' });
 });
 
