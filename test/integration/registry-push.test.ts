@@ -139,3 +139,47 @@ test('pull of an unknown tag or repository answers 404 with Docker\'s words', { 
   assert.match(repo.text, /(pull access denied for 127\.0\.0\.1:\d+\/nosuchrepo|manifest for 127\.0\.0\.1:\d+\/nosuchrepo:latest not found)/);
   assert.equal((await d.request('GET', '/_ping')).status, 200);
 });
+
+test('bad input: garbage X-Registry-Auth, an unreachable registry, a hang-up mid-push, bad names', { skip }, async () => {
+  // Undecodable auth is anonymous (as dockerd), so this push works.
+  const garbage = await d.request('POST', `/images/${reg.host}/multi/push?tag=a`, undefined, { 'X-Registry-Auth': '!!!not-base64-json' });
+  assert.equal(garbage.status, 200, garbage.text);
+  assert.doesNotMatch(garbage.text, /"error"/);
+
+  const { freePort } = await import('./registry-peers.js');
+  const down = `127.0.0.1:${await freePort()}`;
+  assert.equal((await d.request('POST', `/images/busybox/tag?repo=${down}/x&tag=1`)).status, 201);
+  const unreachable = await push(`${down}/x`, '1');
+  assert.equal(unreachable.status, 200);
+  assert.match(unreachable.msgs.at(-1).error, /ECONNREFUSED/);
+
+  // Hang up as soon as the stream starts; the daemon carries on and the next push is whole.
+  const http = await import('node:http');
+  await new Promise<void>((resolve) => {
+    const req = http.request({ socketPath: d.socket, method: 'POST', path: `/images/${reg.host}/other/box/push?tag=v1`, headers: { 'X-Registry-Auth': 'e30=' } }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => resolve());
+    req.end();
+  });
+  const after = await push(`${reg.host}/other/box`, 'v1');
+  assert.equal(after.status, 200, after.text);
+  assert.doesNotMatch(after.text, /"error"/);
+  assert.equal((await d.request('GET', '/_ping')).status, 200);
+
+  const badName = await d.request('POST', '/images/UPPER/push?tag=x');
+  assert.equal(badName.status, 400, badName.text);
+  const badTag = await d.request('POST', `/images/${reg.host}/busybox/push?tag=${encodeURIComponent('bad tag!')}`);
+  assert.equal(badTag.status, 400, badTag.text);
+  const digestPush = await d.request('POST', `/images/${reg.host}/busybox@sha256:${'a'.repeat(64)}/push`);
+  assert.equal(digestPush.status, 400, digestPush.text);
+  const badDist = await d.request('GET', '/distribution/UPPER:x/json');
+  assert.equal(badDist.status, 400, badDist.text);
+  const badPull = await d.request('POST', `/images/create?fromImage=${encodeURIComponent('a b')}&tag=latest`);
+  assert.equal(badPull.status, 400, badPull.text);
+  const badPlatform = await d.request('POST', `/images/create?fromImage=${reg.host}/busybox&tag=latest&platform=${encodeURIComponent('linux/amd64/v1/x')}`);
+  assert.equal(badPlatform.status, 400, badPlatform.text);
+});
