@@ -37,6 +37,8 @@ export interface PullOptions {
 
 /** Parallel layer downloads, as dockerd's max-concurrent-downloads default. */
 const DOWNLOAD_CONCURRENCY = 3;
+/** Tries per blob when the connection breaks (dockerd makes 5, pausing 5 s more each time; Berth is quicker). */
+const DOWNLOAD_ATTEMPTS = 3;
 const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 const CONFIG_TYPES = new Set<string>([MediaType.dockerConfig, MediaType.ociConfig]);
 
@@ -229,15 +231,24 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
     await slot(id);
     try {
       if (abort.signal.aborted) throw new Error('pull cancelled');
-      if (!(await images.content.has(d.digest))) {
-        const res = await client.getBlob(d.digest);
-        const report = throttled(d.size, (n) => out(progressOf(id, 'Downloading', n, d.size)));
-        const stop = () => res.body.destroy(new Error('pull cancelled'));
-        abort.signal.addEventListener('abort', stop);
+      for (let attempt = 1; !(await images.content.has(d.digest)); attempt++) {
         try {
-          await ingestBlob(images.content, res.body, d.digest, d.size, report);
-        } finally {
-          abort.signal.removeEventListener('abort', stop);
+          const res = await client.getBlob(d.digest);
+          const report = throttled(d.size, (n) => out(progressOf(id, 'Downloading', n, d.size)));
+          const stop = () => res.body.destroy(new Error('pull cancelled'));
+          abort.signal.addEventListener('abort', stop);
+          try {
+            await ingestBlob(images.content, res.body, d.digest, d.size, report);
+          } finally {
+            abort.signal.removeEventListener('abort', stop);
+          }
+        } catch (err) {
+          // As dockerd: a broken connection is retried (with a pause); a wrong blob or a refusal is not.
+          if (attempt >= DOWNLOAD_ATTEMPTS || abort.signal.aborted || !retryable(err)) throw err;
+          for (let left = attempt; left > 0; left--) {
+            out(idStatus(id, `Retrying in ${left} second${left > 1 ? 's' : ''}`));
+            await pause(1000, abort.signal);
+          }
         }
       }
       out(idStatus(id, 'Verifying Checksum'));
@@ -305,4 +316,23 @@ function translate(err: unknown, ref: ImageReference): Error {
     return internal(err.message, err);
   }
   return internal((err as Error)?.message ?? String(err), err);
+}
+
+function retryable(err: unknown): boolean {
+  if (err instanceof BerthError) return false;
+  if (err instanceof RegistryResponseError) return err.status >= 500 || err.status === 429;
+  const msg = (err as Error)?.message ?? '';
+  return !/verification failed|larger than|descriptor says|too large/.test(msg);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 }

@@ -253,8 +253,14 @@ export class ImageService {
     const byId = isIdLike(name, img);
 
     if (!byId) {
-      const ref = fullString(parseDockerRef(name));
-      const lastRef = refs.length === 1;
+      const parsed = parseDockerRef(name);
+      const ref = fullString(parsed);
+      // As dockerd: removing a repository's last tag also removes its digest references (pull/push
+      // record them), so the image goes once no other repository names it.
+      const repo = repositoryName(parsed);
+      const otherTagInRepo = !parsed.digest && img.tags.some((t) => t !== ref && repositoryName(parseReference(t)) === repo);
+      const digestsToo = parsed.digest || otherTagInRepo ? [] : img.digests.filter((dg) => repositoryName(parseReference(dg)) === repo);
+      const lastRef = refs.length === 1 + digestsToo.length && refs.includes(ref);
       if (lastRef && users.length && !opts.force) {
         const user = running ?? stopped!;
         throw conflict(
@@ -262,6 +268,7 @@ export class ImageService {
         );
       }
       this.untag(img, ref, records);
+      for (const dg of digestsToo) this.untag(img, dg, records);
       // Removing the last name deletes the image, unless a container still uses it.
       if (!lastRef || users.length) return records;
     } else {

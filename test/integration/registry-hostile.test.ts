@@ -45,6 +45,7 @@ const repos = new Map<string, Repo>();
 let server: http.Server;
 let host: string;
 let d: TestDaemon;
+let flaky = 0;
 const escapeMarker = `berth-hostile-${process.pid}`;
 
 function image(layerTar: Buffer, o: { diffId?: string; gz?: boolean } = {}): { manifest: Buffer; blobs: Map<string, Buffer>; layerDigest: string; configDigest: string } {
@@ -80,6 +81,23 @@ before(async () => {
       res.writeHead(200, { 'Content-Length': String(body.length) });
       res.write(body.subarray(0, Math.floor(body.length / 2)));
       setTimeout(() => res.destroy(), 20);
+    }]]),
+  });
+
+  // Breaks the connection the first `flaky` times, then serves the blob.
+  const flakyImage = image(await tarOf([{ name: 'flaky.txt', body: 'flaky' + Math.random() }]));
+  repos.set('flaky', {
+    manifest: flakyImage.manifest,
+    blobs: flakyImage.blobs,
+    tricks: new Map([[flakyImage.layerDigest, (res, body) => {
+      if (flaky-- > 0) {
+        res.writeHead(200, { 'Content-Length': String(body.length) });
+        res.write(body.subarray(0, 10));
+        setTimeout(() => res.destroy(), 20);
+      } else {
+        res.writeHead(200, { 'Content-Length': String(body.length) });
+        res.end(body);
+      }
     }]]),
   });
 
@@ -146,9 +164,10 @@ after(async () => {
   await new Promise((r) => server?.close(r));
 });
 
-async function pullFails(repo: string, expected: RegExp): Promise<void> {
+async function pullFails(repo: string, expected: RegExp, more?: (text: string) => void): Promise<void> {
   const r = await d.request('POST', `/images/create?fromImage=${host}/${repo}&tag=latest`);
   const text = r.text;
+  more?.(text);
   if (process.env.BERTH_TEST_VERBOSE) console.log(repo, r.status, text.trim().split('\n').at(-1));
   if (r.status === 200) {
     const last = JSON.parse(text.trim().split('\n').at(-1)!);
@@ -173,7 +192,16 @@ test('a layer that does not match its digest', async () => {
 });
 
 test('a truncated blob', async () => {
-  await pullFails('truncated', /failed to download sha256:[a-f0-9]{64}: unexpected EOF \(got \d+ of \d+ bytes/);
+  await pullFails('truncated', /failed to download sha256:[a-f0-9]{64}: unexpected EOF \(got \d+ of \d+ bytes/, (text) => {
+    // A broken connection is tried again before the pull gives up.
+    assert.match(text, /"Retrying in 1 second"/);
+  });
+  // A registry whose connection breaks once: the retry completes the pull.
+  flaky = 1;
+  const r = await d.request('POST', `/images/create?fromImage=${host}/flaky&tag=latest`);
+  assert.match(r.text, /"Retrying in 1 second"/);
+  assert.match(r.text, /Status: Downloaded newer image/, r.text);
+  assert.equal((await d.request('DELETE', `/images/${host}/flaky:latest`)).status, 200);
 });
 
 test('a manifest over 4 MiB', async () => {
