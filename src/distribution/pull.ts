@@ -12,7 +12,7 @@ import type { DistributionMetadata } from './metadata.js';
 import { endpointsFor, type RegistrySettings, type Endpoint } from './endpoints.js';
 import { openRepository, type RepositoryClient } from './client.js';
 import type { Credentials } from './auth.js';
-import { ingestBlob, layerInput, counter } from './blobs.js';
+import { ingestBlob, layerInput, counter, checkZstd } from './blobs.js';
 import { idStatus, progressOf, throttled, type ProgressSink } from './progress.js';
 import { asSpec, formatPlatform, hostPlatform, normalizePlatform, parsePlatformSpec, platformMatches, selectManifest, type PlatformSpec } from './platform.js';
 import { RegistryResponseError } from './errors.js';
@@ -164,6 +164,7 @@ function checkManifest(m: ImageManifest): void {
   for (const l of m.layers) {
     if (layerCompression(l.mediaType) === undefined) throw invalidArgument(`unsupported layer media type ${l.mediaType} for ${l.digest}`);
     if (l.mediaType === MediaType.dockerForeignLayer) throw invalidArgument(`foreign layer ${l.digest} is not supported`);
+    if (layerCompression(l.mediaType) === 'zstd') checkZstd();
   }
 }
 

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import zlib, { gzipSync } from 'node:zlib';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -46,6 +46,7 @@ let server: http.Server;
 let host: string;
 let d: TestDaemon;
 let flaky = 0;
+let hasZstd = false;
 const escapeMarker = `berth-hostile-${process.pid}`;
 
 function image(layerTar: Buffer, o: { diffId?: string; gz?: boolean } = {}): { manifest: Buffer; blobs: Map<string, Buffer>; layerDigest: string; configDigest: string } {
@@ -100,6 +101,16 @@ before(async () => {
       }
     }]]),
   });
+
+  // A zstd layer: pulled where node:zlib has zstd, refused with a clear error where it has not.
+  const zstdTar = await tarOf([{ name: 'z.txt', body: 'zstd' }]);
+  const zstdSync = (zlib as unknown as { zstdCompressSync?: (b: Buffer) => Buffer }).zstdCompressSync;
+  const zstdBlob = zstdSync ? zstdSync(zstdTar) : Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(32)]);
+  const zimg = image(zstdTar);
+  const zmanifest = JSON.parse(zimg.manifest.toString());
+  zmanifest.layers = [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', size: zstdBlob.length, digest: sha(zstdBlob) }];
+  repos.set('zstd', { manifest: Buffer.from(JSON.stringify(zmanifest)), blobs: new Map([[zimg.configDigest, zimg.blobs.get(zimg.configDigest)!], [sha(zstdBlob), zstdBlob]]) });
+  hasZstd = !!zstdSync;
 
   repos.set('bigmanifest', { manifest: Buffer.concat([Buffer.from('{"schemaVersion":2,"x":"'), Buffer.alloc(5 * 1024 * 1024, 'a'), Buffer.from('"}')]), blobs: new Map() });
   repos.set('garbage', { manifest: Buffer.from('{"schemaVersion": 2, "config": [not json'), blobs: new Map() });
@@ -233,4 +244,10 @@ test('a manifest the registry names with another digest', async () => {
 
 test('an unknown repository keeps the registry\'s message', async () => {
   await pullFails('nothere', /repository name not known to registry/);
+});
+
+test('a zstd layer', async () => {
+  if (!hasZstd) return pullFails('zstd', /zstd-compressed layers are not supported: this Node\.js v[\d.]+ has no zstd in node:zlib/);
+  const r = await d.request('POST', `/images/create?fromImage=${host}/zstd&tag=latest`);
+  assert.match(r.text, /Status: Downloaded newer image/, r.text);
 });
