@@ -283,7 +283,7 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
         throw new Error(`failed to register layer: ${msg}`);
       }
       parent = layer.chainId;
-      meta.recordBlob({ diffId: diffIds[i]!, digest: d.digest, mediaType: d.mediaType, size: d.size, registry: clientRegistry(o), repo: o.ref.path });
+      meta.recordBlob({ diffId: diffIds[i]!, digest: d.digest, mediaType: d.mediaType, size: d.size, registry: o.ref.domain, repo: o.ref.path });
       out(idStatus(id, 'Pull complete'));
     }
   } catch (err) {
@@ -293,10 +293,6 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
   }
-}
-
-function clientRegistry(o: PullOptions): string {
-  return o.ref.domain;
 }
 
 /** Docker's wording for what went wrong, with the status it answers. */

@@ -35,6 +35,8 @@ export interface PushOptions {
 
 /** Parallel layer uploads, as dockerd's max-concurrent-uploads default. */
 const UPLOAD_CONCURRENCY = 5;
+/** Layers gzipped at once for a push (node's thread pool has 4 threads by default). */
+const COMPRESS_CONCURRENCY = 4;
 const GZIP_TYPES = new Set<string>([MediaType.dockerLayer, MediaType.ociLayerGzip]);
 
 interface PushBlob {
@@ -188,8 +190,8 @@ async function planManifest(deps: PushDeps, image: Image): Promise<PushPlan> {
       layers: parsed.manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i] })),
     };
   }
-  const layers: PushBlob[] = [];
-  for (const diffId of diffIds) layers.push(await compressedLayer(deps, diffId));
+  // Compressed in parallel: node's zlib works on its thread pool, so several cores share the work.
+  const layers = await mapLimit(diffIds, COMPRESS_CONCURRENCY, (diffId) => compressedLayer(deps, diffId));
   const configSize = await images.content.size(image.id);
   const manifest = {
     schemaVersion: 2,
@@ -232,4 +234,18 @@ function translate(err: unknown, ref: ImageReference): Error {
   }
   void ref;
   return internal((err as Error)?.message ?? String(err), err);
+}
+
+/** Maps with at most `limit` calls in flight, keeping the order of `items`. */
+async function mapLimit<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
