@@ -97,3 +97,15 @@ test('bad registry options are refused at start with a message', { skip }, async
   assert.notEqual(insecure.code, 0);
   assert.match(insecure.stderr, /insecure registry http:\/\/x:5000 should not contain ':\/\/'/);
 });
+
+test('a mirror without the image falls back to the registry itself', { skip }, async () => {
+  const empty = await startDistribution();
+  try {
+    const d = await daemon([], { 'registry-mirrors-for': { [mirror.host]: [empty.url] } });
+    const r = await d.request('POST', `/images/create?fromImage=${mirror.host}/team/tool&tag=latest`);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /Status: Downloaded newer image/);
+  } finally {
+    await empty.stop();
+  }
+});

@@ -143,7 +143,7 @@ test('pull without a tag pulls every tag (--all-tags)', { skip }, async () => {
   assert.ok((await d.request('GET', `/images/${plain.host}/multi:other/json`)).status === 200);
 });
 
-test('htpasswd: anonymous pull is refused, wrong password is 401, the right one pulls; POST /auth checks', { skip }, async () => {
+test('htpasswd: anonymous pull and a wrong password are refused (500, as dockerd), the right one pulls; POST /auth checks', { skip }, async () => {
   const fresh = await new TestDaemon().start();
   try {
     const anon = await apiPull(fresh, `${secured.host}/busybox`, { tag: 'latest' });
@@ -202,6 +202,23 @@ test('a client hanging up mid-pull leaves nothing half-written and the daemon se
     const ingest = path.join(fresh.dataRoot, 'content', 'ingest');
     if (existsSync(ingest)) assert.deepEqual(readdirSync(ingest), []);
     assert.deepEqual(readdirSync(path.join(fresh.dataRoot, 'layers')).filter((n) => n.startsWith('tmp-')), []);
+  } finally {
+    await fresh.stop();
+  }
+});
+
+test('two pulls of the same image at once both succeed and make one image', { skip }, async () => {
+  const fresh = await new TestDaemon().start();
+  try {
+    const [a, b] = await Promise.all([apiPull(fresh, `${plain.host}/busybox`, { tag: 'latest' }), apiPull(fresh, `${plain.host}/busybox`, { tag: 'latest' })]);
+    for (const r of [a, b]) {
+      assert.equal(r.status, 200, r.text);
+      assert.ok(!r.msgs.some((m) => m.error), r.text);
+    }
+    const images = (await fresh.request('GET', '/images/json')).json();
+    assert.equal(images.length, 1, JSON.stringify(images));
+    const run = await fresh.docker(['run', '--rm', `${plain.host}/busybox`, 'true']);
+    assert.equal(run.code, 0, run.stderr);
   } finally {
     await fresh.stop();
   }
