@@ -20,6 +20,7 @@ import { parseManifest, ManifestError, type ImageManifest, type Descriptor } fro
 import { MediaType, layerCompression } from '../oci/media-types.js';
 import { BerthError, internal, invalidArgument, notFound } from '../lib/errors.js';
 import { readBody } from './transport.js';
+import { decompressed } from '../lib/compression.js';
 
 export interface PullDeps {
   images: ImageService;
@@ -254,6 +255,9 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       }
       out(idStatus(id, 'Verifying Checksum'));
       out(idStatus(id, 'Download complete'));
+      // Unpacked into the content store now, beside the other downloads; registering (in order) then
+      // only has to apply the tar.
+      await stageTar(images, d, diffIds[i]!);
     } finally {
       release();
     }
@@ -271,11 +275,13 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       }
       await downloads[i];
       const id = ids[i]!;
+      // Extraction progress is told in compressed bytes, as dockerd tells it.
+      const tarSize = Math.max(await images.content.size(diffIds[i]!), 1);
       const report = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
-      const source = images.content.stream(d.digest).pipe(counter(Number.MAX_SAFE_INTEGER, report));
+      const source = images.content.stream(diffIds[i]!).pipe(counter(Number.MAX_SAFE_INTEGER, (n) => report(Math.round((n / tarSize) * d.size))));
       let layer;
       try {
-        layer = await images.layers.register(layerInput(source, layerCompression(d.mediaType) ?? 'gzip'), parent, diffIds[i]);
+        layer = await images.layers.register(source, parent, diffIds[i]);
       } catch (err) {
         source.destroy();
         const msg = (err as Error).message;
@@ -332,4 +338,19 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done);
   });
+}
+
+/** Stores a downloaded layer's uncompressed tar under its diff_id (verified), unless it is there. */
+async function stageTar(images: ImageService, d: Descriptor, diffId: string): Promise<void> {
+  if (await images.content.has(diffId)) return;
+  const compressed = images.content.stream(d.digest);
+  try {
+    const tar = await decompressed(layerInput(compressed, layerCompression(d.mediaType) ?? 'gzip'));
+    await images.content.putStream(tar, diffId);
+  } catch (err) {
+    compressed.destroy();
+    const msg = (err as Error).message;
+    if (/digest mismatch/.test(msg)) throw new Error(`failed to register layer: layer ${d.digest} does not match diff_id ${diffId} of the image config`);
+    throw new Error(`failed to register layer: ${msg}`);
+  }
 }
