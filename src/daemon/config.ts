@@ -77,6 +77,9 @@ const OPTIONS = {
   'registry-mirror': { flag: { type: 'string', multiple: true }, key: 'registry-mirrors' },
   'registry-mirrors-for': { flag: { type: 'string', multiple: true }, key: 'registry-mirrors-for' },
   'registry-certs-dir': { flag: { type: 'string' }, key: 'registry-certs-dir' },
+  'max-concurrent-downloads': { flag: { type: 'string' }, key: 'max-concurrent-downloads' },
+  'max-concurrent-uploads': { flag: { type: 'string' }, key: 'max-concurrent-uploads' },
+  'max-download-attempts': { flag: { type: 'string' }, key: 'max-download-attempts' },
 } as const;
 
 /** Boolean flags also take Go's --flag=false form, which node's parseArgs does not. */
@@ -151,6 +154,9 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
       registryMirrors: stringList(pick<unknown>('registry-mirror'), 'registry-mirrors'),
       registryMirrorsFor: mirrorsFor(pick<unknown>('registry-mirrors-for')),
       registryCertsDir: pick<string>('registry-certs-dir') ?? DEFAULTS.registryCertsDir,
+      maxConcurrentDownloads: positive(pick<unknown>('max-concurrent-downloads'), 'max-concurrent-downloads', 3),
+      maxConcurrentUploads: positive(pick<unknown>('max-concurrent-uploads'), 'max-concurrent-uploads', 5),
+      maxDownloadAttempts: positive(pick<unknown>('max-download-attempts'), 'max-download-attempts', 3),
     });
   } catch (err) {
     throw new ConfigError((err as Error).message);
@@ -181,6 +187,14 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
     logOpts,
     ...registries,
   };
+}
+
+/** A positive integer option (flag text or daemon.json number), as dockerd checks them. */
+function positive(v: unknown, key: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new ConfigError(`invalid ${key.replace(/-/g, ' ')}: ${String(v)}`);
+  return n;
 }
 
 function stringList(v: unknown, key: string): string[] {
@@ -224,7 +238,18 @@ function logOptsOf(v: unknown): Record<string, string> {
 }
 
 /** daemon.json keys that SIGHUP applies to a running daemon, as dockerd's reload does. */
-const RELOADABLE = ['debug', 'log-level', 'live-restore', 'labels', 'insecure-registries', 'registry-mirrors', 'registry-mirrors-for'] as const;
+const RELOADABLE = [
+  'debug',
+  'log-level',
+  'live-restore',
+  'labels',
+  'insecure-registries',
+  'registry-mirrors',
+  'registry-mirrors-for',
+  'max-concurrent-downloads',
+  'max-concurrent-uploads',
+  'max-download-attempts',
+] as const;
 
 /**
  * Re-reads the configuration (flags still win, and a conflict is still an error) and applies the
@@ -244,6 +269,9 @@ export function reloadConfig(current: DaemonConfig, argv: string[]): string[] {
         'insecure-registries': 'insecureRegistries',
         'registry-mirrors': 'registryMirrors',
         'registry-mirrors-for': 'registryMirrorsFor',
+        'max-concurrent-downloads': 'maxConcurrentDownloads',
+        'max-concurrent-uploads': 'maxConcurrentUploads',
+        'max-download-attempts': 'maxDownloadAttempts',
       } as const
     )[key];
     if (JSON.stringify(current[field]) !== JSON.stringify(next[field])) {
@@ -307,6 +335,9 @@ Options:
       --userland-proxy       Use userland proxy for loopback traffic (default true)
       --userns-remap string  User/Group setting for user namespaces
       --insecure-registry list  Enable insecure registry communication (host[:port] or CIDR)
+      --max-concurrent-downloads int  Maximum concurrent downloads for each pull (default 3)
+      --max-concurrent-uploads int    Maximum concurrent uploads for each push (default 5)
+      --max-download-attempts int     Maximum download attempts for each pull (default 3)
       --registry-mirror list    Preferred Docker registry mirror
       --registry-mirrors-for list  Mirror of any registry, host=mirror-url (daemon.json: "registry-mirrors-for")
       --registry-certs-dir string  Registry certificates, as Docker's certs.d (default "/etc/berth/certs.d")

@@ -18,6 +18,10 @@ export interface RegistrySettings {
   registryMirrorsFor: Record<string, string[]>;
   /** Docker's certs.d: <dir>/<host[:port]>/ca.crt, client.cert, client.key. */
   registryCertsDir: string;
+  /** dockerd's max-concurrent-downloads (3), max-concurrent-uploads (5), max-download-attempts (5; Berth 3). */
+  maxConcurrentDownloads?: number;
+  maxConcurrentUploads?: number;
+  maxDownloadAttempts?: number;
 }
 
 export interface Endpoint {

@@ -214,7 +214,7 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
   let running = 0;
   const queue: Array<() => void> = [];
   const slot = async (id: string): Promise<void> => {
-    if (running < DOWNLOAD_CONCURRENCY) {
+    if (running < (deps.settings().maxConcurrentDownloads ?? DOWNLOAD_CONCURRENCY)) {
       running++;
       return;
     }
@@ -246,7 +246,7 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
           }
         } catch (err) {
           // As dockerd: a broken connection is retried (with a pause); a wrong blob or a refusal is not.
-          if (attempt >= DOWNLOAD_ATTEMPTS || abort.signal.aborted || !retryable(err)) throw err;
+          if (attempt >= (deps.settings().maxDownloadAttempts ?? DOWNLOAD_ATTEMPTS) || abort.signal.aborted || !retryable(err)) throw err;
           for (let left = attempt; left > 0; left--) {
             out(idStatus(id, `Retrying in ${left} second${left > 1 ? 's' : ''}`));
             await pause(1000, abort.signal);

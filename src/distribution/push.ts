@@ -100,7 +100,7 @@ async function pushTag(deps: PushDeps, client: RepositoryClient, o: PushOptions,
   const pushLayer = async (i: number): Promise<void> => {
     const blob = plan.layers[i]!;
     const id = ids[i]!;
-    if (running >= UPLOAD_CONCURRENCY) {
+    if (running >= (deps.settings().maxConcurrentUploads ?? UPLOAD_CONCURRENCY)) {
       out(idStatus(id, 'Waiting'));
       await new Promise<void>((resolve) => queue.push(resolve));
     } else running++;

@@ -96,6 +96,9 @@ test('bad registry options are refused at start with a message', { skip }, async
   const insecure = await run(BERTHD, ['--insecure-registry', 'http://x:5000', '--data-root', '/nonexistent-berth', '-H', 'unix:///nonexistent-berth/s'], {});
   assert.notEqual(insecure.code, 0);
   assert.match(insecure.stderr, /insecure registry http:\/\/x:5000 should not contain ':\/\/'/);
+  const downloads = await run(BERTHD, ['--max-concurrent-downloads', '0', '--data-root', '/nonexistent-berth', '-H', 'unix:///nonexistent-berth/s'], {});
+  assert.notEqual(downloads.code, 0);
+  assert.match(downloads.stderr, /invalid max concurrent downloads: 0/);
 });
 
 test('a mirror without the image falls back to the registry itself', { skip }, async () => {
