@@ -52,7 +52,7 @@ export async function send(o: RequestOptions): Promise<Response> {
     if (![301, 302, 303, 307, 308].includes(res.status) || !location || (o.method !== 'GET' && o.method !== 'HEAD')) {
       return { ...res, url };
     }
-    res.body.resume();
+    discard({ ...res, url });
     if (hop >= limit) throw new Error(`${o.method} ${JSON.stringify(o.url.href)}: stopped after ${limit} redirects`);
     url = new URL(location, url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${o.method} ${JSON.stringify(o.url.href)}: redirect to unsupported protocol ${url.protocol}`);
@@ -124,5 +124,7 @@ export async function readBody(res: Response, limit: number, what = 'response'):
 
 /** Discards a body so the connection can be reused. */
 export function discard(res: Response): void {
+  // Nobody reads it any more, so a connection reset on it must not become an unhandled error.
+  res.body.on('error', () => undefined);
   res.body.resume();
 }

@@ -251,3 +251,7 @@ test('a zstd layer', async () => {
   const r = await d.request('POST', `/images/create?fromImage=${host}/zstd&tag=latest`);
   assert.match(r.text, /Status: Downloaded newer image/, r.text);
 });
+
+test('none of it reached the daemon\'s last-resort handlers', async () => {
+  assert.doesNotMatch(d.logs, /BUG: (unhandled promise rejection|uncaught exception)/);
+});

@@ -202,6 +202,7 @@ test('a client hanging up mid-pull leaves nothing half-written and the daemon se
     const ingest = path.join(fresh.dataRoot, 'content', 'ingest');
     if (existsSync(ingest)) assert.deepEqual(readdirSync(ingest), []);
     assert.deepEqual(readdirSync(path.join(fresh.dataRoot, 'layers')).filter((n) => n.startsWith('tmp-')), []);
+    assert.doesNotMatch(fresh.logs, /BUG: /);
   } finally {
     await fresh.stop();
   }
@@ -222,4 +223,8 @@ test('two pulls of the same image at once both succeed and make one image', { sk
   } finally {
     await fresh.stop();
   }
+});
+
+test('none of it reached the daemon\'s last-resort handlers', { skip }, async () => {
+  assert.doesNotMatch(d.logs, /BUG: (unhandled promise rejection|uncaught exception)/);
 });

@@ -182,4 +182,5 @@ test('bad input: garbage X-Registry-Auth, an unreachable registry, a hang-up mid
   assert.equal(badPull.status, 400, badPull.text);
   const badPlatform = await d.request('POST', `/images/create?fromImage=${reg.host}/busybox&tag=latest&platform=${encodeURIComponent('linux/amd64/v1/x')}`);
   assert.equal(badPlatform.status, 400, badPlatform.text);
+  assert.doesNotMatch(d.logs, /BUG: /);
 });
