@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import zlib, { gzipSync } from 'node:zlib';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -46,6 +46,8 @@ let server: http.Server;
 let host: string;
 let d: TestDaemon;
 let flaky = 0;
+const stalled: http.ServerResponse[] = [];
+const randomText = (n: number) => randomBytes(n).toString('base64');
 let hasZstd = false;
 const escapeMarker = `berth-hostile-${process.pid}`;
 
@@ -112,6 +114,18 @@ before(async () => {
   repos.set('zstd', { manifest: Buffer.from(JSON.stringify(zmanifest)), blobs: new Map([[zimg.configDigest, zimg.blobs.get(zimg.configDigest)!], [sha(zstdBlob), zstdBlob]]) });
   hasZstd = !!zstdSync;
 
+  // Sends half of the blob and then nothing: a pull in progress, for the crash test.
+  const stall = image(await tarOf([{ name: 'stall.bin', body: randomText(300_000) }]));
+  repos.set('stall', {
+    manifest: stall.manifest,
+    blobs: stall.blobs,
+    tricks: new Map([[stall.layerDigest, (res, body) => {
+      res.writeHead(200, { 'Content-Length': String(body.length) });
+      res.write(body.subarray(0, Math.floor(body.length / 2)));
+      stalled.push(res);
+    }]]),
+  });
+
   repos.set('bigmanifest', { manifest: Buffer.concat([Buffer.from('{"schemaVersion":2,"x":"'), Buffer.alloc(5 * 1024 * 1024, 'a'), Buffer.from('"}')]), blobs: new Map() });
   repos.set('garbage', { manifest: Buffer.from('{"schemaVersion": 2, "config": [not json'), blobs: new Map() });
   repos.set('notamanifest', { manifest: Buffer.from('{"schemaVersion": 2, "config": 42, "layers": "no"}'), blobs: new Map() });
@@ -170,6 +184,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const res of stalled) res.destroy();
   await d?.stop();
   server?.closeAllConnections();
   await new Promise((r) => server?.close(r));
@@ -254,4 +269,18 @@ test('a zstd layer', async () => {
 
 test('none of it reached the daemon\'s last-resort handlers', async () => {
   assert.doesNotMatch(d.logs, /BUG: (unhandled promise rejection|uncaught exception)/);
+});
+
+test('a daemon killed in the middle of a pull starts clean: nothing half-written, nothing visible', async () => {
+  const pending = d.request('POST', `/images/create?fromImage=${host}/stall&tag=latest`).catch(() => undefined);
+  const ingest = path.join(d.dataRoot, 'content', 'ingest');
+  // Wait until the blob is being written (no time is asserted).
+  while (!stalled.length || !existsSync(ingest) || readdirSync(ingest).length === 0) await new Promise((r) => setTimeout(r, 20));
+  await d.kill('SIGKILL');
+  await pending;
+  await d.start();
+  assert.deepEqual(readdirSync(ingest), []);
+  assert.deepEqual((await d.request('GET', '/images/json')).json(), []);
+  assert.deepEqual(readdirSync(path.join(d.dataRoot, 'layers')).filter((n) => n.startsWith('tmp-')), []);
+  assert.equal((await d.request('GET', '/_ping')).status, 200);
 });
