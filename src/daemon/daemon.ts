@@ -107,7 +107,7 @@ export class Daemon {
     // Each route module gets the narrow backend it declares (api/backends.ts).
     systemRoutes(router, { system, events });
     // Registry settings are read live from the config, which a SIGHUP reload updates in place.
-    const distribution = new DistributionService(images, this.db, () => c);
+    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
     imageRoutes(router, { images, distribution, scratchDir: path.join(c.dataRoot, 'tmp') });
     distributionRoutes(router, { distribution });
     containerRoutes(router, { containers, images, networks });

@@ -105,11 +105,17 @@ export class RepositoryClient {
     return { digest: typeof digest === 'string' ? digest : undefined, size: Number.isFinite(size) ? size : undefined, contentType: String(res.headers['content-type'] ?? '').split(';')[0]!.trim() };
   }
 
-  /** GET a blob; the caller verifies what it reads. */
-  async getBlob(digest: string): Promise<Response> {
-    const res = await this.request('GET', `/v2/${this.repo}/blobs/${digest}`);
+  /** GET a blob (from byte `offset` on, when the registry honours Range); the caller verifies what it reads. */
+  async getBlob(digest: string, offset = 0): Promise<Response & { from: number }> {
+    const res = await this.request('GET', `/v2/${this.repo}/blobs/${digest}`, offset > 0 ? { headers: { Range: `bytes=${offset}-` } } : {});
+    if (res.status === 206) {
+      const start = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+      if (start && Number(start[1]) === offset) return { ...res, from: offset };
+      discard(res);
+      return this.getBlob(digest, 0);
+    }
     if (res.status !== 200) return this.fail('GET', res);
-    return res;
+    return { ...res, from: 0 };
   }
 
   async hasBlob(digest: string): Promise<boolean> {

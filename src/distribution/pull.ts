@@ -12,7 +12,7 @@ import type { DistributionMetadata } from './metadata.js';
 import { endpointsFor, type RegistrySettings, type Endpoint } from './endpoints.js';
 import { openRepository, type RepositoryClient } from './client.js';
 import type { Credentials } from './auth.js';
-import { ingestBlob, layerInput, counter, checkZstd } from './blobs.js';
+import { BlobDownload, layerInput, counter, checkZstd } from './blobs.js';
 import { idStatus, progressOf, throttled, type ProgressSink } from './progress.js';
 import { asSpec, formatPlatform, hostPlatform, normalizePlatform, parsePlatformSpec, platformMatches, selectManifest, type PlatformSpec } from './platform.js';
 import { RegistryResponseError } from './errors.js';
@@ -24,6 +24,8 @@ import { decompressed } from '../lib/compression.js';
 
 export interface PullDeps {
   images: ImageService;
+  /** Where partial downloads wait (<data-root>/tmp: emptied at start, on the content store's filesystem). */
+  scratchDir: string;
   meta: DistributionMetadata;
   settings: () => RegistrySettings;
 }
@@ -233,25 +235,32 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
     await slot(id);
     try {
       if (abort.signal.aborted) throw new Error('pull cancelled');
-      for (let attempt = 1; !(await images.content.has(d.digest)); attempt++) {
-        try {
-          const res = await client.getBlob(d.digest);
-          const report = throttled(d.size, (n) => out(progressOf(id, 'Downloading', n, d.size)));
-          const stop = () => res.body.destroy(new Error('pull cancelled'));
-          abort.signal.addEventListener('abort', stop);
+      const blob = new BlobDownload(images.content, deps.scratchDir, d.digest, d.size);
+      const report = throttled(d.size, (n) => out(progressOf(id, 'Downloading', n, d.size)));
+      try {
+        for (let attempt = 1; !(await images.content.has(d.digest)); attempt++) {
           try {
-            await ingestBlob(images.content, res.body, d.digest, d.size, report);
-          } finally {
-            abort.signal.removeEventListener('abort', stop);
-          }
-        } catch (err) {
-          // As dockerd: a broken connection is retried (with a pause); a wrong blob or a refusal is not.
-          if (attempt >= (deps.settings().maxDownloadAttempts ?? DOWNLOAD_ATTEMPTS) || abort.signal.aborted || !retryable(err)) throw err;
-          for (let left = attempt; left > 0; left--) {
-            out(idStatus(id, `Retrying in ${left} second${left > 1 ? 's' : ''}`));
-            await pause(1000, abort.signal);
+            // A retry asks only for what is missing.
+            const res = await client.getBlob(d.digest, blob.offset);
+            const stop = () => res.body.destroy(new Error('pull cancelled'));
+            abort.signal.addEventListener('abort', stop);
+            try {
+              await blob.append(res.body, res.from, report);
+            } finally {
+              abort.signal.removeEventListener('abort', stop);
+            }
+            await blob.commit();
+          } catch (err) {
+            // As dockerd: a broken connection is retried (with a pause); a wrong blob or a refusal is not.
+            if (attempt >= (deps.settings().maxDownloadAttempts ?? DOWNLOAD_ATTEMPTS) || abort.signal.aborted || !retryable(err)) throw err;
+            for (let left = attempt; left > 0; left--) {
+              out(idStatus(id, `Retrying in ${left} second${left > 1 ? 's' : ''}`));
+              await pause(1000, abort.signal);
+            }
           }
         }
+      } finally {
+        await blob.discard();
       }
       out(idStatus(id, 'Verifying Checksum'));
       out(idStatus(id, 'Download complete'));

@@ -30,6 +30,8 @@ export class DistributionService {
     private readonly images: ImageService,
     db: Db,
     private readonly settings: () => RegistrySettings,
+    /** <data-root>/tmp: partial downloads (emptied at start). */
+    private readonly scratchDir: string,
   ) {
     this.meta = new DistributionMetadata(db);
   }
@@ -37,7 +39,7 @@ export class DistributionService {
   /** POST /images/create?fromImage=: `name` and `tag` as the API gives them (tag may be a digest; none means all tags). */
   async pull(o: { name: string; tag?: string; platform?: string; creds: Credentials; signal?: AbortSignal }, out: ProgressSink): Promise<void> {
     const ref = pullReference(o.name, o.tag);
-    await pull({ images: this.images, meta: this.meta, settings: this.settings }, { ref, platform: o.platform, creds: o.creds, signal: o.signal }, out);
+    await pull({ images: this.images, meta: this.meta, settings: this.settings, scratchDir: this.scratchDir }, { ref, platform: o.platform, creds: o.creds, signal: o.signal }, out);
   }
 
   /** Throws (before a stream starts) when there is nothing to push. */

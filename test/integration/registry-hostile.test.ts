@@ -38,7 +38,7 @@ interface Repo {
   manifestType?: string;
   blobs: Map<string, Buffer>;
   /** Per blob digest, how to answer instead of the blob. */
-  tricks?: Map<string, (res: http.ServerResponse, body: Buffer) => void>;
+  tricks?: Map<string, (res: http.ServerResponse, body: Buffer, req: http.IncomingMessage) => void>;
 }
 
 const repos = new Map<string, Repo>();
@@ -46,6 +46,7 @@ let server: http.Server;
 let host: string;
 let d: TestDaemon;
 let flaky = 0;
+const ranges: string[] = [];
 const stalled: http.ServerResponse[] = [];
 const randomText = (n: number) => randomBytes(n).toString('base64');
 let hasZstd = false;
@@ -92,15 +93,23 @@ before(async () => {
   repos.set('flaky', {
     manifest: flakyImage.manifest,
     blobs: flakyImage.blobs,
-    tricks: new Map([[flakyImage.layerDigest, (res, body) => {
+    tricks: new Map([[flakyImage.layerDigest, (res, body, req) => {
+      ranges.push(String(req.headers.range ?? ''));
       if (flaky-- > 0) {
         res.writeHead(200, { 'Content-Length': String(body.length) });
         res.write(body.subarray(0, 10));
         setTimeout(() => res.destroy(), 20);
-      } else {
-        res.writeHead(200, { 'Content-Length': String(body.length) });
-        res.end(body);
+        return;
       }
+      const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+      if (m) {
+        // Resumes where the client says it stopped.
+        const from = Number(m[1]);
+        res.writeHead(206, { 'Content-Length': String(body.length - from), 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}` });
+        return void res.end(body.subarray(from));
+      }
+      res.writeHead(200, { 'Content-Length': String(body.length) });
+      res.end(body);
     }]]),
   });
 
@@ -174,7 +183,7 @@ before(async () => {
       return void res.end();
     }
     const trick = repo.tricks?.get(m[3]!);
-    if (trick) return trick(res, blob);
+    if (trick) return trick(res, blob, req);
     res.writeHead(200, { 'Content-Length': String(blob.length) });
     res.end(blob);
   });
@@ -209,6 +218,8 @@ async function pullFails(repo: string, expected: RegExp, more?: (text: string) =
   assert.deepEqual(images, [], JSON.stringify(images));
   const ingest = path.join(d.dataRoot, 'content', 'ingest');
   if (existsSync(ingest)) assert.deepEqual(readdirSync(ingest), []);
+  const tmp = path.join(d.dataRoot, 'tmp');
+  if (existsSync(tmp)) assert.deepEqual(readdirSync(tmp).filter((n) => n.startsWith('blob-')), []);
   const layersDir = path.join(d.dataRoot, 'layers');
   if (existsSync(layersDir)) assert.deepEqual(readdirSync(layersDir).filter((n) => n.startsWith('tmp-')), []);
 }
@@ -227,6 +238,8 @@ test('a truncated blob', async () => {
   const r = await d.request('POST', `/images/create?fromImage=${host}/flaky&tag=latest`);
   assert.match(r.text, /"Retrying in 1 second"/);
   assert.match(r.text, /Status: Downloaded newer image/, r.text);
+  // The retry asked only for the rest of the blob.
+  assert.deepEqual(ranges, ['', 'bytes=10-']);
   assert.equal((await d.request('DELETE', `/images/${host}/flaky:latest`)).status, 200);
 });
 
@@ -271,15 +284,18 @@ test('none of it reached the daemon\'s last-resort handlers', async () => {
   assert.doesNotMatch(d.logs, /BUG: (unhandled promise rejection|uncaught exception)/);
 });
 
-test('a daemon killed in the middle of a pull starts clean: nothing half-written, nothing visible', async () => {
+test('a daemon killed in the middle of a pull starts clean: nothing half-written, nothing visible', { timeout: 60_000 }, async () => {
   const pending = d.request('POST', `/images/create?fromImage=${host}/stall&tag=latest`).catch(() => undefined);
   const ingest = path.join(d.dataRoot, 'content', 'ingest');
-  // Wait until the blob is being written (no time is asserted).
-  while (!stalled.length || !existsSync(ingest) || readdirSync(ingest).length === 0) await new Promise((r) => setTimeout(r, 20));
+  const scratch = path.join(d.dataRoot, 'tmp');
+  const partial = () => (existsSync(scratch) ? readdirSync(scratch).filter((n) => n.startsWith('blob-')) : []);
+  // Wait until the blob is being written (no time is asserted; the file's runner bounds the wait).
+  while (!stalled.length || partial().length === 0) await new Promise((r) => setTimeout(r, 20));
   await d.kill('SIGKILL');
   await pending;
   await d.start();
   assert.deepEqual(readdirSync(ingest), []);
+  assert.deepEqual(partial(), []);
   assert.deepEqual((await d.request('GET', '/images/json')).json(), []);
   assert.deepEqual(readdirSync(path.join(d.dataRoot, 'layers')).filter((n) => n.startsWith('tmp-')), []);
   assert.equal((await d.request('GET', '/_ping')).status, 200);
