@@ -266,7 +266,8 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       out(idStatus(id, 'Download complete'));
       // Unpacked into the content store now, beside the other downloads; registering (in order) then
       // only has to apply the tar.
-      await stageTar(images, d, diffIds[i]!);
+      const extracting = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
+      await stageTar(images, d, diffIds[i]!, extracting);
     } finally {
       release();
     }
@@ -284,10 +285,8 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       }
       await downloads[i];
       const id = ids[i]!;
-      // Extraction progress is told in compressed bytes, as dockerd tells it.
-      const tarSize = Math.max(await images.content.size(diffIds[i]!), 1);
-      const report = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
-      const source = images.content.stream(diffIds[i]!).pipe(counter(Number.MAX_SAFE_INTEGER, (n) => report(Math.round((n / tarSize) * d.size))));
+      // The tar was staged (and its Extracting progress told) when the download finished.
+      const source = images.content.stream(diffIds[i]!);
       let layer;
       try {
         layer = await images.layers.register(source, parent, diffIds[i]);
@@ -350,13 +349,17 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Stores a downloaded layer's uncompressed tar under its diff_id (verified), unless it is there. */
-async function stageTar(images: ImageService, d: Descriptor, diffId: string): Promise<void> {
-  if (await images.content.has(diffId)) return;
-  const compressed = images.content.stream(d.digest);
+async function stageTar(images: ImageService, d: Descriptor, diffId: string, onBytes: (n: number) => void): Promise<void> {
+  if (await images.content.has(diffId)) return onBytes(d.size);
+  // Progress in compressed bytes, as dockerd tells Extracting.
+  const file = images.content.stream(d.digest);
+  const compressed = file.pipe(counter(Number.MAX_SAFE_INTEGER, onBytes));
+  file.on('error', (err) => compressed.destroy(err));
   try {
     const tar = await decompressed(layerInput(compressed, layerCompression(d.mediaType) ?? 'gzip'));
     await images.content.putStream(tar, diffId);
   } catch (err) {
+    file.destroy();
     compressed.destroy();
     const msg = (err as Error).message;
     if (/digest mismatch/.test(msg)) throw new Error(`failed to register layer: layer ${d.digest} does not match diff_id ${diffId} of the image config`);

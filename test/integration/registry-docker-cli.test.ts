@@ -4,7 +4,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon, hasDocker } from './harness.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { TestDaemon, hasDocker, run as runProgram, DOCKER } from './harness.js';
 import { startDistribution, hasDockerRegistry, type DistributionPeer } from './registry-peers.js';
 
 const skip = (!hasDockerRegistry && 'Debian docker-registry is not installed') || (!hasDocker && 'docker CLI is not installed');
@@ -64,6 +66,21 @@ test('docker login, push, rmi, pull, run and images --digests against berthd', {
 
   assert.equal((await d.docker(['tag', 'busybox', `${name}:v2`])).code, 0);
   assert.equal((await d.docker(['push', `${name}:v2`])).code, 0);
+  // On a terminal the CLI draws the progress bars from Berth's stream (script(1) gives it one).
+  if (existsSync('/usr/bin/script')) {
+    const onTty = await d.docker(['tag', 'busybox', `${name}:tty`]).then(() => d.docker(['push', `${name}:tty`]));
+    assert.equal(onTty.code, 0, onTty.stderr);
+    assert.equal((await d.docker(['rmi', 'busybox', `${name}:v1`, `${name}:v2`, `${name}:tty`])).code, 0);
+    const tty = await runProgram('/usr/bin/script', ['-qec', `${DOCKER} pull ${name}:tty`, '/dev/null'], { DOCKER_HOST: d.host, DOCKER_CONFIG: path.join(d.root, 'docker-config'), TERM: 'xterm' });
+    assert.equal(tty.code, 0, tty.stdout);
+    assert.match(tty.stdout, /Pull complete/);
+    // The CLI redraws each layer's line from progressDetail (no bar at the pty's 80 columns).
+    assert.match(tty.stdout, /Downloading\s+[\d.]+[kM]?B\/1\.\d+MB/);
+    assert.match(tty.stdout, /Extracting\s+[\d.]+[kM]?B\/1\.\d+MB/);
+    assert.match(tty.stdout, /\x1b\[1A\x1b\[2K/, 'lines are redrawn in place');
+    assert.match(tty.stdout, /Status: Downloaded newer image for /);
+  }
+
   const all = await d.docker(['pull', '--all-tags', name]);
   assert.equal(all.code, 0, all.stderr);
   assert.match(all.stdout, /v1: Pulling from team\/box/);
