@@ -5,6 +5,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import net from 'node:net';
+import { proxyFor, proxyAuth, tunnel } from './proxy.js';
 import type { Readable } from 'node:stream';
 
 export interface TlsSettings {
@@ -59,21 +61,43 @@ export async function send(o: RequestOptions): Promise<Response> {
   }
 }
 
-function once(o: RequestOptions): Promise<Omit<Response, 'url'>> {
+async function once(o: RequestOptions): Promise<Omit<Response, 'url'>> {
+  const isHttps = o.url.protocol === 'https:';
+  const proxy = proxyFor(o.url);
+  let tunnelled: net.Socket | undefined;
+  if (proxy && isHttps) {
+    try {
+      tunnelled = await tunnel(proxy, o.url, o.signal);
+    } catch (err) {
+      throw wrapError(o, err as Error);
+    }
+  }
   return new Promise((resolve, reject) => {
-    const isHttps = o.url.protocol === 'https:';
     const common = { method: o.method, headers: { 'User-Agent': 'berth/1 (docker-compatible)', ...o.headers }, signal: o.signal };
-    const req = isHttps
-      ? https.request(o.url, {
-          ...common,
-          ca: o.tls?.ca?.length ? [...tlsRootCertificates(), ...o.tls.ca] : undefined,
-          cert: o.tls?.cert,
-          key: o.tls?.key,
-          rejectUnauthorized: !o.tls?.skipVerify,
-        })
-      : http.request(o.url, common);
+    const tlsOptions = {
+      ca: o.tls?.ca?.length ? [...tlsRootCertificates(), ...o.tls.ca] : undefined,
+      cert: o.tls?.cert,
+      key: o.tls?.key,
+      rejectUnauthorized: !o.tls?.skipVerify,
+    };
+    const servername = net.isIP(o.url.hostname.replace(/^\[|\]$/g, '')) ? undefined : o.url.hostname;
+    let req: http.ClientRequest;
+    if (isHttps && tunnelled) {
+      const socket = tunnelled;
+      req = https.request(o.url, { ...common, ...tlsOptions, createConnection: () => tls.connect({ ...tlsOptions, socket, servername }) });
+    } else if (isHttps) {
+      req = https.request(o.url, { ...common, ...tlsOptions });
+    } else if (proxy) {
+      // Plain HTTP through a proxy: the absolute URI goes to the proxy.
+      req = http.request({ ...common, host: proxy.hostname, port: proxy.port || 80, path: o.url.href, headers: { ...common.headers, Host: o.url.host, ...proxyAuth(proxy) } });
+    } else {
+      req = http.request(o.url, common);
+    }
     req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`${o.method} ${JSON.stringify(o.url.href)}: timeout after ${IDLE_TIMEOUT_MS / 1000}s without data`)));
-    req.on('error', (err) => reject(wrapError(o, err)));
+    req.on('error', (err) => {
+      tunnelled?.destroy(); // a tunnel the request never took over must not stay open
+      reject(wrapError(o, err));
+    });
     req.on('response', (res) => {
       res.setTimeout(IDLE_TIMEOUT_MS, () => res.destroy(new Error(`${o.method} ${JSON.stringify(o.url.href)}: timeout after ${IDLE_TIMEOUT_MS / 1000}s without data`)));
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });

@@ -6,6 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { TestDaemon, run, BERTHD } from './harness.js';
 import { startDistribution, hasDockerRegistry, freePort, type DistributionPeer } from './registry-peers.js';
@@ -110,5 +112,60 @@ test('a mirror without the image falls back to the registry itself', { skip }, a
     assert.match(r.text, /Status: Downloaded newer image/);
   } finally {
     await empty.stop();
+  }
+});
+
+test('HTTPS_PROXY / HTTP_PROXY in berthd\'s environment carry registry traffic (CONNECT, then plain HTTP)', { skip }, async () => {
+  const seen: string[] = [];
+  const target = (hostPort: string) => (hostPort.startsWith('registry.test:') ? { host: '127.0.0.1', port: mirror.port } : undefined);
+  const proxy = http.createServer((req, res) => {
+    const url = new URL(req.url!);
+    seen.push(`${req.method} ${url.host}`);
+    const t = target(url.host);
+    if (!t) return void res.writeHead(502).end();
+    const up = http.request({ ...t, method: req.method, path: url.pathname + url.search, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode!, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  const tunnels: net.Socket[] = [];
+  proxy.on('connect', (req, client) => {
+    seen.push(`CONNECT ${req.url}`);
+    tunnels.push(client as net.Socket);
+    const t = target(req.url!);
+    if (!t) return void client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    const up = net.connect(t.port, t.host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.pipe(client);
+      client.pipe(up);
+    });
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+  const saved = { HTTP_PROXY: process.env.HTTP_PROXY, HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
+  try {
+    Object.assign(process.env, { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '' });
+    const d = await daemon(['--insecure-registry', 'registry.test:5000']);
+    for (const [k, v] of Object.entries(saved)) (v === undefined ? delete process.env[k] : (process.env[k] = v));
+    const r = await d.request('POST', '/images/create?fromImage=registry.test:5000/team/tool&tag=latest');
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /Status: Downloaded newer image for registry\.test:5000\/team\/tool:latest/);
+    // HTTPS was tried first through a tunnel (the registry speaks plain HTTP), then HTTP through the proxy.
+    assert.ok(seen.includes('CONNECT registry.test:5000'), JSON.stringify(seen));
+    assert.ok(seen.includes('GET registry.test:5000'), JSON.stringify(seen));
+    // Loopback registries are never proxied.
+    const before = seen.length;
+    const direct = await d.request('POST', `/images/create?fromImage=${mirror.host}/team/tool&tag=latest`);
+    assert.equal(direct.status, 200, direct.text);
+    assert.equal(seen.length, before);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) (v === undefined ? delete process.env[k] : (process.env[k] = v));
+    proxy.closeAllConnections();
+    for (const t of tunnels) t.destroy();
+    await new Promise((r) => proxy.close(r));
   }
 });

@@ -164,3 +164,20 @@ test('a body larger than its limit is refused while it is read', async () => {
   const declared = { status: 200, headers: { 'content-length': '5000' }, url: new URL('http://x/'), body: Readable.from([]) as any };
   await assert.rejects(readBody(declared, 1000, 'manifest'), /manifest is too large: 5000 bytes/);
 });
+
+test('proxies come from the environment as Go reads them; loopback and NO_PROXY go direct', async () => {
+  const { proxyFor, proxyAuth } = await import('../../src/distribution/proxy.js');
+  const env = { HTTPS_PROXY: 'http://u:p%40ss@proxy:3128', HTTP_PROXY: 'proxy:8080', NO_PROXY: '.internal.example,10.0.0.0/8,exact.host:5000' };
+  assert.equal(proxyFor(new URL('https://ghcr.io/v2/'), env)?.href, 'http://u:p%40ss@proxy:3128/');
+  assert.equal(proxyFor(new URL('http://ghcr.io/v2/'), env)?.href, 'http://proxy:8080/');
+  assert.equal(proxyFor(new URL('https://127.0.0.1:5000/v2/'), env), undefined);
+  assert.equal(proxyFor(new URL('https://localhost:5000/v2/'), env), undefined);
+  assert.equal(proxyFor(new URL('https://[::1]:5000/v2/'), env), undefined);
+  assert.equal(proxyFor(new URL('https://reg.internal.example/v2/'), env), undefined);
+  assert.equal(proxyFor(new URL('https://10.1.2.3/v2/'), env), undefined);
+  assert.equal(proxyFor(new URL('https://exact.host:5000/v2/'), env), undefined);
+  assert.ok(proxyFor(new URL('https://exact.host:6000/v2/'), env));
+  assert.equal(proxyFor(new URL('https://ghcr.io/v2/'), {}), undefined);
+  assert.equal(proxyFor(new URL('https://ghcr.io/v2/'), { ...env, NO_PROXY: '*' }), undefined);
+  assert.deepEqual(proxyAuth(new URL(env.HTTPS_PROXY)), { 'Proxy-Authorization': `Basic ${Buffer.from('u:p@ss').toString('base64')}` });
+});
