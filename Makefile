@@ -17,9 +17,10 @@ test: setup build
 unit: build
 	@node --test $$(find dist/test/unit -name '*.test.js' | sort)
 
-# Speed and memory against a reference engine: REF_DOCKER_HOST=unix:///path/docker.sock make bench
+# Speed and memory (containers; registry pull/push) against a reference engine: REF_DOCKER_HOST=unix:///path/docker.sock make bench
 bench: setup build
 	@node dist/bench/containers.js
+	@node dist/bench/registry.js
 
 # Registry push/pull speed through the Engine API, Berth beside REF_DOCKER_HOST (docs/registry-conformance.md)
 bench-registry: setup build

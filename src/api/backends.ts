@@ -5,6 +5,7 @@ import type { NetworkService } from '../networks/service.js';
 import type { VolumeService } from '../volumes/service.js';
 import type { SystemService } from '../system/service.js';
 import type { EventBus } from '../events/bus.js';
+import type { DistributionService } from '../distribution/service.js';
 
 /*
  * What each route module needs from the services, and nothing more. The composition root
@@ -21,6 +22,8 @@ export interface SystemBackend {
 /** /images/*: the image service itself, since load and save (images/archive-*.ts) work on all of it. */
 export interface ImageBackend {
   images: ImageService;
+  /** Pull and push (distribution/). */
+  distribution: Pick<DistributionService, 'pull' | 'push' | 'checkPush'>;
   /** Scratch space for archive loads (<data-root>/tmp, emptied at start). */
   scratchDir: string;
 }
@@ -51,4 +54,9 @@ export interface NetworkBackend {
 /** cp, export, diff, commit, stats: domain helpers (containers/archive.ts, ...) that take the container service. */
 export interface ContainerFileBackend {
   containers: ContainerService;
+}
+
+/** /auth and /distribution/{name}/json. */
+export interface DistributionBackend {
+  distribution: Pick<DistributionService, 'login' | 'inspect'>;
 }

@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { isLogLevel, type LogLevel } from '../lib/log.js';
 import { checkDaemonLogConfig, DEFAULT_LOG_DRIVER } from '../containers/log-drivers/config.js';
 import { DEFAULT_TLS_HOST, defaultCertDir, resolveTls, type TlsSettings } from './tls.js';
+import { validateRegistryOptions, type RegistrySettings } from '../distribution/endpoints.js';
 
 /** The daemon's settings after flags and daemon.json are merged. */
-export interface DaemonConfig {
+export interface DaemonConfig extends RegistrySettings {
   hosts: string[];
   dataRoot: string;
   execRoot: string;
@@ -39,6 +40,7 @@ export const DEFAULTS = {
   execRoot: '/run/berth',
   configFile: '/etc/berth/daemon.json',
   socket: 'unix:///run/berth/berth.sock',
+  registryCertsDir: '/etc/berth/certs.d',
 };
 
 /**
@@ -70,6 +72,14 @@ const OPTIONS = {
   tlskey: { flag: { type: 'string' }, key: 'tlskey' },
   'log-driver': { flag: { type: 'string' }, key: 'log-driver' },
   'log-opt': { flag: { type: 'string', multiple: true }, key: 'log-opts' },
+  // Registries (distribution/): as dockerd's, plus mirrors of any registry and the certs.d directory.
+  'insecure-registry': { flag: { type: 'string', multiple: true }, key: 'insecure-registries' },
+  'registry-mirror': { flag: { type: 'string', multiple: true }, key: 'registry-mirrors' },
+  'registry-mirrors-for': { flag: { type: 'string', multiple: true }, key: 'registry-mirrors-for' },
+  'registry-certs-dir': { flag: { type: 'string' }, key: 'registry-certs-dir' },
+  'max-concurrent-downloads': { flag: { type: 'string' }, key: 'max-concurrent-downloads' },
+  'max-concurrent-uploads': { flag: { type: 'string' }, key: 'max-concurrent-uploads' },
+  'max-download-attempts': { flag: { type: 'string' }, key: 'max-download-attempts' },
 } as const;
 
 /** Boolean flags also take Go's --flag=false form, which node's parseArgs does not. */
@@ -137,6 +147,20 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  let registries: RegistrySettings;
+  try {
+    registries = validateRegistryOptions({
+      insecureRegistries: stringList(pick<unknown>('insecure-registry'), 'insecure-registries'),
+      registryMirrors: stringList(pick<unknown>('registry-mirror'), 'registry-mirrors'),
+      registryMirrorsFor: mirrorsFor(pick<unknown>('registry-mirrors-for')),
+      registryCertsDir: pick<string>('registry-certs-dir') ?? DEFAULTS.registryCertsDir,
+      maxConcurrentDownloads: positive(pick<unknown>('max-concurrent-downloads'), 'max-concurrent-downloads', 3),
+      maxConcurrentUploads: positive(pick<unknown>('max-concurrent-uploads'), 'max-concurrent-uploads', 5),
+      maxDownloadAttempts: positive(pick<unknown>('max-download-attempts'), 'max-download-attempts', 3),
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const tls = resolveTls({ tls: bool('tls'), tlsverify: bool('tlsverify'), tlscacert: pick('tlscacert'), tlscert: pick('tlscert'), tlskey: pick('tlskey') });
   return {
     // With TLS and no host, dockerd listens on tcp://localhost:2376 (its ParseHost default).
@@ -161,7 +185,38 @@ export function loadConfig(argv: string[]): DaemonConfig | 'help' | 'version' {
     tls,
     logDriver,
     logOpts,
+    ...registries,
   };
+}
+
+/** A positive integer option (flag text or daemon.json number), as dockerd checks them. */
+function positive(v: unknown, key: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new ConfigError(`invalid ${key.replace(/-/g, ' ')}: ${String(v)}`);
+  return n;
+}
+
+function stringList(v: unknown, key: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError(`${key}: expected a list of strings`);
+  return v as string[];
+}
+
+/** "registry-mirrors-for": {"host:port": ["http://mirror"]}; the flag form is host=url (repeatable). */
+function mirrorsFor(v: unknown): Record<string, string[]> {
+  if (v === undefined) return {};
+  if (Array.isArray(v)) {
+    const out: Record<string, string[]> = {};
+    for (const kv of v as string[]) {
+      const i = kv.indexOf('=');
+      if (i <= 0) throw new ConfigError(`invalid value "${kv}" for flag --registry-mirrors-for: expected host=mirror-url`);
+      (out[kv.slice(0, i)] ??= []).push(kv.slice(i + 1));
+    }
+    return out;
+  }
+  if (!v || typeof v !== 'object') throw new ConfigError('registry-mirrors-for: expected an object of host: [mirror URLs]');
+  return v as Record<string, string[]>;
 }
 
 /** --log-opt k=v (repeated) or daemon.json's "log-opts": {"k": "v"} (strings, as dockerd wants). */
@@ -183,7 +238,18 @@ function logOptsOf(v: unknown): Record<string, string> {
 }
 
 /** daemon.json keys that SIGHUP applies to a running daemon, as dockerd's reload does. */
-const RELOADABLE = ['debug', 'log-level', 'live-restore', 'labels'] as const;
+const RELOADABLE = [
+  'debug',
+  'log-level',
+  'live-restore',
+  'labels',
+  'insecure-registries',
+  'registry-mirrors',
+  'registry-mirrors-for',
+  'max-concurrent-downloads',
+  'max-concurrent-uploads',
+  'max-download-attempts',
+] as const;
 
 /**
  * Re-reads the configuration (flags still win, and a conflict is still an error) and applies the
@@ -194,7 +260,20 @@ export function reloadConfig(current: DaemonConfig, argv: string[]): string[] {
   if (typeof next !== 'object') return [];
   const changed: string[] = [];
   for (const key of RELOADABLE) {
-    const field = ({ debug: 'debug', 'log-level': 'logLevel', 'live-restore': 'liveRestore', labels: 'labels' } as const)[key];
+    const field = (
+      {
+        debug: 'debug',
+        'log-level': 'logLevel',
+        'live-restore': 'liveRestore',
+        labels: 'labels',
+        'insecure-registries': 'insecureRegistries',
+        'registry-mirrors': 'registryMirrors',
+        'registry-mirrors-for': 'registryMirrorsFor',
+        'max-concurrent-downloads': 'maxConcurrentDownloads',
+        'max-concurrent-uploads': 'maxConcurrentUploads',
+        'max-download-attempts': 'maxDownloadAttempts',
+      } as const
+    )[key];
     if (JSON.stringify(current[field]) !== JSON.stringify(next[field])) {
       (current as unknown as Record<string, unknown>)[field] = next[field];
       changed.push(key);
@@ -255,5 +334,12 @@ Options:
       --tlsverify            Use TLS and verify the remote
       --userland-proxy       Use userland proxy for loopback traffic (default true)
       --userns-remap string  User/Group setting for user namespaces
+      --insecure-registry list  Enable insecure registry communication (host[:port] or CIDR)
+      --max-concurrent-downloads int  Maximum concurrent downloads for each pull (default 3)
+      --max-concurrent-uploads int    Maximum concurrent uploads for each push (default 5)
+      --max-download-attempts int     Maximum download attempts for each pull (default 3)
+      --registry-mirror list    Preferred Docker registry mirror
+      --registry-mirrors-for list  Mirror of any registry, host=mirror-url (daemon.json: "registry-mirrors-for")
+      --registry-certs-dir string  Registry certificates, as Docker's certs.d (default "/etc/berth/certs.d")
   -v, --version              Print version information and quit
 `;

@@ -25,6 +25,8 @@ import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { distributionRoutes } from '../api/routes/distribution.js';
+import { DistributionService } from '../distribution/service.js';
 import { listen, takePidfile } from './listeners.js';
 import { log, setLogLevel, debugIgnored } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
@@ -104,7 +106,10 @@ export class Daemon {
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
     systemRoutes(router, { system, events });
-    imageRoutes(router, { images, scratchDir: path.join(c.dataRoot, 'tmp') });
+    // Registry settings are read live from the config, which a SIGHUP reload updates in place.
+    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
+    imageRoutes(router, { images, distribution, scratchDir: path.join(c.dataRoot, 'tmp') });
+    distributionRoutes(router, { distribution });
     containerRoutes(router, { containers, images, networks });
     execRoutes(router, { execs: containers.execs });
     containerFileRoutes(router, { containers });

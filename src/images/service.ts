@@ -253,8 +253,14 @@ export class ImageService {
     const byId = isIdLike(name, img);
 
     if (!byId) {
-      const ref = fullString(parseDockerRef(name));
-      const lastRef = refs.length === 1;
+      const parsed = parseDockerRef(name);
+      const ref = fullString(parsed);
+      // As dockerd: removing a repository's last tag also removes its digest references (pull/push
+      // record them), so the image goes once no other repository names it.
+      const repo = repositoryName(parsed);
+      const otherTagInRepo = !parsed.digest && img.tags.some((t) => t !== ref && repositoryName(parseReference(t)) === repo);
+      const digestsToo = parsed.digest || otherTagInRepo ? [] : img.digests.filter((dg) => repositoryName(parseReference(dg)) === repo);
+      const lastRef = refs.length === 1 + digestsToo.length && refs.includes(ref);
       if (lastRef && users.length && !opts.force) {
         const user = running ?? stopped!;
         throw conflict(
@@ -262,6 +268,7 @@ export class ImageService {
         );
       }
       this.untag(img, ref, records);
+      for (const dg of digestsToo) this.untag(img, dg, records);
       // Removing the last name deletes the image, unless a container still uses it.
       if (!lastRef || users.length) return records;
     } else {
@@ -337,6 +344,8 @@ export class ImageService {
       await this.layers.remove(layer.chainId);
     }
     for (const layer of this.layers.all()) usedBlobs.add(layer.diffId);
+    // The manifests images were pulled or pushed as, and their compressed layers, so a push sends them again.
+    for (const digest of this.store.manifestBlobs()) usedBlobs.add(digest);
     for (const digest of await this.content.list()) {
       if (!usedBlobs.has(digest)) await this.content.delete(digest);
     }
@@ -460,7 +469,9 @@ function matchPattern(pattern: string, fullRef: string): boolean {
   const candidates = [name, repositoryName(ref)];
   const tagged = ref.tag ? candidates.map((c) => `${c}:${ref.tag}`) : [];
   const re = globToRegExp(pattern);
-  return pattern.includes(':') && !pattern.includes('@') ? tagged.some((c) => re.test(c)) : candidates.some((c) => re.test(c));
+  // As reference.FamiliarMatch: the whole familiar reference, then the name alone (a registry's
+  // host:port makes a ':' no sign of a tag).
+  return [...tagged, ...candidates].some((c) => re.test(c));
 }
 
 function globToRegExp(glob: string): RegExp {

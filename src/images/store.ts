@@ -97,10 +97,17 @@ export class ImageStore {
     if (row) this.refreshRefs(row.image_id);
   }
 
+  /** Blobs kept for images' registry manifests (distribution/metadata.ts): manifests and compressed layers. */
+  manifestBlobs(): string[] {
+    const rows = this.db.prepare('SELECT digest, blobs FROM image_manifests').all() as Array<{ digest: string; blobs: string }>;
+    return rows.flatMap((r) => [r.digest, ...(JSON.parse(r.blobs) as string[])]);
+  }
+
   /** Removes the image record and its references; the caller collects blobs and layers afterwards. */
   forget(id: string): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM image_refs WHERE image_id = ?').run(id);
+      this.db.prepare('DELETE FROM image_manifests WHERE image_id = ?').run(id);
       this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
     })();
     this.cache.delete(id);

@@ -107,8 +107,10 @@ export class LayerStore {
    * there the stored one is reused. `expectedDiffId`, when known, is verified.
    */
   async register(input: Readable, parent: string | null, expectedDiffId?: string): Promise<Layer> {
-    const tar = await decompressed(input);
-    const blob = await this.content.putStream(tar, expectedDiffId);
+    // A tar already stored under its diffID (a pull stages it while other layers download) is not written twice.
+    const staged = expectedDiffId !== undefined && (await this.content.has(expectedDiffId));
+    if (staged) input.destroy();
+    const blob = staged ? { digest: expectedDiffId } : await this.content.putStream(await decompressed(input), expectedDiffId);
     const chainId = chainIdOf(parent, blob.digest);
     const existing = this.get(chainId);
     if (existing) return existing;

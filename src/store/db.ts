@@ -56,6 +56,26 @@ const MIGRATIONS: string[] = [
    );`,
   // An image's parent (commit records the container's image), as dockerd's image store metadata.
   `ALTER TABLE images ADD COLUMN parent TEXT;`,
+  // Registries (distribution/): the manifest an image came in or went out as, so a push sends the same
+  // bytes; and which compressed blob a layer was pulled or pushed as, and where, for skip and mount.
+  `CREATE TABLE image_manifests (
+     image_id TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     media_type TEXT NOT NULL,
+     blobs TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (image_id, repo)
+   );
+   CREATE TABLE blob_sources (
+     diff_id TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     media_type TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     registry TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     PRIMARY KEY (diff_id, digest, registry, repo)
+   );`,
 ];
 
 export function openDb(file: string): Db {

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { registryInfo, type RegistrySettings } from '../distribution/endpoints.js';
 import type { ImageService } from '../images/service.js';
 import type { EventBus } from '../events/bus.js';
 import type { ContainerService } from '../containers/service.js';
@@ -9,7 +10,7 @@ import { readHostFacts, goArch, type HostFacts } from './host.js';
  * The daemon settings /info shows; the daemon's config object itself (daemon/config.ts), read live so
  * a SIGHUP reload shows.
  */
-export interface SystemSettings {
+export interface SystemSettings extends RegistrySettings {
   readonly dataRoot: string;
   readonly debug: boolean;
   readonly liveRestore: boolean;
@@ -113,13 +114,7 @@ export class SystemService {
       OSType: 'linux',
       Architecture: this.host.architecture,
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: {
-        AllowNondistributableArtifactsCIDRs: null,
-        AllowNondistributableArtifactsHostnames: null,
-        InsecureRegistryCIDRs: ['::1/128', '127.0.0.0/8'],
-        IndexConfigs: { 'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true } },
-        Mirrors: null,
-      },
+      RegistryConfig: registryInfo(c),
       NCPU: this.host.ncpu,
       MemTotal: this.host.memTotal,
       GenericResources: null,

@@ -5,6 +5,9 @@ import { loadArchive } from '../../images/archive-load.js';
 import { saveArchive } from '../../images/archive-save.js';
 import { invalidArgument, notImplemented, messageOf } from '../../lib/errors.js';
 import { pipeline } from 'node:stream/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseRegistryAuth } from '../../distribution/auth.js';
+import type { ProgressMessage } from '../../distribution/progress.js';
 
 export function imageRoutes(router: Router, s: ImageBackend): void {
   const images = s.images;
@@ -21,8 +24,15 @@ export function imageRoutes(router: Router, s: ImageBackend): void {
 
   router.post('/images/create', async ({ req, res, query }) => {
     const fromSrc = query.get('fromSrc');
-    if (query.get('fromImage')) {
-      throw notImplemented(`pulling ${query.get('fromImage')} from a registry is not supported yet: load or import the image instead`);
+    const fromImage = query.get('fromImage');
+    if (fromImage) {
+      await progressStream(req, res, (out, signal) =>
+        s.distribution.pull(
+          { name: fromImage, tag: query.get('tag') || undefined, platform: query.get('platform') || undefined, creds: registryAuth(req), signal },
+          out,
+        ),
+      );
+      return;
     }
     if (fromSrc !== '-') {
       throw invalidArgument(fromSrc ? `importing from a URL is not supported: ${fromSrc}` : 'one of fromImage or fromSrc is required');
@@ -80,8 +90,10 @@ export function imageRoutes(router: Router, s: ImageBackend): void {
     res.writeHead(201);
     res.end();
   });
-  router.post('/images/{name*}/push', ({ params }) => {
-    throw notImplemented(`pushing ${params.name} to a registry is not supported yet`);
+  router.post('/images/{name*}/push', async ({ req, res, params, query }) => {
+    const tag = query.get('tag') || undefined;
+    s.distribution.checkPush(params.name!, tag);
+    await progressStream(req, res, (out, signal) => s.distribution.push({ name: params.name!, tag, creds: registryAuth(req), signal }, out));
   });
   router.delete('/images/{name*}', async ({ res, params, query }) => {
     sendJson(res, 200, await images.remove(params.name!, { force: boolParam(query, 'force'), noprune: boolParam(query, 'noprune') }));
@@ -93,4 +105,42 @@ export function imageRoutes(router: Router, s: ImageBackend): void {
     res.writeHead(200, { 'Content-Type': 'application/x-tar' });
     await pipeline(tar, res);
   }
+}
+
+function registryAuth(req: IncomingMessage) {
+  const h = req.headers['x-registry-auth'];
+  return parseRegistryAuth(Array.isArray(h) ? h[0] : h);
+}
+
+/**
+ * A pull or push as dockerd streams it: the status line waits for the first message, so an error before
+ * it gets its own status code; after it, the error is the stream's last line. A client that hangs up
+ * cancels the operation.
+ */
+async function progressStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  run: (out: (m: ProgressMessage) => void, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.on('close', onClose);
+  let send: ((m: unknown) => void) | undefined;
+  const out = (m: ProgressMessage) => {
+    if (res.destroyed) return;
+    send ??= startJsonStream(res);
+    send(m);
+  };
+  try {
+    await run(out, abort.signal);
+  } catch (err) {
+    if (!send && !res.destroyed) throw err;
+    out({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+  } finally {
+    res.off('close', onClose);
+  }
+  if (!res.destroyed) res.end();
+  void req;
 }
