@@ -38,8 +38,10 @@ function answers(url: string): Promise<boolean> {
 }
 
 /** What a CLI printed, with the program's name made neutral so the two can be compared. */
-function shown(r: RunResult, program: string): { code: number; stdout: string; stderr: string } {
-  const neutral = (s: string) => s.replaceAll(program, 'CLI');
+function shown(r: RunResult, program: string, configDir: string): { code: number; stdout: string; stderr: string } {
+  // Only the program's own name: not inside a path (the temp dir) or a host name (docs.docker.com).
+  const name = new RegExp(`(?<![\\w./-])${program}(?![\\w.-])`, 'g');
+  const neutral = (s: string) => s.replaceAll(configDir, 'CONFIG').replace(name, 'CLI');
   return { code: r.code, stdout: neutral(r.stdout), stderr: neutral(r.stderr) };
 }
 
@@ -60,7 +62,7 @@ describe('berth and docker CLIs side by side on registry commands', { skip: (!ha
   async function same(args: string[], input?: string): Promise<RunResult> {
     const theirs = await docker(args, input);
     const ours = await berth(args, input);
-    assert.deepEqual(shown(ours, 'berth'), shown(theirs, 'docker'), `berth ${args.join(' ')}`);
+    assert.deepEqual(shown(ours, 'berth', berthConfig), shown(theirs, 'docker', dockerConfig), `berth ${args.join(' ')}`);
     return ours;
   }
 
@@ -138,7 +140,7 @@ describe('berth and docker CLIs side by side on registry commands', { skip: (!ha
     const theirs = await docker(['pull', repo]);
     assert.equal((await docker(['image', 'rm', repo])).code, 0);
     const ours = await berth(['pull', repo]);
-    assert.deepEqual(shown(ours, 'berth'), shown(theirs, 'docker'));
+    assert.deepEqual(shown(ours, 'berth', berthConfig), shown(theirs, 'docker', dockerConfig));
     assert.ok(ours.stdout.endsWith(`${repo}:latest\n`));
     const digests = await same(['images', '--digests', '--format', '{{.Repository}} {{.Digest}}', repo]);
     assert.match(digests.stdout, new RegExp(`^${repo} sha256:[0-9a-f]{64}\n$`));
