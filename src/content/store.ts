@@ -92,7 +92,7 @@ export class ContentStore {
   }
 
   stream(digest: string): Readable {
-    return createReadStream(this.pathOf(digest));
+    return createReadStream(this.pathOf(digest), { highWaterMark: 1024 * 1024 });
   }
 
   async size(digest: string): Promise<number> {

@@ -21,6 +21,7 @@ import { MediaType, layerCompression } from '../oci/media-types.js';
 import { BerthError, internal, invalidArgument, notFound } from '../lib/errors.js';
 import { readBody } from './transport.js';
 import { decompressed } from '../lib/compression.js';
+import type { UnpackedLayer } from '../layers/store.js';
 
 export interface PullDeps {
   images: ImageService;
@@ -42,6 +43,8 @@ export interface PullOptions {
 const DOWNLOAD_CONCURRENCY = 3;
 /** Tries per blob when the connection breaks (dockerd makes 5, pausing 5 s more each time; Berth is quicker). */
 const DOWNLOAD_ATTEMPTS = 3;
+/** Layers gunzipped and unpacked at once (zlib and the file writes share node's thread pool). */
+const UNPACK_CONCURRENCY = 3;
 const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 const CONFIG_TYPES = new Set<string>([MediaType.dockerConfig, MediaType.ociConfig]);
 
@@ -229,10 +232,13 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
     else running--;
   };
 
+  const unpacked: Array<UnpackedLayer | undefined> = [];
+  const unpackSlots = limiter(UNPACK_CONCURRENCY);
   const download = async (i: number): Promise<void> => {
     const d = layers[i]!;
     const id = ids[i]!;
     await slot(id);
+    let released = false;
     try {
       if (abort.signal.aborted) throw new Error('pull cancelled');
       const blob = new BlobDownload(images.content, deps.scratchDir, d.digest, d.size);
@@ -262,14 +268,26 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       } finally {
         await blob.discard();
       }
+      // The next download starts now; unpacking has slots of its own.
+      released = true;
+      release();
       out(idStatus(id, 'Verifying Checksum'));
       out(idStatus(id, 'Download complete'));
       // Unpacked into the content store now, beside the other downloads; registering (in order) then
       // only has to apply the tar.
-      const extracting = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
-      await stageTar(images, d, diffIds[i]!, extracting);
+      await unpackSlots.run(async () => {
+        const extracting = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
+        await stageTar(images, d, diffIds[i]!, extracting);
+        // Each layer unpacks into its own directory beside the others; they become visible in order below.
+        if (abort.signal.aborted) throw new Error('pull cancelled');
+        try {
+          unpacked[i] = await images.layers.unpack(diffIds[i]!);
+        } catch (err) {
+          throw new Error(`failed to register layer: ${(err as Error).message}`);
+        }
+      });
     } finally {
-      release();
+      if (!released) release();
     }
   };
 
@@ -285,16 +303,11 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       }
       await downloads[i];
       const id = ids[i]!;
-      // The tar was staged (and its Extracting progress told) when the download finished.
-      const source = images.content.stream(diffIds[i]!);
       let layer;
       try {
-        layer = await images.layers.register(source, parent, diffIds[i]);
+        layer = await images.layers.commit(unpacked[i]!, parent);
       } catch (err) {
-        source.destroy();
-        const msg = (err as Error).message;
-        if (/digest mismatch/.test(msg)) throw new Error(`failed to register layer: layer ${d.digest} does not match diff_id ${diffIds[i]} of the image config`);
-        throw new Error(`failed to register layer: ${msg}`);
+        throw new Error(`failed to register layer: ${(err as Error).message}`);
       }
       parent = layer.chainId;
       meta.recordBlob({ diffId: diffIds[i]!, digest: d.digest, mediaType: d.mediaType, size: d.size, registry: o.ref.domain, repo: o.ref.path });
@@ -306,6 +319,8 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
     throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
+    // Whatever was unpacked but not committed (a failure, or a chain registered meanwhile) goes.
+    await Promise.allSettled(unpacked.map((u) => u?.discard()));
   }
 }
 
@@ -365,4 +380,23 @@ async function stageTar(images: ImageService, d: Descriptor, diffId: string, onB
     if (/digest mismatch/.test(msg)) throw new Error(`failed to register layer: layer ${d.digest} does not match diff_id ${diffId} of the image config`);
     throw new Error(`failed to register layer: ${msg}`);
   }
+}
+
+/** Runs at most `n` tasks at once, the rest in arrival order. */
+function limiter(n: number): { run<T>(task: () => Promise<T>): Promise<T> } {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    async run<T>(task: () => Promise<T>): Promise<T> {
+      if (running < n) running++;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await task();
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else running--;
+      }
+    },
+  };
 }

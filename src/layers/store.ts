@@ -111,32 +111,53 @@ export class LayerStore {
     const staged = expectedDiffId !== undefined && (await this.content.has(expectedDiffId));
     if (staged) input.destroy();
     const blob = staged ? { digest: expectedDiffId } : await this.content.putStream(await decompressed(input), expectedDiffId);
-    const chainId = chainIdOf(parent, blob.digest);
+    const existing = this.get(chainIdOf(parent, blob.digest));
+    if (existing) return existing;
+    const unpacked = await this.unpack(blob.digest);
+    try {
+      return await this.commit(unpacked, parent);
+    } finally {
+      await unpacked.discard();
+    }
+  }
+
+  /**
+   * Unpacks a stored layer tar into a directory of its own, not yet visible. A layer's diff dir does not
+   * depend on its parent (whiteouts are plain files in it), so layers can be unpacked in parallel and
+   * committed in order afterwards.
+   */
+  async unpack(diffId: string): Promise<UnpackedLayer> {
+    const staging = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
+    const discard = () => fs.rm(staging, { recursive: true, force: true });
+    try {
+      await fs.mkdir(path.join(staging, 'diff'), { recursive: true, mode: 0o700 });
+      const { size } = await applyLayer(this.content.stream(diffId), path.join(staging, 'diff'));
+      if (this.afterUnpack) await this.afterUnpack(path.join(staging, 'diff'));
+      return { diffId, size, staging, discard };
+    } catch (err) {
+      await discard();
+      throw err;
+    }
+  }
+
+  /** Makes an unpacked layer visible on top of `parent` (or returns the one already there). */
+  async commit(unpacked: UnpackedLayer, parent: string | null): Promise<Layer> {
+    const chainId = chainIdOf(parent, unpacked.diffId);
     const existing = this.get(chainId);
     if (existing) return existing;
-
-    const staging = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
-    await fs.mkdir(path.join(staging, 'diff'), { recursive: true, mode: 0o700 });
     try {
-      const { size } = await applyLayer(this.content.stream(blob.digest), path.join(staging, 'diff'));
-      if (this.afterUnpack) await this.afterUnpack(path.join(staging, 'diff'));
-      const final = path.dirname(this.diffDir(chainId));
-      try {
-        await fs.rename(staging, final);
-      } catch (err) {
-        // Another registration of the same chain won the race; use it.
-        const winner = this.get(chainId);
-        if (winner) return winner;
-        throw err;
-      }
-      const layer: Layer = { chainId, diffId: blob.digest, parent, size };
-      this.db
-        .prepare('INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(chainId, blob.digest, parent, size, Date.now());
-      return layer;
-    } finally {
-      await fs.rm(staging, { recursive: true, force: true });
+      await fs.rename(unpacked.staging, path.dirname(this.diffDir(chainId)));
+    } catch (err) {
+      // Another registration of the same chain won the race; use it.
+      const winner = this.get(chainId);
+      if (winner) return winner;
+      throw err;
     }
+    const layer: Layer = { chainId, diffId: unpacked.diffId, parent, size: unpacked.size };
+    this.db
+      .prepare('INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(chainId, unpacked.diffId, parent, unpacked.size, Date.now());
+    return layer;
   }
 
   /** Removes a layer's row first (so it is never visible half-removed), then its directory. */
@@ -148,6 +169,14 @@ export class LayerStore {
     const stillUsed = this.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(layer.diffId);
     if (!stillUsed) await this.content.delete(layer.diffId);
   }
+}
+
+/** A layer unpacked by LayerStore.unpack, waiting to be committed; `discard` removes what is left of it. */
+export interface UnpackedLayer {
+  diffId: string;
+  size: number;
+  staging: string;
+  discard: () => Promise<void>;
 }
 
 interface LayerRow {

@@ -7,7 +7,8 @@ export async function decompressed(input: Readable): Promise<Readable> {
   const head = await peek(input, 6);
   const rest = prepend(head, input);
   if (head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip();
+    // Large output chunks: the default 16 KiB makes every later stage (hash, tar parser, writes) pay per chunk.
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     rest.on('error', (err) => gunzip.destroy(err));
     return rest.pipe(gunzip);
   }
