@@ -37,8 +37,6 @@ export interface PushOptions {
 
 /** Parallel layer uploads, as dockerd's max-concurrent-uploads default. */
 const UPLOAD_CONCURRENCY = 5;
-/** Layers gzipped at once for a push (node's thread pool has 4 threads by default). */
-const COMPRESS_CONCURRENCY = 4;
 const GZIP_TYPES = new Set<string>([MediaType.dockerLayer, MediaType.ociLayerGzip]);
 
 interface PushBlob {
@@ -91,22 +89,28 @@ async function pushTag(deps: PushDeps, client: RepositoryClient, o: PushOptions,
   const { images, meta } = deps;
   const plan = await planManifest(deps, image);
   const diffIds = image.config.rootfs.diff_ids;
+  const blobs: Array<PushBlob | undefined> = plan ? plan.layers : [];
   const ids = diffIds.map((d) => d.slice(7, 19));
   // dockerd lists the layers top first.
-  const order = plan.layers.map((_, i) => i).reverse();
+  const order = diffIds.map((_, i) => i).reverse();
   for (const i of order) out(idStatus(ids[i]!, 'Preparing'));
 
   let running = 0;
   const queue: Array<() => void> = [];
   const seen = new Map<string, Promise<void>>();
+  const compressions = new Map<string, Promise<PushBlob>>();
   const pushLayer = async (i: number): Promise<void> => {
-    const blob = plan.layers[i]!;
     const id = ids[i]!;
     if (running >= (deps.settings().maxConcurrentUploads ?? UPLOAD_CONCURRENCY)) {
       out(idStatus(id, 'Waiting'));
       await new Promise<void>((resolve) => queue.push(resolve));
     } else running++;
     try {
+      // A layer compressed for this push goes up as soon as it is compressed, while others still compress.
+      // (One compression per diff_id: an image may hold the same layer twice.)
+      let compressing = compressions.get(diffIds[i]!);
+      if (!blobs[i] && !compressing) compressions.set(diffIds[i]!, (compressing = compressedLayer(deps, diffIds[i]!)));
+      const blob = (blobs[i] ??= await compressing!);
       // The same blob twice in one image goes up once.
       const earlier = seen.get(blob.digest);
       if (earlier) {
@@ -126,23 +130,25 @@ async function pushTag(deps: PushDeps, client: RepositoryClient, o: PushOptions,
   const results = await Promise.allSettled(order.map((i) => pushLayer(i)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+  const manifest = plan ?? (await freshManifest(deps, image, blobs as PushBlob[]));
 
-  if (!(await client.hasBlob(plan.config.digest))) {
-    await client.uploadBlob(plan.config.digest, plan.config.size, () => images.content.stream(plan.config.digest));
+  if (!(await client.hasBlob(manifest.config.digest))) {
+    await client.uploadBlob(manifest.config.digest, manifest.config.size, () => images.content.stream(manifest.config.digest));
   }
-  const digest = await client.putManifest(tag, plan.bytes, plan.mediaType);
-  await images.content.put(plan.bytes, digest);
+
+  const digest = await client.putManifest(tag, manifest.bytes, manifest.mediaType);
+  await images.content.put(manifest.bytes, digest);
   meta.recordManifest({
     imageId: image.id,
     repo: `${o.ref.domain}/${o.ref.path}`,
     digest,
-    mediaType: plan.mediaType,
-    blobs: [plan.config.digest, ...plan.layers.map((l) => l.digest)],
+    mediaType: manifest.mediaType,
+    blobs: [manifest.config.digest, ...manifest.layers.map((l) => l.digest)],
   });
   images.setTag({ domain: o.ref.domain, path: o.ref.path, digest }, image.id);
   images.events.publish('image', 'push', familiarString({ ...o.ref, tag }), { name: familiarString({ ...o.ref, tag }) });
-  out({ status: `${tag}: digest: ${digest} size: ${plan.bytes.length}` });
-  out({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: plan.bytes.length } });
+  out({ status: `${tag}: digest: ${digest} size: ${manifest.bytes.length}` });
+  out({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: manifest.bytes.length } });
 }
 
 async function sendLayer(deps: PushDeps, client: RepositoryClient, o: PushOptions, blob: PushBlob, id: string, out: ProgressSink): Promise<void> {
@@ -170,8 +176,8 @@ async function sendLayer(deps: PushDeps, client: RepositoryClient, o: PushOption
   out(idStatus(id, 'Pushed'));
 }
 
-/** The manifest to push: the one the image came in (when all its blobs are here), or a new schema 2 one. */
-async function planManifest(deps: PushDeps, image: Image): Promise<PushPlan> {
+/** The manifest the image came in, when all its blobs are here; undefined when a new one must be made. */
+async function planManifest(deps: PushDeps, image: Image): Promise<PushPlan | undefined> {
   const { images, meta } = deps;
   const diffIds = image.config.rootfs.diff_ids;
   for (const m of meta.manifestsOf(image.id)) {
@@ -192,9 +198,12 @@ async function planManifest(deps: PushDeps, image: Image): Promise<PushPlan> {
       layers: parsed.manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i] })),
     };
   }
-  // Compressed in parallel: node's zlib works on its thread pool, so several cores share the work.
-  const layers = await mapLimit(diffIds, COMPRESS_CONCURRENCY, (diffId) => compressedLayer(deps, diffId));
-  const configSize = await images.content.size(image.id);
+  return undefined;
+}
+
+/** A new Docker schema 2 manifest for layers compressed for this push. */
+async function freshManifest(deps: PushDeps, image: Image, layers: PushBlob[]): Promise<PushPlan> {
+  const configSize = await deps.images.content.size(image.id);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.dockerManifest,
@@ -203,7 +212,7 @@ async function planManifest(deps: PushDeps, image: Image): Promise<PushPlan> {
   };
   // dockerd indents its schema 2 manifests with three spaces.
   const bytes = Buffer.from(JSON.stringify(manifest, null, 3));
-  return { bytes, mediaType: MediaType.dockerManifest, config: { digest: image.id, size: configSize, mediaType: MediaType.dockerConfig }, layers: layers.map((l) => ({ ...l, mediaType: MediaType.dockerLayer })) };
+  return { bytes, mediaType: MediaType.dockerManifest, config: { digest: image.id, size: configSize, mediaType: MediaType.dockerConfig }, layers };
 }
 
 async function everyBlobHeld(images: ImageService, digests: string[]): Promise<boolean> {
@@ -264,18 +273,4 @@ function translate(err: unknown, ref: ImageReference): Error {
   }
   void ref;
   return internal((err as Error)?.message ?? String(err), err);
-}
-
-/** Maps with at most `limit` calls in flight, keeping the order of `items`. */
-async function mapLimit<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await f(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
