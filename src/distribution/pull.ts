@@ -20,6 +20,7 @@ import { parseManifest, ManifestError, type ImageManifest, type Descriptor } fro
 import { MediaType, layerCompression } from '../oci/media-types.js';
 import { BerthError, internal, invalidArgument, notFound } from '../lib/errors.js';
 import { readBody } from './transport.js';
+import { PassThrough, type Readable } from 'node:stream';
 import { decompressed } from '../lib/compression.js';
 import type { UnpackedLayer } from '../layers/store.js';
 
@@ -277,14 +278,9 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       // only has to apply the tar.
       await unpackSlots.run(async () => {
         const extracting = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
-        await stageTar(images, d, diffIds[i]!, extracting);
-        // Each layer unpacks into its own directory beside the others; they become visible in order below.
         if (abort.signal.aborted) throw new Error('pull cancelled');
-        try {
-          unpacked[i] = await images.layers.unpack(diffIds[i]!);
-        } catch (err) {
-          throw new Error(`failed to register layer: ${(err as Error).message}`);
-        }
+        // Each layer unpacks into its own directory beside the others; they become visible in order below.
+        unpacked[i] = await stageAndUnpack(images, d, diffIds[i]!, extracting);
       });
     } finally {
       if (!released) release();
@@ -363,23 +359,60 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Stores a downloaded layer's uncompressed tar under its diff_id (verified), unless it is there. */
-async function stageTar(images: ImageService, d: Descriptor, diffId: string, onBytes: (n: number) => void): Promise<void> {
-  if (await images.content.has(diffId)) return onBytes(d.size);
+/**
+ * Gunzips a downloaded layer once, into both the content store (its tar under the diff_id, verified: `save`
+ * and `push` need it) and a not yet visible layer directory. A failure of either stops both and leaves
+ * no directory.
+ */
+async function stageAndUnpack(images: ImageService, d: Descriptor, diffId: string, onBytes: (n: number) => void): Promise<UnpackedLayer> {
+  const failed = (err: unknown) => {
+    const msg = (err as Error).message;
+    if (/digest mismatch/.test(msg)) return new Error(`failed to register layer: layer ${d.digest} does not match diff_id ${diffId} of the image config`);
+    return new Error(`failed to register layer: ${msg}`);
+  };
+  if (await images.content.has(diffId)) {
+    onBytes(d.size);
+    return images.layers.unpack(diffId).catch((err) => Promise.reject(failed(err)));
+  }
   // Progress in compressed bytes, as dockerd tells Extracting.
   const file = images.content.stream(d.digest);
   const compressed = file.pipe(counter(Number.MAX_SAFE_INTEGER, onBytes));
   file.on('error', (err) => compressed.destroy(err));
-  try {
-    const tar = await decompressed(layerInput(compressed, layerCompression(d.mediaType) ?? 'gzip'));
-    await images.content.putStream(tar, diffId);
-  } catch (err) {
+  const toStore = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const toDir = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let tar: Readable | undefined;
+  const stop = (err: Error) => {
     file.destroy();
     compressed.destroy();
-    const msg = (err as Error).message;
-    if (/digest mismatch/.test(msg)) throw new Error(`failed to register layer: layer ${d.digest} does not match diff_id ${diffId} of the image config`);
-    throw new Error(`failed to register layer: ${msg}`);
+    tar?.destroy();
+    toStore.destroy(err);
+    toDir.destroy(err);
+  };
+  try {
+    tar = await decompressed(layerInput(compressed, layerCompression(d.mediaType) ?? 'gzip'));
+  } catch (err) {
+    stop(err as Error);
+    throw failed(err);
   }
+  tar.on('error', stop);
+  tar.pipe(toStore);
+  tar.pipe(toDir);
+  // Whichever side fails first stops the other, so neither waits on a stalled tee.
+  const stored = images.content.putStream(toStore, diffId).catch((err: Error) => {
+    stop(err);
+    throw err;
+  });
+  const dir = images.layers.unpack(diffId, toDir).catch((err: Error) => {
+    stop(err);
+    throw err;
+  });
+  const [s, u] = await Promise.allSettled([stored, dir]);
+  if (s.status === 'rejected') {
+    if (u.status === 'fulfilled') await u.value.discard();
+    throw failed(s.reason);
+  }
+  if (u.status === 'rejected') throw failed(u.reason);
+  return u.value;
 }
 
 /** Runs at most `n` tasks at once, the rest in arrival order. */

@@ -9,6 +9,9 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import * as tarStream from 'tar-stream';
 import { TestDaemon } from './harness.js';
 import { startDistribution, hasDockerRegistry, type DistributionPeer } from './registry-peers.js';
 
@@ -227,4 +230,33 @@ test('two pulls of the same image at once both succeed and make one image', { sk
 
 test('none of it reached the daemon\'s last-resort handlers', { skip }, async () => {
   assert.doesNotMatch(d.logs, /BUG: (unhandled promise rejection|uncaught exception)/);
+});
+
+test('a pulled image saves: `berth save` writes layer tars whose digests are the config diff_ids', { skip }, async () => {
+  const fresh = await new TestDaemon().start();
+  try {
+    const r = await apiPull(fresh, `${plain.host}/busybox`, { tag: 'latest' });
+    assert.equal(r.status, 200, r.text);
+    assert.doesNotMatch(r.text, /"error"/, r.text);
+    const archive = path.join(fresh.root, 'saved.tar');
+    const saved = await fresh.berth(['save', '-o', archive, `${plain.host}/busybox:latest`]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const files = new Map<string, Buffer>();
+    const extract = tarStream.extract();
+    extract.on('entry', (h, stream, next) => {
+      const parts: Buffer[] = [];
+      stream.on('data', (c: unknown) => parts.push(c as Buffer));
+      stream.on('end', () => {
+        files.set(h.name, Buffer.concat(parts));
+        next();
+      });
+    });
+    await pipeline(createReadStream(archive), extract);
+    const [entry] = JSON.parse(files.get('manifest.json')!.toString());
+    const config = JSON.parse(files.get(entry.Config)!.toString());
+    assert.ok(config.rootfs.diff_ids.length > 0);
+    assert.deepEqual(entry.Layers.map((l: string) => sha(files.get(l)!)), config.rootfs.diff_ids);
+  } finally {
+    await fresh.stop();
+  }
 });
