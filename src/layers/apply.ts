@@ -62,7 +62,7 @@ import { paxTime, tarEntryOwner } from '../lib/tar-header.js';
 import { isWhiteoutStat, mkfifo, mknodWhiteout, setOpaque } from './overlay-tools.js';
 
 export interface ApplyResult {
-  /** 'sha256:<hex>' of the UNCOMPRESSED tar bytes (the whole stream, trailing padding included). */
+  /** 'sha256:<hex>' of the UNCOMPRESSED tar bytes (the whole stream, trailing padding included); '' with `skipDigest`. */
   diffId: string;
   /** Bytes of regular files written (like docker's layer size). */
   size: number;
@@ -632,9 +632,15 @@ function fsError(err: unknown, name: string): unknown {
  * and the thrown Error explains why (the caller deletes dest). No write happens after this
  * function has settled.
  */
+export interface ApplyOptions {
+  /** The caller verifies the tar's digest itself (e.g. the content store as it stores it): don't hash it again. */
+  skipDigest?: boolean;
+}
+
 export async function applyLayer(
   input: NodeJS.ReadableStream | Readable | AsyncIterable<unknown>,
   dest: string,
+  opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const root = path.resolve(dest);
   const rootSt = await fs.lstat(root);
@@ -647,7 +653,7 @@ export async function applyLayer(
       ? (input as AsyncIterable<unknown>)
       : new Readable().wrap(input as NodeJS.ReadableStream);
   const unpacker = new Unpacker(root);
-  const hash = createHash('sha256');
+  const hash = opts.skipDigest ? null : createHash('sha256');
   const extract = tar.extract();
 
   let failure: unknown = null;
@@ -679,7 +685,7 @@ export async function applyLayer(
 
   try {
     for await (const chunk of decompressed(src)) {
-      hash.update(chunk);
+      hash?.update(chunk);
       // After a failure we stop reading (the input is destroyed by the iterator's cleanup).
       if (failure !== null || extract.destroying) break;
       if (!extract.write(chunk)) await waitDrain(extract);
@@ -707,7 +713,7 @@ export async function applyLayer(
     });
   }
   return {
-    diffId: `sha256:${hash.digest('hex')}`,
+    diffId: hash ? `sha256:${hash.digest('hex')}` : '',
     size: unpacker.size,
     skippedDevices: unpacker.skippedDevices,
     ignoredXattrs: unpacker.ignoredXattrs,

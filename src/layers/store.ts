@@ -125,14 +125,15 @@ export class LayerStore {
    * Unpacks a stored layer tar into a directory of its own, not yet visible. A layer's diff dir does not
    * depend on its parent (whiteouts are plain files in it), so layers can be unpacked in parallel and
    * committed in order afterwards. `tar`, when given, is the layer's tar as it is being stored (the
-   * caller verifies it); otherwise the stored tar is read.
+   * caller verifies it); otherwise the stored tar is read (verified when it was stored). Either way the
+   * tar is not hashed again here.
    */
   async unpack(diffId: string, tar?: Readable): Promise<UnpackedLayer> {
     const staging = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
     const discard = () => fs.rm(staging, { recursive: true, force: true });
     try {
       await fs.mkdir(path.join(staging, 'diff'), { recursive: true, mode: 0o700 });
-      const { size } = await applyLayer(tar ?? this.content.stream(diffId), path.join(staging, 'diff'));
+      const { size } = await applyLayer(tar ?? this.content.stream(diffId), path.join(staging, 'diff'), { skipDigest: true });
       if (this.afterUnpack) await this.afterUnpack(path.join(staging, 'diff'));
       return { diffId, size, staging, discard };
     } catch (err) {
