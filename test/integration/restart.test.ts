@@ -118,7 +118,11 @@ describe('live restore and reload', () => {
       if (Date.now() > deadline) assert.fail('live-restore not applied');
       await sleep(50);
     }
-    assert.match(d.logs, /Reloaded configuration/);
+    // The log line travels through a pipe and may arrive after the /info answer.
+    while (!/Reloaded configuration/.test(d.logs)) {
+      if (Date.now() > deadline) assert.fail(`no "Reloaded configuration" in the daemon's log: ${d.logs}`);
+      await sleep(50);
+    }
     const id = (await d.request('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'i=0; while [ $i -lt 30 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'] })).json().Id;
     await d.request('POST', `/containers/${id}/start`);
     await sleep(300);
