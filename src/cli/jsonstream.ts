@@ -11,15 +11,18 @@ import { humanSize } from './units.js';
  * Splits a byte stream into the raw text of each top-level JSON value. Tracks braces and
  * strings rather than newlines, because Go's json.Decoder (what docker uses) does not need
  * newlines between values either. Raw text is kept so callers can read large integers exactly.
+ * With `messagesOnly` it fails as docker's jsonmessage decoder does: only objects at the top
+ * level, and "unexpected EOF" for a stream cut short (inside a value or by a reset).
  */
-export async function* jsonValues(stream: Readable): AsyncGenerator<string> {
+export async function* jsonValues(stream: Readable, opts: { messagesOnly?: boolean } = {}): AsyncGenerator<string> {
   let buf = '';
   let depth = 0;
   let inString = false;
   let escaped = false;
   let start = -1;
   stream.setEncoding('utf8');
-  for await (const chunk of stream as AsyncIterable<string>) {
+  const chunks = opts.messagesOnly ? shortBodyAsEof(stream) : (stream as AsyncIterable<string>);
+  for await (const chunk of chunks) {
     const base = buf.length;
     buf += chunk;
     for (let i = base; i < buf.length; i++) {
@@ -29,6 +32,10 @@ export async function* jsonValues(stream: Readable): AsyncGenerator<string> {
         else if (c === '\\') escaped = true;
         else if (c === '"') inString = false;
         continue;
+      }
+      if (opts.messagesOnly && depth === 0) {
+        if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
+        if (c !== '{') throw new CliError(notAMessage(c));
       }
       if (c === '"') inString = true;
       else if (c === '{' || c === '[') {
@@ -49,6 +56,16 @@ export async function* jsonValues(stream: Readable): AsyncGenerator<string> {
       buf = buf.slice(start);
       start = 0;
     }
+  }
+  if (opts.messagesOnly && depth > 0) throw new CliError('unexpected EOF');
+}
+
+/** A connection reset or an aborted chunked body: what Go reads as a short body. */
+async function* shortBodyAsEof(stream: Readable): AsyncGenerator<string> {
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) yield chunk;
+  } catch {
+    throw new CliError('unexpected EOF');
   }
 }
 
@@ -80,57 +97,7 @@ export interface JsonMessage {
  * for bytes that are not JSON, a type error for a field of the wrong type.
  */
 export async function* jsonMessages(stream: Readable): AsyncGenerator<JsonMessage> {
-  let buf = '';
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let start = -1;
-  stream.setEncoding('utf8');
-  const chunks = (async function* () {
-    try {
-      for await (const chunk of stream as AsyncIterable<string>) yield chunk;
-    } catch {
-      // A connection reset or an aborted chunked body: what Go reads as a short body.
-      throw new CliError('unexpected EOF');
-    }
-  })();
-  for await (const chunk of chunks) {
-    const base = buf.length;
-    buf += chunk;
-    for (let i = base; i < buf.length; i++) {
-      const c = buf[i]!;
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (c === '\\') escaped = true;
-        else if (c === '"') inString = false;
-        continue;
-      }
-      if (depth === 0) {
-        if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
-        if (c !== '{') throw new CliError(notAMessage(c));
-        start = i;
-        depth = 1;
-        continue;
-      }
-      if (c === '"') inString = true;
-      else if (c === '{' || c === '[') depth++;
-      else if (c === '}' || c === ']') {
-        depth--;
-        if (depth === 0) {
-          yield decodeMessage(buf.slice(start, i + 1));
-          buf = buf.slice(i + 1);
-          i = -1;
-          start = -1;
-        }
-      }
-    }
-    if (depth === 0) buf = '';
-    else if (start > 0) {
-      buf = buf.slice(start);
-      start = 0;
-    }
-  }
-  if (depth > 0) throw new CliError('unexpected EOF');
+  for await (const raw of jsonValues(stream, { messagesOnly: true })) yield decodeMessage(raw);
 }
 
 /** Go's words for a top-level value that is not an object. */

@@ -54,6 +54,15 @@ export async function pullImage(cli: Cli, ref: NamedRef, opts: { all?: boolean; 
   await displayJsonMessages(res, opts.out, { tty: opts.out !== DISCARD && !!opts.out.isTTY });
 }
 
+/** The reference a pull or push names: docker's default tag (said unless quiet), none with -a. */
+function commandReference(cli: Cli, arg: string, all: boolean, quiet: boolean): NamedRef {
+  const ref = parseReference(arg);
+  if (all && !nameOnly(ref)) throw new CliError("tag can't be used with --all-tags/-a");
+  if (all || !nameOnly(ref)) return ref;
+  if (!quiet) cli.out.write('Using default tag: latest\n');
+  return { ...ref, tag: 'latest' };
+}
+
 const allTagsFlag = (usage: string) => ({ name: 'all-tags', short: 'a', type: 'bool' as const, usage });
 const trustFlag = { name: 'disable-content-trust', type: 'bool' as const, default: true, usage: 'Skip image verification' };
 
@@ -66,19 +75,14 @@ export function pullCommand(name: string): CommandDef {
     args: { min: 1, max: 1 },
     flags: [
       allTagsFlag('Download all tagged images in the repository'),
-      { ...trustFlag, usage: 'Skip image verification' },
+      trustFlag,
       { name: 'platform', type: 'string', usage: 'Set platform if server is multi-platform capable' },
       { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress verbose output' },
     ],
     run: async (inv, cli) => {
       const all = inv.flags.bool('all-tags');
       const quiet = inv.flags.bool('quiet');
-      let ref = parseReference(inv.args[0]!);
-      if (all && !nameOnly(ref)) throw new CliError("tag can't be used with --all-tags/-a");
-      if (!all && nameOnly(ref)) {
-        ref = { ...ref, tag: 'latest' };
-        if (!quiet) cli.out.write('Using default tag: latest\n');
-      }
+      const ref = commandReference(cli, inv.args[0]!, all, quiet);
       await pullImage(cli, ref, { all, platform: inv.flags.string('platform'), out: quiet ? DISCARD : cli.out });
       cli.out.write(`${referenceString(ref)}\n`);
     },
@@ -115,12 +119,7 @@ export function pushCommand(name: string): CommandDef {
     run: async (inv, cli) => {
       const all = inv.flags.bool('all-tags');
       const quiet = inv.flags.bool('quiet');
-      let ref = parseReference(inv.args[0]!);
-      if (all && !nameOnly(ref)) throw new CliError("tag can't be used with --all-tags/-a");
-      if (!all && nameOnly(ref)) {
-        ref = { ...ref, tag: 'latest' };
-        if (!quiet) cli.out.write('Using default tag: latest\n');
-      }
+      const ref = commandReference(cli, inv.args[0]!, all, quiet);
       const res = await cli.client().request('POST', `/images/${fullName(ref)}/push`, {
         query: { tag: all ? undefined : ref.tag, platform: pushPlatform(inv.flags.string('platform')) },
         headers: { 'X-Registry-Auth': await registryAuthHeader(cli, ref) },
