@@ -1,12 +1,11 @@
 /**
  * Test images for the registry tests, made locally: an OCI image layout directory holding a small
  * busybox-like image (one gzip layer with a file or two, an OCI config), and helpers to run programs and
- * start registries (Berth's, as `berth registry serve`, and Debian's docker-registry).
+ * start Berth's registry (`berth registry serve`); Debian's docker-registry is registry-peers.ts's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -84,17 +83,6 @@ export async function skopeo(args: string[]): Promise<RunResult> {
   return runProgram('skopeo', ['--insecure-policy', ...args]);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface Spawned {
   url: string;
   host: string;
@@ -126,38 +114,4 @@ export function startBerthRegistry(root: string, extra: string[] = []): Promise<
     });
     proc.on('exit', (code) => reject(new Error(`berth registry serve exited ${code}: ${out}${err}`)));
   });
-}
-
-/** Debian's docker-registry (Distribution 2.8) on a free port, storage under `root`. */
-export async function startDistribution(root: string, extraConfig = ''): Promise<Spawned> {
-  const port = await freePort();
-  mkdirSync(root, { recursive: true });
-  const config = path.join(root, 'config.yml');
-  writeFileSync(
-    config,
-    `version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: ${path.join(root, 'data')}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:${port}
-${extraConfig}`,
-  );
-  const proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${out}`);
-    const ok = await fetch(`${url}/v2/`).then((r) => r.status > 0, () => false);
-    if (ok) return { url, host: `127.0.0.1:${port}`, proc, output: () => out, stop: stopper(proc) };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`docker-registry did not start: ${out}`);
 }

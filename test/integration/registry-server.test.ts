@@ -9,11 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeOciLayout, runProgram, skopeo, startBerthRegistry, startDistribution, BERTH_BIN, type Spawned } from './registry-fixture.js';
+import { makeOciLayout, runProgram, skopeo, startBerthRegistry, BERTH_BIN, type Spawned } from './registry-fixture.js';
+import { startDistribution, type DistributionPeer } from './registry-peers.js';
 
 const NO_TLS = ['--src-tls-verify=false', '--dest-tls-verify=false'];
 const tmpDirs: string[] = [];
-const running: Spawned[] = [];
+const running: Array<{ stop(): Promise<unknown> }> = [];
 
 function tmp(prefix: string): string {
   const d = mkdtempSync(path.join(os.tmpdir(), `berth-reg-${prefix}-`));
@@ -47,12 +48,12 @@ after(async () => {
 
 describe('berth registry serve with skopeo and docker-registry', () => {
   let berth: Spawned;
-  let distribution: Spawned;
+  let distribution: DistributionPeer;
   let image: Awaited<ReturnType<typeof makeOciLayout>>;
 
   before(async () => {
     berth = await serve();
-    distribution = await startDistribution(tmp('dist'));
+    distribution = await startDistribution();
     running.push(distribution);
     image = await makeOciLayout(path.join(tmp('layout'), 'img'), '1', undefined, 3);
   });
@@ -310,9 +311,7 @@ describe('garbage collection while serving', () => {
 describe('pull-through cache', () => {
   test('pulls through from Distribution with auth, keeps what it pulled, re-checks tags after the TTL, refuses pushes', async () => {
     const d = tmp('proxy');
-    const htpasswd = path.join(d, 'htpasswd');
-    execFileSync('htpasswd', ['-Bbc', htpasswd, 'up', 'stream']);
-    const upstream = await startDistribution(path.join(d, 'dist'), `auth:\n  htpasswd:\n    realm: upstream\n    path: ${htpasswd}\n`);
+    const upstream = await startDistribution({ users: { up: 'stream' } });
     running.push(upstream);
     const v1 = await makeOciLayout(path.join(d, 'v1'), '1', undefined, 2);
     const v2 = await makeOciLayout(path.join(d, 'v2'), '1', undefined, 1);
