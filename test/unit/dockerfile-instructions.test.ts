@@ -39,6 +39,7 @@ describe('stages', () => {
       original: 'FROM --platform=$BUILDPLATFORM ${BASE} AS Build',
     });
     assert.equal(build!.instructions[0]!.original, 'RUN make');
+    assert.equal(stage('RUN a \\\n   b   \t')[0]!.original, 'RUN a    b');
     assert.deepEqual([final!.index, final!.from.stageName, final!.from.image], [1, 'final', 'build']);
   });
   test('Docker\'s errors for missing FROM, bad and duplicate stage names', () => {

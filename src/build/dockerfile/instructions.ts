@@ -335,7 +335,8 @@ const VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 /** One node to its instruction (the node's lines are the caller's business). */
 export function parseInstruction(node: Node, file: string): Instruction {
   const loc: Location = { file, startLine: node.startLine, endLine: node.endLine };
-  const base = { loc, original: node.original };
+  // The step text (`Step 2/5 : RUN x`): buildkit's withNameAndCode keeps the original trimmed.
+  const base = { loc, original: node.original.trim() };
   const args = node.args;
   const flags = new Flags(node.flags);
   const name = node.value.toLowerCase();
@@ -403,7 +404,6 @@ export function parseInstruction(node: Node, file: string): Instruction {
       const platform = flags.get('platform');
       return {
         ...base,
-        original: node.original.trim(),
         kind: 'FROM',
         image: args[0]!,
         ...(stageName ? { stageName } : {}),
