@@ -49,7 +49,7 @@ describe('stages', () => {
     assert.equal(message('FROM a AS b/c'), 'dockerfile parse error on line 1: invalid name for build stage: "b/c", name can\'t start with a number or contain symbols');
     assert.equal(message('FROM a b'), 'dockerfile parse error on line 1: FROM requires either one or three arguments');
     assert.equal(message('FROM'), 'dockerfile parse error on line 1: FROM requires either one or three arguments');
-    assert.equal(message('FROM a AS x\nFROM b AS X'), 'duplicate stage name "x"');
+    assert.equal(message('FROM a AS x\nFROM b AS X'), 'x stage name already used');
     assert.equal(message('FROM --plat=x a'), 'dockerfile parse error on line 1: unknown flag: --plat');
   });
   test('the error names the line of the instruction, and carries file and lines', () => {

@@ -542,7 +542,8 @@ export function buildDockerfile(parsed: ParseResult, file: string): Dockerfile {
       const from: FromInstruction = instruction;
       if (from.stageName !== undefined) {
         if (names.has(from.stageName)) {
-          throw new InstructionError(`duplicate stage name ${JSON.stringify(from.stageName)}`, node.startLine, node.endLine, false);
+          // The classic builder's wording (BuildKit says `duplicate stage name "x"`).
+          throw new InstructionError(`${from.stageName} stage name already used`, node.startLine, node.endLine, false);
         }
         names.set(from.stageName, stages.length);
       }
