@@ -52,9 +52,18 @@ describe('stages', () => {
     assert.equal(message('FROM a AS x\nFROM b AS X'), 'x stage name already used');
     assert.equal(message('FROM --plat=x a'), 'dockerfile parse error on line 1: unknown flag: --plat');
   });
+  test('near misses get buildkit\'s suggestion', () => {
+    assert.equal(message('FROM a\nRUNN x'), 'dockerfile parse error on line 2: unknown instruction: RUNN (did you mean RUN?)');
+    assert.equal(message('FROM a\nFROBNICATE x'), 'dockerfile parse error on line 2: unknown instruction: FROBNICATE');
+    assert.equal(message('FROM a\ncopyy a b'), 'dockerfile parse error on line 2: unknown instruction: copyy (did you mean copy?)');
+    assert.equal(message('FROM a\nCOPY --form=x a b'), 'dockerfile parse error on line 2: unknown flag: --form (did you mean from?)');
+    assert.equal(message('FROM a\nRUN --mount=type=cahce x'), 'dockerfile parse error on line 2: unsupported mount type "cahce" (did you mean cache?)');
+    assert.equal(message('FROM a\nRUN --mount=taget=/x x'), "dockerfile parse error on line 2: unexpected key 'taget' in 'taget=/x' (did you mean target?)");
+    assert.equal(message('FROM a\nRUN --mount=type=cache,sharing=lock x'), 'dockerfile parse error on line 2: unsupported sharing value "lock" (did you mean locked?)');
+  });
   test('the error names the line of the instruction, and carries file and lines', () => {
     const e = refusal('FROM a\n\nRUN ok \\\n  continued\nFOO bar');
-    assert.equal(e.message, 'dockerfile parse error on line 5: unknown instruction: FOO');
+    assert.equal(e.message, 'dockerfile parse error on line 5: unknown instruction: FOO (did you mean FROM?)');
     assert.deepEqual([e.startLine, e.endLine], [5, 5]);
     assert.equal(message('FROM a\nRUN x \\\n  y\nWORKDIR'), 'dockerfile parse error on line 4: WORKDIR requires exactly one argument');
     assert.equal(message(''), 'file with no instructions');
@@ -108,7 +117,8 @@ describe('RUN, CMD, ENTRYPOINT, SHELL', () => {
       ['type=bind,sharing=shared', 'invalid cache sharing set for bind mount'],
       ['type=cache,sharing=odd', 'unsupported sharing value "odd"'],
       ['type=cache,mode=9', 'invalid value 9 for mode'],
-      ['type=cache,foo=bar', "unexpected key 'foo' in 'foo=bar'"],
+      ['type=cache,foo=bar', "unexpected key 'foo' in 'foo=bar' (did you mean from?)"],
+      ['type=cache,xyzzy=1', "unexpected key 'xyzzy' in 'xyzzy=1'"],
       ['type=cache,target', "invalid field 'target' must be a key=value pair"],
       ['ro=maybe', 'invalid value for ro: maybe'],
       ['from=$X', "'from' doesn't support variable expansion, define alias stage instead"],
@@ -242,7 +252,7 @@ describe('ONBUILD', () => {
     assert.equal(message('FROM a\nONBUILD from b'), "dockerfile parse error on line 2: FROM isn't allowed as an ONBUILD trigger");
     assert.equal(message('FROM a\nONBUILD MAINTAINER me'), "dockerfile parse error on line 2: MAINTAINER isn't allowed as an ONBUILD trigger");
     assert.equal(message('FROM a\nONBUILD'), 'dockerfile parse error on line 2: ONBUILD requires at least one argument');
-    assert.equal(message('FROM a\nONBUILD FOO x'), 'dockerfile parse error on line 2: unknown instruction: FOO');
+    assert.equal(message('FROM a\nONBUILD BAR x'), 'dockerfile parse error on line 2: unknown instruction: BAR (did you mean ARG?)');
   });
 });
 

@@ -31,6 +31,46 @@ export class InstructionError extends Error {
 
 class Refusal extends Error {}
 
+function levenshtein(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  let prev = Array.from({ length: y.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[y.length]!;
+}
+
+/** buildkit's suggest.WrapError: ` (did you mean x?)` when an option is within two edits. */
+function suggest(message: string, value: string, options: Iterable<string>, caseSensitive: boolean): string {
+  const val = caseSensitive ? value : value.toLowerCase();
+  let match = '';
+  let best = 3;
+  for (const option of options) {
+    const opt = caseSensitive ? option : option.toLowerCase();
+    if (opt === val) return message;
+    const distance = levenshtein(val, opt);
+    if (distance < best) {
+      best = distance;
+      match = caseSensitive ? opt : value === value.toLowerCase() ? opt : value === value.toUpperCase() ? opt.toUpperCase() : opt;
+    }
+  }
+  return match ? `${message} (did you mean ${match}?)` : message;
+}
+
+const INSTRUCTION_NAMES = [
+  'add', 'arg', 'cmd', 'copy', 'entrypoint', 'env', 'expose', 'from', 'healthcheck', 'label',
+  'maintainer', 'onbuild', 'run', 'shell', 'stopsignal', 'user', 'volume', 'workdir',
+];
+const MOUNT_KEYS = [
+  'type', 'from', 'source', 'target', 'readonly', 'id', 'sharing', 'required', 'size', 'mode', 'uid', 'gid',
+  'src', 'dst', 'destination', 'ro', 'rw', 'readwrite', 'env',
+];
+
 type FlagType = 'bool' | 'string' | 'strings';
 
 /** buildkit's BFlags: `--name=value` words checked against the flags an instruction declares. */
@@ -65,7 +105,7 @@ class Flags {
       const value = hasValue ? arg.slice(eq + 1) : '';
       const name = flagName.slice(2);
       const type = this.declared.get(name);
-      if (!type) throw new Refusal(`unknown flag: ${flagName}`);
+      if (!type) throw new Refusal(suggest(`unknown flag: ${flagName}`, name, this.declared.keys(), true));
       if (this.used.has(name) && type !== 'strings') throw new Refusal(`duplicate flag specified: ${flagName}`);
       this.used.add(name);
       if (type === 'bool') {
@@ -224,7 +264,7 @@ export function parseMount(value: string): RunMount {
     switch (key) {
       case 'type': {
         const t = val.toLowerCase();
-        if (!MOUNT_TYPES.has(t)) throw new Refusal(`unsupported mount type ${JSON.stringify(val)}`);
+        if (!MOUNT_TYPES.has(t)) throw new Refusal(suggest(`unsupported mount type ${JSON.stringify(val)}`, val, MOUNT_TYPES, true));
         m.type = t as RunMount['type'];
         break;
       }
@@ -269,7 +309,7 @@ export function parseMount(value: string): RunMount {
         break;
       case 'sharing': {
         const s = val.toLowerCase();
-        if (!SHARING.has(s)) throw new Refusal(`unsupported sharing value ${JSON.stringify(val)}`);
+        if (!SHARING.has(s)) throw new Refusal(suggest(`unsupported sharing value ${JSON.stringify(val)}`, val, SHARING, true));
         m.sharing = s as RunMount['sharing'];
         break;
       }
@@ -289,7 +329,7 @@ export function parseMount(value: string): RunMount {
         m.env = val;
         break;
       default:
-        throw new Refusal(`unexpected key '${key}' in '${field}'`);
+        throw new Refusal(suggest(`unexpected key '${key}' in '${field}'`, key, MOUNT_KEYS, true));
     }
   }
   if (m.type !== 'secret' && m.type !== 'ssh' && m.type !== 'cache') {
@@ -488,7 +528,7 @@ export function parseInstruction(node: Node, file: string): Instruction {
       if (!node.json) throw new Refusal('SHELL requires the arguments to be in JSON form');
       return { ...base, kind: 'SHELL', shell: args };
     default:
-      throw new Refusal(`unknown instruction: ${node.value}`);
+      throw new Refusal(suggest(`unknown instruction: ${node.value}`, node.value, INSTRUCTION_NAMES, false));
   }
 }
 
