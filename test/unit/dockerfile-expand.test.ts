@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShellLex, ExpandError, envLookupFromList, type EnvLookup } from '../../src/build/dockerfile/expand.js';
+import { ShellLex, ExpandError, envLookupFromList, expandHeredocBody, type EnvLookup } from '../../src/build/dockerfile/expand.js';
 
 const env: EnvLookup = envLookupFromList(['PWD=/home', 'SHELL=bash', 'KOREAN=한국어', 'NULL=']);
 const lex = new ShellLex('\\');
@@ -185,5 +185,13 @@ describe('errors and matches', () => {
     assert.equal(keep.processWord('$SHELL $NOPE ${NOPE:-x} ${NOPE}', env), 'bash $NOPE ${NOPE:-x} ${NOPE}');
     const raw = new ShellLex('\\', { rawQuotes: true });
     assert.equal(raw.processWord('"a $SHELL" \'b\'', env), '"a bash" \'b\'');
+  });
+});
+
+describe('heredoc bodies', () => {
+  test('COPY heredoc bodies keep quotes and lines, expand variables, as buildkit', () => {
+    const r = expandHeredocBody('name="$SHELL"\nit\'s ${PWD}\n\\$HOME\n', env);
+    assert.equal(r.result, 'name="bash"\nit\'s /home\n$HOME\n');
+    assert.deepEqual([...r.matched].sort(), ['PWD', 'SHELL']);
   });
 });

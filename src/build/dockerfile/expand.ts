@@ -408,3 +408,12 @@ export function envLookupFromList(env: readonly string[]): EnvLookup {
   }
   return (name) => map.get(name);
 }
+
+/**
+ * The body of a COPY/ADD heredoc whose delimiter was not quoted (`Heredoc.expand`), expanded as buildkit
+ * does: variables replaced, quotes left alone, always with the `\` escape whatever the file's escape is.
+ * (RUN heredoc bodies are not expanded by the builder: the shell running them does that.)
+ */
+export function expandHeredocBody(content: string, env: EnvLookup): WordResult {
+  return new ShellLex('\\', { skipProcessQuotes: true }).processWordWithMatches(content, env);
+}

@@ -7,7 +7,7 @@ import { buildDockerfile, InstructionError } from './instructions.js';
 import { DockerfileSyntaxError, parse } from './parser.js';
 import type { Dockerfile } from './types.js';
 
-export { ShellLex, ExpandError, envLookupFromList, type EnvLookup, type WordResult } from './expand.js';
+export { ShellLex, ExpandError, envLookupFromList, expandHeredocBody, type EnvLookup, type WordResult } from './expand.js';
 export type * from './types.js';
 
 /** An invalidArgument that also says where (the message alone is Docker's, which names only the line). */
