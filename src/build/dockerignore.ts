@@ -238,3 +238,15 @@ export class IgnoreMatcher {
     return false;
   }
 }
+
+/**
+ * The docker CLI's TrimBuildFilesFromExcludes: a context sent for a build keeps `.dockerignore` and the
+ * Dockerfile (unless it comes from stdin) even when the patterns exclude them, by adding exceptions.
+ */
+export function keepBuildFiles(patterns: string[], dockerfileRelPath: string, dockerfileFromStdin = false): string[] {
+  const out = [...patterns];
+  if (new IgnoreMatcher(out).matches('.dockerignore')) out.push('!.dockerignore');
+  const dockerfile = cleanPath(dockerfileRelPath);
+  if (!dockerfileFromStdin && new IgnoreMatcher(out).matches(dockerfile)) out.push('!' + dockerfile);
+  return out;
+}

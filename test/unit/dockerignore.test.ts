@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readDockerignore, IgnoreMatcher, dockerignorePathFor, cleanPath } from '../../src/build/dockerignore.js';
+import { readDockerignore, IgnoreMatcher, dockerignorePathFor, cleanPath, keepBuildFiles } from '../../src/build/dockerignore.js';
 import { BerthError } from '../../src/lib/errors.js';
 
 const excluded = (patterns: string[], file: string) => new IgnoreMatcher(patterns).matches(file);
@@ -113,5 +113,15 @@ describe('IgnoreMatcher (patternmatcher cases)', () => {
     assert.equal(new IgnoreMatcher(['**', '!**/*.go']).mayReinclude('a/b'), true);
     assert.equal(new IgnoreMatcher(['a', '!a/b/c']).mayReinclude('a/b'), true);
     assert.equal(new IgnoreMatcher(['a', '!a/b/c']).mayReinclude('a/x'), false);
+  });
+});
+
+describe('keepBuildFiles (the CLI keeps the build files in the context)', () => {
+  test('exceptions are added only for what the patterns exclude', () => {
+    assert.deepEqual(keepBuildFiles(['*'], 'Dockerfile'), ['*', '!.dockerignore', '!Dockerfile']);
+    assert.deepEqual(keepBuildFiles(['build/'], './build/app.Dockerfile'), ['build/', '!build/app.Dockerfile']);
+    assert.deepEqual(keepBuildFiles(['node_modules'], 'Dockerfile'), ['node_modules']);
+    assert.deepEqual(keepBuildFiles(['*'], 'Dockerfile', true), ['*', '!.dockerignore']);
+    assert.equal(new IgnoreMatcher(keepBuildFiles(['*'], 'Dockerfile')).matches('Dockerfile'), false);
   });
 });
