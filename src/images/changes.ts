@@ -1,4 +1,8 @@
-import { invalidArgument } from '../lib/errors.js';
+import { BerthError, invalidArgument } from '../lib/errors.js';
+import { parse } from '../build/dockerfile/parser.js';
+import { parseInstruction } from '../build/dockerfile/instructions.js';
+import { ShellLex, envLookupFromList } from '../build/dockerfile/expand.js';
+import type { CommandLine, Instruction } from '../build/dockerfile/types.js';
 
 /** The container-config part of an image config, with Docker's field names. */
 export interface ImageRunConfig {
@@ -27,33 +31,52 @@ export function applyChanges(base: ImageRunConfig, changes: string[]): ImageRunC
   for (const raw of changes) {
     const line = raw.trim();
     if (!line) continue;
-    const m = /^(\S+)\s*([\s\S]*)$/.exec(line)!;
-    const instruction = m[1]!.toUpperCase();
-    const rest = m[2]!.trim();
-    if (!ALLOWED.has(instruction)) throw invalidArgument(`${m[1]!.toLowerCase()} is not a valid change command`);
-    applyOne(config, instruction, rest);
+    const keyword = /^\S+/.exec(line)![0];
+    if (!ALLOWED.has(keyword.toUpperCase())) throw invalidArgument(`${keyword.toLowerCase()} is not a valid change command`);
+    const instruction = parseChange(line);
+    if (instruction) applyOne(config, instruction);
   }
   return config;
 }
 
+/** One change line through the Dockerfile parser (dockerd's BuildFromConfig does the same); null for a comment. */
+function parseChange(line: string): Instruction | null {
+  try {
+    const node = parse(line).nodes[0]!;
+    return parseInstruction(node, '');
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    if (err instanceof Error && err.message === 'file with no instructions') return null;
+    throw invalidArgument(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /**
- * One change line. As in a Dockerfile (dockerd's BuildFromConfig), ENV, LABEL, EXPOSE, VOLUME, USER,
- * WORKDIR and STOPSIGNAL expand $VAR / ${VAR} / ${VAR:-x} / ${VAR:+x} against the config's Env as it is
- * before the line (so `ENV PATH=$PATH:/x` appends to the container's PATH); CMD and ENTRYPOINT do not.
+ * One change. As in a Dockerfile (dockerd's BuildFromConfig), ENV, LABEL, EXPOSE, VOLUME, USER, WORKDIR
+ * and STOPSIGNAL expand variables with the Dockerfile's rules (expand.ts) against the config's Env as it
+ * is before the line (so `ENV PATH=$PATH:/x` appends to the container's PATH); CMD and ENTRYPOINT do not.
  */
-function applyOne(config: ImageRunConfig, instruction: string, rest: string): void {
-  const env = envMap(config.Env ?? []);
-  const keyValues = (text: string, what: string) => keyValuesOf(text, what, env);
-  const words = (text: string) => shellTokens(text, env);
-  switch (instruction) {
+function applyOne(config: ImageRunConfig, instruction: Instruction): void {
+  const lex = new ShellLex('\\');
+  const env = envLookupFromList(config.Env ?? []);
+  const word = (text: string) => {
+    try {
+      return lex.processWord(text, env);
+    } catch (err) {
+      throw invalidArgument(err instanceof Error ? err.message : String(err));
+    }
+  };
+  switch (instruction.kind) {
     case 'CMD':
-      config.Cmd = commandForm(rest);
+      config.Cmd = commandForm(instruction.command);
       return;
     case 'ENTRYPOINT':
-      config.Entrypoint = commandForm(rest);
+      config.Entrypoint = commandForm(instruction.command);
       return;
     case 'ENV':
-      for (const [k, v] of keyValues(rest, 'ENV')) {
+      for (const pair of instruction.pairs) {
+        const k = word(pair.key);
+        const v = word(pair.value);
         // Replaced in place, else appended, as dockerd's ENV.
         const list = config.Env ?? [];
         const at = list.findIndex((e) => e.split('=')[0] === k);
@@ -61,145 +84,38 @@ function applyOne(config: ImageRunConfig, instruction: string, rest: string): vo
       }
       return;
     case 'LABEL':
-      for (const [k, v] of keyValues(rest, 'LABEL')) config.Labels = { ...(config.Labels ?? {}), [k]: v };
+      for (const pair of instruction.pairs) config.Labels = { ...(config.Labels ?? {}), [word(pair.key)]: word(pair.value) };
       return;
     case 'EXPOSE':
-      for (const port of words(rest)) {
+      for (const port of instruction.values.map(word)) {
         const spec = port.includes('/') ? port.toLowerCase() : `${port}/tcp`;
         if (!/^\d+(-\d+)?\/(tcp|udp|sctp)$/.test(spec)) throw invalidArgument(`invalid containerPort: ${port}`);
         config.ExposedPorts = { ...(config.ExposedPorts ?? {}), [spec]: {} };
       }
       return;
-    case 'VOLUME': {
-      const paths = rest.startsWith('[') ? jsonArray(rest).map((p) => expandWord(p, env)) : words(rest);
-      for (const p of paths) config.Volumes = { ...(config.Volumes ?? {}), [p]: {} };
+    case 'VOLUME':
+      for (const p of instruction.values.map(word)) config.Volumes = { ...(config.Volumes ?? {}), [p]: {} };
       return;
-    }
     case 'USER':
-      config.User = expandWord(rest, env);
+      config.User = word(instruction.value);
       return;
     case 'WORKDIR': {
-      const dir = expandWord(rest, env);
+      const dir = word(instruction.value);
       config.WorkingDir = dir.startsWith('/') ? dir : `/${dir}`;
       return;
     }
     case 'STOPSIGNAL':
-      config.StopSignal = expandWord(rest, env);
+      config.StopSignal = word(instruction.value);
       return;
     case 'ONBUILD':
-      config.OnBuild = [...(config.OnBuild ?? []), rest];
+      config.OnBuild = [...(config.OnBuild ?? []), instruction.expression];
+      return;
+    default:
       return;
   }
 }
 
-/** Exec form (a JSON array) or shell form (wrapped in /bin/sh -c), as the Dockerfile defines them. */
-function commandForm(rest: string): string[] {
-  if (rest.startsWith('[')) {
-    try {
-      return jsonArray(rest);
-    } catch {
-      // Not valid JSON: Docker falls back to the shell form.
-    }
-  }
-  return ['/bin/sh', '-c', rest];
-}
-
-function jsonArray(rest: string): string[] {
-  const parsed: unknown = JSON.parse(rest);
-  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
-    throw invalidArgument(`not a JSON array of strings: ${rest}`);
-  }
-  return parsed;
-}
-
-function envMap(env: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const e of env) {
-    const i = e.indexOf('=');
-    if (i > 0) out.set(e.slice(0, i), e.slice(i + 1));
-  }
-  return out;
-}
-
-/** A whole argument as one word (USER, WORKDIR, STOPSIGNAL): quotes removed, variables expanded. */
-function expandWord(text: string, env: Map<string, string>): string {
-  return shellTokens(text, env, true).join('');
-}
-
-/** `A=b C="d e"` pairs, or the legacy `A b c` single pair form. */
-function keyValuesOf(rest: string, instruction: string, env: Map<string, string>): Array<[string, string]> {
-  if (!rest) throw invalidArgument(`${instruction} requires at least one argument`);
-  const tokens = shellTokens(rest, env);
-  if (!tokens[0]!.includes('=')) {
-    const m = /^(\S+)\s*([\s\S]*)$/.exec(rest)!;
-    return [[expandWord(m[1]!, env), expandWord(m[2]!, env)]];
-  }
-  return tokens.map((t) => {
-    const i = t.indexOf('=');
-    if (i <= 0) throw invalidArgument(`${instruction} names can not be blank`);
-    return [t.slice(0, i), t.slice(i + 1)];
-  });
-}
-
-/**
- * Splits on spaces (unless `keepSpaces`), honouring double and single quotes and backslash escapes,
- * and expands variables outside single quotes as the Dockerfile does.
- */
-function shellTokens(s: string, env: Map<string, string>, keepSpaces = false): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote: string | null = null;
-  let started = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c === '$' && quote !== "'") {
-      const v = variableAt(s, i, env);
-      if (v) {
-        cur += v.value;
-        i = v.end - 1;
-        started = true;
-        continue;
-      }
-    }
-    if (quote) {
-      if (c === quote) quote = null;
-      else if (c === '\\' && quote === '"' && i + 1 < s.length) cur += s[++i];
-      else cur += c;
-    } else if (keepSpaces && /\s/.test(c)) {
-      cur += c;
-      started = true;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      started = true;
-    } else if (c === '\\' && i + 1 < s.length) {
-      cur += s[++i];
-      started = true;
-    } else if (/\s/.test(c)) {
-      if (started) out.push(cur);
-      cur = '';
-      started = false;
-    } else {
-      cur += c;
-      started = true;
-    }
-  }
-  if (started) out.push(cur);
-  return out;
-}
-
-/** `$NAME`, `${NAME}`, `${NAME:-word}` or `${NAME:+word}` at s[i]; undefined when `$` is a plain dollar. */
-function variableAt(s: string, i: number, env: Map<string, string>): { value: string; end: number } | undefined {
-  const plain = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(s.slice(i));
-  if (plain) return { value: env.get(plain[1]!) ?? '', end: i + plain[0].length };
-  if (s[i + 1] !== '{') return undefined;
-  const close = s.indexOf('}', i + 2);
-  if (close < 0) throw invalidArgument(`missing '}' in ${s}`);
-  const body = s.slice(i + 2, close);
-  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:[-+])([\s\S]*))?$/.exec(body);
-  if (!m) throw invalidArgument(`bad substitution: \${${body}}`);
-  const value = env.get(m[1]!);
-  const word = m[3] !== undefined ? expandWord(m[3], env) : '';
-  if (m[2] === ':-') return { value: value ? value : word, end: close + 1 };
-  if (m[2] === ':+') return { value: value ? word : '', end: close + 1 };
-  return { value: value ?? '', end: close + 1 };
+/** Exec form as given; shell form wrapped in /bin/sh -c, as the Dockerfile defines them. */
+function commandForm(command: CommandLine): string[] {
+  return command.form === 'exec' ? command.args : ['/bin/sh', '-c', command.text];
 }

@@ -49,3 +49,13 @@ test('ENV and the other Dockerfile words expand variables against the config env
   assert.equal(out.WorkingDir, '/bar');
   assert.deepEqual(out.Labels, { l: 'bar' });
 });
+
+test('change lines go through the Dockerfile parser and lexer: its operators and its errors', () => {
+  const out = applyChanges({ Env: ['FOO=bar.tar.gz'] }, ['ENV BASE=${FOO%%.*} EXT=${FOO#*.}', 'ONBUILD RUN echo $FOO', 'CMD ["a"] junk']);
+  assert.deepEqual(out.Env, ['FOO=bar.tar.gz', 'BASE=bar', 'EXT=tar.gz']);
+  assert.deepEqual(out.OnBuild, ['RUN echo $FOO']);
+  assert.deepEqual(out.Cmd, ['/bin/sh', '-c', '["a"] junk']);
+  assert.throws(() => applyChanges({}, ['ENV']), /^InvalidArgument: ENV requires at least one argument$/m);
+  assert.throws(() => applyChanges({}, ['USER ${X']), /failed to process "\$\{X"/);
+  assert.throws(() => applyChanges({}, ['ONBUILD FROM x']), /FROM isn't allowed as an ONBUILD trigger/);
+});
