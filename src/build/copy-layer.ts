@@ -1,0 +1,156 @@
+/**
+ * What a COPY/ADD writes, as a list of entries, and the two things made from it: the checksum that keys the
+ * build cache (names, types, modes, owners, link targets and content digests; never mtimes) and the layer
+ * tar handed to LayerStore.register.
+ *
+ * File contents are read twice (hashed while planning, streamed into the tar later) from trees that do not
+ * change during a build; a file whose size changed in between fails the layer instead of producing one that
+ * does not match its checksum.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { openInRoot } from './copy-paths.js';
+
+export type EntryType = 'directory' | 'file' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+
+export type EntryContent =
+  /** A regular file under `root` (the source root, or a temp dir of ours). */
+  | { hostPath: string; root: string }
+  | { data: Buffer };
+
+export interface PlannedEntry {
+  /** Path in the image, relative, clean, without leading or trailing '/'. */
+  path: string;
+  type: EntryType;
+  /** Permission bits with setuid, setgid and sticky (07777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+  size: number;
+  content?: EntryContent;
+  /** sha256 hex of a file's content. */
+  digest?: string;
+}
+
+const MAX_OCTAL_ID = 0o7777777;
+const READ_CHUNK = 256 * 1024;
+
+/** Reads a planned file's content once to learn its digest and size. */
+export async function digestContent(content: EntryContent, signal: AbortSignal): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  if ('data' in content) return { digest: hash.update(content.data).digest('hex'), size: content.data.length };
+  const handle = await openInRoot(content.root, content.hostPath);
+  let size = 0;
+  try {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      signal.throwIfAborted();
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return { digest: hash.digest('hex'), size };
+}
+
+/** sha256 over what would be written, in path order, without times. */
+export function checksumOf(entries: readonly PlannedEntry[]): string {
+  const hash = createHash('sha256');
+  for (const e of entries) {
+    const fields = [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.linkname ?? '', e.devmajor ?? '', e.devminor ?? '', e.digest ?? ''];
+    hash.update(JSON.stringify(fields));
+    hash.update('\n');
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * The layer tar of the entries (already in path order, parents first). Destroying the stream, or `signal`,
+ * stops the reading.
+ */
+export function layerTar(entries: readonly PlannedEntry[], signal: AbortSignal): Readable {
+  const pack = tar.pack();
+  const abort = (): void => {
+    pack.destroy(signal.reason instanceof Error ? signal.reason : new Error('copy aborted'));
+  };
+  signal.addEventListener('abort', abort, { once: true });
+  const done = (): void => signal.removeEventListener('abort', abort);
+  pack.once('close', done);
+  pack.once('end', done);
+  void (async () => {
+    for (const e of entries) {
+      if (pack.destroyed) return;
+      signal.throwIfAborted();
+      await writeEntry(pack, e);
+    }
+    pack.finalize();
+  })().catch((err: unknown) => {
+    if (!pack.destroyed) pack.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
+  // A node stream for LayerStore.register (tar-stream's pack is a streamx stream).
+  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
+}
+
+type PackHeader = Omit<Partial<tar.Header>, 'pax'> & { name: string; pax?: Record<string, string> };
+
+async function writeEntry(pack: tar.Pack, e: PlannedEntry): Promise<void> {
+  const big = e.uid > MAX_OCTAL_ID || e.gid > MAX_OCTAL_ID;
+  const header: PackHeader = {
+    name: e.type === 'directory' ? `${e.path}/` : e.path,
+    type: e.type,
+    mode: e.mode,
+    uid: big ? 0 : e.uid,
+    gid: big ? 0 : e.gid,
+    mtime: e.mtime,
+    size: e.type === 'file' ? e.size : 0,
+    ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+    ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
+    ...(big ? { pax: { uid: String(e.uid), gid: String(e.gid) } } : {}),
+  };
+  if (e.type !== 'file') {
+    await new Promise<void>((resolve, reject) => {
+      pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve()));
+    });
+    return;
+  }
+  const content = e.content!;
+  if ('data' in content) {
+    await new Promise<void>((resolve, reject) => {
+      pack.entry(header as tar.Header, content.data, (err) => (err ? reject(err) : resolve()));
+    });
+    return;
+  }
+  const handle = await openInRoot(content.root, content.hostPath);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve()));
+      sink.on('error', () => {}); // reported through the entry's callback
+      void (async () => {
+        const buf = Buffer.allocUnsafe(READ_CHUNK);
+        let left = e.size;
+        while (left > 0) {
+          const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, left), null);
+          if (bytesRead === 0) throw new Error(`${e.path}: file changed size while it was copied`);
+          left -= bytesRead;
+          if (!sink.write(Buffer.from(buf.subarray(0, bytesRead)))) {
+            await new Promise<void>((r) => sink.once('drain', r));
+          }
+        }
+        sink.end(undefined);
+      })().catch((err: unknown) => {
+        sink.destroy(err instanceof Error ? err : new Error(String(err)));
+        reject(err);
+      });
+    });
+  } finally {
+    await handle.close();
+  }
+}
