@@ -1,6 +1,6 @@
 # Two entry points, as the README says: `make up` and `make test`.
 SHELL := /bin/bash
-.PHONY: up test setup build clean unit bench bench-registry conformance
+.PHONY: up test setup build clean unit bench bench-registry bench-build conformance
 
 setup:
 	@bash scripts/setup.sh
@@ -21,10 +21,15 @@ unit: build
 bench: setup build
 	@node dist/bench/containers.js
 	@node dist/bench/registry.js
+	@node dist/bench/build.js
 
 # Registry push/pull speed through the Engine API, Berth beside REF_DOCKER_HOST (docs/registry-conformance.md)
 bench-registry: setup build
 	@node dist/bench/registry.js
+
+# Build speed (cold, cached, one file changed) beside a dockerd (REF_DOCKER_HOST, or one the bench starts)
+bench-build: setup build
+	@node dist/bench/build.js
 
 # The OCI distribution-spec suite against docker-registry and Berth's registry server, side by side
 conformance: setup build

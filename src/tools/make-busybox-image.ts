@@ -4,7 +4,8 @@ import { busyboxRootfsTar, BUSYBOX_CHANGES } from './busybox-rootfs.js';
 
 /**
  * Imports a root filesystem tar as image `ref` into a running berthd through the API, as
- * `docker import` would, with Dockerfile-style `changes`. Resolves with the image ID.
+ * `docker import` would, with Dockerfile-style `changes`. Resolves with the image ID. API 1.41, so a
+ * Debian dockerd (20.10) beside Berth takes it too (the build equality test and bench load it there).
  */
 export async function importRootfs(host: string, rootfs: Readable, ref: string, changes: string[]): Promise<string> {
   const socketPath = host.replace(/^unix:\/\//, '');
@@ -13,7 +14,7 @@ export async function importRootfs(host: string, rootfs: Readable, ref: string, 
   const query = new URLSearchParams({ fromSrc: '-', repo, tag });
   for (const c of changes) query.append('changes', c);
   const body = await new Promise<string>((resolve, reject) => {
-    const req = http.request({ socketPath, method: 'POST', path: `/v1.50/images/create?${query}`, headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+    const req = http.request({ socketPath, method: 'POST', path: `/v1.41/images/create?${query}`, headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
