@@ -39,6 +39,7 @@ async function openDecompressed(root: string, hostPath: string): Promise<Readabl
   if (kind === 'gzip') {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     raw.on('error', (err) => gunzip.destroy(err));
+    gunzip.on('close', () => raw.destroy()); // the file handle goes with the stream, read to the end or not
     return raw.pipe(gunzip);
   }
   const program = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';

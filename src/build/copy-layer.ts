@@ -78,25 +78,40 @@ export function checksumOf(entries: readonly PlannedEntry[]): string {
  */
 export function layerTar(entries: readonly PlannedEntry[], signal: AbortSignal): Readable {
   const pack = tar.pack();
+  // A node stream for LayerStore.register (tar-stream's pack is a streamx stream).
+  const out = new Readable({
+    highWaterMark: READ_CHUNK,
+    read() {
+      pack.resume();
+    },
+    destroy(err, cb) {
+      signal.removeEventListener('abort', abort);
+      if (!pack.destroyed) pack.destroy();
+      cb(err);
+    },
+  });
   const abort = (): void => {
-    pack.destroy(signal.reason instanceof Error ? signal.reason : new Error('copy aborted'));
+    out.destroy(signal.reason instanceof Error ? signal.reason : new Error('copy aborted'));
   };
   signal.addEventListener('abort', abort, { once: true });
-  const done = (): void => signal.removeEventListener('abort', abort);
-  pack.once('close', done);
-  pack.once('end', done);
+  pack.on('data', (chunk: unknown) => {
+    if (!out.push(chunk as Buffer)) pack.pause();
+  });
+  pack.on('end', () => {
+    signal.removeEventListener('abort', abort);
+    out.push(null);
+  });
+  pack.on('error', (err: Error) => out.destroy(err));
   void (async () => {
     for (const e of entries) {
-      if (pack.destroyed) return;
-      signal.throwIfAborted();
+      if (out.destroyed) return;
       await writeEntry(pack, e);
     }
     pack.finalize();
   })().catch((err: unknown) => {
-    if (!pack.destroyed) pack.destroy(err instanceof Error ? err : new Error(String(err)));
+    out.destroy(err instanceof Error ? err : new Error(String(err)));
   });
-  // A node stream for LayerStore.register (tar-stream's pack is a streamx stream).
-  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
+  return out;
 }
 
 type PackHeader = Omit<Partial<tar.Header>, 'pax'> & { name: string; pax?: Record<string, string> };

@@ -209,7 +209,7 @@ export async function openInRoot(root: string, hostPath: string): Promise<FileHa
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new Error(`${hostPath} is not a regular file`);
-    const realRoot = await fs.realpath(root);
+    const realRoot = await realRootOf(root);
     const real = await fs.readlink(`/proc/self/fd/${handle.fd}`);
     const prefix = realRoot.endsWith('/') ? realRoot : `${realRoot}/`;
     if (!real.startsWith(prefix)) throw new Error(`${hostPath} is outside of ${root}`);
@@ -218,4 +218,18 @@ export async function openInRoot(root: string, hostPath: string): Promise<FileHa
     await handle.close();
     throw err;
   }
+}
+
+/** Roots do not move during a build: their real paths are looked up once. */
+const realRoots = new Map<string, Promise<string>>();
+
+function realRootOf(root: string): Promise<string> {
+  let p = realRoots.get(root);
+  if (!p) {
+    p = fs.realpath(root);
+    p.catch(() => realRoots.delete(root));
+    if (realRoots.size > 256) realRoots.clear();
+    realRoots.set(root, p);
+  }
+  return p;
 }
