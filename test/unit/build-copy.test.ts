@@ -203,6 +203,22 @@ describe('COPY: destination in the target root', () => {
   });
 });
 
+describe('COPY: destination edge cases', () => {
+  it('keeps .. in the destination inside the target root', async () => {
+    const { entries } = await readLayer({ sources: ['a.txt'], dest: '../../../up.txt', workdir: '/app' }, {});
+    assert.deepEqual(names(entries), ['up.txt']);
+  });
+
+  it('fails when a directory is needed where the image has a file', async () => {
+    await rejects({ sources: ['a.txt'], dest: '/etc/passwd/x' }, {}, 'failed to copy files: mkdir /etc/passwd: not a directory');
+  });
+
+  it('lets a later source replace an earlier one at the same path', async () => {
+    const { entries } = await readLayer({ sources: ['a.txt'], heredocs: [{ name: 'a.txt', content: 'heredoc' }], dest: '/r/' }, { targetRoot: null });
+    assert.equal(entries.get('r/a.txt')!.body, 'heredoc');
+  });
+});
+
 describe('COPY: owners and modes', () => {
   it('--chown by name, by number, user alone as group', async () => {
     let { entries } = await readLayer({ sources: ['a.txt'], dest: '/x', chown: 'bob:staff' }, {});
