@@ -35,6 +35,8 @@ export interface PlannedEntry {
   content?: EntryContent;
   /** sha256 hex of a file's content. */
   digest?: string;
+  /** A hard link's first name: were it replaced by a later write, the link becomes a copy (content kept above). */
+  linkOf?: PlannedEntry;
 }
 
 const MAX_OCTAL_ID = 0o7777777;

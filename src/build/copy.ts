@@ -406,6 +406,9 @@ class Planner {
 
   /** A directory's contents, links kept as links, nothing followed. */
   async copyTree(hostDir: string, root: string, destRel: string, identity: Owner | null, exclude: ExcludeMatcher | null): Promise<void> {
+    // Files linked several times in the tree stay hard links, as moby's tar of a directory keeps them
+    // (busybox's /bin is hundreds of names for one file).
+    const seen = new Map<string, PlannedEntry>();
     const walk = async (dir: string, rel: string): Promise<void> => {
       this.signal.throwIfAborted();
       const names = (await fs.readdir(dir)).sort();
@@ -425,7 +428,15 @@ class Planner {
         }
         if (excluded) continue;
         if (st.isFile()) {
+          const inode = `${st.dev}:${st.ino}`;
+          const first = st.nlink > 1 ? seen.get(inode) : undefined;
+          if (first && this.entries.get(first.path) === first) {
+            this.put({ ...first, path: target, type: 'link', linkname: first.path, linkOf: first });
+            continue;
+          }
           await this.putSource(target, { kind: 'file', name, stat: st, content: { hostPath, root }, noDecompress: true }, identity);
+          const made = this.entries.get(target);
+          if (st.nlink > 1 && made?.type === 'file') seen.set(inode, made);
           continue;
         }
         await this.putStat(target, st, identity, hostPath);
@@ -466,6 +477,9 @@ class Planner {
   }
 
   finish(): PlannedEntry[] {
+    for (const e of this.entries.values()) {
+      if (e.linkOf && this.entries.get(e.linkname!) !== e.linkOf) this.entries.set(e.path, { ...e, type: 'file', linkname: undefined, linkOf: undefined });
+    }
     return [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 }

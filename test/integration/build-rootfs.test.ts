@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -80,6 +80,20 @@ describe('build rootfs: read-only views of images', { skip: process.getuid?.() !
       await stack.release(); // twice is harmless
     }
     assert.deepEqual(readdirSync(scratch), []);
+  });
+
+  it('applies a copied tree with hard links as hard links', async () => {
+    mkdirSync(path.join(ctx, 'tree'));
+    writeFileSync(path.join(ctx, 'tree/bin'), 'binary');
+    linkSync(path.join(ctx, 'tree/bin'), path.join(ctx, 'tree/alias'));
+    const top = await copyLayer(null, 'tree', '/t');
+    const view = await mountImageRootfs(layers, top, scratch);
+    try {
+      assert.equal(statSync(path.join(view.path, 't/alias')).ino, statSync(path.join(view.path, 't/bin')).ino);
+      assert.equal(readFileSync(path.join(view.path, 't/alias'), 'utf8'), 'binary');
+    } finally {
+      await view.release();
+    }
   });
 
   it('leaves nothing behind when the image is unknown', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync, utimesSync, readdirSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync, utimesSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -148,6 +148,19 @@ describe('COPY: sources', () => {
     assert.equal(entries.get('d/sub/')!.mode, 0o700);
     assert.equal(entries.get('d/link')!.type, 'symlink');
     assert.equal(entries.get('d/link')!.linkname, 'one');
+  });
+
+  it('keeps hard links inside a copied tree as hard links', async () => {
+    const src = path.join(base, 'links');
+    mkdirSync(path.join(src, 'bin'), { recursive: true });
+    writeFileSync(path.join(src, 'bin/busybox'), 'big binary');
+    linkSync(path.join(src, 'bin/busybox'), path.join(src, 'bin/ls'));
+    linkSync(path.join(src, 'bin/busybox'), path.join(src, 'bin/sh'));
+    const { entries } = await readLayer({ sources: ['/bin'], dest: '/b' }, { sourceRoot: src, fromContext: false, targetRoot: null });
+    assert.equal(entries.get('b/busybox')!.type, 'file');
+    assert.equal(entries.get('b/ls')!.type, 'link');
+    assert.equal(entries.get('b/ls')!.linkname, 'b/busybox');
+    assert.equal(entries.get('b/sh')!.linkname, 'b/busybox');
   });
 
   it('follows a top-level symlink source and names the file after the link', async () => {
