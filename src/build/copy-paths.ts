@@ -10,6 +10,7 @@
 import { constants as C, promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { invalidArgument } from '../lib/errors.js';
 import { resolveInRootfs } from '../runtime/user.js';
 
 /** Whether a source has wildcards, as moby's containsWildcards: `\` escapes the next character. */
@@ -133,7 +134,7 @@ export interface ResolvedSource {
 
 /** Resolves `p` (relative to the root whatever it starts with) following every link inside `root`. */
 export async function resolveSource(root: string, p: string): Promise<ResolvedSource> {
-  const hostPath = resolveInRootfs(root, p);
+  const hostPath = resolveScoped(root, p);
   const rel = path.relative(path.resolve(root), hostPath);
   let stat: Stats | null = null;
   try {
@@ -144,6 +145,15 @@ export async function resolveSource(root: string, p: string): Promise<ResolvedSo
     stat = null;
   }
   return { hostPath, rel, stat };
+}
+
+/** resolveInRootfs, with a link loop reported as the user's error (the tree is the user's). */
+export function resolveScoped(root: string, p: string): string {
+  try {
+    return resolveInRootfs(root, p);
+  } catch (err) {
+    throw invalidArgument((err as Error).message.replace(/ in the container$/, ''));
+  }
 }
 
 /**

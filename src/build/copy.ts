@@ -21,10 +21,9 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, isKind } from '../lib/errors.js';
 import { splitDev } from '../layers/overlay-tools.js';
-import { resolveInRootfs } from '../runtime/user.js';
 import { checksumOf, digestContent, layerTar, type EntryContent, type EntryType, type PlannedEntry } from './copy-layer.js';
 import { parseChmod, resolveChown, type ChmodSpec, type Owner } from './copy-owner.js';
-import { cleanSourcePath, containsWildcards, expandWildcards, lstatInRoot, resolveSource } from './copy-paths.js';
+import { cleanSourcePath, containsWildcards, expandWildcards, lstatInRoot, resolveScoped, resolveSource } from './copy-paths.js';
 import { isArchiveFile, readArchive } from './copy-archive.js';
 import { downloadSource, isURL } from './copy-download.js';
 import { ExcludeMatcher } from './copy-exclude.js';
@@ -124,7 +123,7 @@ export async function prepareCopy(spec: CopySpec, roots: CopyRoots): Promise<Pre
 
     const planner = new Planner(roots.targetRoot, signal, chmod);
     const destAbs = normalizeDest(spec.workdir, spec.dest);
-    const destRel = roots.targetRoot === null ? cleanRel(destAbs) : path.relative(path.resolve(roots.targetRoot), resolveInRootfs(roots.targetRoot, destAbs));
+    const destRel = roots.targetRoot === null ? cleanRel(destAbs) : path.relative(path.resolve(roots.targetRoot), resolveScoped(roots.targetRoot, destAbs));
     try {
       for (const item of items) {
         signal.throwIfAborted();

@@ -178,6 +178,8 @@ describe('COPY: sources', () => {
     // A link to a host path resolves inside the context, where there is nothing.
     await rejects({ sources: ['abs-link'], dest: '/x' }, {}, 'COPY failed: file not found in build context or excluded by .dockerignore: stat abs-link: file does not exist');
     await rejects({ sources: ['up-link'], dest: '/x' }, {}, /file not found in build context/);
+    symlinkSync('loop', path.join(ctx, 'loop'));
+    await rejects({ sources: ['loop'], dest: '/x' }, {}, 'COPY failed: too many levels of symbolic links resolving loop');
   });
 
   it('says what Docker says about a missing source, no match and several sources to a file', async () => {
