@@ -30,7 +30,7 @@ function compressionOf(head: Buffer): Compression {
 
 /** The file's content, decompressed. */
 async function openDecompressed(root: string, hostPath: string): Promise<Readable> {
-  const handle = await openInRoot(root, hostPath);
+  const { handle } = await openInRoot(root, hostPath);
   const head = Buffer.alloc(6);
   const { bytesRead } = await handle.read(head, 0, 6, 0);
   const kind = compressionOf(head.subarray(0, bytesRead));

@@ -42,14 +42,20 @@ export interface PlannedEntry {
 const MAX_OCTAL_ID = 0o7777777;
 const READ_CHUNK = 256 * 1024;
 
-/** Reads a planned file's content once to learn its digest and size. */
+/** Files up to this size are read in one piece (hashing, and ahead of the tar writer). */
+const SMALL_FILE = 1024 * 1024;
+/** How many files are read at once: a build's disk reads wait on the thread pool, not on the CPU. */
+const PARALLEL_READS = 16;
+const PREFETCH = 16;
+
+/** Reads a file's content once to learn its digest and size. */
 export async function digestContent(content: EntryContent, signal: AbortSignal): Promise<{ digest: string; size: number }> {
   const hash = createHash('sha256');
   if ('data' in content) return { digest: hash.update(content.data).digest('hex'), size: content.data.length };
-  const handle = await openInRoot(content.root, content.hostPath);
+  const { handle, size: statSize } = await openInRoot(content.root, content.hostPath);
   let size = 0;
   try {
-    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, statSize + 1));
     for (;;) {
       signal.throwIfAborted();
       const { bytesRead } = await handle.read(buf, 0, buf.length, null);
@@ -61,6 +67,33 @@ export async function digestContent(content: EntryContent, signal: AbortSignal):
     await handle.close();
   }
   return { digest: hash.digest('hex'), size };
+}
+
+/**
+ * Fills in the digest and size of every file entry (several files read at once); hard links, and links
+ * turned into copies, take their first name's.
+ */
+export async function digestAll(entries: readonly PlannedEntry[], signal: AbortSignal): Promise<void> {
+  const files = new Set(entries.filter((e) => e.type === 'file' && e.digest === undefined && e.content && !e.linkOf));
+  // A hard link's first name may have been replaced since: its content is still the one to hash.
+  for (const e of entries) if (e.linkOf && e.linkOf.digest === undefined) files.add(e.linkOf);
+  const queue = [...files];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < queue.length) {
+      const e = queue[next++]!;
+      const { digest, size } = await digestContent(e.content!, signal);
+      e.digest = digest;
+      e.size = size;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, queue.length) }, worker));
+  for (const e of entries) {
+    if (e.linkOf) {
+      e.digest = e.linkOf.digest;
+      e.size = e.linkOf.size;
+    }
+  }
 }
 
 /** sha256 over what would be written, in path order, without times. */
@@ -104,10 +137,22 @@ export function layerTar(entries: readonly PlannedEntry[], signal: AbortSignal):
     out.push(null);
   });
   pack.on('error', (err: Error) => out.destroy(err));
+  // Small files are read a few entries ahead, so the tar does not wait on one disk read at a time.
+  const ahead = new Map<number, Promise<Buffer>>();
+  const prefetch = (i: number): void => {
+    const e = entries[i];
+    if (!e || ahead.has(i) || e.type !== 'file' || !e.content || 'data' in e.content || e.size > SMALL_FILE) return;
+    const p = readWhole(e);
+    p.catch(() => {}); // reported when the entry is written
+    ahead.set(i, p);
+  };
   void (async () => {
-    for (const e of entries) {
+    for (let i = 0; i < entries.length; i++) {
       if (out.destroyed) return;
-      await writeEntry(pack, e);
+      for (let j = i; j < i + PREFETCH; j++) prefetch(j);
+      const data = ahead.get(i);
+      ahead.delete(i);
+      await writeEntry(pack, entries[i]!, data ? await data : undefined);
     }
     pack.finalize();
   })().catch((err: unknown) => {
@@ -118,7 +163,27 @@ export function layerTar(entries: readonly PlannedEntry[], signal: AbortSignal):
 
 type PackHeader = Omit<Partial<tar.Header>, 'pax'> & { name: string; pax?: Record<string, string> };
 
-async function writeEntry(pack: tar.Pack, e: PlannedEntry): Promise<void> {
+/** A small file's whole content, checked against the size it was planned with. */
+async function readWhole(e: PlannedEntry): Promise<Buffer> {
+  const content = e.content as { hostPath: string; root: string };
+  const { handle } = await openInRoot(content.root, content.hostPath);
+  try {
+    const buf = Buffer.allocUnsafe(e.size);
+    let off = 0;
+    while (off < e.size) {
+      const { bytesRead } = await handle.read(buf, off, e.size - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    const { bytesRead: extra } = await handle.read(Buffer.alloc(1), 0, 1, off);
+    if (off !== e.size || extra !== 0) throw new Error(`${e.path}: file changed size while it was copied`);
+    return buf;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeEntry(pack: tar.Pack, e: PlannedEntry, prefetched?: Buffer): Promise<void> {
   const big = e.uid > MAX_OCTAL_ID || e.gid > MAX_OCTAL_ID;
   const header: PackHeader = {
     name: e.type === 'directory' ? `${e.path}/` : e.path,
@@ -139,13 +204,15 @@ async function writeEntry(pack: tar.Pack, e: PlannedEntry): Promise<void> {
     return;
   }
   const content = e.content!;
-  if ('data' in content) {
+  const whole = prefetched ?? ('data' in content ? content.data : undefined);
+  if (whole) {
     await new Promise<void>((resolve, reject) => {
-      pack.entry(header as tar.Header, content.data, (err) => (err ? reject(err) : resolve()));
+      pack.entry(header as tar.Header, whole, (err) => (err ? reject(err) : resolve()));
     });
     return;
   }
-  const handle = await openInRoot(content.root, content.hostPath);
+  if ('data' in content) throw new Error('unreachable');
+  const { handle } = await openInRoot(content.root, content.hostPath);
   try {
     await new Promise<void>((resolve, reject) => {
       const sink = pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve()));

@@ -212,9 +212,9 @@ export async function lstatInRoot(root: string, rel: string): Promise<Stats | nu
 
 /**
  * Opens a regular file known to be under `root` for reading: never through a link, never blocking on a
- * FIFO, and only if the opened file really is inside the root.
+ * FIFO, and only if the opened file really is inside the root. Returns its size too.
  */
-export async function openInRoot(root: string, hostPath: string): Promise<FileHandle> {
+export async function openInRoot(root: string, hostPath: string): Promise<{ handle: FileHandle; size: number }> {
   const handle = await fs.open(hostPath, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
   try {
     const st = await handle.stat();
@@ -223,7 +223,7 @@ export async function openInRoot(root: string, hostPath: string): Promise<FileHa
     const real = await fs.readlink(`/proc/self/fd/${handle.fd}`);
     const prefix = realRoot.endsWith('/') ? realRoot : `${realRoot}/`;
     if (!real.startsWith(prefix)) throw new Error(`${hostPath} is outside of ${root}`);
-    return handle;
+    return { handle, size: st.size };
   } catch (err) {
     await handle.close();
     throw err;

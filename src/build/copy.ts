@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, isKind } from '../lib/errors.js';
 import { splitDev } from '../layers/overlay-tools.js';
-import { checksumOf, digestContent, layerTar, type EntryContent, type EntryType, type PlannedEntry } from './copy-layer.js';
+import { checksumOf, digestAll, layerTar, type EntryContent, type EntryType, type PlannedEntry } from './copy-layer.js';
 import { parseChmod, resolveChown, type ChmodSpec, type Owner } from './copy-owner.js';
 import { cleanSourcePath, containsWildcards, expandWildcards, lstatInRoot, resolveScoped, resolveSource } from './copy-paths.js';
 import { isArchiveFile, readArchive } from './copy-archive.js';
@@ -134,6 +134,7 @@ export async function prepareCopy(spec: CopySpec, roots: CopyRoots): Promise<Pre
       throw err;
     }
     const entries = planner.finish();
+    await digestAll(entries, signal);
     return {
       checksum: checksumOf(entries),
       layer: () => layerTar(entries, signal),
@@ -387,7 +388,8 @@ class Planner {
       await this.putStat(target, item.stat, identity);
       return;
     }
-    const { digest, size } = await digestContent(item.content, this.signal);
+    // The digest is read later, for all files at once (digestAll).
+    const size = 'data' in item.content ? item.content.data.length : (item.stat?.size ?? 0);
     const baseMode = item.mode ?? (item.stat ? item.stat.mode & 0o7777 : 0o600);
     const owner = identity ?? (item.stat ? { uid: item.stat.uid, gid: item.stat.gid } : ROOT);
     this.put({
@@ -399,7 +401,6 @@ class Planner {
       mtime: item.mtime ? secondsOf(item.mtime) : item.stat ? secondsOf(item.stat.mtime) : this.now,
       size,
       content: item.content,
-      digest,
     });
   }
 
@@ -477,7 +478,7 @@ class Planner {
 
   finish(): PlannedEntry[] {
     for (const e of this.entries.values()) {
-      if (e.linkOf && this.entries.get(e.linkname!) !== e.linkOf) this.entries.set(e.path, { ...e, type: 'file', linkname: undefined, linkOf: undefined });
+      if (e.linkOf && e.type === 'link' && this.entries.get(e.linkname!) !== e.linkOf) this.entries.set(e.path, { ...e, type: 'file', linkname: undefined });
     }
     return [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }

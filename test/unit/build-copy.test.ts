@@ -161,6 +161,14 @@ describe('COPY: sources', () => {
     assert.equal(entries.get('b/ls')!.type, 'link');
     assert.equal(entries.get('b/ls')!.linkname, 'b/busybox');
     assert.equal(entries.get('b/sh')!.linkname, 'b/busybox');
+    // When a later source replaces the first name, the other names become copies of the old content.
+    const replaced = await readLayer(
+      { sources: ['/bin'], heredocs: [{ name: 'busybox', content: 'new' }], dest: '/b/' },
+      { sourceRoot: src, fromContext: false, targetRoot: null },
+    );
+    assert.equal(replaced.entries.get('b/busybox')!.body, 'new');
+    assert.equal(replaced.entries.get('b/ls')!.type, 'file');
+    assert.equal(replaced.entries.get('b/ls')!.body, 'big binary');
   });
 
   it('follows a top-level symlink source and names the file after the link', async () => {
