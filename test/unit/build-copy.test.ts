@@ -175,6 +175,9 @@ describe('COPY: sources', () => {
     const { entries } = await readLayer({ sources: ['alias'], dest: '/app/' }, {});
     assert.equal(entries.get('app/alias')!.body, 'A');
     assert.equal(entries.get('app/alias')!.type, 'file');
+    symlinkSync('dir', path.join(ctx, 'dirlink'));
+    const dir = await readLayer({ sources: ['dirlink'], dest: '/dl' }, { targetRoot: null });
+    assert.deepEqual(names(dir.entries), ['dl/', 'dl/link', 'dl/one', 'dl/skip.md', 'dl/sub/', 'dl/sub/two']);
   });
 
   it('never reads outside the context: .., absolute paths and links stay inside', async () => {
@@ -295,6 +298,10 @@ describe('COPY: heredocs, --exclude, --parents', () => {
   it('--exclude leaves matching paths out', async () => {
     const { entries } = await readLayer({ sources: ['dir'], dest: '/d', exclude: ['*.md', 'sub'] }, { targetRoot: null });
     assert.deepEqual(names(entries), ['d/', 'd/link', 'd/one']);
+    const only = await readLayer({ sources: ['dir'], dest: '/d', exclude: ['*', '!one', '!sub/two'] }, { targetRoot: null });
+    assert.deepEqual(names(only.entries), ['d/', 'd/one', 'd/sub/', 'd/sub/two']);
+    const deep = await readLayer({ sources: ['dir'], dest: '/d', exclude: ['**/two', '**/*.md'] }, { targetRoot: null });
+    assert.deepEqual(names(deep.entries), ['d/', 'd/link', 'd/one', 'd/sub/']);
     const wild = await readLayer({ sources: ['*.txt'], dest: '/w/', exclude: ['b.txt'] }, { targetRoot: null });
     assert.deepEqual(names(wild.entries), ['w/', 'w/a.txt']);
   });
