@@ -412,13 +412,15 @@ class Planner {
     const walk = async (dir: string, rel: string): Promise<void> => {
       this.signal.throwIfAborted();
       const names = (await fs.readdir(dir)).sort();
-      for (const name of names) {
+      // A directory's entries are looked at all at once: each lstat waits on the thread pool.
+      const stats = await Promise.all(names.map((name) => fs.lstat(path.join(dir, name))));
+      for (const [i, name] of names.entries()) {
         const childRel = rel === '' ? name : `${rel}/${name}`;
         const excluded = exclude?.matches(childRel) ?? false;
         if (excluded && !exclude!.mayReinclude(childRel)) continue;
         if (isWhiteoutName(name)) continue;
         const hostPath = path.join(dir, name);
-        const st = await fs.lstat(hostPath);
+        const st = stats[i]!;
         const target = joinRel(destRel, childRel);
         if (st.isDirectory()) {
           if (excluded && !(await this.hasIncluded(hostPath, childRel, exclude!))) continue;
