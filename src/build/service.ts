@@ -332,7 +332,7 @@ export class BuildService implements BuildBackendService {
   private configStep(ctx: BuildContext, run: StageRun, step: StepRef, cfg: ImageRunConfig, comment: string, author?: string): StepState {
     const createdBy = nop(run.state.config, comment);
     const key = cacheKey([run.state.key, createdBy, JSON.stringify(cfg)]);
-    const hit = this.lookup(ctx, key, step);
+    const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
     if (hit) return hit;
     const config = childConfig(run.state.config, cfg, { created_by: createdBy, empty_layer: true }, null, author);
     return this.record(run, key, config, run.state.topChainId, 0, createdBy);
@@ -341,7 +341,7 @@ export class BuildService implements BuildBackendService {
   private async workdirStep(ctx: BuildContext, run: StageRun, step: StepRef, cfg: ImageRunConfig, comment: string): Promise<StepState> {
     const createdBy = nop(run.state.config, comment);
     const key = cacheKey([run.state.key, createdBy, JSON.stringify(cfg)]);
-    const hit = this.lookup(ctx, key, step);
+    const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
     if (hit) return hit;
     return this.d.images.writing(async () => {
       const layer = await workdirLayer(this.d.images.layers, run.state.topChainId, cfg.WorkingDir ?? '/');
@@ -360,7 +360,7 @@ export class BuildService implements BuildBackendService {
     const createdBy = saved.join(' ');
     const mountKey = JSON.stringify(ins.mounts);
     const key = cacheKey([run.state.key, 'RUN', createdBy, mountKey, ins.network ?? '']);
-    const hit = this.lookup(ctx, key, step);
+    const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
     if (hit) return hit;
 
     const runEnv = [...env, ...run.args.runEnv(env).map(([k, v]) => `${k}=${v}`)];
@@ -509,7 +509,7 @@ export class BuildService implements BuildBackendService {
       const what = await sourceKind(sourceRoot, sources, ins.heredocs.length);
       const createdBy = nop(run.state.config, `${ins.kind} ${what}:${prepared.checksum.replace(/^sha256:/, '')} in ${dest} `);
       const key = cacheKey([run.state.key, createdBy, JSON.stringify(spec), prepared.checksum]);
-      const hit = this.lookup(ctx, key, step);
+      const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
       if (hit) return hit;
       const p = prepared;
       return await this.d.images.writing(async () => {
@@ -527,12 +527,50 @@ export class BuildService implements BuildBackendService {
 
   // ---- the cache ----------------------------------------------------------------------------
 
-  private lookup(ctx: BuildContext, key: string, step: StepRef): StepState | undefined {
+  private lookup(ctx: BuildContext, key: string, step: StepRef, run: StageRun, createdBy: string, cfg: ImageRunConfig): StepState | undefined {
     if (ctx.req.noCache) return undefined;
     const hit = this.d.cache.lookup(key, (chainId) => Boolean(this.d.images.layers.get(chainId)));
-    if (!hit) return undefined;
+    if (hit) {
+      ctx.onEvent({ type: 'step-cached', step });
+      return stateOf(hit);
+    }
+    const restored = this.fromCacheImages(ctx, run.state, createdBy, cfg);
+    if (!restored) return undefined;
     ctx.onEvent({ type: 'step-cached', step });
-    return stateOf(hit);
+    return this.record(run, key, restored.config, restored.topChainId, 0, createdBy);
+  }
+
+  /**
+   * `--cache-from`: an image whose history continues this stage's with the same step serves as its
+   * result (its layers up to that step, the step's config), as the classic builder restores it.
+   */
+  private fromCacheImages(ctx: BuildContext, parent: StepState, createdBy: string, cfg: ImageRunConfig): { config: ImageConfigJson; topChainId: string | null } | undefined {
+    const h = parent.config.history ?? [];
+    const d = parent.config.rootfs.diff_ids;
+    for (const name of ctx.req.cacheFrom) {
+      const img = this.d.images.tryResolve(name);
+      if (!img) continue;
+      const H = img.config.history ?? [];
+      const D = img.config.rootfs.diff_ids;
+      if (H.length <= h.length || D.length < d.length) continue;
+      if (!h.every((e, i) => e.created_by === H[i]!.created_by && !!e.empty_layer === !!H[i]!.empty_layer)) continue;
+      if (!d.every((x, i) => x === D[i])) continue;
+      const next = H[h.length]!;
+      if (next.created_by !== createdBy) continue;
+      const diffIds = D.slice(0, d.length + (next.empty_layer ? 0 : 1));
+      if (diffIds.length !== d.length + (next.empty_layer ? 0 : 1)) continue;
+      const topChainId = diffIds.length ? this.d.images.layers.chainIds(diffIds).at(-1)! : null;
+      if (topChainId && !this.d.images.layers.get(topChainId)) continue;
+      const config: ImageConfigJson = {
+        ...structuredClone(parent.config),
+        config: JSON.parse(JSON.stringify(cfg)) as ImageRunConfig,
+        created: next.created,
+        history: [...h, next],
+        rootfs: { type: 'layers', diff_ids: diffIds },
+      };
+      return { config, topChainId };
+    }
+    return undefined;
   }
 
   /** Records a step's result (its layer is registered already) and makes it the stage's state. */
