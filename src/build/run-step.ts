@@ -44,6 +44,8 @@ export async function runStep(containers: ContainerService, input: RunStepInput)
         User: input.user ?? '',
         WorkingDir: input.workingDir ?? '',
         Labels: { [BUILD_CONTAINER_LABEL]: '1' },
+        // The image's HEALTHCHECK is for containers run from it, not for build steps.
+        Healthcheck: { Test: ['NONE'] },
         AttachStdout: true,
         AttachStderr: true,
       },
