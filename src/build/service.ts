@@ -144,22 +144,26 @@ export class BuildService implements BuildBackendService {
     const ctrl = new AbortController();
     const onAbort = () => ctrl.abort(req.signal.reason);
     req.signal.addEventListener('abort', onAbort, { once: true });
-    const ctx: BuildContext = { req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, results: new Map(), expandFrom };
-    try {
-      for (const i of needed) {
-        const p = (async () => {
-          await Promise.all(deps(i).map((d) => ctx.results.get(d)!));
-          return this.buildStage(ctx, i);
-        })();
+    const started = new Map<number, Promise<StepState>>();
+    // A stage starts once the stages it needs are done (the graph has no cycles: neededStages checked).
+    const stageResult = (i: number): Promise<StepState> => {
+      let p = started.get(i);
+      if (!p) {
+        p = Promise.all(deps(i).map(stageResult)).then(() => this.buildStage(ctx, i));
         p.catch(() => ctrl.abort(new Error('another stage failed')));
-        ctx.results.set(i, p);
+        started.set(i, p);
       }
-      const settled = await Promise.allSettled([...ctx.results.values()]);
+      return p;
+    };
+    const ctx: BuildContext = { req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom };
+    try {
+      for (const i of needed) stageResult(i);
+      const settled = await Promise.allSettled([...started.values()]);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && !isAbortOf(s.reason, ctrl.signal));
       if (failed) throw failed.reason;
       const anyFailed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (anyFailed) throw anyFailed.reason;
-      const final = await ctx.results.get(target)!;
+      const final = await stageResult(target);
       const unconsumed = args.unconsumed();
       if (unconsumed.length) onEvent({ type: 'message', text: `[Warning] One or more build-args [${unconsumed.join(' ')}] were not consumed` });
       const imageId = await this.d.images.writing(() => this.d.images.register(Buffer.from(final.configText)));
@@ -291,7 +295,7 @@ export class BuildService implements BuildBackendService {
     const stageIndex = stageIndexOf(ctx.df, name, false);
     let state: StepState;
     if (stageIndex !== undefined && stageIndex < run.stage.index) {
-      state = await ctx.results.get(stageIndex)!;
+      state = await ctx.stageResult(stageIndex);
       ctx.onEvent({ type: 'step-image', step, imageId: configId(state.configText) });
     } else if (name.toLowerCase() === 'scratch') {
       const config: ImageConfigJson = { architecture: 'amd64', config: {}, os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, history: [] };
@@ -430,7 +434,7 @@ export class BuildService implements BuildBackendService {
             let root = ctx.req.contextDir;
             if (m.from) {
               const i = stageIndexOf(ctx.df, m.from, true);
-              const state = i !== undefined ? await ctx.results.get(i)! : undefined;
+              const state = i !== undefined ? await ctx.stageResult(i) : undefined;
               const top = state ? state.topChainId : (await this.baseImage(ctx, m.from, ctx.req.platform, undefined as unknown as StepRef)).topChainId;
               const mounted = await this.requireCopy().mountImageRootfs(this.d.images.layers, top, this.scratchDir());
               releases.push(() => mounted.release());
@@ -476,7 +480,7 @@ export class BuildService implements BuildBackendService {
       if (ins.from) {
         const from = x.word(ins.from);
         const i = stageIndexOf(ctx.df, from, true);
-        const top = i !== undefined ? (await ctx.results.get(i)!).topChainId : (await this.baseImage(ctx, from, ctx.req.platform, step)).topChainId;
+        const top = i !== undefined ? (await ctx.stageResult(i)).topChainId : (await this.baseImage(ctx, from, ctx.req.platform, step)).topChainId;
         const mounted = await helpers.mountImageRootfs(this.d.images.layers, top, this.scratchDir());
         releases.push(() => mounted.release());
         sourceRoot = mounted.path;
@@ -591,7 +595,7 @@ interface BuildContext {
   globalCount: number;
   firstGlobal: Map<number, number>;
   instructionsOf(i: number): Instruction[];
-  results: Map<number, Promise<StepState>>;
+  stageResult(i: number): Promise<StepState>;
   expandFrom(w: string): string;
 }
 
