@@ -72,7 +72,7 @@ export function applyMetadata(ins: Instruction, cfg: ImageRunConfig, x: Expander
     }
     case 'CMD': {
       cfg.Cmd = commandArgs(ins.command, cfg);
-      stage.cmdSet = true;
+      if (ins.command.form === 'shell' ? ins.command.text !== '' : ins.command.args.length) stage.cmdSet = true;
       return { comment: `CMD ${goQuoteList(cfg.Cmd)}` };
     }
     case 'ENTRYPOINT': {
@@ -83,7 +83,7 @@ export function applyMetadata(ins: Instruction, cfg: ImageRunConfig, x: Expander
       return { comment: `ENTRYPOINT ${goQuoteList(args)}` };
     }
     case 'EXPOSE': {
-      const ports = ins.values.map((v) => x.word(v));
+      const ports = ins.values.flatMap((v) => x.words(v));
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
       for (const p of ports) for (const spec of portSpecs(p)) cfg.ExposedPorts[spec] = {};
       return { comment: `EXPOSE ${ports.join(' ')}` };
@@ -113,10 +113,11 @@ export function applyMetadata(ins: Instruction, cfg: ImageRunConfig, x: Expander
           ...(ins.retries ? { Retries: ins.retries } : {}),
         };
       }
+      // Go's %q of the HealthConfig as dockerd 20.10 has it (Test, Interval, Timeout, StartPeriod, Retries).
       const h = ins.test[0] === 'NONE' ? undefined : ins;
       const fields = h
-        ? [goDuration(h.interval ?? 0), goDuration(h.timeout ?? 0), goDuration(h.startPeriod ?? 0), goDuration(h.startInterval ?? 0)].map((d) => `"${d}"`).join(' ') + ` ${goQuoteRune(h.retries ?? 0)}`
-        : `"0s" "0s" "0s" "0s" '\\x00'`;
+        ? [goDuration(h.interval ?? 0), goDuration(h.timeout ?? 0), goDuration(h.startPeriod ?? 0)].map((d) => `"${d}"`).join(' ') + ` ${goQuoteRune(h.retries ?? 0)}`
+        : `"0s" "0s" "0s" '\\x00'`;
       return { comment: `HEALTHCHECK &{${goQuoteList(ins.test)} ${fields}}` };
     }
     case 'ONBUILD': {

@@ -334,7 +334,8 @@ export class BuildService implements BuildBackendService {
 
   /** A `#(nop)` step: new config, an empty-layer history entry, cached like any other step. */
   private configStep(ctx: BuildContext, run: StageRun, step: StepRef, cfg: ImageRunConfig, comment: string, author?: string): StepState {
-    const createdBy = nop(run.state.config, comment);
+    // The classic builder's commit() joins `#(nop) ` and the comment as two words: two spaces.
+    const createdBy = nop(run.state.config, ` ${comment}`);
     const key = cacheKey([run.state.key, createdBy, JSON.stringify(cfg)]);
     const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
     if (hit) return hit;
@@ -605,7 +606,7 @@ function stateOf(e: CacheEntry): StepState {
   return { config: JSON.parse(e.config) as ImageConfigJson, configText: e.config, topChainId: e.topChainId, key: e.key };
 }
 
-/** The classic builder's history text for a config-only step. */
+/** The classic builder's history text for a config-only step (one space: WORKDIR, COPY, ADD). */
 function nop(parent: ImageConfigJson, comment: string): string {
   const shell = parent.config?.Shell?.length ? parent.config.Shell : DEFAULT_SHELL;
   return [...shell, `#(nop) ${comment}`].join(' ');

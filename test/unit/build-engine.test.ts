@@ -92,7 +92,7 @@ describe('metadata instructions', () => {
     const cfg: ImageRunConfig = {};
     const r = applyMetadata({ kind: 'HEALTHCHECK', test: ['CMD-SHELL', 'true'], interval: 30e9, retries: 3, loc, original: '' }, cfg, plain, { cmdSet: false });
     assert.deepEqual(cfg.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 30e9, Retries: 3 });
-    assert.equal(r.comment, `HEALTHCHECK &{["CMD-SHELL" "true"] "30s" "0s" "0s" "0s" '\\x03'}`);
+    assert.equal(r.comment, `HEALTHCHECK &{["CMD-SHELL" "true"] "30s" "0s" "0s" '\\x03'}`);
     assert.equal(goDuration(90e9), '1m30s');
     assert.equal(goDuration(1.5e9), '1.5s');
     assert.equal(goDuration(5e8), '500ms');
