@@ -166,7 +166,9 @@ export class BuildService implements BuildBackendService {
       const final = await stageResult(target);
       const unconsumed = args.unconsumed();
       if (unconsumed.length) onEvent({ type: 'message', text: `[Warning] One or more build-args [${unconsumed.join(' ')}] were not consumed` });
-      const imageId = await this.d.images.writing(() => this.d.images.register(Buffer.from(final.configText)));
+      // A target that is its base image unchanged is that image (its exact config bytes), as in Docker.
+      const base = final.key.startsWith('sha256:') ? this.d.images.store.get(final.key) : undefined;
+      const imageId = base && JSON.stringify(base.config) === final.configText ? base.id : await this.d.images.writing(() => this.d.images.register(Buffer.from(final.configText)));
       const tags: string[] = [];
       for (const t of req.tags) {
         this.d.images.tag(imageId, t);
