@@ -60,6 +60,7 @@ export interface CopyRoots {
   fromContext: boolean;
   targetRoot: string | null;
   signal: AbortSignal;
+  tempDir?: string;
 }
 export interface PreparedCopy {
   checksum: string;
@@ -155,7 +156,10 @@ export class BuildService implements BuildBackendService {
       }
       return p;
     };
-    const ctx: BuildContext = { req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom };
+    const tmpRoot = path.join(this.d.dataRoot, 'tmp');
+    await fs.mkdir(tmpRoot, { recursive: true });
+    const scratchDir = await fs.mkdtemp(path.join(tmpRoot, 'build-'));
+    const ctx: BuildContext = { req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom, scratchDir };
     try {
       for (const i of needed) stageResult(i);
       const settled = await Promise.allSettled([...started.values()]);
@@ -177,6 +181,7 @@ export class BuildService implements BuildBackendService {
       return { imageId, tags };
     } finally {
       req.signal.removeEventListener('abort', onAbort);
+      await fs.rm(scratchDir, { recursive: true, force: true }).catch((err) => log.warn('build: removing its temp dir failed', { error: messageOf(err) }));
     }
   }
 
@@ -439,7 +444,7 @@ export class BuildService implements BuildBackendService {
               const i = stageIndexOf(ctx.df, m.from, true);
               const state = i !== undefined ? await ctx.stageResult(i) : undefined;
               const top = state ? state.topChainId : (await this.baseImage(ctx, m.from, ctx.req.platform, undefined as unknown as StepRef)).topChainId;
-              const mounted = await this.requireCopy().mountImageRootfs(this.d.images.layers, top, this.scratchDir());
+              const mounted = await this.requireCopy().mountImageRootfs(this.d.images.layers, top, ctx.scratchDir);
               releases.push(() => mounted.release());
               root = mounted.path;
             }
@@ -469,9 +474,6 @@ export class BuildService implements BuildBackendService {
     return this.d.copy;
   }
 
-  private scratchDir(): string {
-    return path.join(this.d.dataRoot, 'tmp');
-  }
 
   private async copyInstruction(ctx: BuildContext, run: StageRun, ins: CopyInstruction, step: StepRef, cfg: ImageRunConfig, x: Expander): Promise<StepState> {
     const helpers = this.requireCopy();
@@ -484,14 +486,14 @@ export class BuildService implements BuildBackendService {
         const from = x.word(ins.from);
         const i = stageIndexOf(ctx.df, from, true);
         const top = i !== undefined ? (await ctx.stageResult(i)).topChainId : (await this.baseImage(ctx, from, ctx.req.platform, step)).topChainId;
-        const mounted = await helpers.mountImageRootfs(this.d.images.layers, top, this.scratchDir());
+        const mounted = await helpers.mountImageRootfs(this.d.images.layers, top, ctx.scratchDir);
         releases.push(() => mounted.release());
         sourceRoot = mounted.path;
         fromContext = false;
       }
       let targetRoot: string | null = null;
       if (run.state.topChainId) {
-        const mounted = await helpers.mountImageRootfs(this.d.images.layers, run.state.topChainId, this.scratchDir());
+        const mounted = await helpers.mountImageRootfs(this.d.images.layers, run.state.topChainId, ctx.scratchDir);
         releases.push(() => mounted.release());
         targetRoot = mounted.path;
       }
@@ -512,7 +514,7 @@ export class BuildService implements BuildBackendService {
         ...(ins.keepGitDir !== undefined ? { keepGitDir: ins.keepGitDir } : {}),
         link: ins.link,
       };
-      prepared = await helpers.prepareCopy(spec, { sourceRoot, fromContext, targetRoot, signal: ctx.signal });
+      prepared = await helpers.prepareCopy(spec, { sourceRoot, fromContext, targetRoot, signal: ctx.signal, tempDir: ctx.scratchDir });
       const what = await sourceKind(sourceRoot, sources, ins.heredocs.length);
       const createdBy = nop(run.state.config, `${ins.kind} ${what}:${prepared.checksum.replace(/^sha256:/, '')} in ${dest} `);
       const key = cacheKey([run.state.key, createdBy, JSON.stringify(spec), prepared.checksum]);
@@ -600,6 +602,8 @@ interface BuildContext {
   instructionsOf(i: number): Instruction[];
   stageResult(i: number): Promise<StepState>;
   expandFrom(w: string): string;
+  /** This build's own temp dir (rootfs views, downloads), removed when it ends. */
+  scratchDir: string;
 }
 
 const EMPTY_TAR = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
