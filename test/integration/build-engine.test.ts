@@ -67,7 +67,7 @@ describe('build engine through /build', () => {
     const since = Date.now();
     const again = await build(dir, '-t', 'ms:1');
     assert.equal(again.code, 0, again.stderr);
-    assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 4, again.stdout);
+    assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 5, again.stdout);
     assert.doesNotMatch(again.stdout, /Running in/);
     assert.equal((await d.docker(['image', 'inspect', '-f', '{{.Id}}', 'ms:1'])).stdout.trim(), id);
     assert.deepEqual((await containerEvents(since)).map((e) => e.Action), []);
