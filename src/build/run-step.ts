@@ -59,7 +59,19 @@ export async function runStep(containers: ContainerService, input: RunStepInput)
     },
     { image: input.image },
   );
-  const abort = () => void containers.kill(id, 'SIGKILL').catch(() => {});
+  // The client went away: the step's process dies at once (SIGKILL to the container's init from here,
+  // which does not wait on the runtime), then the wait below returns and the container is removed.
+  const abort = () => {
+    const pid = containers.tryResolve(id)?.state.Pid;
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    containers.kill(id, 'SIGKILL').catch(() => {});
+  };
   input.signal.addEventListener('abort', abort, { once: true });
   try {
     input.onContainer(id);
@@ -69,6 +81,8 @@ export async function runStep(containers: ContainerService, input: RunStepInput)
     const attachment = containers.io.attach(c, { output: (stream, chunk) => input.onOutput(stream, chunk), end: () => outputEnded() });
     try {
       await containers.start(id);
+      // An abort while the start was under way found nothing to kill yet.
+      if (input.signal.aborted) abort();
       const { StatusCode } = await containers.wait(id, 'not-running');
       // The last output may trail the exit a little.
       await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
