@@ -76,6 +76,8 @@ export interface BuildServiceDeps {
   dataRoot: string;
   parse(text: string, file: string): Dockerfile;
   lexer(escape: '\\' | '`'): WordLexer;
+  /** A COPY/ADD heredoc body's expansion (quotes kept, as buildkit does); default: the lexer's word expansion. */
+  expandHeredoc?(content: string, env: (name: string) => string | undefined): string;
   copy?: CopyHelpers;
 }
 
@@ -502,7 +504,7 @@ export class BuildService implements BuildBackendService {
       const spec: CopySpec = {
         add: ins.kind === 'ADD',
         sources,
-        heredocs: ins.heredocs.map((h) => ({ name: h.name, content: h.expand ? x.word(h.content) : h.content })),
+        heredocs: ins.heredocs.map((h) => ({ name: h.name, content: !h.expand ? h.content : this.d.expandHeredoc ? this.d.expandHeredoc(h.content, run.args.lookup(cfg.Env ?? [])) : x.word(h.content) })),
         dest,
         workdir: cfg.WorkingDir ?? '',
         ...(ins.chown ? { chown: x.word(ins.chown) } : {}),
