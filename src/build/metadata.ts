@@ -28,11 +28,10 @@ export interface MetadataResult {
 export function applyMetadata(ins: Instruction, cfg: ImageRunConfig, x: Expander, stage: { cmdSet: boolean }): MetadataResult {
   switch (ins.kind) {
     case 'ENV': {
+      // Every pair expands against the env before the line, as in Docker (`ENV A=1 C=$A` gives C=).
+      const pairs = ins.pairs.map((p) => [x.word(p.key), x.word(p.value)] as const);
       const parts: string[] = [];
-      for (const p of ins.pairs) {
-        const key = x.word(p.key);
-        const value = x.word(p.value);
-        // Later pairs of the same line see earlier ones, as in Docker.
+      for (const [key, value] of pairs) {
         cfg.Env = setEnv(cfg.Env ?? [], key, value);
         parts.push(`${key}=${value}`);
       }
