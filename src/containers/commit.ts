@@ -16,6 +16,7 @@ import type { ContainerService } from './service.js';
 import type { Container } from './model.js';
 import type { ContainerConfig } from '../runtime/spec/index.js';
 import type { ImageConfigJson } from '../images/model.js';
+import type { Layer } from '../layers/store.js';
 import { applyChanges, type ImageRunConfig } from '../images/changes.js';
 import { familiarString, parseReference, validateTag, type ImageReference } from '../images/reference.js';
 import { listOpaqueDirs } from '../layers/overlay-tools.js';
@@ -135,6 +136,15 @@ export function mergeContainerConfig(user: ContainerConfig, ctr: ContainerConfig
 
 /** Registers the writable layer on top of the container's image layers; returns its diffID. */
 async function registerLayer(svc: ContainerService, c: Container): Promise<string> {
+  return (await registerContainerLayer(svc, c)).diffId;
+}
+
+/**
+ * The container's writable layer as an OCI changeset, registered on top of its image's layers (commit,
+ * and the builder's RUN steps). An empty changeset still registers the empty layer: callers that do not
+ * use it leave it to garbage collection.
+ */
+export async function registerContainerLayer(svc: ContainerService, c: Container): Promise<Layer> {
   const upper = svc.runner.paths(c.id).upper;
   const opaque = await listOpaqueDirs(upper);
   const scoped = await ScopedRoot.open(upper);
@@ -148,8 +158,7 @@ async function registerLayer(svc: ContainerService, c: Container): Promise<strin
       owners: ownerMaps(svc).toContainer,
     });
     try {
-      const layer = await svc.images.layers.register(tar, c.topChainId);
-      return layer.diffId;
+      return await svc.images.layers.register(tar, c.topChainId);
     } finally {
       tar.destroy();
       await tar.settled;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { ImageService } from '../images/service.js';
+import type { Image } from '../images/model.js';
 import type { EventBus } from '../events/bus.js';
 import type { Container, ContainerState } from './model.js';
 import { initialState } from './model.js';
@@ -187,10 +188,11 @@ export class ContainerService {
 
   // ---- create -------------------------------------------------------------------------------
 
-  async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+  /** `image`: the builder's step image, which is not in the image store (build/run-step.ts). */
+  async create(req: CreateRequest, opts: { image?: Image } = {}): Promise<{ Id: string; Warnings: string[] }> {
     const cfg = req.config;
     if (!cfg.Image) throw invalidArgument('No image was specified');
-    const image = this.images.resolve(cfg.Image);
+    const image = opts.image ?? this.images.resolve(cfg.Image);
     const hostConfig = applyHostConfigDefaults(normalizeHostConfig(req.hostConfig));
     const warnings = validateHostConfig(hostConfig, { ncpu: os.cpus().length, usernsRemap: !!this.runner.idMapping });
     // The daemon's driver and options filled in and checked, as dockerd stores them (log-drivers/config.ts).

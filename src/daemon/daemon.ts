@@ -27,6 +27,7 @@ import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { DistributionService } from '../distribution/service.js';
+import { BuildCache } from '../build/cache.js';
 import { listen, takePidfile } from './listeners.js';
 import { log, setLogLevel, debugIgnored } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
@@ -66,7 +67,10 @@ export class Daemon {
     const layers = new LayerStore(c.dataRoot, this.db, content, idMapping && ((dir) => shiftOwnership(dir, idMapping)));
     // Images and layers in use come from the container records on disk, so the collection in
     // images.init (before the container service exists) keeps what any container needs.
-    const images = new ImageService(content, layers, events, this.db, persistedImageUsers(this.db));
+    // The build cache's rows keep their layers alive too (build/cache.ts), so it exists before the images.
+    const buildCache = new BuildCache(this.db);
+    const containerImageUsers = persistedImageUsers(this.db);
+    const images = new ImageService(content, layers, events, this.db, { imageUses: () => [...containerImageUsers.imageUses(), ...buildCache.layerUses()] });
     await images.init();
     // Under --userns-remap a volume's data belongs to the remapped root, as with dockerd.
     const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping));

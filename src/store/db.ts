@@ -76,6 +76,18 @@ const MIGRATIONS: string[] = [
      repo TEXT NOT NULL,
      PRIMARY KEY (diff_id, digest, registry, repo)
    );`,
+  // The build cache (build/cache.ts): one row per step result, keyed by what the step depended on.
+  `CREATE TABLE build_cache (
+     key TEXT PRIMARY KEY,
+     parent_key TEXT,
+     description TEXT NOT NULL,
+     config TEXT NOT NULL,
+     top_chain_id TEXT,
+     size INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER,
+     usage_count INTEGER NOT NULL DEFAULT 0
+   );`,
 ];
 
 export function openDb(file: string): Db {
