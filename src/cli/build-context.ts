@@ -52,7 +52,11 @@ export function packEntries(entries: AsyncIterable<PackEntry> | Iterable<PackEnt
       pack.destroy(err as Error);
     }
   })();
-  return pack as unknown as Readable;
+  // tar-stream's streams are streamx ones; the HTTP client wants a Node stream.
+  const out = new PassThrough();
+  pack.on('error', (err: Error) => out.destroy(err));
+  pack.pipe(out);
+  return out;
 }
 
 /**

@@ -107,11 +107,11 @@ export class Daemon {
 
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
-    // The builder (build/service.ts) replaces unavailableBuilder in both places once it is wired.
-    const builder = unavailableBuilder;
-    systemRoutes(router, { system, events, buildCache: builder });
     // Registry settings are read live from the config, which a SIGHUP reload updates in place.
     const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
+    // The builder (build/service.ts) replaces unavailableBuilder here once it is wired.
+    const builder = unavailableBuilder;
+    systemRoutes(router, { system, events, buildCache: builder });
     imageRoutes(router, { images, distribution, scratchDir: path.join(c.dataRoot, 'tmp') });
     distributionRoutes(router, { distribution });
     buildRoutes(router, { build: builder, scratchDir: path.join(c.dataRoot, 'tmp') });
