@@ -58,6 +58,9 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
       } finally {
         await context.dispose();
       }
+      // The answer ends only once the context is gone, so a client that sees it never sees leftovers.
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end();
     } finally {
       if (q.buildId && running.get(q.buildId) === cancel) running.delete(q.buildId);
       res.off('close', onClose);
@@ -98,8 +101,6 @@ async function runBuild(res: ServerResponse, s: BuildBackend, q: BuildQuery, req
     // Before the first byte of output the error is the HTTP answer (dockerd's errf), after it a stream message.
     if (!out.failure(err)) throw err;
   }
-  if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
-  res.end();
 }
 
 /** newImageBuildOptions: the query of POST /build, with dockerd's errors for malformed values. */
