@@ -1,6 +1,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { TestDaemon, hasDocker } from './harness.js';
@@ -83,6 +85,44 @@ describe('builds through the CLIs', () => {
     assert.match(quiet.stdout, /^sha256:[0-9a-f]{64}\n$/);
     const missing = await d.docker(['build', '-f', 'nope', ctx]);
     assert.notEqual(missing.code, 0);
+  });
+
+  test('a client hanging up during a RUN stops the build: no container, no context left, the daemon serves on', async (t) => {
+    if (!builderWired) return t.skip('no builder wired in this daemon yet');
+    writeFileSync(path.join(dir, 'hang.Dockerfile'), 'FROM busybox\nRUN sleep 60\n');
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const p = spawn('tar', ['-c', '-C', dir, '--transform', 's,^hang.Dockerfile$,Dockerfile,', 'hang.Dockerfile']);
+      p.stdout.on('data', (c: Buffer) => chunks.push(c));
+      p.on('error', reject);
+      p.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ socketPath: d.socket, method: 'POST', path: '/build?nocache=1', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+        res.on('data', (c: Buffer) => {
+          if (c.toString().includes('Running in')) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on('error', () => resolve());
+      });
+      req.on('error', () => resolve());
+      req.end(body);
+      setTimeout(() => reject(new Error('the RUN step never started')), 30_000);
+    });
+    const deadline = Date.now() + 20_000;
+    const state = async () => ({
+      containers: (await d.request('GET', '/containers/json?all=1')).json().length as number,
+      contexts: readdirSync(path.join(d.dataRoot, 'tmp')).filter((n) => n.startsWith('build-')),
+    });
+    let now = await state();
+    while ((now.containers || now.contexts.length) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      now = await state();
+    }
+    assert.deepEqual(now, { containers: 0, contexts: [] });
+    assert.equal((await d.request('GET', '/_ping')).status, 200);
   });
 
   test('builder prune and system df show the build cache', async (t) => {

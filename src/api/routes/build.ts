@@ -38,6 +38,7 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
     };
     res.once('close', onClose);
     req.once('aborted', onClose);
+    req.socket.once('close', onClose);
     if (q.buildId) running.set(q.buildId, cancel);
     try {
       const context = await receiveContext(req, {
@@ -64,6 +65,7 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
     } finally {
       if (q.buildId && running.get(q.buildId) === cancel) running.delete(q.buildId);
       res.off('close', onClose);
+      req.socket.off('close', onClose);
     }
   });
 
