@@ -6,6 +6,8 @@ import type { VolumeService } from '../volumes/service.js';
 import type { SystemService } from '../system/service.js';
 import type { EventBus } from '../events/bus.js';
 import type { DistributionService } from '../distribution/service.js';
+import type { BuildBackendService } from '../build/types.js';
+import type { IgnoreCheck } from '../build/context.js';
 
 /*
  * What each route module needs from the services, and nothing more. The composition root
@@ -17,6 +19,8 @@ import type { DistributionService } from '../distribution/service.js';
 export interface SystemBackend {
   system: Pick<SystemService, 'version' | 'info' | 'diskUsage'>;
   events: Pick<EventBus, 'subscribe' | 'recent'>;
+  /** The build cache's records for /system/df (absent: an empty BuildCache). */
+  buildCache?: Pick<BuildBackendService, 'diskUsage'>;
 }
 
 /** /images/*: the image service itself, since load and save (images/archive-*.ts) work on all of it. */
@@ -59,4 +63,13 @@ export interface ContainerFileBackend {
 /** /auth and /distribution/{name}/json. */
 export interface DistributionBackend {
   distribution: Pick<DistributionService, 'login' | 'inspect'>;
+}
+
+/** /build, /build/prune, /build/cancel: the builder, and where request contexts are unpacked. */
+export interface BuildBackend {
+  build: Pick<BuildBackendService, 'build' | 'prune'>;
+  /** Scratch space for build contexts (<data-root>/tmp, emptied at start). */
+  scratchDir: string;
+  /** Whether a context's .dockerignore excludes a path (for removing the Dockerfile and .dockerignore, as dockerd). */
+  dockerignore?: IgnoreCheck;
 }

@@ -26,6 +26,8 @@ import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
+import { buildRoutes } from '../api/routes/build.js';
+import { unavailableBuilder } from '../build/unavailable.js';
 import { DistributionService } from '../distribution/service.js';
 import { BuildCache } from '../build/cache.js';
 import { listen, takePidfile } from './listeners.js';
@@ -109,11 +111,14 @@ export class Daemon {
 
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
-    systemRoutes(router, { system, events });
     // Registry settings are read live from the config, which a SIGHUP reload updates in place.
     const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
+    // The builder (build/service.ts) replaces unavailableBuilder here once it is wired.
+    const builder = unavailableBuilder;
+    systemRoutes(router, { system, events, buildCache: builder });
     imageRoutes(router, { images, distribution, scratchDir: path.join(c.dataRoot, 'tmp') });
     distributionRoutes(router, { distribution });
+    buildRoutes(router, { build: builder, scratchDir: path.join(c.dataRoot, 'tmp') });
     containerRoutes(router, { containers, images, networks });
     execRoutes(router, { execs: containers.execs });
     containerFileRoutes(router, { containers });

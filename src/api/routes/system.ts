@@ -16,6 +16,8 @@ export function systemRoutes(router: Router, s: SystemBackend): void {
       'Content-Type': 'text/plain; charset=utf-8',
       'Cache-Control': 'no-cache, no-store, must-revalidate',
       Pragma: 'no-cache',
+      // The classic builder: the docker CLI then builds through /build without BuildKit or buildx.
+      'Builder-Version': '1',
       'Content-Length': method === 'HEAD' ? '0' : '2',
     });
     res.end(method === 'HEAD' ? undefined : 'OK');
@@ -25,7 +27,11 @@ export function systemRoutes(router: Router, s: SystemBackend): void {
   router.head('/_ping', ping('HEAD'));
   router.get('/version', ({ res }) => sendJson(res, 200, s.system.version()));
   router.get('/info', ({ res }) => sendJson(res, 200, s.system.info()));
-  router.get('/system/df', async ({ res, query }) => sendJson(res, 200, await s.system.diskUsage(query.getAll('type'))));
+  router.get('/system/df', async ({ res, query }) => {
+    const usage = await s.system.diskUsage(query.getAll('type'));
+    if (usage.BuildCache !== undefined && s.buildCache) usage.BuildCache = await s.buildCache.diskUsage();
+    sendJson(res, 200, usage);
+  });
   router.get('/events', async ({ req, res, query }) => {
     const filters = Filters.parse(query.get('filters'), EVENT_FILTERS);
     for (const t of filters.get('type')) if (!EVENT_TYPES.includes(t)) throw invalidArgument(`invalid filter 'type=${t}'`);

@@ -37,6 +37,7 @@ import { volumeCommand } from './volumes.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
 import { registryCommand } from './registry.js';
+import { buildCommand, builderCommand } from './build.js';
 import { tlsGlobalFlags } from '../tls.js';
 import { configDir } from '../credentials.js';
 
@@ -60,6 +61,7 @@ const imageCommand: CommandDef = {
   short: 'Manage images',
   group: 'management',
   subcommands: [
+    buildCommand('build'),
     historyCommand('history'),
     importCommand('import'),
     imageInspectCommand,
@@ -124,6 +126,7 @@ export const rootCommand: CommandDef = {
     { ...runCommand('run'), group: 'common' },
     { ...execCommand('exec'), group: 'common' },
     { ...psCommand('ps'), group: 'common' },
+    { ...buildCommand('build'), group: 'common' },
     { ...pullCommand('pull'), group: 'common' },
     { ...pushCommand('push'), group: 'common' },
     { ...listCommand('images'), group: 'common' },
@@ -132,6 +135,7 @@ export const rootCommand: CommandDef = {
     versionCommand,
     infoCommand('info', 'common'),
     // Management commands.
+    builderCommand,
     containerCommand,
     imageCommand,
     networkCommand,

@@ -1,0 +1,311 @@
+import { constants as fsc, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { decompressed } from '../lib/compression.js';
+import { BerthError, invalidArgument } from '../lib/errors.js';
+
+/**
+ * The build context of a /build request: the body (a tar, plain or gzip) unpacked into a fresh private
+ * directory, and the Dockerfile found and read in it, as dockerd's remotecontext does.
+ *
+ * Unlike image archives (lib/safe-extract.ts, which keeps symlinks in memory), a build context keeps its
+ * symlinks on disk, since COPY copies them as they are. Safety comes from never writing through one: every
+ * parent of an entry must be a real directory of the context (checked with lstat), files are created with
+ * O_EXCL|O_NOFOLLOW, and names that are absolute or contain `..` are refused. Devices and fifos are
+ * skipped: a build has no use for them and they are the classic way to reach the host.
+ */
+export interface BuildContext {
+  /** The unpacked context directory. */
+  dir: string;
+  /** The Dockerfile's path inside the context, as found (`dockerfile` when `Dockerfile` was asked and only that exists). */
+  dockerfilePath: string;
+  /** The Dockerfile's text, read before .dockerignore may remove it from the context. */
+  dockerfileText: string;
+  /** Removes the directory; safe to call more than once. */
+  dispose(): Promise<void>;
+}
+
+/** What decides whether a path of the context is excluded by its .dockerignore (build/dockerignore.ts). */
+export type IgnoreCheck = (dockerignoreText: string, relPath: string) => boolean;
+
+export interface ReceiveOptions {
+  /** A directory the daemon owns (<data-root>/tmp); the context goes into a fresh directory below it. */
+  scratchDir: string;
+  /** The `dockerfile` query parameter ('' means `Dockerfile`). */
+  dockerfile: string;
+  signal: AbortSignal;
+  /** When given, the Dockerfile and .dockerignore are removed from the context if .dockerignore excludes them. */
+  ignored?: IgnoreCheck;
+  /** Refuse contexts with more entries than this (default 1,000,000). */
+  maxEntries?: number;
+}
+
+export const DEFAULT_DOCKERFILE = 'Dockerfile';
+
+/** Unpacks a request body into a new context directory; on any failure nothing is left behind. */
+export async function receiveContext(body: Readable, opts: ReceiveOptions): Promise<BuildContext> {
+  await fs.mkdir(opts.scratchDir, { recursive: true, mode: 0o700 });
+  const dir = await fs.mkdtemp(path.join(opts.scratchDir, 'build-'));
+  let disposed = false;
+  const dispose = async () => {
+    if (disposed) return;
+    disposed = true;
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await unpackContext(body, dir, opts);
+    const dockerfile = await readDockerfile(dir, opts.dockerfile || DEFAULT_DOCKERFILE);
+    if (opts.ignored) await removeIgnoredSpecialFiles(dir, dockerfile.path, opts.ignored);
+    return { dir, dockerfilePath: dockerfile.path, dockerfileText: dockerfile.text, dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+interface PendingDirMeta {
+  disk: string;
+  mode: number;
+  mtime?: Date;
+}
+
+type ExtractEntry = AsyncIterable<unknown> & { header: tar.Header; resume(): unknown };
+
+/** Unpacks `body` into `dir` (which exists and is empty). */
+export async function unpackContext(body: Readable, dir: string, opts: { signal: AbortSignal; maxEntries?: number }): Promise<void> {
+  const maxEntries = opts.maxEntries ?? 1_000_000;
+  opts.signal.throwIfAborted();
+  const tarIn = await decompressed(body);
+  const extract = tar.extract();
+  tarIn.on('error', (err) => extract.destroy(err));
+  body.on('error', (err) => extract.destroy(err));
+  // A request body that ends early (the client hung up) must fail the unpacking, not look like the end of the tar.
+  body.on('aborted', () => extract.destroy(invalidArgument('the client closed the connection while sending the build context')));
+  const onAbort = () => extract.destroy(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('build cancelled'));
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  tarIn.pipe(extract);
+  // Directory modes and times are applied at the end: writing into a directory changes its mtime, and
+  // a read-only directory mode would get in the way of later entries.
+  const dirs = new Map<string, PendingDirMeta>();
+  let count = 0;
+  try {
+    for await (const entry of extract as AsyncIterable<ExtractEntry>) {
+      if (++count > maxEntries) throw invalidArgument(`invalid build context: more than ${maxEntries} entries`);
+      await unpackEntry(dir, entry, dirs);
+    }
+    for (const meta of [...dirs.values()].reverse()) {
+      await fs.chmod(meta.disk, meta.mode);
+      if (meta.mtime) await fs.utimes(meta.disk, meta.mtime, meta.mtime);
+    }
+  } catch (err) {
+    extract.destroy();
+    tarIn.unpipe(extract);
+    tarIn.destroy();
+    throw asContextError(err);
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function unpackEntry(root: string, entry: ExtractEntry, dirs: Map<string, PendingDirMeta>): Promise<void> {
+  const header = entry.header;
+  const key = contextName(header.name);
+  const type = header.type ?? 'file';
+  const mode = (header.mode ?? 0o644) & 0o7777;
+  if (key === '') {
+    entry.resume();
+    if (type !== 'directory') throw invalidArgument(`invalid build context: entry ${JSON.stringify(header.name)} has no name`);
+    dirs.set('', { disk: root, mode: 0o755, mtime: header.mtime });
+    return;
+  }
+  const disk = path.join(root, ...key.split('/'));
+  await makeParents(root, key, dirs);
+  const existing = await lstatOrUndefined(disk);
+
+  switch (type) {
+    case 'directory': {
+      entry.resume();
+      if (existing && !existing.isDirectory()) await fs.rm(disk, { force: true });
+      if (!existing?.isDirectory()) await fs.mkdir(disk, { mode: 0o700 });
+      dirs.set(key, { disk, mode, mtime: header.mtime });
+      return;
+    }
+    case 'file':
+    case 'contiguous-file': {
+      await replaceNonDirectory(disk, existing, header.name);
+      // O_EXCL|O_NOFOLLOW: never write through anything that is already there.
+      const handle = await fs.open(disk, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      try {
+        for await (const data of entry) {
+          const chunk = data as Buffer;
+          let offset = 0;
+          while (offset < chunk.length) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+        }
+        await handle.chmod(mode);
+        if (header.mtime) await handle.utimes(header.mtime, header.mtime);
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+    case 'symlink': {
+      entry.resume();
+      const target = header.linkname ?? '';
+      if (!target || target.includes('\0')) throw invalidArgument(`invalid build context: symlink ${JSON.stringify(header.name)} has no target`);
+      await replaceNonDirectory(disk, existing, header.name);
+      // Any target may be stored (COPY keeps links as links); nothing here ever resolves through it.
+      await fs.symlink(target, disk);
+      if (header.mtime) await fs.lutimes(disk, header.mtime, header.mtime).catch(() => undefined);
+      return;
+    }
+    case 'link': {
+      entry.resume();
+      const targetKey = contextName(header.linkname ?? '');
+      const targetDisk = path.join(root, ...targetKey.split('/'));
+      // The target's parents must be real directories too, or a link could reach a file outside.
+      await checkRealParents(root, targetKey, header.name);
+      const target = await lstatOrUndefined(targetDisk);
+      if (!targetKey || !target?.isFile()) {
+        throw invalidArgument(`invalid build context: hard link ${JSON.stringify(header.name)} to a missing file (${header.linkname ?? ''})`);
+      }
+      if (targetKey === key) return;
+      await replaceNonDirectory(disk, existing, header.name);
+      await fs.link(targetDisk, disk);
+      return;
+    }
+    case 'character-device':
+    case 'block-device':
+    case 'fifo':
+      entry.resume();
+      return;
+    default:
+      entry.resume();
+      // Extended headers are consumed by the tar parser; anything else unknown is skipped as dockerd does.
+      return;
+  }
+}
+
+/** Creates the directories above `key`, refusing to pass through a symlink or a file. */
+async function makeParents(root: string, key: string, dirs: Map<string, PendingDirMeta>): Promise<void> {
+  const parts = key.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    const disk = path.join(root, ...parts.slice(0, i));
+    const st = await lstatOrUndefined(disk);
+    if (st?.isDirectory()) continue;
+    if (st) throw invalidArgument(`invalid build context: ${JSON.stringify(key)} is below ${st.isSymbolicLink() ? 'a symlink' : 'a file'} (${prefix})`);
+    await fs.mkdir(disk, { mode: 0o755 });
+    if (!dirs.has(prefix)) dirs.set(prefix, { disk, mode: 0o755 });
+  }
+}
+
+async function checkRealParents(root: string, key: string, name: string): Promise<void> {
+  const parts = key.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const st = await lstatOrUndefined(path.join(root, ...parts.slice(0, i)));
+    if (st && !st.isDirectory()) throw invalidArgument(`invalid build context: hard link ${JSON.stringify(name)} goes through a symlink or a file`);
+  }
+}
+
+async function replaceNonDirectory(disk: string, existing: import('node:fs').Stats | undefined, name: string): Promise<void> {
+  if (!existing) return;
+  if (existing.isDirectory()) throw invalidArgument(`invalid build context: ${JSON.stringify(name)} replaces a directory`);
+  await fs.rm(disk, { force: true });
+}
+
+async function lstatOrUndefined(p: string): Promise<import('node:fs').Stats | undefined> {
+  try {
+    return await fs.lstat(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** A context-relative, '/'-separated name; refuses absolute names, `..` and NUL bytes. */
+function contextName(name: string): string {
+  if (name.includes('\0')) throw invalidArgument('invalid build context: an entry name contains a NUL byte');
+  if (name.startsWith('/')) throw invalidArgument(`invalid build context: entry ${JSON.stringify(name)} has an absolute path`);
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw invalidArgument(`invalid build context: entry ${JSON.stringify(name)} is outside of the context`);
+  return parts.join('/');
+}
+
+/**
+ * Finds the Dockerfile as dockerd does: symlinks are followed but only inside the context, `Dockerfile`
+ * falls back to `dockerfile`, and an empty one is refused.
+ */
+async function readDockerfile(dir: string, name: string): Promise<{ path: string; text: string }> {
+  let full: string;
+  try {
+    full = await resolveInScope(dir, name);
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    throw invalidArgument(`forbidden path outside the build context: ${name} ()`);
+  }
+  const st = await fs.stat(full).catch(() => undefined);
+  if (!st) {
+    if (name === DEFAULT_DOCKERFILE) {
+      const lower = name.toLowerCase();
+      const lowerFull = await resolveInScope(dir, lower).catch(() => undefined);
+      if (lowerFull && (await fs.stat(lowerFull).catch(() => undefined))?.isFile()) return readDockerfile(dir, lower);
+    }
+    throw invalidArgument(`Cannot locate specified Dockerfile: ${name}`);
+  }
+  if (!st.isFile()) throw invalidArgument(`unexpected error reading Dockerfile: read ${full}: is a directory`);
+  const text = await fs.readFile(full, 'utf8');
+  if (text.length === 0) throw invalidArgument(`the Dockerfile (${name}) cannot be empty`);
+  return { path: name, text };
+}
+
+/**
+ * `name` under `root` with every symlink resolved as if `root` were `/` (Docker's FollowSymlinkInScope):
+ * a link can never lead out of the context.
+ */
+export async function resolveInScope(root: string, name: string): Promise<string> {
+  let pending = name.split('/');
+  const out: string[] = [];
+  let hops = 0;
+  while (pending.length) {
+    const part = pending.shift()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      out.pop();
+      continue;
+    }
+    out.push(part);
+    const disk = path.join(root, ...out);
+    const st = await lstatOrUndefined(disk);
+    if (!st?.isSymbolicLink()) continue;
+    if (++hops > 255) throw invalidArgument(`too many symlinks resolving ${name}`);
+    const target = await fs.readlink(disk);
+    out.pop();
+    if (target.startsWith('/')) out.length = 0;
+    pending = [...target.split('/'), ...pending];
+  }
+  return path.join(root, ...out);
+}
+
+/** dockerd removes .dockerignore and the Dockerfile from the context when .dockerignore excludes them. */
+async function removeIgnoredSpecialFiles(dir: string, dockerfilePath: string, ignored: IgnoreCheck): Promise<void> {
+  const ignorePath = await resolveInScope(dir, '.dockerignore');
+  let text: string;
+  try {
+    text = await fs.readFile(ignorePath, 'utf8');
+  } catch {
+    return; // no .dockerignore: nothing to remove
+  }
+  for (const name of ['.dockerignore', dockerfilePath]) {
+    const rel = path.posix.normalize(name).replace(/^\/+/, '');
+    if (ignored(text, rel)) await fs.rm(path.join(dir, ...rel.split('/')), { recursive: true, force: true });
+  }
+}
+
+/** Tar and gzip parse errors become InvalidArgument; our own errors and I/O errors pass through. */
+function asContextError(err: unknown): unknown {
+  if (err instanceof BerthError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (err instanceof Error && (!code || code.startsWith('Z_'))) return invalidArgument(`invalid build context: ${err.message}`);
+  return err;
+}
