@@ -263,6 +263,17 @@ export class ExecService {
     };
   }
 
+  /** Signals a running session's process (a health probe that overran: health.ts). */
+  kill(id: string, signal: number): void {
+    const ex = this.get(id);
+    if (ex.state !== 'running' || ex.pid <= 0) return;
+    try {
+      process.kill(ex.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // it has just exited
+    }
+  }
+
   /** The ids of a container's sessions (container inspect's ExecIDs): those not finished. */
   idsOf(containerId: string): string[] {
     return [...this.sessions.values()].filter((s) => s.containerId === containerId && s.state !== 'exited').map((s) => s.id);

@@ -14,7 +14,8 @@
 import type { Container } from './model.js';
 import type { ExecCreateBody, ExecRun } from './exec.js';
 import { rfc3339Nano } from '../lib/timestamps.js';
-import { log, messageOf } from '../lib/log.js';
+import { log } from '../lib/log.js';
+import { messageOf } from '../lib/errors.js';
 
 /** container.HealthConfig; durations in nanoseconds, 0 meaning "inherit" (then the default). */
 export interface HealthConfig {
@@ -221,7 +222,7 @@ export async function runProbe(sessions: ProbeSessions, c: Container, cmd: strin
   let run: ExecRun;
   let id: string;
   try {
-    id = sessions.create(c.id, { Cmd: cmd, User: c.config.User ?? '', WorkingDir: c.config.WorkingDir ?? '', AttachStdout: true, AttachStderr: true });
+    id = sessions.create(c.id, { Cmd: cmd, User: c.config.User ?? '', WorkingDir: c.config.WorkingDir ?? '', AttachStdout: true, AttachStderr: true }).Id;
     const startWait = timer(START_TIMEOUT_MS);
     const started = sessions.start(id, { attach: true });
     const first = await Promise.race([started, startWait.promise]);
