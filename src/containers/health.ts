@@ -76,6 +76,14 @@ export function mergeHealthcheck(user: HealthConfig | null | undefined, image: H
   };
 }
 
+/** The Healthcheck of inspect's Config: every field omitted when zero, as Go's omitempty. */
+export function healthConfigView(h: HealthConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (h.Test?.length) out.Test = h.Test;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (h[k]) out[k] = h[k];
+  return out;
+}
+
 /**
  * The command a probe runs, or undefined when no healthcheck is configured: no Test, NONE, or a type
  * other than CMD / CMD-SHELL (dockerd's getProbe logs and ignores those).
