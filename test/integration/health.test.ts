@@ -190,6 +190,15 @@ describe('healthchecks at run time', () => {
     await d.request('DELETE', `/containers/${id}`);
   });
 
+  test('API 1.43 and older: StartInterval is ignored, as dockerd', async () => {
+    const old = await d.request('POST', '/v1.43/containers/create', { Image: 'busybox', Healthcheck: { Test: ['CMD', 'true'], StartInterval: 100 * MS } });
+    assert.equal(old.status, 201, old.text);
+    assert.deepEqual((await inspect(old.json().Id)).Config.Healthcheck, { Test: ['CMD', 'true'] });
+    const current = await d.request('POST', '/containers/create', { Image: 'busybox', Healthcheck: { Test: ['CMD', 'true'], StartInterval: 100 * MS } });
+    assert.equal((await inspect(current.json().Id)).Config.Healthcheck.StartInterval, 100 * MS);
+    for (const r of [old, current]) await d.request('DELETE', `/containers/${r.json().Id}`);
+  });
+
   test('pause stops probing (unhealthy, as dockerd) and unpause resumes it', async () => {
     const id = await runWith({ Healthcheck: { Test: ['CMD', 'true'], Interval: 200 * MS } });
     await until(id, (x) => x.State.Health.Status === 'healthy');
