@@ -248,7 +248,8 @@ export async function runProbe(sessions: ProbeSessions, c: Container, cmd: strin
   socket?.on('data', (_stream: string, chunk: Buffer) => output.write(chunk));
   // The exit is whole once the exit code is recorded and conmon has sent the last output.
   const socketEnded = socket && !socket.isEnded ? new Promise<void>((resolve) => socket.once('end', resolve)) : Promise.resolve();
-  const finished = Promise.all([run.done, socketEnded]).then(([code]) => code);
+  // A failure to record the exit counts as an error running the probe (-1), as dockerd's missing exit code.
+  const finished = Promise.all([run.done, socketEnded]).then(([code]) => code, () => -1);
   const overrun = timer(t.timeoutMs);
   const outcome = await Promise.race([finished, overrun.promise, cancelled]);
   overrun.clear();
@@ -260,7 +261,7 @@ export async function runProbe(sessions: ProbeSessions, c: Container, cmd: strin
     log.debug('killing a health probe failed', { id: c.id, error: messageOf(err) });
   }
   const wait = timer(KILL_WAIT_MS);
-  await Promise.race([finished.catch(() => undefined), wait.promise]);
+  await Promise.race([finished, wait.promise]);
   wait.clear();
   socket?.close();
   if (outcome === 'cancel') return undefined;

@@ -1,6 +1,6 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon } from './harness.js';
+import { TestDaemon, hasDocker } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MS = 1_000_000;
@@ -58,6 +58,10 @@ describe('healthchecks at run time', () => {
     assert.match(list[0].Status, /^Up .* \(healthy\)$/);
     const ps = await d.berth(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']);
     assert.match(ps.stdout, /^hc-good Up .* \(healthy\)\n$/);
+    if (hasDocker) {
+      const dps = await d.docker(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']);
+      assert.match(dps.stdout, /^hc-good Up .* \(healthy\)\n$/, dps.stderr);
+    }
     const none = (await d.request('GET', `/containers/json?filters=${encodeURIComponent(JSON.stringify({ health: ['none'] }))}`)).json();
     assert.ok(!none.some((x: any) => x.Id === id));
 
