@@ -206,6 +206,10 @@ describe('healthchecks at run time', () => {
   test('pause stops probing (unhealthy, as dockerd) and unpause resumes it', async () => {
     const id = await runWith({ Healthcheck: { Test: ['CMD', 'true'], Interval: 200 * MS } });
     await until(id, (x) => x.State.Health.Status === 'healthy');
+    // dockerd names the probe entrypoint + " " + args: a trailing space for a command alone.
+    const evs = await events(id, Math.floor(Date.now() / 1000) - 30);
+    assert.ok(evs.some((e) => e.Action === 'exec_create: true '), JSON.stringify(evs.map((e) => e.Action)));
+    assert.ok(evs.some((e) => e.Action === 'exec_start: true '));
     await d.request('POST', `/containers/${id}/pause`);
     const paused = await inspect(id);
     assert.equal(paused.State.Health.Status, 'unhealthy');
