@@ -134,7 +134,7 @@ export class ExecService {
       containerEnv,
     });
     this.prune();
-    this.containers.emit(c, `exec_create: ${cmd.join(' ')}`, { execID: id });
+    this.containers.emit(c, `exec_create: ${eventCommand(cmd)}`, { execID: id });
     return { Id: id };
   }
 
@@ -167,7 +167,7 @@ export class ExecService {
     ex.state = 'running';
     let markReady!: (ok: boolean) => void;
     ex.ready = new Promise((r) => (markReady = r));
-    const cmdline = ex.config.Cmd.join(' ');
+    const cmdline = eventCommand(ex.config.Cmd);
     try {
       await fsp.mkdir(ex.dir, { recursive: true, mode: 0o700 });
       const spec = await this.processSpec(c, ex, opts.consoleSize ?? ex.config.ConsoleSize);
@@ -263,6 +263,17 @@ export class ExecService {
     };
   }
 
+  /** Signals a running session's process (a health probe that overran: health.ts). */
+  kill(id: string, signal: number): void {
+    const ex = this.get(id);
+    if (ex.state !== 'running' || ex.pid <= 0) return;
+    try {
+      process.kill(ex.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // it has just exited
+    }
+  }
+
   /** The ids of a container's sessions (container inspect's ExecIDs): those not finished. */
   idsOf(containerId: string): string[] {
     return [...this.sessions.values()].filter((s) => s.containerId === containerId && s.state !== 'exited').map((s) => s.id);
@@ -305,6 +316,11 @@ export class ExecService {
     }
     return p;
   }
+}
+
+/** dockerd's entrypoint + " " + args in exec events: `true ` (with the space) for a command alone. */
+function eventCommand(cmd: string[]): string {
+  return `${cmd[0] ?? ''} ${cmd.slice(1).join(' ')}`;
 }
 
 /** Docker's checks before an exec: running, not paused, not restarting. */

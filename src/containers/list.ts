@@ -4,12 +4,16 @@ import { Filters } from '../lib/filters.js';
 import { invalidArgument } from '../lib/errors.js';
 
 const LIST_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
+const HEALTH = ['none', 'starting', 'healthy', 'unhealthy'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 
 /** The containers GET /containers/json returns, newest first, with Docker's filter semantics. */
 export function listContainers(svc: ContainerService, opts: { all?: boolean; limit?: number; filters?: string }): Container[] {
   const f = Filters.parse(opts.filters, LIST_FILTERS);
   for (const s of f.get('status')) if (!STATUSES.includes(s)) throw invalidArgument(`invalid filter 'status=${s}'`);
+  for (const h of f.get('health')) {
+    if (!HEALTH.includes(h)) throw invalidArgument(`invalid filter 'health=${h}': invalid value for health (${h}): must be one of ${HEALTH.join(', ')}`);
+  }
   const exited = f.get('exited').map((v) => {
     const n = Number(v);
     if (!Number.isInteger(n)) throw invalidArgument(`invalid filter 'exited=${v}'`);
@@ -26,6 +30,7 @@ export function listContainers(svc: ContainerService, opts: { all?: boolean; lim
     .filter((c) => {
       if (!all && !c.state.Running) return false;
       if (f.has('status') && !f.get('status').includes(c.state.Status)) return false;
+      if (f.has('health') && !f.get('health').includes(c.state.Health?.Status ?? 'none')) return false;
       if (exited.length && (c.state.Running || c.state.StartedAt.startsWith('0001') || !exited.includes(c.state.ExitCode))) return false;
       if (f.has('name') && !f.get('name').some((n) => new RegExp(n.replace(/^\//, '')).test(c.name))) return false;
       if (f.has('id') && !f.get('id').some((id) => c.id.startsWith(id))) return false;

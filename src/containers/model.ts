@@ -1,5 +1,6 @@
 import type { ContainerConfig, HostConfig } from '../runtime/spec/index.js';
 import type { MountPoint } from './mounts.js';
+import type { Health } from './health.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -16,6 +17,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Only when a healthcheck is configured (health.ts); kept after the container stops, as dockerd. */
+  Health?: Health;
 }
 
 /** What Berth records about a container; persisted as JSON in the containers table. */

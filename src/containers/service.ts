@@ -29,6 +29,7 @@ import { sharedNamespaces } from './namespaces.js';
 import { ContainerMounts } from './mounts.js';
 import { ContainerIO } from './attach.js';
 import { ExecService } from './exec.js';
+import { HealthMonitors, mergeHealthcheck, type HealthConfig } from './health.js';
 import { ContainerLogs } from './log-drivers/manager.js';
 import { mergeLogConfig, type LogConfig } from './log-drivers/config.js';
 import type { VolumeService } from '../volumes/service.js';
@@ -86,6 +87,8 @@ export class ContainerService {
   readonly io: ContainerIO;
   /** Exec sessions (exec.ts). */
   readonly execs: ExecService;
+  /** Healthcheck monitors of running containers (health.ts). */
+  readonly health: HealthMonitors;
   private readonly locks = new KeyedMutex();
   private readonly waiters = new Map<string, Waiter[]>();
   private exitWatch?: { close(): void };
@@ -111,6 +114,7 @@ export class ContainerService {
     this.mounts = new ContainerMounts(volumes, (ref) => this.resolve(ref), path.join(execRoot, 'subpaths'));
     this.io = new ContainerIO(this.runner);
     this.execs = new ExecService(this, execRoot);
+    this.health = new HealthMonitors({ sessions: this.execs, emit: (c, action) => this.emit(c, action) });
   }
 
   async init(): Promise<void> {
@@ -133,6 +137,7 @@ export class ContainerService {
       if (state && (state.status === 'running' || state.status === 'paused')) {
         c.state.Paused = state.status === 'paused';
         c.state.Status = state.status;
+        if (!c.state.Paused) this.health.init(c); // probing again, from `starting`, as dockerd's restore
         this.store.save(c);
         await this.logs.follow(c); // catches up what conmon logged while the daemon was down
         continue; // still running under conmon: adopt it
@@ -163,6 +168,7 @@ export class ContainerService {
       const running = this.store.all().filter((c) => c.state.Running);
       await Promise.all(running.map((c) => this.stop(c.id, { byUser: false }).catch((err) => log.warn('stop at shutdown failed', { id: c.id, error: messageOf(err) }))));
     }
+    await this.health.closeAll();
     this.exitWatch?.close();
     await this.logs.shutdown();
   }
@@ -312,6 +318,7 @@ export class ContainerService {
       } satisfies Partial<ContainerState>);
       c.conmonPid = conmonPid;
       c.stoppedByUser = false;
+      this.health.init(c);
       this.store.save(c);
       this.emit(c, 'start');
       trace.mark('record');
@@ -425,6 +432,7 @@ export class ContainerService {
       await this.runner.runc.pause(c.id);
       c.state.Paused = true;
       c.state.Status = 'paused';
+      this.health.update(c);
       this.store.save(c);
       this.emit(c, 'pause');
     });
@@ -437,6 +445,7 @@ export class ContainerService {
       await this.runner.runc.resume(c.id);
       c.state.Paused = false;
       c.state.Status = 'running';
+      this.health.update(c);
       this.store.save(c);
       this.emit(c, 'unpause');
     });
@@ -451,6 +460,8 @@ export class ContainerService {
     const trace = stepTrace('exit', id);
     await this.locks.run(id, async () => {
       if (!c.state.Running) return;
+      // Probes end with the container; a restart starts them again from `starting`.
+      this.health.stop(c);
       await this.logs.exited(c); // the log is whole before anyone learns of the exit
       trace.mark('log drain');
       const oom = await readMemoryEvents(cgroupsPathOf(id)).then((e) => e.oomKill > 0).catch(() => false); // cgroup gone: no OOM seen
@@ -687,6 +698,7 @@ export class ContainerService {
       await this.logs.removed(c.id);
       await this.runner.destroy(c.id);
       this.restarts.forget(c.id);
+      this.health.forget(c.id);
       this.execs.forgetContainer(c.id);
       this.io.removed(c.id);
       await this.networking?.removed(c.id).catch((err) => log.warn('network cleanup at removal failed', { id: c.id, error: messageOf(err) }));
@@ -805,6 +817,7 @@ export function mergeImageConfig(cfg: ContainerConfig, img: NonNullable<import('
     ExposedPorts: { ...(img.ExposedPorts ?? {}), ...(cfg.ExposedPorts ?? {}) },
     Volumes: { ...(img.Volumes ?? {}), ...(cfg.Volumes ?? {}) },
     StopSignal: cfg.StopSignal || img.StopSignal || undefined,
+    Healthcheck: mergeHealthcheck(cfg.Healthcheck as HealthConfig | undefined, img.Healthcheck as HealthConfig | undefined),
     OnBuild: null,
   };
 }

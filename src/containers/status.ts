@@ -1,5 +1,6 @@
 import type { ContainerState } from './model.js';
 import { ZERO_TIME } from './model.js';
+import { healthText } from './health.js';
 
 /** go-units HumanDuration, which Docker uses for "Up 5 minutes" and "Exited (0) 2 hours ago". */
 export function humanDuration(ms: number): string {
@@ -25,7 +26,7 @@ export function statusText(s: ContainerState, now = Date.now()): string {
     const up = humanDuration(now - Date.parse(s.StartedAt));
     if (s.Paused) return `Up ${up} (Paused)`;
     if (s.Restarting) return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
-    return `Up ${up}`;
+    return s.Health ? `Up ${up} (${healthText(s.Health)})` : `Up ${up}`;
   }
   if (s.Status === 'removing') return 'Removal In Progress';
   if (s.Dead) return 'Dead';

@@ -1,4 +1,5 @@
 import type { Container } from './model.js';
+import { healthConfigView, type HealthConfig } from './health.js';
 import type { ContainerPaths } from './runner.js';
 import { statusText } from './status.js';
 import { mountsView } from './mounts.js';
@@ -110,6 +111,7 @@ function configView(c: Container): Record<string, unknown> {
     StdinOnce: cfg.StdinOnce ?? false,
     Env: cfg.Env ?? null,
     Cmd: cfg.Cmd ?? null,
+    ...(cfg.Healthcheck ? { Healthcheck: healthConfigView(cfg.Healthcheck as HealthConfig) } : {}),
     Image: c.image,
     Volumes: cfg.Volumes && Object.keys(cfg.Volumes).length ? cfg.Volumes : null,
     WorkingDir: cfg.WorkingDir ?? '',

@@ -38,6 +38,8 @@ export function containerRoutes(router: Router, s: ContainerBackend): void {
     // Go leaves the embedded Config nil when the body sets none of its fields.
     if (!Object.keys(config).length) throw invalidArgument('config cannot be empty in order to create a container');
     checkHealthcheck(config.Healthcheck);
+    // StartInterval came with API 1.44: older clients' values are ignored, as dockerd does.
+    if (config.Healthcheck && !versionAtLeast(version, '1.44')) config.Healthcheck.StartInterval = 0;
     const platform = versionAtLeast(version, '1.41') ? query.get('platform') : null;
     if (platform && config.Image) requirePlatform(config.Image, platform);
     const mac = migrateContainerMac(config, hostConfig ?? {}, networkingConfig, versionAtLeast(version, '1.44'));

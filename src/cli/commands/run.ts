@@ -16,6 +16,7 @@ import { checkUsernsFlag, parseDeviceFlag, parseSecurityOptFlags } from './secur
 import { attachStreams, type AttachOptions } from './attach.js';
 import { checkMount, checkUlimit, logrusWarning, parseMountSpec, splitVolumes, tmpfsMap, ulimitList } from './run-mounts.js';
 import { checkLink, isValidMac, parsePorts } from './run-ports.js';
+import { healthcheckFromFlags, healthFlags } from './run-health.js';
 
 // ---- flag values ------------------------------------------------------------------------
 
@@ -175,6 +176,7 @@ function sharedFlags(kind: 'run' | 'create'): FlagDef[] {
     f({ name: 'env-file', type: 'list', usage: 'Read in a file of environment variables' }),
     f({ name: 'expose', type: 'list', usage: 'Expose a port or a range of ports' }),
     f({ name: 'group-add', type: 'list', usage: 'Add additional groups to join' }),
+    ...healthFlags(),
     f({ name: 'help', type: 'bool', usage: 'Print usage' }),
     f({ name: 'hostname', short: 'h', type: 'string', usage: 'Container host name' }),
     f({ name: 'init', type: 'bool', usage: 'Run an init inside the container that forwards signals and reaps processes' }),
@@ -412,6 +414,7 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
       linkLocalIps: fl.list('link-local-ip'),
     });
 
+  const healthcheck = healthcheckFromFlags(fl);
   const openStdin = interactive;
   const security = parseSecurityOptFlags(fl.list('security-opt'));
   const body: Record<string, unknown> = {
@@ -427,6 +430,7 @@ export function buildCreateRequest(inv: Invocation, env: NodeJS.ProcessEnv, opts
     StdinOnce: openStdin && attachStdin,
     Env: envList.length ? envList : null,
     Cmd: cmd.length ? cmd : null,
+    ...(healthcheck && { Healthcheck: healthcheck }),
     Image: image,
     Volumes: storage.volumes,
     WorkingDir: fl.string('workdir'),
