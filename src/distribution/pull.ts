@@ -23,6 +23,7 @@ import { readBody } from './transport.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { decompressed } from '../lib/compression.js';
 import type { UnpackedLayer } from '../layers/store.js';
+import { pullTrace } from './pull-trace.js';
 
 export interface PullDeps {
   images: ImageService;
@@ -209,6 +210,7 @@ function parseConfig(bytes: Buffer): ImageConfigJson {
  */
 async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Descriptor[], diffIds: string[], o: PullOptions, out: ProgressSink): Promise<void> {
   const { images, meta } = deps;
+  const trace = pullTrace();
   const chainIds = images.layers.chainIds(diffIds);
   const ids = layers.map((l) => l.digest.slice(7, 19));
   const missing = layers.map((_, i) => !images.layers.get(chainIds[i]!));
@@ -239,6 +241,7 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
     const d = layers[i]!;
     const id = ids[i]!;
     await slot(id);
+    trace.mark(i, 'slot');
     let released = false;
     try {
       if (abort.signal.aborted) throw new Error('pull cancelled');
@@ -270,6 +273,7 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
         await blob.discard();
       }
       // The next download starts now; unpacking has slots of its own.
+      trace.mark(i, 'downloaded');
       released = true;
       release();
       out(idStatus(id, 'Verifying Checksum'));
@@ -279,8 +283,10 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       await unpackSlots.run(async () => {
         const extracting = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
         if (abort.signal.aborted) throw new Error('pull cancelled');
+        trace.mark(i, 'unpackSlot');
         // Each layer unpacks into its own directory beside the others; they become visible in order below.
         unpacked[i] = await stageAndUnpack(images, d, diffIds[i]!, extracting);
+        trace.mark(i, 'unpacked');
       });
     } finally {
       if (!released) release();
@@ -307,8 +313,10 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       }
       parent = layer.chainId;
       meta.recordBlob({ diffId: diffIds[i]!, digest: d.digest, mediaType: d.mediaType, size: d.size, registry: o.ref.domain, repo: o.ref.path });
+      trace.mark(i, 'committed');
       out(idStatus(id, 'Pull complete'));
     }
+    trace.done();
   } catch (err) {
     abort.abort();
     await Promise.allSettled(downloads);
