@@ -4,12 +4,14 @@
  * local docker-registry (Distribution 2.8), removed, pulled back, and pulled a second time while held.
  * Run: `make bench-registry` (as root). Berth: BERTH_HOST, else a berthd the bench starts itself.
  * Reference: REF_DOCKER_HOST (a dockerd on its own socket and data root); without it, no ratios.
+ * REF_DOCKER_PID (dockerd's pid), when given, adds dockerd's CPU time per pull beside berthd's.
  * BENCH_RUNS (default 3) runs alternate between the engines; medians are printed.
- * BENCH_LAYERS / BENCH_LAYER_MB change the image (default 8 x 25 MB).
+ * BENCH_LAYERS / BENCH_LAYER_MB change the image (default 8 x 25 MB). BERTH_TRACE_PULL=1 prints when each
+ * layer of each Berth pull reached each phase (src/distribution/pull-trace.ts).
  * The goals (issue 12): push and pull throughput at least 1.5x Docker's; a second pull under 50 ms.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +29,42 @@ const API = '/v1.41';
 interface Engine {
   name: string;
   host: string;
+  /** The engine's process, when known: its CPU time during the pull is reported. */
+  pid?: number;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far; NaN when it cannot be read. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds per thread name of a process (node's main thread, libuv workers, V8 workers), with BENCH_THREADS=1. */
+function threadSeconds(pid: number | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!pid || process.env.BENCH_THREADS !== '1') return out;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : /\((.*)\)/.exec(stat)![1]!;
+      const f = stat.replace(/^.*\) /, '').split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** CPU seconds the whole machine spent busy (not idle or waiting for I/O), summed over its cores. */
+function machineBusySeconds(): number {
+  const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return (t.reduce((a, b) => a + b, 0) - t[3]! - t[4]!) / 100;
 }
 
 // ---- the image, as a `docker save` archive ---------------------------------------------------------
@@ -134,6 +172,9 @@ async function removeImage(e: Engine, id: string): Promise<void> {
 interface Sample {
   pushS: number;
   pullS: number;
+  /** CPU seconds the engine used during the pull, and the machine as a whole. */
+  pullCpuS: number;
+  pullMachineCpuS: number;
   secondPullMs: number;
 }
 
@@ -153,16 +194,23 @@ async function oneRun(e: Engine, archive: string, run: number): Promise<Sample> 
     const id = await imageId(e, LOCAL_NAME);
     if (!id) throw new Error(`${e.name}: ${LOCAL_NAME} not there after the load`);
     await removeImage(e, id);
+    const cpu0 = cpuSeconds(e.pid);
+    const threads0 = threadSeconds(e.pid);
+    const machine0 = machineBusySeconds();
     t0 = performance.now();
     await streamCall(e, 'POST', `/images/create?fromImage=${encodeURIComponent(repo)}&tag=${tag}`, { headers: AUTH });
     const pullS = (performance.now() - t0) / 1000;
+    const pullCpuS = cpuSeconds(e.pid) - cpu0;
+    const pullMachineCpuS = machineBusySeconds() - machine0;
+    const threads = [...threadSeconds(e.pid)].map(([n, v]) => `${n} ${(v - (threads0.get(n) ?? 0)).toFixed(2)}`);
+    if (threads.length) console.log(`${e.name} pull CPU s by thread: ${threads.join(', ')}`);
     const pulled = await imageId(e, `${repo}:${tag}`);
     if (pulled !== id) throw new Error(`${e.name}: the pull gave image ${pulled}, not ${id}`);
 
     t0 = performance.now();
     await streamCall(e, 'POST', `/images/create?fromImage=${encodeURIComponent(repo)}&tag=${tag}`, { headers: AUTH });
     const secondPullMs = performance.now() - t0;
-    return { pushS, pullS, secondPullMs };
+    return { pushS, pullS, pullCpuS, pullMachineCpuS, secondPullMs };
   } finally {
     for (const ref of [`${repo}:${tag}`, LOCAL_NAME]) {
       const id = await imageId(e, ref).catch(() => undefined);
@@ -190,9 +238,9 @@ async function main(): Promise<void> {
     else if (!process.env.BENCH_NO_BERTH) {
       berth = new TestDaemon();
       await berth.start();
-      engines.push({ name: 'berth', host: berth.host });
+      engines.push({ name: 'berth', host: berth.host, pid: (berth as unknown as { proc?: { pid?: number } }).proc?.pid });
     }
-    if (process.env.REF_DOCKER_HOST) engines.push({ name: 'docker', host: process.env.REF_DOCKER_HOST });
+    if (process.env.REF_DOCKER_HOST) engines.push({ name: 'docker', host: process.env.REF_DOCKER_HOST, pid: Number(process.env.REF_DOCKER_PID) || undefined });
 
     const samples = new Map<string, Sample[]>();
     const errors = new Map<string, string>();
@@ -204,7 +252,8 @@ async function main(): Promise<void> {
         try {
           const s = await oneRun(e, file, run);
           samples.set(e.name, [...(samples.get(e.name) ?? []), s]);
-          console.log(`run ${run + 1} ${e.name}: push ${s.pushS.toFixed(2)} s, pull ${s.pullS.toFixed(2)} s, second pull ${s.secondPullMs.toFixed(1)} ms`);
+          const cpu = `(CPU: engine ${Number.isNaN(s.pullCpuS) ? 'n/a' : s.pullCpuS.toFixed(2)} s, machine ${s.pullMachineCpuS.toFixed(2)} s)`;
+          console.log(`run ${run + 1} ${e.name}: push ${s.pushS.toFixed(2)} s, pull ${s.pullS.toFixed(2)} s ${cpu}, second pull ${s.secondPullMs.toFixed(1)} ms`);
         } catch (err) {
           errors.set(e.name, (err as Error).message);
           console.log(`run ${run + 1} ${e.name}: ${(err as Error).message}`);
@@ -212,6 +261,8 @@ async function main(): Promise<void> {
       }
     }
     print(engines, samples, errors, mb);
+    // With BERTH_TRACE_PULL=1 (inherited by the berthd started here): when each layer reached each phase.
+    for (const l of (berth?.logs ?? '').split('\n').filter((x) => x.includes('msg="pull trace"'))) console.log(l.replace(/^.*msg="pull trace" /, 'pull trace: '));
   } finally {
     await berth?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -223,6 +274,8 @@ function print(engines: Engine[], samples: Map<string, Sample[]>, errors: Map<st
   const metrics = [
     metric('push (MB/s, median)', (s) => mb / median(s.map((x) => x.pushS))),
     metric('pull (MB/s, median)', (s) => mb / median(s.map((x) => x.pullS))),
+    metric('pull: engine CPU s (median)', (s) => median(s.map((x) => x.pullCpuS))),
+    metric('pull: machine CPU s (median)', (s) => median(s.map((x) => x.pullMachineCpuS))),
     metric('second pull, image held (ms, median)', (s) => median(s.map((x) => x.secondPullMs))),
   ];
   const both = engines.length === 2 && engines.every((e) => samples.has(e.name));

@@ -20,9 +20,10 @@ import { parseManifest, ManifestError, type ImageManifest, type Descriptor } fro
 import { MediaType, layerCompression } from '../oci/media-types.js';
 import { BerthError, internal, invalidArgument, notFound } from '../lib/errors.js';
 import { readBody } from './transport.js';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { decompressed } from '../lib/compression.js';
 import type { UnpackedLayer } from '../layers/store.js';
+import { pullTrace } from './pull-trace.js';
 
 export interface PullDeps {
   images: ImageService;
@@ -209,6 +210,7 @@ function parseConfig(bytes: Buffer): ImageConfigJson {
  */
 async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Descriptor[], diffIds: string[], o: PullOptions, out: ProgressSink): Promise<void> {
   const { images, meta } = deps;
+  const trace = pullTrace();
   const chainIds = images.layers.chainIds(diffIds);
   const ids = layers.map((l) => l.digest.slice(7, 19));
   const missing = layers.map((_, i) => !images.layers.get(chainIds[i]!));
@@ -239,6 +241,7 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
     const d = layers[i]!;
     const id = ids[i]!;
     await slot(id);
+    trace.mark(i, 'slot');
     let released = false;
     try {
       if (abort.signal.aborted) throw new Error('pull cancelled');
@@ -270,6 +273,7 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
         await blob.discard();
       }
       // The next download starts now; unpacking has slots of its own.
+      trace.mark(i, 'downloaded');
       released = true;
       release();
       out(idStatus(id, 'Verifying Checksum'));
@@ -279,8 +283,10 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       await unpackSlots.run(async () => {
         const extracting = throttled(d.size, (n) => out(progressOf(id, 'Extracting', n, d.size)));
         if (abort.signal.aborted) throw new Error('pull cancelled');
+        trace.mark(i, 'unpackSlot');
         // Each layer unpacks into its own directory beside the others; they become visible in order below.
         unpacked[i] = await stageAndUnpack(images, d, diffIds[i]!, extracting);
+        trace.mark(i, 'unpacked');
       });
     } finally {
       if (!released) release();
@@ -307,8 +313,10 @@ async function pullLayers(deps: PullDeps, client: RepositoryClient, layers: Desc
       }
       parent = layer.chainId;
       meta.recordBlob({ diffId: diffIds[i]!, digest: d.digest, mediaType: d.mediaType, size: d.size, registry: o.ref.domain, repo: o.ref.path });
+      trace.mark(i, 'committed');
       out(idStatus(id, 'Pull complete'));
     }
+    trace.done();
   } catch (err) {
     abort.abort();
     await Promise.allSettled(downloads);
@@ -360,9 +368,9 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Gunzips a downloaded layer once, into both the content store (its tar under the diff_id, verified: `save`
- * and `push` need it) and a not yet visible layer directory. A failure of either stops both and leaves
- * no directory.
+ * Decompresses a downloaded layer once, into a not yet visible layer directory, hashing the tar on the
+ * way: only when it is the tar the config's diff_id names is the blob recorded as that tar's source
+ * (`save` and `push` make the tar from it; it is not stored a second time). A failure leaves no directory.
  */
 async function stageAndUnpack(images: ImageService, d: Descriptor, diffId: string, onBytes: (n: number) => void): Promise<UnpackedLayer> {
   const failed = (err: unknown) => {
@@ -370,7 +378,7 @@ async function stageAndUnpack(images: ImageService, d: Descriptor, diffId: strin
     if (/digest mismatch/.test(msg)) return new Error(`failed to register layer: layer ${d.digest} does not match diff_id ${diffId} of the image config`);
     return new Error(`failed to register layer: ${msg}`);
   };
-  if (await images.content.has(diffId)) {
+  if (await images.layers.hasTar(diffId)) {
     onBytes(d.size);
     return images.layers.unpack(diffId).catch((err) => Promise.reject(failed(err)));
   }
@@ -378,41 +386,30 @@ async function stageAndUnpack(images: ImageService, d: Descriptor, diffId: strin
   const file = images.content.stream(d.digest);
   const compressed = file.pipe(counter(Number.MAX_SAFE_INTEGER, onBytes));
   file.on('error', (err) => compressed.destroy(err));
-  const toStore = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const toDir = new PassThrough({ highWaterMark: 1024 * 1024 });
-  let tar: Readable | undefined;
-  const stop = (err: Error) => {
+  const compression = layerCompression(d.mediaType) ?? 'gzip';
+  let tar: Readable;
+  try {
+    tar = await decompressed(layerInput(compressed, compression));
+  } catch (err) {
     file.destroy();
     compressed.destroy();
-    tar?.destroy();
-    toStore.destroy(err);
-    toDir.destroy(err);
-  };
-  try {
-    tar = await decompressed(layerInput(compressed, layerCompression(d.mediaType) ?? 'gzip'));
-  } catch (err) {
-    stop(err as Error);
     throw failed(err);
   }
-  tar.on('error', stop);
-  tar.pipe(toStore);
-  tar.pipe(toDir);
-  // Whichever side fails first stops the other, so neither waits on a stalled tee.
-  const stored = images.content.putStream(toStore, diffId).catch((err: Error) => {
-    stop(err);
-    throw err;
-  });
-  const dir = images.layers.unpack(diffId, toDir).catch((err: Error) => {
-    stop(err);
-    throw err;
-  });
-  const [s, u] = await Promise.allSettled([stored, dir]);
-  if (s.status === 'rejected') {
-    if (u.status === 'fulfilled') await u.value.discard();
-    throw failed(s.reason);
+  let unpacked: UnpackedLayer & { tarSize: number };
+  try {
+    unpacked = await images.layers.unpackVerified(diffId, tar);
+  } catch (err) {
+    file.destroy();
+    throw failed(err);
   }
-  if (u.status === 'rejected') throw failed(u.reason);
-  return u.value;
+  try {
+    // An uncompressed layer blob is the tar itself, already stored under its digest: no record needed.
+    if (diffId !== d.digest) await images.content.setTarSource(diffId, { blob: d.digest, compression: compression === 'zstd' ? 'zstd' : 'gzip', size: unpacked.tarSize });
+  } catch (err) {
+    await unpacked.discard();
+    throw failed(err);
+  }
+  return unpacked;
 }
 
 /** Runs at most `n` tasks at once, the rest in arrival order. */

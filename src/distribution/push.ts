@@ -226,8 +226,8 @@ async function compressedLayer(deps: PushDeps, diffId: string): Promise<PushBlob
   for (const s of meta.blobsFor(diffId)) {
     if (GZIP_TYPES.has(s.mediaType) && (await images.content.has(s.digest))) return { digest: s.digest, size: s.size, mediaType: s.mediaType, diffId };
   }
-  const gzip = createGzip({ level: 1, strategy: (await looksIncompressible(images.layers.tarStream(diffId))) ? constants.Z_HUFFMAN_ONLY : constants.Z_DEFAULT_STRATEGY, chunkSize: 256 * 1024 });
-  const tar = images.layers.tarStream(diffId);
+  const gzip = createGzip({ level: 1, strategy: (await looksIncompressible(await images.layers.tarStream(diffId))) ? constants.Z_HUFFMAN_ONLY : constants.Z_DEFAULT_STRATEGY, chunkSize: 256 * 1024 });
+  const tar = await images.layers.tarStream(diffId);
   tar.on('error', (err) => gzip.destroy(err));
   const blob = await images.content.putStream(tar.pipe(gzip));
   meta.recordBlob({ diffId, digest: blob.digest, mediaType: MediaType.dockerLayer, size: blob.size, registry: '', repo: '' });

@@ -4,8 +4,6 @@
  * that point into the same blobs. Layers are stored uncompressed, byte for byte as they were registered
  * (so their blob digest is their diffID). Output is deterministic: entries sorted, fixed times and owners.
  */
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import type { ImageService } from './service.js';
@@ -30,7 +28,7 @@ interface Selected {
   tags: ImageReference[];
 }
 
-type BlobSource = { kind: 'bytes'; data: Buffer } | { kind: 'file'; handle: FileHandle; size: number };
+type BlobSource = { kind: 'bytes'; data: Buffer } | { kind: 'stream'; read: () => Readable | Promise<Readable>; size: number };
 
 /**
  * Writes an archive of the named images (references or ids). Every name is resolved first, so an unknown
@@ -49,7 +47,7 @@ export async function saveArchive(images: ImageService, names: string[]): Promis
 
   // Open every blob now: what was resolved stays readable even if the image is removed while streaming.
   const blobs = new Map<string, BlobSource>();
-  const handles: FileHandle[] = [];
+  const handles: Array<{ close: () => Promise<void> }> = [];
   const indexEntries: unknown[] = [];
   const manifestJson: unknown[] = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -61,9 +59,10 @@ export async function saveArchive(images: ImageService, names: string[]): Promis
       for (const diffId of image.config.rootfs.diff_ids) {
         let source = blobs.get(diffId);
         if (!source) {
-          const handle = await fs.open(images.content.pathOf(diffId), 'r');
-          handles.push(handle);
-          source = { kind: 'file', handle, size: (await handle.stat()).size };
+          // The stored tar, or the blob it was pulled as, decompressed as it is written (the same bytes).
+          const tar = await images.layers.openTar(diffId);
+          handles.push(tar);
+          source = { kind: 'stream', read: tar.read, size: tar.size };
           blobs.set(diffId, source);
         }
         layerDescs.push({ mediaType: MEDIA.layer, digest: diffId, size: sizeOf(source) });
@@ -181,7 +180,7 @@ async function writeEntry(pack: tar.Pack, closed: Promise<never>, header: Pick<t
     sink = quiet(pack.entry(full, (err) => (err ? reject(err) : resolve())));
   });
   done.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
-  for await (const chunk of source.handle.createReadStream({ start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
+  for await (const chunk of (await source.read()) as AsyncIterable<Buffer>) {
     if (!sink.write(chunk)) await Promise.race([new Promise<void>((resolve) => sink.once('drain', () => resolve())), closed]);
   }
   sink.end(null);
@@ -209,6 +208,6 @@ function hexOf(digest: string): string {
   return digest.replace(/^sha256:/, '');
 }
 
-async function closeAll(handles: FileHandle[]): Promise<void> {
+async function closeAll(handles: Array<{ close: () => Promise<void> }>): Promise<void> {
   await Promise.all(handles.splice(0).map((h) => h.close().catch(() => {}))); // already closed: nothing to undo
 }

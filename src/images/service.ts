@@ -344,6 +344,8 @@ export class ImageService {
       await this.layers.remove(layer.chainId);
     }
     for (const layer of this.layers.all()) usedBlobs.add(layer.diffId);
+    // A pulled layer's tar is made from the compressed blob it came as: kept while a layer has that tar.
+    for (const digest of await this.content.pruneTarSources(usedBlobs)) usedBlobs.add(digest);
     // The manifests images were pulled or pushed as, and their compressed layers, so a push sends them again.
     for (const digest of this.store.manifestBlobs()) usedBlobs.add(digest);
     for (const digest of await this.content.list()) {

@@ -66,6 +66,8 @@ export interface ApplyResult {
   diffId: string;
   /** Bytes of regular files written (like docker's layer size). */
   size: number;
+  /** Bytes of the uncompressed tar stream, all of them (as hashed into diffId). */
+  tarSize: number;
   /** Block/character device entries that were skipped (whiteouts are not devices here). */
   skippedDevices: number;
   /** PAX extended-attribute records that were ignored. */
@@ -662,6 +664,7 @@ export async function applyLayer(
   };
   let inflight: Promise<void> = Promise.resolve();
   let finished = false;
+  let tarSize = 0;
 
   extract.on('entry', (header, stream, next) => {
     const h = header as unknown as EntryHeader;
@@ -686,6 +689,7 @@ export async function applyLayer(
   try {
     for await (const chunk of decompressed(src)) {
       hash?.update(chunk);
+      tarSize += chunk.length;
       // After a failure we stop reading (the input is destroyed by the iterator's cleanup).
       if (failure !== null || extract.destroying) break;
       if (!extract.write(chunk)) await waitDrain(extract);
@@ -715,6 +719,7 @@ export async function applyLayer(
   return {
     diffId: hash ? `sha256:${hash.digest('hex')}` : '',
     size: unpacker.size,
+    tarSize,
     skippedDevices: unpacker.skippedDevices,
     ignoredXattrs: unpacker.ignoredXattrs,
   };

@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
+import zlib from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.js';
-import type { ContentStore } from '../content/store.js';
+import type { ContentStore, TarSource } from '../content/store.js';
 import { sha256Digest } from '../lib/ids.js';
 import { decompressed } from '../lib/compression.js';
 import { applyLayer } from './apply.js';
@@ -25,7 +26,8 @@ export function chainIdOf(parent: string | null, diffId: string): string {
 /**
  * Read-only image layers. Each layer is unpacked once into layers/<chain hex>/diff (an overlay lower dir)
  * and its uncompressed tar is kept in the content store under its diffID, so `save` reproduces the exact
- * bytes. A layer is visible (in the database) only after it is whole; the image service removes layers no
+ * bytes; a pulled layer keeps instead the compressed blob it came as (its decompression is that tar,
+ * verified at the pull), which `save` decompresses. A layer is visible (in the database) only after it is whole; the image service removes layers no
  * image uses any more.
  */
 export class LayerStore {
@@ -52,7 +54,7 @@ export class LayerStore {
       }
     }
     for (const layer of this.all()) {
-      const ok = await exists(this.diffDir(layer.chainId)) && (await this.content.has(layer.diffId));
+      const ok = await exists(this.diffDir(layer.chainId)) && (await this.hasTar(layer.diffId));
       if (!ok) {
         log.warn('layer is incomplete on disk, forgetting it', { chainId: layer.chainId });
         this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(layer.chainId);
@@ -93,13 +95,40 @@ export class LayerStore {
     return out;
   }
 
-  /** The uncompressed tar of a layer, byte for byte as it was registered. */
-  tarStream(diffId: string): Readable {
-    return this.content.stream(diffId);
+  /** Whether the layer's tar can be had: stored itself, or as the compressed blob it was pulled as. */
+  async hasTar(diffId: string): Promise<boolean> {
+    return (await this.content.has(diffId)) || (await this.content.tarSource(diffId)) !== undefined;
+  }
+
+  /**
+   * The uncompressed tar of a layer, byte for byte as it was registered: the stored tar, or the
+   * decompression of the blob it was pulled as (verified against the diffID when it was pulled).
+   */
+  async tarStream(diffId: string): Promise<Readable> {
+    const source = await this.content.tarSource(diffId);
+    if (!source) return this.content.stream(diffId);
+    return decompressedTar(this.content.stream(source.blob), source);
   }
 
   async tarSize(diffId: string): Promise<number> {
-    return this.content.size(diffId);
+    const source = await this.content.tarSource(diffId);
+    return source ? source.size : this.content.size(diffId);
+  }
+
+  /**
+   * Opens the layer's tar for reading later: the file is open now, so it stays readable if the layer is
+   * removed meanwhile (image save opens every layer before it writes).
+   */
+  async openTar(diffId: string): Promise<{ size: number; read: () => Readable | Promise<Readable>; close: () => Promise<void> }> {
+    const source = await this.content.tarSource(diffId);
+    const handle = await fs.open(this.content.pathOf(source ? source.blob : diffId), 'r');
+    const size = source ? source.size : (await handle.stat()).size;
+    const raw = () => handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1024 * 1024 });
+    return {
+      size,
+      read: () => (source ? decompressedTar(raw(), source) : raw()),
+      close: () => handle.close(),
+    };
   }
 
   /**
@@ -108,7 +137,7 @@ export class LayerStore {
    */
   async register(input: Readable, parent: string | null, expectedDiffId?: string): Promise<Layer> {
     // A tar already stored under its diffID (a pull stages it while other layers download) is not written twice.
-    const staged = expectedDiffId !== undefined && (await this.content.has(expectedDiffId));
+    const staged = expectedDiffId !== undefined && (await this.hasTar(expectedDiffId));
     if (staged) input.destroy();
     const blob = staged ? { digest: expectedDiffId } : await this.content.putStream(await decompressed(input), expectedDiffId);
     const existing = this.get(chainIdOf(parent, blob.digest));
@@ -129,13 +158,27 @@ export class LayerStore {
    * tar is not hashed again here.
    */
   async unpack(diffId: string, tar?: Readable): Promise<UnpackedLayer> {
+    return this.unpackInto(diffId, tar ?? (await this.tarStream(diffId)), false);
+  }
+
+  /**
+   * Unpacks a layer tar that is not stored anywhere yet (a pulled layer, being decompressed from its
+   * blob), hashing it on the way: rejects, leaving nothing, unless it is the tar `diffId` names.
+   * The result's tarSize is the tar's length, for LayerStore.recordSource.
+   */
+  async unpackVerified(diffId: string, tar: Readable): Promise<UnpackedLayer & { tarSize: number }> {
+    return this.unpackInto(diffId, tar, true);
+  }
+
+  private async unpackInto(diffId: string, tar: Readable, verify: boolean): Promise<UnpackedLayer & { tarSize: number }> {
     const staging = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
     const discard = () => fs.rm(staging, { recursive: true, force: true });
     try {
       await fs.mkdir(path.join(staging, 'diff'), { recursive: true, mode: 0o700 });
-      const { size } = await applyLayer(tar ?? this.content.stream(diffId), path.join(staging, 'diff'), { skipDigest: true });
+      const result = await applyLayer(tar, path.join(staging, 'diff'), { skipDigest: !verify });
+      if (verify && result.diffId !== diffId) throw new Error(`digest mismatch: expected ${diffId}, got ${result.diffId}`);
       if (this.afterUnpack) await this.afterUnpack(path.join(staging, 'diff'));
-      return { diffId, size, staging, discard };
+      return { diffId, size: result.size, tarSize: result.tarSize, staging, discard };
     } catch (err) {
       await discard();
       throw err;
@@ -169,8 +212,33 @@ export class LayerStore {
     this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
     await fs.rm(path.dirname(this.diffDir(chainId)), { recursive: true, force: true });
     const stillUsed = this.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(layer.diffId);
-    if (!stillUsed) await this.content.delete(layer.diffId);
+    if (!stillUsed) {
+      // The compressed blob a pulled layer's tar is made from is left to the image service's garbage collection.
+      await this.content.deleteTarSource(layer.diffId);
+      await this.content.delete(layer.diffId);
+    }
   }
+}
+
+/** The tar a compressed layer blob holds, decompressed (zstd where node:zlib has it). */
+async function decompressedTar(blob: Readable, source: TarSource): Promise<Readable> {
+  const out = await decompressedBlob(blob, source);
+  // A reader that stops early (push samples the first MiB) closes the blob file too.
+  out.once('close', () => blob.destroy());
+  return out;
+}
+
+async function decompressedBlob(blob: Readable, source: TarSource): Promise<Readable> {
+  if (source.compression === 'gzip') return decompressed(blob);
+  const make = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+  if (!make) {
+    blob.destroy();
+    throw new Error(`zstd-compressed layer ${source.blob} cannot be read: this Node.js ${process.version} has no zstd in node:zlib`);
+  }
+  const z = make();
+  blob.on('error', (err) => z.destroy(err));
+  // As the pull read it: what zstd gives is looked at again (a gzip inside is undone too).
+  return decompressed(blob.pipe(z));
 }
 
 /** A layer unpacked by LayerStore.unpack, waiting to be committed; `discard` removes what is left of it. */

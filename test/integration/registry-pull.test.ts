@@ -256,6 +256,16 @@ test('a pulled image saves: `berth save` writes layer tars whose digests are the
     const config = JSON.parse(files.get(entry.Config)!.toString());
     assert.ok(config.rootfs.diff_ids.length > 0);
     assert.deepEqual(entry.Layers.map((l: string) => sha(files.get(l)!)), config.rootfs.diff_ids);
+    // The layer tars were made from the compressed blobs: a pulled layer is not stored a second time.
+    const content = path.join(fresh.dataRoot, 'content');
+    const stored = new Set(readdirSync(path.join(content, 'sha256')));
+    for (const diffId of config.rootfs.diff_ids as string[]) assert.ok(!stored.has(diffId.slice(7)), `tar ${diffId} stored beside its blob`);
+    assert.equal(readdirSync(path.join(content, 'tar-sources')).length, config.rootfs.diff_ids.length);
+    // Removing the image removes the blobs and the records that made its tars.
+    const rmi = await fresh.berth(['rmi', `${plain.host}/busybox:latest`]);
+    assert.equal(rmi.code, 0, rmi.stderr);
+    assert.deepEqual(readdirSync(path.join(content, 'tar-sources')), []);
+    assert.deepEqual(readdirSync(path.join(content, 'sha256')), []);
   } finally {
     await fresh.stop();
   }

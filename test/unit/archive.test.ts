@@ -268,7 +268,7 @@ describe('loadArchive: Docker legacy format (<= 24)', () => {
     const chain = images.layers.chainIds([base.diffId, top.diffId]);
     assert.equal(images.resolve('myapp:1.0').topChainId, chain[1]);
     assert.equal(await fs.readFile(path.join(images.layers.diffDir(chain[1]!), 'app/run.sh'), 'utf8'), 'echo hi\n');
-    assert.deepEqual((await collect(images.layers.tarStream(top.diffId))).equals(top.tar), true);
+    assert.deepEqual((await collect(await images.layers.tarStream(top.diffId))).equals(top.tar), true);
     assert.deepEqual(
       events.filter((e) => e.Action === 'load').map((e) => [e.Actor.ID, e.Actor.Attributes.name]),
       [
