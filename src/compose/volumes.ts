@@ -44,12 +44,20 @@ export function parseVolumeShort(spec: string): VolumeMount {
   return mount;
 }
 
+const KEY_ORDER = ['type', 'source', 'target', 'read_only', 'consistency', 'bind', 'volume', 'tmpfs'];
+
+/** Keys in the order docker compose prints a mount. */
+function ordered(mount: VolumeMount): VolumeMount {
+  const raw = mount as unknown as Record<string, unknown>;
+  const keys = [...KEY_ORDER.filter((k) => k in raw), ...Object.keys(raw).filter((k) => !KEY_ORDER.includes(k))];
+  return Object.fromEntries(keys.map((k) => [k, raw[k]])) as unknown as VolumeMount;
+}
+
 export function parseVolume(item: unknown): VolumeMount {
-  if (typeof item === 'string') return parseVolumeShort(item);
-  const raw = item as Record<string, unknown>;
-  const mount = { ...raw } as unknown as VolumeMount;
+  if (typeof item === 'string') return ordered(parseVolumeShort(item));
+  const mount = { ...(item as Record<string, unknown>) } as unknown as VolumeMount;
   if (mount.type === 'bind' && mount.bind?.create_host_path === undefined) mount.bind = { ...mount.bind, create_host_path: true };
-  return mount;
+  return ordered(mount);
 }
 
 export function expandHome(source: string, home = os.homedir()): string {
