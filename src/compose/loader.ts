@@ -10,7 +10,7 @@ import { projectEnvironment } from './environment.js';
 import { ComposeError, type WarnFn } from './errors.js';
 import { resolveExtends } from './extends.js';
 import { addIncluded, includeSpecs } from './include.js';
-import { interpolateTree, isMapping } from './interpolate.js';
+import { interpolateTree, isMapping, Tagged } from './interpolate.js';
 import { canonicalFile } from './canonical.js';
 import { mergeFiles } from './merge.js';
 import { normalizeFileObjects, normalizeNetworks, normalizeService, normalizeVolumes } from './normalize.js';
@@ -61,8 +61,16 @@ function readFileData(file: string, ctx: FileSetContext): Dict {
   }
   const parsed = parseComposeYaml(text, file);
   const data = interpolateTree(parsed, (name) => ctx.env[name], ctx.warn) as Dict;
-  validateAgainstSchema(data, file);
+  validateAgainstSchema(untagged(data), file);
   return data;
+}
+
+/** What the schema sees: `!reset`/`!override` values as the plain values they carry. */
+function untagged(node: unknown): unknown {
+  if (node instanceof Tagged) return untagged(node.value);
+  if (Array.isArray(node)) return node.map(untagged);
+  if (isMapping(node)) return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, untagged(v)]));
+  return node;
 }
 
 function loadFile(file: string, ctx: FileSetContext, baseDir: string): Dict {
