@@ -147,3 +147,49 @@ test('compose config output in docker compose shape', () => {
     ].join('\n'),
   );
 });
+
+test('long forms: depends_on, env_file, ulimits, extra_hosts, secrets, networks, deploy', () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  db: {image: pg, healthcheck: {test: [CMD, "true"], interval: 5s, retries: 3}}',
+      '  web:',
+      '    image: x',
+      '    depends_on: {db: {condition: service_healthy, restart: true}}',
+      '    env_file: [app.env, {path: missing.env, required: false}]',
+      '    environment: {B: override}',
+      '    ulimits: {nproc: 65535, nofile: {soft: 1024, hard: 2048}}',
+      '    extra_hosts: {host.one: 10.0.0.1}',
+      '    secrets: [token]',
+      '    networks: {back: {aliases: [api], ipv4_address: 172.30.0.5}}',
+      '    deploy: {replicas: 2, resources: {limits: {memory: 64M}}}',
+      '    labels: [a=b]',
+      'networks: {back: {}}',
+      'secrets: {token: {file: ./token.txt}}',
+    ].join('\n'),
+    'app.env': 'A=1\nB=2\n',
+  });
+  const { web, db } = load(dir).project.services;
+  assert.deepEqual(web.depends_on, { db: { condition: 'service_healthy', restart: true, required: true } });
+  assert.deepEqual(web.environment, { A: '1', B: 'override' });
+  assert.deepEqual(web.ulimits, { nproc: { single: 65535 }, nofile: { soft: 1024, hard: 2048 } });
+  assert.deepEqual(web.extra_hosts, ['host.one=10.0.0.1']);
+  assert.deepEqual(web.networks, { back: { aliases: ['api'], ipv4_address: '172.30.0.5' } });
+  assert.equal(web.deploy?.replicas, 2);
+  assert.deepEqual(web.labels, { a: 'b' });
+  assert.deepEqual(db.healthcheck, { test: ['CMD', 'true'], interval: '5s', retries: 3 });
+  const p = load(dir).project;
+  assert.deepEqual(p.secrets.token, { name: 'proj_token', file: path.join(dir, 'token.txt') });
+  assert.equal(p.networks.back.name, 'proj_back');
+  assert.throws(() => load(project({ 'compose.yaml': 'services: {a: {image: x, env_file: [nope.env]}}\n' })), /env file .*nope.env not found/);
+});
+
+test('!reset removes a value and !override replaces a sequence', () => {
+  const dir = project({
+    'a.yaml': 'services: {web: {image: x, ports: ["80:80"], labels: {a: b}}}\n',
+    'b.yaml': 'services: {web: {ports: !override ["81:81"], labels: !reset {}}}\n',
+  });
+  const web = load(dir, { files: ['a.yaml', 'b.yaml'] }).project.services.web;
+  assert.deepEqual(web.ports.map((p) => p.published), ['81']);
+  assert.deepEqual(web.labels, {});
+});
