@@ -27,7 +27,11 @@ import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
-import { unavailableBuilder } from '../build/unavailable.js';
+import { BuildService } from '../build/service.js';
+import { parseDockerfile, ShellLex, expandHeredocBody } from '../build/dockerfile/index.js';
+import { IgnoreMatcher, readDockerignore } from '../build/dockerignore.js';
+import { prepareCopy } from '../build/copy.js';
+import { mountImageRootfs } from '../build/rootfs.js';
 import { DistributionService } from '../distribution/service.js';
 import { BuildCache } from '../build/cache.js';
 import { listen, takePidfile } from './listeners.js';
@@ -113,12 +117,17 @@ export class Daemon {
     // Each route module gets the narrow backend it declares (api/backends.ts).
     // Registry settings are read live from the config, which a SIGHUP reload updates in place.
     const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
-    // The builder (build/service.ts) replaces unavailableBuilder here once it is wired.
-    const builder = unavailableBuilder;
+    const builder = new BuildService({
+      images, containers, distribution, cache: buildCache, dataRoot: c.dataRoot,
+      parse: parseDockerfile, lexer: (escape) => new ShellLex(escape),
+      expandHeredoc: (text, env) => expandHeredocBody(text, env).result,
+      copy: { prepareCopy, mountImageRootfs },
+    });
+    await builder.init();
     systemRoutes(router, { system, events, buildCache: builder });
     imageRoutes(router, { images, distribution, scratchDir: path.join(c.dataRoot, 'tmp') });
     distributionRoutes(router, { distribution });
-    buildRoutes(router, { build: builder, scratchDir: path.join(c.dataRoot, 'tmp') });
+    buildRoutes(router, { build: builder, scratchDir: path.join(c.dataRoot, 'tmp'), dockerignore: (text, rel) => new IgnoreMatcher(readDockerignore(text)).matches(rel) });
     containerRoutes(router, { containers, images, networks });
     execRoutes(router, { execs: containers.execs });
     containerFileRoutes(router, { containers });
