@@ -344,7 +344,8 @@ export class BuildService implements BuildBackendService {
   /** A `#(nop)` step: new config, an empty-layer history entry, cached like any other step. */
   private configStep(ctx: BuildContext, run: StageRun, step: StepRef, cfg: ImageRunConfig, comment: string, author?: string): StepState {
     // The classic builder's commit() joins `#(nop) ` and the comment as two words: two spaces.
-    const createdBy = nop(run.state.config, ` ${comment}`);
+    // The text is made after the step's config change, so SHELL's own entry already runs under the new shell.
+    const createdBy = nop({ config: cfg }, ` ${comment}`);
     const key = cacheKey([run.state.key, createdBy, JSON.stringify(cfg)]);
     const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
     if (hit) return hit;
@@ -353,7 +354,7 @@ export class BuildService implements BuildBackendService {
   }
 
   private async workdirStep(ctx: BuildContext, run: StageRun, step: StepRef, cfg: ImageRunConfig, comment: string): Promise<StepState> {
-    const createdBy = nop(run.state.config, comment);
+    const createdBy = nop({ config: cfg }, comment);
     const key = cacheKey([run.state.key, createdBy, JSON.stringify(cfg)]);
     const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
     if (hit) return hit;
@@ -518,7 +519,9 @@ export class BuildService implements BuildBackendService {
       };
       prepared = await helpers.prepareCopy(spec, { sourceRoot, fromContext, targetRoot, signal: ctx.signal, tempDir: ctx.scratchDir });
       const what = await sourceKind(sourceRoot, sources, ins.heredocs.length);
-      const createdBy = nop(run.state.config, `${ins.kind} ${what}:${prepared.checksum.replace(/^sha256:/, '')} in ${dest} `);
+      // dockerd writes `--chown=u:g` straight before the source word, with no space (its history text).
+      const chownWord = spec.chown ? `--chown=${spec.chown}` : '';
+      const createdBy = nop(run.state.config, `${ins.kind} ${chownWord}${what}:${prepared.checksum.replace(/^sha256:/, '')} in ${dest} `);
       const key = cacheKey([run.state.key, createdBy, JSON.stringify(spec), prepared.checksum]);
       const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
       if (hit) return hit;
@@ -615,7 +618,7 @@ function stateOf(e: CacheEntry): StepState {
 }
 
 /** The classic builder's history text for a config-only step (one space: WORKDIR, COPY, ADD). */
-function nop(parent: ImageConfigJson, comment: string): string {
+function nop(parent: ImageConfigJson | { config?: ImageRunConfig }, comment: string): string {
   const shell = parent.config?.Shell?.length ? parent.config.Shell : DEFAULT_SHELL;
   return [...shell, `#(nop) ${comment}`].join(' ');
 }
