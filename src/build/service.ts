@@ -483,16 +483,32 @@ export class BuildService implements BuildBackendService {
     const releases: Array<() => Promise<void>> = [];
     let prepared: PreparedCopy | undefined;
     try {
-      let sourceRoot = ctx.req.contextDir;
-      let fromContext = true;
+      const spec = this.copySpec(run, ins, cfg, x);
+      // Where the sources come from: the context, or a stage's or an image's filesystem.
+      let source: { kind: 'context' } | { kind: 'layers'; top: string | null; identity: string } = { kind: 'context' };
       if (ins.from) {
         const from = x.word(ins.from);
         const i = stageIndexOf(ctx.df, from, true);
-        const top = i !== undefined ? (await ctx.stageResult(i)).topChainId : (await this.baseImage(ctx, from, ctx.req.platform, step)).topChainId;
-        const mounted = await helpers.mountImageRootfs(this.d.images.layers, top, ctx.scratchDir);
+        if (i !== undefined) {
+          const result = await ctx.stageResult(i);
+          source = { kind: 'layers', top: result.topChainId, identity: `stage:${result.key}` };
+        } else {
+          const image = await this.baseImage(ctx, from, ctx.req.platform, step);
+          source = { kind: 'layers', top: image.topChainId, identity: `image:${image.id}` };
+        }
+      }
+      // The cache key needs no mount: the parent's key fixes the target filesystem (and so what --chown
+      // names and the destination resolve to), a stage's key or an image's id fixes its files, and the
+      // context's files are hashed as they are.
+      const quickKey = await this.copyQuickKey(ctx, run, spec, source);
+      const cached = quickKey ? this.lookup(ctx, quickKey, step, run, undefined, cfg) : undefined;
+      if (cached) return cached;
+
+      let sourceRoot = ctx.req.contextDir;
+      if (source.kind === 'layers') {
+        const mounted = await helpers.mountImageRootfs(this.d.images.layers, source.top, ctx.scratchDir);
         releases.push(() => mounted.release());
         sourceRoot = mounted.path;
-        fromContext = false;
       }
       let targetRoot: string | null = null;
       if (run.state.topChainId) {
@@ -500,29 +516,12 @@ export class BuildService implements BuildBackendService {
         releases.push(() => mounted.release());
         targetRoot = mounted.path;
       }
-      const sources = ins.sources.map((s) => x.word(s));
-      const dest = x.word(ins.dest);
-      const spec: CopySpec = {
-        add: ins.kind === 'ADD',
-        sources,
-        heredocs: ins.heredocs.map((h) => ({ name: h.name, content: !h.expand ? h.content : this.d.expandHeredoc ? this.d.expandHeredoc(h.content, run.args.lookup(cfg.Env ?? [])) : x.word(h.content) })),
-        dest,
-        workdir: cfg.WorkingDir ?? '',
-        ...(ins.chown ? { chown: x.word(ins.chown) } : {}),
-        ...(ins.chmod ? { chmod: x.word(ins.chmod) } : {}),
-        exclude: ins.exclude.map((e) => x.word(e)),
-        parents: ins.parents,
-        ...(ins.unpack !== undefined ? { unpack: ins.unpack } : {}),
-        ...(ins.checksum ? { checksum: x.word(ins.checksum) } : {}),
-        ...(ins.keepGitDir !== undefined ? { keepGitDir: ins.keepGitDir } : {}),
-        link: ins.link,
-      };
-      prepared = await helpers.prepareCopy(spec, { sourceRoot, fromContext, targetRoot, signal: ctx.signal, tempDir: ctx.scratchDir });
-      const what = await sourceKind(sourceRoot, sources, ins.heredocs.length);
+      prepared = await helpers.prepareCopy(spec, { sourceRoot, fromContext: source.kind === 'context', targetRoot, signal: ctx.signal, tempDir: ctx.scratchDir });
+      const what = await sourceKind(sourceRoot, spec.sources, ins.heredocs.length);
       // dockerd writes `--chown=u:g` straight before the source word, with no space (its history text).
       const chownWord = spec.chown ? `--chown=${spec.chown}` : '';
-      const createdBy = nop(run.state.config, `${ins.kind} ${chownWord}${what}:${prepared.checksum.replace(/^sha256:/, '')} in ${dest} `);
-      const key = cacheKey([run.state.key, createdBy, JSON.stringify(spec), prepared.checksum]);
+      const createdBy = nop(run.state.config, `${ins.kind} ${chownWord}${what}:${prepared.checksum.replace(/^sha256:/, '')} in ${spec.dest} `);
+      const key = quickKey ?? cacheKey([run.state.key, createdBy, JSON.stringify(spec), prepared.checksum]);
       const hit = this.lookup(ctx, key, step, run, createdBy, cfg);
       if (hit) return hit;
       const p = prepared;
@@ -539,15 +538,55 @@ export class BuildService implements BuildBackendService {
     }
   }
 
+  /** The COPY/ADD step's words expanded with the stage's environment. */
+  private copySpec(run: StageRun, ins: CopyInstruction, cfg: ImageRunConfig, x: Expander): CopySpec {
+    return {
+      add: ins.kind === 'ADD',
+      sources: ins.sources.map((s) => x.word(s)),
+      heredocs: ins.heredocs.map((h) => ({ name: h.name, content: !h.expand ? h.content : this.d.expandHeredoc ? this.d.expandHeredoc(h.content, run.args.lookup(cfg.Env ?? [])) : x.word(h.content) })),
+      dest: x.word(ins.dest),
+      workdir: cfg.WorkingDir ?? '',
+      ...(ins.chown ? { chown: x.word(ins.chown) } : {}),
+      ...(ins.chmod ? { chmod: x.word(ins.chmod) } : {}),
+      exclude: ins.exclude.map((e) => x.word(e)),
+      parents: ins.parents,
+      ...(ins.unpack !== undefined ? { unpack: ins.unpack } : {}),
+      ...(ins.checksum ? { checksum: x.word(ins.checksum) } : {}),
+      ...(ins.keepGitDir !== undefined ? { keepGitDir: ins.keepGitDir } : {}),
+      link: ins.link,
+    };
+  }
+
+  /**
+   * The COPY/ADD cache key computed without mounting anything; undefined when the sources cannot be
+   * hashed on their own (then the full preparation decides, and its error is the user's).
+   */
+  private async copyQuickKey(ctx: BuildContext, run: StageRun, spec: CopySpec, source: { kind: 'context' } | { kind: 'layers'; identity: string }): Promise<string | undefined> {
+    if (ctx.req.noCache) return undefined;
+    let sources: string;
+    if (source.kind === 'layers') sources = source.identity;
+    else {
+      // The context's side alone: owners and the destination are fixed by the parent, which the key holds.
+      const alone = await this.requireCopy()
+        .prepareCopy({ ...spec, chown: undefined }, { sourceRoot: ctx.req.contextDir, fromContext: true, targetRoot: null, signal: ctx.signal, tempDir: ctx.scratchDir })
+        .catch(() => undefined);
+      if (!alone) return undefined;
+      sources = alone.checksum;
+      await alone.dispose().catch(() => {});
+    }
+    return cacheKey([run.state.key, 'copy', JSON.stringify(spec), sources]);
+  }
+
   // ---- the cache ----------------------------------------------------------------------------
 
-  private lookup(ctx: BuildContext, key: string, step: StepRef, run: StageRun, createdBy: string, cfg: ImageRunConfig): StepState | undefined {
+  private lookup(ctx: BuildContext, key: string, step: StepRef, run: StageRun, createdBy: string | undefined, cfg: ImageRunConfig): StepState | undefined {
     if (ctx.req.noCache) return undefined;
     const hit = this.d.cache.lookup(key, (chainId) => Boolean(this.d.images.layers.get(chainId)));
     if (hit) {
       ctx.onEvent({ type: 'step-cached', step });
       return stateOf(hit);
     }
+    if (createdBy === undefined) return undefined;
     const restored = this.fromCacheImages(ctx, run.state, createdBy, cfg);
     if (!restored) return undefined;
     ctx.onEvent({ type: 'step-cached', step });
