@@ -87,7 +87,7 @@ export async function runStep(containers: ContainerService, input: RunStepInput)
       // The last output may trail the exit a little.
       await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
       input.signal.throwIfAborted();
-      if (StatusCode !== 0) throw new BerthError('Internal', `The command '${input.cmd.join(' ')}' returned a non-zero code: ${StatusCode}`);
+      if (StatusCode !== 0) throw new RunStepFailed(`The command '${input.cmd.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
     } finally {
       attachment.detach();
     }
@@ -99,5 +99,15 @@ export async function runStep(containers: ContainerService, input: RunStepInput)
       () => input.onRemoved(id),
       (err) => log.warn('build: removing a step container failed', { id, error: messageOf(err) }),
     );
+  }
+}
+
+/** A RUN whose command exited non-zero: dockerd's stream carries the exit code as the error's `code`. */
+export class RunStepFailed extends BerthError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super('Internal', message);
   }
 }

@@ -581,7 +581,8 @@ export class BuildService implements BuildBackendService {
 
   private lookup(ctx: BuildContext, key: string, step: StepRef, run: StageRun, createdBy: string | undefined, cfg: ImageRunConfig): StepState | undefined {
     if (ctx.req.noCache) return undefined;
-    const hit = this.d.cache.lookup(key, (chainId) => Boolean(this.d.images.layers.get(chainId)));
+    // As dockerd's classic builder: with --cache-from only those images serve as cache, not the local cache.
+    const hit = ctx.req.cacheFrom.length ? undefined : this.d.cache.lookup(key, (chainId) => Boolean(this.d.images.layers.get(chainId)));
     if (hit) {
       ctx.onEvent({ type: 'step-cached', step });
       return stateOf(hit);

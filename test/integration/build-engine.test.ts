@@ -108,6 +108,25 @@ describe('build engine through /build', () => {
     assert.match(t.stderr, /failed to reach build target nosuch in Dockerfile/);
   });
 
+  test('--cache-from: only the named images serve as cache (as dockerd), not the local cache', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nENV FOO=bar\nRUN touch baz\nRUN touch bax\n' });
+    assert.equal((await build(dir, '-t', 'cf:1')).code, 0);
+    const usingCache = (out: string) => out.split('\n').filter((l) => l.includes('Using cache')).length;
+    const from = await build(dir, '-t', 'cf:2', '--cache-from', 'cf:1');
+    assert.equal(from.code, 0, from.stderr);
+    assert.equal(usingCache(from.stdout), 3);
+    const none = await build(dir, '-t', 'cf:3', '--cache-from', 'nosuchtag');
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(usingCache(none.stdout), 0);
+  });
+
+  test('a failing RUN carries its exit code in the stream\'s errorDetail, as dockerd', async () => {
+    const tar = Buffer.concat([tarEntry('Dockerfile', 'FROM busybox\nRUN exit 3\n'), Buffer.alloc(1024)]);
+    const r = await d.request('POST', '/v1.41/build?rm=1', tar, { 'Content-Type': 'application/x-tar' });
+    const last = JSON.parse(r.text.trim().split('\n').at(-1)!) as { errorDetail?: { code?: number; message?: string } };
+    assert.deepEqual(last.errorDetail, { code: 3, message: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" });
+  });
+
   test('a client that goes away mid-RUN stops the build and leaves no container or mount', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nRUN echo started && sleep 60\n' });
     const child = spawn(DOCKER, ['build', dir], { env: { ...process.env, DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' } });
@@ -140,3 +159,23 @@ describe('build engine through /build', () => {
     assert.equal((r.stdout.match(/Using cache/g) ?? []).length, 2, r.stdout);
   });
 });
+
+/** One ustar entry of a regular file (a context small enough to write by hand). */
+function tarEntry(name: string, text: string): Buffer {
+  const body = Buffer.from(text);
+  const header = Buffer.alloc(512);
+  header.write(name, 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(body.length.toString(8).padStart(11, '0') + '\0', 124);
+  header.write('00000000000\0', 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return Buffer.concat([header, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+}

@@ -102,7 +102,10 @@ export class BuildStream {
     }
     if (!this.wrote) return false;
     const message = messageOf(err);
-    this.emit(encode({ errorDetail: { message }, error: message }));
+    // A failed RUN carries its exit code, which dockerd puts in errorDetail (docker-py reads it).
+    const exitCode = (err as { exitCode?: unknown } | undefined)?.exitCode;
+    const detail = typeof exitCode === 'number' ? { code: exitCode, message } : { message };
+    this.emit(encode({ errorDetail: detail, error: message }));
     return true;
   }
 
