@@ -28,6 +28,7 @@ import { BerthError, invalidArgument, messageOf, notFound } from '../lib/errors.
 import { KeyedMutex } from '../lib/mutex.js';
 import { sha256Hex } from '../lib/ids.js';
 import { log } from '../lib/log.js';
+import type { CopyRoots, CopySpec, PreparedCopy } from './copy.js';
 
 /** expand.ts's ShellLex, as the builder uses it. */
 export interface WordLexer {
@@ -35,39 +36,11 @@ export interface WordLexer {
   processWords(word: string, env: (name: string) => string | undefined): string[];
 }
 
-/** copy.ts and rootfs.ts (CONTRACTS.md), given by the daemon. */
+/** prepareCopy (copy.ts) and mountImageRootfs (rootfs.ts), given by the daemon. */
 export interface CopyHelpers {
   prepareCopy(spec: CopySpec, roots: CopyRoots): Promise<PreparedCopy>;
   mountImageRootfs(layers: LayerStore, topChainId: string | null, scratchDir: string): Promise<{ path: string; release(): Promise<void> }>;
 }
-export interface CopySpec {
-  add: boolean;
-  sources: string[];
-  heredocs: Array<{ name: string; content: string }>;
-  dest: string;
-  workdir: string;
-  chown?: string;
-  chmod?: string;
-  exclude: string[];
-  parents: boolean;
-  unpack?: boolean;
-  checksum?: string;
-  keepGitDir?: boolean;
-  link: boolean;
-}
-export interface CopyRoots {
-  sourceRoot: string;
-  fromContext: boolean;
-  targetRoot: string | null;
-  signal: AbortSignal;
-  tempDir?: string;
-}
-export interface PreparedCopy {
-  checksum: string;
-  layer(): Readable;
-  dispose(): Promise<void>;
-}
-
 export interface BuildServiceDeps {
   images: ImageService;
   containers: ContainerService;

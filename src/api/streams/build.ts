@@ -1,5 +1,6 @@
 import type { BuildEvent, BuildResult } from '../../build/types.js';
 import { messageOf } from '../../lib/errors.js';
+import { RunStepFailed } from '../../build/run-step.js';
 
 /**
  * The /build answer: BuildEvents rendered as dockerd's classic builder writes them (one JSON message per
@@ -103,8 +104,7 @@ export class BuildStream {
     if (!this.wrote) return false;
     const message = messageOf(err);
     // A failed RUN carries its exit code, which dockerd puts in errorDetail (docker-py reads it).
-    const exitCode = (err as { exitCode?: unknown } | undefined)?.exitCode;
-    const detail = typeof exitCode === 'number' ? { code: exitCode, message } : { message };
+    const detail = err instanceof RunStepFailed ? { code: err.exitCode, message } : { message };
     this.emit(encode({ errorDetail: detail, error: message }));
     return true;
   }
