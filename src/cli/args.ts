@@ -58,6 +58,12 @@ export interface CommandDef {
    */
   noInterspersed?: boolean;
   subcommands?: CommandDef[];
+  /**
+   * cobra's persistent flags: accepted by this command and every command below it, before or
+   * after the subcommand's name (`berth compose -f x.yml up` and `berth compose up -f x.yml`).
+   * The leaf's Invocation.flags holds their values.
+   */
+  persistentFlags?: FlagDef[];
   /** Where the root help lists it. */
   group?: 'common' | 'management';
   hidden?: boolean;
@@ -327,6 +333,10 @@ export function resolve(root: CommandDef, argv: string[]): Resolution {
 
   const path: CommandDef[] = [];
   let cmd = root;
+  // Persistent flags of the commands passed so far, and the tokens given for them before a
+  // subcommand's name: the leaf parses those tokens again, so it holds every value.
+  let persistent: FlagDef[] = [];
+  let carried: string[] = [];
   for (;;) {
     const name = rest[0]!;
     const sub = findSub(cmd, name);
@@ -343,10 +353,11 @@ export function resolve(root: CommandDef, argv: string[]): Resolution {
     path.push(sub);
     cmd = sub;
     rest = rest.slice(1);
+    persistent = [...persistent, ...(cmd.persistentFlags ?? [])];
     const isGroup = !!cmd.subcommands?.length && !cmd.run;
     let local: ParsedFlags;
     try {
-      local = parseFlags(cmd.flags ?? [], rest, !isGroup && !cmd.noInterspersed);
+      local = parseFlags([...persistent, ...(cmd.flags ?? [])], isGroup ? rest : [...carried, ...rest], !isGroup && !cmd.noInterspersed);
     } catch (err) {
       if (err instanceof FlagError) return { kind: 'error', message: flagErrorText(root, path, err.message), exitCode: 125, globals };
       throw err;
@@ -356,6 +367,7 @@ export function resolve(root: CommandDef, argv: string[]): Resolution {
       return { kind: 'help', command: cmd, path, globals, shortHelp: local.shortHelp, implicit: !local.help };
     }
     if (isGroup) {
+      carried = [...carried, ...rest.slice(0, rest.length - local.positionals.length)];
       rest = local.positionals;
       continue;
     }

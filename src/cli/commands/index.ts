@@ -38,6 +38,7 @@ import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
 import { registryCommand } from './registry.js';
 import { buildCommand, builderCommand } from './build.js';
+import { composeCommand } from './compose/index.js';
 import { tlsGlobalFlags } from '../tls.js';
 import { configDir } from '../credentials.js';
 
@@ -136,6 +137,7 @@ export const rootCommand: CommandDef = {
     infoCommand('info', 'common'),
     // Management commands.
     builderCommand,
+    composeCommand,
     containerCommand,
     imageCommand,
     networkCommand,

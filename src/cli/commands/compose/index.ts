@@ -1,0 +1,29 @@
+/**
+ * `berth compose`: docker compose's command tree. The subcommands come from several modules
+ * (lifecycle, images, the rest here); the persistent flags are project-options.ts's.
+ */
+import type { CommandDef } from '../../args.js';
+import { composeFlags, loadComposeProject } from './project-options.js';
+import { lifecycleCommands } from './lifecycle.js';
+import { imageCommands } from './image-commands.js';
+import { configJson, configYaml } from '../../../compose/index.js';
+
+const configCommand: CommandDef = {
+  name: 'config',
+  usage: '[OPTIONS] [SERVICE...]',
+  short: 'Parse, resolve and render compose file in canonical format',
+  flags: [{ name: 'format', type: 'string', default: 'yaml', usage: 'Format the output. Values: [yaml | json]' }],
+  run: async (inv, cli) => {
+    const project = loadComposeProject(inv, cli, inv.args);
+    cli.out.write(inv.flags.string('format') === 'json' ? configJson(project) : configYaml(project));
+  },
+};
+
+export const composeCommand: CommandDef = {
+  name: 'compose',
+  usage: '[OPTIONS] COMMAND',
+  short: 'Docker Compose',
+  group: 'management',
+  persistentFlags: composeFlags,
+  subcommands: [...lifecycleCommands(), ...imageCommands(), configCommand].sort((a, b) => a.name.localeCompare(b.name)),
+};
