@@ -68,7 +68,7 @@ function storedContext(dir: string, name: string): { endpoint: Endpoint; tls?: C
 
 /** The daemon a plugin run with these global flags and this environment talks to. */
 export function dockerEndpoint(globals: FlagValues, env: NodeJS.ProcessEnv): { endpoint: Endpoint; tls?: ClientTls } {
-  const dir = configDir(globals.string('config') || undefined, env);
+  const dir = configDir(globals.changed('config') ? globals.string('config') : undefined, env);
   const name = contextName(globals, env, dir);
   if (name !== DEFAULT_CONTEXT) return storedContext(dir, name);
   const hosts = globals.list('host');
