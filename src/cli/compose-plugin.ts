@@ -59,5 +59,5 @@ if (argv[0] === 'docker-cli-plugin-metadata') {
     ],
     subcommands: [composeCommand],
   };
-  process.exitCode = await runProgram({ root, endpoint: dockerEndpoint }, viaDocker ? argv : ['compose', ...argv]);
+  process.exitCode = await runProgram({ root, endpoint: dockerEndpoint, daemonName: 'Docker' }, viaDocker ? argv : ['compose', ...argv]);
 }

@@ -17,6 +17,8 @@ export interface Program {
   root: CommandDef;
   /** The daemon the global flags and the environment name; called on the first request only. */
   endpoint(globals: FlagValues, env: NodeJS.ProcessEnv): { endpoint: Endpoint; tls?: ClientTls };
+  /** What connection errors call the daemon (the client's default: "Berth"). */
+  daemonName?: string;
   /** What the root's --version prints, when the root has that flag. */
   versionLine?: () => string;
 }
@@ -41,7 +43,7 @@ function makeCli(program: Program, globals: FlagValues): { cli: Cli; close: () =
     client: () => {
       if (!client) {
         const { endpoint, tls } = program.endpoint(globals, process.env);
-        client = new ApiClient(endpoint, { apiVersion: process.env.DOCKER_API_VERSION, tls });
+        client = new ApiClient(endpoint, { apiVersion: process.env.DOCKER_API_VERSION, tls, daemonName: program.daemonName });
       }
       return client;
     },
