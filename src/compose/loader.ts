@@ -12,6 +12,7 @@ import { resolveExtends } from './extends.js';
 import { addIncluded, includeSpecs } from './include.js';
 import { interpolateTree, isMapping, Tagged } from './interpolate.js';
 import { canonicalFile } from './canonical.js';
+import { castTypes } from './cast.js';
 import { mergeFiles } from './merge.js';
 import { normalizeFileObjects, normalizeNetworks, normalizeService, normalizeVolumes } from './normalize.js';
 import { activeProfiles, splitByProfiles } from './profiles.js';
@@ -76,7 +77,7 @@ function readFileData(file: string, ctx: FileSetContext): Dict {
   const parsed = parseComposeYaml(text, file);
   const data = (ctx.options.interpolate === false ? parsed : interpolateTree(parsed, (name) => ctx.env[name], ctx.warn)) as Dict;
   validateAgainstSchema(untagged(data), file);
-  return data;
+  return castTypes(data);
 }
 
 /** What the schema sees: `!reset`/`!override` values as the plain values they carry. */

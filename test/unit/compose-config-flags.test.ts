@@ -81,3 +81,17 @@ test('label_file labels under the service labels', () => {
   const dir = project({ 'compose.yaml': 'services:\n  a: {image: x, label_file: ./l.env, labels: {b: own}}\n', 'l.env': 'a=1\nb=file\n' });
   assert.deepEqual(load(dir).project.services.a.labels, { a: '1', b: 'own' });
 });
+
+test('interpolated booleans and numbers are cast where the schema types them; sizes and environment stay strings', () => {
+  const dir = project({
+    'compose.yaml': 'services:\n  a:\n    image: x\n    privileged: ${PRIV}\n    read_only: "false"\n    cpu_shares: ${SHARES}\n    mem_limit: ${MEM}\n    environment: {V: "${VERSION}"}\n    healthcheck: {test: "true", retries: "${RETRIES}"}\n    ports: [{target: 80, published: "${PORT}"}]\n',
+  });
+  const a = load(dir, { env: { PRIV: 'false', SHARES: '512', MEM: '64m', VERSION: '1.0', RETRIES: '3', PORT: '8080' } }).project.services.a;
+  assert.equal(a.privileged, false);
+  assert.equal(a.read_only, false);
+  assert.equal(a.cpu_shares, 512);
+  assert.equal(a.mem_limit, '64m');
+  assert.equal(a.environment.V, '1.0');
+  assert.equal(a.healthcheck?.retries, 3);
+  assert.equal(a.ports[0].published, '8080');
+});
