@@ -165,7 +165,11 @@ test('networks: priority order, first in NetworkingConfig, the rest after create
   // A one-off gets only its own name as alias unless --use-aliases.
   const run = create(p, 'a', { oneoff: true, name: 'proj-a-run-x' });
   assert.deepEqual((run.body.NetworkingConfig as Dict).EndpointsConfig.proj_front.Aliases, ['proj-a-run-x']);
-  assert.deepEqual(networkCreateRequest(p, 'back'), {
+  const back = networkCreateRequest(p, 'back') as Dict;
+  assert.match(back.Labels['com.docker.compose.config-hash'], /^[0-9a-f]{64}$/);
+  assert.notEqual(back.Labels['com.docker.compose.config-hash'], (networkCreateRequest(p, 'front') as Dict).Labels['com.docker.compose.config-hash']);
+  delete back.Labels['com.docker.compose.config-hash'];
+  assert.deepEqual(back, {
     Name: 'proj_back',
     Driver: 'bridge',
     Labels: { 'com.docker.compose.project': 'proj', 'com.docker.compose.network': 'back', 'com.docker.compose.version': '2.40.0-berth' },
@@ -358,7 +362,10 @@ test('assertSupported: unsupported keys are refused with the service and key nam
 
 test('volumeCreateRequest carries driver options and labels', () => {
   const p = loaded('services:\n  a: {image: x}\nvolumes:\n  v: {driver_opts: {type: tmpfs, device: tmpfs}, labels: [k=v]}\n');
-  assert.deepEqual(volumeCreateRequest(p, 'v'), {
+  const body = volumeCreateRequest(p, 'v') as Dict;
+  assert.match(body.Labels['com.docker.compose.config-hash'], /^[0-9a-f]{64}$/);
+  delete body.Labels['com.docker.compose.config-hash'];
+  assert.deepEqual(body, {
     Name: 'proj_v',
     Driver: 'local',
     DriverOpts: { type: 'tmpfs', device: 'tmpfs' },

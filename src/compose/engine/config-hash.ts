@@ -44,3 +44,8 @@ export function hashedConfig(service: ServiceConfig): Record<string, unknown> {
 export function serviceConfigHash(service: ServiceConfig): string {
   return createHash('sha256').update(JSON.stringify(hashedConfig(service))).digest('hex');
 }
+
+/** The config-hash label of a network or volume (docker compose's NetworkHash / VolumeHash). */
+export function resourceConfigHash(config: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(canonical(config))).digest('hex');
+}

@@ -11,7 +11,7 @@
 import type { ComposeProject, ServiceConfig } from '../types.js';
 import { ComposeError } from '../errors.js';
 import { COMPOSE_VERSION, LABEL } from './labels.js';
-import { serviceConfigHash } from './config-hash.js';
+import { resourceConfigHash, serviceConfigHash } from './config-hash.js';
 import { hostConfig, containerHealthcheck, exposedPorts, portBindings, restartPolicy, commandEnv, stopTimeout } from './host-config.js';
 import { serviceMounts, type InjectedFile } from './mounts.js';
 import { serviceNetworking } from './networking.js';
@@ -217,6 +217,7 @@ export function networkCreateRequest(project: ComposeProject, key: string): Reco
       [LABEL.project]: project.name,
       [LABEL.network]: key,
       [LABEL.version]: COMPOSE_VERSION,
+      [LABEL.configHash]: resourceConfigHash(net),
     },
   };
   if (net.driver_opts) body.Options = net.driver_opts;
@@ -253,6 +254,8 @@ export function volumeCreateRequest(project: ComposeProject, key: string): Recor
       [LABEL.project]: project.name,
       [LABEL.volume]: key,
       [LABEL.version]: COMPOSE_VERSION,
+      // A volume without a driver hashes as `local`, as docker compose's VolumeHash.
+      [LABEL.configHash]: resourceConfigHash({ ...vol, driver: vol.driver ?? 'local' }),
     },
   };
 }
