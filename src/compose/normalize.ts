@@ -9,6 +9,7 @@ import { readEnvFile } from './env-file.js';
 import type { WarnFn } from './errors.js';
 import { isMapping } from './interpolate.js';
 import { shellSplit } from './shell-split.js';
+import { parseBytes } from './units.js';
 import type {
   EnvFileConfig,
   FileObjectConfig,
@@ -64,6 +65,17 @@ function fileLabels(files: unknown, projectDir: string, labels: Record<string, s
   return { ...fromFiles, ...labels };
 }
 
+const SIZE_KEYS = ['mem_limit', 'memswap_limit', 'mem_reservation', 'shm_size'];
+
+function deployResources(raw: Dict, where: string): Dict {
+  const out: Dict = { ...raw };
+  for (const kind of ['limits', 'reservations']) {
+    const r = raw[kind];
+    if (isMapping(r) && r.memory !== undefined) out[kind] = { ...r, memory: String(parseBytes(r.memory as string | number, `${where}.deploy.resources.${kind}.memory`)) };
+  }
+  return out;
+}
+
 export function normalizeService(name: string, raw: Dict, env: Record<string, string>, warn: WarnFn, options: NormalizeOptions = {}): ServiceConfig {
   const svc: Dict = { ...raw };
   const where = `services.${name}`;
@@ -97,6 +109,9 @@ export function normalizeService(name: string, raw: Dict, env: Record<string, st
     svc.build = { ...svc.build, dockerfile: 'Dockerfile' };
   }
   if (svc.scale !== undefined) svc.scale = Number(svc.scale);
+  // Sizes as docker compose prints them: a byte count in a string ("536870912").
+  for (const key of SIZE_KEYS) if (svc[key] !== undefined) svc[key] = String(parseBytes(svc[key] as string | number, `${where}.${key}`));
+  if (isMapping(svc.deploy) && isMapping(svc.deploy.resources)) svc.deploy = { ...svc.deploy, resources: deployResources(svc.deploy.resources, where) };
   if (isMapping(svc.deploy) && svc.deploy.replicas !== undefined) svc.deploy = { ...svc.deploy, replicas: Number(svc.deploy.replicas) };
   return { ...(svc as Omit<ServiceConfig, 'name'>), name } as ServiceConfig;
 }

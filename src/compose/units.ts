@@ -9,6 +9,7 @@ const MULTIPLIER: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 10
 /** Bytes from a number or a string such as "512m", "1.5GB", "64k"; `where` names the key in errors. */
 export function parseBytes(value: number | string, where: string): number {
   if (typeof value === 'number') return Math.trunc(value);
+  if (/^-1$/.test(value.trim())) return -1;
   const m = /^(\d+(?:\.\d+)*) ?([kmgtp])?i?b?$/i.exec(value.trim());
   if (!m) throw new ComposeError(`${where}: invalid size: '${value}'`);
   return Math.trunc(Number(m[1]) * MULTIPLIER[(m[2] ?? '').toLowerCase()]);
