@@ -28,8 +28,7 @@ function resolve(schema: Schema): Schema {
 }
 
 function castScalar(schema: Schema, value: string): unknown {
-  const types = Array.isArray(schema.type) ? (schema.type as string[]) : [];
-  if (!types.includes('string')) return value;
+  const types = Array.isArray(schema.type) ? (schema.type as string[]) : typeof schema.type === 'string' ? [schema.type] : [];
   if (types.includes('boolean') && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
   if ((types.includes('number') || types.includes('integer')) && /^-?\d+(\.\d+)?$/.test(value)) return Number(value);
   return value;
@@ -38,14 +37,22 @@ function castScalar(schema: Schema, value: string): unknown {
 /** Object alternatives of a schema (itself, or its oneOf/anyOf members with properties). */
 function objectSchemas(schema: Schema): Schema[] {
   const out: Schema[] = [];
-  if (schema.properties) out.push(schema);
+  const isObject = (s: Schema) => Boolean(s.properties || s.patternProperties);
+  if (isObject(schema)) out.push(schema);
   for (const key of ['oneOf', 'anyOf'] as const) {
     for (const alt of (schema[key] as Schema[] | undefined) ?? []) {
       const r = resolve(alt);
-      if (r.properties) out.push(r);
+      if (isObject(r)) out.push(r);
     }
   }
   return out;
+}
+
+function patternSchema(schema: Schema, key: string): Schema | undefined {
+  for (const [pattern, sub] of Object.entries((schema.patternProperties as Record<string, Schema> | undefined) ?? {})) {
+    if (new RegExp(pattern).test(key)) return sub;
+  }
+  return undefined;
 }
 
 function walk(rawSchema: Schema, value: unknown): unknown {
@@ -61,8 +68,14 @@ function walk(rawSchema: Schema, value: unknown): unknown {
     if (alternatives.length === 0) return value;
     const out: Dict = { ...value };
     for (const [key, v] of Object.entries(value)) {
-      const prop = alternatives.map((a) => (a.properties as Record<string, Schema>)[key]).find(Boolean);
+      const prop = alternatives.map((a) => (a.properties as Record<string, Schema> | undefined)?.[key]).find(Boolean);
       if (prop) out[key] = walk(prop, v);
+      // Entries of named maps (depends_on, ulimits) are walked only when they are mappings themselves, so
+      // free-form values (environment, labels) are never cast.
+      else if (isMapping(v) || v instanceof Tagged) {
+        const pattern = alternatives.map((a) => patternSchema(a, key)).find(Boolean);
+        if (pattern) out[key] = walk(pattern, v);
+      }
     }
     return out;
   }
@@ -72,7 +85,8 @@ function walk(rawSchema: Schema, value: unknown): unknown {
 const SECTIONS: Record<string, string> = { services: 'service', networks: 'network', volumes: 'volume', secrets: 'secret', configs: 'config' };
 
 /** A file's data with schema-typed booleans and numbers cast from strings. */
-export function castTypes(data: Dict): Dict {
+export function castTypes(data: unknown): unknown {
+  if (!isMapping(data)) return data;
   const out: Dict = { ...data };
   for (const [section, def] of Object.entries(SECTIONS)) {
     const entries = data[section];

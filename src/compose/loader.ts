@@ -75,9 +75,10 @@ function readFileData(file: string, ctx: FileSetContext): Dict {
     throw new ComposeError(`open ${file}: no such file or directory`);
   }
   const parsed = parseComposeYaml(text, file);
-  const data = (ctx.options.interpolate === false ? parsed : interpolateTree(parsed, (name) => ctx.env[name], ctx.warn)) as Dict;
+  // Interpolated values are strings: cast back where the schema wants a boolean or a number, then validate.
+  const data = (ctx.options.interpolate === false ? parsed : castTypes(interpolateTree(parsed, (name) => ctx.env[name], ctx.warn))) as Dict;
   validateAgainstSchema(untagged(data), file);
-  return castTypes(data);
+  return data;
 }
 
 /** What the schema sees: `!reset`/`!override` values as the plain values they carry. */

@@ -84,10 +84,12 @@ test('label_file labels under the service labels', () => {
 
 test('interpolated booleans and numbers are cast where the schema types them; sizes and environment stay strings', () => {
   const dir = project({
-    'compose.yaml': 'services:\n  a:\n    image: x\n    privileged: ${PRIV}\n    read_only: "false"\n    cpu_shares: ${SHARES}\n    mem_limit: ${MEM}\n    environment: {V: "${VERSION}"}\n    healthcheck: {test: "true", retries: "${RETRIES}"}\n    ports: [{target: 80, published: "${PORT}"}]\n',
+    'compose.yaml': 'services:\n  b: {image: y}\n  a:\n    image: x\n    depends_on: {b: {condition: service_started, required: "${PRIV}"}}\n    ulimits: {nofile: {soft: "${SHARES}", hard: "${SHARES}"}}\n    privileged: ${PRIV}\n    read_only: "false"\n    cpu_shares: ${SHARES}\n    mem_limit: ${MEM}\n    environment: {V: "${VERSION}"}\n    healthcheck: {test: "true", retries: "${RETRIES}"}\n    ports: [{target: 80, published: "${PORT}"}]\n',
   });
   const a = load(dir, { env: { PRIV: 'false', SHARES: '512', MEM: '64m', VERSION: '1.0', RETRIES: '3', PORT: '8080' } }).project.services.a;
   assert.equal(a.privileged, false);
+  assert.equal(a.depends_on.b.required, false);
+  assert.deepEqual(a.ulimits, { nofile: { soft: 512, hard: 512 } });
   assert.equal(a.read_only, false);
   assert.equal(a.cpu_shares, 512);
   assert.equal(a.mem_limit, '67108864'); // a size: bytes in a string, as docker compose prints it
