@@ -88,8 +88,11 @@ function checkService(project: ComposeProject, svc: ServiceConfig, warn: WarnFn)
   }
 }
 
+/** Like the loader's: docker compose's logrus warning line on stderr. */
+const defaultWarn: WarnFn = (m) => process.stderr.write(`WARN[0000] ${m}\n`);
+
 /** Throws ComposeError naming the first service and key Berth does not support; warns for Swarm-only keys. */
-export function assertSupported(project: ComposeProject, warn: WarnFn = () => {}): void {
+export function assertSupported(project: ComposeProject, warn: WarnFn = defaultWarn): void {
   for (const svc of Object.values(project.services)) checkService(project, svc, warn);
   for (const [key, net] of Object.entries(project.networks)) {
     if (net.external) continue;
