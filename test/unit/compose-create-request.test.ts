@@ -358,6 +358,10 @@ test('assertSupported: unsupported keys are refused with the service and key nam
   const warnings: string[] = [];
   assertSupported(loaded('services:\n  web: {image: x, runtime: runc, deploy: {placement: {constraints: [a]}}}\n'), (m) => warnings.push(m));
   assert.deepEqual(warnings, ['service "web": deploy.placement applies to Swarm only and is ignored']);
+  warnings.length = 0;
+  const modes = 'services:\n  web: {image: x, secrets: [{source: f, mode: 0o400}, {source: e, mode: 0o400}]}\nsecrets:\n  f: {file: ./f}\n  e: {environment: E}\n';
+  assertSupported(loaded(modes), (m) => warnings.push(m));
+  assert.deepEqual(warnings, ['secrets `uid`, `gid` and `mode` are not supported, they will be ignored']);
 });
 
 test('volumeCreateRequest carries driver options and labels', () => {

@@ -81,8 +81,10 @@ function checkService(project: ComposeProject, svc: ServiceConfig, warn: WarnFn)
     for (const ref of svc[kind] ?? []) {
       const def = project[kind][ref.source];
       if (def?.external) throw new ComposeError(`unsupported external ${kind.slice(0, -1)} ${def.name}`);
-      if (ref.uid !== undefined || ref.gid !== undefined || ref.mode !== undefined) {
-        warn(`${kind} \`uid\`, \`gid\` and \`mode\` are not supported for files, they will be ignored`);
+      // A file is bind-mounted as it is; only injected content gets an owner and a mode.
+      const fromFile = typeof def?.file === 'string' && def.content === undefined && def.environment === undefined;
+      if (fromFile && (ref.uid !== undefined || ref.gid !== undefined || ref.mode !== undefined)) {
+        warn(`${kind === 'secrets' ? 'secrets' : 'config'} \`uid\`, \`gid\` and \`mode\` are not supported, they will be ignored`);
       }
     }
   }
