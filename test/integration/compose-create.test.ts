@@ -10,11 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestDaemon, freeSubnet24 } from './harness.js';
 import { loadProject } from '../../src/compose/index.js';
+import { ApiClient, parseHost } from '../../src/cli/client.js';
 import {
   assertSupported,
   containerCreateRequest,
   containerName,
-  injectedFilesArchive,
+  injectFiles,
   networkCreateRequest,
   volumeCreateRequest,
 } from '../../src/compose/engine/create-request.js';
@@ -71,8 +72,8 @@ test('a translated service is created, connected, injected, started and inspects
     const r = await d.request('POST', `/networks/${extra.network}/connect`, { Container: id, EndpointConfig: extra.endpoint });
     assert.equal(r.status, 200, r.text);
   }
-  const put = await d.request('PUT', `/containers/${id}/archive?path=/`, await injectedFilesArchive(req.files), { 'Content-Type': 'application/x-tar' });
-  assert.equal(put.status, 200, put.text);
+  assert.equal(req.files.length, 1);
+  await injectFiles(new ApiClient(parseHost(d.host)), id, req.files);
   assert.equal((await d.request('POST', `/containers/${id}/start`)).status, 204);
 
   const info = (await d.request('GET', `/containers/${id}/json`)).json();

@@ -68,7 +68,7 @@ export interface ContainerCreate {
   platform?: string;
   /**
    * Secrets and configs from `environment:` or `content:`: the engine writes them into the container
-   * after create and before start (PUT /containers/{id}/archive?path=/ with injectedFilesArchive()).
+   * after create and before start: `await injectFiles(ctx.client, id, req.files)`.
    */
   files: InjectedFile[];
 }
@@ -198,7 +198,7 @@ export function containerCreateRequest(project: ComposeProject, original: Servic
 }
 
 /** A tar of the files to inject, for PUT /containers/{id}/archive?path=/ (docker compose's createTar). */
-export { injectedFilesArchive } from './inject-files.js';
+export { injectedFilesArchive, injectFiles } from './inject-files.js';
 
 /** Labels of a network or volume, from a list or a mapping. */
 function labelMap(value: unknown): Record<string, string> {

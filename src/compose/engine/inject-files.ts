@@ -26,3 +26,24 @@ export async function injectedFilesArchive(files: InjectedFile[]): Promise<Buffe
 export function injectedFilesKeepOwner(files: InjectedFile[]): boolean {
   return files.some((f) => f.uid !== 0 || f.gid !== 0);
 }
+
+/** The part of the CLI's ApiClient this needs. */
+interface ArchiveClient {
+  request(method: string, path: string, opts: { query?: Record<string, string>; body?: Uint8Array; headers?: Record<string, string> }): Promise<{ resume(): unknown }>;
+}
+
+/**
+ * Writes a created container's secrets and configs without a file (ContainerCreate.files); call after
+ * create and before start, as docker compose does. Nothing to do when there are none.
+ */
+export async function injectFiles(client: ArchiveClient, containerId: string, files: InjectedFile[]): Promise<void> {
+  if (files.length === 0) return;
+  const query: Record<string, string> = { path: '/' };
+  if (injectedFilesKeepOwner(files)) query.copyUIDGID = '1';
+  const res = await client.request('PUT', `/containers/${encodeURIComponent(containerId)}/archive`, {
+    query,
+    body: await injectedFilesArchive(files),
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
+  res.resume();
+}
