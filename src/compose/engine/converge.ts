@@ -1,0 +1,210 @@
+/**
+ * Convergence (`up`, `create`, what `run` needs): networks and volumes, images, then each
+ * service's containers made to match the file, in dependency order and in parallel where the
+ * graph allows; then the start phase, which waits for each service's depends_on conditions.
+ */
+import type { ComposeProject, ServiceConfig } from '../types.js';
+import { assertSupported, containerCreateRequest, containerName, serviceConfigHash } from './create-request.js';
+import { ensureImages, type EnsureImagesOptions } from './images.js';
+import { LABEL } from './labels.js';
+import { canonicalName, containerEventId, projectContainers, serviceOf, type ContainerSummary } from './containers.js';
+import { buildGraph, forEachLimited, graphServices, walkGraph, type ServiceGraph } from './graph.js';
+import { orphans, planService, restartDependents, serviceScale, type RecreateStrategy } from './plan.js';
+import { ensureNetworks, ensureVolumes, errorText, usedNetworks } from './resources.js';
+import { waitDependencies } from './conditions.js';
+import { removeContainer, stopContainer } from './container-ops.js';
+import type { ComposeContext } from './types.js';
+
+export interface ConvergeOptions {
+  /** Services named on the command line (empty: all). */
+  services?: string[];
+  noDeps?: boolean;
+  /** For the named services (all when none are named). */
+  recreate?: RecreateStrategy;
+  /** For dependencies pulled in but not named. */
+  recreateDependencies?: RecreateStrategy;
+  /** --scale svc=n */
+  scale?: Record<string, number>;
+  removeOrphans?: boolean;
+  ignoreOrphans?: boolean;
+  /** -t: seconds to wait for a stop; absent: the container's own stop timeout. */
+  timeout?: number;
+  images?: EnsureImagesOptions;
+}
+
+export interface ConvergeResult {
+  graph: ServiceGraph;
+  /** Containers made by this run (removed again if their start fails). */
+  created: Set<string>;
+}
+
+/** Creates (or recreates) what the services need; starts nothing new (see startServices). */
+export async function converge(ctx: ComposeContext, project: ComposeProject, opts: ConvergeOptions = {}): Promise<ConvergeResult> {
+  assertSupported(project);
+  const graph = buildGraph(project, opts.services ?? [], opts.noDeps);
+  const services = graphServices(graph);
+  const named = new Set(opts.services?.length ? opts.services : Object.keys(project.services));
+
+  const all = await projectContainers(ctx, project.name, { all: true, oneoff: false });
+  const orphaned = orphans(project, all);
+  if (orphaned.length && opts.removeOrphans) {
+    await forEachLimited(orphaned, ctx.parallel, async (c) => {
+      await stopContainer(ctx, c, opts.timeout);
+      await removeContainer(ctx, c, { volumes: false });
+    });
+  } else if (orphaned.length && !opts.ignoreOrphans) {
+    ctx.warn(
+      `Found orphan containers (${orphaned.map(canonicalName).join(', ')}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`,
+    );
+  }
+
+  await ensureNetworks(ctx, project, usedNetworks(project, services));
+  await ensureVolumes(ctx, project);
+  const imageIds = await ensureImages(ctx, project, services, opts.images ?? {});
+
+  const created = new Set<string>();
+  const recreated = new Set<string>();
+  await walkGraph(
+    graph,
+    async (name) => {
+      const service = project.services[name]!;
+      let strategy = named.has(name) ? (opts.recreate ?? 'diverged') : (opts.recreateDependencies ?? 'diverged');
+      if (strategy !== 'never' && restartDependents(project, recreated, name)) strategy = 'force';
+      const existing = all.filter((c) => serviceOf(c) === name);
+      const plan = planService(existing, {
+        expected: serviceScale(service, opts.scale?.[name]),
+        configHash: serviceConfigHash(service),
+        imageId: imageIds.get(name),
+        strategy,
+      });
+      if (plan.recreate.length) recreated.add(name);
+      await forEachLimited(plan.remove, ctx.parallel, async (c) => {
+        await stopContainer(ctx, c, opts.timeout);
+        await removeContainer(ctx, c, { volumes: false });
+      });
+      for (const c of plan.keep) if (c.State === 'running') ctx.progress.event({ id: containerEventId(canonicalName(c)), status: 'Running', done: true });
+      await forEachLimited(plan.recreate, ctx.parallel, async (c) => {
+        created.add(await recreateContainer(ctx, project, service, c, imageIds.get(name), opts.timeout));
+      });
+      await forEachLimited(plan.create, ctx.parallel, async (n) => {
+        created.add(await createContainer(ctx, project, service, n, imageIds.get(name)));
+      });
+    },
+    { parallel: ctx.parallel },
+  );
+  return { graph, created };
+}
+
+/**
+ * Creates replica `number` of `service` and connects its extra networks. A failure removes
+ * what was made, so no half-configured container is left.
+ */
+export async function createContainer(
+  ctx: ComposeContext,
+  project: ComposeProject,
+  service: ServiceConfig,
+  number: number,
+  imageId: string | undefined,
+  extraLabels: Record<string, string> = {},
+): Promise<string> {
+  const name = containerName(project, service, number);
+  const eventId = containerEventId(name);
+  ctx.progress.event({ id: eventId, status: 'Creating' });
+  let id: string | undefined;
+  try {
+    const req = containerCreateRequest(project, service, { number, name, imageDigest: imageId });
+    const labels = (req.body.Labels ?? {}) as Record<string, string>;
+    if (imageId && !labels[LABEL.image]) labels[LABEL.image] = imageId;
+    if (!labels[LABEL.dependsOn]) labels[LABEL.dependsOn] = dependsOnLabel(service);
+    Object.assign(labels, extraLabels);
+    req.body.Labels = labels;
+    const res = await ctx.client.json<{ Id: string }>('POST', '/containers/create', { query: { name: req.name }, json: req.body });
+    id = res.Id;
+    for (const extra of req.extraNetworks) {
+      const body = 'EndpointConfig' in extra.endpoint ? { ...extra.endpoint, Container: id } : { Container: id, EndpointConfig: extra.endpoint };
+      await ctx.client.request('POST', `/networks/${encodeURIComponent(extra.network)}/connect`, { json: body }).then((r) => r.resume());
+    }
+  } catch (err) {
+    ctx.progress.event({ id: eventId, status: 'Error', text: errorText(err), error: true });
+    if (id) await ctx.client.request('DELETE', `/containers/${id}`, { query: { force: '1', v: '1' } }).then((r) => r.resume(), () => undefined);
+    throw err;
+  }
+  ctx.progress.event({ id: eventId, status: 'Created', done: true });
+  return id;
+}
+
+/** docker compose's depends_on label: "svc:condition:restart,...". */
+function dependsOnLabel(service: ServiceConfig): string {
+  return Object.entries(service.depends_on ?? {})
+    .map(([dep, c]) => `${dep}:${c.condition}:${c.restart === true}`)
+    .join(',');
+}
+
+/**
+ * docker compose's recreate: stop the old container, rename it `<id12>_<name>`, create the new
+ * one, remove the old. If creating fails, the old one gets its name back (and is left stopped).
+ */
+async function recreateContainer(
+  ctx: ComposeContext,
+  project: ComposeProject,
+  service: ServiceConfig,
+  old: ContainerSummary,
+  imageId: string | undefined,
+  timeout: number | undefined,
+): Promise<string> {
+  const name = canonicalName(old);
+  const eventId = containerEventId(name);
+  ctx.progress.event({ id: eventId, status: 'Recreate' });
+  await stopContainer(ctx, old, timeout, false);
+  const tmpName = `${old.Id.slice(0, 12)}_${name}`;
+  await ctx.client.request('POST', `/containers/${old.Id}/rename`, { query: { name: tmpName } }).then((r) => r.resume());
+  const number = Number(old.Labels[LABEL.containerNumber]) || 1;
+  let id: string;
+  try {
+    id = await createContainer(ctx, project, service, number, imageId, { [LABEL.replace]: old.Id });
+  } catch (err) {
+    await ctx.client.request('POST', `/containers/${old.Id}/rename`, { query: { name } }).then((r) => r.resume(), () => undefined);
+    throw err;
+  }
+  await ctx.client.request('DELETE', `/containers/${old.Id}`, { query: { force: '1' } }).then((r) => r.resume());
+  ctx.progress.event({ id: eventId, status: 'Recreated', done: true });
+  return id;
+}
+
+export interface StartOptions {
+  /** Containers made by this run: removed if their start fails (nothing half-made is left). */
+  created?: Set<string>;
+}
+
+/**
+ * The start phase: in dependency order, each service waits for its depends_on conditions, then
+ * its containers that are not running are started.
+ */
+export async function startServices(ctx: ComposeContext, project: ComposeProject, graph: ServiceGraph, opts: StartOptions = {}): Promise<void> {
+  const all = await projectContainers(ctx, project.name, { all: true, oneoff: false });
+  await walkGraph(
+    graph,
+    async (name) => {
+      const service = project.services[name]!;
+      const deps = Object.fromEntries(Object.entries(service.depends_on ?? {}).filter(([d]) => graph.deps.has(d)));
+      await waitDependencies(ctx, project, deps);
+      const mine = all.filter((c) => serviceOf(c) === name && c.State !== 'running');
+      await forEachLimited(mine, ctx.parallel, (c) => startContainer(ctx, c, opts.created?.has(c.Id) ?? false));
+    },
+    { parallel: ctx.parallel },
+  );
+}
+
+/** Starts a container; one this run made that fails to start is removed again. */
+export async function startContainer(ctx: ComposeContext, c: ContainerSummary, removeOnFailure: boolean): Promise<void> {
+  const eventId = containerEventId(canonicalName(c));
+  ctx.progress.event({ id: eventId, status: 'Starting' });
+  try {
+    await ctx.client.request('POST', `/containers/${c.Id}/start`).then((r) => r.resume());
+  } catch (err) {
+    ctx.progress.event({ id: eventId, status: 'Error', text: errorText(err), error: true });
+    if (removeOnFailure) await ctx.client.request('DELETE', `/containers/${c.Id}`, { query: { force: '1', v: '1' } }).then((r) => r.resume(), () => undefined);
+    throw err;
+  }
+  ctx.progress.event({ id: eventId, status: 'Started', done: true });
+}
