@@ -106,10 +106,11 @@ export async function createContainer(
   number: number,
   imageId: string | undefined,
   extraLabels: Record<string, string> = {},
+  report = true,
 ): Promise<string> {
   const name = containerName(project, service, number);
   const eventId = containerEventId(name);
-  ctx.progress.event({ id: eventId, status: 'Creating' });
+  if (report) ctx.progress.event({ id: eventId, status: 'Creating' });
   let id: string | undefined;
   try {
     const req = containerCreateRequest(project, service, { number, name, imageDigest: imageId });
@@ -129,7 +130,7 @@ export async function createContainer(
     if (id) await ctx.client.request('DELETE', `/containers/${id}`, { query: { force: '1', v: '1' } }).then((r) => r.resume(), () => undefined);
     throw err;
   }
-  ctx.progress.event({ id: eventId, status: 'Created', done: true });
+  if (report) ctx.progress.event({ id: eventId, status: 'Created', done: true });
   return id;
 }
 
@@ -161,7 +162,7 @@ async function recreateContainer(
   const number = Number(old.Labels[LABEL.containerNumber]) || 1;
   let id: string;
   try {
-    id = await createContainer(ctx, project, service, number, imageId, { [LABEL.replace]: old.Id });
+    id = await createContainer(ctx, project, service, number, imageId, { [LABEL.replace]: old.Id }, false);
   } catch (err) {
     await ctx.client.request('POST', `/containers/${old.Id}/rename`, { query: { name } }).then((r) => r.resume(), () => undefined);
     throw err;
