@@ -12,7 +12,7 @@ import { orphans } from './plan.js';
 import { startContainer } from './converge.js';
 import { waitDependencies } from './conditions.js';
 import { removeContainer, stopContainer } from './container-ops.js';
-import { errorText, removeNetwork, removeVolume } from './resources.js';
+import { errorText, projectNetworks, projectVolumes, removeNetwork, removeVolume } from './resources.js';
 import { serviceImageName } from './images.js';
 import type { ComposeContext } from './types.js';
 
@@ -175,4 +175,18 @@ async function exists(ctx: ComposeContext, path: string): Promise<boolean> {
     if (err instanceof DaemonError && err.status === 404) return false;
     throw err;
   }
+}
+
+/**
+ * `compose -p NAME down` without a compose file: everything carrying the project label goes
+ * (containers, networks, with `volumes` its volumes), as docker compose does from labels alone.
+ */
+export async function downByName(ctx: ComposeContext, projectName: string, opts: Pick<DownOptions, 'volumes' | 'timeout'> = {}): Promise<void> {
+  const all = await projectContainers(ctx, projectName, { all: true });
+  await forEachLimited(all, ctx.parallel, async (c) => {
+    await stopContainer(ctx, c, opts.timeout);
+    await removeContainer(ctx, c, { volumes: !!opts.volumes });
+  });
+  for (const net of await projectNetworks(ctx, projectName)) await removeNetwork(ctx, net.Name);
+  if (opts.volumes) for (const vol of await projectVolumes(ctx, projectName)) await removeVolume(ctx, vol.Name);
 }

@@ -8,7 +8,7 @@ import { CliError } from '../../errors.js';
 import { composeContext, loadComposeProject } from './project-options.js';
 import { converge, startServices, type ConvergeOptions } from '../../../compose/engine/converge.js';
 import { graphServices } from '../../../compose/engine/graph.js';
-import { downProject, restartProject, startProject, stopProject } from '../../../compose/engine/lifecycle.js';
+import { downByName, downProject, restartProject, startProject, stopProject } from '../../../compose/engine/lifecycle.js';
 import { attachProject, killProject, waitForProject } from '../../../compose/engine/up.js';
 import type { RecreateStrategy } from '../../../compose/engine/plan.js';
 import type { ComposeContext } from '../../../compose/engine/types.js';
@@ -181,7 +181,16 @@ const downCommand: CommandDef = {
   run: async (inv, cli) => {
     const rmi = inv.flags.string('rmi');
     if (rmi && rmi !== 'local' && rmi !== 'all') throw new CliError(`invalid value for --rmi: "${rmi}"`);
-    const project = loadComposeProject(inv, cli);
+    const name = inv.flags.string('project-name') || cli.env.COMPOSE_PROJECT_NAME;
+    let project;
+    try {
+      project = loadComposeProject(inv, cli);
+    } catch (err) {
+      // docker compose -p NAME down works without the file, from the labels alone.
+      if (!name || !/no configuration file provided/.test((err as Error).message)) throw err;
+      await withContext(inv, cli, (ctx) => downByName(ctx, name, { volumes: inv.flags.bool('volumes'), timeout: timeoutOf(inv) }));
+      return;
+    }
     await withContext(inv, cli, (ctx) =>
       downProject(ctx, project, {
         removeOrphans: inv.flags.bool('remove-orphans'),
