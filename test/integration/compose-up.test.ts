@@ -143,6 +143,11 @@ volumes:
     assert.equal(third['cuconv-web-1'], second['cuconv-web-1']);
     assert.match(r.stderr, / Container cuconv-other-1  Recreated/);
 
+    const anonOf = async (id: string) =>
+      ((await d.request('GET', `/containers/${id}/json`)).json().Mounts as Array<{ Name?: string; Destination: string }>).find((m) => m.Destination === '/anon')?.Name;
+    const anonBefore = await anonOf(third['cuconv-db-1']!);
+    assert.ok(anonBefore);
+
     // db changed: web (restart: true) follows, other (no restart) stays.
     p.write(yaml('1002', '1001'));
     r = await p.compose('up', '-d');
@@ -155,6 +160,8 @@ volumes:
     assert.ok(fourth.every((c) => c.state === 'running'), JSON.stringify(fourth));
     // The recreated container replaced the old one: no `<id>_name` leftovers.
     assert.equal(fourth.length, 3);
+    // ... and took over its anonymous volume, as docker compose does.
+    assert.equal(await anonOf(fourthIds['cuconv-db-1']!), anonBefore);
 
     const volumesBefore = (await d.request('GET', '/volumes')).json().Volumes.length;
     assert.ok(volumesBefore >= 2); // cuconv_data and db's anonymous volume

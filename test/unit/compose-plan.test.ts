@@ -207,3 +207,17 @@ test('progress modes: plain when not a terminal, quiet prints nothing, tty draws
   assert.match(out, /\[\+\] Running 1\/1/);
   assert.match(out, / ✔ Container a Started/);
 });
+
+test('a recreated container inherits the old anonymous volumes by target', async () => {
+  const { inheritAnonymousVolumes } = await import('../../src/compose/engine/converge.js');
+  const body = { HostConfig: { Mounts: [{ Type: 'volume', Target: '/anon' }, { Type: 'volume', Source: 'p_data', Target: '/data' }, { Type: 'tmpfs', Target: '/t' }] } };
+  inheritAnonymousVolumes(body, [
+    { Type: 'volume', Name: 'a'.repeat(64), Destination: '/anon/' },
+    { Type: 'volume', Name: 'p_data', Destination: '/data' },
+  ]);
+  assert.deepEqual(body.HostConfig.Mounts, [
+    { Type: 'volume', Target: '/anon', Source: 'a'.repeat(64) },
+    { Type: 'volume', Source: 'p_data', Target: '/data' },
+    { Type: 'tmpfs', Target: '/t' },
+  ]);
+});

@@ -30,6 +30,8 @@ export interface ConvergeOptions {
   /** -t: seconds to wait for a stop; absent: the container's own stop timeout. */
   timeout?: number;
   images?: EnsureImagesOptions;
+  /** -V: recreated containers get new anonymous volumes instead of the old container's. */
+  renewAnonVolumes?: boolean;
 }
 
 export interface ConvergeResult {
@@ -84,7 +86,7 @@ export async function converge(ctx: ComposeContext, project: ComposeProject, opt
       });
       for (const c of plan.keep) if (c.State === 'running') ctx.progress.event({ id: containerEventId(canonicalName(c)), status: 'Running', done: true });
       await forEachLimited(plan.recreate, ctx.parallel, async (c) => {
-        created.add(await recreateContainer(ctx, project, service, c, imageIds.get(name), opts.timeout));
+        created.add(await recreateContainer(ctx, project, service, c, imageIds.get(name), opts.timeout, !opts.renewAnonVolumes));
       });
       await forEachLimited(plan.create, ctx.parallel, async (n) => {
         created.add(await createContainer(ctx, project, service, n, imageIds.get(name)));
@@ -107,6 +109,7 @@ export async function createContainer(
   imageId: string | undefined,
   extraLabels: Record<string, string> = {},
   report = true,
+  inherit: OldMount[] = [],
 ): Promise<string> {
   const name = containerName(project, service, number);
   const eventId = containerEventId(name);
@@ -119,6 +122,7 @@ export async function createContainer(
     if (!labels[LABEL.dependsOn]) labels[LABEL.dependsOn] = dependsOnLabel(service);
     Object.assign(labels, extraLabels);
     req.body.Labels = labels;
+    inheritAnonymousVolumes(req.body, inherit);
     const res = await ctx.client.json<{ Id: string }>('POST', '/containers/create', { query: { name: req.name }, json: req.body });
     id = res.Id;
     for (const extra of req.extraNetworks) {
@@ -152,22 +156,31 @@ async function recreateContainer(
   old: ContainerSummary,
   imageId: string | undefined,
   timeout: number | undefined,
+  inherit: boolean,
 ): Promise<string> {
   const name = canonicalName(old);
   const eventId = containerEventId(name);
   ctx.progress.event({ id: eventId, status: 'Recreate' });
+  const oldMounts = inherit ? ((await ctx.client.json<{ Mounts?: OldMount[] }>('GET', `/containers/${old.Id}/json`)).Mounts ?? []) : [];
   await stopContainer(ctx, old, timeout, false);
   const tmpName = `${old.Id.slice(0, 12)}_${name}`;
   await ctx.client.request('POST', `/containers/${old.Id}/rename`, { query: { name: tmpName } }).then((r) => r.resume());
   const number = Number(old.Labels[LABEL.containerNumber]) || 1;
   let id: string;
   try {
-    id = await createContainer(ctx, project, service, number, imageId, { [LABEL.replace]: old.Id }, false);
+    id = await createContainer(ctx, project, service, number, imageId, { [LABEL.replace]: old.Id }, false, oldMounts);
   } catch (err) {
     await ctx.client.request('POST', `/containers/${old.Id}/rename`, { query: { name } }).then((r) => r.resume(), () => undefined);
     throw err;
   }
+  // Anonymous volumes the new container took over stay; the others go with the old container.
+  const kept = new Set((await ctx.client.json<{ Mounts?: OldMount[] }>('GET', `/containers/${id}/json`)).Mounts?.map((m) => m.Name) ?? []);
+  const before = inherit ? oldMounts : ((await ctx.client.json<{ Mounts?: OldMount[] }>('GET', `/containers/${old.Id}/json`)).Mounts ?? []);
   await ctx.client.request('DELETE', `/containers/${old.Id}`, { query: { force: '1' } }).then((r) => r.resume());
+  for (const m of before) {
+    if (m.Type !== 'volume' || !m.Name || kept.has(m.Name) || !isAnonymousName(m.Name, project)) continue;
+    await ctx.client.request('DELETE', `/volumes/${m.Name}`).then((r) => r.resume(), () => undefined);
+  }
   ctx.progress.event({ id: eventId, status: 'Recreated', done: true });
   return id;
 }
@@ -208,4 +221,31 @@ export async function startContainer(ctx: ComposeContext, c: ContainerSummary, r
     throw err;
   }
   ctx.progress.event({ id: eventId, status: 'Started', done: true });
+}
+
+/** A mount as GET /containers/{id}/json lists it. */
+export interface OldMount {
+  Type: string;
+  Name?: string;
+  Source?: string;
+  Destination: string;
+  RW?: boolean;
+}
+
+/** A volume name Docker generated (64 hex digits) that is none of the project's named volumes. */
+function isAnonymousName(name: string, project: ComposeProject): boolean {
+  return /^[0-9a-f]{64}$/.test(name) && !Object.values(project.volumes).some((v) => v.name === name);
+}
+
+/**
+ * docker compose's inheritance on recreate: an anonymous volume of the service (a volume mount
+ * without a source) takes the old container's volume at the same target, so its data survives.
+ */
+export function inheritAnonymousVolumes(body: Record<string, unknown>, old: OldMount[]): void {
+  const host = body.HostConfig as { Mounts?: Array<{ Type?: string; Source?: string; Target?: string }> } | undefined;
+  for (const m of host?.Mounts ?? []) {
+    if (m.Type !== 'volume' || m.Source || !m.Target) continue;
+    const prev = old.find((o) => o.Type === 'volume' && o.Name && o.Destination.replace(/\/+$/, '') === m.Target!.replace(/\/+$/, ''));
+    if (prev) m.Source = prev.Name;
+  }
 }

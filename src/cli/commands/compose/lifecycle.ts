@@ -49,6 +49,8 @@ function convergeOptions(inv: Invocation, cli: Cli): ConvergeOptions {
   if (f.bool('force-recreate') && f.bool('no-recreate')) throw new CliError('--force-recreate and --no-recreate are incompatible');
   const pull = f.string('pull');
   if (!['policy', 'always', 'missing', 'never', 'build', ''].includes(pull)) throw new CliError(`invalid --pull option "${pull}"`);
+  if (flagIf(inv, 'renew-anon-volumes') && f.bool('no-recreate')) throw new CliError('--no-recreate and --renew-anon-volumes are incompatible');
+  if (flagIf(inv, 'always-recreate-deps') && f.bool('no-recreate')) throw new CliError('--always-recreate-deps and --no-recreate are incompatible');
   const recreate: RecreateStrategy = f.bool('force-recreate') ? 'force' : f.bool('no-recreate') ? 'never' : 'diverged';
   const scale = parseScale(f.list('scale'));
   return {
@@ -60,6 +62,7 @@ function convergeOptions(inv: Invocation, cli: Cli): ConvergeOptions {
     removeOrphans: f.bool('remove-orphans'),
     ignoreOrphans: /^(1|true)$/i.test(cli.env.COMPOSE_IGNORE_ORPHANS ?? ''),
     timeout: timeoutOf(inv),
+    renewAnonVolumes: flagIf(inv, 'renew-anon-volumes'),
     images: { build: f.bool('build'), noBuild: f.bool('no-build'), pull: pull === 'policy' ? undefined : pull, quietPull: f.bool('quiet-pull') },
   };
 }
@@ -95,6 +98,7 @@ const upCommand: CommandDef = {
     { name: 'timestamps', type: 'bool', usage: 'Show timestamps' },
     { name: 'no-deps', type: 'bool', usage: "Don't start linked services" },
     { name: 'always-recreate-deps', type: 'bool', usage: 'Recreate dependent containers. Incompatible with --no-recreate.' },
+    { name: 'renew-anon-volumes', short: 'V', type: 'bool', usage: 'Recreate anonymous volumes instead of retrieving data from the previous containers' },
     { name: 'wait', type: 'bool', usage: 'Wait for services to be running|healthy. Implies detached mode.' },
     { name: 'wait-timeout', type: 'int', usage: 'Maximum duration in seconds to wait for the project to be running|healthy' },
     { name: 'watch', short: 'w', type: 'bool', usage: 'Watch source code and rebuild/refresh containers when files are updated.' },
