@@ -7,6 +7,9 @@ import { composeFlags, loadComposeProject } from './project-options.js';
 import { lifecycleCommands } from './lifecycle.js';
 import { imageCommands } from './image-commands.js';
 import { configJson, configYaml } from '../../../compose/index.js';
+import { psCommand } from './ps.js';
+import { lsCommand } from './ls.js';
+import { logsCommand } from './logs.js';
 
 const configCommand: CommandDef = {
   name: 'config',
@@ -19,11 +22,17 @@ const configCommand: CommandDef = {
   },
 };
 
+/** The commands of this module (all but the lifecycle and image ones). */
+export function otherCommands(): CommandDef[] {
+  return [psCommand, lsCommand, logsCommand, configCommand];
+}
+
 export const composeCommand: CommandDef = {
   name: 'compose',
   usage: '[OPTIONS] COMMAND',
   short: 'Docker Compose',
+  long: 'Define and run multi-container applications with Docker',
   group: 'management',
   persistentFlags: composeFlags,
-  subcommands: [...lifecycleCommands(), ...imageCommands(), configCommand].sort((a, b) => a.name.localeCompare(b.name)),
+  subcommands: [...lifecycleCommands(), ...imageCommands(), ...otherCommands()].sort((a, b) => a.name.localeCompare(b.name)),
 };
