@@ -197,3 +197,202 @@ test('project logs -f: stop() ends following at once', async () => {
     await logs.done;
   });
 });
+
+// ---- the commands' formatting -------------------------------------------------------------
+
+const ps = await import('../../src/cli/commands/compose/ps.js');
+const ls = await import('../../src/cli/commands/compose/ls.js');
+const top = await import('../../src/cli/commands/compose/top.js');
+const port = await import('../../src/cli/commands/compose/port.js');
+const images = await import('../../src/cli/commands/compose/images.js');
+const events = await import('../../src/cli/commands/compose/events.js');
+const run = await import('../../src/cli/commands/compose/run.js');
+const exec = await import('../../src/cli/commands/compose/exec.js');
+const { resolve } = await import('../../src/cli/args.js');
+const { rootCommand } = await import('../../src/cli/commands/index.js');
+const { renderHelp } = await import('../../src/cli/help.js');
+
+const NOW = 1795870800_000; // 2026-11-28T13:00:00Z
+const labels = (service: string, n: number) => ({
+  'com.docker.compose.project': 'demo',
+  'com.docker.compose.service': service,
+  'com.docker.compose.container-number': String(n),
+});
+
+test('ps: default table sorted by name, ports folded as docker shows them', () => {
+  const c = (name: string, service: string, extra = {}) => ({
+    Id: name.padEnd(64, '0'),
+    Names: [`/${name}`],
+    Image: 'busybox',
+    Command: 'sh -c "sleep 1000"',
+    Created: NOW / 1000 - 120,
+    State: 'running',
+    Status: 'Up 2 minutes',
+    Labels: labels(service, 1),
+    ...extra,
+  });
+  const out = ps.formatPs(
+    [
+      c('demo-web-1', 'web', {
+        Ports: [
+          { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+          { PrivatePort: 9001, Type: 'tcp' },
+          { PrivatePort: 9000, Type: 'tcp' },
+        ],
+      }),
+      c('demo-db-1', 'db'),
+    ],
+    { format: '', quiet: false, services: false, trunc: true, now: NOW },
+  );
+  assert.equal(
+    out,
+    'NAME         IMAGE     COMMAND                  SERVICE   CREATED         STATUS         PORTS\n' +
+      'demo-db-1    busybox   "sh -c \\"sleep 1000\\""   db        2 minutes ago   Up 2 minutes   \n' +
+      'demo-web-1   busybox   "sh -c \\"sleep 1000\\""   web       2 minutes ago   Up 2 minutes   9000-9001/tcp, 0.0.0.0:8080->80/tcp\n',
+  );
+  assert.equal(ps.formatPs([c('demo-web-1', 'web')], { format: '', quiet: true, services: false, trunc: true, now: NOW }), 'demo-web-1'.padEnd(64, '0') + '\n');
+  assert.equal(ps.formatPs([c('b-1', 'web'), c('a-1', 'db'), c('c-1', 'web')], { format: '', quiet: false, services: true, trunc: true, now: NOW }), 'db\nweb\n');
+  const json = JSON.parse(ps.formatPs([c('demo-web-1', 'web')], { format: 'json', quiet: false, services: false, trunc: true, now: NOW }));
+  assert.deepEqual(Object.keys(json), [...Object.keys(json)].sort(), 'keys sorted as Go marshals a map');
+  assert.equal(json.ID, 'demo-web-1'.padEnd(12, '0'));
+  assert.deepEqual([json.Name, json.Service, json.Project, json.ExitCode, json.Publishers], ['demo-web-1', 'web', 'demo', 0, []]);
+});
+
+test('ps: --filter accepts status only, worded as docker compose', () => {
+  assert.deepEqual(ps.parsePsFilter('status=running'), ['running']);
+  assert.throws(() => ps.parsePsFilter('status'), /arguments to --filter should be in form KEY=VAL/);
+  assert.throws(() => ps.parsePsFilter('name=x'), /^CliError: unknown filter name$/);
+  assert.equal(ps.displayablePorts([{ IP: '127.0.0.1', PrivatePort: 53, PublicPort: 53, Type: 'udp' }]), '127.0.0.1:53->53/udp');
+  assert.equal(ps.displayablePorts([{ IP: '::', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }]), '[::]:8080->80/tcp');
+});
+
+test('ls: combined status, config files merged, json and table', () => {
+  assert.equal(ls.combinedStatus(['running', 'exited', 'running']), 'exited(1), running(2)');
+  const stacks = ls.containersToStacks([
+    { Id: 'a', State: 'running', Labels: { 'com.docker.compose.project': 'b', 'com.docker.compose.project.config_files': '/x/compose.yaml' } },
+    { Id: 'b', State: 'exited', Labels: { 'com.docker.compose.project': 'a', 'com.docker.compose.project.config_files': '/y/a.yaml,/y/b.yaml' } },
+    { Id: 'c', State: 'running', Labels: { 'com.docker.compose.project': 'a', 'com.docker.compose.project.config_files': '/y/b.yaml' } },
+  ]);
+  assert.deepEqual(stacks, [
+    { Name: 'a', Status: 'exited(1), running(1)', ConfigFiles: '/y/a.yaml,/y/b.yaml' },
+    { Name: 'b', Status: 'running(1)', ConfigFiles: '/x/compose.yaml' },
+  ]);
+  assert.equal(
+    ls.formatStacks(stacks, 'table', false),
+    'NAME                STATUS                  CONFIG FILES\n' + 'a                   exited(1), running(1)   /y/a.yaml,/y/b.yaml\n' + 'b                   running(1)              /x/compose.yaml\n',
+  );
+  assert.equal(ls.formatStacks([], 'json', false), '[]\n');
+  assert.deepEqual(ls.filterStacks(stacks, ['name=^b$']), [stacks[1]]);
+  assert.throws(() => ls.formatStacks(stacks, 'yaml', false), /format value "yaml" could not be parsed/);
+});
+
+test('top: SERVICE and # first, titles merged, CMD last, missing cells dashed', () => {
+  const out = top.formatComposeTop([
+    { name: 'demo-web-1', service: 'web', replica: '1', titles: ['UID', 'PID', 'CMD'], processes: [['root', '10', 'sleep 1000']] },
+    { name: 'demo-db-1', service: 'db', replica: '1', titles: ['PID', 'CMD', 'TIME'], processes: [['20', 'postgres', '00:00:01']] },
+  ]);
+  // tabwriter(minwidth 4, padding 2): "#" takes four columns.
+  assert.equal(out, 'SERVICE  #   PID  TIME      UID   CMD\n' + 'db       1   20   00:00:01  -     postgres\n' + 'web      1   10   -         root  sleep 1000\n');
+  assert.equal(top.formatComposeTop([]), '');
+});
+
+test('port: the public address, or the ports the container has', () => {
+  const c = { Id: 'x', Names: ['/demo-web-1'], Ports: [{ IP: '127.0.0.1', PrivatePort: 80, PublicPort: 32768, Type: 'tcp' }, { PrivatePort: 53, Type: 'udp' }] };
+  assert.equal(port.publicPort(c, 80, 'tcp'), '127.0.0.1:32768');
+  assert.throws(() => port.publicPort(c, 80, 'udp'), /^CliError: no port 80\/udp for container demo-web-1: 80\/tcp, 53\/udp$/);
+});
+
+test('images: docker compose columns sorted by container; quiet ids unique; json', () => {
+  const list = [
+    { container: 'demo-web-1', id: 'sha256:' + 'a'.repeat(64), repository: 'busybox', tag: 'latest', platform: 'linux/amd64', size: 4_400_000, created: NOW - 3_600_000 * 50 },
+    { container: 'demo-db-1', id: 'sha256:' + 'a'.repeat(64), repository: '', tag: '', platform: 'unknown', size: 0 },
+  ];
+  assert.equal(
+    images.formatImages(list, 'table', false, NOW),
+    'CONTAINER           REPOSITORY          TAG                 PLATFORM            IMAGE ID            SIZE                CREATED\n' +
+      'demo-db-1           <none>              <none>              unknown             aaaaaaaaaaaa        0B                  N/A\n' +
+      'demo-web-1          busybox             latest              linux/amd64         aaaaaaaaaaaa        4.4MB               2 days ago\n',
+  );
+  assert.equal(images.formatImages(list, 'table', true, NOW), 'a'.repeat(64) + '\n');
+  assert.equal(images.formatImages([], 'json', false, NOW), 'null\n');
+});
+
+test('events: text with the blank line docker compose prints, json with compose labels left out', () => {
+  const raw = JSON.stringify({
+    Type: 'container',
+    Action: 'start',
+    Actor: { ID: 'abc', Attributes: { name: 'demo-web-1', image: 'busybox', 'com.docker.compose.service': 'web', 'com.docker.compose.oneoff': 'False' } },
+    time: 1795870800,
+    timeNano: 1795870800123456789,
+  }).replace('1795870800123456800', '1795870800123456789');
+  const e = events.composeEvent(raw, [])!;
+  assert.equal(events.formatComposeEvent(e, false), '2026-11-28 13:00:00.123456 container start abc (image=busybox, name=demo-web-1)\n\n');
+  assert.equal(
+    events.formatComposeEvent(e, true),
+    '{"action":"start","attributes":{"image":"busybox","name":"demo-web-1"},"id":"abc","service":"web","time":"2026-11-28T13:00:00.123456789Z","type":"container"}\n',
+  );
+  assert.equal(events.composeEvent(raw, ['db']), undefined);
+  assert.equal(events.composeEvent(raw.replace('"False"', '"True"'), []), undefined, 'one-off containers are left out');
+});
+
+test('run: the one-off name and the service as the one-off container runs it', () => {
+  assert.equal(run.oneOffName('demo', 'web', 'f'.repeat(64)), 'demo-web-run-ffffffffffff');
+  const project = { name: 'demo', workingDir: '/p', environment: { FROM_PROJECT: 'p' } } as never;
+  const service = {
+    name: 'web',
+    image: 'busybox',
+    command: ['httpd'],
+    environment: { A: '1' },
+    ports: [{ mode: 'ingress', target: 80, published: '8080', protocol: 'tcp' }],
+    volumes: [],
+    networks: {},
+    depends_on: {},
+    labels: {},
+    restart: 'always',
+  };
+  const base = { command: [], environment: [], labels: {}, user: '', workdir: '', volumes: [], publish: [], servicePorts: false, tty: false, interactive: true };
+  const plain = run.oneOffService(project, service as never, base, () => undefined);
+  assert.deepEqual([plain.ports, plain.restart, plain.command], [[], undefined, ['httpd']]);
+  assert.equal(service.restart, 'always', 'the model is left alone');
+  const over = run.oneOffService(
+    project,
+    service as never,
+    { ...base, entrypoint: ['sh', '-c'], environment: ['B=2', 'FROM_ENV', 'UNSET'], publish: ['127.0.0.1:9000:90'], volumes: ['./data:/data'], user: 'nobody' },
+    (k) => (k === 'FROM_ENV' ? 'e' : undefined),
+  );
+  assert.deepEqual(over.command, [], 'an entrypoint without a command clears the command');
+  assert.deepEqual(over.environment, { A: '1', B: '2', FROM_ENV: 'e' });
+  assert.equal((over.ports as Array<{ target: number }>)[0]!.target, 90);
+  assert.equal((over.volumes as Array<{ source: string }>)[0]!.source, '/p/data');
+  assert.equal(over.user, 'nobody');
+  const withPorts = run.oneOffService(project, service as never, { ...base, servicePorts: true }, () => undefined);
+  assert.equal(withPorts.ports.length, 1);
+});
+
+test('exec: -e KEY takes the value from the environment or is left out', () => {
+  assert.deepEqual(exec.resolveEnv(['A=1', 'B', 'C'], (k) => (k === 'B' ? 'b' : undefined)), ['A=1', 'B=b']);
+});
+
+test('compose flags before the subcommand are not captured by its own shorthands', () => {
+  const r = resolve(rootCommand, ['compose', '-f', 'x.yml', '-p', 'demo', 'logs', '-f', 'web']);
+  assert.equal(r.kind, 'run');
+  if (r.kind !== 'run') return;
+  assert.deepEqual([r.flags.list('file'), r.flags.string('project-name'), r.flags.bool('follow'), r.args], [['x.yml'], 'demo', true, ['web']]);
+  const runCmd = resolve(rootCommand, ['compose', '-p', 'demo', 'run', '-p', '80:80', 'web']);
+  assert.equal(runCmd.kind, 'run');
+  if (runCmd.kind !== 'run') return;
+  assert.deepEqual([runCmd.flags.string('project-name'), runCmd.flags.list('publish'), runCmd.args], ['demo', ['80:80'], ['web']]);
+});
+
+test('compose --help: docker compose usage, its persistent flags as Options, the commands', () => {
+  const r = resolve(rootCommand, ['compose', '--help']);
+  assert.equal(r.kind, 'help');
+  if (r.kind !== 'help') return;
+  const help = renderHelp(rootCommand, r.path, 200);
+  assert.match(help, /^Usage:  berth compose \[OPTIONS\] COMMAND\n\nDefine and run multi-container applications with Docker\n\nOptions:\n/);
+  assert.match(help, /\n  -f, --file stringArray +Compose configuration files\n/);
+  assert.match(help, /\n  -p, --project-name string +Project name\n/);
+  for (const c of ['ps', 'ls', 'logs', 'exec', 'run', 'top', 'images', 'port', 'events', 'cp', 'wait', 'kill', 'rm', 'pause', 'unpause', 'version', 'config']) {
+    assert.match(help, new RegExp(`\\n  ${c} +\\S`), c);
+  }
+});
