@@ -58,7 +58,17 @@ describe('compose commands', () => {
   });
 
   test('ps: docker compose columns, -q, --services, json, status filter; unknown service', async () => {
-    const ps = await compose(['ps']);
+    // Read-only: all at once, to keep the file's time down on a busy machine.
+    const [ps, q, services, jsonOut, exited, tmpl, unknown, badFilter] = await Promise.all([
+      compose(['ps']),
+      compose(['ps', '-q']),
+      compose(['ps', '--services']),
+      compose(['ps', '--format', 'json', 'web']),
+      compose(['ps', '--status', 'exited', '-q']),
+      compose(['ps', '--format', '{{.Name}} {{.Label "com.docker.compose.container-number"}}', 'db']),
+      withFile(['ps', 'nope']),
+      compose(['ps', '--filter', 'color=red']),
+    ]);
     assert.equal(ps.code, 0, ps.stderr);
     const [header, ...rows] = ps.stdout.trimEnd().split('\n');
     assert.match(header!, /^NAME +IMAGE +COMMAND +SERVICE +CREATED +STATUS +PORTS$/);
@@ -68,11 +78,10 @@ describe('compose commands', () => {
     );
     assert.match(rows[1]!, new RegExp(`^${p}-web-1 +busybox +"sh -c echo hello fr…" +web +.* ago +Up .* +127\\.0\\.0\\.1:\\d+->80/tcp$`));
 
-    const q = await compose(['ps', '-q']);
     assert.deepEqual(q.stdout.trim().split('\n').sort(), [ids.db1, ids.web1, ids.web2].sort());
-    assert.equal((await compose(['ps', '--services'])).stdout, 'db\nweb\n');
+    assert.equal(services.stdout, 'db\nweb\n');
 
-    const json = (await compose(['ps', '--format', 'json', 'web'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const json = jsonOut.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(json.map((j) => [j.Name, j.Service, j.State, j.Project]), [
       [`${p}-web-1`, 'web', 'running', p],
       [`${p}-web-2`, 'web', 'running', p],
@@ -80,54 +89,62 @@ describe('compose commands', () => {
     assert.equal(json[0].Publishers[0].TargetPort, 80);
     assert.equal(json[0].ID, ids.web1!.slice(0, 12));
 
-    assert.equal((await compose(['ps', '--status', 'exited', '-q'])).stdout, '');
-    assert.equal((await compose(['ps', '--format', '{{.Name}} {{.Label "com.docker.compose.container-number"}}', 'db'])).stdout, `${p}-db-1 1\n`);
-
-    const unknown = await withFile(['ps', 'nope']);
+    assert.equal(exited.stdout, '');
+    assert.equal(tmpl.stdout, `${p}-db-1 1\n`);
     assert.deepEqual([unknown.code, unknown.stderr], [1, 'no such service: nope\n']);
-    const badFilter = await compose(['ps', '--filter', 'color=red']);
     assert.deepEqual([badFilter.code, badFilter.stderr], [1, 'unknown filter color\n']);
   });
 
   test('ls: the project with its combined status and files; json; name filter', async () => {
-    const ls = await d.berth(['compose', 'ls']);
+    const [ls, jsonOut, none, bad] = await Promise.all([
+      d.berth(['compose', 'ls']),
+      d.berth(['compose', 'ls', '--format', 'json', '--filter', `name=${p}`]),
+      d.berth(['compose', 'ls', '-q', '--filter', 'name=^nomatch$']),
+      d.berth(['compose', 'ls', '--filter', 'status=x']),
+    ]);
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(ls.stdout, /^NAME +STATUS +CONFIG FILES\n/);
     assert.match(ls.stdout, new RegExp(`\\n${p} +running\\(3\\) +${file.replace(/[.]/g, '\\.')}\\n`));
-    const json = JSON.parse((await d.berth(['compose', 'ls', '--format', 'json', '--filter', `name=${p}`])).stdout);
+    const json = JSON.parse(jsonOut.stdout);
     assert.deepEqual(json, [{ Name: p, Status: 'running(3)', ConfigFiles: file }]);
-    assert.equal((await d.berth(['compose', 'ls', '-q', '--filter', 'name=^nomatch$'])).stdout, '');
-    const bad = await d.berth(['compose', 'ls', '--filter', 'status=x']);
+    assert.equal(none.stdout, '');
     assert.deepEqual([bad.code, bad.stderr], [1, "invalid filter 'status'\n"]);
   });
 
   test('logs: prefixes padded to the longest name, tty and multiplexed, --no-log-prefix, -t, --tail, --index', async () => {
-    const logs = await compose(['logs']);
+    const [logs, bare, stamped, tail, idx, none] = await Promise.all([
+      compose(['logs']),
+      compose(['logs', '--no-log-prefix', 'db']),
+      compose(['logs', '-t', 'db']),
+      compose(['logs', '--tail', '1', '--index', '1', 'web']),
+      compose(['logs', '--index', '2']),
+      d.berth(['compose', '-p', `${p}-empty`, 'logs']),
+    ]);
     assert.equal(logs.code, 0, logs.stderr);
     const lines = logs.stdout.trimEnd().split('\n').sort();
     // A TTY's lines end in \r\n; docker compose splits at \n and keeps the \r.
     assert.deepEqual(lines, ['db-1   | db ready\r', 'web-1  | hello from web-1', 'web-1  | warn from web-1', 'web-2  | hello from web-2']);
-    assert.equal((await compose(['logs', '--no-log-prefix', 'db'])).stdout, 'db ready\r\n');
-    assert.match((await compose(['logs', '-t', 'db'])).stdout, /^db-1  \| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z db ready\r\n$/);
-    assert.equal((await compose(['logs', '--tail', '1', '--index', '1', 'web'])).stdout, 'web-1  | warn from web-1\n');
-    const idx = await compose(['logs', '--index', '2']);
+    assert.equal(bare.stdout, 'db ready\r\n');
+    assert.match(stamped.stdout, /^db-1  \| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z db ready\r\n$/);
+    assert.equal(tail.stdout, 'web-1  | warn from web-1\n');
     assert.deepEqual([idx.code, idx.stderr], [1, '--index requires one service to be selected\n']);
-    const none = await d.berth(['compose', '-p', `${p}-empty`, 'logs']);
     assert.deepEqual([none.code, none.stdout], [0, '']);
   });
 
   test('exec: output, exit status of the command, --index, -e, -w; a service with no container', async () => {
-    const hi = await compose(['exec', '-T', 'web', 'echo', 'hi']);
+    const [hi, env, three, second, none, noThird] = await Promise.all([
+      compose(['exec', '-T', 'web', 'echo', 'hi']),
+      compose(['exec', '-T', '-e', 'FOO=bar', '-w', '/tmp', 'web', 'sh', '-c', 'echo $FOO $(pwd)']),
+      compose(['exec', '-T', 'web', 'sh', '-c', 'exit 3']),
+      compose(['exec', '-T', '--index', '2', 'web', 'hostname']),
+      compose(['exec', '-T', 'nope', 'true']),
+      compose(['exec', '-T', '--index', '3', 'web', 'true']),
+    ]);
     assert.deepEqual([hi.code, hi.stdout, hi.stderr], [0, 'hi\n', '']);
-    const env = await compose(['exec', '-T', '-e', 'FOO=bar', '-w', '/tmp', 'web', 'sh', '-c', 'echo $FOO $(pwd)']);
     assert.deepEqual([env.code, env.stdout], [0, 'bar /tmp\n']);
-    const three = await compose(['exec', '-T', 'web', 'sh', '-c', 'exit 3']);
     assert.deepEqual([three.code, three.stderr], [3, '']);
-    const second = await compose(['exec', '-T', '--index', '2', 'web', 'hostname']);
     assert.equal(second.stdout.trim(), ids.web2!.slice(0, 12));
-    const none = await compose(['exec', '-T', 'nope', 'true']);
     assert.deepEqual([none.code, none.stderr], [1, 'service "nope" is not running\n']);
-    const noThird = await compose(['exec', '-T', '--index', '3', 'web', 'true']);
     assert.equal(noThird.stderr, 'service "web" is not running container #3\n');
   });
 
