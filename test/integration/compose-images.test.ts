@@ -126,6 +126,8 @@ describe('compose build, pull, push, watch', () => {
       writeFileSync(path.join(dir, 'watch/src/sub/new.txt'), 'new\n');
       await waitFor(async () => (await d.berth(['exec', 'ciw-web-1', 'cat', '/app/hello.txt', '/app/sub/new.txt'])).stdout === 'two\nnew\n', 'the synced files');
       assert.match(out, /Syncing service "web" after \d+ changes were detected/);
+      rmSync(path.join(dir, 'watch/src/sub/new.txt'));
+      await waitFor(async () => (await d.berth(['exec', 'ciw-web-1', 'ls', '/app/sub'])).stdout === '', 'the deleted file gone');
     } finally {
       proc.kill('SIGINT');
     }
