@@ -46,6 +46,8 @@ export interface WatchOptions {
    * Without it, the containers are only restarted, which does not pick up the new image.
    */
   recreate?: (services: string[]) => Promise<void>;
+  /** `--prune` (docker compose's default): remove the project's dangling images after a rebuild. */
+  prune?: boolean;
   /** For tests: the quiet period. */
   quietPeriodMs?: number;
 }
@@ -311,6 +313,19 @@ export async function watchProject(ctx: ComposeContext, project: ComposeProject,
   log('Watch disabled');
 }
 
+/** The project's dangling images other than those just built go (docker compose's pruneDanglingImagesOnRebuild). */
+async function pruneDanglingImages(ctx: ComposeContext, project: ComposeProject, keep: Set<string>): Promise<void> {
+  try {
+    const filters = JSON.stringify({ dangling: ['true'], label: [`${LABEL.project}=${project.name}`] });
+    const images = await ctx.client.json<Array<{ Id: string }>>('GET', '/images/json', { query: { filters } });
+    for (const img of images) {
+      if (!keep.has(img.Id)) await ctx.client.json('DELETE', `/images/${img.Id}`).catch(() => undefined);
+    }
+  } catch {
+    // Best effort, as docker compose: a failure only means old images stay.
+  }
+}
+
 async function handleBatch(ctx: ComposeContext, project: ComposeProject, rules: WatchRule[], batch: string[], log: (line: string) => void, opts: WatchOptions): Promise<void> {
   const rebuild = new Set<string>();
   const restart = new Set<string>();
@@ -337,12 +352,14 @@ async function handleBatch(ctx: ComposeContext, project: ComposeProject, rules: 
   if (rebuild.size) {
     const services = [...rebuild].sort();
     log(`Rebuilding service(s) ${quoteList(services)} after changes were detected...`);
+    const built = new Set<string>();
     try {
-      for (const s of services) await buildServiceImage(ctx, project, s, { ...opts.build, log });
+      for (const s of services) built.add(await buildServiceImage(ctx, project, s, { ...opts.build, log }));
     } catch (err) {
       log(`Build failed. Error: ${(err as Error).message}`);
       throw err;
     }
+    if (opts.prune) await pruneDanglingImages(ctx, project, built);
     log(`service(s) ${quoteList(services)} successfully built`);
     try {
       if (opts.recreate) await opts.recreate(services);

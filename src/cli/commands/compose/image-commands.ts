@@ -184,6 +184,7 @@ const watchCommand: CommandDef = {
       await watchProject(ctx, project, inv.args, signal, {
         log: watchLog,
         build: { quiet: f.bool('quiet') },
+        prune: f.bool('prune'),
         recreate: recreateAfterRebuild(ctx, project),
       });
     } finally {
