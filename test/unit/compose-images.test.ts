@@ -249,3 +249,63 @@ test('watch rules refused: rebuild without build, sync+exec without a command', 
   );
   await assert.rejects(serviceWatchRules(p, p.services.web!), /can't watch service "web" with action rebuild without a build context/);
 });
+
+async function tarNames(body: NodeJS.ReadableStream): Promise<Map<string, string>> {
+  const tar = (await import('tar-stream')).default;
+  const extract = tar.extract();
+  const out = new Map<string, string>();
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+    stream.on('end', () => {
+      out.set(header.name, Buffer.concat(chunks).toString());
+      next();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+    body.pipe(extract as never);
+  });
+  return out;
+}
+
+test('build context: .dockerignore honoured, dockerfile_inline and a Dockerfile outside the context added under a random name', async () => {
+  const { serviceBuildContext } = await import('../../src/compose/engine/build.js');
+  const dir = project(
+    {
+      'compose.yaml': [
+        'services:',
+        '  plain:',
+        '    build: ./ctx',
+        '  inline:',
+        '    build:',
+        '      context: ./ctx',
+        '      dockerfile_inline: "FROM busybox\\nRUN true\\n"',
+        '  outside:',
+        '    build:',
+        '      context: ./ctx',
+        '      dockerfile: ../other.Dockerfile',
+        '',
+      ].join('\n'),
+      'ctx/Dockerfile': DOCKERFILE,
+      'ctx/keep.txt': 'k',
+      'ctx/secret.txt': 's',
+      'ctx/.dockerignore': 'secret.txt\n',
+      'other.Dockerfile': 'FROM busybox\nCMD ["other"]\n',
+    },
+    'demo',
+  );
+  const { project: p } = load(dir);
+  const plain = await serviceBuildContext(p.services.plain!);
+  assert.equal(plain.dockerfile, 'Dockerfile');
+  assert.deepEqual([...(await tarNames(plain.body)).keys()].sort(), ['.dockerignore', 'Dockerfile', 'keep.txt']);
+  const inline = await serviceBuildContext(p.services.inline!);
+  assert.match(inline.dockerfile, /^\.dockerfile\.[0-9a-f]{20}$/);
+  const inlineFiles = await tarNames(inline.body);
+  assert.equal(inlineFiles.get(inline.dockerfile), 'FROM busybox\nRUN true\n');
+  assert.equal(inlineFiles.has('secret.txt'), false);
+  const outside = await serviceBuildContext(p.services.outside!);
+  assert.equal((await tarNames(outside.body)).get(outside.dockerfile), 'FROM busybox\nCMD ["other"]\n');
+  await assert.rejects(serviceBuildContext({ name: 'x', build: { context: `${dir}/nope` } } as never), /unable to prepare context: path ".*\/nope" not found/);
+});
