@@ -39,8 +39,10 @@ export interface WatchRule {
 export interface WatchOptions {
   /** Where watch's own lines go ("Watch enabled", "Syncing service ..."); default ctx.progress.log. */
   log?: (line: string) => void;
-  /** Build options for `rebuild`; undefined when builds are not allowed (`--no-build`). */
+  /** Build options for `rebuild`. */
   build?: BuildOptions;
+  /** `up --watch --no-build`: a `rebuild` rule is refused. */
+  noBuild?: boolean;
   /**
    * Recreates `services`' containers after a rebuild (c-engine's converge with forced recreation).
    * Without it, the containers are only restarted, which does not pick up the new image.
@@ -257,7 +259,7 @@ export async function watchProject(ctx: ComposeContext, project: ComposeProject,
     const svc = project.services[name];
     if (!svc) throw new ComposeError(`no such service: ${name}`);
     for (const rule of await serviceWatchRules(project, svc)) {
-      if (rule.action === 'rebuild' && !opts.build) throw new ComposeError(`--no-build is incompatible with watch action rebuild in service ${name}`);
+      if (rule.action === 'rebuild' && opts.noBuild) throw new ComposeError(`--no-build is incompatible with watch action rebuild in service ${name}`);
       if (rule.action.startsWith('sync') && boundByVolume(svc, rule.path)) {
         ctx.warn(`path '${rule.path}' also declared by a bind mount volume, this path won't be monitored!`);
         continue;
