@@ -58,8 +58,19 @@ export async function pullServiceImage(ctx: ComposeContext, image: string, opts:
       query: { fromImage: fullName(ref), tag: tagOrDigest(ref), platform: opts.platform?.toLowerCase() || undefined },
       headers: { 'X-Registry-Auth': (await ctx.registryAuth?.(image)) ?? 'e30=' },
     });
-    await followStream(ctx, id, res, !!opts.quiet);
+    const abort = () => res.destroy();
+    ctx.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await followStream(ctx, id, res, !!opts.quiet);
+    } finally {
+      ctx.signal?.removeEventListener('abort', abort);
+    }
   } catch (err) {
+    if (ctx.signal?.aborted) {
+      // Ctrl-C: docker compose reports the pull as interrupted, not failed.
+      ctx.progress.event({ id, status: 'Interrupted', warning: true });
+      return;
+    }
     const message = innerMessage(err);
     if (opts.buildable) ctx.progress.event({ id, status: 'Warning', text: message, warning: true });
     else ctx.progress.event({ id, status: 'Error', text: message, error: true });
