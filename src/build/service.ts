@@ -88,6 +88,7 @@ export class BuildService implements BuildBackendService {
     for (const t of req.tags) parseReference(t);
     const text = req.dockerfileText ?? (await this.readDockerfile(req));
     const df = this.d.parse(text, req.dockerfilePath || 'Dockerfile');
+    req.trace?.mark('parse');
     for (const w of df.warnings) onEvent({ type: 'message', text: `[WARNING]: ${w.message} (${w.loc.file}:${w.loc.startLine})` });
     const lex = this.d.lexer(df.directives.escape);
     const args = new BuildArgsRoot(req.buildArgs);
@@ -134,6 +135,7 @@ export class BuildService implements BuildBackendService {
     const tmpRoot = path.join(this.d.dataRoot, 'tmp');
     await fs.mkdir(tmpRoot, { recursive: true });
     const scratchDir = await fs.mkdtemp(path.join(tmpRoot, 'build-'));
+    req.trace?.mark('scratch');
     const ctx: BuildContext = { req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom, scratchDir };
     try {
       for (const i of needed) stageResult(i);
@@ -143,6 +145,7 @@ export class BuildService implements BuildBackendService {
       const anyFailed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (anyFailed) throw anyFailed.reason;
       const final = await stageResult(target);
+      req.trace?.mark('stages');
       const unconsumed = args.unconsumed();
       if (unconsumed.length) onEvent({ type: 'message', text: `[Warning] One or more build-args [${unconsumed.join(' ')}] were not consumed` });
       // A target that is its base image unchanged is that image (its exact config bytes), as in Docker.
@@ -153,6 +156,7 @@ export class BuildService implements BuildBackendService {
         this.d.images.tag(imageId, t);
         tags.push(familiarString(withDefaultTag(parseReference(t))));
       }
+      req.trace?.mark('image');
       return { imageId, tags };
     } finally {
       req.signal.removeEventListener('abort', onAbort);
@@ -224,9 +228,11 @@ export class BuildService implements BuildBackendService {
   private async step(ctx: BuildContext, step: StepRef, body: () => Promise<StepState>): Promise<StepState> {
     ctx.signal.throwIfAborted();
     ctx.onEvent({ type: 'step-start', step, time: Date.now() });
+    const since = performance.now();
     try {
       const state = await body();
       ctx.onEvent({ type: 'step-done', step, imageId: configId(state.configText), time: Date.now() });
+      ctx.req.trace?.span(`step${step.globalIndex}`, since);
       return state;
     } catch (err) {
       ctx.onEvent({ type: 'step-done', step, error: messageOf(err), time: Date.now() });

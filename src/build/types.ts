@@ -3,6 +3,7 @@
  * the API route (/build, which renders events as Docker's classic JSON stream, or as Berth's structured
  * events when the berth CLI asks) and `builder prune` / `system df`.
  */
+import type { BuildTrace } from './trace.js';
 
 /** One build, as the /build query and the unpacked context give it. */
 export interface BuildRequest {
@@ -35,6 +36,8 @@ export interface BuildRequest {
   authConfigs: Record<string, unknown>;
   /** Aborted when the client goes away: the build stops and cleans up. */
   signal: AbortSignal;
+  /** BERTH_TRACE_BUILD: where the phases' times go. */
+  trace?: BuildTrace;
 }
 
 /** A step is one instruction of one stage. */

@@ -4,6 +4,7 @@ import type { BuildBackend } from '../backends.js';
 import { boolParam, sendJson } from '../http.js';
 import { BuildStream } from '../streams/build.js';
 import { receiveContext } from '../../build/context.js';
+import { BuildTrace } from '../../build/trace.js';
 import { BerthError, invalidArgument, notImplemented } from '../../lib/errors.js';
 import { familiarString, parseReference, withDefaultTag } from '../../images/reference.js';
 import { versionAtLeast } from '../version.js';
@@ -40,6 +41,7 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
     req.once('aborted', onClose);
     req.socket.once('close', onClose);
     if (q.buildId) running.set(q.buildId, cancel);
+    const trace = BuildTrace.start();
     try {
       const context = await receiveContext(req, {
         scratchDir: s.scratchDir,
@@ -47,6 +49,7 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
         signal: cancel.signal,
         ignored: s.dockerignore,
       });
+      trace?.mark('context');
       try {
         await runBuild(res, s, q, {
           ...q,
@@ -55,14 +58,17 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
           dockerfileText: context.dockerfileText,
           authConfigs,
           signal: cancel.signal,
+          ...(trace ? { trace } : {}),
         });
       } finally {
         await context.dispose();
+        trace?.mark('dispose');
       }
       // The answer ends only once the context is gone, so a client that sees it never sees leftovers.
       if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end();
     } finally {
+      trace?.end();
       if (q.buildId && running.get(q.buildId) === cancel) running.delete(q.buildId);
       res.off('close', onClose);
       req.socket.off('close', onClose);
