@@ -541,7 +541,7 @@ export class BuildService implements BuildBackendService {
    * hashed on their own (then the full preparation decides, and its error is the user's).
    */
   private async copyQuickKey(ctx: BuildContext, run: StageRun, spec: CopySpec, source: { kind: 'context' } | { kind: 'layers'; identity: string }): Promise<string | undefined> {
-    if (ctx.req.noCache) return undefined;
+    // Made with nocache too: the step is recorded under this key, which the next build looks up.
     let sources: string;
     if (source.kind === 'layers') sources = source.identity;
     else {
