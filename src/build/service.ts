@@ -178,8 +178,9 @@ export class BuildService implements BuildBackendService {
   // ---- stages -------------------------------------------------------------------------------
 
   private async readDockerfile(req: BuildRequest): Promise<string> {
-    const file = path.resolve(req.contextDir, req.dockerfilePath || 'Dockerfile');
-    if (!file.startsWith(path.resolve(req.contextDir) + path.sep)) throw invalidArgument(`Cannot locate specified Dockerfile: ${req.dockerfilePath}`);
+    const contextDir = await req.context.directory();
+    const file = path.resolve(contextDir, req.dockerfilePath || 'Dockerfile');
+    if (!file.startsWith(path.resolve(contextDir) + path.sep)) throw invalidArgument(`Cannot locate specified Dockerfile: ${req.dockerfilePath}`);
     try {
       return await fs.readFile(file, 'utf8');
     } catch {
@@ -421,7 +422,7 @@ export class BuildService implements BuildBackendService {
             break;
           case 'bind': {
             if (!target) throw invalidArgument('mount target must be specified for type=bind');
-            let root = ctx.req.contextDir;
+            let root = m.from ? '' : await ctx.req.context.directory();
             if (m.from) {
               const i = stageIndexOf(ctx.df, m.from, true);
               const state = i !== undefined ? await ctx.stageResult(i) : undefined;
@@ -483,7 +484,7 @@ export class BuildService implements BuildBackendService {
       const cached = quickKey ? this.lookup(ctx, quickKey, step, run, undefined, cfg) : undefined;
       if (cached) return cached;
 
-      let sourceRoot = ctx.req.contextDir;
+      let sourceRoot = source.kind === 'context' ? await ctx.req.context.directory() : '';
       if (source.kind === 'layers') {
         const mounted = await helpers.mountImageRootfs(this.d.images.layers, source.top, ctx.scratchDir);
         releases.push(() => mounted.release());
@@ -545,13 +546,19 @@ export class BuildService implements BuildBackendService {
     let sources: string;
     if (source.kind === 'layers') sources = source.identity;
     else {
-      // The context's side alone: owners and the destination are fixed by the parent, which the key holds.
-      const alone = await this.requireCopy()
-        .prepareCopy({ ...spec, chown: undefined }, { sourceRoot: ctx.req.contextDir, fromContext: true, targetRoot: null, signal: ctx.signal, tempDir: ctx.scratchDir })
-        .catch(() => undefined);
-      if (!alone) return undefined;
-      sources = alone.checksum;
-      await alone.dispose().catch(() => {});
+      // Plain COPY sources are digested from the context as it came, with nothing unpacked.
+      const digest = !spec.add && !spec.parents && !spec.exclude.length ? ctx.req.context.digestOf(spec.sources) : undefined;
+      if (digest) sources = `context:${digest}`;
+      else {
+        // The context's side alone: owners and the destination are fixed by the parent, which the key holds.
+        const sourceRoot = await ctx.req.context.directory();
+        const alone = await this.requireCopy()
+          .prepareCopy({ ...spec, chown: undefined }, { sourceRoot, fromContext: true, targetRoot: null, signal: ctx.signal, tempDir: ctx.scratchDir })
+          .catch(() => undefined);
+        if (!alone) return undefined;
+        sources = alone.checksum;
+        await alone.dispose().catch(() => {});
+      }
     }
     return cacheKey([run.state.key, 'copy', JSON.stringify(spec), sources]);
   }

@@ -7,8 +7,8 @@ import type { BuildTrace } from './trace.js';
 
 /** One build, as the /build query and the unpacked context give it. */
 export interface BuildRequest {
-  /** The unpacked context directory (owned by the caller, removed after the build). */
-  contextDir: string;
+  /** The context's files (owned by the caller, removed after the build). */
+  context: BuildContextFiles;
   /** The Dockerfile's path inside the context (default `Dockerfile`), as the user named it. */
   dockerfilePath: string;
   /** The Dockerfile text when it came on its own (stdin, or a `-f` outside the context). */
@@ -38,6 +38,17 @@ export interface BuildRequest {
   signal: AbortSignal;
   /** BERTH_TRACE_BUILD: where the phases' times go. */
   trace?: BuildTrace;
+}
+
+/** The build context as the builder reads it: unpacked only when a step needs files on disk. */
+export interface BuildContextFiles {
+  /** The unpacked context directory, written on the first call. */
+  directory(): Promise<string>;
+  /**
+   * A digest of what COPY's sources name in the context (names, types, modes, owners, link targets,
+   * contents), known without unpacking it; undefined when only the unpacked directory can say.
+   */
+  digestOf(sources: string[]): string | undefined;
 }
 
 /** A step is one instruction of one stage. */

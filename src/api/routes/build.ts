@@ -13,7 +13,7 @@ import type { BuildRequest } from '../../build/types.js';
 import { goValueKind, scanFirstValue } from '../schemas/go-json.js';
 
 /** The query of POST /build as dockerd decodes it (newImageBuildOptions), minus the context. */
-export type BuildQuery = Omit<BuildRequest, 'contextDir' | 'dockerfilePath' | 'dockerfileText' | 'signal' | 'authConfigs'> & {
+export type BuildQuery = Omit<BuildRequest, 'context' | 'dockerfilePath' | 'dockerfileText' | 'signal' | 'authConfigs'> & {
   dockerfile: string;
   quiet: boolean;
   remote: string;
@@ -53,7 +53,7 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
       try {
         await runBuild(res, s, q, {
           ...q,
-          contextDir: context.dir,
+          context,
           dockerfilePath: context.dockerfilePath,
           dockerfileText: context.dockerfileText,
           authConfigs,
