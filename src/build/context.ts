@@ -1,5 +1,6 @@
 import { closeSync, constants as fsc, fchmodSync, futimesSync, openSync, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { decompressed } from '../lib/compression.js';
@@ -17,7 +18,7 @@ import { ContextTree } from './context-tree.js';
  * skipped: a build has no use for them and they are the classic way to reach the host.
  */
 export interface BuildContext {
-  /** The context directory: exists from the start, its files are written only by `directory()`. */
+  /** The context directory's path: made, with its files, by `directory()` (at once for contexts not held in memory). */
   dir: string;
   /** The Dockerfile's path inside the context, as found (`dockerfile` when `Dockerfile` was asked and only that exists). */
   dockerfilePath: string;
@@ -60,22 +61,27 @@ const MAX_MEMORY_BYTES = 64 * 1024 * 1024;
  * links, a large one, or one whose Dockerfile or .dockerignore is reached through a link is unpacked at once.
  */
 export async function receiveContext(body: Readable, opts: ReceiveOptions): Promise<BuildContext> {
-  await fs.mkdir(opts.scratchDir, { recursive: true, mode: 0o700 });
-  const dir = await fs.mkdtemp(path.join(opts.scratchDir, 'build-'));
+  // The directory is made (private, as mkdtemp would) when something is first written to it.
+  const dir = path.join(opts.scratchDir, `build-${randomBytes(8).toString('hex')}`);
+  let made: Promise<void> | undefined;
+  const makeDir = () => (made ??= fs.mkdir(opts.scratchDir, { recursive: true, mode: 0o700 }).then(() => fs.mkdir(dir, { mode: 0o700 })));
   let disposed = false;
   let unpacking: Promise<string> | undefined;
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
     await unpacking?.catch(() => undefined);
-    await fs.rm(dir, { recursive: true, force: true });
+    if (made) await fs.rm(dir, { recursive: true, force: true });
   };
   try {
-    const received = await receiveEntries(body, dir, opts);
+    const received = await receiveEntries(body, dir, { ...opts, makeDir });
     const tree = received.tree;
     let dockerfile = tree ? inMemoryDockerfile(tree, dir, opts) : 'disk';
     if (dockerfile === 'disk') {
-      if (tree) await replay(received.entries, dir);
+      if (tree) {
+        await makeDir();
+        await replay(received.entries, dir);
+      }
       dockerfile = await readDockerfile(dir, opts.dockerfile || DEFAULT_DOCKERFILE);
       if (opts.ignored) await removeIgnoredSpecialFiles(dir, dockerfile.path, opts.ignored);
       return { dir, dockerfilePath: dockerfile.path, dockerfileText: dockerfile.text, directory: async () => dir, digestOf: () => undefined, dispose };
@@ -84,6 +90,7 @@ export async function receiveContext(body: Readable, opts: ReceiveOptions): Prom
     const directory = () => {
       if (disposed) return Promise.reject(new Error('the build context is gone'));
       unpacking ??= (async () => {
+        await makeDir();
         await replay(received.entries, dir);
         if (opts.ignored) await removeIgnoredSpecialFiles(dir, dockerfilePath, opts.ignored);
         return dir;
@@ -131,14 +138,18 @@ interface HeldEntry {
 
 /** Unpacks `body` into `dir` (which exists and is empty). */
 export async function unpackContext(body: Readable, dir: string, opts: { signal: AbortSignal; maxEntries?: number }): Promise<void> {
-  await receiveEntries(body, dir, { ...opts, maxMemoryBytes: -1 });
+  await receiveEntries(body, dir, { ...opts, maxMemoryBytes: -1, makeDir: async () => {} });
 }
 
 /**
  * Reads the tar: into a ContextTree while it stays small and has no hard links (the entries kept for
  * `replay`), else unpacked into `dir` (what was held so far first).
  */
-async function receiveEntries(body: Readable, dir: string, opts: { signal: AbortSignal; maxEntries?: number; maxMemoryBytes?: number }): Promise<{ tree?: ContextTree; entries: HeldEntry[] }> {
+async function receiveEntries(
+  body: Readable,
+  dir: string,
+  opts: { signal: AbortSignal; maxEntries?: number; maxMemoryBytes?: number; makeDir(): Promise<void> },
+): Promise<{ tree?: ContextTree; entries: HeldEntry[] }> {
   const maxEntries = opts.maxEntries ?? 1_000_000;
   const maxMemory = opts.maxMemoryBytes ?? MAX_MEMORY_BYTES;
   opts.signal.throwIfAborted();
@@ -152,6 +163,7 @@ async function receiveEntries(body: Readable, dir: string, opts: { signal: Abort
   opts.signal.addEventListener('abort', onAbort, { once: true });
   tarIn.pipe(extract);
   let tree: ContextTree | undefined = maxMemory >= 0 ? new ContextTree() : undefined;
+  if (!tree) await opts.makeDir();
   let held: HeldEntry[] = [];
   const disk = new DiskUnpack(dir);
   let count = 0;
@@ -168,6 +180,7 @@ async function receiveEntries(body: Readable, dir: string, opts: { signal: Abort
         }
         // From here on the context is unpacked as it comes, what was held first.
         tree = undefined;
+        await opts.makeDir();
         for (const h of held) await disk.entry(heldEntry(h));
         held = [];
         await disk.entry(heldEntry(e));

@@ -7,6 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ImageService } from '../images/service.js';
 import type { ContainerService } from '../containers/service.js';
@@ -132,11 +133,16 @@ export class BuildService implements BuildBackendService {
       }
       return p;
     };
-    const tmpRoot = path.join(this.d.dataRoot, 'tmp');
-    await fs.mkdir(tmpRoot, { recursive: true });
-    const scratchDir = await fs.mkdtemp(path.join(tmpRoot, 'build-'));
-    req.trace?.mark('scratch');
-    const ctx: BuildContext = { req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom, scratchDir };
+    // The temp dir is made by whatever first uses it (rootfs views, copies); a cached build never does.
+    const scratchDir = path.join(this.d.dataRoot, 'tmp', `build-${randomBytes(8).toString('hex')}`);
+    let scratchUsed = false;
+    const ctx: BuildContext = {
+      req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom,
+      get scratchDir() {
+        scratchUsed = true;
+        return scratchDir;
+      },
+    };
     try {
       for (const i of needed) stageResult(i);
       const settled = await Promise.allSettled([...started.values()]);
@@ -160,7 +166,7 @@ export class BuildService implements BuildBackendService {
       return { imageId, tags };
     } finally {
       req.signal.removeEventListener('abort', onAbort);
-      await fs.rm(scratchDir, { recursive: true, force: true }).catch((err) => log.warn('build: removing its temp dir failed', { error: messageOf(err) }));
+      if (scratchUsed) await fs.rm(scratchDir, { recursive: true, force: true }).catch((err) => log.warn('build: removing its temp dir failed', { error: messageOf(err) }));
     }
   }
 
@@ -633,8 +639,8 @@ interface BuildContext {
   instructionsOf(i: number): Instruction[];
   stageResult(i: number): Promise<StepState>;
   expandFrom(w: string): string;
-  /** This build's own temp dir (rootfs views, downloads), removed when it ends. */
-  scratchDir: string;
+  /** This build's own temp dir (rootfs views, downloads), made by its first user, removed when the build ends. */
+  readonly scratchDir: string;
 }
 
 const EMPTY_TAR = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
