@@ -98,6 +98,11 @@ async function runBuild(res: ServerResponse, s: BuildBackend, q: BuildQuery, req
       if (!res.headersSent) {
         res.writeHead(200, { 'Content-Type': 'application/json' });
       }
+      // Messages written in one turn of the event loop (a run of cached steps) go out in one write.
+      if (!res.writableCorked) {
+        res.cork();
+        setImmediate(() => res.uncork());
+      }
       res.write(data);
     },
     { quiet: q.quiet, aux: true, structured: q.structured },
