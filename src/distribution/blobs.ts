@@ -101,3 +101,13 @@ export function checkZstd(): void {
     throw invalidArgument(`zstd-compressed layers are not supported: this Node.js ${process.version} has no zstd in node:zlib (Node 22.15 or later has)`);
   }
 }
+
+/** The layer's tar stream for LayerStore.register: gzip is undone there; zstd here when node:zlib has it. */
+export function layerInput(stream: Readable, compression: 'gzip' | 'zstd' | 'none'): Readable {
+  if (compression !== 'zstd') return stream;
+  checkZstd();
+  const make = (zlib as unknown as ZstdZlib).createZstdDecompress!;
+  const z = make();
+  stream.on('error', (err) => z.destroy(err));
+  return stream.pipe(z);
+}

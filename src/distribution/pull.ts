@@ -12,7 +12,7 @@ import type { DistributionMetadata } from './metadata.js';
 import { endpointsFor, type RegistrySettings, type Endpoint } from './endpoints.js';
 import { openRepository, type RepositoryClient } from './client.js';
 import type { Credentials } from './auth.js';
-import { BlobDownload, checkZstd } from './blobs.js';
+import { BlobDownload, layerInput, counter, checkZstd } from './blobs.js';
 import { idStatus, progressOf, throttled, type ProgressSink } from './progress.js';
 import { asSpec, formatPlatform, hostPlatform, normalizePlatform, parsePlatformSpec, platformMatches, selectManifest, type PlatformSpec } from './platform.js';
 import { RegistryResponseError } from './errors.js';
@@ -20,6 +20,8 @@ import { parseManifest, ManifestError, type ImageManifest, type Descriptor } fro
 import { MediaType, layerCompression } from '../oci/media-types.js';
 import { BerthError, internal, invalidArgument, notFound } from '../lib/errors.js';
 import { readBody } from './transport.js';
+import type { Readable } from 'node:stream';
+import { decompressed } from '../lib/compression.js';
 import type { UnpackedLayer } from '../layers/store.js';
 import { pullTrace } from './pull-trace.js';
 
@@ -380,12 +382,24 @@ async function stageAndUnpack(images: ImageService, d: Descriptor, diffId: strin
     onBytes(d.size);
     return images.layers.unpack(diffId).catch((err) => Promise.reject(failed(err)));
   }
-  // Decompressed, hashed and unpacked in a worker thread; progress in compressed bytes, as dockerd tells Extracting.
+  // Progress in compressed bytes, as dockerd tells Extracting.
+  const file = images.content.stream(d.digest);
+  const compressed = file.pipe(counter(Number.MAX_SAFE_INTEGER, onBytes));
+  file.on('error', (err) => compressed.destroy(err));
   const compression = layerCompression(d.mediaType) ?? 'gzip';
+  let tar: Readable;
+  try {
+    tar = await decompressed(layerInput(compressed, compression));
+  } catch (err) {
+    file.destroy();
+    compressed.destroy();
+    throw failed(err);
+  }
   let unpacked: UnpackedLayer & { tarSize: number };
   try {
-    unpacked = await images.layers.unpackVerifiedBlob(diffId, d.digest, onBytes);
+    unpacked = await images.layers.unpackVerified(diffId, tar);
   } catch (err) {
+    file.destroy();
     throw failed(err);
   }
   try {

@@ -576,8 +576,7 @@ async function* decompressed(src: AsyncIterable<unknown>): AsyncGenerator<Buffer
     }
     let decoder: import('node:stream').Transform;
     if (kind === 'gzip') {
-      // Large output chunks: fewer hops through the thread pool, hash and tar parser per MB.
-      decoder = zlib.createGunzip({ chunkSize: 256 * 1024 });
+      decoder = zlib.createGunzip({ chunkSize: 64 * 1024 });
     } else if (kind === 'zstd') {
       const create = (zlib as unknown as { createZstdDecompress?: () => import('node:stream').Transform }).createZstdDecompress;
       if (typeof create !== 'function') {

@@ -7,8 +7,7 @@ import type { Db } from '../store/db.js';
 import type { ContentStore, TarSource } from '../content/store.js';
 import { sha256Digest } from '../lib/ids.js';
 import { decompressed } from '../lib/compression.js';
-import { applyLayer, type ApplyResult } from './apply.js';
-import { UnpackPool } from './unpack-pool.js';
+import { applyLayer } from './apply.js';
 import { log } from '../lib/log.js';
 
 export interface Layer {
@@ -33,7 +32,6 @@ export function chainIdOf(parent: string | null, diffId: string): string {
  */
 export class LayerStore {
   private readonly dir: string;
-  private readonly workers = new UnpackPool();
 
   constructor(
     root: string,
@@ -164,26 +162,20 @@ export class LayerStore {
   }
 
   /**
-   * Unpacks a layer blob of the content store (a pulled layer: gzip, zstd where node:zlib has it, or a
-   * plain tar) into a directory of its own, in a worker thread (UnpackPool), hashing the tar on the way:
-   * rejects, leaving nothing, unless it is the tar `diffId` names. The result's tarSize is the tar's
-   * length. `onBytes` hears how much of the blob has been read.
+   * Unpacks a layer tar that is not stored anywhere yet (a pulled layer, being decompressed from its
+   * blob), hashing it on the way: rejects, leaving nothing, unless it is the tar `diffId` names.
+   * The result's tarSize is the tar's length, for LayerStore.recordSource.
    */
-  async unpackVerifiedBlob(diffId: string, blobDigest: string, onBytes: (n: number) => void): Promise<UnpackedLayer & { tarSize: number }> {
-    const blob = this.content.pathOf(blobDigest);
-    return this.unpackWith(diffId, true, (dest) => this.workers.run({ blob, dest, verify: true }, onBytes));
+  async unpackVerified(diffId: string, tar: Readable): Promise<UnpackedLayer & { tarSize: number }> {
+    return this.unpackInto(diffId, tar, true);
   }
 
   private async unpackInto(diffId: string, tar: Readable, verify: boolean): Promise<UnpackedLayer & { tarSize: number }> {
-    return this.unpackWith(diffId, verify, (dest) => applyLayer(tar, dest, { skipDigest: !verify }));
-  }
-
-  private async unpackWith(diffId: string, verify: boolean, apply: (dest: string) => Promise<ApplyResult>): Promise<UnpackedLayer & { tarSize: number }> {
     const staging = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
     const discard = () => fs.rm(staging, { recursive: true, force: true });
     try {
       await fs.mkdir(path.join(staging, 'diff'), { recursive: true, mode: 0o700 });
-      const result = await apply(path.join(staging, 'diff'));
+      const result = await applyLayer(tar, path.join(staging, 'diff'), { skipDigest: !verify });
       if (verify && result.diffId !== diffId) throw new Error(`digest mismatch: expected ${diffId}, got ${result.diffId}`);
       if (this.afterUnpack) await this.afterUnpack(path.join(staging, 'diff'));
       return { diffId, size: result.size, tarSize: result.tarSize, staging, discard };
