@@ -90,6 +90,9 @@ services:
     const ps = await docker(['-H', daemon.host, 'compose', 'ps', '--format', '{{.Name}} {{.State}}'], env);
     assert.equal(ps.code, 0, ps.stderr);
     assert.equal(ps.stdout, `${PROJECT}-web-1 running\n${PROJECT}-worker-1 running\n`);
+    // --context default is DOCKER_HOST's daemon, as for the docker CLI.
+    const named = await docker(['--context', 'default', 'compose', 'ps', '-q'], { DOCKER_HOST: daemon.host });
+    assert.equal(named.stdout.trim().split('\n').length, 2, named.stderr);
     const down = await docker(['compose', 'down'], { DOCKER_HOST: daemon.host });
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual((await daemon.request('GET', '/containers/json?all=1')).json(), []);
