@@ -51,7 +51,9 @@ test('build without image runs <project>-<service>; neither is an error', () => 
 });
 
 test('environment: values, a variable without value stays a bare key, run -e overrides', () => {
-  const p = loaded('services:\n  a: {image: x, environment: {A: "1", B: null, C: ""}}\n');
+  const p = loaded('services:\n  a: {image: x, environment: {A: "1", B: null, C: ""}, labels: [flag, k=v]}\n');
+  assert.equal(create(p, 'a').body.Labels.flag, '');
+  assert.equal(create(p, 'a').body.Labels.k, 'v');
   assert.deepEqual(create(p, 'a').body.Env, ['A=1', 'B', 'C=']);
   assert.deepEqual(create(p, 'a', { oneoff: true, environment: { A: '2' } }).body.Env, ['A=2', 'B', 'C=']);
 });

@@ -86,7 +86,8 @@ export function serviceReplicas(service: ServiceConfig): number {
 /** The labels every container of the project carries. */
 export function containerLabels(project: ComposeProject, service: ServiceConfig, opts: ContainerRequestOptions): Record<string, string> {
   const labels: Record<string, string> = {
-    ...service.labels,
+    // `labels: [flag]` has no value: an empty one, as docker compose sends it.
+    ...Object.fromEntries(Object.entries(service.labels).map(([k, v]) => [k, v ?? ''])),
     ...opts.labels,
     [LABEL.project]: project.name,
     [LABEL.service]: service.name,
