@@ -351,6 +351,8 @@ test('assertSupported: unsupported keys are refused with the service and key nam
   assert.throws(refused('services:\n  web: {image: x, gpus: all}\n'), { message: 'service "web": "gpus" is not supported by Berth' });
   assert.throws(refused('services:\n  web: {image: x, runtime: kata}\n'), /service "web": "runtime" is not supported by Berth/);
   assert.throws(refused('services:\n  web: {image: x, cgroup_parent: foo}\n'), /"cgroup_parent" is not supported/);
+  assert.throws(refused('services:\n  web: {image: x, devices: ["nvidia.com/gpu=all"]}\n'), /"devices \(CDI device nvidia.com\/gpu=all\)" is not supported/);
+  assertSupported(loaded('services:\n  web: {image: x, devices: ["/dev/fuse"]}\n'));
   assert.throws(refused('services:\n  web: {image: x, userns_mode: "private"}\n'), /"userns_mode" is not supported/);
   assert.throws(refused('services:\n  web: {image: x, deploy: {mode: global}}\n'), /"deploy.mode: global" is not supported/);
   assert.throws(refused('services:\n  web: {image: x, volumes: [{type: npipe, source: a, target: /b}]}\n'), /"volumes \(type npipe\)" is not supported/);
