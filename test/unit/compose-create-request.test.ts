@@ -323,6 +323,10 @@ test('the other keys: Config and HostConfig fields', () => {
   assert.equal(run.host.AutoRemove, true);
 });
 
+test('a DNS server must be an IP address, as docker compose checks', () => {
+  assert.throws(() => create(loaded('services:\n  a: {image: x, dns: [dns.example]}\n'), 'a'), /invalid DNS address: ParseAddr\("dns.example"\)/);
+});
+
 test('a seccomp profile file is inlined as compact JSON; systempaths=unconfined unmasks', () => {
   const p = loaded('services:\n  a: {image: x, security_opt: ["seccomp:./prof.json", systempaths=unconfined]}\n', { 'prof.json': '{ "defaultAction": "SCMP_ACT_ALLOW" }\n' });
   const host = create(p, 'a').host;
