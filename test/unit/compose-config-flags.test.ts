@@ -110,3 +110,8 @@ test('config flags map to loader and render options; --environment prints the in
   const { project: p } = load(project({ 'compose.yaml': 'services: {a: {image: x}}\n', '.env': 'B=2\nA=1\n' }));
   assert.equal(renderConfig(p, { environment: true }), 'A=1\nB=2\n');
 });
+
+test('env_file format raw: values as written', () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a: {image: x, env_file: [{path: ./r.env, format: raw}]}\n', 'r.env': 'A="quoted"\nB=$HOME\n# c\n' });
+  assert.deepEqual(load(dir).project.services.a.environment, { A: '"quoted"', B: '$HOME' });
+});
