@@ -72,9 +72,8 @@ export function bindInNetns(netns: string, timeoutMs = 10_000): Promise<{ udp: d
       if (udp && tcp) finish();
     });
     child.on('error', (err) => finish(err));
-    // 'close', not 'exit': the helper exits as soon as its sockets are written to the channel, and under
-    // load its exit can be seen before the messages carrying them are read (then 'exit' came first and
-    // the start failed with "helper exited with 0"). 'close' waits for the channel and stderr to end.
+    // 'close', not 'exit': the helper exits as soon as its sends are written, and 'exit' can come
+    // before the parent has read those messages; 'close' comes after the IPC channel is drained.
     child.on('close', (code) => {
       if (!(udp && tcp)) finish(new Error(`embedded DNS: helper exited with ${code}: ${stderr.trim()}`));
     });
