@@ -99,6 +99,21 @@ describe('docker-compose 1.29 against berthd', { skip: !existsSync(COMPOSE_V1) &
     assert.equal(await res.text(), 'served\n');
   });
 
+  test('image inspect keeps the fields dockerd dropped at API 1.44/1.45 for older clients and for docker-compose 1.x', async () => {
+    type Inspect = { Size: number; VirtualSize?: number; Container?: string; ContainerConfig?: { Volumes: unknown } };
+    const old = (await daemon.request('GET', '/v1.41/images/busybox/json')).json<Inspect>();
+    assert.equal(old.Container, '');
+    assert.equal(old.ContainerConfig?.Volumes, null);
+    assert.equal(old.VirtualSize, old.Size);
+    const current = (await daemon.request('GET', '/v1.50/images/busybox/json')).json<Inspect>();
+    assert.ok(!('ContainerConfig' in current) && !('VirtualSize' in current) && !('Container' in current));
+    const composeV1 = (await daemon.request('GET', '/v1.50/images/busybox/json', undefined, { 'User-Agent': 'docker-compose/1.29.2 docker-py/5.0.3 Linux/6.1' })).json<Inspect>();
+    assert.ok('ContainerConfig' in composeV1 && !('VirtualSize' in composeV1));
+    const list = (await daemon.request('GET', '/v1.43/images/json')).json<Array<{ Size: number; VirtualSize?: number }>>();
+    assert.equal(list[0]!.VirtualSize, list[0]!.Size);
+    assert.ok(!('VirtualSize' in (await daemon.request('GET', '/v1.44/images/json')).json<object[]>()[0]!));
+  });
+
   test('a sidecar in the web container\'s network namespace resolves the other services', async () => {
     const r = await ok(['exec', '-T', 'sidecar', 'sh', '-c', 'cat /etc/hostname; nslookup db 127.0.0.11 >/dev/null && echo resolved']);
     const web = (await daemon.request('GET', `/containers/${PROJECT}_web_1/json`)).json<{ Config: { Hostname: string } }>();
