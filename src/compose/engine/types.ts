@@ -41,6 +41,8 @@ export interface ComposeContext {
   warn(message: string): void;
   /** Aborted when the user presses Ctrl-C. */
   signal?: AbortSignal;
+  /** `--parallel`: at most this many operations at once; -1 or absent: no limit. */
+  parallel?: number;
   /**
    * The X-Registry-Auth header for pulling or pushing `image` (the CLI's credentials); absent:
    * anonymous. See image-commands.ts's withRegistryAuth.
