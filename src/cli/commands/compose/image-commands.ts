@@ -8,6 +8,8 @@ import type { ComposeContext } from '../../../compose/engine/types.js';
 import { CliError } from '../../errors.js';
 import { buildProject, pullProject, pushProject } from '../../../compose/engine/images.js';
 import { watchProject } from '../../../compose/engine/watch.js';
+import { converge, startServices } from '../../../compose/engine/index.js';
+import type { ComposeProject } from '../../../compose/index.js';
 import { composeContext, loadComposeProject } from './project-options.js';
 import { buildArgsParam } from '../build.js';
 import { parseNormalizedNamed } from '../../reference.js';
@@ -180,12 +182,11 @@ const watchCommand: CommandDef = {
     const { signal, dispose } = interruptSignal(cli, ctx);
     const watchLog = (line: string) => cli.out.write(` ⦿ ${line}\n`);
     try {
-      if (!f.bool('no-up')) await upBeforeWatch(ctx, project, inv.args);
+      if (!f.bool('no-up')) await upBeforeWatch(ctx, project, inv.args, f.bool('quiet'));
       await watchProject(ctx, project, inv.args, signal, {
         log: watchLog,
         build: { quiet: f.bool('quiet') },
         prune: f.bool('prune'),
-        recreate: recreateAfterRebuild(ctx, project),
       });
     } finally {
       dispose();
@@ -195,16 +196,24 @@ const watchCommand: CommandDef = {
 };
 
 /**
- * `watch` without --no-up starts the project first (docker compose runs `up` with pull_policy build
- * for watched services). This is c-engine's converge once it is on main; until then `--no-up` is needed.
+ * `watch` without --no-up starts the project first, as docker compose: `up` of the selected services
+ * with pull_policy `build` for the watched services that build, containers that diverged recreated,
+ * dependencies left as they are.
  */
-async function upBeforeWatch(_ctx: ComposeContext, _project: unknown, _services: string[]): Promise<void> {
-  throw new CliError('compose watch needs the project running: start it with `compose up -d` and run `compose watch --no-up`');
-}
-
-/** After a rebuild, the service's containers are recreated by c-engine's converge (wired once on main). */
-function recreateAfterRebuild(_ctx: ComposeContext, _project: unknown): ((services: string[]) => Promise<void>) | undefined {
-  return undefined;
+async function upBeforeWatch(ctx: ComposeContext, project: ComposeProject, services: string[], quiet: boolean): Promise<void> {
+  const watched: ComposeProject = {
+    ...project,
+    services: Object.fromEntries(
+      Object.entries(project.services).map(([name, svc]) => [name, svc.build && (svc.develop || svc['x-develop']) ? { ...svc, pull_policy: 'build' } : svc]),
+    ),
+  };
+  const { graph, created } = await converge(ctx, watched, {
+    services,
+    recreate: 'diverged',
+    recreateDependencies: 'never',
+    images: { quietPull: quiet, buildOptions: { quiet } },
+  });
+  await startServices(ctx, watched, graph, { created });
 }
 
 export function imageCommands(): CommandDef[] {
