@@ -373,3 +373,13 @@ test('watch batches: sync+restart copies then restarts, sync+exec runs the comma
   assert.ok(calls.includes('POST /containers/c1/exec reload now'), calls.join('\n'));
   assert.equal(calls.filter((c) => c.startsWith('POST /containers/c1/restart')).length, 1);
 });
+
+test('--include-deps / --with-dependencies: the named services and what they depend on, transitively', async () => {
+  const { withDependencies } = await import('../../src/cli/commands/compose/image-commands.js');
+  const { project: p } = load(
+    project({ 'compose.yaml': 'services:\n  web:\n    image: busybox\n    depends_on: [api]\n  api:\n    image: busybox\n    depends_on: [db]\n  db:\n    image: busybox\n  other:\n    image: busybox\n' }, 'demo'),
+  );
+  assert.deepEqual(withDependencies(p, ['web']).sort(), ['api', 'db', 'web']);
+  assert.deepEqual(withDependencies(p, ['db']), ['db']);
+  assert.deepEqual(withDependencies(p, []), []);
+});

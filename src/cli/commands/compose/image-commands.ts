@@ -29,9 +29,17 @@ export function withRegistryAuth(ctx: ComposeContext, cli: Cli): ComposeContext 
   };
 }
 
-function parallelism(inv: Invocation): number {
-  const n = inv.flags.int('parallel');
-  return n > 0 ? n : -1;
+/** The named services and, transitively, what they depend on (none named: all of them). */
+export function withDependencies(project: ComposeProject, names: string[]): string[] {
+  if (names.length === 0) return [];
+  const all = new Set<string>();
+  const add = (name: string) => {
+    if (all.has(name)) return;
+    all.add(name);
+    for (const dep of Object.keys(project.services[name]?.depends_on ?? {})) if (project.services[dep]) add(dep);
+  };
+  names.forEach(add);
+  return [...all];
 }
 
 /** `--build-arg KEY=VALUE`, `--build-arg KEY` (from the environment, else the project's). */
@@ -67,17 +75,7 @@ const buildCommand: CommandDef = {
     const project = loadComposeProject(inv, cli, inv.args);
     const ctx = withRegistryAuth(composeContext(inv, cli), cli);
     const quiet = f.bool('quiet');
-    let services = inv.args;
-    if (f.bool('with-dependencies') && services.length) {
-      const all = new Set<string>();
-      const add = (s: string) => {
-        if (all.has(s)) return;
-        all.add(s);
-        for (const dep of Object.keys(project.services[s]?.depends_on ?? {})) if (project.services[dep]) add(dep);
-      };
-      services.forEach(add);
-      services = [...all];
-    }
+    const services = f.bool('with-dependencies') ? withDependencies(project, inv.args) : inv.args;
     try {
       await buildProject(ctx, project, services, {
         noCache: f.bool('no-cache'),
@@ -86,9 +84,8 @@ const buildCommand: CommandDef = {
         quiet,
         // As docker compose's classic builder: the build output on stdout.
         log: (line) => cli.out.write(line + '\n'),
-        parallel: parallelism(inv),
       });
-      if (f.bool('push')) await pushProject(ctx, project, services, { quiet, parallel: parallelism(inv) });
+      if (f.bool('push')) await pushProject(ctx, project, services, { quiet });
     } finally {
       ctx.progress.close();
     }
@@ -112,15 +109,13 @@ const pullCommand: CommandDef = {
     if (f.changed('no-parallel')) cli.err.write("option '--no-parallel' is DEPRECATED and will be ignored.\n");
     const project = loadComposeProject(inv, cli, inv.args);
     const ctx = withRegistryAuth(composeContext(inv, cli), cli);
-    // With --include-deps the loader's selection (the services and what they depend on) is pulled.
-    const services = f.bool('include-deps') && inv.args.length ? Object.keys(project.services) : inv.args;
+    const services = f.bool('include-deps') ? withDependencies(project, inv.args) : inv.args;
     try {
       await pullProject(ctx, project, services, {
         quiet: f.bool('quiet'),
         ignoreFailures: f.bool('ignore-pull-failures'),
         ignoreBuildable: f.bool('ignore-buildable'),
         policy: f.string('policy') || undefined,
-        parallel: parallelism(inv),
       });
     } finally {
       ctx.progress.close();
@@ -141,9 +136,9 @@ const pushCommand: CommandDef = {
     const f = inv.flags;
     const project = loadComposeProject(inv, cli, inv.args);
     const ctx = withRegistryAuth(composeContext(inv, cli), cli);
-    const services = f.bool('include-deps') && inv.args.length ? Object.keys(project.services) : inv.args;
+    const services = f.bool('include-deps') ? withDependencies(project, inv.args) : inv.args;
     try {
-      await pushProject(ctx, project, services, { quiet: f.bool('quiet'), ignoreFailures: f.bool('ignore-push-failures'), parallel: parallelism(inv) });
+      await pushProject(ctx, project, services, { quiet: f.bool('quiet'), ignoreFailures: f.bool('ignore-push-failures') });
     } finally {
       ctx.progress.close();
     }
