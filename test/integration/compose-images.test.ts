@@ -53,6 +53,7 @@ describe('compose build, pull, push', () => {
     const quiet = await compose('build.yaml', 'cib', ['build', '-q']);
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.equal(quiet.stdout, '');
+    assert.equal(quiet.stderr, '');
   });
 
   test('push to and pull from a local registry; build-only services are skipped', async () => {

@@ -73,8 +73,10 @@ const buildCommand: CommandDef = {
       if (f.changed(unsupported)) throw new CliError(`--${unsupported} is not supported by berth's builder`);
     }
     const project = loadComposeProject(inv, cli, inv.args);
-    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
     const quiet = f.bool('quiet');
+    const base = withRegistryAuth(composeContext(inv, cli), cli);
+    // -q: docker compose's quiet display, nothing on either stream but errors.
+    const ctx: ComposeContext = quiet ? { ...base, progress: { event: () => undefined, log: () => undefined, close: () => base.progress.close() } } : base;
     const services = f.bool('with-dependencies') ? withDependencies(project, inv.args) : inv.args;
     try {
       await buildProject(ctx, project, services, {
