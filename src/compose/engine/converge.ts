@@ -7,6 +7,7 @@ import type { ComposeProject, ServiceConfig } from '../types.js';
 import { assertSupported, containerCreateRequest, containerName, serviceConfigHash } from './create-request.js';
 import { ensureImages, type EnsureImagesOptions } from './images.js';
 import { LABEL } from './labels.js';
+import { ComposeError } from '../errors.js';
 import { canonicalName, containerEventId, projectContainers, serviceOf, type ContainerSummary } from './containers.js';
 import { buildGraph, forEachLimited, graphServices, walkGraph, type ServiceGraph } from './graph.js';
 import { orphans, planService, restartDependents, serviceScale, type RecreateStrategy } from './plan.js';
@@ -69,6 +70,7 @@ export async function converge(ctx: ComposeContext, project: ComposeProject, opt
   await walkGraph(
     graph,
     async (name) => {
+      throwIfCanceled(ctx);
       const service = project.services[name]!;
       let strategy = named.has(name) ? (opts.recreate ?? 'diverged') : (opts.recreateDependencies ?? 'diverged');
       if (strategy !== 'never' && restartDependents(project, recreated, name)) strategy = 'force';
@@ -199,6 +201,7 @@ export async function startServices(ctx: ComposeContext, project: ComposeProject
   await walkGraph(
     graph,
     async (name) => {
+      throwIfCanceled(ctx);
       const service = project.services[name]!;
       const deps = Object.fromEntries(Object.entries(service.depends_on ?? {}).filter(([d]) => graph.deps.has(d)));
       await waitDependencies(ctx, project, deps);
@@ -248,4 +251,9 @@ export function inheritAnonymousVolumes(body: Record<string, unknown>, old: OldM
     const prev = old.find((o) => o.Type === 'volume' && o.Name && o.Destination.replace(/\/+$/, '') === m.Target!.replace(/\/+$/, ''));
     if (prev) m.Source = prev.Name;
   }
+}
+
+/** Ctrl-C during convergence: no further service is touched. */
+function throwIfCanceled(ctx: ComposeContext): void {
+  if (ctx.signal?.aborted) throw new ComposeError('canceled');
 }

@@ -101,6 +101,9 @@ const upCommand: CommandDef = {
     { name: 'renew-anon-volumes', short: 'V', type: 'bool', usage: 'Recreate anonymous volumes instead of retrieving data from the previous containers' },
     { name: 'wait', type: 'bool', usage: 'Wait for services to be running|healthy. Implies detached mode.' },
     { name: 'wait-timeout', type: 'int', usage: 'Maximum duration in seconds to wait for the project to be running|healthy' },
+    { name: 'attach', type: 'list', usage: 'Restrict attaching to the specified services. Incompatible with --attach-dependencies.' },
+    { name: 'no-attach', type: 'list', usage: 'Do not attach (stream logs) to the specified services' },
+    { name: 'attach-dependencies', type: 'bool', usage: 'Automatically attach to log output of dependent services' },
     { name: 'watch', short: 'w', type: 'bool', usage: 'Watch source code and rebuild/refresh containers when files are updated.' },
     { name: 'yes', short: 'y', type: 'bool', usage: 'Assume "yes" as answer to all prompts and run non-interactively' },
   ],
@@ -113,11 +116,13 @@ const upCommand: CommandDef = {
     if (exitCodeFrom && !abortOnFailure) abortOnExit = true;
     if (abortOnExit && abortOnFailure) throw new CliError('--abort-on-container-failure cannot be combined with --abort-on-container-exit');
     let detach = f.bool('detach');
+    const attachList = f.list('attach');
+    if (attachList.length && f.bool('attach-dependencies')) throw new CliError('cannot combine --attach and --attach-dependencies');
     if (f.bool('wait')) {
-      if (abortOnExit) throw new CliError('--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies');
+      if (abortOnExit || attachList.length || f.bool('attach-dependencies')) throw new CliError('--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies');
       detach = true;
     }
-    if (detach && (abortOnExit || abortOnFailure || f.bool('watch'))) {
+    if (detach && (abortOnExit || abortOnFailure || f.bool('watch') || attachList.length || f.bool('attach-dependencies'))) {
       throw new CliError(
         f.bool('wait')
           ? '--wait cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch'
@@ -149,8 +154,11 @@ const upCommand: CommandDef = {
       if (detach) return;
       const color = !f.bool('no-color') && f.string('ansi') !== 'never' && (f.string('ansi') === 'always' || !!cli.out.isTTY);
       const printer = upLogPrinter(cli.out, { color, prefix: !f.bool('no-log-prefix') });
-      const attachTo = inv.args.length ? inv.args : services;
-      const code = await attachProject(ctx, project, printer, { services: attachTo, abortOnExit, abortOnFailure, exitCodeFrom: exitCodeFrom || undefined, timeout: timeoutOf(inv) });
+      const noAttach = new Set(f.list('no-attach'));
+      const attachTo = (attachList.length ? attachList : inv.args.length && !f.bool('attach-dependencies') ? inv.args : services).filter((s) => !noAttach.has(s));
+      const unknown = attachTo.filter((s) => !services.includes(s));
+      if (unknown.length) throw new CliError(`cannot attach to services not included in up: ${unknown.join(', ')}`);
+      const code = await attachProject(ctx, project, printer, { services: attachTo, abortOnExit, abortOnFailure, exitCodeFrom: exitCodeFrom || undefined, timeout: timeoutOf(inv), timestamps: f.bool('timestamps') });
       return code;
     } finally {
       ctx.progress.close();
