@@ -47,6 +47,13 @@ export async function converge(ctx: ComposeContext, project: ComposeProject, opt
   const graph = buildGraph(project, opts.services ?? [], opts.noDeps);
   const services = graphServices(graph);
   const named = new Set(opts.services?.length ? opts.services : Object.keys(project.services));
+  for (const key of Object.keys(opts.scale ?? {})) if (!project.services[key]) throw new ComposeError(`no such service: ${key}`);
+  for (const name of services) {
+    const svc = project.services[name]!;
+    if (svc.container_name && serviceScale(svc, opts.scale?.[name]) > 1) {
+      throw new ComposeError(`services.${name}: can't set container_name and ${name} as container name must be unique: invalid compose project`);
+    }
+  }
 
   const all = await projectContainers(ctx, project.name, { all: true, oneoff: false });
   const orphaned = orphans(project, all);
