@@ -6,6 +6,7 @@
 import type { ComposeProject, ServiceConfig } from '../types.js';
 import { assertSupported, containerCreateRequest, containerName, serviceConfigHash } from './create-request.js';
 import { ensureImages, type EnsureImagesOptions } from './images.js';
+import { injectedFilesArchive, injectedFilesKeepOwner } from './inject-files.js';
 import { LABEL } from './labels.js';
 import { ComposeError } from '../errors.js';
 import { canonicalName, containerEventId, projectContainers, serviceOf, type ContainerSummary } from './containers.js';
@@ -132,8 +133,15 @@ export async function createContainer(
     Object.assign(labels, extraLabels);
     req.body.Labels = labels;
     inheritAnonymousVolumes(req.body, inherit);
-    const res = await ctx.client.json<{ Id: string }>('POST', '/containers/create', { query: { name: req.name }, json: req.body });
+    const res = await ctx.client.json<{ Id: string }>('POST', '/containers/create', { query: { name: req.name, platform: req.platform }, json: req.body });
     id = res.Id;
+    if (req.files?.length) {
+      // Secrets and configs from `environment:`/`content:`: written in before the first start.
+      const archive = await injectedFilesArchive(req.files);
+      await ctx.client
+        .request('PUT', `/containers/${id}/archive`, { query: { path: '/', copyUIDGID: injectedFilesKeepOwner(req.files) ? '1' : undefined }, body: archive, headers: { 'Content-Type': 'application/x-tar' } })
+        .then((r) => r.resume());
+    }
     for (const extra of req.extraNetworks) {
       const body = 'EndpointConfig' in extra.endpoint ? { ...extra.endpoint, Container: id } : { Container: id, EndpointConfig: extra.endpoint };
       await ctx.client.request('POST', `/networks/${encodeURIComponent(extra.network)}/connect`, { json: body }).then((r) => r.resume());
