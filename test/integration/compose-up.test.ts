@@ -5,6 +5,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TestDaemon } from './harness.js';
+import { ApiClient, parseHost } from '../../src/cli/client.js';
+import { loadProject } from '../../src/compose/index.js';
+import { startDependencies } from '../../src/compose/engine/index.js';
+import { quietProgress } from '../../src/compose/engine/progress.js';
 
 /** Stops at once on SIGTERM (a shell as PID 1 ignores it otherwise), so stops take no 10 s. */
 const SLEEPER = `["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]`;
@@ -244,5 +248,44 @@ networks:
     const list = await containers('cuattach');
     assert.ok(list.every((c) => c.state !== 'running'), JSON.stringify(list));
     assert.equal((await p.compose('down')).code, 0);
+  });
+
+  test('startDependencies (for run): dependencies converged, started, their conditions met; the service itself untouched', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-compose-up-'));
+    dirs.push(dir);
+    writeFileSync(
+      path.join(dir, 'compose.yaml'),
+      `services:
+  init:
+    image: busybox
+    command: ["sh", "-c", "sleep 1; exit 0"]
+  db:
+    image: busybox
+    command: ${SLEEPER}
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+  app:
+    image: busybox
+    depends_on:
+      init: {condition: service_completed_successfully}
+      db: {condition: service_healthy}
+`,
+    );
+    const project = loadProject({ workingDir: dir, projectName: 'curun', env: {}, warn: () => undefined });
+    const client = new ApiClient(parseHost(d.host));
+    const warnings: string[] = [];
+    try {
+      await startDependencies({ client, progress: quietProgress(), warn: (m) => warnings.push(m) }, project, 'app');
+    } finally {
+      client.close();
+    }
+    const list = await containers('curun');
+    assert.deepEqual(list.map((c) => `${c.name} ${c.state}`).sort(), ['curun-db-1 running', 'curun-init-1 exited']);
+    const db = (await d.request('GET', `/containers/${list.find((c) => c.name === 'curun-db-1')!.id}/json`)).json();
+    assert.equal(db.State.Health.Status, 'healthy');
+    const init = (await d.request('GET', `/containers/${list.find((c) => c.name === 'curun-init-1')!.id}/json`)).json();
+    assert.equal(init.State.ExitCode, 0);
+    assert.deepEqual(warnings, []);
+    assert.equal((await d.berth(['compose', '-p', 'curun', 'down', '-t', '0'])).code, 0);
+    assert.deepEqual(await containers('curun'), []);
   });
 });
