@@ -153,12 +153,12 @@ const upCommand: CommandDef = {
       ctx.progress.close();
       if (detach) return;
       const color = !f.bool('no-color') && f.string('ansi') !== 'never' && (f.string('ansi') === 'always' || !!cli.out.isTTY);
-      const printer = upLogPrinter(cli.out, { color, prefix: !f.bool('no-log-prefix') });
+      const printer = upLogPrinter(cli.out, cli.err, { color, prefix: !f.bool('no-log-prefix'), timestamps: f.bool('timestamps') });
       const noAttach = new Set(f.list('no-attach'));
       const attachTo = (attachList.length ? attachList : inv.args.length && !f.bool('attach-dependencies') ? inv.args : services).filter((s) => !noAttach.has(s));
       const unknown = attachTo.filter((s) => !services.includes(s));
       if (unknown.length) throw new CliError(`cannot attach to services not included in up: ${unknown.join(', ')}`);
-      const code = await attachProject(ctx, project, printer, { services: attachTo, abortOnExit, abortOnFailure, exitCodeFrom: exitCodeFrom || undefined, timeout: timeoutOf(inv), timestamps: f.bool('timestamps') });
+      const code = await attachProject(ctx, project, printer, { services: attachTo, abortOnExit, abortOnFailure, exitCodeFrom: exitCodeFrom || undefined, timeout: timeoutOf(inv) });
       return code;
     } finally {
       ctx.progress.close();
