@@ -77,6 +77,16 @@ describe('compose up, down and convergence', () => {
     assert.equal(web.labels['com.docker.compose.oneoff'], 'False');
     const inspect = (await d.request('GET', `/containers/${web.id}/json`)).json();
     assert.ok(Object.keys(inspect.NetworkSettings.Networks).includes('cuhealth_default'));
+
+    // stop: dependents first; start: dependencies first, their conditions awaited again.
+    const stop = await p.compose('stop');
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(stop.stderr.indexOf('cuhealth-web-1  Stopped') < stop.stderr.indexOf('cuhealth-db-1  Stopping'), stop.stderr);
+    assert.ok((await containers('cuhealth')).every((c) => c.state === 'exited'));
+    const start = await p.compose('start');
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stderr, / Container cuhealth-db-1 {2}Healthy\n(.*\n)* Container cuhealth-web-1 {2}Started/);
+    assert.ok((await containers('cuhealth')).every((c) => c.state === 'running'));
     const down = await p.compose('down');
     assert.equal(down.code, 0, down.stderr);
   });

@@ -196,7 +196,7 @@ const downCommand: CommandDef = {
     const name = inv.flags.string('project-name') || cli.env.COMPOSE_PROJECT_NAME;
     let project;
     try {
-      project = loadComposeProject(inv, cli);
+      project = loadComposeProject(inv, cli, inv.args);
     } catch (err) {
       // docker compose -p NAME down works without the file, from the labels alone.
       if (!name || !/no configuration file provided/.test((err as Error).message)) throw err;
@@ -224,7 +224,7 @@ const startCommand: CommandDef = {
     { name: 'wait-timeout', type: 'int', usage: 'Maximum duration in seconds to wait for the project to be running|healthy' },
   ],
   run: async (inv, cli) => {
-    const project = loadComposeProject(inv, cli);
+    const project = loadComposeProject(inv, cli, inv.args);
     await withContext(inv, cli, async (ctx) => {
       await startProject(ctx, project, inv.args);
       if (inv.flags.bool('wait')) await waitForProject(ctx, project, inv.args.length ? inv.args : Object.keys(project.services), inv.flags.int('wait-timeout'));
@@ -238,7 +238,7 @@ const stopCommand: CommandDef = {
   short: 'Stop services',
   flags: [timeoutFlag('Specify a shutdown timeout in seconds')],
   run: async (inv, cli) => {
-    const project = loadComposeProject(inv, cli);
+    const project = loadComposeProject(inv, cli, inv.args);
     await withContext(inv, cli, (ctx) => stopProject(ctx, project, inv.args, timeoutOf(inv)));
   },
 };
@@ -249,7 +249,7 @@ const restartCommand: CommandDef = {
   short: 'Restart service containers',
   flags: [timeoutFlag('Specify a shutdown timeout in seconds'), { name: 'no-deps', type: 'bool', usage: "Don't restart dependent services" }],
   run: async (inv, cli) => {
-    const project = loadComposeProject(inv, cli);
+    const project = loadComposeProject(inv, cli, inv.args);
     await withContext(inv, cli, (ctx) => restartProject(ctx, project, inv.args, timeoutOf(inv), inv.flags.bool('no-deps')));
   },
 };
