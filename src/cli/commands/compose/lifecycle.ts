@@ -59,7 +59,7 @@ function convergeOptions(inv: Invocation, cli: Cli): ConvergeOptions {
     recreate,
     recreateDependencies: flagIf(inv, 'always-recreate-deps') ? 'force' : f.bool('no-recreate') ? 'never' : 'diverged',
     scale,
-    removeOrphans: f.bool('remove-orphans'),
+    removeOrphans: f.bool('remove-orphans') || /^(1|true)$/i.test(cli.env.COMPOSE_REMOVE_ORPHANS ?? ''),
     ignoreOrphans: /^(1|true)$/i.test(cli.env.COMPOSE_IGNORE_ORPHANS ?? ''),
     timeout: timeoutOf(inv),
     renewAnonVolumes: flagIf(inv, 'renew-anon-volumes'),
@@ -71,8 +71,14 @@ function flagIf(inv: Invocation, name: string): boolean {
   return inv.flags.defs.some((d) => d.name === name) && inv.flags.bool(name);
 }
 
+/** --dry-run must not change anything; Berth cannot simulate yet, so it refuses rather than act. */
+function refuseDryRun(inv: Invocation): void {
+  if (inv.flags.defs.some((d) => d.name === 'dry-run') && inv.flags.bool('dry-run')) throw new CliError('--dry-run is not supported by Berth yet: nothing was done');
+}
+
 /** Runs `fn` with a context; the progress display is closed however it ends. */
 async function withContext<T>(inv: Invocation, cli: Cli, fn: (ctx: ComposeContext) => Promise<T>): Promise<T> {
+  refuseDryRun(inv);
   const ctx = composeContext(inv, cli);
   try {
     return await fn(ctx);
@@ -130,6 +136,7 @@ const upCommand: CommandDef = {
       );
     }
     if (f.bool('watch')) throw new CliError('up --watch is not supported yet: run `compose watch` beside `up -d`');
+    refuseDryRun(inv);
     const opts = convergeOptions(inv, cli);
     const project = loadComposeProject(inv, cli, inv.args);
     if (exitCodeFrom && !project.services[exitCodeFrom]) throw new CliError(`exit-code-from: no such service: ${exitCodeFrom}`);
@@ -205,7 +212,7 @@ const downCommand: CommandDef = {
     }
     await withContext(inv, cli, (ctx) =>
       downProject(ctx, project, {
-        removeOrphans: inv.flags.bool('remove-orphans'),
+        removeOrphans: inv.flags.bool('remove-orphans') || /^(1|true)$/i.test(cli.env.COMPOSE_REMOVE_ORPHANS ?? ''),
         volumes: inv.flags.bool('volumes'),
         images: (rmi || undefined) as 'local' | 'all' | undefined,
         timeout: timeoutOf(inv),
