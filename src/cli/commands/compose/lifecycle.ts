@@ -144,10 +144,12 @@ const upCommand: CommandDef = {
     const ctx = composeContext(inv, cli);
     ctx.signal = controller.signal;
     let interrupts = 0;
+    let attached = false;
     const onSignal = () => {
       interrupts++;
       if (interrupts === 1) controller.abort();
-      else void killProject(ctx, project.name);
+      // The second Ctrl-C of an attached session kills what the graceful stop still waits for.
+      else if (attached) void killProject(ctx, project.name);
     };
     cli.signals?.on('SIGINT', onSignal);
     cli.signals?.on('SIGTERM', onSignal);
@@ -165,6 +167,7 @@ const upCommand: CommandDef = {
       const attachTo = (attachList.length ? attachList : inv.args.length && !f.bool('attach-dependencies') ? inv.args : services).filter((s) => !noAttach.has(s));
       const unknown = attachTo.filter((s) => !services.includes(s));
       if (unknown.length) throw new CliError(`cannot attach to services not included in up: ${unknown.join(', ')}`);
+      attached = true;
       const code = await attachProject(ctx, project, printer, { services: attachTo, abortOnExit, abortOnFailure, exitCodeFrom: exitCodeFrom || undefined, timeout: timeoutOf(inv) });
       return code;
     } finally {
