@@ -147,9 +147,15 @@ const upCommand: CommandDef = {
     let attached = false;
     const onSignal = () => {
       interrupts++;
-      if (interrupts === 1) controller.abort();
-      // The second Ctrl-C of an attached session kills what the graceful stop still waits for.
-      else if (attached) void killProject(ctx, project.name);
+      if (interrupts === 1) {
+        controller.abort();
+        // Before attaching, a second Ctrl-C ends the process the default way (nothing to stop yet).
+        if (!attached) removeHandlers();
+      } else if (attached) void killProject(ctx, project.name); // kills what the graceful stop still waits for
+    };
+    const removeHandlers = () => {
+      cli.signals?.off('SIGINT', onSignal);
+      cli.signals?.off('SIGTERM', onSignal);
     };
     cli.signals?.on('SIGINT', onSignal);
     cli.signals?.on('SIGTERM', onSignal);
@@ -172,8 +178,7 @@ const upCommand: CommandDef = {
       return code;
     } finally {
       ctx.progress.close();
-      cli.signals?.off('SIGINT', onSignal);
-      cli.signals?.off('SIGTERM', onSignal);
+      removeHandlers();
     }
   },
 };
