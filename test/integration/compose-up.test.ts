@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { TestDaemon } from './harness.js';
+import { spawn } from 'node:child_process';
+import { TestDaemon, BERTH } from './harness.js';
 import { ApiClient, parseHost } from '../../src/cli/client.js';
 import { loadProject } from '../../src/compose/index.js';
 import { startDependencies } from '../../src/compose/engine/index.js';
@@ -32,6 +33,7 @@ describe('compose up, down and convergence', () => {
     const file = path.join(dir, 'compose.yaml');
     writeFileSync(file, yaml);
     return {
+      file,
       write: (text: string) => writeFileSync(file, text),
       compose: (...args: string[]) => d.berth(['compose', '-p', name, '-f', file, '--progress', 'plain', ...args]),
     };
@@ -257,6 +259,21 @@ networks:
     assert.match(r.stdout, /^Aborting on container exit\.\.\.$/m);
     const list = await containers('cuattach');
     assert.ok(list.every((c) => c.state !== 'running'), JSON.stringify(list));
+
+    // Ctrl-C: docker compose's graceful stop, exit 130.
+    const child = spawn(BERTH, ['compose', '-p', 'cuattach', '-f', p.file, '--progress', 'plain', 'up', '--no-attach', 'job'], {
+      env: { ...process.env, BERTH_HOST: d.host, DOCKER_HOST: '' },
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 200 && !out.includes('Attaching to'); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, out);
+    assert.match(out, /Gracefully stopping\.\.\. \(press Ctrl\+C again to force\)/);
+    assert.match(out, /^side-1 exited with code 0$/m);
+    assert.ok((await containers('cuattach')).every((c) => c.state !== 'running'));
     assert.equal((await p.compose('down')).code, 0);
   });
 
