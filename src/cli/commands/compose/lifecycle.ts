@@ -13,6 +13,8 @@ import { attachProject, killProject, waitForProject } from '../../../compose/eng
 import type { RecreateStrategy } from '../../../compose/engine/plan.js';
 import type { ComposeContext } from '../../../compose/engine/types.js';
 import { upLogPrinter } from './up-log-printer.js';
+import { withRegistryAuth } from './image-commands.js';
+import { watchProject } from '../../../compose/engine/watch.js';
 
 const timeoutFlag = (usage: string): FlagDef => ({ name: 'timeout', short: 't', type: 'int', usage });
 
@@ -135,13 +137,13 @@ const upCommand: CommandDef = {
           : '--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch',
       );
     }
-    if (f.bool('watch')) throw new CliError('up --watch is not supported yet: run `compose watch` beside `up -d`');
+    if (f.bool('watch') && f.bool('no-build')) throw new CliError('--no-build and --watch are incompatible');
     refuseDryRun(inv);
     const opts = convergeOptions(inv, cli);
     const project = loadComposeProject(inv, cli, inv.args);
     if (exitCodeFrom && !project.services[exitCodeFrom]) throw new CliError(`exit-code-from: no such service: ${exitCodeFrom}`);
     const controller = new AbortController();
-    const ctx = composeContext(inv, cli);
+    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
     ctx.signal = controller.signal;
     let interrupts = 0;
     let attached = false;
@@ -174,7 +176,11 @@ const upCommand: CommandDef = {
       const unknown = attachTo.filter((s) => !services.includes(s));
       if (unknown.length) throw new CliError(`cannot attach to services not included in up: ${unknown.join(', ')}`);
       attached = true;
+      // up --watch: develop.watch runs beside the attached output until Ctrl-C (watch.ts).
+      const watching = f.bool('watch') ? watchProject(ctx, project, inv.args, controller.signal, { log: (line) => cli.out.write(line + '\n') }) : undefined;
+      watching?.catch(() => controller.abort());
       const code = await attachProject(ctx, project, printer, { services: attachTo, abortOnExit, abortOnFailure, exitCodeFrom: exitCodeFrom || undefined, timeout: timeoutOf(inv) });
+      if (watching) await watching;
       return code;
     } finally {
       ctx.progress.close();
@@ -191,7 +197,7 @@ const createCommand: CommandDef = {
   run: async (inv, cli) => {
     const opts = convergeOptions(inv, cli);
     const project = loadComposeProject(inv, cli, inv.args);
-    await withContext(inv, cli, (ctx) => converge(ctx, project, opts));
+    await withContext(inv, cli, (ctx) => converge(withRegistryAuth(ctx, cli), project, opts));
   },
 };
 
