@@ -1,31 +1,21 @@
 /**
- * A minimal log printer for attached `compose up` (`web-1  | line`, `web-1 exited with code 0`),
- * with docker compose's prefix layout and a colour per container on a terminal. c-cli's shared
- * printer for `compose logs` may replace it.
+ * Attached `compose up`'s output through the shared LogPrinter (log-printer.ts): `Attaching to
+ * ...`, `web-1  | line` with docker compose's colours, `web-1 exited with code 0`.
  */
 import type { Output } from '../../streams.js';
 import type { LogConsumer } from '../../../compose/engine/up.js';
+import { LogPrinter } from './log-printer.js';
 
-const COLORS = ['36', '33', '32', '35', '34', '96', '93', '92', '95', '94'];
-
-export function upLogPrinter(out: Output, opts: { color: boolean; prefix: boolean }): LogConsumer {
-  let width = 0;
-  const colorOf = new Map<string, string>();
-  const paint = (name: string, s: string) => (opts.color && colorOf.has(name) ? `\x1b[${colorOf.get(name)}m${s}\x1b[0m` : s);
+export function upLogPrinter(out: Output, err: Output, opts: { color: boolean; prefix: boolean; timestamps?: boolean }): LogConsumer {
+  const printer = new LogPrinter(out, err, opts);
   return {
     register(names) {
-      names.forEach((n, i) => colorOf.set(n, COLORS[i % COLORS.length]!));
-      width = Math.max(0, ...names.map((n) => n.length)) + 1;
+      for (const n of names) printer.register(n);
       out.write(`Attaching to ${names.join(', ')}\n`);
     },
-    line(name, _service, _stream, text) {
-      out.write(opts.prefix ? `${paint(name, `${name.padEnd(width)} | `)}${text}\n` : `${text}\n`);
-    },
-    exited(name, code) {
-      out.write(paint(name, `${name} exited with code ${code}`) + '\n');
-    },
-    info(text) {
-      out.write(text + '\n');
-    },
+    // docker compose prints a container's stderr on its own stdout too, behind the same prefix.
+    line: (name, _service, _stream, text) => printer.log(name, text),
+    exited: (name, code) => printer.status(name, `exited with code ${code}`),
+    info: (text) => out.write(text + '\n'),
   };
 }
