@@ -69,7 +69,12 @@ export interface CommandDef {
   hidden?: boolean;
 }
 
-export const PROGRAM = 'berth';
+/** The name usage lines and errors begin with: `berth`, or `docker` in the docker CLI plugin. */
+export let PROGRAM = 'berth';
+
+export function setProgramName(name: string): void {
+  PROGRAM = name;
+}
 
 /** Parsed flag values, with the types their definitions declare. */
 export class FlagValues {
@@ -367,7 +372,9 @@ export function resolve(root: CommandDef, argv: string[]): Resolution {
       return { kind: 'help', command: cmd, path, globals, shortHelp: local.shortHelp, implicit: !local.help };
     }
     if (isGroup) {
-      carried = [...carried, ...rest.slice(0, rest.length - local.positionals.length)];
+      // Carried in long form: a subcommand's own shorthand (`logs -f`, `run -p`) must not
+      // capture what was given for the group's (`compose -f x.yml`, `compose -p demo`).
+      carried = [...carried, ...longForm(persistent, local.flags)];
       rest = local.positionals;
       continue;
     }
@@ -375,6 +382,20 @@ export function resolve(root: CommandDef, argv: string[]): Resolution {
     if (argError) return { kind: 'error', message: argError, exitCode: 1, globals };
     return { kind: 'run', command: cmd, path, args: local.positionals, flags: local.flags, globals };
   }
+}
+
+/** The values given for `defs`, as `--name=value` tokens that parse back to the same values. */
+function longForm(defs: FlagDef[], values: FlagValues): string[] {
+  const tokens: string[] = [];
+  for (const def of defs) {
+    if (!values.changed(def.name)) continue;
+    if (def.type === 'bool') tokens.push(`--${def.name}=${values.bool(def.name)}`);
+    else if (def.type === 'int') tokens.push(`--${def.name}=${values.int(def.name)}`);
+    else if (def.type === 'string') tokens.push(`--${def.name}=${values.string(def.name)}`);
+    else if (def.type === 'strings') tokens.push(`--${def.name}=${values.list(def.name).join(',')}`);
+    else for (const v of values.list(def.name)) tokens.push(`--${def.name}=${v}`);
+  }
+  return tokens;
 }
 
 /** `berth help [COMMAND...]`. */

@@ -111,15 +111,17 @@ function byName(a: CommandDef, b: CommandDef): number {
 export function renderHelp(root: CommandDef, path: CommandDef[], cols = 80): string {
   const cmd = path.at(-1) ?? root;
   const name = commandPath(path);
-  const hasFlags = (cmd.flags ?? []).some((f) => !f.hidden);
   const subs = (cmd.subcommands ?? []).filter((c) => !c.hidden);
+  // A group's persistent flags are its own options (`compose --help` lists -f, -p, ...).
+  const ownFlags = [...(cmd.flags ?? []), ...(subs.length ? (cmd.persistentFlags ?? []) : [])];
+  const hasFlags = ownFlags.some((f) => !f.hidden);
   const parts: string[] = [];
 
   if (subs.length) parts.push(`Usage:  ${name}${hasFlags ? ' [OPTIONS]' : ''} COMMAND`);
   else parts.push(`Usage:  ${name}${cmd.usage ? ' ' + cmd.usage : ''}`);
   parts.push(`\n\n${cmd.long ?? cmd.short}`);
   if (cmd.aliasPaths?.length) parts.push(`\n\nAliases:\n  ${cmd.aliasPaths.map((p) => `${PROGRAM} ${p}`).join(', ')}`);
-  if (path.length > 0 && hasFlags) parts.push(`\n\nOptions:\n${flagUsages(cmd.flags!, cols - 1)}`);
+  if (path.length > 0 && hasFlags) parts.push(`\n\nOptions:\n${flagUsages(ownFlags, cols - 1)}`);
 
   if (path.length === 0) {
     const common = subs.filter((c) => c.group === 'common');
