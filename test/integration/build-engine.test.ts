@@ -169,7 +169,8 @@ describe('build engine through /build', () => {
       const timer = setTimeout(() => reject(new Error(`no RUN output: ${out}`)), 20_000);
       child.stdout.on('data', (b: Buffer) => {
         out += b.toString();
-        if (out.includes('started')) {
+        // The RUN's own output line, not the step line that names it: then the container is there.
+        if (/^started$/m.test(out)) {
           clearTimeout(timer);
           resolve();
         }
