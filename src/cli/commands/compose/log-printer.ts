@@ -15,7 +15,7 @@ import type { Output } from '../../streams.js';
 import { pathName } from '../../client.js';
 import { filtersParam } from '../common.js';
 import { LABEL, projectFilter } from '../../../compose/engine/labels.js';
-import { defaultContainerName, nameWithoutProject, projectContainers, type ContainerSummary } from './project-containers.js';
+import { defaultContainerName, nameWithoutProject, projectContainers, sortedByName, type ContainerSummary } from './project-containers.js';
 
 // ---- colours ------------------------------------------------------------------------------
 
@@ -307,7 +307,8 @@ export async function startProjectLogs(client: ApiClient, printer: LogPrinter, o
     opts.containers ??
     (await projectContainers({ client, progress: noProgress, warn: () => undefined }, opts.project, { all: true, oneoff: false, services: opts.services }))
   ).filter((c) => watched(c.Labels?.[LABEL.service] ?? '') && wantedNumber(c.Labels ?? {}));
-  for (const c of containers) printer.register(nameWithoutProject(c));
+  // Colours by name order, so a project's services keep theirs from one run to the next.
+  for (const c of sortedByName(containers)) printer.register(nameWithoutProject(c));
 
   /** Streams by container id: the last one started, and the start time it prints from. */
   const streams = new Map<string, { done: Promise<void>; startedAt: string }>();
