@@ -30,8 +30,13 @@ export function isRemoteContext(context: string): boolean {
   return /^(https?:\/\/|git:\/\/|git@|github\.com\/|ssh:\/\/)/.test(context) || context.includes('://');
 }
 
-function resolvePath(baseDir: string, p: string): string {
-  return path.resolve(baseDir, expandHome(p));
+/** `--no-path-resolution` (compose config): relative paths are left as written. */
+export interface CanonicalOptions {
+  resolvePaths?: boolean;
+}
+
+function pathResolver(baseDir: string, options: CanonicalOptions): (p: string) => string {
+  return options.resolvePaths === false ? (p) => p : (p) => path.resolve(baseDir, expandHome(p));
 }
 
 function mapKeys(value: unknown, f: (v: unknown) => unknown): unknown {
@@ -39,15 +44,17 @@ function mapKeys(value: unknown, f: (v: unknown) => unknown): unknown {
   return value === undefined ? undefined : f(value);
 }
 
-export function canonicalService(raw: Dict, baseDir: string): Dict {
+export function canonicalService(raw: Dict, baseDir: string, options: CanonicalOptions = {}): Dict {
   const s: Dict = { ...raw };
+  const resolvePath = pathResolver(baseDir, options);
   const apply = (key: string, f: (v: unknown) => unknown) => {
     if (key in s) s[key] = mapKeys(s[key], f);
   };
   for (const key of ['environment', 'labels', 'sysctls', 'annotations']) apply(key, (v) => toKeyValueMap(v));
   apply('ports', (v) => (Array.isArray(v) ? parsePorts(v) : v));
   apply('expose', (v) => (Array.isArray(v) ? v.map(String) : v));
-  apply('volumes', (v) => (Array.isArray(v) ? v.map((item) => resolveMountPaths(parseVolume(item), baseDir)) : v));
+  const mount = (item: unknown) => (options.resolvePaths === false ? parseVolume(item) : resolveMountPaths(parseVolume(item), baseDir));
+  apply('volumes', (v) => (Array.isArray(v) ? v.map(mount) : v));
   apply('networks', (v) => (Array.isArray(v) ? Object.fromEntries(v.map((n) => [String(n), null])) : v));
   apply('depends_on', (v) => {
     const entries: [string, unknown][] = Array.isArray(v) ? v.map((n) => [String(n), {}]) : Object.entries(v as Dict);
@@ -64,14 +71,14 @@ export function canonicalService(raw: Dict, baseDir: string): Dict {
   apply('build', (v) => {
     const build: Dict = typeof v === 'string' ? { context: v } : { ...(v as Dict) };
     const context = typeof build.context === 'string' ? build.context : '.';
-    build.context = isRemoteContext(context) ? context : resolvePath(baseDir, context);
+    build.context = isRemoteContext(context) ? context : resolvePath(context);
     for (const key of ['args', 'labels']) if (key in build) build[key] = toKeyValueMap(build[key]);
     return build;
   });
   apply('env_file', (v) =>
     (Array.isArray(v) ? v : [v]).map((item) => {
       const entry: Dict = typeof item === 'string' ? { path: item } : { ...(item as Dict) };
-      return { ...entry, path: resolvePath(baseDir, String(entry.path)), required: entry.required ?? true };
+      return { ...entry, path: resolvePath(String(entry.path)), required: entry.required ?? true };
     }),
   );
   apply('extra_hosts', (v) => {
@@ -86,11 +93,12 @@ export function canonicalService(raw: Dict, baseDir: string): Dict {
 }
 
 /** Canonical form of a whole file: every service, and file-backed secrets and configs resolved. */
-export function canonicalFile(data: Dict, baseDir: string): Dict {
+export function canonicalFile(data: Dict, baseDir: string, options: CanonicalOptions = {}): Dict {
   const out: Dict = { ...data };
+  const resolvePath = pathResolver(baseDir, options);
   if (isMapping(data.services)) {
     out.services = Object.fromEntries(
-      Object.entries(data.services).map(([name, svc]) => [name, isMapping(svc) ? canonicalService(svc, baseDir) : svc ?? {}]),
+      Object.entries(data.services).map(([name, svc]) => [name, isMapping(svc) ? canonicalService(svc, baseDir, options) : svc ?? {}]),
     );
   }
   for (const key of ['secrets', 'configs']) {
@@ -99,7 +107,7 @@ export function canonicalFile(data: Dict, baseDir: string): Dict {
     out[key] = Object.fromEntries(
       Object.entries(section).map(([name, def]) => {
         const d = { ...((def ?? {}) as Dict) };
-        if (typeof d.file === 'string') d.file = resolvePath(baseDir, d.file);
+        if (typeof d.file === 'string') d.file = resolvePath(d.file);
         return [name, d];
       }),
     );

@@ -12,6 +12,7 @@ import { resolveExtends } from './extends.js';
 import { addIncluded, includeSpecs } from './include.js';
 import { interpolateTree, isMapping, Tagged } from './interpolate.js';
 import { canonicalFile } from './canonical.js';
+import { castTypes } from './cast.js';
 import { mergeFiles } from './merge.js';
 import { normalizeFileObjects, normalizeNetworks, normalizeService, normalizeVolumes } from './normalize.js';
 import { activeProfiles, splitByProfiles } from './profiles.js';
@@ -41,7 +42,20 @@ export interface LoadOptions {
   /** The process environment (default process.env). */
   env?: Record<string, string | undefined>;
   warn?: WarnFn;
+  /** The text of `-f -` (default: read from the process's standard input). */
+  stdin?: string;
+  /** `compose config --no-interpolate`: `${VAR}` left as written. */
+  interpolate?: boolean;
+  /** `compose config --no-normalize`: no default network, Dockerfile name or resource names added. */
+  normalize?: boolean;
+  /** `compose config --no-path-resolution`: relative paths left as written. */
+  resolvePaths?: boolean;
+  /** `compose config --no-consistency`: references and dependency cycles not checked. */
+  consistency?: boolean;
 }
+
+/** `-f -`: the file read from standard input. */
+export const STDIN_FILE = '-';
 
 /** What the reading of a set of files produces before naming and normalising: merged canonical data. */
 interface FileSetContext {
@@ -50,17 +64,19 @@ interface FileSetContext {
   warn: WarnFn;
   /** Files being read by an include above us, to refuse include cycles. */
   including: string[];
+  options: LoadOptions;
 }
 
 function readFileData(file: string, ctx: FileSetContext): Dict {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = file === STDIN_FILE ? (ctx.options.stdin ?? readFileSync(0, 'utf8')) : readFileSync(file, 'utf8');
   } catch {
     throw new ComposeError(`open ${file}: no such file or directory`);
   }
   const parsed = parseComposeYaml(text, file);
-  const data = interpolateTree(parsed, (name) => ctx.env[name], ctx.warn) as Dict;
+  // Interpolated values are strings: cast back where the schema wants a boolean or a number, then validate.
+  const data = (ctx.options.interpolate === false ? parsed : castTypes(interpolateTree(parsed, (name) => ctx.env[name], ctx.warn))) as Dict;
   validateAgainstSchema(untagged(data), file);
   return data;
 }
@@ -80,16 +96,17 @@ function loadFile(file: string, ctx: FileSetContext, baseDir: string): Dict {
       if (ctx.including.includes(f)) throw new ComposeError(`include cycle detected: ${[...ctx.including, f].join(' -> ')}`);
     }
     const env = projectEnvironment(spec.projectDirectory, ctx.env, spec.envFiles, ctx.warn);
-    const included = loadFileSet(spec.files, { projectDir: spec.projectDirectory, env, warn: ctx.warn, including: [...ctx.including, file] });
+    const included = loadFileSet(spec.files, { projectDir: spec.projectDirectory, env, warn: ctx.warn, including: [...ctx.including, file], options: ctx.options });
     data = addIncluded(data, included, spec.files[0]);
   }
   delete data.include;
-  const canonical = canonicalFile(data, baseDir);
+  const canonicalOptions = { resolvePaths: ctx.options.resolvePaths };
+  const canonical = canonicalFile(data, baseDir, canonicalOptions);
   if (isMapping(canonical.services)) {
     const cache = new Map<string, Dict>();
     const servicesOf = (other: string): Dict => {
       if (!cache.has(other)) {
-        const otherData = canonicalFile(readFileData(other, ctx), path.dirname(other));
+        const otherData = canonicalFile(readFileData(other, ctx), path.dirname(other), canonicalOptions);
         cache.set(other, (isMapping(otherData.services) ? otherData.services : {}) as Dict);
       }
       return cache.get(other) as Dict;
@@ -105,10 +122,16 @@ function loadFileSet(files: string[], ctx: FileSetContext): Dict {
 
 export function loadProject(options: LoadOptions): ComposeProject {
   const warn = options.warn ?? ((m: string) => process.stderr.write(`WARN[0000] ${m}\n`));
-  const files = options.files && options.files.length > 0 ? options.files.map((f) => path.resolve(options.workingDir, f)) : findDefaultFiles(options.workingDir, warn);
-  const projectDir = options.projectDirectory ? path.resolve(options.workingDir, options.projectDirectory) : path.dirname(files[0]);
+  const files =
+    options.files && options.files.length > 0
+      ? options.files.map((f) => (f === STDIN_FILE ? f : path.resolve(options.workingDir, f)))
+      : findDefaultFiles(options.workingDir, warn);
+  // A file from stdin has no directory of its own: the working directory stands for it.
+  const firstDir = files[0] === STDIN_FILE ? path.resolve(options.workingDir) : path.dirname(files[0]);
+  const projectDir = options.projectDirectory ? path.resolve(options.workingDir, options.projectDirectory) : firstDir;
   const env = projectEnvironment(projectDir, options.env ?? process.env, options.envFiles, warn);
-  const merged = loadFileSet(files, { projectDir, env, warn, including: [] });
+  const merged = loadFileSet(files, { projectDir, env, warn, including: [], options });
+  const normalize = options.normalize !== false;
 
   const name = resolveProjectName({
     flag: options.projectName,
@@ -124,8 +147,8 @@ export function loadProject(options: LoadOptions): ComposeProject {
   const { enabled, disabled } = splitByProfiles(rawServices, activeProfiles(options.profiles, env), options.services);
   const services: Record<string, ServiceConfig> = {};
   const disabledServices: Record<string, ServiceConfig> = {};
-  for (const svcName of enabled) services[svcName] = normalizeService(svcName, rawServices[svcName], env, warn);
-  for (const svcName of disabled) disabledServices[svcName] = normalizeService(svcName, rawServices[svcName], env, () => {});
+  for (const svcName of enabled) services[svcName] = normalizeService(svcName, rawServices[svcName], env, warn, { normalize, projectDir });
+  for (const svcName of disabled) disabledServices[svcName] = normalizeService(svcName, rawServices[svcName], env, () => {}, { normalize, projectDir });
   // A dependency on a service switched off by profiles is dropped when it is optional.
   for (const svc of Object.values(services)) {
     for (const [dep, spec] of Object.entries(svc.depends_on)) {
@@ -141,12 +164,12 @@ export function loadProject(options: LoadOptions): ComposeProject {
     environment: env,
     services,
     disabledServices,
-    networks: normalizeNetworks(name, merged.networks, Object.values(services)),
-    volumes: normalizeVolumes(name, merged.volumes),
-    secrets: normalizeFileObjects(name, merged.secrets),
-    configs: normalizeFileObjects(name, merged.configs),
+    networks: normalizeNetworks(name, merged.networks, Object.values(services), normalize),
+    volumes: normalizeVolumes(name, merged.volumes, normalize),
+    secrets: normalizeFileObjects(name, merged.secrets, normalize),
+    configs: normalizeFileObjects(name, merged.configs, normalize),
     extensions,
   };
-  checkReferences(project);
+  if (options.consistency !== false) checkReferences(project);
   return project;
 }

@@ -43,7 +43,47 @@ export interface ServiceConfig {
   configs?: ServiceFileRef[];
   restart?: string;
   scale?: number;
-  /** Keys passed through unchanged (hostname, user, cap_add, x-..., ...). */
+  container_name?: string;
+  hostname?: string;
+  domainname?: string;
+  user?: string;
+  working_dir?: string;
+  init?: boolean;
+  stop_signal?: string;
+  /** A Go duration string once normalised ("1m30s"). */
+  stop_grace_period?: string;
+  cap_add?: string[];
+  cap_drop?: string[];
+  privileged?: boolean;
+  read_only?: boolean;
+  /** `path[:options]` entries (a string in the file becomes a list of one). */
+  tmpfs?: string | string[];
+  sysctls?: Record<string, string | null>;
+  dns?: string | string[];
+  dns_search?: string | string[];
+  dns_opt?: string[];
+  logging?: { driver?: string; options?: Record<string, string | number | null> };
+  pid?: string;
+  ipc?: string;
+  /** Bytes as a number, or a size with a unit ("64m", "1gb"). */
+  shm_size?: number | string;
+  mem_limit?: number | string;
+  memswap_limit?: number | string;
+  mem_reservation?: number | string;
+  cpus?: number | string;
+  security_opt?: string[];
+  /** `host[:container[:permissions]]` or the long form. */
+  devices?: Array<string | { source: string; target?: string; permissions?: string }>;
+  group_add?: Array<string | number>;
+  tty?: boolean;
+  stdin_open?: boolean;
+  mac_address?: string;
+  platform?: string;
+  pull_policy?: string;
+  volumes_from?: string[];
+  external_links?: string[];
+  annotations?: Record<string, string | null>;
+  /** Keys passed through unchanged (x-..., less common keys). */
   [key: string]: unknown;
 }
 
@@ -90,6 +130,10 @@ export interface ServiceNetworkConfig {
   aliases?: string[];
   ipv4_address?: string;
   ipv6_address?: string;
+  link_local_ips?: string[];
+  mac_address?: string;
+  driver_opts?: Record<string, string>;
+  gw_priority?: number;
   priority?: number;
   [key: string]: unknown;
 }
@@ -116,9 +160,10 @@ export interface HealthcheckConfig {
 export interface DeployConfig {
   replicas?: number;
   resources?: {
-    limits?: { cpus?: string; memory?: string; pids?: number };
-    reservations?: { cpus?: string; memory?: string };
+    limits?: { cpus?: string | number; memory?: string | number; pids?: number };
+    reservations?: { cpus?: string | number; memory?: string | number; devices?: unknown[]; generic_resources?: unknown[] };
   };
+  restart_policy?: { condition?: string; delay?: string; max_attempts?: number; window?: string };
   [key: string]: unknown;
 }
 

@@ -208,6 +208,7 @@ const images = await import('../../src/cli/commands/compose/images.js');
 const events = await import('../../src/cli/commands/compose/events.js');
 const run = await import('../../src/cli/commands/compose/run.js');
 const exec = await import('../../src/cli/commands/compose/exec.js');
+const { containerCreateRequest } = await import('../../src/compose/engine/create-request.js');
 const { resolve } = await import('../../src/cli/args.js');
 const { rootCommand } = await import('../../src/cli/commands/index.js');
 const { renderHelp } = await import('../../src/cli/help.js');
@@ -335,9 +336,21 @@ test('events: text with the blank line docker compose prints, json with compose 
   assert.equal(events.composeEvent(raw.replace('"False"', '"True"'), []), undefined, 'one-off containers are left out');
 });
 
-test('run: the one-off name and the service as the one-off container runs it', () => {
+test('run: the one-off name, and the create request of its container', () => {
   assert.equal(run.oneOffName('demo', 'web', 'f'.repeat(64)), 'demo-web-run-ffffffffffff');
-  const project = { name: 'demo', workingDir: '/p', environment: { FROM_PROJECT: 'p' } } as never;
+  const project = {
+    name: 'demo',
+    workingDir: '/p',
+    composeFiles: ['/p/compose.yaml'],
+    environment: {},
+    services: {},
+    disabledServices: {},
+    networks: { default: { name: 'demo_default' } },
+    volumes: {},
+    secrets: {},
+    configs: {},
+    extensions: {},
+  };
   const service = {
     name: 'web',
     image: 'busybox',
@@ -345,28 +358,53 @@ test('run: the one-off name and the service as the one-off container runs it', (
     environment: { A: '1' },
     ports: [{ mode: 'ingress', target: 80, published: '8080', protocol: 'tcp' }],
     volumes: [],
-    networks: {},
+    networks: { default: null },
     depends_on: {},
     labels: {},
     restart: 'always',
   };
-  const base = { command: [], environment: [], labels: {}, user: '', workdir: '', volumes: [], publish: [], servicePorts: false, tty: false, interactive: true };
-  const plain = run.oneOffService(project, service as never, base, () => undefined);
-  assert.deepEqual([plain.ports, plain.restart, plain.command], [[], undefined, ['httpd']]);
+  (project.services as Record<string, unknown>).web = service;
+  const base: import('../../src/cli/commands/compose/run.js').RunOverrides = {
+    command: [],
+    environment: [],
+    labels: {},
+    user: '',
+    workdir: '',
+    volumes: [],
+    publish: [],
+    servicePorts: false,
+    useAliases: false,
+    autoRemove: false,
+    tty: false,
+    interactive: true,
+    detach: false,
+  };
+  const ids = { name: 'demo-web-run-ffffffffffff', slug: 'f'.repeat(64) };
+  const body = (o: typeof base, lookup: (k: string) => string | undefined = () => undefined) => {
+    const one = run.oneOffRequest(project as never, service as never, o, ids, lookup);
+    return containerCreateRequest(project as never, one.service, one.options).body as any;
+  };
+  const plain = body(base);
+  assert.deepEqual([plain.Cmd, plain.HostConfig.RestartPolicy?.Name ?? '', plain.HostConfig.PortBindings], [['httpd'], '', {}]);
+  assert.equal(plain.Labels['com.docker.compose.oneoff'], 'True');
+  assert.equal(plain.Labels['com.docker.compose.slug'], 'f'.repeat(64));
+  assert.equal(plain.Labels['com.docker.compose.container-number'], undefined);
+  assert.ok(!(plain.NetworkingConfig.EndpointsConfig.demo_default.Aliases ?? []).includes('web'), 'a one-off gets no service alias');
+  assert.deepEqual([plain.OpenStdin, plain.AttachStdin, plain.StdinOnce], [true, true, true]);
   assert.equal(service.restart, 'always', 'the model is left alone');
-  const over = run.oneOffService(
-    project,
-    service as never,
-    { ...base, entrypoint: ['sh', '-c'], environment: ['B=2', 'FROM_ENV', 'UNSET'], publish: ['127.0.0.1:9000:90'], volumes: ['./data:/data'], user: 'nobody' },
+
+  const over = body(
+    { ...base, entrypoint: ['sh', '-c'], environment: ['B=2', 'FROM_ENV', 'UNSET'], publish: ['127.0.0.1:9000:90'], volumes: ['./data:/data'], user: 'nobody', autoRemove: true, useAliases: true },
     (k) => (k === 'FROM_ENV' ? 'e' : undefined),
   );
-  assert.deepEqual(over.command, [], 'an entrypoint without a command clears the command');
-  assert.deepEqual(over.environment, { A: '1', B: '2', FROM_ENV: 'e' });
-  assert.equal((over.ports as Array<{ target: number }>)[0]!.target, 90);
-  assert.equal((over.volumes as Array<{ source: string }>)[0]!.source, '/p/data');
-  assert.equal(over.user, 'nobody');
-  const withPorts = run.oneOffService(project, service as never, { ...base, servicePorts: true }, () => undefined);
-  assert.equal(withPorts.ports.length, 1);
+  assert.deepEqual([over.Entrypoint, over.Cmd], [['sh', '-c'], []], 'an entrypoint without a command clears the command');
+  assert.deepEqual([...over.Env].sort(), ['A=1', 'B=2', 'FROM_ENV=e']);
+  assert.deepEqual(over.HostConfig.PortBindings, { '90/tcp': [{ HostIp: '127.0.0.1', HostPort: '9000' }] });
+  assert.ok(JSON.stringify(over.HostConfig.Binds ?? over.HostConfig.Mounts).includes('/p/data'), JSON.stringify(over.HostConfig));
+  assert.deepEqual([over.User, over.HostConfig.AutoRemove], ['nobody', true]);
+  assert.ok(over.NetworkingConfig.EndpointsConfig.demo_default.Aliases.includes('web'), '--use-aliases');
+  const withPorts = body({ ...base, servicePorts: true });
+  assert.deepEqual(Object.keys(withPorts.HostConfig.PortBindings), ['80/tcp']);
 });
 
 test('exec: -e KEY takes the value from the environment or is left out', () => {

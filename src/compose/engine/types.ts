@@ -37,4 +37,6 @@ export interface ComposeContext {
   warn(message: string): void;
   /** Aborted when the user presses Ctrl-C. */
   signal?: AbortSignal;
+  /** `--parallel`: at most this many operations at once; -1 or absent: no limit. */
+  parallel?: number;
 }

@@ -6,7 +6,8 @@
 import type { FlagDef, Invocation } from '../../args.js';
 import type { Cli } from '../../streams.js';
 import { loadProject, type ComposeProject } from '../../../compose/index.js';
-import type { ComposeContext, Progress } from '../../../compose/engine/types.js';
+import type { ComposeContext } from '../../../compose/engine/types.js';
+import { createProgress } from '../../../compose/engine/progress.js';
 
 export const composeFlags: FlagDef[] = [
   { name: 'file', short: 'f', type: 'list', valueName: 'stringArray', usage: 'Compose configuration files' },
@@ -36,15 +37,6 @@ export function loadComposeProject(inv: Invocation, cli: Cli, services: string[]
     env: cli.env,
     warn: (m) => cli.err.write(`WARN[0000] ${m}\n`),
   });
-}
-
-/** Plain progress: one line per event, as `--progress plain` prints. The tty renderer replaces this. */
-function plainProgress(cli: Cli): Progress {
-  return {
-    event: (e) => cli.err.write(` ${e.id} ${e.status}${e.text ? ' ' + e.text : ''}\n`),
-    log: (line) => cli.err.write(line + '\n'),
-    close: () => undefined,
-  };
 }
 
 /**
@@ -83,6 +75,8 @@ export function ansiMode(inv: Invocation, cli: Cli): string {
 }
 
 export function composeContext(inv: Invocation, cli: Cli): ComposeContext {
-  void inv;
-  return { client: cli.client(), progress: plainProgress(cli), warn: (m) => cli.err.write(`WARN[0000] ${m}\n`) };
+  const f = inv.flags;
+  const progress = createProgress(f.string('progress'), cli.err, { ansi: f.string('ansi'), env: cli.env });
+  const parallel = f.int('parallel') > 0 ? f.int('parallel') : Number(cli.env.COMPOSE_PARALLEL_LIMIT) || undefined;
+  return { client: cli.client(), progress, warn: (m) => cli.err.write(`WARN[0000] ${m}\n`), parallel };
 }
