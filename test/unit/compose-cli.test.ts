@@ -434,3 +434,44 @@ test('compose --help: docker compose usage, its persistent flags as Options, the
     assert.match(help, new RegExp(`\\n  ${c} +\\S`), c);
   }
 });
+
+/** Runs a `berth compose` command in-process (commands that need no daemon). */
+async function runInProcess(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  const r = resolve(rootCommand, argv);
+  assert.equal(r.kind, 'run', JSON.stringify(r));
+  if (r.kind !== 'run') return { code: -1, out: '' };
+  const out = sink();
+  const { Readable, PassThrough } = await import('node:stream');
+  const cli = {
+    out,
+    err: sink(),
+    in: Readable.from(['']),
+    rawOut: new PassThrough(),
+    client: () => {
+      throw new Error('no daemon in this test');
+    },
+    debug: false,
+    env,
+    now: () => NOW,
+  };
+  const code = (await r.command.run!({ args: r.args, flags: r.flags, path: '' }, cli as never)) ?? 0;
+  return { code, out: out.text() };
+}
+
+test('compose config: the file model rendered with the command flags; version', async () => {
+  const dir = (await import('node:fs')).mkdtempSync(path.join(tmpdir(), 'berth-ccfg-'));
+  const file = path.join(dir, 'compose.yaml');
+  (await import('node:fs')).writeFileSync(file, 'services:\n  web: {image: "busybox:${TAG:-1}", depends_on: [db]}\n  db: {image: busybox}\n');
+  try {
+    assert.equal((await runInProcess(['compose', '-f', file, 'config', '--services'])).out, 'db\nweb\n');
+    assert.equal((await runInProcess(['compose', '-f', file, 'config', '--images'])).out, 'busybox\nbusybox:1\n');
+    assert.match((await runInProcess(['compose', '-f', file, 'config', '--no-interpolate'])).out, /image: busybox:\$\{TAG:-1\}\n/);
+    assert.match((await runInProcess(['compose', '-f', file, '-p', 'x', 'config', '--format', 'json'])).out, /^\{\n {2}"name": "x",/);
+    assert.equal((await runInProcess(['compose', '-f', file, 'config', '-q'])).out, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal((await runInProcess(['compose', 'version'])).out, 'Docker Compose version v2.40.0-berth\n');
+  assert.equal((await runInProcess(['compose', 'version', '--short'])).out, '2.40.0-berth\n');
+  assert.equal((await runInProcess(['compose', 'version', '-f', 'json'])).out, '{"version":"v2.40.0-berth"}\n');
+});
