@@ -1,6 +1,6 @@
 # Two entry points, as the README says: `make up` and `make test`.
 SHELL := /bin/bash
-.PHONY: up test setup build clean unit bench bench-registry bench-build conformance
+.PHONY: up test setup build clean unit bench bench-registry bench-build bench-compose conformance
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +22,7 @@ bench: setup build
 	@node dist/bench/containers.js
 	@node dist/bench/registry.js
 	@node dist/bench/build.js
+	@node dist/bench/compose.js
 
 # Registry push/pull speed through the Engine API, Berth beside REF_DOCKER_HOST (docs/registry-conformance.md)
 bench-registry: setup build
@@ -30,6 +31,11 @@ bench-registry: setup build
 # Build speed (cold, cached, one file changed) beside a dockerd (REF_DOCKER_HOST, or one the bench starts)
 bench-build: setup build
 	@node dist/bench/build.js
+
+# Compose speed: up -d and down of a 10-service project, Berth's compose and docker-compose 1.29 on berthd
+# beside docker-compose 1.29 on a dockerd (REF_DOCKER_HOST, or one the bench starts); docs/compose.md
+bench-compose: setup build
+	@node dist/bench/compose.js
 
 # The OCI distribution-spec suite against docker-registry and Berth's registry server, side by side
 conformance: setup build

@@ -126,6 +126,12 @@ async function main(): Promise<void> {
     console.log(`build bench: ${RUNS} runs, medians (ms)`);
     console.log('engine   cold      cached    changed');
     for (const r of rows) console.log(`${r.name.padEnd(8)} ${r.cold.toFixed(0).padStart(8)}  ${r.cached.toFixed(0).padStart(8)}  ${r.changed.toFixed(0).padStart(8)}`);
+    // The spread: the machine is shared, so one run's number says little on its own.
+    for (const e of engines) {
+      const s = samples.get(e.name)!;
+      const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
+      console.log(`${e.name.padEnd(8)} ranges: cold ${range(s.map((x) => x.coldMs))}, cached ${range(s.map((x) => x.cachedMs))}, changed ${range(s.map((x) => x.changedMs))}`);
+    }
     const b = rows.find((r) => r.name === 'berth');
     const d = rows.find((r) => r.name === 'docker');
     if (b && d) {

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 #   docker CLI already on the machine (/usr/local/bin/docker) when it is there.
 #   docker-registry (Distribution 2.8), skopeo, apache2-utils (htpasswd): the registry peers Berth's pull,
 #   push and registry server are tested against, and the binary the local `registry:2` image is made from.
-PACKAGES=(runc conmon iptables iproute2 busybox-static attr tini procps docker-registry skopeo apache2-utils)
+#   docker-compose (1.29, Python, docker-py): the older compose clients berthd must serve (docs/compose.md).
+PACKAGES=(runc conmon iptables iproute2 busybox-static attr tini procps docker-registry skopeo apache2-utils docker-compose)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,4 +36,17 @@ fi
 if ! node -e "require('better-sqlite3')" 2>/dev/null; then
   echo "setup: rebuilding better-sqlite3"
   npm rebuild better-sqlite3 --loglevel=error
+fi
+
+# Berth's compose as the docker CLI's `docker compose` (bin/docker-compose): a link in the first system
+# directory the docker CLI looks for plugins in. A real Docker Compose installed there is left alone.
+plugin_dir=/usr/local/lib/docker/cli-plugins
+if [ "$(id -u)" = 0 ] && { [ -L "$plugin_dir/docker-compose" ] || [ ! -e "$plugin_dir/docker-compose" ]; }; then
+  mkdir -p "$plugin_dir"
+  if [ "$(readlink "$plugin_dir/docker-compose")" != "$PWD/bin/docker-compose" ]; then
+    ln -sfn "$PWD/bin/docker-compose" "$plugin_dir/docker-compose"
+    echo "setup: docker compose is Berth's ($plugin_dir/docker-compose)"
+  fi
+elif [ -e "$plugin_dir/docker-compose" ] && [ ! -L "$plugin_dir/docker-compose" ]; then
+  echo "setup: $plugin_dir/docker-compose is another compose; Berth's plugin is not installed" >&2
 fi

@@ -7,6 +7,7 @@
  * so a crash mid-step leaves at most an unreferenced layer, which the next start collects.
  */
 import type { Db } from '../store/db.js';
+import type { Statement } from 'better-sqlite3';
 import type { ImageUse } from '../images/model.js';
 import type { BuildCacheRecord } from './types.js';
 import { sha256Digest, sha256Hex } from '../lib/ids.js';
@@ -46,28 +47,37 @@ export function configId(config: string): string {
 }
 
 export class BuildCache {
-  constructor(private readonly db: Db) {}
+  // Prepared once: a cached step is a lookup and a mark, and preparing them each time cost more than running them.
+  private readonly selectRow: Statement;
+  private readonly deleteRow: Statement;
+  private readonly markUsed: Statement;
+  private readonly upsert: Statement;
+
+  constructor(private readonly db: Db) {
+    this.selectRow = db.prepare('SELECT * FROM build_cache WHERE key = ?');
+    this.deleteRow = db.prepare('DELETE FROM build_cache WHERE key = ?');
+    this.markUsed = db.prepare('UPDATE build_cache SET last_used_at = ?, usage_count = usage_count + 1 WHERE key = ?');
+    this.upsert = db.prepare(
+      `INSERT INTO build_cache (key, parent_key, description, config, top_chain_id, size, created_at, last_used_at, usage_count)
+       VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0)
+       ON CONFLICT(key) DO UPDATE SET config = excluded.config, top_chain_id = excluded.top_chain_id, size = excluded.size`,
+    );
+  }
 
   /** A step's cached result, if its layers are all still there; marks it used. */
   lookup(key: string, layerExists: (chainId: string) => boolean): CacheEntry | undefined {
-    const row = this.db.prepare('SELECT * FROM build_cache WHERE key = ?').get(key) as Row | undefined;
+    const row = this.selectRow.get(key) as Row | undefined;
     if (!row) return undefined;
     if (row.top_chain_id && !layerExists(row.top_chain_id)) {
-      this.db.prepare('DELETE FROM build_cache WHERE key = ?').run(key);
+      this.deleteRow.run(key);
       return undefined;
     }
-    this.db.prepare('UPDATE build_cache SET last_used_at = ?, usage_count = usage_count + 1 WHERE key = ?').run(Date.now(), key);
+    this.markUsed.run(Date.now(), key);
     return fromRow(row);
   }
 
   store(e: CacheEntry): void {
-    this.db
-      .prepare(
-        `INSERT INTO build_cache (key, parent_key, description, config, top_chain_id, size, created_at, last_used_at, usage_count)
-         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0)
-         ON CONFLICT(key) DO UPDATE SET config = excluded.config, top_chain_id = excluded.top_chain_id, size = excluded.size`,
-      )
-      .run(e.key, e.parentKey, e.description, e.config, e.topChainId, e.size, Date.now());
+    this.upsert.run(e.key, e.parentKey, e.description, e.config, e.topChainId, e.size, Date.now());
   }
 
   /** The layer chains rows point to, as image uses the image service's garbage collection respects. */

@@ -1,9 +1,11 @@
 import { closeSync, constants as fsc, fchmodSync, futimesSync, openSync, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { decompressed } from '../lib/compression.js';
 import { BerthError, invalidArgument } from '../lib/errors.js';
+import { ContextTree } from './context-tree.js';
 
 /**
  * The build context of a /build request: the body (a tar, plain or gzip) unpacked into a fresh private
@@ -16,12 +18,19 @@ import { BerthError, invalidArgument } from '../lib/errors.js';
  * skipped: a build has no use for them and they are the classic way to reach the host.
  */
 export interface BuildContext {
-  /** The unpacked context directory. */
+  /** The context directory's path: made, with its files, by `directory()` (at once for contexts not held in memory). */
   dir: string;
   /** The Dockerfile's path inside the context, as found (`dockerfile` when `Dockerfile` was asked and only that exists). */
   dockerfilePath: string;
   /** The Dockerfile's text, read before .dockerignore may remove it from the context. */
   dockerfileText: string;
+  /** The unpacked context (`dir`), written on the first call. */
+  directory(): Promise<string>;
+  /**
+   * A digest of what COPY's sources name in the context, known without unpacking it; undefined when only
+   * the unpacked directory can say (wildcards, links on the way, a context unpacked from the start).
+   */
+  digestOf(sources: string[]): string | undefined;
   /** Removes the directory; safe to call more than once. */
   dispose(): Promise<void>;
 }
@@ -39,29 +48,78 @@ export interface ReceiveOptions {
   ignored?: IgnoreCheck;
   /** Refuse contexts with more entries than this (default 1,000,000). */
   maxEntries?: number;
+  /** Contexts whose files hold more bytes than this are unpacked as they arrive (default 64 MiB). */
+  maxMemoryBytes?: number;
 }
 
 export const DEFAULT_DOCKERFILE = 'Dockerfile';
+const MAX_MEMORY_BYTES = 64 * 1024 * 1024;
 
-/** Unpacks a request body into a new context directory; on any failure nothing is left behind. */
+/**
+ * Receives a request body as a build context; on any failure nothing is left behind. Small contexts are
+ * held in memory (context-tree.ts) and unpacked only when a step needs files on disk; a context with hard
+ * links, a large one, or one whose Dockerfile or .dockerignore is reached through a link is unpacked at once.
+ */
 export async function receiveContext(body: Readable, opts: ReceiveOptions): Promise<BuildContext> {
-  await fs.mkdir(opts.scratchDir, { recursive: true, mode: 0o700 });
-  const dir = await fs.mkdtemp(path.join(opts.scratchDir, 'build-'));
+  // The directory is made (private, as mkdtemp would) when something is first written to it.
+  const dir = path.join(opts.scratchDir, `build-${randomBytes(8).toString('hex')}`);
+  let made: Promise<void> | undefined;
+  const makeDir = () => (made ??= fs.mkdir(opts.scratchDir, { recursive: true, mode: 0o700 }).then(() => fs.mkdir(dir, { mode: 0o700 })));
   let disposed = false;
+  let unpacking: Promise<string> | undefined;
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
-    await fs.rm(dir, { recursive: true, force: true });
+    await unpacking?.catch(() => undefined);
+    if (made) await fs.rm(dir, { recursive: true, force: true });
   };
   try {
-    await unpackContext(body, dir, opts);
-    const dockerfile = await readDockerfile(dir, opts.dockerfile || DEFAULT_DOCKERFILE);
-    if (opts.ignored) await removeIgnoredSpecialFiles(dir, dockerfile.path, opts.ignored);
-    return { dir, dockerfilePath: dockerfile.path, dockerfileText: dockerfile.text, dispose };
+    const received = await receiveEntries(body, dir, { ...opts, makeDir });
+    const tree = received.tree;
+    let dockerfile = tree ? inMemoryDockerfile(tree, dir, opts) : 'disk';
+    if (dockerfile === 'disk') {
+      if (tree) {
+        await makeDir();
+        await replay(received.entries, dir);
+      }
+      dockerfile = await readDockerfile(dir, opts.dockerfile || DEFAULT_DOCKERFILE);
+      if (opts.ignored) await removeIgnoredSpecialFiles(dir, dockerfile.path, opts.ignored);
+      return { dir, dockerfilePath: dockerfile.path, dockerfileText: dockerfile.text, directory: async () => dir, digestOf: () => undefined, dispose };
+    }
+    const dockerfilePath = dockerfile.path;
+    const directory = () => {
+      if (disposed) return Promise.reject(new Error('the build context is gone'));
+      unpacking ??= (async () => {
+        await makeDir();
+        await replay(received.entries, dir);
+        if (opts.ignored) await removeIgnoredSpecialFiles(dir, dockerfilePath, opts.ignored);
+        return dir;
+      })();
+      return unpacking;
+    };
+    return { dir, dockerfilePath, dockerfileText: dockerfile.text, directory, digestOf: (sources) => tree!.digestOf(sources), dispose };
   } catch (err) {
     await dispose();
     throw err;
   }
+}
+
+/**
+ * The Dockerfile, with the Dockerfile and .dockerignore removed from the tree as .dockerignore says,
+ * or 'disk' when links make the unpacked directory the one to ask.
+ */
+function inMemoryDockerfile(tree: ContextTree, dir: string, opts: ReceiveOptions): { path: string; text: string } | 'disk' {
+  const name = opts.dockerfile || DEFAULT_DOCKERFILE;
+  const found = tree.dockerfile(name, name === DEFAULT_DOCKERFILE ? name.toLowerCase() : undefined, (rel) => path.join(dir, ...rel.split('/')));
+  if (found === 'disk' || !opts.ignored) return found;
+  const text = tree.dockerignore();
+  if (text === 'disk') return 'disk';
+  if (text === undefined) return found;
+  for (const n of ['.dockerignore', found.path]) {
+    const rel = path.posix.normalize(n).replace(/^\/+/, '');
+    if (opts.ignored(text, rel) && tree.remove(rel) === 'disk') return 'disk';
+  }
+  return found;
 }
 
 interface PendingDirMeta {
@@ -72,9 +130,28 @@ interface PendingDirMeta {
 
 type ExtractEntry = AsyncIterable<unknown> & { header: tar.Header; resume(): unknown };
 
+/** An entry held in memory, in the order the tar had it. */
+interface HeldEntry {
+  header: tar.Header;
+  data: Buffer;
+}
+
 /** Unpacks `body` into `dir` (which exists and is empty). */
 export async function unpackContext(body: Readable, dir: string, opts: { signal: AbortSignal; maxEntries?: number }): Promise<void> {
+  await receiveEntries(body, dir, { ...opts, maxMemoryBytes: -1, makeDir: async () => {} });
+}
+
+/**
+ * Reads the tar: into a ContextTree while it stays small and has no hard links (the entries kept for
+ * `replay`), else unpacked into `dir` (what was held so far first).
+ */
+async function receiveEntries(
+  body: Readable,
+  dir: string,
+  opts: { signal: AbortSignal; maxEntries?: number; maxMemoryBytes?: number; makeDir(): Promise<void> },
+): Promise<{ tree?: ContextTree; entries: HeldEntry[] }> {
   const maxEntries = opts.maxEntries ?? 1_000_000;
+  const maxMemory = opts.maxMemoryBytes ?? MAX_MEMORY_BYTES;
   opts.signal.throwIfAborted();
   const tarIn = await decompressed(body);
   const extract = tar.extract();
@@ -85,22 +162,33 @@ export async function unpackContext(body: Readable, dir: string, opts: { signal:
   const onAbort = () => extract.destroy(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('build cancelled'));
   opts.signal.addEventListener('abort', onAbort, { once: true });
   tarIn.pipe(extract);
-  // Directory modes and times are applied at the end: writing into a directory changes its mtime, and
-  // a read-only directory mode would get in the way of later entries.
-  const dirs = new Map<string, PendingDirMeta>();
-  // Names this unpacking made: the directory is fresh and private, so nothing else is there and a
-  // name never made needs no lstat (a context of many small files is mostly such lookups otherwise).
-  const made = new Set<string>();
+  let tree: ContextTree | undefined = maxMemory >= 0 ? new ContextTree() : undefined;
+  if (!tree) await opts.makeDir();
+  let held: HeldEntry[] = [];
+  const disk = new DiskUnpack(dir);
   let count = 0;
   try {
     for await (const entry of extract as AsyncIterable<ExtractEntry>) {
       if (++count > maxEntries) throw invalidArgument(`invalid build context: more than ${maxEntries} entries`);
-      await unpackEntry(dir, entry, dirs, made);
+      if (tree) {
+        const parts: Buffer[] = [];
+        for await (const data of entry) parts.push(data as Buffer);
+        const e = { header: entry.header, data: parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
+        if (tree.add(contextName(e.header.name), e.header, e.data) && tree.bytes <= maxMemory) {
+          held.push(e);
+          continue;
+        }
+        // From here on the context is unpacked as it comes, what was held first.
+        tree = undefined;
+        await opts.makeDir();
+        for (const h of held) await disk.entry(heldEntry(h));
+        held = [];
+        await disk.entry(heldEntry(e));
+        continue;
+      }
+      await disk.entry(entry);
     }
-    for (const meta of [...dirs.values()].reverse()) {
-      await fs.chmod(meta.disk, meta.mode);
-      if (meta.mtime) await fs.utimes(meta.disk, meta.mtime, meta.mtime);
-    }
+    if (!tree) await disk.finish();
   } catch (err) {
     extract.destroy();
     tarIn.unpipe(extract);
@@ -108,6 +196,51 @@ export async function unpackContext(body: Readable, dir: string, opts: { signal:
     throw asContextError(err);
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
+  }
+  return tree ? { tree, entries: held } : { entries: [] };
+}
+
+/** Unpacks held entries into `dir` exactly as they would have been unpacked when they came. */
+async function replay(entries: HeldEntry[], dir: string): Promise<void> {
+  const disk = new DiskUnpack(dir);
+  try {
+    for (const e of entries) await disk.entry(heldEntry(e));
+    await disk.finish();
+  } catch (err) {
+    throw asContextError(err);
+  }
+}
+
+function heldEntry(e: HeldEntry): ExtractEntry {
+  return {
+    header: e.header,
+    resume: () => undefined,
+    async *[Symbol.asyncIterator]() {
+      if (e.data.length) yield e.data;
+    },
+  };
+}
+
+/** One unpacking into a fresh directory. */
+class DiskUnpack {
+  // Directory modes and times are applied at the end: writing into a directory changes its mtime, and
+  // a read-only directory mode would get in the way of later entries.
+  private readonly dirs = new Map<string, PendingDirMeta>();
+  // Names this unpacking made: the directory is fresh and private, so nothing else is there and a
+  // name never made needs no lstat (a context of many small files is mostly such lookups otherwise).
+  private readonly made = new Set<string>();
+
+  constructor(private readonly root: string) {}
+
+  entry(e: ExtractEntry): Promise<void> {
+    return unpackEntry(this.root, e, this.dirs, this.made);
+  }
+
+  async finish(): Promise<void> {
+    for (const meta of [...this.dirs.values()].reverse()) {
+      await fs.chmod(meta.disk, meta.mode);
+      if (meta.mtime) await fs.utimes(meta.disk, meta.mtime, meta.mtime);
+    }
   }
 }
 

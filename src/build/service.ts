@@ -7,6 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ImageService } from '../images/service.js';
 import type { ContainerService } from '../containers/service.js';
@@ -88,6 +89,7 @@ export class BuildService implements BuildBackendService {
     for (const t of req.tags) parseReference(t);
     const text = req.dockerfileText ?? (await this.readDockerfile(req));
     const df = this.d.parse(text, req.dockerfilePath || 'Dockerfile');
+    req.trace?.mark('parse');
     for (const w of df.warnings) onEvent({ type: 'message', text: `[WARNING]: ${w.message} (${w.loc.file}:${w.loc.startLine})` });
     const lex = this.d.lexer(df.directives.escape);
     const args = new BuildArgsRoot(req.buildArgs);
@@ -131,10 +133,16 @@ export class BuildService implements BuildBackendService {
       }
       return p;
     };
-    const tmpRoot = path.join(this.d.dataRoot, 'tmp');
-    await fs.mkdir(tmpRoot, { recursive: true });
-    const scratchDir = await fs.mkdtemp(path.join(tmpRoot, 'build-'));
-    const ctx: BuildContext = { req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom, scratchDir };
+    // The temp dir is made by whatever first uses it (rootfs views, copies); a cached build never does.
+    const scratchDir = path.join(this.d.dataRoot, 'tmp', `build-${randomBytes(8).toString('hex')}`);
+    let scratchUsed = false;
+    const ctx: BuildContext = {
+      req, df, lex, args, onEvent, signal: ctrl.signal, globalCount, firstGlobal, instructionsOf, stageResult, expandFrom,
+      get scratchDir() {
+        scratchUsed = true;
+        return scratchDir;
+      },
+    };
     try {
       for (const i of needed) stageResult(i);
       const settled = await Promise.allSettled([...started.values()]);
@@ -143,20 +151,24 @@ export class BuildService implements BuildBackendService {
       const anyFailed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (anyFailed) throw anyFailed.reason;
       const final = await stageResult(target);
+      req.trace?.mark('stages');
       const unconsumed = args.unconsumed();
       if (unconsumed.length) onEvent({ type: 'message', text: `[Warning] One or more build-args [${unconsumed.join(' ')}] were not consumed` });
       // A target that is its base image unchanged is that image (its exact config bytes), as in Docker.
       const base = final.key.startsWith('sha256:') ? this.d.images.store.get(final.key) : undefined;
-      const imageId = base && JSON.stringify(base.config) === final.configText ? base.id : await this.d.images.writing(() => this.d.images.register(Buffer.from(final.configText)));
+      // An unchanged rebuild's image is there already (its config bytes, so its id, are the cached ones).
+      const known = this.d.images.store.get(configId(final.configText)) ? configId(final.configText) : undefined;
+      const imageId = base && JSON.stringify(base.config) === final.configText ? base.id : known ?? (await this.d.images.writing(() => this.d.images.register(Buffer.from(final.configText))));
       const tags: string[] = [];
       for (const t of req.tags) {
         this.d.images.tag(imageId, t);
         tags.push(familiarString(withDefaultTag(parseReference(t))));
       }
+      req.trace?.mark('image');
       return { imageId, tags };
     } finally {
       req.signal.removeEventListener('abort', onAbort);
-      await fs.rm(scratchDir, { recursive: true, force: true }).catch((err) => log.warn('build: removing its temp dir failed', { error: messageOf(err) }));
+      if (scratchUsed) await fs.rm(scratchDir, { recursive: true, force: true }).catch((err) => log.warn('build: removing its temp dir failed', { error: messageOf(err) }));
     }
   }
 
@@ -174,8 +186,9 @@ export class BuildService implements BuildBackendService {
   // ---- stages -------------------------------------------------------------------------------
 
   private async readDockerfile(req: BuildRequest): Promise<string> {
-    const file = path.resolve(req.contextDir, req.dockerfilePath || 'Dockerfile');
-    if (!file.startsWith(path.resolve(req.contextDir) + path.sep)) throw invalidArgument(`Cannot locate specified Dockerfile: ${req.dockerfilePath}`);
+    const contextDir = await req.context.directory();
+    const file = path.resolve(contextDir, req.dockerfilePath || 'Dockerfile');
+    if (!file.startsWith(path.resolve(contextDir) + path.sep)) throw invalidArgument(`Cannot locate specified Dockerfile: ${req.dockerfilePath}`);
     try {
       return await fs.readFile(file, 'utf8');
     } catch {
@@ -224,9 +237,11 @@ export class BuildService implements BuildBackendService {
   private async step(ctx: BuildContext, step: StepRef, body: () => Promise<StepState>): Promise<StepState> {
     ctx.signal.throwIfAborted();
     ctx.onEvent({ type: 'step-start', step, time: Date.now() });
+    const since = performance.now();
     try {
       const state = await body();
       ctx.onEvent({ type: 'step-done', step, imageId: configId(state.configText), time: Date.now() });
+      ctx.req.trace?.span(`step${step.globalIndex}`, since);
       return state;
     } catch (err) {
       ctx.onEvent({ type: 'step-done', step, error: messageOf(err), time: Date.now() });
@@ -415,7 +430,7 @@ export class BuildService implements BuildBackendService {
             break;
           case 'bind': {
             if (!target) throw invalidArgument('mount target must be specified for type=bind');
-            let root = ctx.req.contextDir;
+            let root = m.from ? '' : await ctx.req.context.directory();
             if (m.from) {
               const i = stageIndexOf(ctx.df, m.from, true);
               const state = i !== undefined ? await ctx.stageResult(i) : undefined;
@@ -477,7 +492,7 @@ export class BuildService implements BuildBackendService {
       const cached = quickKey ? this.lookup(ctx, quickKey, step, run, undefined, cfg) : undefined;
       if (cached) return cached;
 
-      let sourceRoot = ctx.req.contextDir;
+      let sourceRoot = source.kind === 'context' ? await ctx.req.context.directory() : '';
       if (source.kind === 'layers') {
         const mounted = await helpers.mountImageRootfs(this.d.images.layers, source.top, ctx.scratchDir);
         releases.push(() => mounted.release());
@@ -535,17 +550,23 @@ export class BuildService implements BuildBackendService {
    * hashed on their own (then the full preparation decides, and its error is the user's).
    */
   private async copyQuickKey(ctx: BuildContext, run: StageRun, spec: CopySpec, source: { kind: 'context' } | { kind: 'layers'; identity: string }): Promise<string | undefined> {
-    if (ctx.req.noCache) return undefined;
+    // Made with nocache too: the step is recorded under this key, which the next build looks up.
     let sources: string;
     if (source.kind === 'layers') sources = source.identity;
     else {
-      // The context's side alone: owners and the destination are fixed by the parent, which the key holds.
-      const alone = await this.requireCopy()
-        .prepareCopy({ ...spec, chown: undefined }, { sourceRoot: ctx.req.contextDir, fromContext: true, targetRoot: null, signal: ctx.signal, tempDir: ctx.scratchDir })
-        .catch(() => undefined);
-      if (!alone) return undefined;
-      sources = alone.checksum;
-      await alone.dispose().catch(() => {});
+      // Plain COPY sources are digested from the context as it came, with nothing unpacked.
+      const digest = !spec.add && !spec.parents && !spec.exclude.length ? ctx.req.context.digestOf(spec.sources) : undefined;
+      if (digest) sources = `context:${digest}`;
+      else {
+        // The context's side alone: owners and the destination are fixed by the parent, which the key holds.
+        const sourceRoot = await ctx.req.context.directory();
+        const alone = await this.requireCopy()
+          .prepareCopy({ ...spec, chown: undefined }, { sourceRoot, fromContext: true, targetRoot: null, signal: ctx.signal, tempDir: ctx.scratchDir })
+          .catch(() => undefined);
+        if (!alone) return undefined;
+        sources = alone.checksum;
+        await alone.dispose().catch(() => {});
+      }
     }
     return cacheKey([run.state.key, 'copy', JSON.stringify(spec), sources]);
   }
@@ -620,8 +641,8 @@ interface BuildContext {
   instructionsOf(i: number): Instruction[];
   stageResult(i: number): Promise<StepState>;
   expandFrom(w: string): string;
-  /** This build's own temp dir (rootfs views, downloads), removed when it ends. */
-  scratchDir: string;
+  /** This build's own temp dir (rootfs views, downloads), made by its first user, removed when the build ends. */
+  readonly scratchDir: string;
 }
 
 const EMPTY_TAR = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';

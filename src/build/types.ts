@@ -3,11 +3,12 @@
  * the API route (/build, which renders events as Docker's classic JSON stream, or as Berth's structured
  * events when the berth CLI asks) and `builder prune` / `system df`.
  */
+import type { BuildTrace } from './trace.js';
 
 /** One build, as the /build query and the unpacked context give it. */
 export interface BuildRequest {
-  /** The unpacked context directory (owned by the caller, removed after the build). */
-  contextDir: string;
+  /** The context's files (owned by the caller, removed after the build). */
+  context: BuildContextFiles;
   /** The Dockerfile's path inside the context (default `Dockerfile`), as the user named it. */
   dockerfilePath: string;
   /** The Dockerfile text when it came on its own (stdin, or a `-f` outside the context). */
@@ -35,6 +36,19 @@ export interface BuildRequest {
   authConfigs: Record<string, unknown>;
   /** Aborted when the client goes away: the build stops and cleans up. */
   signal: AbortSignal;
+  /** BERTH_TRACE_BUILD: where the phases' times go. */
+  trace?: BuildTrace;
+}
+
+/** The build context as the builder reads it: unpacked only when a step needs files on disk. */
+export interface BuildContextFiles {
+  /** The unpacked context directory, written on the first call. */
+  directory(): Promise<string>;
+  /**
+   * A digest of what COPY's sources name in the context (names, types, modes, owners, link targets,
+   * contents), known without unpacking it; undefined when only the unpacked directory can say.
+   */
+  digestOf(sources: string[]): string | undefined;
 }
 
 /** A step is one instruction of one stage. */

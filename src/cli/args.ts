@@ -69,7 +69,12 @@ export interface CommandDef {
   hidden?: boolean;
 }
 
-export const PROGRAM = 'berth';
+/** The name usage lines and errors begin with: `berth`, or `docker` in the docker CLI plugin. */
+export let PROGRAM = 'berth';
+
+export function setProgramName(name: string): void {
+  PROGRAM = name;
+}
 
 /** Parsed flag values, with the types their definitions declare. */
 export class FlagValues {

@@ -97,6 +97,8 @@ export interface ClientOptions {
   apiVersion?: string;
   /** TLS for tcp:// hosts (--tls/--tlsverify); see tls.ts. */
   tls?: ClientTls;
+  /** What connection errors call the daemon: "Berth", or "Docker" for the docker CLI plugin. */
+  daemonName?: string;
 }
 
 export class ApiClient {
@@ -104,6 +106,7 @@ export class ApiClient {
   private negotiation: Promise<string> | undefined;
   private readonly agent: http.Agent;
   private readonly tls: ClientTls | undefined;
+  private readonly daemonName: string;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -111,6 +114,7 @@ export class ApiClient {
   ) {
     this.version = opts.apiVersion?.replace(/^v/, '') || undefined;
     this.tls = endpoint.proto === 'tcp' ? opts.tls : undefined;
+    this.daemonName = opts.daemonName ?? 'Berth';
     this.agent = newAgent(this.tls, true);
   }
 
@@ -241,13 +245,13 @@ export class ApiClient {
     if (err instanceof CliError) return err;
     const ep = this.endpoint;
     if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
-      return new ConnectError(`Cannot connect to the Berth daemon at ${ep.display}. Is the berth daemon running?`);
+      return new ConnectError(`Cannot connect to the ${this.daemonName} daemon at ${ep.display}. Is the ${this.daemonName.toLowerCase()} daemon running?`);
     }
     const base = ep.proto === 'unix' ? `http://${encodeURIComponent(ep.path)}` : `${this.tls ? 'https' : 'http'}://${ep.host}:${ep.port}`;
     const url = `${base}${path}`;
     if (err.code === 'EACCES') {
       return new ConnectError(
-        `permission denied while trying to connect to the Berth daemon socket at ${ep.display}: ${verb(method)} "${url}": dial unix ${ep.proto === 'unix' ? ep.path : ''}: connect: permission denied`,
+        `permission denied while trying to connect to the ${this.daemonName} daemon socket at ${ep.display}: ${verb(method)} "${url}": dial unix ${ep.proto === 'unix' ? ep.path : ''}: connect: permission denied`,
       );
     }
     const why = err.code === 'ENOTFOUND' && ep.proto === 'tcp' ? `dial tcp: lookup ${ep.host}: no such host` : (tlsErrorText(err) ?? err.message);

@@ -72,6 +72,8 @@ export interface RenderConfigOptions {
   profiles?: boolean;
   /** --images: the image each service runs (`<project>-<service>` for a build without image). */
   images?: boolean;
+  /** --environment: the interpolation environment, `KEY=value` lines. */
+  environment?: boolean;
   /** -q: nothing printed (the project was already loaded, hence validated). */
   quiet?: boolean;
   /** --format yaml|json (default yaml). */
@@ -120,6 +122,8 @@ export function renderConfig(project: ComposeProject, opts: RenderConfigOptions 
   else if (opts.profiles) {
     const all = [...Object.values(project.services), ...Object.values(project.disabledServices)].flatMap((s) => s.profiles ?? []);
     text = lines([...new Set(all)].sort());
+  } else if (opts.environment) {
+    text = lines(Object.keys(project.environment).sort().map((k) => `${k}=${project.environment[k]}`));
   } else if (opts.images) {
     text = lines(Object.keys(project.services).sort().map((n) => project.services[n].image ?? `${project.name}-${n}`));
   } else {

@@ -61,8 +61,20 @@ function unescapeDouble(raw: string): string {
   return raw.replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', r: '\r', t: '\t' })[c] ?? c);
 }
 
+/** `env_file: {format: raw}`: `KEY=VALUE` lines taken as written (no quotes, escapes or interpolation). */
+export function parseRawEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+    const at = line.indexOf('=');
+    if (at < 0) continue;
+    out[line.slice(0, at).trim()] = line.slice(at + 1);
+  }
+  return out;
+}
+
 /** Reads an env file; a missing file is an error unless `required` is false. */
-export function readEnvFile(file: string, lookup: Lookup, required = true, warn?: WarnFn): Record<string, string> {
+export function readEnvFile(file: string, lookup: Lookup, required = true, warn?: WarnFn, format?: string): Record<string, string> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -71,5 +83,7 @@ export function readEnvFile(file: string, lookup: Lookup, required = true, warn?
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ComposeError(`env file ${file} not found: stat ${file}: no such file or directory`);
     throw new ComposeError(`failed to read ${file}: ${(err as Error).message}`);
   }
+  if (format === 'raw') return parseRawEnvFile(text);
+  if (format !== undefined && format !== '') throw new ComposeError(`unsupported env_file format ${JSON.stringify(format)}`);
   return parseEnvFile(text, file, lookup, warn);
 }

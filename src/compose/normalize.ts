@@ -84,7 +84,7 @@ export function normalizeService(name: string, raw: Dict, env: Record<string, st
 
   const environment: Record<string, string | null> = {};
   for (const file of (svc.env_file ?? []) as EnvFileConfig[]) {
-    Object.assign(environment, readEnvFile(path.resolve(projectDir, file.path), (n) => env[n], file.required, warn));
+    Object.assign(environment, readEnvFile(path.resolve(projectDir, file.path), (n) => env[n], file.required, warn, file.format));
   }
   for (const [key, value] of Object.entries((svc.environment ?? {}) as Record<string, string | null>)) {
     environment[key] = value === null ? (env[key] ?? null) : value;

@@ -152,6 +152,25 @@ export class ContainerRunner {
     return p.rootfs;
   }
 
+  /** The container's own /etc/hostname, /etc/hosts and /etc/resolv.conf, from its config and network. */
+  private async writeEtc(c: Container, p: ContainerPaths, network: NetworkEtc | undefined): Promise<void> {
+    const files = etcFilesFor({
+      hostname: c.config.Hostname ?? c.id.slice(0, 12),
+      domainname: c.config.Domainname,
+      networkMode: c.hostConfig.NetworkMode ?? 'bridge',
+      extraHosts: c.hostConfig.ExtraHosts ?? undefined,
+      dns: c.hostConfig.Dns ?? undefined,
+      dnsSearch: c.hostConfig.DnsSearch ?? undefined,
+      dnsOptions: c.hostConfig.DnsOptions ?? undefined,
+      addresses: network?.addresses ?? (network?.ip ? [network.ip] : []),
+      ipv6: ipv6InContainer(c.hostConfig.Sysctls),
+      internalResolver: network?.internalResolver,
+      hostGateway: network?.hostGateway,
+    });
+    await writeEtcFiles({ hostname: p.hostname, hosts: p.hosts, resolvConf: p.resolvConf }, files);
+    if (this.idMapping) for (const f of [p.hostname, p.hosts, p.resolvConf]) await chownToRoot(f, this.idMapping);
+  }
+
   /**
    * Starts the container's process: returns once runc has started it. On failure everything this
    * did is undone and the error says what runc said.
@@ -168,6 +187,11 @@ export class ContainerRunner {
       ipcnsPath?: string;
       pidnsPath?: string;
       shmPath?: string;
+      /**
+       * The container whose /etc/hostname, /etc/hosts and /etc/resolv.conf this one uses instead of its
+       * own (`--network container:X`: one network namespace, one set of files, as dockerd does).
+       */
+      etcFrom?: string;
       usernsPath?: string;
       /**
        * Runs once conmon is up (attach socket ready) and before the process runs: attach clients
@@ -194,21 +218,8 @@ export class ContainerRunner {
       const netnsPath = net?.netnsPath ?? opts.netnsPath;
       trace.mark('network wait');
       const shmPath = opts.shmPath ?? (c.hostConfig.IpcMode === 'shareable' ? await this.mountShm(c) : undefined);
-      const files = etcFilesFor({
-        hostname: c.config.Hostname ?? c.id.slice(0, 12),
-        domainname: c.config.Domainname,
-        networkMode: c.hostConfig.NetworkMode ?? 'bridge',
-        extraHosts: c.hostConfig.ExtraHosts ?? undefined,
-        dns: c.hostConfig.Dns ?? undefined,
-        dnsSearch: c.hostConfig.DnsSearch ?? undefined,
-        dnsOptions: c.hostConfig.DnsOptions ?? undefined,
-        addresses: network?.addresses ?? (network?.ip ? [network.ip] : []),
-        ipv6: ipv6InContainer(c.hostConfig.Sysctls),
-        internalResolver: network?.internalResolver,
-        hostGateway: network?.hostGateway,
-      });
-      await writeEtcFiles({ hostname: p.hostname, hosts: p.hosts, resolvConf: p.resolvConf }, files);
-      if (this.idMapping) for (const f of [p.hostname, p.hosts, p.resolvConf]) await chownToRoot(f, this.idMapping);
+      const etc = opts.etcFrom ? this.paths(opts.etcFrom) : p;
+      if (!opts.etcFrom) await this.writeEtc(c, p, network);
       trace.mark('etc files');
       const userns =
         this.idMapping && (typeof c.hostConfig.UsernsMode !== 'string' || c.hostConfig.UsernsMode === '')
@@ -221,9 +232,9 @@ export class ContainerRunner {
         // tmpfs mounts from HostConfig.Mounts join HostConfig.Tmpfs (containers/mounts.ts)
         hostConfig: opts.tmpfs && Object.keys(opts.tmpfs).length ? { ...c.hostConfig, Tmpfs: { ...(c.hostConfig.Tmpfs ?? {}), ...opts.tmpfs } } : c.hostConfig,
         mounts: opts.mounts,
-        hostsPath: p.hosts,
-        hostnamePath: p.hostname,
-        resolvConfPath: p.resolvConf,
+        hostsPath: etc.hosts,
+        hostnamePath: etc.hostname,
+        resolvConfPath: etc.resolvConf,
         netnsPath,
         cgroupsPath: cgroupsPathOf(c.id),
         cgroupVersion: hostCgroupVersion(),

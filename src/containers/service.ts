@@ -281,11 +281,17 @@ export class ContainerService {
 
   private async startLocked(c: Container): Promise<void> {
     let netnsPath: string | undefined;
+    let etcFrom: string | undefined;
     const mode = c.hostConfig.NetworkMode ?? 'bridge';
     if (mode.startsWith('container:')) {
       const other = this.resolve(mode.slice('container:'.length));
       if (!other.state.Running) throw conflict(`cannot join network namespace of a non running container: container ${other.id} is exited`);
       netnsPath = `/proc/${other.state.Pid}/ns/net`;
+      // One network namespace, one name and one set of /etc files (dockerd's initializeNetworking), so
+      // that a sidecar resolves what its host container resolves (127.0.0.11 on a user network).
+      etcFrom = other.id;
+      c.config.Hostname = other.config.Hostname;
+      c.config.Domainname = other.config.Domainname;
     }
     // --ipc/--pid container:X and host, and the user namespace that goes with them (namespaces.ts).
     const shared = sharedNamespaces(c, (ref) => this.resolve(ref), (id) => this.runner.shmPath(id), !!this.runner.idMapping);
@@ -301,7 +307,7 @@ export class ContainerService {
       const linked = this.linkedRun(c);
       await this.logs.beforeStart(c);
       trace.mark('log driver');
-      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath, network: net, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c), log: this.logs.conmonOptions(c), trace });
+      const { pid, conmonPid } = await this.runner.start(linked, { netnsPath, etcFrom, network: net, mounts, tmpfs, ...shared, beforeStart: () => this.io.beforeStart(c), log: this.logs.conmonOptions(c), trace });
       await this.logs.follow(c);
       trace.mark('log follow');
       Object.assign(c.state, {

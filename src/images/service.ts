@@ -45,6 +45,27 @@ export interface ImportOptions {
 const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
 const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
 
+/** A Go container.Config with nothing set, as dockerd marshals it (no omitempty on these fields). */
+const EMPTY_CONTAINER_CONFIG = {
+  Hostname: '',
+  Domainname: '',
+  User: '',
+  AttachStdin: false,
+  AttachStdout: false,
+  AttachStderr: false,
+  Tty: false,
+  OpenStdin: false,
+  StdinOnce: false,
+  Env: null,
+  Cmd: null,
+  Image: '',
+  Volumes: null,
+  WorkingDir: '',
+  Entrypoint: null,
+  OnBuild: null,
+  Labels: null,
+};
+
 /**
  * Everything the API does with images: resolve names, list, inspect, tag, remove, prune, import. Archive
  * load/save live in archive-load.ts and archive-save.ts and build on `register` and `store`.
@@ -188,6 +209,19 @@ export class ImageService {
       },
       RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
       Metadata: { LastTagTime: img.lastTagTime ?? '0001-01-01T00:00:00Z' },
+    };
+  }
+
+  /**
+   * The deprecated inspect fields dockerd still sends to clients of API < 1.45 (docker-compose 1.29 reads
+   * ContainerConfig.Volumes): the container a legacy build committed the image from, and that
+   * container's config; an image without them gets dockerd's empty config.
+   */
+  legacyInspectFields(name: string): { Container: string; ContainerConfig: unknown } {
+    const c = this.resolve(name).config;
+    return {
+      Container: typeof c.container === 'string' ? c.container : '',
+      ContainerConfig: c.container_config ?? EMPTY_CONTAINER_CONFIG,
     };
   }
 

@@ -72,7 +72,9 @@ export function bindInNetns(netns: string, timeoutMs = 10_000): Promise<{ udp: d
       if (udp && tcp) finish();
     });
     child.on('error', (err) => finish(err));
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the helper exits as soon as its sends are written, and 'exit' can come
+    // before the parent has read those messages; 'close' comes after the IPC channel is drained.
+    child.on('close', (code) => {
       if (!(udp && tcp)) finish(new Error(`embedded DNS: helper exited with ${code}: ${stderr.trim()}`));
     });
   });

@@ -98,6 +98,17 @@ describe('build engine through /build', () => {
     assert.match(history, /\|1 V=2 \/bin\/sh -c cat \/f && echo "v=\$V"/);
   });
 
+  test('what a --no-cache build recorded serves the next build (COPY from the context included)', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nCOPY f /f\nRUN cat /f\n', f: 'nocache-then-cached\n' });
+    const cold = await build(dir, '--no-cache', '-t', 'nc:1');
+    assert.equal(cold.code, 0, cold.stderr);
+    assert.doesNotMatch(cold.stdout, /Using cache/);
+    const r = await build(dir, '-t', 'nc:1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((r.stdout.match(/Using cache/g) ?? []).length, 2, r.stdout);
+    assert.doesNotMatch(r.stdout, /Running in/);
+  });
+
   test('a failing RUN fails the build with Docker\'s message and leaves no container', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nRUN echo before\nRUN false\n' });
     const r = await build(dir);

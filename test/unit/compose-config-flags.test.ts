@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { project, load } from './compose-helpers.js';
-import { renderConfig } from '../../src/compose/index.js';
+import { configOptionsFromFlags, renderConfig } from '../../src/compose/index.js';
 import { serviceConfigHash } from '../../src/compose/engine/create-request.js';
 
 const FILE = [
@@ -96,4 +96,22 @@ test('interpolated booleans and numbers are cast where the schema types them; si
   assert.equal(a.environment.V, '1.0');
   assert.equal(a.healthcheck?.retries, 3);
   assert.equal(a.ports[0].published, '8080');
+});
+
+test('config flags map to loader and render options; --environment prints the interpolation environment', () => {
+  const set = new Set(['no-interpolate', 'services', 'quiet']);
+  const { load: loadOpts, render } = configOptionsFromFlags({ bool: (n) => set.has(n), string: (n) => (n === 'hash' ? '*' : '') });
+  assert.deepEqual(loadOpts, { interpolate: false });
+  assert.equal(render.services, true);
+  assert.equal(render.quiet, true);
+  assert.equal(render.hash, '*');
+  assert.equal(render.interpolated, false);
+  assert.equal(render.format, undefined);
+  const { project: p } = load(project({ 'compose.yaml': 'services: {a: {image: x}}\n', '.env': 'B=2\nA=1\n' }));
+  assert.equal(renderConfig(p, { environment: true }), 'A=1\nB=2\n');
+});
+
+test('env_file format raw: values as written', () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a: {image: x, env_file: [{path: ./r.env, format: raw}]}\n', 'r.env': 'A="quoted"\nB=$HOME\n# c\n' });
+  assert.deepEqual(load(dir).project.services.a.environment, { A: '"quoted"', B: '$HOME' });
 });

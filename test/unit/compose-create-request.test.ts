@@ -51,7 +51,9 @@ test('build without image runs <project>-<service>; neither is an error', () => 
 });
 
 test('environment: values, a variable without value stays a bare key, run -e overrides', () => {
-  const p = loaded('services:\n  a: {image: x, environment: {A: "1", B: null, C: ""}}\n');
+  const p = loaded('services:\n  a: {image: x, environment: {A: "1", B: null, C: ""}, labels: [flag, k=v]}\n');
+  assert.equal(create(p, 'a').body.Labels.flag, '');
+  assert.equal(create(p, 'a').body.Labels.k, 'v');
   assert.deepEqual(create(p, 'a').body.Env, ['A=1', 'B', 'C=']);
   assert.deepEqual(create(p, 'a', { oneoff: true, environment: { A: '2' } }).body.Env, ['A=2', 'B', 'C=']);
 });
@@ -321,6 +323,10 @@ test('the other keys: Config and HostConfig fields', () => {
   assert.equal(run.host.AutoRemove, true);
 });
 
+test('a DNS server must be an IP address, as docker compose checks', () => {
+  assert.throws(() => create(loaded('services:\n  a: {image: x, dns: [dns.example]}\n'), 'a'), /invalid DNS address: ParseAddr\("dns.example"\)/);
+});
+
 test('a seccomp profile file is inlined as compact JSON; systempaths=unconfined unmasks', () => {
   const p = loaded('services:\n  a: {image: x, security_opt: ["seccomp:./prof.json", systempaths=unconfined]}\n', { 'prof.json': '{ "defaultAction": "SCMP_ACT_ALLOW" }\n' });
   const host = create(p, 'a').host;
@@ -349,6 +355,8 @@ test('assertSupported: unsupported keys are refused with the service and key nam
   assert.throws(refused('services:\n  web: {image: x, gpus: all}\n'), { message: 'service "web": "gpus" is not supported by Berth' });
   assert.throws(refused('services:\n  web: {image: x, runtime: kata}\n'), /service "web": "runtime" is not supported by Berth/);
   assert.throws(refused('services:\n  web: {image: x, cgroup_parent: foo}\n'), /"cgroup_parent" is not supported/);
+  assert.throws(refused('services:\n  web: {image: x, devices: ["nvidia.com/gpu=all"]}\n'), /"devices \(CDI device nvidia.com\/gpu=all\)" is not supported/);
+  assertSupported(loaded('services:\n  web: {image: x, devices: ["/dev/fuse"]}\n'));
   assert.throws(refused('services:\n  web: {image: x, userns_mode: "private"}\n'), /"userns_mode" is not supported/);
   assert.throws(refused('services:\n  web: {image: x, deploy: {mode: global}}\n'), /"deploy.mode: global" is not supported/);
   assert.throws(refused('services:\n  web: {image: x, volumes: [{type: npipe, source: a, target: /b}]}\n'), /"volumes \(type npipe\)" is not supported/);

@@ -4,6 +4,7 @@ import type { BuildBackend } from '../backends.js';
 import { boolParam, sendJson } from '../http.js';
 import { BuildStream } from '../streams/build.js';
 import { receiveContext } from '../../build/context.js';
+import { BuildTrace } from '../../build/trace.js';
 import { BerthError, invalidArgument, notImplemented } from '../../lib/errors.js';
 import { familiarString, parseReference, withDefaultTag } from '../../images/reference.js';
 import { versionAtLeast } from '../version.js';
@@ -12,7 +13,7 @@ import type { BuildRequest } from '../../build/types.js';
 import { goValueKind, scanFirstValue } from '../schemas/go-json.js';
 
 /** The query of POST /build as dockerd decodes it (newImageBuildOptions), minus the context. */
-export type BuildQuery = Omit<BuildRequest, 'contextDir' | 'dockerfilePath' | 'dockerfileText' | 'signal' | 'authConfigs'> & {
+export type BuildQuery = Omit<BuildRequest, 'context' | 'dockerfilePath' | 'dockerfileText' | 'signal' | 'authConfigs'> & {
   dockerfile: string;
   quiet: boolean;
   remote: string;
@@ -40,6 +41,7 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
     req.once('aborted', onClose);
     req.socket.once('close', onClose);
     if (q.buildId) running.set(q.buildId, cancel);
+    const trace = BuildTrace.start();
     try {
       const context = await receiveContext(req, {
         scratchDir: s.scratchDir,
@@ -47,22 +49,26 @@ export function buildRoutes(router: Router, s: BuildBackend): void {
         signal: cancel.signal,
         ignored: s.dockerignore,
       });
+      trace?.mark('context');
       try {
         await runBuild(res, s, q, {
           ...q,
-          contextDir: context.dir,
+          context,
           dockerfilePath: context.dockerfilePath,
           dockerfileText: context.dockerfileText,
           authConfigs,
           signal: cancel.signal,
+          ...(trace ? { trace } : {}),
         });
       } finally {
         await context.dispose();
+        trace?.mark('dispose');
       }
       // The answer ends only once the context is gone, so a client that sees it never sees leftovers.
       if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end();
     } finally {
+      trace?.end();
       if (q.buildId && running.get(q.buildId) === cancel) running.delete(q.buildId);
       res.off('close', onClose);
       req.socket.off('close', onClose);
@@ -91,6 +97,11 @@ async function runBuild(res: ServerResponse, s: BuildBackend, q: BuildQuery, req
       if (res.writableEnded || res.destroyed) return;
       if (!res.headersSent) {
         res.writeHead(200, { 'Content-Type': 'application/json' });
+      }
+      // Messages written in one turn of the event loop (a run of cached steps) go out in one write.
+      if (!res.writableCorked) {
+        res.cork();
+        setImmediate(() => res.uncork());
       }
       res.write(data);
     },

@@ -3,6 +3,7 @@ import type { ImageBackend } from '../backends.js';
 import { boolParam, sendJson, startJsonStream } from '../http.js';
 import { loadArchive } from '../../images/archive-load.js';
 import { saveArchive } from '../../images/archive-save.js';
+import { versionAtLeast } from '../version.js';
 import { invalidArgument, notImplemented, messageOf } from '../../lib/errors.js';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,14 +13,15 @@ import type { ProgressMessage } from '../../distribution/progress.js';
 export function imageRoutes(router: Router, s: ImageBackend): void {
   const images = s.images;
 
-  router.get('/images/json', ({ res, query }) => {
+  router.get('/images/json', ({ res, query, version }) => {
     const list = images.list({
       filters: query.get('filters') ?? undefined,
       all: boolParam(query, 'all'),
       digests: boolParam(query, 'digests'),
     });
     // A repository name given as ?filter= (API < 1.41) is the same as a reference filter.
-    sendJson(res, 200, list);
+    // Before API 1.44 dockerd also sent VirtualSize, equal to Size.
+    sendJson(res, 200, versionAtLeast(version, '1.44') ? list : list.map((i) => ({ ...i, VirtualSize: i.Size })));
   });
 
   router.post('/images/create', async ({ req, res, query }) => {
@@ -76,7 +78,13 @@ export function imageRoutes(router: Router, s: ImageBackend): void {
     throw notImplemented('searching registries is not supported yet');
   });
 
-  router.get('/images/{name*}/json', ({ res, params }) => sendJson(res, 200, images.inspect(params.name!)));
+  router.get('/images/{name*}/json', ({ req, res, params, version }) => {
+    const body = images.inspect(params.name!);
+    // Fields dockerd dropped from newer API versions but still sends to older clients (moby's image_routes.go).
+    if (!versionAtLeast(version, '1.45') || isComposeV1(req)) Object.assign(body, images.legacyInspectFields(params.name!));
+    if (!versionAtLeast(version, '1.44')) body.VirtualSize = body.Size;
+    sendJson(res, 200, body);
+  });
   router.get('/images/{name*}/history', ({ res, params }) => sendJson(res, 200, images.history(params.name!)));
   router.get('/images/{name*}/get', async ({ res, params }) => sendArchive(res, [params.name!]));
   router.post('/images/{name*}/tag', ({ res, params, query }) => {
@@ -143,4 +151,13 @@ async function progressStream(
   }
   if (!res.destroyed) res.end();
   void req;
+}
+
+/**
+ * docker-compose 1.x negotiates the daemon's newest API version yet reads ContainerConfig, which
+ * dockerd stopped sending at 1.45 (its `KeyError: 'ContainerConfig'` when recreating a container on
+ * Docker 25+). It names itself in its User-Agent: "docker-compose/1.29.2 docker-py/5.0.3 Linux/...".
+ */
+function isComposeV1(req: IncomingMessage): boolean {
+  return /^docker-compose\/1\./.test(req.headers['user-agent'] ?? '');
 }

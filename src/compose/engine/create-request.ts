@@ -21,13 +21,15 @@ import { toKeyValueMap } from '../canonical.js';
 export { serviceConfigHash, hashedConfig } from './config-hash.js';
 export { assertSupported, UNSUPPORTED_KEYS } from './supported.js';
 export type { InjectedFile } from './mounts.js';
+/** Secrets and configs without a file, written into a created container (docker compose's injectSecrets). */
+export { injectedFilesArchive, injectFiles } from './inject-files.js';
 
 export interface ContainerRequestOptions {
   /** Replica number, from 1. */
   number: number;
   /** `compose run`: a one-off container (its own name, oneoff label, no ports unless asked). */
   oneoff?: boolean;
-  /** The container name to use (see containerName / oneoffName). */
+  /** The container name to use (see containerName; `run` names its own). */
   name: string;
   /** The image's ID or digest as resolved before creating (for the image label). */
   imageDigest?: string;
@@ -86,7 +88,8 @@ export function serviceReplicas(service: ServiceConfig): number {
 /** The labels every container of the project carries. */
 export function containerLabels(project: ComposeProject, service: ServiceConfig, opts: ContainerRequestOptions): Record<string, string> {
   const labels: Record<string, string> = {
-    ...service.labels,
+    // `labels: [flag]` has no value: an empty one, as docker compose sends it.
+    ...Object.fromEntries(Object.entries(service.labels).map(([k, v]) => [k, v ?? ''])),
     ...opts.labels,
     [LABEL.project]: project.name,
     [LABEL.service]: service.name,
@@ -197,8 +200,6 @@ export function containerCreateRequest(project: ComposeProject, original: Servic
   return { name: opts.name, body, extraNetworks: networking.extraNetworks, ...(platform ? { platform } : {}), files: mounts.files };
 }
 
-/** A tar of the files to inject, for PUT /containers/{id}/archive?path=/ (docker compose's createTar). */
-export { injectedFilesArchive, injectFiles } from './inject-files.js';
 
 /** Labels of a network or volume, from a list or a mapping. */
 function labelMap(value: unknown): Record<string, string> {

@@ -4,6 +4,7 @@
  * restart policy, ports, healthcheck, ulimits, devices, security options, namespaces, DNS and logging.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { ComposeProject, PortConfig, ServiceConfig } from '../types.js';
 import { ComposeError } from '../errors.js';
@@ -223,6 +224,7 @@ export function hostConfig(project: ComposeProject, service: ServiceConfig, firs
   const tmpfs = stringList(service.tmpfs);
   if (tmpfs.length) out.Tmpfs = tmpfsMap(tmpfs);
   const dns = stringList(service.dns);
+  for (const ip of dns) if (isIP(ip) === 0) throw new ComposeError(`invalid DNS address: ParseAddr(${JSON.stringify(ip)}): unable to parse IP`);
   if (dns.length) out.Dns = dns;
   const dnsSearch = stringList(service.dns_search);
   if (dnsSearch.length) out.DnsSearch = dnsSearch;

@@ -59,6 +59,11 @@ function checkService(project: ComposeProject, svc: ServiceConfig, warn: WarnFn)
     if (recursive !== undefined && recursive !== 'enabled' && recursive !== 'disabled') refuse(name, `volumes.bind.recursive: ${String(recursive)}`);
     if (v.volume && typeof v.volume === 'object' && 'driver_config' in v.volume) refuse(name, 'volumes.volume.driver_config');
   }
+  for (const device of svc.devices ?? []) {
+    const source = typeof device === 'string' ? device.split(':')[0] : device.source;
+    // CDI names (vendor.com/class=name) need the daemon's CDI support, which Berth does not have.
+    if (/^[a-z0-9.-]+\/[a-zA-Z0-9._-]+=.+$/.test(source)) refuse(name, `devices (CDI device ${source})`);
+  }
   for (const [net, cfg] of Object.entries(svc.networks)) {
     if (cfg?.interface_name !== undefined) refuse(name, `networks.${net}.interface_name`);
   }

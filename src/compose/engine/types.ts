@@ -20,6 +20,10 @@ export interface ProgressEvent {
   done?: boolean;
   /** The step failed (✘ on a terminal). */
   error?: boolean;
+  /** The step failed without failing the command (a pull a build replaces: ! on a terminal). */
+  warning?: boolean;
+  /** A sub-step of another resource (a layer of `Image busybox`), as docker compose's ParentID. */
+  parentId?: string;
 }
 
 export interface Progress {
@@ -39,4 +43,9 @@ export interface ComposeContext {
   signal?: AbortSignal;
   /** `--parallel`: at most this many operations at once; -1 or absent: no limit. */
   parallel?: number;
+  /**
+   * The X-Registry-Auth header for pulling or pushing `image` (the CLI's credentials); absent:
+   * anonymous. See image-commands.ts's withRegistryAuth.
+   */
+  registryAuth?(image: string): Promise<string>;
 }
