@@ -475,3 +475,14 @@ test('compose config: the file model rendered with the command flags; version', 
   assert.equal((await runInProcess(['compose', 'version', '--short'])).out, '2.40.0-berth\n');
   assert.equal((await runInProcess(['compose', 'version', '-f', 'json'])).out, '{"version":"v2.40.0-berth"}\n');
 });
+
+test("up's log consumer: Attaching to, prefixes, exit lines as compose logs prints them", () => {
+  const out = sink();
+  const c = lp.upLogConsumer(out, out, { color: false, prefix: true });
+  c.register(['web-1', 'db-1']);
+  c.line('db-1', 'db', 'stdout', 'ready');
+  c.line('web-1', 'web', 'stderr', 'up');
+  c.exited('web-1', 0);
+  c.info('Aborting on container exit...');
+  assert.equal(out.text(), 'Attaching to web-1, db-1\ndb-1   | ready\nweb-1  | up\nweb-1 exited with code 0\nAborting on container exit...\n');
+});

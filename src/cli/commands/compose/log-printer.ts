@@ -12,6 +12,7 @@ import { formatRFC3339NanoFixed, getTimestamp, unixLocal } from '../../gotime.js
 import { jsonValues } from '../../jsonstream.js';
 import { StdDemuxer } from '../../stdcopy.js';
 import type { Output } from '../../streams.js';
+import type { LogConsumer } from '../../../compose/engine/up.js';
 import { pathName } from '../../client.js';
 import { filtersParam } from '../common.js';
 import { LABEL, projectFilter } from '../../../compose/engine/labels.js';
@@ -134,6 +135,29 @@ export class LogPrinter {
     for (const line of message.split('\n')) text += `${p.prefix}${stamp}${line}\n`;
     to.write(text);
   }
+}
+
+/**
+ * The printer as attached `up`'s LogConsumer (src/compose/engine/up.ts): the same prefixes,
+ * rainbow and status lines as `compose logs`, and `up --timestamps` (the arrival time of each line).
+ */
+export function upLogConsumer(out: Output, err: Output, opts: LogPrinterOptions): LogConsumer {
+  const printer = new LogPrinter(out, err, opts);
+  return {
+    register(names) {
+      for (const n of names) printer.register(n);
+      out.write(`Attaching to ${names.join(', ')}\n`);
+    },
+    line(name, _service, _stream, text) {
+      printer.log(name, text);
+    },
+    exited(name, code) {
+      printer.status(name, `exited with code ${code}`);
+    },
+    info(text) {
+      out.write(`${text}\n`);
+    },
+  };
 }
 
 // ---- one container's log stream -----------------------------------------------------------
