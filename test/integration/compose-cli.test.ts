@@ -129,8 +129,9 @@ describe('compose commands', () => {
   });
 
   test('run: one-off container named and labelled as docker compose does; --rm, -e, exit status, -d', async () => {
-    const four = await withFile(['run', '--rm', '-e', 'FOO=bar', 'job', 'sh', '-c', 'echo $FOO; exit 4']);
-    assert.deepEqual([four.code, four.stdout], [4, 'bar\n'], four.stderr);
+    // Attached: stdin goes in, the command's output and exit status come back.
+    const four = await withFile(['run', '--rm', '-e', 'FOO=bar', 'job', 'sh', '-c', 'read a; echo $FOO $a; exit 4'], 'piped\n');
+    assert.deepEqual([four.code, four.stdout], [4, 'bar piped\n'], four.stderr);
     const detached = await withFile(['run', '-d', 'web']);
     assert.equal(detached.code, 0, detached.stderr);
     assert.match(detached.stdout, /^[0-9a-f]{64}\n$/);
