@@ -12,7 +12,7 @@ import { downByName, downProject, restartProject, startProject, stopProject } fr
 import { attachProject, killProject, waitForProject } from '../../../compose/engine/up.js';
 import type { RecreateStrategy } from '../../../compose/engine/plan.js';
 import type { ComposeContext } from '../../../compose/engine/types.js';
-import { upLogPrinter } from './up-log-printer.js';
+import { upLogConsumer } from './log-printer.js';
 import { withRegistryAuth } from './image-commands.js';
 import { watchProject } from '../../../compose/engine/watch.js';
 
@@ -170,7 +170,7 @@ const upCommand: CommandDef = {
       ctx.progress.close();
       if (detach) return;
       const color = !f.bool('no-color') && f.string('ansi') !== 'never' && (f.string('ansi') === 'always' || !!cli.out.isTTY);
-      const printer = upLogPrinter(cli.out, cli.err, { color, prefix: !f.bool('no-log-prefix'), timestamps: f.bool('timestamps') });
+      const printer = upLogConsumer(cli.out, cli.err, { color, prefix: !f.bool('no-log-prefix'), timestamps: f.bool('timestamps') });
       const noAttach = new Set(f.list('no-attach'));
       const attachTo = (attachList.length ? attachList : inv.args.length && !f.bool('attach-dependencies') ? inv.args : services).filter((s) => !noAttach.has(s));
       const unknown = attachTo.filter((s) => !services.includes(s));
