@@ -2,6 +2,7 @@ import { loadConfig, reloadConfig, ConfigError, USAGE } from './config.js';
 import { Daemon } from './daemon.js';
 import { BERTH_VERSION } from '../api/version.js';
 import { log, setLogLevel } from '../lib/log.js';
+import { enableSpawner } from '../lib/spawner.js';
 
 /** berthd's entry point: parse flags, start, and stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -18,6 +19,9 @@ async function main(): Promise<void> {
   if (config === 'help') return void process.stdout.write(USAGE);
   if (config === 'version') return void process.stdout.write(`Berth version ${BERTH_VERSION}\n`);
 
+  // External programs run from a small helper process: spawning from the daemon blocks its event loop
+  // for the fork of its page tables (lib/spawner.ts). BERTH_SPAWNER=0 runs them in-process.
+  enableSpawner(process.env.BERTH_SPAWNER !== '0');
   const daemon = new Daemon(config);
   let stopping = false;
   const shutdown = (signal: string) => {

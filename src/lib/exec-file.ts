@@ -8,6 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { spawnerRun, spawnerEnabled } from './spawner.js';
 
 export interface ExecFileOptions {
   /** Written to the program's stdin, which is then closed. Without it stdin is empty. */
@@ -48,7 +49,22 @@ export function summarizeArgs(program: string, args: readonly string[], max = 20
 
 /** Runs program with args and resolves with its stdout (utf8); rejects with ExecFileError. */
 export function execFileText(program: string, args: readonly string[], opts: ExecFileOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
+  const outcome = spawnerEnabled() ? spawnerRun({ program, args: [...args], input: opts.input, timeoutMs: opts.timeoutMs, env: opts.env, cwd: opts.cwd, maxBuffer: opts.maxBuffer }) : runHere(program, args, opts);
+  return outcome.then(({ stdout, stderr, error }) => {
+    if (!error) return stdout;
+    throw execFileError(program, args, opts, error, stdout, stderr);
+  });
+}
+
+interface Outcome {
+  stdout: string;
+  stderr: string;
+  error?: { message: string; code?: string | number; killed?: boolean; signal?: NodeJS.Signals | null };
+}
+
+/** execFile in this process (the CLI, tests, or a daemon whose spawner is off). */
+function runHere(program: string, args: readonly string[], opts: ExecFileOptions): Promise<Outcome> {
+  return new Promise((resolve) => {
     const child = execFile(
       program,
       args as string[],
@@ -62,36 +78,8 @@ export function execFileText(program: string, args: readonly string[], opts: Exe
         windowsHide: true,
       },
       (err, stdout, stderr) => {
-        if (!err) {
-          resolve(stdout);
-          return;
-        }
-        const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: NodeJS.Signals | null };
-        const summary = summarizeArgs(program, args);
-        let detail: string;
-        if (e.code === 'ENOENT' && typeof e.code === 'string') {
-          detail = `${program}: executable file not found`;
-        } else if (typeof e.code === 'string') {
-          detail = e.message;
-        } else {
-          const described = (opts.describeStderr ? opts.describeStderr(stderr) : stderr).trim();
-          if (described) detail = described;
-          else if (e.killed && opts.timeoutMs) detail = `timed out after ${opts.timeoutMs} ms`;
-          else if (e.signal) detail = `killed by signal ${e.signal}`;
-          else detail = `exit status ${String(e.code)}`;
-        }
-        reject(
-          new ExecFileError(
-            `${summary}: ${detail}`,
-            program,
-            args,
-            typeof e.code === 'number' ? e.code : null,
-            e.signal ?? null,
-            stdout ?? '',
-            stderr ?? '',
-            detail,
-          ),
-        );
+        const e = err as (NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: NodeJS.Signals | null }) | null;
+        resolve({ stdout: stdout ?? '', stderr: stderr ?? '', ...(e && { error: { message: e.message, code: e.code, killed: e.killed, signal: e.signal ?? null } }) });
       },
     );
     if (child.stdin) {
@@ -101,4 +89,21 @@ export function execFileText(program: string, args: readonly string[], opts: Exe
       child.stdin.end(opts.input ?? undefined);
     }
   });
+}
+
+function execFileError(program: string, args: readonly string[], opts: ExecFileOptions, e: NonNullable<Outcome['error']>, stdout: string, stderr: string): ExecFileError {
+  const summary = summarizeArgs(program, args);
+  let detail: string;
+  if (e.code === 'ENOENT' && typeof e.code === 'string') {
+    detail = `${program}: executable file not found`;
+  } else if (typeof e.code === 'string') {
+    detail = e.message;
+  } else {
+    const described = (opts.describeStderr ? opts.describeStderr(stderr) : stderr).trim();
+    if (described) detail = described;
+    else if (e.killed && opts.timeoutMs) detail = `timed out after ${opts.timeoutMs} ms`;
+    else if (e.signal) detail = `killed by signal ${e.signal}`;
+    else detail = `exit status ${String(e.code)}`;
+  }
+  return new ExecFileError(`${summary}: ${detail}`, program, args, typeof e.code === 'number' ? e.code : null, e.signal ?? null, stdout, stderr, detail);
 }
