@@ -319,10 +319,23 @@ export class EtcdClient {
     return ((r.members as Json[] | undefined) ?? []).map(decodeMember);
   }
 
-  /** Announces a member before it starts (with clusterState 'existing'); resolves with it and the new list. */
-  async memberAdd(peerUrls: string[], o: { learner?: boolean } = {}): Promise<{ member: Member; members: Member[] }> {
-    const r = await this.call('/v3/cluster/member/add', { peerURLs: peerUrls, ...(o.learner ? { isLearner: true } : {}) });
-    return { member: decodeMember(r.member ?? {}), members: ((r.members as Json[] | undefined) ?? []).map(decodeMember) };
+  /**
+   * Announces a member before it starts (with clusterState 'existing'); resolves with it and the new
+   * list. etcd refuses ("unhealthy cluster") until every member has been connected for 5 s (its
+   * strict reconfiguration check), as right after the cluster started: that answer is retried for
+   * up to `retryUnhealthyMs` (default 10 s).
+   */
+  async memberAdd(peerUrls: string[], o: { learner?: boolean; retryUnhealthyMs?: number } = {}): Promise<{ member: Member; members: Member[] }> {
+    const end = Date.now() + (o.retryUnhealthyMs ?? 10_000);
+    for (;;) {
+      try {
+        const r = await this.call('/v3/cluster/member/add', { peerURLs: peerUrls, ...(o.learner ? { isLearner: true } : {}) });
+        return { member: decodeMember(r.member ?? {}), members: ((r.members as Json[] | undefined) ?? []).map(decodeMember) };
+      } catch (err) {
+        if (!(err instanceof EtcdError && /unhealthy cluster/.test(err.message)) || Date.now() > end) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   async memberRemove(id: string): Promise<Member[]> {
