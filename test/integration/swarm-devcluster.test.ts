@@ -4,6 +4,7 @@ import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,5 +72,23 @@ describe('scripts/cluster: a local cluster of berthd nodes', () => {
     assert.ok(!linkExists(c.bridge));
     assert.equal(existsSync(root), false);
     await assert.rejects(down(root), /no cluster/);
+  });
+
+  test('an up that fails half-way (node2 cannot be made) leaves nothing behind', async () => {
+    const tag = createHash('sha256').update(root).digest('hex').slice(0, 6);
+    const blocker = `bdc-${tag}-2`;
+    execFileSync('ip', ['netns', 'add', blocker]);
+    try {
+      await assert.rejects(up(root, 2), /File exists|exists/);
+      assert.equal(await readCluster(root), undefined);
+      assert.equal(existsSync(root), false);
+      assert.ok(!netnsNames().includes(`bdc-${tag}-1`));
+      assert.ok(!linkExists(`bdc${tag}`));
+      assert.ok(!linkExists(`bdc${tag}v1`));
+      const berthds = spawnSync('pgrep', ['-f', `${root}/node`], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(berthds, '', 'no berthd of the failed cluster runs');
+    } finally {
+      spawnSync('ip', ['netns', 'del', blocker]);
+    }
   });
 });

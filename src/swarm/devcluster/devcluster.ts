@@ -226,7 +226,8 @@ export async function down(root: string, log: (line: string) => void = () => und
   const namespaces = new Set(await ip.netnsList());
   for (const n of c.nodes) {
     if (namespaces.has(n.netns)) await ip.batch([`netns del ${n.netns}`], { force: true }).catch((e: Error) => problems.push(e.message));
-    if (await ip.linkExists(n.hostVeth)) await ip.batch([`link del ${n.hostVeth}`], { force: true }).catch((e: Error) => problems.push(e.message));
+    // Deleting the namespace deletes its veth pair too, a moment later: a vanished link is fine.
+    if (await ip.linkExists(n.hostVeth)) await ip.batch([`link del ${n.hostVeth}`]).catch((e: Error) => (/Cannot find device/.test(e.message) ? undefined : problems.push(e.message)));
     log(`${n.name}: removed`);
   }
   if (await ip.linkExists(c.bridge)) await ip.batch([`link del ${c.bridge}`]).catch((e: Error) => problems.push(e.message));
