@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { down, list, readCluster, up, type DevCluster } from '../../src/swarm/devcluster/devcluster.js';
 import { processAlive } from '../../src/lib/process.js';
+import { makeBusyboxImage } from '../../src/tools/make-busybox-image.js';
+import { BERTH } from './harness.js';
 
 function ping(socket: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -62,6 +64,20 @@ describe('scripts/cluster: a local cluster of berthd nodes', () => {
     await assert.rejects(up(root, 1), /already up/);
   });
 
+  let containerPid = 0;
+  test('a node runs containers; then its berthd dies with kill -9, leaving one running', async () => {
+    const a = cluster!.nodes[0]!;
+    const host = `unix://${a.socket}`;
+    await makeBusyboxImage(host);
+    const berth = (...args: string[]) => execFileSync(BERTH, args, { env: { ...process.env, BERTH_HOST: host }, encoding: 'utf8', timeout: 60_000 }).trim();
+    // A container on node1 reaches node2 over the cluster bridge (through node1's own NAT).
+    assert.match(berth('run', '--rm', 'busybox', 'ping', '-c', '1', '-W', '3', cluster!.nodes[1]!.address), /1 packets received/);
+    const id = berth('run', '-d', 'busybox', 'sleep', '600');
+    containerPid = Number(berth('inspect', '-f', '{{.State.Pid}}', id));
+    assert.ok(containerPid > 0 && processAlive(containerPid));
+    process.kill(a.pid!, 'SIGKILL');
+  });
+
   test('down removes every process, namespace, link and directory', async () => {
     const c = cluster!;
     await down(root);
@@ -71,6 +87,9 @@ describe('scripts/cluster: a local cluster of berthd nodes', () => {
     }
     assert.ok(!linkExists(c.bridge));
     assert.equal(existsSync(root), false);
+    assert.ok(containerPid > 0 && !processAlive(containerPid), 'the container the dead berthd left is gone');
+    for (const n of c.nodes) assert.deepEqual(netnsNames().filter((name) => name.startsWith(`${n.containerBridge}-`)), []);
+    assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(`${root}/`), false);
     await assert.rejects(down(root), /no cluster/);
   });
 

@@ -5,16 +5,21 @@
  *
  * Lifecycle: up(n) writes the plan to <root>/cluster.json before making anything, so down() can undo
  * a failed or half-made cluster from that file alone; up() itself calls down() when it fails. down()
- * stops each berthd (SIGTERM, SIGKILL after 15 s), kills what is left of the node's processes (found by
- * their command line naming the node's directory, killed by pid), deletes the namespaces and the
- * bridge, and removes the root. Nothing leaves the machine: the bridge has no NAT and no uplink.
+ * stops each berthd (SIGTERM, SIGKILL after 15 s), force-deletes the containers runc still has under the node's exec root, kills what is
+ * left of the node's processes (found by their command line naming the node's directory, killed by pid), deletes the namespaces and the
+ * bridge, what a dead berthd left (its containers' namespaces, mounts under the root), and removes
+ * the root. Nothing leaves the machine: the bridge has no NAT and no uplink.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ip from '../../networks/ip.js';
+import { removeNetworkLeftovers } from '../../networks/cleanup.js';
+import { unmount } from '../../layers/mount.js';
+import { Runc } from '../../runtime/runc.js';
 import { processAlive } from '../../lib/process.js';
 import { sleep } from '../../lib/sleep.js';
 
@@ -139,7 +144,8 @@ export async function up(root: string, count: number, log: (line: string) => voi
     await ip.batch([`link add ${cluster.bridge} type bridge`, `addr add ${prefix}.1/24 dev ${cluster.bridge}`, `link set ${cluster.bridge} up`]);
     for (const n of cluster.nodes) {
       await ip.batch([`netns add ${n.netns}`, `link add ${n.hostVeth} type veth peer name eth0 netns ${n.netns}`, `link set ${n.hostVeth} master ${cluster.bridge} up`]);
-      await ip.batch(['link set lo up', `addr add ${n.address}/24 dev eth0`, 'link set eth0 up', `route add default via ${prefix}.1`], { netns: n.netns });
+      // No default route: a node reaches the cluster subnet only, so nothing it sends leaves the machine.
+      await ip.batch(['link set lo up', `addr add ${n.address}/24 dev eth0`, 'link set eth0 up'], { netns: n.netns });
       await fs.mkdir(n.dir, { recursive: true });
       await fs.writeFile(path.join(n.dir, 'daemon.json'), '{}\n');
       n.pid = startBerthd(cluster, n);
@@ -157,16 +163,19 @@ export async function up(root: string, count: number, log: (line: string) => voi
 function startBerthd(c: DevCluster, n: DevNode): number {
   const logFd = openSync(path.join(n.dir, 'berthd.log'), 'a');
   try {
-    // setsid: the daemon outlives this tool and its terminal (ip netns exec and setsid exec in place,
-    // so the pid is berthd's).
-    const child = ip.spawnInNetns(
-      n.netns,
-      ['setsid', BERTHD, '--data-root', path.join(n.dir, 'data'), '--exec-root', path.join(n.dir, 'exec'), '-H', `unix://${n.socket}`,
-        '--config-file', path.join(n.dir, 'daemon.json'), '--pidfile', path.join(n.dir, 'berthd.pid'), '--bridge', n.containerBridge, '--bip', c.nodeBip],
-      ['ignore', logFd, logFd],
+    // nsenter joins only the network namespace (`ip netns exec` would also remount /sys, hiding the
+    // cgroup mount runc needs); setsid lets the daemon outlive this tool and its terminal. Both exec in
+    // place, so the pid is berthd's. This module is the only one that runs nsenter.
+    const child = spawn(
+      'nsenter',
+      [`--net=${path.join(ip.NETNS_DIR, n.netns)}`, '--', 'setsid', BERTHD, '--data-root', path.join(n.dir, 'data'), '--exec-root', path.join(n.dir, 'exec'),
+        '-H', `unix://${n.socket}`, '--config-file', path.join(n.dir, 'daemon.json'), '--pidfile', path.join(n.dir, 'berthd.pid'),
+        '--bridge', n.containerBridge, '--bip', c.nodeBip],
+      { stdio: ['ignore', logFd, logFd] },
     );
+    child.on('error', () => undefined); // a failed start shows as a dead pid in waitReady
     child.unref();
-    if (!child.pid) throw new Error(`${n.name}: could not start berthd`);
+    if (!child.pid) throw new Error(`${n.name}: could not start berthd (nsenter from util-linux needed)`);
     return child.pid;
   } finally {
     closeSync(logFd);
@@ -220,9 +229,19 @@ export async function down(root: string, log: (line: string) => void = () => und
     c.nodes.map(async (n) => {
       // Only the pid we started, and only if it still is our berthd (pids get reused).
       if (n.pid && cmdline(n.pid).includes(n.socket)) await stopProcess(n.pid, 15_000);
+      // A berthd that died on its own may still be a zombie until init reaps it; its network claim
+      // counts as held until then.
+      for (let i = 0; i < 100 && n.pid && processAlive(n.pid); i++) await sleep(50);
+      // Containers a dead berthd left running (their processes do not name the node's directory).
+      const runc = new Runc({ root: path.join(n.dir, 'exec', 'runc') });
+      for (const c of await runc.list().catch(() => [])) await runc.delete(c.id, true).catch((e: Error) => problems.push(e.message));
       for (const pid of processesNaming(n.dir)) await stopProcess(pid, 2_000);
+      // What a berthd that died without its shutdown leaves: its containers' namespaces (global names).
+      await removeNetworkLeftovers(n.containerBridge).catch((e: Error) => problems.push(e.message));
     }),
   );
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${root}/`));
+  for (const m of mounts.sort((a, b) => b.length - a.length)) await unmount(m).catch((e: Error) => problems.push(e.message));
   const namespaces = new Set(await ip.netnsList());
   for (const n of c.nodes) {
     if (namespaces.has(n.netns)) await ip.batch([`netns del ${n.netns}`], { force: true }).catch((e: Error) => problems.push(e.message));
