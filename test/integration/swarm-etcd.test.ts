@@ -57,12 +57,12 @@ describe('etcd cluster through EtcdMember and EtcdClient', { skip: haveEtcd ? fa
   let ports: { peer: number; client: number }[] = [];
   let tls: Awaited<ReturnType<typeof createEtcdCerts>>;
 
-  const memberFor = (i: number, initialCluster: EtcdPeer[], clusterState: 'new' | 'existing') => {
+  const memberFor = (i: number, initialCluster: EtcdPeer[], clusterState: 'new' | 'existing', restart = false) => {
     const s = spec[i]!;
     const files = tls.get(s.name)!;
     return new EtcdMember({
       name: s.name, root, address: s.address, peerPort: ports[i]!.peer, clientPort: ports[i]!.client,
-      initialCluster, clusterState, clusterToken: 'berth-test', peerTls: files, clientTls: files,
+      initialCluster, clusterState, clusterToken: 'berth-test', peerTls: files, clientTls: files, restart,
     });
   };
   const peerUrl = (i: number): string => urlFor('https', spec[i]!.address, ports[i]!.peer);
@@ -72,7 +72,7 @@ describe('etcd cluster through EtcdMember and EtcdClient', { skip: haveEtcd ? fa
     for (const s of spec) ports.push({ peer: await freePort(s.address), client: await freePort(s.address) });
     tls = await createEtcdCerts(path.join(root, 'certs'), spec.map((s) => ({ name: s.name, ips: [s.address] })));
     const initial = [0, 1, 2].map((i) => ({ name: spec[i]!.name, peerUrl: peerUrl(i) }));
-    for (const i of [0, 1, 2]) members.push(memberFor(i, initial, 'new'));
+    for (const i of [0, 1, 2]) members.push(memberFor(i, initial, 'new', i === 1)); // m2 is supervised
     // Members of a new cluster only become healthy together (a leader needs a quorum).
     await Promise.all(members.map((m) => m.start()));
     for (const m of members) pids.push(m.pid!);
@@ -180,5 +180,20 @@ describe('etcd cluster through EtcdMember and EtcdClient', { skip: haveEtcd ? fa
     assert.ok(Date.now() - killedAt < 5_000);
     assert.equal((await client.get('/after-kill'))?.value, 'ok');
     assert.equal(victim.pid, undefined);
+  });
+
+  test('a supervised member killed with -9 is restarted and the cluster has a quorum again', async () => {
+    const m2 = members[1]!;
+    const old = m2.pid!;
+    const restarted = new Promise<number>((resolve) => m2.once('restart', resolve));
+    process.kill(old, 'SIGKILL');
+    assert.ok((await restarted) >= 1);
+    const pid = m2.pid!;
+    assert.ok(pid && pid !== old);
+    pids.push(pid);
+    // m1 is dead since the last test: writes need m2 back (2 of 3).
+    await m2.waitHealthy(15_000);
+    await until('write after the restart', 10_000, () => client.put('/after-restart', 'ok'));
+    assert.equal((await client.get('/after-restart'))?.value, 'ok');
   });
 });
