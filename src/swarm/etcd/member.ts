@@ -92,6 +92,8 @@ export class EtcdMember extends EventEmitter {
   private exited: Promise<void> | undefined;
   private stopping = false;
   private restarts = 0;
+  /** Why the last spawn failed (e.g. etcd not installed), for start()'s message. */
+  private spawnError: Error | undefined;
 
   constructor(private readonly opts: EtcdMemberOptions) {
     super();
@@ -106,7 +108,7 @@ export class EtcdMember extends EventEmitter {
 
   /** The running process's pid, if any. */
   get pid(): number | undefined {
-    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+    return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
   }
 
   /** The etcd command line (without the binary). */
@@ -155,6 +157,7 @@ export class EtcdMember extends EventEmitter {
 
   private spawnProcess(): void {
     installExitHook();
+    this.spawnError = undefined;
     const log = openSync(this.logFile, 'a', 0o600);
     let child: ChildProcess;
     try {
@@ -165,7 +168,10 @@ export class EtcdMember extends EventEmitter {
     this.child = child;
     running.add(child);
     this.exited = new Promise((resolve) => {
+      let ended = false;
       const done = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (ended) return;
+        ended = true;
         running.delete(child);
         resolve();
         if (this.child !== child) return;
@@ -175,8 +181,9 @@ export class EtcdMember extends EventEmitter {
       };
       child.once('exit', done);
       child.once('error', (err) => {
-        this.emit('error-log', err);
-        if (child.exitCode === null && child.pid === undefined) done(null, null);
+        this.spawnError = err;
+        // A spawn that failed (ENOENT) has no pid and never emits 'exit' (its exitCode is the errno).
+        if (child.pid === undefined) done(null, null);
       });
     });
     if (child.pid) void fs.writeFile(this.pidFile, `${child.pid}\n`, { mode: 0o600 }).catch(() => undefined);
@@ -248,7 +255,11 @@ export class EtcdMember extends EventEmitter {
   async waitHealthy(timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      if (!this.pid) throw new EtcdMemberError(`etcd member ${this.name} exited before becoming healthy: ${await this.logTail()}`);
+      if (!this.pid) {
+        await this.exited; // its 'exit' or spawn 'error' has run: spawnError is known
+        const why = this.spawnError ? `${this.opts.binary ?? 'etcd'}: ${this.spawnError.message} (install etcd-server)` : await this.logTail();
+        throw new EtcdMemberError(`etcd member ${this.name} exited before becoming healthy: ${why}`);
+      }
       if (await this.healthy(Math.min(2_000, Math.max(100, end - Date.now())))) return;
       if (Date.now() > end) throw new EtcdMemberError(`etcd member ${this.name} not healthy after ${timeoutMs} ms: ${await this.logTail()}`);
       await sleep(100);
