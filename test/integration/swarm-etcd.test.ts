@@ -180,6 +180,20 @@ describe('etcd cluster through EtcdMember and EtcdClient', { skip: haveEtcd ? fa
     assert.ok(Date.now() - killedAt < 5_000);
     assert.equal((await client.get('/after-kill'))?.value, 'ok');
     assert.equal(victim.pid, undefined);
+    // A fresh client whose first endpoint is the dead member: a watch and a lease renewal fail over too.
+    const fresh = new EtcdClient({ endpoints: members.slice(0, 3).map((m) => m.clientUrl), tls: tls.get('m1')!, timeoutMs: 1_500 });
+    try {
+      const seen: WatchEvent[] = [];
+      const w = fresh.watch('/fo/', { prefix: true }, (events) => seen.push(...events));
+      await w.created;
+      const lease = await client.leaseGrant(10);
+      assert.ok((await fresh.leaseKeepAlive(lease.id)) > 0);
+      await client.put('/fo/x', 'y');
+      await until('watch event after failover', 5_000, async () => (seen.length ? true : undefined));
+      w.close();
+    } finally {
+      fresh.close();
+    }
   });
 
   test('a supervised member killed with -9 is restarted and the cluster has a quorum again', async () => {

@@ -6,7 +6,8 @@
  * Lifecycle: stateless apart from a keep-alive agent and the endpoint that last answered; close()
  * ends the agent's sockets and any open watches. With several endpoints, a request that cannot
  * connect (refused, unreachable, reset before an answer, timeout on connect) goes to the next one,
- * so a client survives the loss of a member; an answer etcd gives (an error included) is final.
+ * so a client survives the loss of a member (watches and lease renewals too, when they open); an
+ * answer etcd gives (an error included) is final.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -377,30 +378,40 @@ export class EtcdClient {
       rejectCreated(err);
       onError?.(err);
     };
-    const url = new URL('/v3/watch', this.endpoints[this.current]!);
-    req = this.request(url, 0, (res) => {
-      if (res.statusCode !== 200) {
-        readAll(res).then((t) => fail(errorFromBody(t, res.statusCode ?? 0)), fail);
-        return;
-      }
-      splitJsonLines(res, (msg) => {
-        if (closed) return;
-        if (msg.error) return fail(errorFrom(msg.error, 200));
-        const r = msg.result ?? {};
-        if (r.created) resolveCreated(String(r.watch_id ?? r.watchId ?? '0'));
-        if (r.canceled) return fail(new EtcdError(`etcd watch cancelled: ${r.cancel_reason ?? r.cancelReason ?? 'compacted'}`, 1));
-        const events = ((r.events as Json[] | undefined) ?? []).map((e): WatchEvent => ({
-          type: e.type === 'DELETE' ? 'DELETE' : 'PUT',
-          kv: decodeKv(e.kv ?? {}),
-          ...(field(e, 'prev_kv') ? { prevKv: decodeKv(field(e, 'prev_kv')) } : {}),
-        }));
-        if (events.length) onEvents(events, String(r.header?.revision ?? '0'));
+    const open = (tried: number): void => {
+      const index = (this.current + tried) % this.endpoints.length;
+      const url = new URL('/v3/watch', this.endpoints[index]!);
+      let answered = false;
+      req = this.request(url, 0, (res) => {
+        answered = true;
+        if (res.statusCode !== 200) {
+          readAll(res).then((t) => fail(errorFromBody(t, res.statusCode ?? 0)), fail);
+          return;
+        }
+        splitJsonLines(res, (msg) => {
+          if (closed) return;
+          if (msg.error) return fail(errorFrom(msg.error, 200));
+          const r = msg.result ?? {};
+          if (r.created) resolveCreated(String(r.watch_id ?? r.watchId ?? '0'));
+          if (r.canceled) return fail(new EtcdError(`etcd watch cancelled: ${r.cancel_reason ?? r.cancelReason ?? 'compacted'}`, 1));
+          const events = ((r.events as Json[] | undefined) ?? []).map((e): WatchEvent => ({
+            type: e.type === 'DELETE' ? 'DELETE' : 'PUT',
+            kv: decodeKv(e.kv ?? {}),
+            ...(field(e, 'prev_kv') ? { prevKv: decodeKv(field(e, 'prev_kv')) } : {}),
+          }));
+          if (events.length) onEvents(events, String(r.header?.revision ?? '0'));
+        });
+        res.on('end', () => fail(new EtcdError('etcd watch stream ended', 14)));
+        res.on('error', fail);
       });
-      res.on('end', () => fail(new EtcdError('etcd watch stream ended', 14)));
-      res.on('error', fail);
-    });
-    req.on('error', fail);
-    req.end(JSON.stringify({ create_request: create }) + '\n');
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // Not connected yet: the next endpoint (a watch is a read, so trying again is harmless).
+        if (!answered && !closed && err.code && RETRYABLE.has(err.code) && tried + 1 < this.endpoints.length) open(tried + 1);
+        else fail(err);
+      });
+      req.end(JSON.stringify({ create_request: create }) + '\n');
+    };
+    open(0);
     return { created, close: end };
   }
 
@@ -445,10 +456,29 @@ export class EtcdClient {
   }
 
   /** POST to a streaming path; resolves with the first `count` messages, then ends the stream. */
-  private stream(path: string, body: Json, count: number): Promise<Json[]> {
+  private async stream(path: string, body: Json, count: number): Promise<Json[]> {
+    let lastErr: Error | undefined;
+    for (let tried = 0; tried < this.endpoints.length; tried++) {
+      const index = (this.current + tried) % this.endpoints.length;
+      try {
+        const got = await this.streamOnce(new URL(path, this.endpoints[index]!), body, count);
+        this.current = index;
+        return got;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!(err instanceof EtcdError) && code && RETRYABLE.has(code)) {
+          lastErr = err as Error;
+          continue;
+        }
+        throw err;
+      }
+    }
+    throw new EtcdError(`no etcd endpoint answered (${this.opts.endpoints.join(', ')}): ${lastErr?.message ?? 'unknown error'}`, 14);
+  }
+
+  private streamOnce(url: URL, body: Json, count: number): Promise<Json[]> {
     return new Promise((resolve, reject) => {
       const got: Json[] = [];
-      const url = new URL(path, this.endpoints[this.current]!);
       const req = this.request(url, this.opts.timeoutMs ?? 5_000, (res) => {
         if (res.statusCode !== 200) {
           readAll(res).then((t) => reject(errorFromBody(t, res.statusCode ?? 0)), reject);
