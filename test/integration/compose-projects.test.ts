@@ -347,7 +347,7 @@ configs:
         await withProject('cpbadport', () => p.compose('down', '-v'), async () => {
           const up = await p.compose('up', '-d');
           assert.notEqual(up.code, 0);
-          assert.match(up.stderr, /address already in use|port is already allocated/);
+          assert.match(up.stderr, new RegExp(`Error response from daemon: failed to set up container networking: driver failed programming external connectivity on endpoint cpbadport-web-1 \\([0-9a-f]{64}\\): failed to bind host port for 127\\.0\\.0\\.1:${port}:[0-9.]+:80/tcp: address already in use`));
           assert.doesNotMatch(up.stderr, /\n\s+at /, 'no stack trace');
           const left = await leftovers('cpbadport');
           assert.deepEqual(left.containers, []);
