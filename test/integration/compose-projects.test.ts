@@ -299,7 +299,7 @@ configs:
   });
 
   describe('bad input: a clear error and nothing half-made', () => {
-    const cases: Array<{ name: string; yaml: string; args?: string[]; error: RegExp }> = [
+    const cases: Array<{ name: string; yaml: string; error: RegExp; todo?: string }> = [
       {
         name: 'cpbadschema',
         yaml: `services:\n  web:\n    image: busybox\n    command: ${SLEEPER}\n    ports: "8080:80"\n`,
@@ -320,9 +320,32 @@ configs:
         yaml: `services:\n  web:\n    image: busybox\n    command: ${SLEEPER}\n    environment:\n      TOKEN: \${CP_UNSET_TOKEN:?must be set}\n`,
         error: /required variable CP_UNSET_TOKEN is missing a value: must be set/,
       },
+      {
+        name: 'cpbaddep',
+        yaml: `services:\n  web:\n    image: busybox\n    depends_on: [nope]\n`,
+        error: /service "web" depends on undefined service "nope": invalid compose project/,
+      },
+      {
+        name: 'cpbadsecret',
+        yaml: `services:\n  web:\n    image: busybox\n    secrets: [token]\n`,
+        error: /service "web" refers to undefined secret token: invalid compose project/,
+      },
+      // docker compose's create makes sure of the images before it makes networks and volumes.
+      {
+        name: 'cpbadimage',
+        yaml: `services:\n  web:\n    image: berth-nonexistent:1\n    pull_policy: never\n`,
+        error: /berth-nonexistent:1/,
+        todo: 'src/compose/engine/converge.ts (c-engine) makes the networks and volumes before ensureImages, so a missing image leaves <project>_default behind',
+      },
+      {
+        name: 'cpbadbuild',
+        yaml: `services:\n  web:\n    build: ./no-such-dir\n`,
+        error: /unable to prepare context: path ".*no-such-dir" not found/,
+        todo: 'src/compose/engine/converge.ts (c-engine) makes the networks and volumes before ensureImages, so a failed build leaves <project>_default behind',
+      },
     ];
     for (const c of cases) {
-      test(`${c.name}: ${c.error.source}`, async () => {
+      test(`${c.name}: ${c.error.source}`, { todo: c.todo }, async () => {
         const p = project(c.name, { 'compose.yaml': c.yaml });
         try {
           const up = await p.compose('up', '-d');
