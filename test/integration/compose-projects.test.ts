@@ -289,11 +289,12 @@ configs:
       const up = await p.compose('up', '-d');
       assert.equal(up.code, 0, up.stderr);
       // One exec for all four (each CLI run costs a second or two here); head names each file it prints.
-      const read = await p.compose('exec', '-T', 'app', 'head', '-n', '5', '/run/secrets/token', '/run/secrets/renamed', '/appconf', '/etc/app/custom.conf');
+      const files = '/run/secrets/token /run/secrets/renamed /appconf /etc/app/custom.conf';
+      const read = await p.compose('exec', '-T', 'app', 'sh', '-c', `head -n 5 ${files} && if touch /run/secrets/token 2>/dev/null; then echo writable; else echo read-only; fi`);
       assert.equal(read.code, 0, read.stdout + read.stderr);
       assert.equal(
         read.stdout,
-        '==> /run/secrets/token <==\ns3cret-token\n\n==> /run/secrets/renamed <==\ns3cret-token\n\n==> /appconf <==\nsetting=on\n\n==> /etc/app/custom.conf <==\nsetting=on\n',
+        '==> /run/secrets/token <==\ns3cret-token\n\n==> /run/secrets/renamed <==\ns3cret-token\n\n==> /appconf <==\nsetting=on\n\n==> /etc/app/custom.conf <==\nsetting=on\nread-only\n',
       );
     });
   });
