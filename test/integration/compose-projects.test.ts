@@ -82,10 +82,19 @@ describe('compose projects', () => {
     for (const v of left.volumes) await d.request('DELETE', `/volumes/${v}?force=1`);
   }
 
-  /** Runs `body`, then `down -v` (which must leave nothing with the project label), then a purge. */
+  /**
+   * Runs `body`, then `down` (which must leave nothing with the project label); a failed body still gets
+   * its `down`, and a purge follows in every case.
+   */
   async function withProject(name: string, down: () => Promise<RunResult>, body: () => Promise<void>): Promise<void> {
     try {
       await body();
+    } catch (err) {
+      await down();
+      await purge(name);
+      throw err;
+    }
+    try {
       const res = await down();
       assert.equal(res.code, 0, res.stderr);
       assert.deepEqual(await leftovers(name), nothingLeft);
