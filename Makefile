@@ -7,6 +7,7 @@ setup:
 
 build:
 	@npx tsc -p .
+	@node scripts/build-compose-validator.mjs
 
 up: setup build
 	@bash scripts/up.sh

@@ -152,6 +152,9 @@ async function receiveEntries(
 ): Promise<{ tree?: ContextTree; entries: HeldEntry[] }> {
   const maxEntries = opts.maxEntries ?? 1_000_000;
   const maxMemory = opts.maxMemoryBytes ?? MAX_MEMORY_BYTES;
+  let tree: ContextTree | undefined = maxMemory >= 0 ? new ContextTree() : undefined;
+  // Before the tar flows: an await between piping and iterating would lose the entries parsed meanwhile.
+  if (!tree) await opts.makeDir();
   opts.signal.throwIfAborted();
   const tarIn = await decompressed(body);
   const extract = tar.extract();
@@ -162,8 +165,6 @@ async function receiveEntries(
   const onAbort = () => extract.destroy(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('build cancelled'));
   opts.signal.addEventListener('abort', onAbort, { once: true });
   tarIn.pipe(extract);
-  let tree: ContextTree | undefined = maxMemory >= 0 ? new ContextTree() : undefined;
-  if (!tree) await opts.makeDir();
   let held: HeldEntry[] = [];
   const disk = new DiskUnpack(dir);
   let count = 0;

@@ -157,7 +157,8 @@ export class BuildService implements BuildBackendService {
       // A target that is its base image unchanged is that image (its exact config bytes), as in Docker.
       const base = final.key.startsWith('sha256:') ? this.d.images.store.get(final.key) : undefined;
       // An unchanged rebuild's image is there already (its config bytes, so its id, are the cached ones).
-      const known = this.d.images.store.get(configId(final.configText)) ? configId(final.configText) : undefined;
+      const finalId = configId(final.configText);
+      const known = this.d.images.store.get(finalId) ? finalId : undefined;
       const imageId = base && JSON.stringify(base.config) === final.configText ? base.id : known ?? (await this.d.images.writing(() => this.d.images.register(Buffer.from(final.configText))));
       const tags: string[] = [];
       for (const t of req.tags) {

@@ -6,6 +6,7 @@
  * rules, docker-context.ts) differ. Run by itself (no DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND), it is
  * a standalone `docker-compose`, as docker compose's binary is.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { COMPOSE_VERSION } from '../compose/engine/labels.js';
 
@@ -24,15 +25,41 @@ const SOCKET_ENV = 'DOCKER_CLI_PLUGIN_SOCKET';
 
 /**
  * When the docker CLI is interrupted and its output is not a terminal, it closes the plugin socket
- * instead of the kernel signalling us: take that as the SIGINT it stands for.
+ * instead of the kernel signalling us: take that as the SIGINT it stands for. The socket is abstract
+ * ("@docker_cli_<id>"); Node 20 pads abstract names to the full address length, so its connect is
+ * refused by the CLI's exact-length name. Then the listening socket is watched in /proc/net/unix: it
+ * goes away when the CLI closes it.
  */
 function stopWhenTheCliAsks(address: string | undefined): void {
   if (!address) return;
+  const interrupt = () => process.kill(process.pid, 'SIGINT');
   const socket = net.connect(address.startsWith('@') ? '\0' + address.slice(1) : address);
-  socket.on('error', () => undefined); // an old or gone CLI: run as if there were no socket
-  socket.on('end', () => process.kill(process.pid, 'SIGINT'));
+  socket.on('end', interrupt);
+  socket.on('error', () => {
+    if (address.startsWith('@')) watchListener(address, interrupt);
+  });
   socket.resume();
   socket.unref();
+}
+
+const WATCH_INTERVAL_MS = 500;
+
+function watchListener(address: string, gone: () => void): void {
+  const listed = () => {
+    try {
+      return readFileSync('/proc/net/unix', 'latin1').includes(` ${address}\n`);
+    } catch {
+      return undefined; // no /proc: nothing to watch
+    }
+  };
+  if (!listed()) return; // never there (or no /proc): nothing that could go away
+  const timer = setInterval(() => {
+    if (listed() === false) {
+      clearInterval(timer);
+      gone();
+    }
+  }, WATCH_INTERVAL_MS);
+  timer.unref();
 }
 
 const argv = process.argv.slice(2);

@@ -2,14 +2,22 @@
  * Checks one file's data against the compose-spec JSON schema (schema/compose-spec.json, data from
  * compose-spec) and words the first problem as docker compose does: the dotted path, then the problem.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ComposeError } from './errors.js';
 
 let compiled: ValidateFunction | undefined;
 
+/** The validator `make build` precompiles (scripts/build-compose-validator.mjs): no schema compile per run. */
+const PRECOMPILED = new URL('./schema/validator.cjs', import.meta.url);
+
 function validator(): ValidateFunction {
   if (compiled) return compiled;
+  if (PRECOMPILED.pathname.includes('/dist/src/') && existsSync(PRECOMPILED)) {
+    compiled = createRequire(import.meta.url)(PRECOMPILED.pathname) as ValidateFunction;
+    return compiled;
+  }
   const schema = JSON.parse(readFileSync(new URL('./schema/compose-spec.json', schemaBase()), 'utf8')) as Record<string, unknown>;
   // The schema names draft-07 by an https URL ajv does not know; draft-07 is ajv's default anyway.
   delete schema.$schema;

@@ -1,7 +1,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, utimesSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync, rmSync, utimesSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestDaemon, DOCKER } from './harness.js';
@@ -109,6 +109,29 @@ describe('build engine through /build', () => {
     assert.doesNotMatch(r.stdout, /Running in/);
   });
 
+  test('COPY from the context misses on a changed mode or a changed file behind a link; an ignored Dockerfile does not count', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nCOPY link /linked\nCOPY . /app/\nRUN ls -l /app /linked\n', '.dockerignore': 'Dockerfile\n.dockerignore\n', f: 'one\n' });
+    symlinkSync('f', path.join(dir, 'link'));
+    const cached = async () => {
+      const r = await build(dir, '-t', 'ctx:1');
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      return (r.stdout.match(/Using cache/g) ?? []).length;
+    };
+    assert.equal(await cached(), 0);
+    assert.equal(await cached(), 3);
+    // Only the Dockerfile changed (a comment), and .dockerignore excludes it: all cached.
+    writeFileSync(path.join(dir, 'Dockerfile'), readFileSync(path.join(dir, 'Dockerfile'), 'utf8') + '# a comment\n');
+    assert.equal(await cached(), 3);
+    // A mode of the file behind the link: the COPY that follows the link (the first step) runs again.
+    chmodSync(path.join(dir, 'f'), 0o755);
+    assert.equal(await cached(), 0);
+    assert.equal(await cached(), 3);
+    // Its content: the same.
+    writeFileSync(path.join(dir, 'f'), 'two\n');
+    chmodSync(path.join(dir, 'f'), 0o755);
+    assert.equal(await cached(), 0);
+  });
+
   test('a failing RUN fails the build with Docker\'s message and leaves no container', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nRUN echo before\nRUN false\n' });
     const r = await build(dir);
@@ -146,7 +169,8 @@ describe('build engine through /build', () => {
       const timer = setTimeout(() => reject(new Error(`no RUN output: ${out}`)), 20_000);
       child.stdout.on('data', (b: Buffer) => {
         out += b.toString();
-        if (out.includes('started')) {
+        // The RUN's own output line, not the step line that names it: then the container is there.
+        if (/^started$/m.test(out)) {
           clearTimeout(timer);
           resolve();
         }

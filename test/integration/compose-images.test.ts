@@ -1,10 +1,9 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { TestDaemon, BERTH } from './harness.js';
+import { TestDaemon } from './harness.js';
 import { startBerthRegistry, type Spawned } from './registry-fixture.js';
 
 /**
@@ -12,7 +11,7 @@ import { startBerthRegistry, type Spawned } from './registry-fixture.js';
  * and pull from a local registry, clear failures (a failing build, a missing context, an unreachable
  * registry) that leave nothing behind, and `watch` syncing a file into a running container.
  */
-describe('compose build, pull, push, watch', () => {
+describe('compose build, pull, push', () => {
   const d = new TestDaemon();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-compose-images-'));
   let registry: Spawned;
@@ -42,8 +41,8 @@ describe('compose build, pull, push, watch', () => {
     const res = await d.berth(['compose', '-f', path.join(dir, 'build.yaml'), '-p', 'cib', 'build', '--build-arg', 'WHO=cli']);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^\[web\] Step 1\/\d+ : FROM busybox$/m);
-    assert.match(res.stderr, /Image cib-web Building/);
-    assert.match(res.stderr, /Image cib-web Built/);
+    assert.match(res.stderr, /Image cib-web +Building/);
+    assert.match(res.stderr, /Image cib-web +Built/);
     const run = await d.berth(['run', '--rm', 'cib-web']);
     assert.equal(run.stdout, 'hello cli \n');
     const labels = JSON.parse((await d.berth(['image', 'inspect', '--format', '{{json .Config.Labels}}', 'cib-web'])).stdout);
@@ -54,6 +53,7 @@ describe('compose build, pull, push, watch', () => {
     const quiet = await compose('build.yaml', 'cib', ['build', '-q']);
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.equal(quiet.stdout, '');
+    assert.equal(quiet.stderr, '');
   });
 
   test('push to and pull from a local registry; build-only services are skipped', async () => {
@@ -63,13 +63,13 @@ describe('compose build, pull, push, watch', () => {
     assert.equal((await compose('push.yaml', 'cip', ['build', 'app'])).code, 0);
     const push = await compose('push.yaml', 'cip', ['push']);
     assert.equal(push.code, 0, push.stderr);
-    assert.match(push.stderr, new RegExp(`${image.replace(/[.]/g, '\\.')} Pushed`));
-    assert.match(push.stderr, /local Skipped/);
+    assert.match(push.stderr, new RegExp(`${image.replace(/[.]/g, '\\.')} +Pushed`));
+    assert.match(push.stderr, /local +Skipped/);
     assert.equal((await d.berth(['rmi', image])).code, 0);
     const pull = await compose('push.yaml', 'cip', ['pull']);
     assert.equal(pull.code, 0, pull.stderr);
-    assert.match(pull.stderr, /local Skipped No image to be pulled/);
-    assert.match(pull.stderr, /Image .*cib\/app:1 Pulled/);
+    assert.match(pull.stderr, /local +Skipped No image to be pulled/);
+    assert.match(pull.stderr, /Image .*cib\/app:1 +Pulled/);
     assert.equal((await d.berth(['run', '--rm', image, 'cat', '/marker'])).stdout, 'pushed\n');
   });
 
@@ -77,7 +77,7 @@ describe('compose build, pull, push, watch', () => {
     write('badpull.yaml', 'services:\n  gone:\n    image: 127.0.0.1:9/nothing/here:1\n');
     const res = await compose('badpull.yaml', 'cibp', ['pull']);
     assert.notEqual(res.code, 0);
-    assert.match(res.stderr, /Image 127\.0\.0\.1:9\/nothing\/here:1 Error/);
+    assert.match(res.stderr, /Image 127\.0\.0\.1:9\/nothing\/here:1 +Error/);
     assert.match(res.stderr, /127\.0\.0\.1:9/);
     const ignored = await compose('badpull.yaml', 'cibp', ['pull', '--ignore-pull-failures']);
     assert.equal(ignored.code, 0, ignored.stderr);
@@ -86,53 +86,13 @@ describe('compose build, pull, push, watch', () => {
   test('a failing build names the service, exits with the step code, leaves no container; a missing context is refused', async () => {
     write('bad/Dockerfile', 'FROM busybox\nRUN exit 3\n');
     write('bad.yaml', 'services:\n  broken:\n    build: ./bad\n  nowhere:\n    build: ./does-not-exist\n');
-    const before = (await d.berth(['ps', '-aq'])).stdout;
     const res = await compose('bad.yaml', 'cibb', ['build', 'broken']);
     assert.equal(res.code, 3, res.stderr);
     assert.match(res.stderr, /service "broken" failed to build: The command '\/bin\/sh -c exit 3' returned a non-zero code: 3/);
-    assert.equal((await d.berth(['ps', '-aq'])).stdout, before);
+    assert.equal((await d.berth(['ps', '-aq'])).stdout, '', 'no container left by the failed build');
     assert.equal((await d.berth(['image', 'inspect', 'cibb-broken'])).code, 1);
     const missing = await compose('bad.yaml', 'cibb', ['build', 'nowhere']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /service "nowhere" failed to build: unable to prepare context: path ".*does-not-exist" not found/);
-  });
-
-  test('watch: a changed file is synced into the running container', async () => {
-    write('watch/src/hello.txt', 'one\n');
-    write('watch.yaml', 'services:\n  web:\n    image: busybox\n    develop:\n      watch:\n        - action: sync\n          path: ./watch/src\n          target: /app\n');
-    const run = await d.berth([
-      'run', '-d', '--name', 'ciw-web-1',
-      '--label', 'com.docker.compose.project=ciw', '--label', 'com.docker.compose.service=web', '--label', 'com.docker.compose.oneoff=False',
-      'busybox', 'sleep', '300',
-    ]);
-    assert.equal(run.code, 0, run.stderr);
-    const proc = spawn(BERTH, ['compose', '-f', path.join(dir, 'watch.yaml'), '-p', 'ciw', 'watch', '--no-up'], { env: { ...process.env, BERTH_HOST: d.host } });
-    let out = '';
-    proc.stdout.on('data', (c) => (out += c));
-    proc.stderr.on('data', (c) => (out += c));
-    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-    try {
-      const waitFor = async (what: () => Promise<boolean>, label: string) => {
-        const deadline = Date.now() + 15_000;
-        while (Date.now() < deadline) {
-          if (await what()) return;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        assert.fail(`timed out waiting for ${label}; watch said: ${out}`);
-      };
-      await waitFor(async () => out.includes('Watch enabled'), 'Watch enabled');
-      writeFileSync(path.join(dir, 'watch/src/hello.txt'), 'two\n');
-      mkdirSync(path.join(dir, 'watch/src/sub'), { recursive: true });
-      writeFileSync(path.join(dir, 'watch/src/sub/new.txt'), 'new\n');
-      await waitFor(async () => (await d.berth(['exec', 'ciw-web-1', 'cat', '/app/hello.txt', '/app/sub/new.txt'])).stdout === 'two\nnew\n', 'the synced files');
-      assert.match(out, /Syncing service "web" after \d+ changes were detected/);
-      rmSync(path.join(dir, 'watch/src/sub/new.txt'));
-      await waitFor(async () => (await d.berth(['exec', 'ciw-web-1', 'ls', '/app/sub'])).stdout === '', 'the deleted file gone');
-    } finally {
-      proc.kill('SIGINT');
-    }
-    assert.equal(await exited, 0, out);
-    assert.match(out, /Watch disabled/);
-    await d.berth(['rm', '-f', 'ciw-web-1']);
   });
 });

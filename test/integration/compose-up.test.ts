@@ -4,7 +4,12 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { TestDaemon } from './harness.js';
+import { spawn } from 'node:child_process';
+import { TestDaemon, BERTH } from './harness.js';
+import { ApiClient, parseHost } from '../../src/cli/client.js';
+import { loadProject } from '../../src/compose/index.js';
+import { startDependencies } from '../../src/compose/engine/index.js';
+import { quietProgress } from '../../src/compose/engine/progress.js';
 
 /** Stops at once on SIGTERM (a shell as PID 1 ignores it otherwise), so stops take no 10 s. */
 const SLEEPER = `["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]`;
@@ -28,6 +33,7 @@ describe('compose up, down and convergence', () => {
     const file = path.join(dir, 'compose.yaml');
     writeFileSync(file, yaml);
     return {
+      file,
       write: (text: string) => writeFileSync(file, text),
       compose: (...args: string[]) => d.berth(['compose', '-p', name, '-f', file, '--progress', 'plain', ...args]),
     };
@@ -73,6 +79,16 @@ describe('compose up, down and convergence', () => {
     assert.equal(web.labels['com.docker.compose.oneoff'], 'False');
     const inspect = (await d.request('GET', `/containers/${web.id}/json`)).json();
     assert.ok(Object.keys(inspect.NetworkSettings.Networks).includes('cuhealth_default'));
+
+    // stop: dependents first; start: dependencies first, their conditions awaited again.
+    const stop = await p.compose('stop');
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(stop.stderr.indexOf('cuhealth-web-1  Stopped') < stop.stderr.indexOf('cuhealth-db-1  Stopping'), stop.stderr);
+    assert.ok((await containers('cuhealth')).every((c) => c.state === 'exited'));
+    const start = await p.compose('start');
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stderr, / Container cuhealth-db-1 {2}Healthy\n(.*\n)* Container cuhealth-web-1 {2}Started/);
+    assert.ok((await containers('cuhealth')).every((c) => c.state === 'running'));
     const down = await p.compose('down');
     assert.equal(down.code, 0, down.stderr);
   });
@@ -243,6 +259,60 @@ networks:
     assert.match(r.stdout, /^Aborting on container exit\.\.\.$/m);
     const list = await containers('cuattach');
     assert.ok(list.every((c) => c.state !== 'running'), JSON.stringify(list));
+
+    // Ctrl-C: docker compose's graceful stop, exit 130.
+    const child = spawn(BERTH, ['compose', '-p', 'cuattach', '-f', p.file, '--progress', 'plain', 'up', '--no-attach', 'job'], {
+      env: { ...process.env, BERTH_HOST: d.host, DOCKER_HOST: '' },
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 200 && !out.includes('Attaching to'); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, out);
+    assert.match(out, /Gracefully stopping\.\.\. \(press Ctrl\+C again to force\)/);
+    assert.match(out, /^side-1 exited with code 0$/m);
+    assert.ok((await containers('cuattach')).every((c) => c.state !== 'running'));
     assert.equal((await p.compose('down')).code, 0);
+  });
+
+  test('startDependencies (for run): dependencies converged, started, their conditions met; the service itself untouched', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-compose-up-'));
+    dirs.push(dir);
+    writeFileSync(
+      path.join(dir, 'compose.yaml'),
+      `services:
+  init:
+    image: busybox
+    command: ["sh", "-c", "sleep 1; exit 0"]
+  db:
+    image: busybox
+    command: ${SLEEPER}
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+  app:
+    image: busybox
+    depends_on:
+      init: {condition: service_completed_successfully}
+      db: {condition: service_healthy}
+`,
+    );
+    const project = loadProject({ workingDir: dir, projectName: 'curun', env: {}, warn: () => undefined });
+    const client = new ApiClient(parseHost(d.host));
+    const warnings: string[] = [];
+    try {
+      await startDependencies({ client, progress: quietProgress(), warn: (m) => warnings.push(m) }, project, 'app');
+    } finally {
+      client.close();
+    }
+    const list = await containers('curun');
+    assert.deepEqual(list.map((c) => `${c.name} ${c.state}`).sort(), ['curun-db-1 running', 'curun-init-1 exited']);
+    const db = (await d.request('GET', `/containers/${list.find((c) => c.name === 'curun-db-1')!.id}/json`)).json();
+    assert.equal(db.State.Health.Status, 'healthy');
+    const init = (await d.request('GET', `/containers/${list.find((c) => c.name === 'curun-init-1')!.id}/json`)).json();
+    assert.equal(init.State.ExitCode, 0);
+    assert.deepEqual(warnings, []);
+    assert.equal((await d.berth(['compose', '-p', 'curun', 'down', '-t', '0'])).code, 0);
+    assert.deepEqual(await containers('curun'), []);
   });
 });

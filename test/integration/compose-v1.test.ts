@@ -1,6 +1,6 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestDaemon, run, type RunResult } from './harness.js';
@@ -48,11 +48,11 @@ describe('docker-compose 1.29 against berthd', { skip: !existsSync(COMPOSE_V1) &
   const daemon = new TestDaemon();
   let dir: string;
 
-  const compose = (args: string[]): Promise<RunResult> =>
-    run('sh', ['-c', `cd "${dir}" && exec ${COMPOSE_V1} -p ${PROJECT} --ansi never "$@"`, 'compose', ...args], { DOCKER_HOST: daemon.host });
+  const compose = (args: string[], where = { dir, project: PROJECT }): Promise<RunResult> =>
+    run('sh', ['-c', `cd "${where.dir}" && exec ${COMPOSE_V1} -p ${where.project} --ansi never "$@"`, 'compose', ...args], { DOCKER_HOST: daemon.host });
 
-  const ok = async (args: string[]): Promise<RunResult> => {
-    const r = await compose(args);
+  const ok = async (args: string[], where = { dir, project: PROJECT }): Promise<RunResult> => {
+    const r = await compose(args, where);
     assert.equal(r.code, 0, `docker-compose ${args.join(' ')}: ${r.stderr}${r.stdout}`);
     return r;
   };
@@ -85,8 +85,7 @@ describe('docker-compose 1.29 against berthd', { skip: !existsSync(COMPOSE_V1) &
   });
 
   test('exec -T gives the exit status; run --rm leaves no container; the published port answers', async () => {
-    await ok(['exec', '-T', 'web', 'sh', '-c', 'echo served > /www/index.html']);
-    const exec = await compose(['exec', '-T', 'db', 'sh', '-c', 'echo $((6*7)); exit 3']);
+    const exec = await compose(['exec', '-T', 'web', 'sh', '-c', 'echo served > /www/index.html; echo $((6*7)); exit 3']);
     assert.equal(exec.code, 3);
     assert.equal(exec.stdout, '42\n');
 
@@ -100,10 +99,25 @@ describe('docker-compose 1.29 against berthd', { skip: !existsSync(COMPOSE_V1) &
     assert.equal(await res.text(), 'served\n');
   });
 
+  test('image inspect keeps the fields dockerd dropped at API 1.44/1.45 for older clients and for docker-compose 1.x', async () => {
+    type Inspect = { Size: number; VirtualSize?: number; Container?: string; ContainerConfig?: { Volumes: unknown } };
+    const old = (await daemon.request('GET', '/v1.41/images/busybox/json')).json<Inspect>();
+    assert.equal(old.Container, '');
+    assert.equal(old.ContainerConfig?.Volumes, null);
+    assert.equal(old.VirtualSize, old.Size);
+    const current = (await daemon.request('GET', '/v1.50/images/busybox/json')).json<Inspect>();
+    assert.ok(!('ContainerConfig' in current) && !('VirtualSize' in current) && !('Container' in current));
+    const composeV1 = (await daemon.request('GET', '/v1.50/images/busybox/json', undefined, { 'User-Agent': 'docker-compose/1.29.2 docker-py/5.0.3 Linux/6.1' })).json<Inspect>();
+    assert.ok('ContainerConfig' in composeV1 && !('VirtualSize' in composeV1));
+    const list = (await daemon.request('GET', '/v1.43/images/json')).json<Array<{ Size: number; VirtualSize?: number }>>();
+    assert.equal(list[0]!.VirtualSize, list[0]!.Size);
+    assert.ok(!('VirtualSize' in (await daemon.request('GET', '/v1.44/images/json')).json<object[]>()[0]!));
+  });
+
   test('a sidecar in the web container\'s network namespace resolves the other services', async () => {
     const r = await ok(['exec', '-T', 'sidecar', 'sh', '-c', 'cat /etc/hostname; nslookup db 127.0.0.11 >/dev/null && echo resolved']);
-    const web = (await ok(['exec', '-T', 'web', 'cat', '/etc/hostname'])).stdout;
-    assert.equal(r.stdout, `${web}resolved\n`);
+    const web = (await daemon.request('GET', `/containers/${PROJECT}_web_1/json`)).json<{ Config: { Hostname: string } }>();
+    assert.equal(r.stdout, `${web.Config.Hostname}\nresolved\n`);
   });
 
   test('a changed service is recreated (docker-compose reads ContainerConfig from image inspect)', async () => {
@@ -123,5 +137,34 @@ describe('docker-compose 1.29 against berthd', { skip: !existsSync(COMPOSE_V1) &
     const nets = (await daemon.request('GET', '/networks')).json<Array<{ Name: string }>>().map((n) => n.Name).sort();
     assert.deepEqual(nets, ['bridge', 'host', 'none']);
     assert.deepEqual((await daemon.request('GET', '/volumes')).json<{ Volumes: unknown[] }>().Volumes, []);
+  });
+
+  test('a v2.4 file: up -d --build with an argument and --scale, exec --index, down -v --rmi local removes what it built', async () => {
+    const where = { dir: path.join(dir, 'v2'), project: `${PROJECT}b` };
+    mkdirSync(path.join(where.dir, 'app'), { recursive: true });
+    writeFileSync(path.join(where.dir, 'app', 'Dockerfile'), 'FROM busybox\nARG GREETING=hello\nRUN echo "$GREETING from the build" > /greeting\n');
+    writeFileSync(
+      path.join(where.dir, 'docker-compose.yml'),
+      `version: "2.4"
+services:
+  app:
+    build:
+      context: ./app
+      args:
+        GREETING: hi
+    command: sh -c 'cat /greeting; exec sleep 1000'
+    stop_grace_period: 1s
+`,
+    );
+    const up = await ok(['up', '-d', '--build', '--scale', 'app=2'], where);
+    assert.match(up.stdout, new RegExp(`Successfully tagged ${where.project}_app:latest`));
+    const running = (await daemon.request('GET', '/containers/json')).json<Array<{ Names: string[] }>>().map((c) => c.Names[0]).sort();
+    assert.deepEqual(running, [`/${where.project}_app_1`, `/${where.project}_app_2`]);
+    assert.equal((await ok(['exec', '-T', '--index=2', 'app', 'cat', '/greeting'], where)).stdout, 'hi from the build\n');
+    const down = await ok(['down', '-v', '--rmi', 'local', '-t', '1'], where);
+    assert.match(down.stderr, new RegExp(`Removing image ${where.project}_app`));
+    assert.deepEqual((await daemon.request('GET', '/containers/json?all=1')).json(), []);
+    const tags = (await daemon.request('GET', '/images/json')).json<Array<{ RepoTags: string[] }>>().flatMap((i) => i.RepoTags);
+    assert.deepEqual(tags, ['busybox:latest']);
   });
 });

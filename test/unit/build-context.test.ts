@@ -1,6 +1,6 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,7 +10,7 @@ import { IgnoreMatcher, readDockerignore } from '../../src/build/dockerignore.js
 
 interface Entry {
   name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link';
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo';
   content?: string;
   linkname?: string;
   mode?: number;
@@ -139,5 +139,52 @@ describe('build context held in memory', () => {
     assert.equal(lower.dockerfilePath, 'dockerfile');
     await lower.dispose();
     assert.deepEqual(readdirSync(scratch), before);
+  });
+
+  test('held in memory or unpacked as it comes, a context gives the same errors, Dockerfile and files', async () => {
+    // Random contexts over a few names, so that entries replace, nest under and shadow each other.
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const names = ['Dockerfile', 'dockerfile', '.dockerignore', 'a', 'a/b', 'a/b/c', 'l', 'l/x', 'a/Dockerfile', '.', 'a/../b'];
+    const snapshot = (dir: string): string[] => {
+      const out: string[] = [];
+      const walk = (rel: string) => {
+        for (const name of readdirSync(path.join(dir, rel)).sort()) {
+          const r = rel ? `${rel}/${name}` : name;
+          const st = lstatSync(path.join(dir, r));
+          const what = st.isSymbolicLink() ? `-> ${readlinkSync(path.join(dir, r))}` : st.isDirectory() ? 'dir' : readFileSync(path.join(dir, r), 'utf8');
+          out.push(`${r} ${(st.mode & 0o7777).toString(8)} ${what}`);
+          if (st.isDirectory()) walk(r);
+        }
+      };
+      walk('');
+      return out;
+    };
+    const outcome = async (entries: Entry[], memory: boolean) => {
+      try {
+        const ctx = await receive(entries, memory ? {} : { maxMemoryBytes: -1 });
+        try {
+          return { path: ctx.dockerfilePath, text: ctx.dockerfileText, files: snapshot(await ctx.directory()) };
+        } finally {
+          await ctx.dispose();
+        }
+      } catch (err) {
+        return { error: (err as Error).message.replace(/build-[0-9a-z]+/gi, 'build-X') };
+      }
+    };
+    let held = 0;
+    for (let i = 0; i < 200; i++) {
+      const entries: Entry[] = rand(3) ? [{ name: 'Dockerfile', content: 'FROM x\n' }] : [];
+      for (let n = 1 + rand(6); n > 0; n--) {
+        const type = (['file', 'file', 'file', 'directory', 'symlink', 'fifo'] as const)[rand(6)]!;
+        const name = names[rand(names.length)]!;
+        entries.push({ name, type, content: `c${rand(3)}\nDockerfile\n`, mode: [0o644, 0o755, 0o600][rand(3)], linkname: ['a', 'a/b', 'Dockerfile', '../x', '/etc'][rand(5)] });
+      }
+      const inMemory = await outcome(entries, true);
+      assert.deepEqual(inMemory, await outcome(entries, false), JSON.stringify(entries));
+      if (!('error' in inMemory)) held++;
+    }
+    // Enough of them were good contexts for the comparison to mean something.
+    assert.ok(held > 20, `only ${held} good contexts`);
   });
 });

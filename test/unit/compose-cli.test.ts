@@ -208,6 +208,7 @@ const images = await import('../../src/cli/commands/compose/images.js');
 const events = await import('../../src/cli/commands/compose/events.js');
 const run = await import('../../src/cli/commands/compose/run.js');
 const exec = await import('../../src/cli/commands/compose/exec.js');
+const { containerCreateRequest } = await import('../../src/compose/engine/create-request.js');
 const { resolve } = await import('../../src/cli/args.js');
 const { rootCommand } = await import('../../src/cli/commands/index.js');
 const { renderHelp } = await import('../../src/cli/help.js');
@@ -335,9 +336,21 @@ test('events: text with the blank line docker compose prints, json with compose 
   assert.equal(events.composeEvent(raw.replace('"False"', '"True"'), []), undefined, 'one-off containers are left out');
 });
 
-test('run: the one-off name and the service as the one-off container runs it', () => {
+test('run: the one-off name, and the create request of its container', () => {
   assert.equal(run.oneOffName('demo', 'web', 'f'.repeat(64)), 'demo-web-run-ffffffffffff');
-  const project = { name: 'demo', workingDir: '/p', environment: { FROM_PROJECT: 'p' } } as never;
+  const project = {
+    name: 'demo',
+    workingDir: '/p',
+    composeFiles: ['/p/compose.yaml'],
+    environment: {},
+    services: {},
+    disabledServices: {},
+    networks: { default: { name: 'demo_default' } },
+    volumes: {},
+    secrets: {},
+    configs: {},
+    extensions: {},
+  };
   const service = {
     name: 'web',
     image: 'busybox',
@@ -345,28 +358,53 @@ test('run: the one-off name and the service as the one-off container runs it', (
     environment: { A: '1' },
     ports: [{ mode: 'ingress', target: 80, published: '8080', protocol: 'tcp' }],
     volumes: [],
-    networks: {},
+    networks: { default: null },
     depends_on: {},
     labels: {},
     restart: 'always',
   };
-  const base = { command: [], environment: [], labels: {}, user: '', workdir: '', volumes: [], publish: [], servicePorts: false, tty: false, interactive: true };
-  const plain = run.oneOffService(project, service as never, base, () => undefined);
-  assert.deepEqual([plain.ports, plain.restart, plain.command], [[], undefined, ['httpd']]);
+  (project.services as Record<string, unknown>).web = service;
+  const base: import('../../src/cli/commands/compose/run.js').RunOverrides = {
+    command: [],
+    environment: [],
+    labels: {},
+    user: '',
+    workdir: '',
+    volumes: [],
+    publish: [],
+    servicePorts: false,
+    useAliases: false,
+    autoRemove: false,
+    tty: false,
+    interactive: true,
+    detach: false,
+  };
+  const ids = { name: 'demo-web-run-ffffffffffff', slug: 'f'.repeat(64) };
+  const body = (o: typeof base, lookup: (k: string) => string | undefined = () => undefined) => {
+    const one = run.oneOffRequest(project as never, service as never, o, ids, lookup);
+    return containerCreateRequest(project as never, one.service, one.options).body as any;
+  };
+  const plain = body(base);
+  assert.deepEqual([plain.Cmd, plain.HostConfig.RestartPolicy?.Name ?? '', plain.HostConfig.PortBindings], [['httpd'], '', {}]);
+  assert.equal(plain.Labels['com.docker.compose.oneoff'], 'True');
+  assert.equal(plain.Labels['com.docker.compose.slug'], 'f'.repeat(64));
+  assert.equal(plain.Labels['com.docker.compose.container-number'], undefined);
+  assert.ok(!(plain.NetworkingConfig.EndpointsConfig.demo_default.Aliases ?? []).includes('web'), 'a one-off gets no service alias');
+  assert.deepEqual([plain.OpenStdin, plain.AttachStdin, plain.StdinOnce], [true, true, true]);
   assert.equal(service.restart, 'always', 'the model is left alone');
-  const over = run.oneOffService(
-    project,
-    service as never,
-    { ...base, entrypoint: ['sh', '-c'], environment: ['B=2', 'FROM_ENV', 'UNSET'], publish: ['127.0.0.1:9000:90'], volumes: ['./data:/data'], user: 'nobody' },
+
+  const over = body(
+    { ...base, entrypoint: ['sh', '-c'], environment: ['B=2', 'FROM_ENV', 'UNSET'], publish: ['127.0.0.1:9000:90'], volumes: ['./data:/data'], user: 'nobody', autoRemove: true, useAliases: true },
     (k) => (k === 'FROM_ENV' ? 'e' : undefined),
   );
-  assert.deepEqual(over.command, [], 'an entrypoint without a command clears the command');
-  assert.deepEqual(over.environment, { A: '1', B: '2', FROM_ENV: 'e' });
-  assert.equal((over.ports as Array<{ target: number }>)[0]!.target, 90);
-  assert.equal((over.volumes as Array<{ source: string }>)[0]!.source, '/p/data');
-  assert.equal(over.user, 'nobody');
-  const withPorts = run.oneOffService(project, service as never, { ...base, servicePorts: true }, () => undefined);
-  assert.equal(withPorts.ports.length, 1);
+  assert.deepEqual([over.Entrypoint, over.Cmd], [['sh', '-c'], []], 'an entrypoint without a command clears the command');
+  assert.deepEqual([...over.Env].sort(), ['A=1', 'B=2', 'FROM_ENV=e']);
+  assert.deepEqual(over.HostConfig.PortBindings, { '90/tcp': [{ HostIp: '127.0.0.1', HostPort: '9000' }] });
+  assert.ok(JSON.stringify(over.HostConfig.Binds ?? over.HostConfig.Mounts).includes('/p/data'), JSON.stringify(over.HostConfig));
+  assert.deepEqual([over.User, over.HostConfig.AutoRemove], ['nobody', true]);
+  assert.ok(over.NetworkingConfig.EndpointsConfig.demo_default.Aliases.includes('web'), '--use-aliases');
+  const withPorts = body({ ...base, servicePorts: true });
+  assert.deepEqual(Object.keys(withPorts.HostConfig.PortBindings), ['80/tcp']);
 });
 
 test('exec: -e KEY takes the value from the environment or is left out', () => {
@@ -395,4 +433,56 @@ test('compose --help: docker compose usage, its persistent flags as Options, the
   for (const c of ['ps', 'ls', 'logs', 'exec', 'run', 'top', 'images', 'port', 'events', 'cp', 'wait', 'kill', 'rm', 'pause', 'unpause', 'version', 'config']) {
     assert.match(help, new RegExp(`\\n  ${c} +\\S`), c);
   }
+});
+
+/** Runs a `berth compose` command in-process (commands that need no daemon). */
+async function runInProcess(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  const r = resolve(rootCommand, argv);
+  assert.equal(r.kind, 'run', JSON.stringify(r));
+  if (r.kind !== 'run') return { code: -1, out: '' };
+  const out = sink();
+  const { Readable, PassThrough } = await import('node:stream');
+  const cli = {
+    out,
+    err: sink(),
+    in: Readable.from(['']),
+    rawOut: new PassThrough(),
+    client: () => {
+      throw new Error('no daemon in this test');
+    },
+    debug: false,
+    env,
+    now: () => NOW,
+  };
+  const code = (await r.command.run!({ args: r.args, flags: r.flags, path: '' }, cli as never)) ?? 0;
+  return { code, out: out.text() };
+}
+
+test('compose config: the file model rendered with the command flags; version', async () => {
+  const dir = (await import('node:fs')).mkdtempSync(path.join(tmpdir(), 'berth-ccfg-'));
+  const file = path.join(dir, 'compose.yaml');
+  (await import('node:fs')).writeFileSync(file, 'services:\n  web: {image: "busybox:${TAG:-1}", depends_on: [db]}\n  db: {image: busybox}\n');
+  try {
+    assert.equal((await runInProcess(['compose', '-f', file, 'config', '--services'])).out, 'db\nweb\n');
+    assert.equal((await runInProcess(['compose', '-f', file, 'config', '--images'])).out, 'busybox\nbusybox:1\n');
+    assert.match((await runInProcess(['compose', '-f', file, 'config', '--no-interpolate'])).out, /image: busybox:\$\{TAG:-1\}\n/);
+    assert.match((await runInProcess(['compose', '-f', file, '-p', 'x', 'config', '--format', 'json'])).out, /^\{\n {2}"name": "x",/);
+    assert.equal((await runInProcess(['compose', '-f', file, 'config', '-q'])).out, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal((await runInProcess(['compose', 'version'])).out, 'Docker Compose version v2.40.0-berth\n');
+  assert.equal((await runInProcess(['compose', 'version', '--short'])).out, '2.40.0-berth\n');
+  assert.equal((await runInProcess(['compose', 'version', '-f', 'json'])).out, '{"version":"v2.40.0-berth"}\n');
+});
+
+test("up's log consumer: Attaching to, prefixes, exit lines as compose logs prints them", () => {
+  const out = sink();
+  const c = lp.upLogConsumer(out, out, { color: false, prefix: true });
+  c.register(['web-1', 'db-1']);
+  c.line('db-1', 'db', 'stdout', 'ready');
+  c.line('web-1', 'web', 'stderr', 'up');
+  c.exited('web-1', 0);
+  c.info('Aborting on container exit...');
+  assert.equal(out.text(), 'Attaching to web-1, db-1\ndb-1   | ready\nweb-1  | up\nweb-1 exited with code 0\nAborting on container exit...\n');
 });

@@ -309,3 +309,77 @@ test('build context: .dockerignore honoured, dockerfile_inline and a Dockerfile 
   assert.equal((await tarNames(outside.body)).get(outside.dockerfile), 'FROM busybox\nCMD ["other"]\n');
   await assert.rejects(serviceBuildContext({ name: 'x', build: { context: `${dir}/nope` } } as never), /unable to prepare context: path ".*\/nope" not found/);
 });
+
+test('watch batches: sync+restart copies then restarts, sync+exec runs the command, each once per batch', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { watchProject } = await import('../../src/compose/engine/watch.js');
+  const dir = project(
+    {
+      'compose.yaml': [
+        'services:',
+        '  web:',
+        '    image: busybox',
+        '    develop:',
+        '      watch:',
+        '        - action: sync+restart',
+        '          path: ./conf',
+        '          target: /etc/app',
+        '        - action: sync+exec',
+        '          path: ./src',
+        '          target: /src',
+        '          exec:',
+        '            command: ["reload", "now"]',
+        '',
+      ].join('\n'),
+      'conf/a.conf': '1',
+      'src/main.js': '1',
+    },
+    'demo',
+  );
+  const { project: p } = load(dir);
+  const calls: string[] = [];
+  const client = {
+    json: async (method: string, path: string, opts: { json?: { Cmd?: string[] } } = {}) => {
+      calls.push(`${method} ${path}${opts.json?.Cmd ? ' ' + opts.json.Cmd.join(' ') : ''}`);
+      if (path === '/containers/json') return [{ Id: 'c1' }];
+      if (path.endsWith('/exec')) return { Id: 'e1' };
+      if (path === '/exec/e1/json') return { ExitCode: 0, Running: false };
+      return undefined;
+    },
+    request: async (method: string, path: string, opts: { query?: Record<string, unknown>; body?: NodeJS.ReadableStream } = {}) => {
+      calls.push(`${method} ${path}`);
+      if (opts.body) await tarNames(opts.body).then((names) => calls.push(`  tar: ${[...names.keys()].sort().join(',')}`));
+      const res = new PassThrough();
+      res.end();
+      return res;
+    },
+  };
+  const lines: string[] = [];
+  const ctx: ComposeContext = { client: client as never, progress: { event: () => undefined, log: () => undefined, close: () => undefined }, warn: (m) => lines.push(`warn: ${m}`) };
+  const controller = new AbortController();
+  const done = watchProject(ctx, p, [], controller.signal, { log: (l) => lines.push(l), quietPeriodMs: 300 });
+  while (!lines.includes('Watch enabled')) await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(`${dir}/conf/a.conf`, '2');
+  writeFileSync(`${dir}/src/main.js`, '2');
+  const deadline = Date.now() + 5000;
+  while (!calls.some((c) => c.includes('/exec/e1/json')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  controller.abort();
+  await done;
+  assert.deepEqual(lines.slice(0, 3), ['Watch enabled', 'Syncing service "web" after 2 changes were detected', 'service(s) ["web"] restarted']);
+  assert.equal(lines.at(-1), 'Watch disabled');
+  assert.ok(calls.includes('PUT /containers/c1/archive'), calls.join('\n'));
+  assert.ok(calls.includes('  tar: etc/app/a.conf,src/main.js'), calls.join('\n'));
+  assert.ok(calls.includes('POST /containers/c1/restart'), calls.join('\n'));
+  assert.ok(calls.includes('POST /containers/c1/exec reload now'), calls.join('\n'));
+  assert.equal(calls.filter((c) => c.startsWith('POST /containers/c1/restart')).length, 1);
+});
+
+test('--include-deps / --with-dependencies: the named services and what they depend on, transitively', async () => {
+  const { withDependencies } = await import('../../src/cli/commands/compose/image-commands.js');
+  const { project: p } = load(
+    project({ 'compose.yaml': 'services:\n  web:\n    image: busybox\n    depends_on: [api]\n  api:\n    image: busybox\n    depends_on: [db]\n  db:\n    image: busybox\n  other:\n    image: busybox\n' }, 'demo'),
+  );
+  assert.deepEqual(withDependencies(p, ['web']).sort(), ['api', 'db', 'web']);
+  assert.deepEqual(withDependencies(p, ['db']), ['db']);
+  assert.deepEqual(withDependencies(p, []), []);
+});

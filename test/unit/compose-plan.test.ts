@@ -221,3 +221,14 @@ test('a recreated container inherits the old anonymous volumes by target', async
     { Type: 'tmpfs', Target: '/t' },
   ]);
 });
+
+test('the tty display counts what does not fit the terminal', () => {
+  let out = '';
+  const tty = createProgress('tty', { write: (s: string) => (out += s), isTTY: true, columns: 80, rows: 5 }, { ansi: 'never' });
+  for (let i = 1; i <= 6; i++) tty.event({ id: `Container p-web-${i}`, status: 'Created', done: true });
+  tty.close();
+  const last = out.slice(out.lastIndexOf('[+]'));
+  assert.match(last, /^\[\+\] Running 6\/6/);
+  assert.match(last, / \.\.\. 4 more/);
+  assert.doesNotMatch(last, /p-web-3/);
+});

@@ -6,7 +6,9 @@
 import type { ComposeProject, ServiceConfig } from '../types.js';
 import { assertSupported, containerCreateRequest, containerName, serviceConfigHash } from './create-request.js';
 import { ensureImages, type EnsureImagesOptions } from './images.js';
+import { injectedFilesArchive, injectedFilesKeepOwner } from './inject-files.js';
 import { LABEL } from './labels.js';
+import { ComposeError } from '../errors.js';
 import { canonicalName, containerEventId, projectContainers, serviceOf, type ContainerSummary } from './containers.js';
 import { buildGraph, forEachLimited, graphServices, walkGraph, type ServiceGraph } from './graph.js';
 import { orphans, planService, restartDependents, serviceScale, type RecreateStrategy } from './plan.js';
@@ -46,6 +48,13 @@ export async function converge(ctx: ComposeContext, project: ComposeProject, opt
   const graph = buildGraph(project, opts.services ?? [], opts.noDeps);
   const services = graphServices(graph);
   const named = new Set(opts.services?.length ? opts.services : Object.keys(project.services));
+  for (const key of Object.keys(opts.scale ?? {})) if (!project.services[key]) throw new ComposeError(`no such service: ${key}`);
+  for (const name of services) {
+    const svc = project.services[name]!;
+    if (svc.container_name && serviceScale(svc, opts.scale?.[name]) > 1) {
+      throw new ComposeError(`services.${name}: can't set container_name and ${name} as container name must be unique: invalid compose project`);
+    }
+  }
 
   const all = await projectContainers(ctx, project.name, { all: true, oneoff: false });
   const orphaned = orphans(project, all);
@@ -69,6 +78,7 @@ export async function converge(ctx: ComposeContext, project: ComposeProject, opt
   await walkGraph(
     graph,
     async (name) => {
+      throwIfCanceled(ctx);
       const service = project.services[name]!;
       let strategy = named.has(name) ? (opts.recreate ?? 'diverged') : (opts.recreateDependencies ?? 'diverged');
       if (strategy !== 'never' && restartDependents(project, recreated, name)) strategy = 'force';
@@ -123,8 +133,15 @@ export async function createContainer(
     Object.assign(labels, extraLabels);
     req.body.Labels = labels;
     inheritAnonymousVolumes(req.body, inherit);
-    const res = await ctx.client.json<{ Id: string }>('POST', '/containers/create', { query: { name: req.name }, json: req.body });
+    const res = await ctx.client.json<{ Id: string }>('POST', '/containers/create', { query: { name: req.name, platform: req.platform }, json: req.body });
     id = res.Id;
+    if (req.files?.length) {
+      // Secrets and configs from `environment:`/`content:`: written in before the first start.
+      const archive = await injectedFilesArchive(req.files);
+      await ctx.client
+        .request('PUT', `/containers/${id}/archive`, { query: { path: '/', copyUIDGID: injectedFilesKeepOwner(req.files) ? '1' : undefined }, body: archive, headers: { 'Content-Type': 'application/x-tar' } })
+        .then((r) => r.resume());
+    }
     for (const extra of req.extraNetworks) {
       const body = 'EndpointConfig' in extra.endpoint ? { ...extra.endpoint, Container: id } : { Container: id, EndpointConfig: extra.endpoint };
       await ctx.client.request('POST', `/networks/${encodeURIComponent(extra.network)}/connect`, { json: body }).then((r) => r.resume());
@@ -199,6 +216,7 @@ export async function startServices(ctx: ComposeContext, project: ComposeProject
   await walkGraph(
     graph,
     async (name) => {
+      throwIfCanceled(ctx);
       const service = project.services[name]!;
       const deps = Object.fromEntries(Object.entries(service.depends_on ?? {}).filter(([d]) => graph.deps.has(d)));
       await waitDependencies(ctx, project, deps);
@@ -248,4 +266,9 @@ export function inheritAnonymousVolumes(body: Record<string, unknown>, old: OldM
     const prev = old.find((o) => o.Type === 'volume' && o.Name && o.Destination.replace(/\/+$/, '') === m.Target!.replace(/\/+$/, ''));
     if (prev) m.Source = prev.Name;
   }
+}
+
+/** Ctrl-C during convergence: no further service is touched. */
+function throwIfCanceled(ctx: ComposeContext): void {
+  if (ctx.signal?.aborted) throw new ComposeError('canceled');
 }

@@ -90,7 +90,7 @@ export async function ensureImages(ctx: ComposeContext, project: ComposeProject,
     if (mustPull(svc, policies.get(svc.name)!, local.get(svc.image!)) && !toPull.has(svc.image!)) toPull.set(svc.image!, svc);
   }
   const pulls = [...toPull.entries()];
-  const pullResults = await runLimited(pulls, opts.parallel ?? -1, async ([image, svc]) => {
+  const pullResults = await runLimited(pulls, opts.parallel ?? ctx.parallel ?? -1, async ([image, svc]) => {
     const buildable = canBeBuilt(project, svc);
     try {
       await pullServiceImage(ctx, image, { quiet: opts.quietPull, buildable, platform: svc.platform as string | undefined });
@@ -104,7 +104,7 @@ export async function ensureImages(ctx: ComposeContext, project: ComposeProject,
 
   // Builds, one per service that must build.
   const toBuild = selected.filter((svc) => mustBuild(svc, policies.get(svc.name)!, local.get(builtImageName(project, svc)) !== undefined, opts.noBuild));
-  const buildResults = await runLimited(toBuild, opts.parallel ?? -1, async (svc) => {
+  const buildResults = await runLimited(toBuild, opts.parallel ?? ctx.parallel ?? -1, async (svc) => {
     const id = await buildServiceImage(ctx, project, svc.name, opts.buildOptions);
     local.set(builtImageName(project, svc), { id, taggedAt: Date.now() });
   });
@@ -142,7 +142,7 @@ export async function buildProject(ctx: ComposeContext, project: ComposeProject,
     ctx.warn('No services to build');
     return built;
   }
-  const results = await runLimited(toBuild, opts.parallel ?? -1, async (svc) => {
+  const results = await runLimited(toBuild, opts.parallel ?? ctx.parallel ?? -1, async (svc) => {
     built.set(builtImageName(project, svc), await buildServiceImage(ctx, project, svc.name, opts));
   });
   throwFailures(results);
@@ -192,7 +192,7 @@ export async function pullProject(ctx: ComposeContext, project: ComposeProject, 
   }
   const mustBuildNames: string[] = [];
   const entries = [...scheduled.entries()];
-  const results = await runLimited(entries, opts.parallel ?? -1, async ([image, svc]) => {
+  const results = await runLimited(entries, opts.parallel ?? ctx.parallel ?? -1, async ([image, svc]) => {
     try {
       await pullServiceImage(ctx, image, { quiet: opts.quiet, buildable: !!svc.build, platform: svc.platform as string | undefined });
     } catch (err) {
@@ -227,6 +227,6 @@ export async function pushProject(ctx: ComposeContext, project: ComposeProject, 
     }
     for (const tag of [svc.image, ...(Array.isArray(svc.build.tags) ? (svc.build.tags as string[]) : [])]) if (!tags.includes(tag)) tags.push(tag);
   }
-  const results = await runLimited(tags, opts.parallel ?? -1, (tag) => pushServiceImage(ctx, tag, { quiet: opts.quiet, ignoreFailure: opts.ignoreFailures }));
+  const results = await runLimited(tags, opts.parallel ?? ctx.parallel ?? -1, (tag) => pushServiceImage(ctx, tag, { quiet: opts.quiet, ignoreFailure: opts.ignoreFailures }));
   if (!opts.ignoreFailures) throwFailures(results);
 }

@@ -6,6 +6,7 @@ import type { ComposeProject } from '../types.js';
 import type { ComposeContext } from './types.js';
 import { converge, startServices } from './converge.js';
 import { waitDependencies } from './conditions.js';
+import { ensureNetworks, ensureVolumes, usedNetworks } from './resources.js';
 
 export { projectContainers, canonicalName, serviceOf, numberOf, isOneoff, type ContainerSummary, type ProjectContainersOptions } from './containers.js';
 export { converge, startServices, createContainer, startContainer, type ConvergeOptions } from './converge.js';
@@ -27,4 +28,14 @@ export async function startDependencies(ctx: ComposeContext, project: ComposePro
   }
   const own = Object.fromEntries(Object.entries(service.depends_on ?? {}).filter(([d]) => project.services[d]));
   await waitDependencies(ctx, project, own);
+}
+
+export { startProject, stopProject, restartProject, downProject, downByName, type DownOptions } from './lifecycle.js';
+export { waitForProject, attachProject, killProject, type LogConsumer, type AttachOptions } from './up.js';
+export { ensureNetworks, ensureVolumes } from './resources.js';
+
+/** The project's networks and volumes, made when missing (what `run --no-deps` still needs). */
+export async function ensureProjectResources(ctx: ComposeContext, project: ComposeProject, services: string[] = Object.keys(project.services)): Promise<void> {
+  await ensureNetworks(ctx, project, usedNetworks(project, services));
+  await ensureVolumes(ctx, project);
 }

@@ -117,8 +117,10 @@ export async function downProject(ctx: ComposeContext, project: ComposeProject, 
     all = all.filter((c) => !gone.has(c));
   }
   const wanted = opts.services?.length ? new Set(opts.services) : undefined;
+  const anonymous = new Set<string>();
   const stopAndRemove = (list: ContainerSummary[]) =>
     forEachLimited(list, ctx.parallel, async (c) => {
+      if (opts.volumes) for (const v of await anonymousVolumes(ctx, c, project)) anonymous.add(v);
       await stopContainer(ctx, c, opts.timeout);
       await removeContainer(ctx, c, { volumes: !!opts.volumes });
     });
@@ -140,6 +142,8 @@ export async function downProject(ctx: ComposeContext, project: ComposeProject, 
     await removeNetwork(ctx, net.name);
   }
   if (opts.volumes) {
+    // An anonymous volume a recreated container inherited is mounted by name, so `rm -v` keeps it.
+    for (const name of anonymous) await ctx.client.request('DELETE', `/volumes/${name}`).then((r) => r.resume(), () => undefined);
     for (const vol of Object.values(project.volumes)) {
       if (vol.external) continue;
       if (!(await exists(ctx, `/volumes/${pathName(vol.name)}`))) continue;
@@ -183,10 +187,20 @@ async function exists(ctx: ComposeContext, path: string): Promise<boolean> {
  */
 export async function downByName(ctx: ComposeContext, projectName: string, opts: Pick<DownOptions, 'volumes' | 'timeout'> = {}): Promise<void> {
   const all = await projectContainers(ctx, projectName, { all: true });
+  const anonymous = new Set<string>();
   await forEachLimited(all, ctx.parallel, async (c) => {
+    if (opts.volumes) for (const v of await anonymousVolumes(ctx, c)) anonymous.add(v);
     await stopContainer(ctx, c, opts.timeout);
     await removeContainer(ctx, c, { volumes: !!opts.volumes });
   });
+  for (const name of anonymous) await ctx.client.request('DELETE', `/volumes/${name}`).then((r) => r.resume(), () => undefined);
   for (const net of await projectNetworks(ctx, projectName)) await removeNetwork(ctx, net.Name);
   if (opts.volumes) for (const vol of await projectVolumes(ctx, projectName)) await removeVolume(ctx, vol.Name);
+}
+
+/** The anonymous volumes (Docker-generated names, none of the project's) mounted in `c`. */
+async function anonymousVolumes(ctx: ComposeContext, c: ContainerSummary, project?: ComposeProject): Promise<string[]> {
+  const info = await ctx.client.json<{ Mounts?: Array<{ Type: string; Name?: string }> }>('GET', `/containers/${c.Id}/json`);
+  const named = new Set(Object.values(project?.volumes ?? {}).map((v) => v.name));
+  return (info.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name && /^[0-9a-f]{64}$/.test(m.Name) && !named.has(m.Name)).map((m) => m.Name!);
 }

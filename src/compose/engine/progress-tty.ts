@@ -56,10 +56,14 @@ export function ttyProgress(out: ProgressSink, opts: { color: boolean; title?: s
     let s = '\x1b[?25l';
     if (drawn) s += `\x1b[${drawn}A`;
     s += '\r' + `[+] ${title} ${done}/${tasks.length}\x1b[K\n`;
-    for (const t of tasks) s += ttyLine(t, { now, width, idWidth, timerWidth, frame, color: opts.color }) + '\x1b[K\n';
+    // Lines beyond the terminal's height could not be redrawn: the rest is counted instead.
+    const maxLines = Math.max((out.rows ?? 1000) - 2, 1);
+    const shown = tasks.length > maxLines ? tasks.slice(0, maxLines - 1) : tasks;
+    for (const t of shown) s += ttyLine(t, { now, width, idWidth, timerWidth, frame, color: opts.color }) + '\x1b[K\n';
+    if (shown.length < tasks.length) s += ` ... ${tasks.length - shown.length} more\x1b[K\n`;
     s += '\x1b[?25h';
     out.write(s);
-    drawn = tasks.length + 1;
+    drawn = (shown.length < tasks.length ? shown.length + 1 : shown.length) + 1;
     frame++;
   };
 

@@ -34,7 +34,7 @@ export function quietProgress(): Progress {
 export function jsonProgress(out: ProgressSink): Progress {
   const status = (e: ProgressEvent) => (e.error ? 'Error' : e.done ? 'Done' : 'Working');
   return {
-    event: (e) => out.write(JSON.stringify({ id: e.id, text: e.status, ...(e.text ? { details: e.text } : {}), status: status(e) }) + '\n'),
+    event: (e) => out.write(JSON.stringify({ id: e.id, status: status(e), text: e.status, ...(e.text ? { details: e.text } : {}) }) + '\n'),
     log: (line) => out.write(JSON.stringify({ level: 'info', msg: line }) + '\n'),
     close: () => undefined,
   };

@@ -3,6 +3,7 @@
  * push (POST /images/{name}/push) with progress events `Image <ref> Pulling` ... `Pulled`, layers as
  * sub-events whose status changed, and the stream's error as the failure.
  */
+import type { Readable } from 'node:stream';
 import type { ComposeContext } from './types.js';
 import { CliError } from '../../cli/errors.js';
 import { jsonMessages } from '../../cli/jsonstream.js';
@@ -29,9 +30,9 @@ function tagOrDigest(ref: NamedRef): string {
 }
 
 /** Reads a pull/push stream, reporting layers whose status changed; throws the stream's error. */
-async function followStream(ctx: ComposeContext, parent: string, res: NodeJS.ReadableStream, quiet: boolean): Promise<void> {
+async function followStream(ctx: ComposeContext, parent: string, res: Readable, quiet: boolean): Promise<void> {
   const last = new Map<string, string>();
-  for await (const m of jsonMessages(res as never)) {
+  for await (const m of jsonMessages(res)) {
     if (m.error !== undefined || m.errorDetail) throw new CliError(m.errorDetail?.message ?? m.error ?? 'unknown error');
     if (quiet || !m.id || !m.status || last.get(m.id) === m.status) continue;
     last.set(m.id, m.status);

@@ -75,6 +75,8 @@ export interface AttachOptions {
   exitCodeFrom?: string;
   /** -t for the stop that ends the session. */
   timeout?: number;
+  /** --timestamps: each line after its RFC 3339 time, as the daemon gives it. */
+  timestamps?: boolean;
 }
 
 /** The name attached mode prefixes lines with: the container name without `<project>-`. */
@@ -105,7 +107,7 @@ export async function attachProject(ctx: ComposeContext, project: ComposeProject
     await Promise.all(
       containers.map(async (c) => {
         const name = logName(project.name, canonicalName(c));
-        const code = await follow(ctx, c, (stream, text) => consumer.line(name, serviceOf(c), stream, text));
+        const code = await follow(ctx, c, !!opts.timestamps, (stream, text) => consumer.line(name, serviceOf(c), stream, text));
         consumer.exited(name, code);
         const service = serviceOf(c);
         if (opts.exitCodeFrom ? service === opts.exitCodeFrom && !exitCodeSet : (opts.abortOnExit || (opts.abortOnFailure && code !== 0)) && !exitCodeSet) {
@@ -126,9 +128,9 @@ export async function attachProject(ctx: ComposeContext, project: ComposeProject
 }
 
 /** Streams one container's output line by line until it ends; resolves with its exit code. */
-async function follow(ctx: ComposeContext, c: ContainerSummary, onLine: (stream: 'stdout' | 'stderr', text: string) => void): Promise<number> {
+async function follow(ctx: ComposeContext, c: ContainerSummary, timestamps: boolean, onLine: (stream: 'stdout' | 'stderr', text: string) => void): Promise<number> {
   const info = await ctx.client.json<{ Config?: { Tty?: boolean } }>('GET', `/containers/${c.Id}/json`);
-  const res = await ctx.client.request('GET', `/containers/${c.Id}/logs`, { query: { follow: '1', stdout: '1', stderr: '1' } });
+  const res = await ctx.client.request('GET', `/containers/${c.Id}/logs`, { query: { follow: '1', stdout: '1', stderr: '1', timestamps: timestamps ? '1' : undefined } });
   const pending = { stdout: '', stderr: '' };
   const take = (stream: 'stdout' | 'stderr') => (b: Buffer) => {
     pending[stream] += b.toString('utf8');

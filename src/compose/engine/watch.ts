@@ -17,6 +17,7 @@ import type { IgnoreRules } from '../../cli/build-context.js';
 import { packEntries } from '../../cli/build-context.js';
 import { LABEL } from './labels.js';
 import { buildServiceImage, type BuildOptions } from './build.js';
+import { converge, startServices } from './converge.js';
 
 /** docker compose's debounce quiet period. */
 export const QUIET_PERIOD_MS = 500;
@@ -44,8 +45,8 @@ export interface WatchOptions {
   /** `up --watch --no-build`: a `rebuild` rule is refused. */
   noBuild?: boolean;
   /**
-   * Recreates `services`' containers after a rebuild (c-engine's converge with forced recreation).
-   * Without it, the containers are only restarted, which does not pick up the new image.
+   * Recreates `services`' containers after a rebuild; default: converge with forced recreation of
+   * those services (not their dependencies), then the start phase, as docker compose's rebuild.
    */
   recreate?: (services: string[]) => Promise<void>;
   /** `--prune` (docker compose's default): remove the project's dangling images after a rebuild. */
@@ -315,6 +316,12 @@ export async function watchProject(ctx: ComposeContext, project: ComposeProject,
   log('Watch disabled');
 }
 
+/** Recreates the services' containers on their (just built) images and starts them. */
+export async function recreateServices(ctx: ComposeContext, project: ComposeProject, services: string[]): Promise<void> {
+  const { graph, created } = await converge(ctx, project, { services, noDeps: true, recreate: 'force', ignoreOrphans: true, images: { noBuild: true } });
+  await startServices(ctx, project, graph, { created });
+}
+
 /** The project's dangling images other than those just built go (docker compose's pruneDanglingImagesOnRebuild). */
 async function pruneDanglingImages(ctx: ComposeContext, project: ComposeProject, keep: Set<string>): Promise<void> {
   try {
@@ -364,8 +371,7 @@ async function handleBatch(ctx: ComposeContext, project: ComposeProject, rules: 
     if (opts.prune) await pruneDanglingImages(ctx, project, built);
     log(`service(s) ${quoteList(services)} successfully built`);
     try {
-      if (opts.recreate) await opts.recreate(services);
-      else for (const s of services) await restartService(ctx, project, s);
+      await (opts.recreate ?? ((names: string[]) => recreateServices(ctx, project, names)))(services);
     } catch (err) {
       log(`Failed to recreate services after update. Error: ${(err as Error).message}`);
       throw err;

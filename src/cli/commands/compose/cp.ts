@@ -2,7 +2,7 @@
  * `compose cp`: berth's own `cp` between the local filesystem and a service's container(s):
  * to every container of the service (or replica --index), from its first one.
  */
-import type { CommandDef } from '../../args.js';
+import { PROGRAM, type CommandDef } from '../../args.js';
 import { CliError } from '../../errors.js';
 import { cpCommand as containerCp, splitCpArg } from '../cp.js';
 import { composeContext, toProjectName } from './project-options.js';
@@ -12,8 +12,10 @@ import { delegate } from './exec.js';
 
 export const cpCommand: CommandDef = {
   name: 'cp',
-  usage: `[OPTIONS] SERVICE:SRC_PATH DEST_PATH|-
-	berth compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH`,
+  // A getter: the program's name ("berth", or "docker" for the plugin) is set after modules load.
+  get usage() {
+    return `[OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\t${PROGRAM} compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH`;
+  },
   short: 'Copy files/folders between a service container and the local filesystem',
   args: { min: 2, max: 2 },
   flags: [

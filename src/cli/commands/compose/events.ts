@@ -88,7 +88,11 @@ export const eventsCommand: CommandDef = {
     const res = await cli.client().request('GET', '/events', {
       query: { filters: filtersParam([`label=${projectFilter(name)}`]), since: when('since'), until: when('until') },
     });
-    const stop = () => res.destroy();
+    let interrupted = false;
+    const stop = () => {
+      interrupted = true;
+      res.destroy();
+    };
     cli.signals?.on('SIGINT', stop);
     cli.signals?.on('SIGTERM', stop);
     try {
@@ -102,5 +106,7 @@ export const eventsCommand: CommandDef = {
       cli.signals?.off('SIGINT', stop);
       cli.signals?.off('SIGTERM', stop);
     }
+    // Interrupted: docker compose exits 130.
+    if (interrupted) return 130;
   },
 };

@@ -8,6 +8,8 @@ import type { ComposeContext } from '../../../compose/engine/types.js';
 import { CliError } from '../../errors.js';
 import { buildProject, pullProject, pushProject } from '../../../compose/engine/images.js';
 import { watchProject } from '../../../compose/engine/watch.js';
+import { converge, startServices } from '../../../compose/engine/index.js';
+import type { ComposeProject } from '../../../compose/index.js';
 import { composeContext, loadComposeProject } from './project-options.js';
 import { buildArgsParam } from '../build.js';
 import { parseNormalizedNamed } from '../../reference.js';
@@ -27,9 +29,17 @@ export function withRegistryAuth(ctx: ComposeContext, cli: Cli): ComposeContext 
   };
 }
 
-function parallelism(inv: Invocation): number {
-  const n = inv.flags.int('parallel');
-  return n > 0 ? n : -1;
+/** The named services and, transitively, what they depend on (none named: all of them). */
+export function withDependencies(project: ComposeProject, names: string[]): string[] {
+  if (names.length === 0) return [];
+  const all = new Set<string>();
+  const add = (name: string) => {
+    if (all.has(name)) return;
+    all.add(name);
+    for (const dep of Object.keys(project.services[name]?.depends_on ?? {})) if (project.services[dep]) add(dep);
+  };
+  names.forEach(add);
+  return [...all];
 }
 
 /** `--build-arg KEY=VALUE`, `--build-arg KEY` (from the environment, else the project's). */
@@ -63,19 +73,11 @@ const buildCommand: CommandDef = {
       if (f.changed(unsupported)) throw new CliError(`--${unsupported} is not supported by berth's builder`);
     }
     const project = loadComposeProject(inv, cli, inv.args);
-    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
     const quiet = f.bool('quiet');
-    let services = inv.args;
-    if (f.bool('with-dependencies') && services.length) {
-      const all = new Set<string>();
-      const add = (s: string) => {
-        if (all.has(s)) return;
-        all.add(s);
-        for (const dep of Object.keys(project.services[s]?.depends_on ?? {})) if (project.services[dep]) add(dep);
-      };
-      services.forEach(add);
-      services = [...all];
-    }
+    const base = withRegistryAuth(composeContext(inv, cli), cli);
+    // -q: docker compose's quiet display, nothing on either stream but errors.
+    const ctx: ComposeContext = quiet ? { ...base, progress: { event: () => undefined, log: () => undefined, close: () => base.progress.close() } } : base;
+    const services = f.bool('with-dependencies') ? withDependencies(project, inv.args) : inv.args;
     try {
       await buildProject(ctx, project, services, {
         noCache: f.bool('no-cache'),
@@ -84,9 +86,8 @@ const buildCommand: CommandDef = {
         quiet,
         // As docker compose's classic builder: the build output on stdout.
         log: (line) => cli.out.write(line + '\n'),
-        parallel: parallelism(inv),
       });
-      if (f.bool('push')) await pushProject(ctx, project, services, { quiet, parallel: parallelism(inv) });
+      if (f.bool('push')) await pushProject(ctx, project, services, { quiet });
     } finally {
       ctx.progress.close();
     }
@@ -110,15 +111,13 @@ const pullCommand: CommandDef = {
     if (f.changed('no-parallel')) cli.err.write("option '--no-parallel' is DEPRECATED and will be ignored.\n");
     const project = loadComposeProject(inv, cli, inv.args);
     const ctx = withRegistryAuth(composeContext(inv, cli), cli);
-    // With --include-deps the loader's selection (the services and what they depend on) is pulled.
-    const services = f.bool('include-deps') && inv.args.length ? Object.keys(project.services) : inv.args;
+    const services = f.bool('include-deps') ? withDependencies(project, inv.args) : inv.args;
     try {
       await pullProject(ctx, project, services, {
         quiet: f.bool('quiet'),
         ignoreFailures: f.bool('ignore-pull-failures'),
         ignoreBuildable: f.bool('ignore-buildable'),
         policy: f.string('policy') || undefined,
-        parallel: parallelism(inv),
       });
     } finally {
       ctx.progress.close();
@@ -139,9 +138,9 @@ const pushCommand: CommandDef = {
     const f = inv.flags;
     const project = loadComposeProject(inv, cli, inv.args);
     const ctx = withRegistryAuth(composeContext(inv, cli), cli);
-    const services = f.bool('include-deps') && inv.args.length ? Object.keys(project.services) : inv.args;
+    const services = f.bool('include-deps') ? withDependencies(project, inv.args) : inv.args;
     try {
-      await pushProject(ctx, project, services, { quiet: f.bool('quiet'), ignoreFailures: f.bool('ignore-push-failures'), parallel: parallelism(inv) });
+      await pushProject(ctx, project, services, { quiet: f.bool('quiet'), ignoreFailures: f.bool('ignore-push-failures') });
     } finally {
       ctx.progress.close();
     }
@@ -180,12 +179,11 @@ const watchCommand: CommandDef = {
     const { signal, dispose } = interruptSignal(cli, ctx);
     const watchLog = (line: string) => cli.out.write(` ⦿ ${line}\n`);
     try {
-      if (!f.bool('no-up')) await upBeforeWatch(ctx, project, inv.args);
+      if (!f.bool('no-up')) await upBeforeWatch(ctx, project, inv.args, f.bool('quiet'));
       await watchProject(ctx, project, inv.args, signal, {
         log: watchLog,
         build: { quiet: f.bool('quiet') },
         prune: f.bool('prune'),
-        recreate: recreateAfterRebuild(ctx, project),
       });
     } finally {
       dispose();
@@ -195,16 +193,24 @@ const watchCommand: CommandDef = {
 };
 
 /**
- * `watch` without --no-up starts the project first (docker compose runs `up` with pull_policy build
- * for watched services). This is c-engine's converge once it is on main; until then `--no-up` is needed.
+ * `watch` without --no-up starts the project first, as docker compose: `up` of the selected services
+ * with pull_policy `build` for the watched services that build, containers that diverged recreated,
+ * dependencies left as they are.
  */
-async function upBeforeWatch(_ctx: ComposeContext, _project: unknown, _services: string[]): Promise<void> {
-  throw new CliError('compose watch needs the project running: start it with `compose up -d` and run `compose watch --no-up`');
-}
-
-/** After a rebuild, the service's containers are recreated by c-engine's converge (wired once on main). */
-function recreateAfterRebuild(_ctx: ComposeContext, _project: unknown): ((services: string[]) => Promise<void>) | undefined {
-  return undefined;
+async function upBeforeWatch(ctx: ComposeContext, project: ComposeProject, services: string[], quiet: boolean): Promise<void> {
+  const watched: ComposeProject = {
+    ...project,
+    services: Object.fromEntries(
+      Object.entries(project.services).map(([name, svc]) => [name, svc.build && (svc.develop || svc['x-develop']) ? { ...svc, pull_policy: 'build' } : svc]),
+    ),
+  };
+  const { graph, created } = await converge(ctx, watched, {
+    services,
+    recreate: 'diverged',
+    recreateDependencies: 'never',
+    images: { quietPull: quiet, buildOptions: { quiet } },
+  });
+  await startServices(ctx, watched, graph, { created });
 }
 
 export function imageCommands(): CommandDef[] {

@@ -3,10 +3,9 @@
  * (lifecycle, images, the rest here); the persistent flags are project-options.ts's.
  */
 import type { CommandDef } from '../../args.js';
-import { composeFlags, loadComposeProject } from './project-options.js';
+import { composeFlags } from './project-options.js';
 import { lifecycleCommands } from './lifecycle.js';
 import { imageCommands } from './image-commands.js';
-import { configJson, configYaml } from '../../../compose/index.js';
 import { psCommand } from './ps.js';
 import { lsCommand } from './ls.js';
 import { logsCommand } from './logs.js';
@@ -20,17 +19,8 @@ import { eventsCommand } from './events.js';
 import { cpCommand } from './cp.js';
 import { waitCommand } from './wait.js';
 import { versionCommand } from './version.js';
+import { configCommand } from './config.js';
 
-const configCommand: CommandDef = {
-  name: 'config',
-  usage: '[OPTIONS] [SERVICE...]',
-  short: 'Parse, resolve and render compose file in canonical format',
-  flags: [{ name: 'format', type: 'string', default: 'yaml', usage: 'Format the output. Values: [yaml | json]' }],
-  run: async (inv, cli) => {
-    const project = loadComposeProject(inv, cli, inv.args);
-    cli.out.write(inv.flags.string('format') === 'json' ? configJson(project) : configYaml(project));
-  },
-};
 
 /** The commands of this module (all but the lifecycle and image ones). */
 export function otherCommands(): CommandDef[] {

@@ -12,7 +12,9 @@ import { downByName, downProject, restartProject, startProject, stopProject } fr
 import { attachProject, killProject, waitForProject } from '../../../compose/engine/up.js';
 import type { RecreateStrategy } from '../../../compose/engine/plan.js';
 import type { ComposeContext } from '../../../compose/engine/types.js';
-import { upLogPrinter } from './up-log-printer.js';
+import { upLogConsumer } from './log-printer.js';
+import { withRegistryAuth } from './image-commands.js';
+import { watchProject } from '../../../compose/engine/watch.js';
 
 const timeoutFlag = (usage: string): FlagDef => ({ name: 'timeout', short: 't', type: 'int', usage });
 
@@ -59,7 +61,7 @@ function convergeOptions(inv: Invocation, cli: Cli): ConvergeOptions {
     recreate,
     recreateDependencies: flagIf(inv, 'always-recreate-deps') ? 'force' : f.bool('no-recreate') ? 'never' : 'diverged',
     scale,
-    removeOrphans: f.bool('remove-orphans'),
+    removeOrphans: f.bool('remove-orphans') || /^(1|true)$/i.test(cli.env.COMPOSE_REMOVE_ORPHANS ?? ''),
     ignoreOrphans: /^(1|true)$/i.test(cli.env.COMPOSE_IGNORE_ORPHANS ?? ''),
     timeout: timeoutOf(inv),
     renewAnonVolumes: flagIf(inv, 'renew-anon-volumes'),
@@ -71,8 +73,14 @@ function flagIf(inv: Invocation, name: string): boolean {
   return inv.flags.defs.some((d) => d.name === name) && inv.flags.bool(name);
 }
 
+/** --dry-run must not change anything; Berth cannot simulate yet, so it refuses rather than act. */
+function refuseDryRun(inv: Invocation): void {
+  if (inv.flags.defs.some((d) => d.name === 'dry-run') && inv.flags.bool('dry-run')) throw new CliError('--dry-run is not supported by Berth yet: nothing was done');
+}
+
 /** Runs `fn` with a context; the progress display is closed however it ends. */
 async function withContext<T>(inv: Invocation, cli: Cli, fn: (ctx: ComposeContext) => Promise<T>): Promise<T> {
+  refuseDryRun(inv);
   const ctx = composeContext(inv, cli);
   try {
     return await fn(ctx);
@@ -101,6 +109,9 @@ const upCommand: CommandDef = {
     { name: 'renew-anon-volumes', short: 'V', type: 'bool', usage: 'Recreate anonymous volumes instead of retrieving data from the previous containers' },
     { name: 'wait', type: 'bool', usage: 'Wait for services to be running|healthy. Implies detached mode.' },
     { name: 'wait-timeout', type: 'int', usage: 'Maximum duration in seconds to wait for the project to be running|healthy' },
+    { name: 'attach', type: 'list', usage: 'Restrict attaching to the specified services. Incompatible with --attach-dependencies.' },
+    { name: 'no-attach', type: 'list', usage: 'Do not attach (stream logs) to the specified services' },
+    { name: 'attach-dependencies', type: 'bool', usage: 'Automatically attach to log output of dependent services' },
     { name: 'watch', short: 'w', type: 'bool', usage: 'Watch source code and rebuild/refresh containers when files are updated.' },
     { name: 'yes', short: 'y', type: 'bool', usage: 'Assume "yes" as answer to all prompts and run non-interactively' },
   ],
@@ -113,29 +124,40 @@ const upCommand: CommandDef = {
     if (exitCodeFrom && !abortOnFailure) abortOnExit = true;
     if (abortOnExit && abortOnFailure) throw new CliError('--abort-on-container-failure cannot be combined with --abort-on-container-exit');
     let detach = f.bool('detach');
+    const attachList = f.list('attach');
+    if (attachList.length && f.bool('attach-dependencies')) throw new CliError('cannot combine --attach and --attach-dependencies');
     if (f.bool('wait')) {
-      if (abortOnExit) throw new CliError('--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies');
+      if (abortOnExit || attachList.length || f.bool('attach-dependencies')) throw new CliError('--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies');
       detach = true;
     }
-    if (detach && (abortOnExit || abortOnFailure || f.bool('watch'))) {
+    if (detach && (abortOnExit || abortOnFailure || f.bool('watch') || attachList.length || f.bool('attach-dependencies'))) {
       throw new CliError(
         f.bool('wait')
           ? '--wait cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch'
           : '--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch',
       );
     }
-    if (f.bool('watch')) throw new CliError('up --watch is not supported yet: run `compose watch` beside `up -d`');
+    if (f.bool('watch') && f.bool('no-build')) throw new CliError('--no-build and --watch are incompatible');
+    refuseDryRun(inv);
     const opts = convergeOptions(inv, cli);
     const project = loadComposeProject(inv, cli, inv.args);
     if (exitCodeFrom && !project.services[exitCodeFrom]) throw new CliError(`exit-code-from: no such service: ${exitCodeFrom}`);
     const controller = new AbortController();
-    const ctx = composeContext(inv, cli);
+    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
     ctx.signal = controller.signal;
     let interrupts = 0;
+    let attached = false;
     const onSignal = () => {
       interrupts++;
-      if (interrupts === 1) controller.abort();
-      else void killProject(ctx, project.name);
+      if (interrupts === 1) {
+        controller.abort();
+        // Before attaching, a second Ctrl-C ends the process the default way (nothing to stop yet).
+        if (!attached) removeHandlers();
+      } else if (attached) void killProject(ctx, project.name); // kills what the graceful stop still waits for
+    };
+    const removeHandlers = () => {
+      cli.signals?.off('SIGINT', onSignal);
+      cli.signals?.off('SIGTERM', onSignal);
     };
     cli.signals?.on('SIGINT', onSignal);
     cli.signals?.on('SIGTERM', onSignal);
@@ -148,14 +170,21 @@ const upCommand: CommandDef = {
       ctx.progress.close();
       if (detach) return;
       const color = !f.bool('no-color') && f.string('ansi') !== 'never' && (f.string('ansi') === 'always' || !!cli.out.isTTY);
-      const printer = upLogPrinter(cli.out, { color, prefix: !f.bool('no-log-prefix') });
-      const attachTo = inv.args.length ? inv.args : services;
+      const printer = upLogConsumer(cli.out, cli.err, { color, prefix: !f.bool('no-log-prefix'), timestamps: f.bool('timestamps') });
+      const noAttach = new Set(f.list('no-attach'));
+      const attachTo = (attachList.length ? attachList : inv.args.length && !f.bool('attach-dependencies') ? inv.args : services).filter((s) => !noAttach.has(s));
+      const unknown = attachTo.filter((s) => !services.includes(s));
+      if (unknown.length) throw new CliError(`cannot attach to services not included in up: ${unknown.join(', ')}`);
+      attached = true;
+      // up --watch: develop.watch runs beside the attached output until Ctrl-C (watch.ts).
+      const watching = f.bool('watch') ? watchProject(ctx, project, inv.args, controller.signal, { log: (line) => cli.out.write(line + '\n') }) : undefined;
+      watching?.catch(() => controller.abort());
       const code = await attachProject(ctx, project, printer, { services: attachTo, abortOnExit, abortOnFailure, exitCodeFrom: exitCodeFrom || undefined, timeout: timeoutOf(inv) });
+      if (watching) await watching;
       return code;
     } finally {
       ctx.progress.close();
-      cli.signals?.off('SIGINT', onSignal);
-      cli.signals?.off('SIGTERM', onSignal);
+      removeHandlers();
     }
   },
 };
@@ -168,7 +197,7 @@ const createCommand: CommandDef = {
   run: async (inv, cli) => {
     const opts = convergeOptions(inv, cli);
     const project = loadComposeProject(inv, cli, inv.args);
-    await withContext(inv, cli, (ctx) => converge(ctx, project, opts));
+    await withContext(inv, cli, (ctx) => converge(withRegistryAuth(ctx, cli), project, opts));
   },
 };
 
@@ -188,7 +217,7 @@ const downCommand: CommandDef = {
     const name = inv.flags.string('project-name') || cli.env.COMPOSE_PROJECT_NAME;
     let project;
     try {
-      project = loadComposeProject(inv, cli);
+      project = loadComposeProject(inv, cli, inv.args);
     } catch (err) {
       // docker compose -p NAME down works without the file, from the labels alone.
       if (!name || !/no configuration file provided/.test((err as Error).message)) throw err;
@@ -197,7 +226,7 @@ const downCommand: CommandDef = {
     }
     await withContext(inv, cli, (ctx) =>
       downProject(ctx, project, {
-        removeOrphans: inv.flags.bool('remove-orphans'),
+        removeOrphans: inv.flags.bool('remove-orphans') || /^(1|true)$/i.test(cli.env.COMPOSE_REMOVE_ORPHANS ?? ''),
         volumes: inv.flags.bool('volumes'),
         images: (rmi || undefined) as 'local' | 'all' | undefined,
         timeout: timeoutOf(inv),
@@ -216,7 +245,7 @@ const startCommand: CommandDef = {
     { name: 'wait-timeout', type: 'int', usage: 'Maximum duration in seconds to wait for the project to be running|healthy' },
   ],
   run: async (inv, cli) => {
-    const project = loadComposeProject(inv, cli);
+    const project = loadComposeProject(inv, cli, inv.args);
     await withContext(inv, cli, async (ctx) => {
       await startProject(ctx, project, inv.args);
       if (inv.flags.bool('wait')) await waitForProject(ctx, project, inv.args.length ? inv.args : Object.keys(project.services), inv.flags.int('wait-timeout'));
@@ -230,7 +259,7 @@ const stopCommand: CommandDef = {
   short: 'Stop services',
   flags: [timeoutFlag('Specify a shutdown timeout in seconds')],
   run: async (inv, cli) => {
-    const project = loadComposeProject(inv, cli);
+    const project = loadComposeProject(inv, cli, inv.args);
     await withContext(inv, cli, (ctx) => stopProject(ctx, project, inv.args, timeoutOf(inv)));
   },
 };
@@ -241,7 +270,7 @@ const restartCommand: CommandDef = {
   short: 'Restart service containers',
   flags: [timeoutFlag('Specify a shutdown timeout in seconds'), { name: 'no-deps', type: 'bool', usage: "Don't restart dependent services" }],
   run: async (inv, cli) => {
-    const project = loadComposeProject(inv, cli);
+    const project = loadComposeProject(inv, cli, inv.args);
     await withContext(inv, cli, (ctx) => restartProject(ctx, project, inv.args, timeoutOf(inv), inv.flags.bool('no-deps')));
   },
 };

@@ -12,10 +12,11 @@ import { formatRFC3339NanoFixed, getTimestamp, unixLocal } from '../../gotime.js
 import { jsonValues } from '../../jsonstream.js';
 import { StdDemuxer } from '../../stdcopy.js';
 import type { Output } from '../../streams.js';
+import type { LogConsumer } from '../../../compose/engine/up.js';
 import { pathName } from '../../client.js';
 import { filtersParam } from '../common.js';
 import { LABEL, projectFilter } from '../../../compose/engine/labels.js';
-import { defaultContainerName, nameWithoutProject, projectContainers, type ContainerSummary } from './project-containers.js';
+import { defaultContainerName, nameWithoutProject, projectContainers, sortedByName, type ContainerSummary } from './project-containers.js';
 
 // ---- colours ------------------------------------------------------------------------------
 
@@ -134,6 +135,29 @@ export class LogPrinter {
     for (const line of message.split('\n')) text += `${p.prefix}${stamp}${line}\n`;
     to.write(text);
   }
+}
+
+/**
+ * The printer as attached `up`'s LogConsumer (src/compose/engine/up.ts): the same prefixes,
+ * rainbow and status lines as `compose logs`, and `up --timestamps` (the arrival time of each line).
+ */
+export function upLogConsumer(out: Output, err: Output, opts: LogPrinterOptions): LogConsumer {
+  const printer = new LogPrinter(out, err, opts);
+  return {
+    register(names) {
+      for (const n of names) printer.register(n);
+      out.write(`Attaching to ${names.join(', ')}\n`);
+    },
+    line(name, _service, _stream, text) {
+      printer.log(name, text);
+    },
+    exited(name, code) {
+      printer.status(name, `exited with code ${code}`);
+    },
+    info(text) {
+      out.write(`${text}\n`);
+    },
+  };
 }
 
 // ---- one container's log stream -----------------------------------------------------------
@@ -307,7 +331,8 @@ export async function startProjectLogs(client: ApiClient, printer: LogPrinter, o
     opts.containers ??
     (await projectContainers({ client, progress: noProgress, warn: () => undefined }, opts.project, { all: true, oneoff: false, services: opts.services }))
   ).filter((c) => watched(c.Labels?.[LABEL.service] ?? '') && wantedNumber(c.Labels ?? {}));
-  for (const c of containers) printer.register(nameWithoutProject(c));
+  // Colours by name order, so a project's services keep theirs from one run to the next.
+  for (const c of sortedByName(containers)) printer.register(nameWithoutProject(c));
 
   /** Streams by container id: the last one started, and the start time it prints from. */
   const streams = new Map<string, { done: Promise<void>; startedAt: string }>();

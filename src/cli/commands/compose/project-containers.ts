@@ -1,33 +1,19 @@
 /**
  * The containers of a project as the compose commands see them, and how docker compose names
- * them on screen. `projectContainers` stands in for c-engine's export of the same name
- * (src/compose/engine/index.ts) until that is on main; the signature is the contract's.
+ * them on screen, with the fields of the API's container summary the commands print.
  */
 import type { ComposeContext } from '../../../compose/engine/types.js';
-import { LABEL, projectFilter } from '../../../compose/engine/labels.js';
-import { filtersParam } from '../common.js';
+import { LABEL } from '../../../compose/engine/labels.js';
+import { projectContainers as engineProjectContainers, type ProjectContainersOptions } from '../../../compose/engine/index.js';
 import type { ContainerSummary } from '../object-rows.js';
 
 export type { ContainerSummary };
 
-export interface ProjectContainersOptions {
-  /** Stopped containers too (`ps -a`). */
-  all?: boolean;
-  /** true: only `run` containers; false: none of them; undefined: both. */
-  oneoff?: boolean;
-  services?: string[];
-}
+export type { ProjectContainersOptions };
 
-/** The project's containers, as docker compose's getContainers lists them (filtered by labels). */
+/** The project's containers (the engine's listing by label, sorted by name). */
 export async function projectContainers(ctx: ComposeContext, projectName: string, opts: ProjectContainersOptions = {}): Promise<ContainerSummary[]> {
-  const labels = [projectFilter(projectName)];
-  if (opts.services?.length === 1) labels.push(`${LABEL.service}=${opts.services[0]}`);
-  if (opts.oneoff !== undefined) labels.push(`${LABEL.oneoff}=${opts.oneoff ? 'True' : 'False'}`);
-  const list = await ctx.client.json<ContainerSummary[]>('GET', '/containers/json', {
-    query: { all: opts.all || undefined, filters: filtersParam(labels.map((l) => `label=${l}`)) },
-  });
-  const services = opts.services ?? [];
-  return (list ?? []).filter((c) => services.length <= 1 || services.includes(c.Labels?.[LABEL.service] ?? ''));
+  return (await engineProjectContainers(ctx, projectName, opts)) as unknown as ContainerSummary[];
 }
 
 /** The container's own name (not a link alias), as docker compose's getCanonicalContainerName. */

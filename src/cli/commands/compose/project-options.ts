@@ -5,7 +5,7 @@
  */
 import type { FlagDef, Invocation } from '../../args.js';
 import type { Cli } from '../../streams.js';
-import { loadProject, type ComposeProject } from '../../../compose/index.js';
+import { loadProject, type ComposeProject, type LoadOptions } from '../../../compose/index.js';
 import type { ComposeContext } from '../../../compose/engine/types.js';
 import { createProgress } from '../../../compose/engine/progress.js';
 
@@ -24,7 +24,7 @@ export const composeFlags: FlagDef[] = [
 ];
 
 /** Loads the project the flags name; `services` are the service names given on the command line. */
-export function loadComposeProject(inv: Invocation, cli: Cli, services: string[] = []): ComposeProject {
+export function loadComposeProject(inv: Invocation, cli: Cli, services: string[] = [], extra: Partial<LoadOptions> = {}): ComposeProject {
   const f = inv.flags;
   return loadProject({
     workingDir: process.cwd(),
@@ -36,6 +36,7 @@ export function loadComposeProject(inv: Invocation, cli: Cli, services: string[]
     services,
     env: cli.env,
     warn: (m) => cli.err.write(`WARN[0000] ${m}\n`),
+    ...extra,
   });
 }
 

@@ -10,10 +10,9 @@ import { CliError, DaemonError } from '../../errors.js';
 import type { Cli } from '../../streams.js';
 import { attachAndStart, startErrorStatus } from '../run.js';
 import type { ComposeProject, ServiceConfig } from '../../../compose/index.js';
-import { LABEL } from '../../../compose/engine/labels.js';
-import { containerCreateRequest } from '../../../compose/engine/create-request.js';
+import { assertSupported, containerCreateRequest, type ContainerRequestOptions } from '../../../compose/engine/create-request.js';
 import { ensureImages } from '../../../compose/engine/images.js';
-import { parsePortShort } from '../../../compose/ports.js';
+import { injectFiles } from '../../../compose/engine/inject-files.js';
 import { parseVolumeShort, resolveMountPaths } from '../../../compose/volumes.js';
 import { shellSplit } from '../../../compose/shell-split.js';
 import { composeContext, loadComposeProject } from './project-options.js';
@@ -23,6 +22,7 @@ import { resolveEnv } from './exec.js';
 export interface RunOverrides {
   command: string[];
   entrypoint?: string[];
+  /** `-e` entries: `K=V`, or `K` taken from the environment (left out when unset). */
   environment: string[];
   labels: Record<string, string>;
   user: string;
@@ -30,36 +30,54 @@ export interface RunOverrides {
   volumes: string[];
   publish: string[];
   servicePorts: boolean;
+  useAliases: boolean;
+  autoRemove: boolean;
   tty: boolean;
   interactive: boolean;
+  detach: boolean;
 }
 
-/** The service as the one-off container runs it: docker compose's runOptions.apply + applyRunOptions. */
-export function oneOffService(project: ComposeProject, service: ServiceConfig, o: RunOverrides, lookup: (k: string) => string | undefined): ServiceConfig {
-  const svc: ServiceConfig = structuredClone(service);
-  svc.tty = o.tty;
-  svc.stdin_open = o.interactive;
-  if (!o.servicePorts) svc.ports = o.publish.flatMap((p) => parsePortShort(p));
-  for (const v of o.volumes) svc.volumes = [...svc.volumes, resolveMountPaths(parseVolumeShort(v), project.workingDir)];
-  if (o.command.length) svc.command = o.command;
-  if (o.user) svc.user = o.user;
-  if (o.workdir) svc.working_dir = o.workdir;
-  if (o.entrypoint) {
-    svc.entrypoint = o.entrypoint;
-    if (!o.command.length) svc.command = [];
-  }
+/**
+ * The service with `-v` volumes added (the translation applies the other run overrides from
+ * the request options), and the request options of the one-off container.
+ */
+export function oneOffRequest(
+  project: ComposeProject,
+  service: ServiceConfig,
+  o: RunOverrides,
+  ids: { name: string; slug: string; imageDigest?: string },
+  lookup: (k: string) => string | undefined,
+): { service: ServiceConfig; options: ContainerRequestOptions } {
+  const svc: ServiceConfig = { ...service, volumes: [...service.volumes, ...o.volumes.map((v) => resolveMountPaths(parseVolumeShort(v), project.workingDir))] };
+  const environment: Record<string, string> = {};
   for (const e of resolveEnv(o.environment, lookup)) {
     const eq = e.indexOf('=');
-    svc.environment = { ...svc.environment, [e.slice(0, eq)]: e.slice(eq + 1) };
+    environment[e.slice(0, eq)] = e.slice(eq + 1);
   }
-  svc.labels = { ...svc.labels, ...o.labels };
-  // A one-off container is never restarted.
-  delete svc.restart;
-  if (svc.deploy && 'restart_policy' in svc.deploy) {
-    svc.deploy = { ...svc.deploy };
-    delete svc.deploy.restart_policy;
-  }
-  return svc;
+  const attached = o.interactive && !o.detach;
+  return {
+    service: svc,
+    options: {
+      number: 1,
+      oneoff: true,
+      name: ids.name,
+      slug: ids.slug,
+      imageDigest: ids.imageDigest,
+      ...(o.command.length && { command: o.command }),
+      ...(o.entrypoint && { entrypoint: o.entrypoint }),
+      ...(Object.keys(environment).length && { environment }),
+      ...(o.user && { user: o.user }),
+      ...(o.workdir && { workingDir: o.workdir }),
+      ...(o.publish.length && { publish: o.publish }),
+      servicePorts: o.servicePorts,
+      useAliases: o.useAliases,
+      autoRemove: o.autoRemove,
+      labels: o.labels,
+      tty: o.tty,
+      openStdin: attached,
+      attachStdin: attached,
+    },
+  };
 }
 
 /** `<project>-<service>-run-<first 12 of the slug>`. */
@@ -86,12 +104,6 @@ function runTty(inv: Invocation, cli: Cli): boolean {
   }
   if (!fl.changed('no-tty') && !fl.changed('interactive') && !cli.in.isTTY) return false;
   return fl.changed('no-tty') ? !fl.bool('no-tty') : !!cli.out.isTTY;
-}
-
-/** Drops the service-name aliases docker compose gives only to service containers. */
-function withoutAliases(body: Record<string, unknown>): void {
-  const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, { Aliases?: unknown }> } | undefined)?.EndpointsConfig;
-  for (const ep of Object.values(endpoints ?? {})) delete ep.Aliases;
 }
 
 export const runCommand: CommandDef = {
@@ -135,57 +147,58 @@ export const runCommand: CommandDef = {
     const service = project.services[serviceName];
     if (!service) throw new CliError(`no such service: ${serviceName}`);
     const ctx = composeContext(inv, cli);
-    if (fl.bool('no-deps')) await ensureProjectResources(ctx, project);
-    else await startDependencies(ctx, project, serviceName);
-    ctx.progress.close();
-
-    const lookup = (k: string) => cli.env[k] ?? project.environment[k];
-    const svc = oneOffService(project, service, {
-      command,
-      entrypoint,
-      environment: fl.list('env'),
-      labels,
-      user: fl.string('user'),
-      workdir: fl.string('workdir'),
-      volumes: fl.list('volume'),
-      publish: fl.list('publish'),
-      servicePorts: fl.bool('service-ports'),
-      tty,
-      interactive,
-    }, lookup);
+    assertSupported(project, ctx.warn);
     if (tty && interactive && !detach && !cli.in.isTTY) throw new CliError('the input device is not a TTY');
-    await ensureImages(ctx, project, [serviceName], { build: fl.bool('build'), quietPull: fl.bool('quiet-pull') });
+    if (fl.bool('no-deps')) await ensureProjectResources(ctx, project, serviceName);
+    else await startDependencies(ctx, project, serviceName);
+    const images = await ensureImages(ctx, project, [serviceName], { build: fl.bool('build'), quietPull: fl.bool('quiet-pull') });
+    ctx.progress.close();
 
     const slug = randomBytes(32).toString('hex');
     const name = fl.string('name') || oneOffName(project.name, serviceName, slug);
-    const req = containerCreateRequest(project, svc, {
-      number: 1,
-      oneoff: true,
-      name,
-      servicePorts: true,
-      tty,
-      openStdin: interactive && !detach,
-    });
-    const body = req.body as Record<string, unknown> & { Labels?: Record<string, string>; HostConfig?: Record<string, unknown> };
-    body.Labels = { ...body.Labels, [LABEL.slug]: slug, [LABEL.oneoff]: 'True' };
-    delete body.Labels[LABEL.containerNumber];
-    body.Tty = tty;
-    body.OpenStdin = interactive && !detach;
-    body.AttachStdin = interactive && !detach;
-    body.StdinOnce = interactive && !detach;
-    body.AttachStdout = !detach;
-    body.AttachStderr = !detach;
-    body.HostConfig = { ...body.HostConfig, AutoRemove: fl.bool('rm') };
-    if (!fl.bool('use-aliases')) withoutAliases(body);
+    const lookup = (k: string) => cli.env[k] ?? project.environment[k];
+    const one = oneOffRequest(
+      project,
+      service,
+      {
+        command,
+        entrypoint,
+        environment: fl.list('env'),
+        labels,
+        user: fl.string('user'),
+        workdir: fl.string('workdir'),
+        volumes: fl.list('volume'),
+        publish: fl.list('publish'),
+        servicePorts: fl.bool('service-ports'),
+        useAliases: fl.bool('use-aliases'),
+        autoRemove: fl.bool('rm'),
+        tty,
+        interactive,
+        detach,
+      },
+      { name, slug, imageDigest: images.get(serviceName) },
+      lookup,
+    );
+    const req = containerCreateRequest(project, one.service, one.options);
+    if (detach) Object.assign(req.body, { AttachStdout: false, AttachStderr: false });
 
     const client = ctx.client;
-    const created = await client.json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', { query: { name }, json: body });
+    const created = await client.json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', {
+      query: { name, platform: req.platform },
+      json: req.body,
+    });
     const id = created.Id;
     for (const w of created.Warnings ?? []) cli.err.write(`WARNING: ${w}\n`);
-    for (const n of req.extraNetworks) {
-      const endpoint = { ...n.endpoint };
-      if (!fl.bool('use-aliases')) delete endpoint.Aliases;
-      (await client.request('POST', `/networks/${pathName(n.network)}/connect`, { json: { Container: id, EndpointConfig: endpoint } })).resume();
+    try {
+      for (const n of req.extraNetworks) {
+        const body = 'EndpointConfig' in n.endpoint ? { ...n.endpoint, Container: id } : { Container: id, EndpointConfig: n.endpoint };
+        (await client.request('POST', `/networks/${pathName(n.network)}/connect`, { json: body })).resume();
+      }
+      await injectFiles(client, id, req.files ?? []);
+    } catch (err) {
+      // Nothing half-made is left behind.
+      (await client.request('DELETE', `/containers/${pathName(id)}`, { query: { force: true, v: true } }).catch(() => undefined))?.resume();
+      throw err;
     }
 
     if (detach) {

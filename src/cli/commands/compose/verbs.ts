@@ -8,7 +8,9 @@ import { DaemonError } from '../../errors.js';
 import type { Cli } from '../../streams.js';
 import { composeContext, projectOrName } from './project-options.js';
 import { canonicalName, projectContainers, serviceOf, type ContainerSummary } from './project-containers.js';
-import { declaredOnly, forEachContainer, progressName } from './targets.js';
+import { declaredOnly, forEachContainer } from './targets.js';
+import { stopContainer } from './engine-bridge.js';
+import type { ContainerSummary as EngineContainer } from '../../../compose/engine/index.js';
 
 function onlyServices(containers: ContainerSummary[], services: string[]): ContainerSummary[] {
   return services.length ? containers.filter((c) => services.includes(serviceOf(c))) : containers;
@@ -118,9 +120,7 @@ Any data which is not in a volume will be lost.`,
     const ctx = composeContext(inv, cli);
     if (fl.bool('stop')) {
       const running = declaredOnly(project, onlyServices(await projectContainers(ctx, name, { oneoff: false, services }), services));
-      await forEachContainer(ctx, running, { working: 'Stopping', done: 'Stopped' }, async (c) => {
-        (await ctx.client.request('POST', `/containers/${pathName(c.Id)}/stop`)).resume();
-      });
+      await Promise.all(running.map((c) => stopContainer(ctx, c as unknown as EngineContainer)));
     }
     const containers = declaredOnly(project, onlyServices(await projectContainers(ctx, name, { all: true, oneoff: false, services }), services));
     const stopped: ContainerSummary[] = [];
