@@ -208,20 +208,16 @@ volumes:
     });
   });
 
-  test(
-    'config --services leaves a profiled service out unless --profile',
-    { todo: 'berth compose config has only --format: src/cli/commands/compose/index.ts (c-cli) does not use configFlags/configOptionsFromFlags of src/compose/config-flags.ts' },
-    async () => {
-      const p = project('cpprofiles', {
-        'compose.yaml': `services:\n  web:\n    image: busybox\n  debug:\n    image: busybox\n    profiles: [debug]\n`,
-      });
-      const plain = await p.compose('config', '--services');
-      assert.equal(plain.code, 0, plain.stderr);
-      assert.deepEqual(plain.stdout.trim().split('\n').sort(), ['web']);
-      const profiled = await p.compose('--profile', 'debug', 'config', '--services');
-      assert.deepEqual(profiled.stdout.trim().split('\n').sort(), ['debug', 'web']);
-    },
-  );
+  test('config --services leaves a profiled service out unless --profile', async () => {
+    const p = project('cpprofiles', {
+      'compose.yaml': `services:\n  web:\n    image: busybox\n  debug:\n    image: busybox\n    profiles: [debug]\n`,
+    });
+    const plain = await p.compose('config', '--services');
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.deepEqual(plain.stdout.trim().split('\n').sort(), ['web']);
+    const profiled = await p.compose('--profile', 'debug', 'config', '--services');
+    assert.deepEqual(profiled.stdout.trim().split('\n').sort(), ['debug', 'web']);
+  });
 
   test('extends and include: config shows the resolved model, up -d runs it', async () => {
     const p = project('cpextinc', {
