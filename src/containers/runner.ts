@@ -317,10 +317,13 @@ function initBinary(): string {
  * Docker's start errors: the CLI turns "executable file not found" / "no such file or directory" into
  * exit status 127 and "permission denied" into 126, so the message must carry runc's own words.
  */
+const NETWORK_SETUP_ERROR = 'failed to set up container networking';
+
 function startError(err: unknown): BerthError {
   if (err instanceof BerthError && err.kind !== 'Internal') return err;
   const msg = err instanceof ConmonError ? err.detail : messageOf(err);
-  const full = msg.startsWith('OCI runtime') ? msg : `OCI runtime create failed: ${msg}`;
+  // Network set-up happens before the runtime in dockerd too, so its errors carry no OCI prefix there.
+  const full = msg.startsWith('OCI runtime') || msg.startsWith(NETWORK_SETUP_ERROR) ? msg : `OCI runtime create failed: ${msg}`;
   if (/executable file not found|no such file or directory|permission denied|not a directory/i.test(msg)) return invalidArgument(full);
   if (/already/.test(msg)) return conflict(full);
   return new BerthError('Internal', full, { cause: err });

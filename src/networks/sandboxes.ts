@@ -88,6 +88,10 @@ export class Sandboxes {
     return this.dns.start(sb, () => this.publishing.isLive(sb.containerId));
   }
 
+  private saveIfCurrent(sb: SandboxRecord): void {
+    if (this.store.sandbox(sb.containerId)?.id === sb.id) this.store.saveSandbox(sb);
+  }
+
   // ---- containers: start and stop ----------------------------------------------------------------
 
   /**
@@ -139,7 +143,9 @@ export class Sandboxes {
     try {
       await sandbox.createNetns(sb.netns);
       // The DNS helper (a Node process) starts while the rest is set up and the container is created.
-      const dnsReady = wantsDns ? this.startDns(sb).then(() => this.store.saveSandbox(sb)) : undefined;
+      // Saved only if the sandbox is still this one: a set-up that failed meanwhile (a port already taken)
+      // has torn it down, and saving would bring back its endpoints and keep its networks 'in use'.
+      const dnsReady = wantsDns ? this.startDns(sb).then(() => this.saveIfCurrent(sb)) : undefined;
       dnsReady?.catch(() => {}); // awaited later by the set-up; not an unhandled rejection meanwhile
       for (const j of joins) await this.join(sb, j.rec, j.net);
       await this.publishing.publish(sb, c);
