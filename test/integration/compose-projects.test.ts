@@ -348,14 +348,12 @@ configs:
         what: 'a missing image (pull_policy: never)',
         yaml: `services:\n  web:\n    image: berth-nonexistent:1\n    pull_policy: never\n`,
         error: /berth-nonexistent:1/,
-        todo: 'src/compose/engine/converge.ts (c-engine) makes the networks and volumes before ensureImages, so a missing image leaves <project>_default behind',
       },
       {
         name: 'cpbadbuild',
         what: 'a build context that does not exist',
         yaml: `services:\n  web:\n    build: ./no-such-dir\n`,
         error: /unable to prepare context: path ".*no-such-dir" not found/,
-        todo: 'src/compose/engine/converge.ts (c-engine) makes the networks and volumes before ensureImages, so a failed build leaves <project>_default behind',
       },
     ];
     for (const c of cases) {

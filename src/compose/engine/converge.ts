@@ -69,9 +69,10 @@ export async function converge(ctx: ComposeContext, project: ComposeProject, opt
     );
   }
 
+  // Images first, as docker compose's create: a missing image or a failed build leaves no network or volume.
+  const imageIds = await ensureImages(ctx, project, services, opts.images ?? {});
   await ensureNetworks(ctx, project, usedNetworks(project, services));
   await ensureVolumes(ctx, project);
-  const imageIds = await ensureImages(ctx, project, services, opts.images ?? {});
 
   const created = new Set<string>();
   const recreated = new Set<string>();
