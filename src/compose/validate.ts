@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ComposeError } from './errors.js';
 
 let compiled: ValidateFunction | undefined;
@@ -21,6 +21,8 @@ function validator(): ValidateFunction {
   const schema = JSON.parse(readFileSync(new URL('./schema/compose-spec.json', schemaBase()), 'utf8')) as Record<string, unknown>;
   // The schema names draft-07 by an https URL ajv does not know; draft-07 is ajv's default anyway.
   delete schema.$schema;
+  // ajv itself is loaded only here: with the precompiled validator a command never pays for it.
+  const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
   const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
   compiled = ajv.compile(schema);
   return compiled;
