@@ -1,6 +1,6 @@
 import { promises as fs, existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Container } from './model.js';
+import { ZERO_TIME, type Container } from './model.js';
 import type { LayerStore } from '../layers/store.js';
 import { mountFilesystem, mountOverlay, unmount } from '../layers/mount.js';
 import { chownToRoot, makeTraversable, rootPair, type IdentityMapping } from '../runtime/userns.js';
@@ -207,7 +207,11 @@ export class ContainerRunner {
     const p = this.paths(c.id);
     const trace = opts.trace ?? stepTrace('', '');
     try {
-      await this.teardown(c.id); // anything left from a previous run
+      // Anything left from a previous run. A container that never started and has no bundle has
+      // nothing to tear down (a start that failed half-way tore down itself; one interrupted by a
+      // daemon crash left its bundle): skipping saves ~15 file operations per first start.
+      const neverRan = c.state.StartedAt === ZERO_TIME && !existsSync(p.bundle);
+      if (!neverRan) await this.teardown(c.id);
       trace.mark('teardown leftovers');
       await fs.mkdir(p.bundle, { recursive: true, mode: 0o700 });
       if (this.idMapping) await makeTraversable(p.bundle, this.idMapping);
