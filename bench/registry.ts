@@ -3,7 +3,8 @@
  * incompressible data in 8 layers is loaded (POST /images/load, untimed), tagged, pushed to a fresh
  * local docker-registry (Distribution 2.8), removed, pulled back, and pulled a second time while held.
  * Run: `make bench-registry` (as root). Berth: BERTH_HOST, else a berthd the bench starts itself.
- * Reference: REF_DOCKER_HOST (a dockerd on its own socket and data root); without it, no ratios.
+ * Reference: REF_DOCKER_HOST (a dockerd on its own socket and data root); without it, a dockerd the bench
+ * starts itself when Debian's docker.io is installed (BENCH_NO_REF=1: none, no ratios).
  * REF_DOCKER_PID (dockerd's pid), when given, adds dockerd's CPU time per pull beside berthd's.
  * BENCH_RUNS (default 3) runs alternate between the engines; medians are printed.
  * BENCH_LAYERS / BENCH_LAYER_MB change the image (default 8 x 25 MB). BERTH_TRACE_PULL=1 prints when each
@@ -19,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { TestDaemon } from '../test/integration/harness.js';
 import { startDistribution } from '../test/integration/registry-peers.js';
+import { referenceAvailable, startReferenceEngine, type ReferenceEngine } from '../test/integration/reference-dockerd.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAYERS = Number(process.env.BENCH_LAYERS ?? 8);
@@ -227,6 +229,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-registry-'));
   let berth: TestDaemon | undefined;
+  let ref: ReferenceEngine | undefined;
   try {
     process.stdout.write(`making a ${LAYERS} x ${LAYER_MB} MB image ... `);
     const { file, bytes } = await makeArchive(dir);
@@ -241,6 +244,11 @@ async function main(): Promise<void> {
       engines.push({ name: 'berth', host: berth.host, pid: (berth as unknown as { proc?: { pid?: number } }).proc?.pid });
     }
     if (process.env.REF_DOCKER_HOST) engines.push({ name: 'docker', host: process.env.REF_DOCKER_HOST, pid: Number(process.env.REF_DOCKER_PID) || undefined });
+    else if (!process.env.BENCH_NO_REF && referenceAvailable) {
+      // A dockerd of the bench's own (its own roots and socket, no bridge), as the build and compose benches do.
+      ref = await startReferenceEngine();
+      engines.push({ name: 'docker', host: ref.host });
+    }
 
     const samples = new Map<string, Sample[]>();
     const errors = new Map<string, string>();
@@ -265,6 +273,7 @@ async function main(): Promise<void> {
     for (const l of (berth?.logs ?? '').split('\n').filter((x) => x.includes('msg="pull trace"'))) console.log(l.replace(/^.*msg="pull trace" /, 'pull trace: '));
   } finally {
     await berth?.stop();
+    await ref?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
