@@ -44,17 +44,29 @@ export async function stopProject(ctx: ComposeContext, project: ComposeProject, 
   const graph = buildGraph(project, [], true);
   const wanted = services.length ? new Set(services) : undefined;
   const all = await projectContainers(ctx, project.name, { all: false });
-  await walkGraph(
+  await forEachServiceContainer(ctx, graph, all, wanted, true, (c) => stopContainer(ctx, c, timeout));
+}
+
+/** Runs `op` on the containers of each wanted service, service by service along the depends_on graph (dependents first with `reverse`). */
+function forEachServiceContainer(
+  ctx: ComposeContext,
+  graph: ReturnType<typeof buildGraph>,
+  all: ContainerSummary[],
+  wanted: Set<string> | undefined,
+  reverse: boolean,
+  op: (c: ContainerSummary) => Promise<void>,
+): Promise<void> {
+  return walkGraph(
     graph,
     async (name) => {
       if (wanted && !wanted.has(name)) return;
       await forEachLimited(
         all.filter((c) => serviceOf(c) === name),
         ctx.parallel,
-        (c) => stopContainer(ctx, c, timeout),
+        op,
       );
     },
-    { parallel: ctx.parallel, reverse: true },
+    { parallel: ctx.parallel, reverse },
   );
 }
 
@@ -67,28 +79,17 @@ export async function restartProject(ctx: ComposeContext, project: ComposeProjec
     for (const s of [...wanted]) for (const [name, svc] of Object.entries(project.services)) if (svc.depends_on?.[s]) wanted.add(name);
   }
   const all = await projectContainers(ctx, project.name, { all: true, oneoff: false });
-  await walkGraph(
-    graph,
-    async (name) => {
-      if (wanted && !wanted.has(name)) return;
-      await forEachLimited(
-        all.filter((c) => serviceOf(c) === name),
-        ctx.parallel,
-        async (c) => {
-          const id = containerEventId(canonicalName(c));
-          ctx.progress.event({ id, status: 'Restarting' });
-          try {
-            await ctx.client.request('POST', `/containers/${c.Id}/restart`, { query: { t: timeout } }).then((r) => r.resume());
-          } catch (err) {
-            ctx.progress.event({ id, status: 'Error', text: errorText(err), error: true });
-            throw err;
-          }
-          ctx.progress.event({ id, status: 'Started', done: true });
-        },
-      );
-    },
-    { parallel: ctx.parallel },
-  );
+  await forEachServiceContainer(ctx, graph, all, wanted, false, async (c) => {
+    const id = containerEventId(canonicalName(c));
+    ctx.progress.event({ id, status: 'Restarting' });
+    try {
+      await ctx.client.request('POST', `/containers/${c.Id}/restart`, { query: { t: timeout } }).then((r) => r.resume());
+    } catch (err) {
+      ctx.progress.event({ id, status: 'Error', text: errorText(err), error: true });
+      throw err;
+    }
+    ctx.progress.event({ id, status: 'Started', done: true });
+  });
 }
 
 export interface DownOptions {
@@ -118,22 +119,14 @@ export async function downProject(ctx: ComposeContext, project: ComposeProject, 
   }
   const wanted = opts.services?.length ? new Set(opts.services) : undefined;
   const anonymous = new Set<string>();
-  const stopAndRemove = (list: ContainerSummary[]) =>
-    forEachLimited(list, ctx.parallel, async (c) => {
-      if (opts.volumes) for (const v of await anonymousVolumes(ctx, c, project)) anonymous.add(v);
-      await stopContainer(ctx, c, opts.timeout);
-      await removeContainer(ctx, c, { volumes: !!opts.volumes });
-    });
-  await walkGraph(
-    graph,
-    async (name) => {
-      if (wanted && !wanted.has(name)) return;
-      await stopAndRemove(all.filter((c) => serviceOf(c) === name));
-    },
-    { parallel: ctx.parallel, reverse: true },
-  );
+  const stopAndRemove = async (c: ContainerSummary) => {
+    if (opts.volumes) for (const v of await anonymousVolumes(ctx, c, project)) anonymous.add(v);
+    await stopContainer(ctx, c, opts.timeout);
+    await removeContainer(ctx, c, { volumes: !!opts.volumes });
+  };
+  await forEachServiceContainer(ctx, graph, all, wanted, true, stopAndRemove);
   // Containers of services not in the graph: orphans (with --remove-orphans) and disabled profiles.
-  if (!wanted) await stopAndRemove(all.filter((c) => !graph.deps.has(serviceOf(c))));
+  if (!wanted) await forEachLimited(all.filter((c) => !graph.deps.has(serviceOf(c))), ctx.parallel, stopAndRemove);
   if (wanted) return;
 
   for (const net of Object.values(project.networks)) {

@@ -45,7 +45,7 @@ export interface ComposeContext {
   parallel?: number;
   /**
    * The X-Registry-Auth header for pulling or pushing `image` (the CLI's credentials); absent:
-   * anonymous. See image-commands.ts's withRegistryAuth.
+   * anonymous. composeContext (project-options.ts) sets it from the CLI's credentials.
    */
   registryAuth?(image: string): Promise<string>;
 }

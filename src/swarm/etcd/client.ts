@@ -418,12 +418,17 @@ export class EtcdClient {
   // ---- transport
 
   /** POST a JSON body to a unary gateway path, trying the endpoints in turn on connection failures. */
-  private async call(path: string, body: Json): Promise<Json> {
+  private call(path: string, body: Json): Promise<Json> {
+    return this.failover((base) => this.once(new URL(path, base), body));
+  }
+
+  /** Runs `attempt` against each endpoint in turn, from the last one that answered, while connections fail. */
+  private async failover<T>(attempt: (endpoint: URL) => Promise<T>): Promise<T> {
     let lastErr: Error | undefined;
     for (let tried = 0; tried < this.endpoints.length; tried++) {
       const index = (this.current + tried) % this.endpoints.length;
       try {
-        const r = await this.once(new URL(path, this.endpoints[index]!), body);
+        const r = await attempt(this.endpoints[index]!);
         this.current = index;
         return r;
       } catch (err) {
@@ -456,24 +461,8 @@ export class EtcdClient {
   }
 
   /** POST to a streaming path; resolves with the first `count` messages, then ends the stream. */
-  private async stream(path: string, body: Json, count: number): Promise<Json[]> {
-    let lastErr: Error | undefined;
-    for (let tried = 0; tried < this.endpoints.length; tried++) {
-      const index = (this.current + tried) % this.endpoints.length;
-      try {
-        const got = await this.streamOnce(new URL(path, this.endpoints[index]!), body, count);
-        this.current = index;
-        return got;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (!(err instanceof EtcdError) && code && RETRYABLE.has(code)) {
-          lastErr = err as Error;
-          continue;
-        }
-        throw err;
-      }
-    }
-    throw new EtcdError(`no etcd endpoint answered (${this.opts.endpoints.join(', ')}): ${lastErr?.message ?? 'unknown error'}`, 14);
+  private stream(path: string, body: Json, count: number): Promise<Json[]> {
+    return this.failover((base) => this.streamOnce(new URL(path, base), body, count));
   }
 
   private streamOnce(url: URL, body: Json, count: number): Promise<Json[]> {

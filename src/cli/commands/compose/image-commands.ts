@@ -10,24 +10,8 @@ import { buildProject, pullProject, pushProject } from '../../../compose/engine/
 import { watchProject } from '../../../compose/engine/watch.js';
 import { converge, startServices } from '../../../compose/engine/index.js';
 import type { ComposeProject } from '../../../compose/index.js';
-import { composeContext, loadComposeProject } from './project-options.js';
+import { composeContext, loadComposeProject, withProgress } from './project-options.js';
 import { buildArgsParam } from '../build.js';
-import { parseNormalizedNamed } from '../../reference.js';
-import { registryAuthHeader } from '../registry-auth.js';
-
-/** The compose context with the CLI's registry credentials for pulls and pushes. */
-export function withRegistryAuth(ctx: ComposeContext, cli: Cli): ComposeContext {
-  return {
-    ...ctx,
-    registryAuth: async (image: string) => {
-      try {
-        return await registryAuthHeader(cli, parseNormalizedNamed(image));
-      } catch {
-        return 'e30=';
-      }
-    },
-  };
-}
 
 /** The named services and, transitively, what they depend on (none named: all of them). */
 export function withDependencies(project: ComposeProject, names: string[]): string[] {
@@ -74,11 +58,11 @@ const buildCommand: CommandDef = {
     }
     const project = loadComposeProject(inv, cli, inv.args);
     const quiet = f.bool('quiet');
-    const base = withRegistryAuth(composeContext(inv, cli), cli);
+    const base = composeContext(inv, cli);
     // -q: docker compose's quiet display, nothing on either stream but errors.
     const ctx: ComposeContext = quiet ? { ...base, progress: { event: () => undefined, log: () => undefined, close: () => base.progress.close() } } : base;
     const services = f.bool('with-dependencies') ? withDependencies(project, inv.args) : inv.args;
-    try {
+    await withProgress(ctx, async () => {
       await buildProject(ctx, project, services, {
         noCache: f.bool('no-cache'),
         pull: f.bool('pull'),
@@ -88,9 +72,7 @@ const buildCommand: CommandDef = {
         log: (line) => cli.out.write(line + '\n'),
       });
       if (f.bool('push')) await pushProject(ctx, project, services, { quiet });
-    } finally {
-      ctx.progress.close();
-    }
+    });
   },
 };
 
@@ -110,18 +92,16 @@ const pullCommand: CommandDef = {
     const f = inv.flags;
     if (f.changed('no-parallel')) cli.err.write("option '--no-parallel' is DEPRECATED and will be ignored.\n");
     const project = loadComposeProject(inv, cli, inv.args);
-    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
+    const ctx = composeContext(inv, cli);
     const services = f.bool('include-deps') ? withDependencies(project, inv.args) : inv.args;
-    try {
-      await pullProject(ctx, project, services, {
+    await withProgress(ctx, () =>
+      pullProject(ctx, project, services, {
         quiet: f.bool('quiet'),
         ignoreFailures: f.bool('ignore-pull-failures'),
         ignoreBuildable: f.bool('ignore-buildable'),
         policy: f.string('policy') || undefined,
-      });
-    } finally {
-      ctx.progress.close();
-    }
+      }),
+    );
   },
 };
 
@@ -137,13 +117,11 @@ const pushCommand: CommandDef = {
   run: async (inv, cli) => {
     const f = inv.flags;
     const project = loadComposeProject(inv, cli, inv.args);
-    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
+    const ctx = composeContext(inv, cli);
     const services = f.bool('include-deps') ? withDependencies(project, inv.args) : inv.args;
-    try {
-      await pushProject(ctx, project, services, { quiet: f.bool('quiet'), ignoreFailures: f.bool('ignore-push-failures') });
-    } finally {
-      ctx.progress.close();
-    }
+    await withProgress(ctx, () =>
+      pushProject(ctx, project, services, { quiet: f.bool('quiet'), ignoreFailures: f.bool('ignore-push-failures') }),
+    );
   },
 };
 
@@ -175,7 +153,7 @@ const watchCommand: CommandDef = {
   run: async (inv, cli) => {
     const f = inv.flags;
     const project = loadComposeProject(inv, cli, inv.args);
-    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
+    const ctx = composeContext(inv, cli);
     const { signal, dispose } = interruptSignal(cli, ctx);
     const watchLog = (line: string) => cli.out.write(` ⦿ ${line}\n`);
     try {

@@ -5,7 +5,7 @@
 import type { CommandDef, FlagDef, Invocation } from '../../args.js';
 import type { Cli } from '../../streams.js';
 import { CliError } from '../../errors.js';
-import { composeContext, loadComposeProject } from './project-options.js';
+import { composeContext, loadComposeProject, withProgress } from './project-options.js';
 import { converge, startServices, type ConvergeOptions } from '../../../compose/engine/converge.js';
 import { graphServices } from '../../../compose/engine/graph.js';
 import { downByName, downProject, restartProject, startProject, stopProject } from '../../../compose/engine/lifecycle.js';
@@ -13,7 +13,6 @@ import { attachProject, killProject, waitForProject } from '../../../compose/eng
 import type { RecreateStrategy } from '../../../compose/engine/plan.js';
 import type { ComposeContext } from '../../../compose/engine/types.js';
 import { upLogConsumer } from './log-printer.js';
-import { withRegistryAuth } from './image-commands.js';
 import { watchProject } from '../../../compose/engine/watch.js';
 
 const timeoutFlag = (usage: string): FlagDef => ({ name: 'timeout', short: 't', type: 'int', usage });
@@ -82,11 +81,7 @@ function refuseDryRun(inv: Invocation): void {
 async function withContext<T>(inv: Invocation, cli: Cli, fn: (ctx: ComposeContext) => Promise<T>): Promise<T> {
   refuseDryRun(inv);
   const ctx = composeContext(inv, cli);
-  try {
-    return await fn(ctx);
-  } finally {
-    ctx.progress.close();
-  }
+  return withProgress(ctx, () => fn(ctx));
 }
 
 const upCommand: CommandDef = {
@@ -143,7 +138,7 @@ const upCommand: CommandDef = {
     const project = loadComposeProject(inv, cli, inv.args);
     if (exitCodeFrom && !project.services[exitCodeFrom]) throw new CliError(`exit-code-from: no such service: ${exitCodeFrom}`);
     const controller = new AbortController();
-    const ctx = withRegistryAuth(composeContext(inv, cli), cli);
+    const ctx = composeContext(inv, cli);
     ctx.signal = controller.signal;
     let interrupts = 0;
     let attached = false;
@@ -197,7 +192,7 @@ const createCommand: CommandDef = {
   run: async (inv, cli) => {
     const opts = convergeOptions(inv, cli);
     const project = loadComposeProject(inv, cli, inv.args);
-    await withContext(inv, cli, (ctx) => converge(withRegistryAuth(ctx, cli), project, opts));
+    await withContext(inv, cli, (ctx) => converge(ctx, project, opts));
   },
 };
 

@@ -8,6 +8,8 @@ import type { Cli } from '../../streams.js';
 import { loadProject, type ComposeProject, type LoadOptions } from '../../../compose/index.js';
 import type { ComposeContext } from '../../../compose/engine/types.js';
 import { createProgress } from '../../../compose/engine/progress.js';
+import { parseNormalizedNamed } from '../../reference.js';
+import { registryAuthHeader } from '../registry-auth.js';
 
 export const composeFlags: FlagDef[] = [
   { name: 'file', short: 'f', type: 'list', valueName: 'stringArray', usage: 'Compose configuration files' },
@@ -79,5 +81,27 @@ export function composeContext(inv: Invocation, cli: Cli): ComposeContext {
   const f = inv.flags;
   const progress = createProgress(f.string('progress'), cli.err, { ansi: f.string('ansi'), env: cli.env });
   const parallel = f.int('parallel') > 0 ? f.int('parallel') : Number(cli.env.COMPOSE_PARALLEL_LIMIT) || undefined;
-  return { client: cli.client(), progress, warn: (m) => cli.err.write(`WARN[0000] ${m}\n`), parallel };
+  return {
+    client: cli.client(),
+    progress,
+    warn: (m) => cli.err.write(`WARN[0000] ${m}\n`),
+    parallel,
+    // The CLI's registry credentials for every pull and push the command makes (anonymous when none).
+    registryAuth: async (image: string) => {
+      try {
+        return await registryAuthHeader(cli, parseNormalizedNamed(image));
+      } catch {
+        return 'e30=';
+      }
+    },
+  };
+}
+
+/** Runs `fn`; the progress display is closed however it ends. */
+export async function withProgress<T>(ctx: ComposeContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    ctx.progress.close();
+  }
 }

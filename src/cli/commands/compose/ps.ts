@@ -10,6 +10,7 @@ import { FORMAT_HELP } from '../../help.js';
 import { ellipsis, goQuote, truncateId } from '../../text.js';
 import { humanSizeWithPrecision, timeAgo } from '../../units.js';
 import { isDefaultTable, renderRows } from '../common.js';
+import { CONTAINER_HEADERS } from '../object-rows.js';
 import { LABEL } from '../../../compose/engine/labels.js';
 import { composeContext, projectOrName } from './project-options.js';
 import { canonicalName, projectContainers, serviceOf, type ContainerSummary } from './project-containers.js';
@@ -17,24 +18,9 @@ import { assertServices } from './targets.js';
 
 const DEFAULT_TABLE = 'table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}';
 
-export const PS_HEADERS: Record<string, string> = {
-  ID: 'CONTAINER ID',
-  Name: 'NAME',
-  Project: 'PROJECT',
-  Service: 'SERVICE',
-  Image: 'IMAGE',
-  Command: 'COMMAND',
-  CreatedAt: 'CREATED AT',
-  RunningFor: 'CREATED',
-  Ports: 'PORTS',
-  State: 'STATE',
-  Status: 'STATUS',
-  Size: 'SIZE',
-  Labels: 'LABELS',
-  Mounts: 'MOUNTS',
-  LocalVolumes: 'LOCAL VOLUMES',
-  Networks: 'NETWORKS',
-};
+/** `docker ps`'s column titles, with NAME, PROJECT and SERVICE for NAMES (and no PLATFORM), as docker compose's. */
+const { Names: _names, Platform: _platform, ...containerHeaders } = CONTAINER_HEADERS;
+export const PS_HEADERS: Record<string, string> = { ...containerHeaders, Name: 'NAME', Project: 'PROJECT', Service: 'SERVICE' };
 
 /** A container as `compose ps` knows it: the list entry plus health and exit code from inspect. */
 export interface PsContainer extends ContainerSummary {
