@@ -37,6 +37,10 @@ test('a translated service is created, connected, injected, started and inspects
   mkdirSync(path.join(projectDir, 'site'), { recursive: true });
   writeFileSync(path.join(projectDir, 'site', 'index.html'), 'hello');
   writeFileSync(path.join(projectDir, 'pw.txt'), 's3cret');
+  // Both subnets explicit: a daemon-chosen /16 for one could cover the other's random /24 (a 403 overlap).
+  const backSubnet = freeSubnet24();
+  let frontSubnet = freeSubnet24();
+  while (frontSubnet === backSubnet) frontSubnet = freeSubnet24();
   writeFileSync(
     path.join(projectDir, 'compose.yaml'),
     [
@@ -55,7 +59,7 @@ test('a translated service is created, connected, injected, started and inspects
       'volumes: {data: {}}',
       'secrets: {pw: {file: ./pw.txt}}',
       'configs: {motd: {content: "welcome"}}',
-      `networks: {front: {}, back: {ipam: {config: [{subnet: ${freeSubnet24()}}]}}}`,
+      `networks: {front: {ipam: {config: [{subnet: ${frontSubnet}}]}}, back: {ipam: {config: [{subnet: ${backSubnet}}]}}}`,
     ].join('\n'),
   );
   const project = loadProject({ workingDir: projectDir, env: {} });
