@@ -65,6 +65,7 @@ export interface LeaderDuties {
 
 export interface LeaderContext {
   store: SwarmStore;
+  allocator: TaskAllocator;
   /** Which nodes are alive right now, from the dispatcher's heartbeats (changes are also written to node Status). */
   nodeStates(): Map<string, NodeState>;
 }
@@ -128,3 +129,16 @@ export const etcdKey = (kind: keyof SwarmStore, id = ''): string => `${ETCD_PREF
 export const LEADER_KEY = `${ETCD_PREFIX}leader`;
 /** `<HEARTBEAT_PREFIX><nodeId>`: bound to a lease of a few heartbeat periods, refreshed by the dispatcher. */
 export const HEARTBEAT_PREFIX = `${ETCD_PREFIX}heartbeat/`;
+
+// ---------------------------------------------------------------- allocation (leader side)
+
+/**
+ * Network resources of tasks, on the store (services/allocator.ts implements it; orchestrator/ calls it).
+ * Service VIPs and published ports are allocated when a service is created or updated (services/).
+ */
+export interface TaskAllocator {
+  /** Fills NetworksAttachments (one address per network of the task's spec, plus ingress when the service publishes ingress ports). */
+  allocateTask(task: Task): Promise<Task>;
+  /** Frees the task's addresses (the task is being deleted). */
+  releaseTask(task: Task): Promise<void>;
+}
