@@ -25,6 +25,9 @@ import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { nodeRoutes } from '../api/routes/nodes.js';
+import { NOT_A_MANAGER } from '../api/routes/swarm.js';
+import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
 import { BuildService } from '../build/service.js';
@@ -134,6 +137,8 @@ export class Daemon {
     volumeRoutes(router, { volumes });
     pluginRoutes(router);
     networkRoutes(router, { networks, containers });
+    // Until the swarm manager is wired in, no node is a manager.
+    nodeRoutes(router, { managerStore: () => { throw unavailable(NOT_A_MANAGER); } });
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
