@@ -86,7 +86,8 @@ test('a node view has its tasks that matter, every network and node, the service
     ],
   };
   const view = buildNodeView('n1', snapshot);
-  assert.deepEqual(ids(view.tasks), ['assigned', 'job-done', 'removing', 'run', 'stopping']);
+  // Every task that reached the node, until the orchestrator deletes it (the agent keeps ended tasks' containers).
+  assert.deepEqual(ids(view.tasks), ['assigned', 'failed-old', 'job-done', 'removing', 'run', 'stopped', 'stopping']);
   assert.deepEqual(ids(view.networks), ['net1']);
   assert.deepEqual(view.nodes, [{ ID: 'n1', Addr: '127.0.0.1', State: 'ready' }, { ID: 'n2', Addr: '127.0.0.2', State: 'down' }]);
   assert.deepEqual(view.ingress, { NetworkID: 'ing', Address: '10.0.0.5/24' });

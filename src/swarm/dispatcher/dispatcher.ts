@@ -10,7 +10,7 @@ import { isKind, messageOf, notFound } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import type { Liveness } from './liveness.js';
 import { StoreMirror } from './mirror.js';
-import { buildNodeView, sharedView, stateIndex } from './view.js';
+import { buildNodeView, sharedSignature, sharedView, stateIndex, viewSignature } from './view.js';
 
 export interface DispatcherOptions {
   store: SwarmStore;
@@ -24,7 +24,7 @@ export type TaskUpdate = { taskId: string; status: TaskStatus };
 interface Subscriber {
   nodeId: string;
   onView: (view: NodeView) => void;
-  /** The last view this subscriber got (JSON), so only changes are pushed. */
+  /** The signature of the last view this subscriber got, so only changes are pushed. */
   last?: string;
 }
 
@@ -57,8 +57,10 @@ export class Dispatcher {
     const sub: Subscriber = { nodeId, onView };
     this.subscribers.add(sub);
     if (this.mirror.isReady) {
-      const view = this.view(nodeId);
-      this.deliver(sub, view, JSON.stringify(view));
+      const snapshot = this.mirror.snapshot();
+      const shared = sharedView(snapshot);
+      const view = buildNodeView(nodeId, snapshot, shared);
+      this.deliver(sub, view, viewSignature(view, sharedSignature(shared)));
     }
     return () => void this.subscribers.delete(sub);
   }
@@ -115,20 +117,21 @@ export class Dispatcher {
     if (!this.subscribers.size || !this.mirror.isReady) return;
     const snapshot = this.mirror.snapshot();
     const shared = sharedView(snapshot);
-    const views = new Map<string, { view: NodeView; json: string }>();
+    const sharedSig = sharedSignature(shared);
+    const views = new Map<string, { view: NodeView; signature: string }>();
     for (const sub of [...this.subscribers]) {
       let v = views.get(sub.nodeId);
       if (!v) {
         const view = buildNodeView(sub.nodeId, snapshot, shared);
-        v = { view, json: JSON.stringify(view) };
+        v = { view, signature: viewSignature(view, sharedSig) };
         views.set(sub.nodeId, v);
       }
-      if (v.json !== sub.last) this.deliver(sub, v.view, v.json);
+      if (v.signature !== sub.last) this.deliver(sub, v.view, v.signature);
     }
   }
 
-  private deliver(sub: Subscriber, view: NodeView, json: string): void {
-    sub.last = json;
+  private deliver(sub: Subscriber, view: NodeView, signature: string): void {
+    sub.last = signature;
     try {
       sub.onView(view);
     } catch (err) {

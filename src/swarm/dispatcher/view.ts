@@ -16,19 +16,15 @@ export const stateIndex = (s: TaskState): number => TASK_STATE_ORDER.indexOf(s);
 
 const ASSIGNED = stateIndex('assigned');
 const RUNNING = stateIndex('running');
-const COMPLETE = stateIndex('complete');
 
 /**
  * Whether a task belongs in its node's view: it reached the node (assigned or later: before that it may
- * not fit the node), and it should run or complete there, or it should stop and has not yet been seen
- * stopping (the agent must stop it and report).
+ * not fit the node). As swarmkit's dispatcher, every such task stays in the view until the orchestrator
+ * deletes it: the agent runs it, stops it when its desired state moved on, and keeps the container of a
+ * task that ended (its logs, `ps -a`) until the task is reaped (TaskHistoryRetentionLimit).
  */
 export function taskMattersToNode(t: Task): boolean {
-  const observed = stateIndex(t.Status.State);
-  if (observed < ASSIGNED) return false;
-  const desired = stateIndex(t.DesiredState);
-  if (desired <= COMPLETE) return true;
-  return observed < desired;
+  return stateIndex(t.Status.State) >= ASSIGNED;
 }
 
 /** The service's endpoints: VIPs, published ports, aliases per network and its running tasks' addresses. */
@@ -94,4 +90,16 @@ export function buildNodeView(nodeId: string, s: ClusterSnapshot, shared: Shared
     endpoints: shared.endpoints,
     ...(node?.BerthIngress ? { ingress: { NetworkID: node.BerthIngress.NetworkID, Address: node.BerthIngress.Address } } : {}),
   };
+}
+
+/**
+ * A short string that changes whenever the view does (objects are identified by their store revision),
+ * so deciding whether to push costs no serialization of the whole view.
+ */
+export function sharedSignature(shared: SharedView): string {
+  return JSON.stringify([shared.networks.map((n) => `${n.ID}@${n.Version.Index}`), shared.nodes, shared.endpoints]);
+}
+
+export function viewSignature(view: NodeView, shared: string): string {
+  return `${shared}|${view.tasks.map((t) => `${t.ID}@${t.Version.Index}`).join(',')}|${view.ingress ? `${view.ingress.NetworkID}/${view.ingress.Address}` : ''}`;
 }
