@@ -17,6 +17,8 @@ export interface DispatcherOptions {
   liveness: Liveness;
   /** Store changes within this window make one recomputation (default 20 ms). */
   debounceMs?: number;
+  /** Full re-reads of the store behind the watch: the first after firstMs, then every everyMs (defaults 1 s, 15 s). */
+  resync?: { firstMs: number; everyMs: number };
 }
 
 export type TaskUpdate = { taskId: string; status: TaskStatus };
@@ -35,7 +37,7 @@ export class Dispatcher {
   private started = false;
 
   constructor(private readonly o: DispatcherOptions) {
-    this.mirror = new StoreMirror(o.store, () => this.schedule());
+    this.mirror = new StoreMirror(o.store, () => this.schedule(), o.resync);
   }
 
   async start(): Promise<void> {

@@ -17,6 +17,8 @@ export interface NodeWatcherOptions {
   liveness: Liveness;
   /** How long a node not yet heard from stays `unknown` before it is down (default: the lease, 3 s). */
   graceMs?: number;
+  /** How often the nodes are read again, for what the watch missed (default 5 s). */
+  rereadMs?: number;
 }
 
 export class NodeWatcher {
@@ -26,6 +28,7 @@ export class NodeWatcher {
   private stopNodes?: () => void;
   private alive = new Set<string>();
   private running = false;
+  private rereadTimer: NodeJS.Timeout | undefined;
   /** Writes to one node's status happen one at a time, in the order of the changes. */
   private readonly writes = new Map<string, Promise<void>>();
 
@@ -50,10 +53,24 @@ export class NodeWatcher {
     listed = true;
     for (const n of nodes) this.track(n);
     for (const e of pendingNodeEvents) this.onNodeEvent(e.type, e.node);
+    this.rereadTimer = setInterval(() => void this.reread(), this.o.rereadMs ?? 5000);
+    this.rereadTimer.unref();
+  }
+
+  /** Nodes the watch did not tell about (a gap while it resumed): tracked, corrected or forgotten. */
+  private async reread(): Promise<void> {
+    const nodes = await this.o.store.nodes.list().catch(() => undefined);
+    if (!nodes || !this.running) return;
+    const ids = new Set(nodes.map((n) => n.ID));
+    for (const n of nodes) this.onNodeEvent('put', n);
+    for (const id of [...this.states.keys()]) {
+      if (!ids.has(id) && !this.writes.has(id)) this.onNodeEvent('delete', { ID: id } as SwarmNode);
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.rereadTimer);
     this.livenessWatch?.stop();
     this.stopNodes?.();
     for (const t of this.graceTimers.values()) clearTimeout(t);
