@@ -1,5 +1,12 @@
-import { test } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { EtcdMember } from '../../src/swarm/etcd/member.js';
+import { EtcdClient } from '../../src/swarm/etcd/client.js';
+import { findExecutable } from '../../src/lib/which.js';
 import { memorySwarmStore } from '../../src/swarm/store/memory.js';
 import type { NodeView, SwarmStore } from '../../src/swarm/contracts.js';
 import { HEARTBEAT_PREFIX } from '../../src/swarm/contracts.js';
@@ -275,6 +282,68 @@ test('etcd liveness: one lease per node, renewed; a new lease and key when it la
   assert.ok(calls.includes('revoke 2') && calls.includes(`delete ${HEARTBEAT_PREFIX}n1`));
   w.stop();
   live.close();
+});
+
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, address, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('heartbeats on a real etcd member', { skip: findExecutable('etcd') ? false : 'etcd not installed (etcd-server)' }, () => {
+  let root = '';
+  let member: EtcdMember | undefined;
+  const clients: EtcdClient[] = [];
+
+  before(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-dispatcher-'));
+    const address = '127.0.0.23';
+    const peerPort = await freePort(address);
+    const clientPort = await freePort(address);
+    member = new EtcdMember({ name: 'd1', root, address, peerPort, clientPort, initialCluster: [{ name: 'd1', peerUrl: `http://${address}:${peerPort}` }], clusterState: 'new' });
+    await member.start();
+    for (let i = 0; i < 2; i++) clients.push(new EtcdClient({ endpoints: [member.clientUrl], timeoutMs: 2_000 }));
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await member?.stop();
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  test('beats through either manager keep a node ready; it is down once they stop for a lease', async () => {
+    const store = memorySwarmStore();
+    await store.nodes.create(node('w1', { state: 'unknown' }));
+    const managerA = etcdLiveness(clients[0]!);
+    const managerB = etcdLiveness(clients[1]!);
+    const watcher = new NodeWatcher({ store, liveness: managerB, graceMs: 5000 });
+    await watcher.start();
+    try {
+      await managerA.beat('w1');
+      await until('w1 ready', async () => (await store.nodes.get('w1'))!.Status.State === 'ready', 3000);
+      // The agent fails over to the other manager: its beats keep the node alive past A's lease.
+      const started = Date.now();
+      while (Date.now() - started < 4000) {
+        await managerB.beat('w1');
+        await sleep(500);
+      }
+      assert.equal((await store.nodes.get('w1'))!.Status.State, 'ready');
+      const stoppedAt = Date.now();
+      await until('w1 down', async () => (await store.nodes.get('w1'))!.Status.State === 'down', 8000);
+      const after = Date.now() - stoppedAt;
+      assert.ok(after >= 2000, `down only once the lease lapsed (${after} ms)`);
+      assert.equal((await store.nodes.get('w1'))!.Status.Message, 'heartbeat failure');
+    } finally {
+      await watcher.stop();
+      managerA.close();
+      managerB.close();
+    }
+  });
 });
 
 // ---------------------------------------------------------------- channels
