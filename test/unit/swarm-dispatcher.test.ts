@@ -398,7 +398,10 @@ function loopback(nodeId: string): { server: DispatcherServer; client: Dispatche
         const ac = new AbortController();
         open.add(ac);
         streams.get(path)!(req({}), (m) => onMessage(JSON.parse(JSON.stringify(m))), ac.signal).then(
-          () => ac.signal.reason === 'broken' && onEnd(new Error('connection reset')),
+          () => {
+            if (ac.signal.reason === 'broken') onEnd(new Error('connection reset'));
+            else if (!ac.signal.aborted) onEnd(); // the server ended the stream
+          },
           (e: Error) => onEnd(e),
         );
         return { close: () => { open.delete(ac); ac.abort('closed'); } };
@@ -435,6 +438,33 @@ test('the remote channel over the dispatcher routes: views, reports, heartbeats,
     stop();
   } finally {
     d.stop();
+    liveness.close();
+  }
+});
+
+test('a dispatcher that stops ends its sessions; without one the routes answer 503; the agent comes back to the next', async () => {
+  const store = await seeded();
+  const liveness = memoryLiveness();
+  let current: Dispatcher | undefined = new Dispatcher({ store, liveness, debounceMs: 5 });
+  await current.start();
+  const net = loopback('n1');
+  registerDispatcherRoutes(net.server, () => current);
+  const channel = remoteAgentChannel(net.client, 'n1', { heartbeatMs: 1000, minBackoffMs: 20, maxBackoffMs: 40, reportAttempts: 1 });
+  const views: NodeView[] = [];
+  const stop = channel.watch((v) => views.push(v));
+  try {
+    await until('the first view', () => views.length === 1);
+    current.stop();
+    current = undefined; // demoted: no dispatcher here for a while
+    await assert.rejects(channel.report([{ taskId: 'x', status: { Timestamp: now, State: 'running', Message: '' } }]), (e: unknown) => e instanceof BerthError && e.kind === 'Unavailable');
+    await until('the agent retried', () => net.calls.filter((c) => c === 'stream /dispatcher/session').length >= 3);
+    await store.tasks.create(task('t3', { node: 'n1' }));
+    current = new Dispatcher({ store, liveness, debounceMs: 5 });
+    await current.start();
+    await until('a view from the new dispatcher', () => views.at(-1)?.tasks.length === 1, 2000);
+  } finally {
+    stop();
+    current?.stop();
     liveness.close();
   }
 });

@@ -26,6 +26,8 @@ export type TaskUpdate = { taskId: string; status: TaskStatus };
 interface Subscriber {
   nodeId: string;
   onView: (view: NodeView) => void;
+  /** Called when the dispatcher stops (this manager is demoted or leaves): the session must end. */
+  onClose?: () => void;
   /** The signature of the last view this subscriber got, so only changes are pushed. */
   last?: string;
 }
@@ -51,12 +53,17 @@ export class Dispatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.mirror.stop();
+    const subs = [...this.subscribers];
     this.subscribers.clear();
+    for (const sub of subs) sub.onClose?.();
   }
 
-  /** Calls onView with the node's view now (once the dispatcher has read the store) and on every change. */
-  subscribe(nodeId: string, onView: (view: NodeView) => void): () => void {
-    const sub: Subscriber = { nodeId, onView };
+  /**
+   * Calls onView with the node's view now (once the dispatcher has read the store) and on every change;
+   * onClose when the dispatcher stops. Returns the unsubscribe function.
+   */
+  subscribe(nodeId: string, onView: (view: NodeView) => void, onClose?: () => void): () => void {
+    const sub: Subscriber = { nodeId, onView, ...(onClose ? { onClose } : {}) };
     this.subscribers.add(sub);
     if (this.mirror.isReady) {
       const snapshot = this.mirror.snapshot();
