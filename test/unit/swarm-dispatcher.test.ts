@@ -535,6 +535,15 @@ test('node update: whole spec at a version, dockerd errors, role changes through
   assert.deepEqual(roleChanges, [`${beta.ID} manager`]);
   await api.update('alpha', String(alpha.Version.Index), { ...alpha.Spec, Role: 'worker' });
   assert.deepEqual(roleChanges, [`${beta.ID} manager`, `${alpha.ID} worker`], 'with another manager, demoting is fine');
+  // Three managers, one of them down: demoting one of the two up would leave no quorum.
+  for (const [id, state] of [['q1', 'ready'], ['q2', 'ready'], ['q3', 'down']] as const) await store.nodes.create(node(id, { role: 'manager', state }));
+  await store.nodes.modify(beta.ID, (n) => ({ ...n, Spec: { ...n.Spec, Role: 'worker' } }));
+  const q1 = await api.inspect('q1');
+  await assert.rejects(api.update('q1', String(q1.Version.Index), { ...q1.Spec, Role: 'worker' }), {
+    message: "rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum",
+  });
+  const q3 = await api.inspect('q3');
+  await api.update('q3', String(q3.Version.Index), { ...q3.Spec, Role: 'worker' }); // the down one may go
 });
 
 test('node rm: never a manager, a node still up only with force; its unfinished tasks are orphaned', async () => {
