@@ -265,3 +265,25 @@ export async function list(root: string): Promise<string[]> {
   }
   return lines;
 }
+
+/** kill -9 of a node's berthd (a crash: its containers and any etcd member it runs are left as they are). */
+export async function killNode(c: DevCluster, name: string): Promise<void> {
+  const n = nodeNamed(c, name);
+  if (n.pid && processAlive(n.pid) && cmdline(n.pid).includes(n.socket)) process.kill(n.pid, 'SIGKILL');
+  for (let i = 0; i < 100 && n.pid && processAlive(n.pid); i++) await sleep(50);
+}
+
+/** Stops (SIGTERM) a node's berthd if it runs, then starts it again with the same roots. */
+export async function restartNode(c: DevCluster, name: string): Promise<void> {
+  const n = nodeNamed(c, name);
+  if (n.pid && cmdline(n.pid).includes(n.socket)) await stopProcess(n.pid, 15_000);
+  n.pid = startBerthd(c, n);
+  await writeCluster(c);
+  await waitReady(n);
+}
+
+function nodeNamed(c: DevCluster, name: string): DevNode {
+  const n = c.nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`no node ${name} in the cluster`);
+  return n;
+}
