@@ -166,9 +166,12 @@ function startBerthd(c: DevCluster, n: DevNode): number {
     // nsenter joins only the network namespace (`ip netns exec` would also remount /sys, hiding the
     // cgroup mount runc needs); setsid lets the daemon outlive this tool and its terminal. Both exec in
     // place, so the pid is berthd's. This module is the only one that runs nsenter.
+    // A UTS namespace of its own gives each node its own hostname (node1, ...), as separate machines
+    // have: swarm shows nodes by hostname and constraints select on it. sh only sets it and execs.
     const child = spawn(
       'nsenter',
-      [`--net=${path.join(ip.NETNS_DIR, n.netns)}`, '--', 'setsid', BERTHD, '--data-root', path.join(n.dir, 'data'), '--exec-root', path.join(n.dir, 'exec'),
+      [`--net=${path.join(ip.NETNS_DIR, n.netns)}`, '--', 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && exec setsid "$@"', n.name,
+        BERTHD, '--data-root', path.join(n.dir, 'data'), '--exec-root', path.join(n.dir, 'exec'),
         '-H', `unix://${n.socket}`, '--config-file', path.join(n.dir, 'daemon.json'), '--pidfile', path.join(n.dir, 'berthd.pid'),
         '--bridge', n.containerBridge, '--bip', c.nodeBip],
       { stdio: ['ignore', logFd, logFd] },
