@@ -25,6 +25,11 @@ import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { serviceRoutes } from '../api/routes/services.js';
+import { taskRoutes } from '../api/routes/tasks.js';
+import { ClusterNetworkApi, ServiceApi, TaskApi } from '../swarm/services/index.js';
+import type { SwarmStore } from '../swarm/contracts.js';
+import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
 import { BuildService } from '../build/service.js';
@@ -133,7 +138,17 @@ export class Daemon {
     containerFileRoutes(router, { containers });
     volumeRoutes(router, { volumes });
     pluginRoutes(router);
-    networkRoutes(router, { networks, containers });
+    // Swarm services, tasks and cluster networks (swarm/services/) on the manager's store; a node in no
+    // swarm answers as dockerd does (503 "not a swarm manager"). The manager part replaces swarmStore.
+    const swarmStore = (): SwarmStore => {
+      throw unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    };
+    const isManager = (): boolean => false;
+    const localNetworkName = (ref: string) => networks.tryResolve(ref)?.name;
+    serviceRoutes(router, { services: new ServiceApi({ store: swarmStore, localNetworkName }) });
+    taskRoutes(router, { tasks: new TaskApi(swarmStore) });
+    const clusterNetworks = new ClusterNetworkApi(swarmStore);
+    networkRoutes(router, { networks, containers, cluster: { manager: () => (isManager() ? clusterNetworks : undefined) } });
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));

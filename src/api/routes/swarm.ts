@@ -26,12 +26,13 @@ export function swarmRoutes(router: Router): void {
   router.get('/swarm/unlockkey', notManager);
   router.post('/swarm/update', notManager);
   router.post('/swarm/unlock', notManager);
-  for (const kind of ['nodes', 'services', 'tasks', 'secrets', 'configs']) {
+  // /services and /tasks are routes/services.ts and tasks.ts (they answer the same outside a swarm).
+  for (const kind of ['nodes', 'secrets', 'configs']) {
     router.get(`/${kind}`, notManager);
     router.get(`/${kind}/{id}`, notManager);
     router.delete(`/${kind}/{id}`, notManager);
     router.post(`/${kind}/{id}/update`, notManager);
-    if (kind !== 'nodes' && kind !== 'tasks') router.post(`/${kind}/create`, notManager);
+    if (kind !== 'nodes') router.post(`/${kind}/create`, notManager);
   }
   router.get('/services/{id}/logs', notManager);
   router.get('/tasks/{id}/logs', notManager);
