@@ -92,7 +92,7 @@ export class TestCluster {
   }
 
   /** What an agent reports: states only move forward. */
-  async report(taskId: string, state: TaskState, message = state): Promise<void> {
+  async report(taskId: string, state: TaskState, message: string = state): Promise<void> {
     await this.store.tasks.modify(taskId, (t) => ({ ...t, Status: { ...t.Status, State: state, Message: message, Timestamp: new Date().toISOString() } }));
   }
 
