@@ -29,6 +29,8 @@ import { serviceRoutes } from '../api/routes/services.js';
 import { taskRoutes } from '../api/routes/tasks.js';
 import { ClusterNetworkApi, ServiceApi, TaskApi } from '../swarm/services/index.js';
 import type { SwarmStore } from '../swarm/contracts.js';
+import { nodeRoutes } from '../api/routes/nodes.js';
+import { NOT_A_MANAGER } from '../api/routes/swarm.js';
 import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
@@ -149,6 +151,8 @@ export class Daemon {
     taskRoutes(router, { tasks: new TaskApi(swarmStore) });
     const clusterNetworks = new ClusterNetworkApi(swarmStore);
     networkRoutes(router, { networks, containers, cluster: { manager: () => (isManager() ? clusterNetworks : undefined) } });
+    // Until the swarm manager is wired in, no node is a manager.
+    nodeRoutes(router, { managerStore: () => { throw unavailable(NOT_A_MANAGER); } });
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
