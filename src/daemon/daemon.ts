@@ -15,6 +15,7 @@ import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { containerRoutes } from '../api/routes/containers.js';
+import { swarmLogRoutes } from '../api/routes/swarm-logs.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
@@ -153,7 +154,9 @@ export class Daemon {
     networkRoutes(router, { networks, containers, cluster: { manager: () => (isManager() ? clusterNetworks : undefined) } });
     // Until the swarm manager is wired in, no node is a manager.
     nodeRoutes(router, { managerStore: () => { throw unavailable(NOT_A_MANAGER); } });
-    this.server = createApiServer(router);
+
+    // Service and task logs: 503 until the swarm part gives it a ServiceLogs (swarm/agent/logs.ts).
+    swarmLogRoutes(router, {});    this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
   }

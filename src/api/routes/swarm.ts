@@ -34,6 +34,5 @@ export function swarmRoutes(router: Router): void {
     router.post(`/${kind}/{id}/update`, notManager);
     router.post(`/${kind}/create`, notManager);
   }
-  router.get('/services/{id}/logs', notManager);
-  router.get('/tasks/{id}/logs', notManager);
+  // /services/{id}/logs and /tasks/{id}/logs: routes/swarm-logs.ts.
 }
