@@ -201,7 +201,8 @@ export function renderMesh(c: MeshChains, plan: MeshPlan): string {
   const nat = [`:${c.dnat} - [0:0]`, `:${c.post} - [0:0]`, ...ports.map((p) => `:${meshPortChain(c, p)} - [0:0]`)];
   const filter = [`:${c.fwd} - [0:0]`];
   for (const p of ports) nat.push(`-A ${c.dnat} -p ${p.proto} -m ${p.proto} --dport ${p.published} -j ${meshPortChain(c, p)}`);
-  for (const p of ports) nat.push(...spread(meshPortChain(c, p), '', p.backends.map((b) => `${b.addr}:${p.target}`)));
+  // DNAT to a port needs the protocol in the rule itself.
+  for (const p of ports) nat.push(...spread(meshPortChain(c, p), `-p ${p.proto} `, p.backends.map((b) => `${b.addr}:${p.target}`)));
   for (const p of ports) {
     const conn = `-p ${p.proto} -m ${p.proto} --dport ${p.target} -m conntrack --ctstate DNAT --ctorigdstport ${p.published}`;
     for (const b of p.backends) {
