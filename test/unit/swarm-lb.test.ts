@@ -4,6 +4,12 @@ import type { NodeView, ServiceEndpoints } from '../../src/swarm/contracts.js';
 import type { ClusterNetwork } from '../../src/swarm/types.js';
 import { meshChains, meshPlanOf, renderMesh, renderVipTables, vipChain, vipTargetsFor, meshJumps } from '../../src/networks/overlay/lb/rules.js';
 import { ServiceRecords, buildRecords } from '../../src/networks/overlay/lb/records.js';
+import * as dnsPacket from 'dns-packet';
+import { openDb } from '../../src/store/db.js';
+import { NetworkStore } from '../../src/networks/store.js';
+import { DnsService } from '../../src/networks/dns-service.js';
+import type { DnsServer } from '../../src/networks/dns.js';
+import type { NetworkRecord } from '../../src/networks/model.js';
 
 const INGRESS = 'ingressnetid';
 const APP = 'appnetid';
@@ -264,4 +270,39 @@ test('DNS: service name and aliases -> VIP, tasks.<name> -> task addresses, dnsr
   assert.equal(buildRecords(view([web])).has(INGRESS), false);
   records.clear();
   assert.equal(records.lookup(onApp, 'web'), undefined);
+});
+
+test('the embedded DNS asks the service records before the containers, only for the container\'s networks', async () => {
+  const database = openDb(':memory:');
+  const store = new NetworkStore(database);
+  const network = (id: string, name: string, subnet: string): NetworkRecord => ({
+    id, name, created: '', driver: 'bridge', internal: false, attachable: true, enableIPv6: false,
+    ipam: { Driver: 'default', Options: null, Config: [{ Subnet: subnet }] }, userSubnet: true, options: {}, labels: {}, predefined: false,
+  });
+  store.saveNetwork(network('local-app-id', 'app', '10.0.1.0/24'));
+  store.saveNetwork(network('local-other-id', 'other', '10.0.2.0/24'));
+  const endpoint = (containerId: string, networkId: string, ip: string) => ({ networkId, endpointId: `${containerId}-${networkId}`, ip, prefix: 24, gateway: '', mac: '', veth: '', ifname: 'eth0' });
+  store.saveSandbox({ containerId: 'caller', id: 's1', netns: 'x', endpoints: [endpoint('caller', 'local-app-id', '10.0.1.50')], ports: [], dns: true });
+  // A local task container whose endpoint carries the service's name as an alias: the VIP still wins.
+  store.saveSandbox({ containerId: 'task1', id: 's3', netns: 'z', endpoints: [endpoint('task1', 'local-app-id', '10.0.1.7')], ports: [], dns: true });
+  store.saveEndpoint({ containerId: 'task1', networkId: 'local-app-id', networkName: 'app', config: { Aliases: ['web'] } });
+  const containers = new Map(['caller', 'task1'].map((id) => [id, { id, name: id, config: {}, hostConfig: {}, state: { Running: true } }]));
+  const svc = new DnsService(store, { get: (id) => containers.get(id) });
+  const server = (svc as unknown as { dns: DnsServer }).dns;
+  const ask = async (containerId: string, name: string) => {
+    const reply = await server.answer(containerId, dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name }] }), 'udp');
+    return dnsPacket.decode(reply!).answers!.map((a) => (a as { data: string }).data).sort();
+  };
+  assert.deepEqual(await ask('caller', 'web'), ['10.0.1.7'], 'before the hook: the local container alias');
+  const records = new ServiceRecords((id) => (id === APP ? 'app' : id === OTHER ? 'other' : undefined));
+  records.update(view([web, db]));
+  const remove = svc.addRecords(records);
+  assert.deepEqual(await ask('caller', 'web'), ['10.0.1.2']);
+  assert.deepEqual(await ask('caller', 'tasks.web'), ['10.0.1.10', '10.0.1.7', '10.0.1.8']);
+  assert.deepEqual(await ask('caller', 'db'), ['10.0.1.20', '10.0.1.21']);
+  assert.deepEqual(await ask('caller', 'task1'), ['10.0.1.7'], 'container names still answer');
+  // (A container on another network does not see them: the records test above; here it would be forwarded upstream.)
+  remove();
+  assert.deepEqual(await ask('caller', 'web'), ['10.0.1.7']);
+  database.close();
 });
