@@ -3,7 +3,8 @@
  *   node    a "node": bridge brI (ingress network, the node's ingress address .2), bridge brA (an
  *           overlay "app"), and a veth to the client (.1 of the outside subnet); the balancer runs
  *           here (a child process, so the mesh goes into this namespace).
- *   t1, t2  two "tasks" on both bridges, default route through the node, each running an HTTP
+ *   t1, t2  two "tasks" on both bridges, no default route (the balancer's reply route sends what
+ *           leaves from their ingress address back through the node), each running an HTTP
  *           server that answers "<name> <client address>". t1 is on this node, t2 is said to be on
  *           another node (so the mesh SNATs to it).
  *   caller  a container on the app network that uses the service's VIP.
@@ -116,7 +117,7 @@ before(async () => {
   attach(ns.t2, 'brI', 'eth0', `${ING}.12`, 2);
   attach(ns.t2, 'brA', 'eth1', `${APP}.12`, 2);
   attach(ns.caller, 'brA', 'eth0', `${APP}.13`, 3);
-  config.push(`-n ${ns.t1} route add default via ${ING}.2`, `-n ${ns.t2} route add default via ${ING}.2`, `-n ${ns.caller} route add default via ${APP}.2`);
+  // As on a swarm node: no default route through an overlay; the balancer routes the tasks' mesh answers.
   ipb(links);
   ipb(config);
   await Promise.all([startServer('t1'), startServer('t2')]);
@@ -176,10 +177,13 @@ function viewWith(tasks: Array<'t1' | 't2'>): NodeView {
   return { nodeId: 'node1', tasks: [], networks: [net(INGRESS, ING), net(APPNET, APP)], nodes: [], endpoints: [web], ingress: { NetworkID: INGRESS, Address: `${ING}.2/24` } };
 }
 
+const endpoint = (containerId: string, name: string, networkId: string, address: string, ifname: string) => ({ containerId, networkId, address, ifname, netnsPath: `/run/netns/${name}` });
 const local: LocalEndpoints = [
-  { containerId: 't1', netns: ns.t1, networks: [{ NetworkID: INGRESS, Addr: `${ING}.11/24` }, { NetworkID: APPNET, Addr: `${APP}.11/24` }] },
-  { containerId: 't2', netns: ns.t2, networks: [{ NetworkID: INGRESS, Addr: `${ING}.12/24` }, { NetworkID: APPNET, Addr: `${APP}.12/24` }] },
-  { containerId: 'caller', netns: ns.caller, networks: [{ NetworkID: APPNET, Addr: `${APP}.13/24` }] },
+  endpoint('t1', ns.t1, INGRESS, `${ING}.11`, 'eth0'),
+  endpoint('t1', ns.t1, APPNET, `${APP}.11`, 'eth1'),
+  endpoint('t2', ns.t2, INGRESS, `${ING}.12`, 'eth0'),
+  endpoint('t2', ns.t2, APPNET, `${APP}.12`, 'eth1'),
+  endpoint('caller', ns.caller, APPNET, `${APP}.13`, 'eth0'),
 ];
 
 /** `n` new connections from a namespace; the answers ("t1 <client addr>") counted; refused ones as "refused". */
@@ -206,6 +210,7 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
   // t2 ("another node") sees the node's ingress address.
   const mesh = requests(ns.client, `http://${OUT}.1:8080/`, 24);
   assert.deepEqual([...mesh.keys()].sort(), [`t1 ${OUT}.2`, `t2 ${ING}.2`], JSON.stringify([...mesh]));
+  assert.match(inNs(ns.t1, ['ip', 'rule']), new RegExp(`from ${ING}\\.11 lookup 4411`));
 
   // t2 goes: the rules are swapped, everything goes to t1.
   await send({ op: 'sync', view: viewWith(['t1']), local });
@@ -225,6 +230,7 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
     assert.doesNotMatch(inNs(ns.node, ['iptables-save', '-t', table]), /BERTH/, `node ${table}`);
     for (const t of [ns.t1, ns.t2, ns.caller]) assert.doesNotMatch(inNs(t, ['iptables-save', '-t', table]), /BERTH/, `${t} ${table}`);
   }
+  assert.doesNotMatch(inNs(ns.t1, ['ip', 'rule']), /4411/);
   // Without rules the VIP is nobody's address, and the published port is closed.
   assert.deepEqual([...requests(ns.client, `http://${OUT}.1:8080/`, 1)], [['refused', 1]]);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeView, ServiceEndpoints } from '../../src/swarm/contracts.js';
 import type { ClusterNetwork } from '../../src/swarm/types.js';
-import { meshChains, meshPlanOf, renderMesh, renderVipTables, vipChain, vipTargetsFor, meshJumps } from '../../src/networks/overlay/lb/rules.js';
+import { meshChains, meshPlanOf, renderMesh, renderVipTables, vipChain, vipTargetsFor, meshJumps, replyRouteCommands, replyRouteRemoval } from '../../src/networks/overlay/lb/rules.js';
 import { ServiceRecords, buildRecords } from '../../src/networks/overlay/lb/records.js';
 import * as dnsPacket from 'dns-packet';
 import { openDb } from '../../src/store/db.js';
@@ -246,6 +246,14 @@ test('the jumps into the mesh chains', () => {
       'filter FORWARD -j BERTH-MESH-FWD',
     ],
   );
+});
+
+test('a task on the ingress network answers from its ingress address through the node', () => {
+  assert.deepEqual(replyRouteCommands({ from: '10.0.0.7', via: '10.0.0.2', dev: 'eth1' }), [
+    'route replace default via 10.0.0.2 dev eth1 table 4411',
+    'rule add from 10.0.0.7 lookup 4411 pref 4411',
+  ]);
+  assert.deepEqual(replyRouteRemoval(), ['rule del pref 4411', 'route flush table 4411']);
 });
 
 test('DNS: service name and aliases -> VIP, tasks.<name> -> task addresses, dnsrr -> task addresses', () => {

@@ -13,6 +13,7 @@ import { stat, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { NodeView } from '../../../swarm/contracts.js';
 import * as iptables from '../../iptables.js';
+import * as ip from '../../ip.js';
 import { NETNS_DIR } from '../../ip.js';
 import type { DnsRecordSource } from '../../dns-service.js';
 import { log } from '../../../lib/log.js';
@@ -24,7 +25,10 @@ import {
   meshPlanOf,
   renderMesh,
   renderVipTables,
+  replyRouteCommands,
+  replyRouteRemoval,
   vipTargetsFor,
+  bareAddr,
   type LocalEndpoint,
   type MeshChains,
 } from './rules.js';
@@ -58,12 +62,20 @@ export function createServiceBalancer(deps: ServiceBalancerDeps = {}): ServiceBa
   return new Balancer(deps);
 }
 
+/** What the balancer wrote into one container namespace. */
+interface NetnsState {
+  /** The namespace file's identity when written (a namespace made anew has another). */
+  identity: string;
+  /** Its nat and filter tables. */
+  text: string;
+  /** The reply route of a task on the ingress network: "<from> <via> <dev>", or ''. */
+  route: string;
+}
+
+const EMPTY_TABLES = renderVipTables([]);
+
 /** How many namespaces are rewritten at once (each is an nsenter + iptables-restore). */
 const PARALLEL = 4;
-
-function netnsPathOf(netns: string): string {
-  return path.isAbsolute(netns) ? netns : path.join(NETNS_DIR, netns);
-}
 
 /** The namespace file's inode: a namespace made anew under the same name has a different one. */
 async function netnsIdentity(p: string): Promise<string | undefined> {
@@ -87,8 +99,8 @@ class Balancer implements ServiceBalancer {
   private readonly records: ServiceRecords;
   private readonly chains: MeshChains;
   private readonly enabled: boolean;
-  /** Per namespace path: the namespace's identity and the tables last written there. */
-  private readonly written = new Map<string, { identity: string; text: string }>();
+  /** Per namespace path: what was last written there. */
+  private readonly written = new Map<string, NetnsState>();
   private mesh?: { text: string; chains: { nat: string[]; filter: string[] } };
   private meshReady = false;
   private cleaned = false;
@@ -117,38 +129,38 @@ class Balancer implements ServiceBalancer {
   }
 
   private async syncContainers(view: NodeView, local: LocalEndpoints, failures: string[]): Promise<void> {
-    const wanted = new Map<string, { containerId: string; text: string }>();
-    for (const ep of local) {
-      const targets = vipTargetsFor(view, new Set(ep.networks.map((n) => n.NetworkID)));
-      const p = netnsPathOf(ep.netns);
-      // A container that never had a VIP rule is left alone; one that had gets its tables emptied.
-      if (targets.length || this.written.has(p)) wanted.set(p, { containerId: ep.containerId, text: renderVipTables(targets) });
+    const byNetns = new Map<string, { containerId: string; networks: Set<string>; ingress?: LocalEndpoint }>();
+    for (const e of local) {
+      let c = byNetns.get(e.netnsPath);
+      if (!c) byNetns.set(e.netnsPath, (c = { containerId: e.containerId, networks: new Set() }));
+      c.networks.add(e.networkId);
+      if (view.ingress && e.networkId === view.ingress.NetworkID) c.ingress = e;
     }
-    const empty = renderVipTables([]);
-    for (const p of this.written.keys()) if (!wanted.has(p)) wanted.set(p, { containerId: '', text: empty });
+    const wanted = new Map<string, Omit<NetnsState, 'identity'> & { containerId: string }>();
+    for (const [p, c] of byNetns) {
+      const targets = vipTargetsFor(view, c.networks);
+      const route = c.ingress && view.ingress ? `${bareAddr(c.ingress.address)} ${bareAddr(view.ingress.Address)} ${c.ingress.ifname}` : '';
+      // A container that never had a rule of ours is left alone; one that had is emptied.
+      if (targets.length || route || this.written.has(p)) wanted.set(p, { containerId: c.containerId, text: renderVipTables(targets), route });
+    }
+    for (const p of this.written.keys()) if (!wanted.has(p)) wanted.set(p, { containerId: '', text: EMPTY_TABLES, route: '' });
 
     await inParallel([...wanted.entries()], PARALLEL, async ([p, w]) => {
       const identity = await netnsIdentity(p);
-      const before = this.written.get(p);
       if (!identity) {
         this.written.delete(p); // the container is gone, and its rules with its namespace
         return;
       }
-      if (before?.identity === identity && before.text === w.text) return;
-      if (w.text === empty && before?.identity !== identity) {
-        this.written.delete(p); // never written, or made anew since: no rules of ours there
-        return;
-      }
+      // A namespace made anew under the same name starts without rules.
+      const before = this.written.get(p)?.identity === identity ? this.written.get(p) : undefined;
       try {
-        await iptables.replaceTables(w.text, { netnsPath: p });
-        if (w.text === empty) this.written.delete(p);
-        else this.written.set(p, { identity, text: w.text });
+        if (w.text !== (before?.text ?? EMPTY_TABLES)) await iptables.replaceTables(w.text, { netnsPath: p });
+        if (w.route !== (before?.route ?? '')) await setReplyRoute(p, w.route, Boolean(before?.route));
+        if (w.text === EMPTY_TABLES && !w.route) this.written.delete(p);
+        else this.written.set(p, { identity, text: w.text, route: w.route });
       } catch (err) {
-        // A namespace deleted meanwhile is not a failure.
-        if (!(await netnsIdentity(p))) {
-          this.written.delete(p);
-          return;
-        }
+        this.written.delete(p); // unknown state: written whole next time
+        if (!(await netnsIdentity(p))) return; // deleted meanwhile: not a failure
         log.warn('swarm VIP rules not applied', { netns: p, id: w.containerId, error: messageOf(err) });
         failures.push(`${w.containerId || p}: ${messageOf(err)}`);
       }
@@ -183,18 +195,31 @@ class Balancer implements ServiceBalancer {
   async teardown(): Promise<void> {
     this.records.clear();
     if (!this.enabled) return;
-    const empty = renderVipTables([]);
-    const paths = [...this.written.keys()];
+    const written = [...this.written.entries()];
     this.written.clear();
-    await inParallel(paths, PARALLEL, async (p) => {
-      if (!(await netnsIdentity(p))) return;
-      await iptables.replaceTables(empty, { netnsPath: p }).catch((err) => log.warn('could not empty swarm VIP rules', { netns: p, error: messageOf(err) }));
+    await inParallel(written, PARALLEL, async ([p, w]) => {
+      if ((await netnsIdentity(p)) !== w.identity) return;
+      await iptables.replaceTables(EMPTY_TABLES, { netnsPath: p }).catch((err) => log.warn('could not empty swarm VIP rules', { netns: p, error: messageOf(err) }));
+      if (w.route) await setReplyRoute(p, '', true).catch((err) => log.warn('could not remove the ingress reply route', { netns: p, error: messageOf(err) }));
     });
     await removeMeshLeftovers(this.chains);
     this.mesh = undefined;
     this.meshReady = false;
     this.cleaned = false;
   }
+}
+
+/** Puts the reply route ("<from> <via> <dev>") in place in the namespace, or takes it out (''). */
+async function setReplyRoute(netnsPath: string, route: string, hadOne: boolean): Promise<void> {
+  const netns = path.basename(netnsPath);
+  if (path.dirname(netnsPath) !== NETNS_DIR) throw new Error(`${netnsPath}: not a named network namespace`);
+  // After a daemon restart an old rule may be there although this process did not write it.
+  await ip.batch(replyRouteRemoval(), { netns, force: true }).catch((err) => {
+    if (hadOne) log.debug('removing the ingress reply route', { netns, error: messageOf(err) });
+  });
+  if (!route) return;
+  const [from, via, dev] = route.split(' ') as [string, string, string];
+  await ip.batch(replyRouteCommands({ from, via, dev }), { netns });
 }
 
 /** Forwarding on in this namespace (the mesh routes from the node's addresses to the ingress network). */

@@ -17,14 +17,22 @@
 import type { NodeView } from '../../../swarm/contracts.js';
 import { DEFAULT_TAG } from '../../firewall.js';
 
-/** One container's namespace and its addresses on cluster networks. */
+/**
+ * One local container's interface on one cluster network (the overlay part's `LocalEndpoint`,
+ * ../balancer.ts: the same shape, so either can be passed).
+ */
 export interface LocalEndpoint {
-  /** For logs only. */
   containerId: string;
-  /** The container's network namespace: a name under /run/netns or an absolute path. */
-  netns: string;
-  /** Its addresses on cluster networks (Addr with or without a prefix length). */
-  networks: Array<{ NetworkID: string; Addr: string }>;
+  /** The task the container runs, when its address is a task's attachment in the view. */
+  taskId?: string;
+  /** The cluster network's ID (the same as the local twin's). */
+  networkId: string;
+  /** The container's IPv4 address on it, without prefix. */
+  address: string;
+  /** The container's interface name there (eth0, eth1, ...). */
+  ifname: string;
+  /** The container's network namespace (/run/netns/<name>). */
+  netnsPath: string;
 }
 
 /** A service VIP seen from one container, and the task addresses behind it. */
@@ -225,4 +233,33 @@ export function renderMesh(c: MeshChains, plan: MeshPlan): string {
 /** Every chain name renderMesh declares for this plan (to delete the ones a new plan drops). */
 export function meshChainNames(c: MeshChains, plan: MeshPlan): { nat: string[]; filter: string[] } {
   return { nat: [c.dnat, c.post, ...plan.ports.filter((p) => p.backends.length).map((p) => meshPortChain(c, p))], filter: [c.fwd] };
+}
+
+// ---------------------------------------------------------------- answers of local mesh backends
+
+/**
+ * A task on the ingress network has no default route through it (as in Docker, where it goes through
+ * docker_gwbridge), yet its answers to mesh clients, who keep their own address, must go back through
+ * the node that DNATed them. A policy rule in the task's namespace does that: whatever leaves from its
+ * ingress address goes through the node's ingress address, whatever the other routes say.
+ */
+export const REPLY_TABLE = 4411;
+
+export interface ReplyRoute {
+  /** The task's ingress address. */
+  from: string;
+  /** The node's ingress address. */
+  via: string;
+  /** The task's interface on the ingress network. */
+  dev: string;
+}
+
+/** `ip` commands (run in the task's namespace, after `replyRouteRemoval`) that put the route in place. */
+export function replyRouteCommands(r: ReplyRoute): string[] {
+  return [`route replace default via ${r.via} dev ${r.dev} table ${REPLY_TABLE}`, `rule add from ${r.from} lookup ${REPLY_TABLE} pref ${REPLY_TABLE}`];
+}
+
+/** `ip` commands that take it out (each may fail harmlessly when absent). */
+export function replyRouteRemoval(): string[] {
+  return [`rule del pref ${REPLY_TABLE}`, `route flush table ${REPLY_TABLE}`];
 }
