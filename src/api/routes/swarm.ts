@@ -26,14 +26,13 @@ export function swarmRoutes(router: Router): void {
   router.get('/swarm/unlockkey', notManager);
   router.post('/swarm/update', notManager);
   router.post('/swarm/unlock', notManager);
-  // /nodes: routes/nodes.ts (503 from managerStore() on a node that is not a manager).
-  for (const kind of ['services', 'tasks', 'secrets', 'configs']) {
+  // /services and /tasks: routes/services.ts and tasks.ts; /nodes: routes/nodes.ts (503 from managerStore()).
+  for (const kind of ['secrets', 'configs']) {
     router.get(`/${kind}`, notManager);
     router.get(`/${kind}/{id}`, notManager);
     router.delete(`/${kind}/{id}`, notManager);
     router.post(`/${kind}/{id}/update`, notManager);
-    if (kind !== 'tasks') router.post(`/${kind}/create`, notManager);
+    router.post(`/${kind}/create`, notManager);
   }
-  router.get('/services/{id}/logs', notManager);
-  router.get('/tasks/{id}/logs', notManager);
+  // /services/{id}/logs and /tasks/{id}/logs: routes/swarm-logs.ts.
 }
