@@ -16,6 +16,11 @@ import {
   buildNodeView, type DispatcherServer, type DispatcherClient,
 } from '../../src/swarm/dispatcher/index.js';
 import { BerthError } from '../../src/lib/errors.js';
+import type { ControlServer, ControlClient } from '../../src/swarm/control/index.js';
+
+// The real control plane fits the dispatcher's transport seams as it is (a compile-time check).
+export const serverFits = (s: ControlServer): DispatcherServer => s;
+export const clientFits = (c: ControlClient): DispatcherClient => c;
 
 const now = '2026-12-03T16:00:00Z';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -376,7 +381,7 @@ test('the local channel streams the view and heartbeats while watched', async ()
 });
 
 /** An in-process stand-in for ControlServer + ControlClient: the routes as registered, called with a peer. */
-function loopback(nodeId: string): { server: DispatcherServer; client: DispatcherClient; breakSessions(): void; calls: string[] } {
+function loopback(nodeId: string): { server: DispatcherServer; client: DispatcherClient & { addrs: string[] }; breakSessions(): void; calls: string[] } {
   const handlers = new Map<string, (req: never) => Promise<unknown>>();
   const streams = new Map<string, (req: never, send: (m: unknown) => void, signal: AbortSignal) => Promise<void>>();
   const open = new Set<AbortController>();
@@ -389,6 +394,10 @@ function loopback(nodeId: string): { server: DispatcherServer; client: Dispatche
       stream: (path, h) => void streams.set(path, h as never),
     },
     client: {
+      addrs: [] as string[],
+      setAddrs(addrs: string[]) {
+        this.addrs = addrs;
+      },
       async call<T>(method: string, path: string, body?: unknown) {
         calls.push(`${method} ${path}`);
         return (await handlers.get(`${method} ${path}`)!(req(body))) as T;
@@ -449,7 +458,8 @@ test('a dispatcher that stops ends its sessions; without one the routes answer 5
   await current.start();
   const net = loopback('n1');
   registerDispatcherRoutes(net.server, () => current);
-  const channel = remoteAgentChannel(net.client, 'n1', { heartbeatMs: 1000, minBackoffMs: 20, maxBackoffMs: 40, reportAttempts: 1 });
+  const managers = ['10.0.0.1:2377', '10.0.0.2:2377', '10.0.0.3:2377'];
+  const channel = remoteAgentChannel(net.client, 'n1', { heartbeatMs: 1000, minBackoffMs: 20, maxBackoffMs: 40, reportAttempts: 1, managers: () => managers });
   const views: NodeView[] = [];
   const stop = channel.watch((v) => views.push(v));
   try {
@@ -458,6 +468,7 @@ test('a dispatcher that stops ends its sessions; without one the routes answer 5
     current = undefined; // demoted: no dispatcher here for a while
     await assert.rejects(channel.report([{ taskId: 'x', status: { Timestamp: now, State: 'running', Message: '' } }]), (e: unknown) => e instanceof BerthError && e.kind === 'Unavailable');
     await until('the agent retried', () => net.calls.filter((c) => c === 'stream /dispatcher/session').length >= 3);
+    assert.deepEqual([...net.client.addrs].sort(), managers, 'a manager that refuses sends the agent on to the others');
     await store.tasks.create(task('t3', { node: 'n1' }));
     current = new Dispatcher({ store, liveness, debounceMs: 5 });
     await current.start();
