@@ -390,8 +390,9 @@ function loopback(nodeId: string): { server: DispatcherServer; client: Dispatche
   return {
     calls,
     server: {
-      handle: (method, path, h) => void handlers.set(`${method} ${path}`, h as never),
-      stream: (path, h) => void streams.set(path, h as never),
+      // As the real server: a route registered twice keeps its first handler.
+      handle: (method, path, h) => void (handlers.has(`${method} ${path}`) || handlers.set(`${method} ${path}`, h as never)),
+      stream: (path, h) => void (streams.has(path) || streams.set(path, h as never)),
     },
     client: {
       addrs: [] as string[],
@@ -473,6 +474,15 @@ test('a dispatcher that stops ends its sessions; without one the routes answer 5
     current = new Dispatcher({ store, liveness, debounceMs: 5 });
     await current.start();
     await until('a view from the new dispatcher', () => views.at(-1)?.tasks.length === 1, 2000);
+    // Registering again on the same server (demoted, then promoted again) swaps the dispatcher behind the routes.
+    const net2 = loopback('n1');
+    registerDispatcherRoutes(net2.server, current);
+    current.stop();
+    await assert.rejects(net2.client.call('POST', '/dispatcher/heartbeat', {}), (e: unknown) => e instanceof BerthError && e.kind === 'Unavailable');
+    current = new Dispatcher({ store, liveness, debounceMs: 5 });
+    await current.start();
+    registerDispatcherRoutes(net2.server, current);
+    await net2.client.call('POST', '/dispatcher/heartbeat', {});
   } finally {
     stop();
     current?.stop();

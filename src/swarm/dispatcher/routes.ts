@@ -27,14 +27,25 @@ export function parseTaskUpdates(body: unknown): TaskUpdate[] {
 
 type DispatcherLike = Pick<Dispatcher, 'subscribe' | 'report' | 'heartbeat'>;
 
+const REGISTERED = new WeakMap<DispatcherServer, { target: DispatcherLike | (() => DispatcherLike | undefined) }>();
+
 /**
  * The routes on the node's ControlServer. `dispatcher` may be a getter, for a node whose manager role
  * comes and goes (promote/demote) while its ControlServer stays: without a dispatcher the routes answer
  * 503 and the agent's channel moves on to another manager.
  */
 export function registerDispatcherRoutes(server: DispatcherServer, dispatcher: DispatcherLike | (() => DispatcherLike | undefined)): void {
+  // A node promoted again registers again on the same server: the routes stay, the dispatcher changes
+  // (routes added twice would leave the first, stopped, dispatcher answering).
+  const registered = REGISTERED.get(server);
+  if (registered) {
+    registered.target = dispatcher;
+    return;
+  }
+  const slot = { target: dispatcher };
+  REGISTERED.set(server, slot);
   const current = (): DispatcherLike => {
-    const d = typeof dispatcher === 'function' ? dispatcher() : dispatcher;
+    const d = typeof slot.target === 'function' ? slot.target() : slot.target;
     if (!d) throw unavailable('This node is not a swarm manager.');
     return d;
   };
