@@ -8,6 +8,7 @@ import type { EventBus } from '../events/bus.js';
 import type { DistributionService } from '../distribution/service.js';
 import type { BuildBackendService } from '../build/types.js';
 import type { IgnoreCheck } from '../build/context.js';
+import type { SwarmService } from '../swarm/manager/service.js';
 
 /*
  * What each route module needs from the services, and nothing more. The composition root
@@ -72,4 +73,9 @@ export interface BuildBackend {
   scratchDir: string;
   /** Whether a context's .dockerignore excludes a path (for removing the Dockerfile and .dockerignore, as dockerd). */
   dockerignore?: IgnoreCheck;
+}
+
+/** /swarm* (swarm/manager/): membership, and the 503s of cluster routes no part serves yet. */
+export interface SwarmBackend {
+  swarm: Pick<SwarmService, 'inspect' | 'init' | 'join' | 'leave' | 'update' | 'unlockKey' | 'unlock' | 'managerStore'>;
 }

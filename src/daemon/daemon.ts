@@ -35,6 +35,9 @@ import { mountImageRootfs } from '../build/rootfs.js';
 import { DistributionService } from '../distribution/service.js';
 import { BuildCache } from '../build/cache.js';
 import { listen, takePidfile } from './listeners.js';
+import { swarmRoutes } from '../api/routes/swarm.js';
+import { createSwarmService } from './swarm.js';
+import type { SwarmService } from '../swarm/manager/service.js';
 import { log, setLogLevel, debugIgnored } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
 
@@ -48,6 +51,7 @@ export class Daemon {
   private cleanups: Array<() => Promise<void>> = [];
   private containers?: ContainerService;
   private networks?: NetworkService;
+  private swarm?: SwarmService;
   /** --data-root as given (config.dataRoot becomes the remapped root under --userns-remap). */
   private baseDataRoot?: string;
 
@@ -111,7 +115,9 @@ export class Daemon {
     await containers.init();
     await networks.restore();
     this.containers = containers;
-    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION });
+    const swarm = createSwarmService(c);
+    this.swarm = swarm;
+    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION }, swarm);
 
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
@@ -134,9 +140,12 @@ export class Daemon {
     volumeRoutes(router, { volumes });
     pluginRoutes(router);
     networkRoutes(router, { networks, containers });
+    // Last: the cluster kinds' parts register their routes before it, and it answers what none claimed.
+    swarmRoutes(router, { swarm });
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
+    swarm.resume();
   }
 
   async stop(): Promise<void> {
@@ -147,6 +156,8 @@ export class Daemon {
         server.closeAllConnections();
       });
     }
+    // Before containers: the agent must not react to their shutdown as task failures.
+    await this.swarm?.stop().catch((err) => log.warn('swarm shutdown failed', { error: (err as Error).message }));
     await this.containers?.shutdown({ liveRestore: this.config.liveRestore });
     await this.networks?.shutdown({ liveRestore: this.config.liveRestore }).catch((err) => log.warn('network shutdown failed', { error: (err as Error).message }));
     for (const cleanup of this.cleanups.reverse()) await cleanup().catch(debugIgnored('a shutdown cleanup failed'));
