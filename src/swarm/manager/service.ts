@@ -407,6 +407,9 @@ export class SwarmService {
     await rt.store.nodes.create(newNodeObject({
       id: nodeId, role, description: { ...body.description, TLSInfo: cluster.TLSInfo }, addr: host, managerAddr: body.advertiseAddr, availability: body.availability,
     }));
+    // Read before the member is added: until the new member runs, the grown cluster may have no quorum
+    // (two members, one of them not started), and a read would wait for it.
+    const managers = (await rt.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
     let etcd: JoinAnswer['etcd'];
     if (role === 'manager') {
       try {
@@ -417,7 +420,6 @@ export class SwarmService {
         throw err;
       }
     }
-    const managers = (await rt.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
     return {
       nodeId, clusterId: cluster.ID, role, cert, caCert: root.cert, managers,
       ...(etcd ? { etcd } : {}), ...(role === 'manager' && cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}),
