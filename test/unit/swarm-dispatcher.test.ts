@@ -215,6 +215,7 @@ test('the node watcher marks nodes ready on heartbeats and down when they lapse'
   await store.nodes.create(node('m1', { role: 'manager', state: 'unknown' }));
   await store.nodes.create(node('w1', { state: 'unknown' }));
   await store.nodes.create(node('silent', { state: 'ready' }));
+  await store.nodes.create(node('was-down', { state: 'down' }));
   const liveness = memoryLiveness({ ttlMs: 150 });
   const d = new Dispatcher({ store, liveness });
   await d.start();
@@ -227,6 +228,7 @@ test('the node watcher marks nodes ready on heartbeats and down when they lapse'
     await d.heartbeat('w1');
     await until('both ready', async () => (await store.nodes.get('w1'))!.Status.State === 'ready' && (await store.nodes.get('m1'))!.Status.State === 'ready');
     assert.equal(watcher.nodeStates().get('silent'), 'unknown', 'a node not heard from yet gets a grace period');
+    assert.equal(watcher.nodeStates().get('was-down'), 'down', 'a node known down gets none');
     await until('the silent node down after the grace', async () => (await store.nodes.get('silent'))!.Status.State === 'down');
     {
       await until('m1 down', async () => (await store.nodes.get('m1'))!.Status.State === 'down', 2000);

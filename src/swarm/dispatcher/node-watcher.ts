@@ -101,6 +101,8 @@ export class NodeWatcher {
   private track(node: SwarmNode): void {
     if (this.states.has(node.ID)) return;
     if (this.alive.has(node.ID)) return this.set(node.ID, 'ready');
+    // Known down already (before a change of leader): no grace to give.
+    if (node.Status.State === 'down') return void this.states.set(node.ID, 'down');
     this.states.set(node.ID, 'unknown');
     const timer = setTimeout(() => {
       this.graceTimers.delete(node.ID);
