@@ -256,6 +256,31 @@ test('the node watcher marks nodes ready on heartbeats and down when they lapse'
   }
 });
 
+test('two managers\' node watchers agree without flapping, and put back a state someone else wrote wrong', async () => {
+  const store = memorySwarmStore();
+  await store.nodes.create(node('w1', { state: 'unknown' }));
+  const liveness = memoryLiveness({ ttlMs: 150 });
+  const watchers = [0, 1].map(() => new NodeWatcher({ store, liveness, graceMs: 1000, settleMs: 100 }));
+  for (const w of watchers) await w.start();
+  const written: string[] = [];
+  const stopWatch = store.nodes.watch((e) => written.push(e.object.Status.State));
+  try {
+    await liveness.beat('w1');
+    await until('ready', async () => (await store.nodes.get('w1'))!.Status.State === 'ready');
+    await until('down after the lapse', async () => (await store.nodes.get('w1'))!.Status.State === 'down', 2000);
+    await sleep(300);
+    assert.equal(written.slice(written.indexOf('down')).every((s) => s === 'down'), true, `no flapping: ${written.join(' ')}`);
+    // A stale write (a manager's join code, a late writer): corrected once it stays wrong.
+    await store.nodes.modify('w1', (n) => ({ ...n, Status: { ...n.Status, State: 'ready', Message: '' } }));
+    await until('put back to down', async () => (await store.nodes.get('w1'))!.Status.State === 'down', 2000);
+    assert.equal((await store.nodes.get('w1'))!.Status.Message, 'heartbeat failure');
+  } finally {
+    stopWatch();
+    for (const w of watchers) await w.stop();
+    liveness.close();
+  }
+});
+
 test('etcd liveness: one lease per node, renewed; a new lease and key when it lapsed; the watch reports keys', async () => {
   const calls: string[] = [];
   let ttl = 3;

@@ -19,11 +19,14 @@ export interface NodeWatcherOptions {
   graceMs?: number;
   /** How often the nodes are read again, for what the watch missed (default 5 s). */
   rereadMs?: number;
+  /** How long a node written otherwise by someone else is left before this watcher corrects it (default 1 s). */
+  settleMs?: number;
 }
 
 export class NodeWatcher {
   private readonly states = new Map<string, NodeState>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly checkTimers = new Map<string, NodeJS.Timeout>();
   private livenessWatch?: LivenessWatch;
   private stopNodes?: () => void;
   private alive = new Set<string>();
@@ -73,8 +76,9 @@ export class NodeWatcher {
     clearInterval(this.rereadTimer);
     this.livenessWatch?.stop();
     this.stopNodes?.();
-    for (const t of this.graceTimers.values()) clearTimeout(t);
+    for (const t of [...this.graceTimers.values(), ...this.checkTimers.values()]) clearTimeout(t);
     this.graceTimers.clear();
+    this.checkTimers.clear();
     await Promise.all([...this.writes.values()]);
   }
 
@@ -87,8 +91,26 @@ export class NodeWatcher {
     }
     const state = this.states.get(node.ID);
     if (state === undefined) return this.track(node);
-    // Someone else wrote the node (a promotion, a rejoin): put the liveness back where it has gone.
-    if (state !== 'unknown' && !this.agrees(node, state)) this.set(node.ID, state);
+    // Someone else wrote the node (a promotion, a rejoin, another manager's watcher a moment ahead of
+    // this one): if it still disagrees a little later, put the liveness back.
+    if (state !== 'unknown' && !this.agrees(node, state)) this.checkLater(node.ID);
+  }
+
+  private checkLater(nodeId: string): void {
+    if (this.checkTimers.has(nodeId)) return;
+    const timer = setTimeout(() => {
+      this.checkTimers.delete(nodeId);
+      const state = this.states.get(nodeId);
+      if (!this.running || state === undefined || state === 'unknown') return;
+      void this.o.store.nodes.get(nodeId).then(
+        (n) => {
+          if (n && this.running && this.states.get(nodeId) === state && !this.agrees(n, state)) this.set(nodeId, state);
+        },
+        () => undefined,
+      );
+    }, this.o.settleMs ?? 1000);
+    timer.unref();
+    this.checkTimers.set(nodeId, timer);
   }
 
   private agrees(n: SwarmNode, state: NodeState): boolean {
