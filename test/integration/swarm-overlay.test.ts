@@ -155,6 +155,13 @@ describe('overlay networks across two nodes', () => {
     assert.equal(r1.view.appnet!.MacAddress, '02:42:0a:00:09:03');
     assert.equal(r1.view.appnet!.Gateway, '', 'no gateway through the node on an overlay');
     assert.match(sh(['ip', '-n', r1.netns, 'link', 'show', 'eth0']).stdout, /mtu 1450/);
+    // The balancer got the new container at once (a network connect event), not at the next view.
+    let balanced: { local: Array<{ containerId: string; netns: string; networks: unknown }> } = { local: [] };
+    for (let i = 0; i < 40 && !balanced.local.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      balanced = await nodes[0]!.call({ op: 'balanced' });
+    }
+    assert.deepEqual(balanced.local, [{ containerId: c1, netns: `/run/netns/${r1.netns}`, networks: [{ NetworkID: APP, Addr: '10.0.9.3' }] }]);
     assert.ok(pings(r1.netns, '10.0.9.4'), 'node1 -> node2 over VXLAN');
     assert.ok(pings(r2.netns, '10.0.9.3'), 'node2 -> node1 over VXLAN');
     // The nodes reach each other's ingress addresses over the ingress overlay (the routing mesh's path).
@@ -197,6 +204,7 @@ describe('overlay networks across two nodes', () => {
       assert.ok((await n.call<Array<{ Id: string }>>({ op: 'networks' })).some((x) => x.Id === APP));
       await n.call({ op: 'stop', id: containerIds[i] });
       await n.call({ op: 'teardown' });
+      assert.equal((await n.call<{ teardowns: number }>({ op: 'balanced' })).teardowns, 2);
       assert.deepEqual(linksIn(netns).filter((l) => /^(ov|vx)-/.test(l.ifname)), []);
       assert.deepEqual((await n.call<Array<{ Driver: string }>>({ op: 'networks' })).filter((x) => x.Driver === 'overlay'), []);
     }

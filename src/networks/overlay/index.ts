@@ -15,9 +15,10 @@
 import type { ClusterNetworking, NodeView } from '../../swarm/contracts.js';
 import type { NetworkService } from '../service.js';
 import type { NetworkRecord } from '../model.js';
+import type { EventBus } from '../../events/bus.js';
 import { log } from '../../lib/log.js';
 import { messageOf } from '../../lib/errors.js';
-import { DEFAULT_DATA_PATH_PORT, OPT_VXLANID, addressOnly, bridgeName, vxlanName } from './names.js';
+import { DEFAULT_DATA_PATH_PORT, OPT_VXLANID, bridgeName, vxlanName } from './names.js';
 import { planNode, type OverlayPlan } from './plan.js';
 import { ensureOverlay, removeOverlay, removeVxlan } from './devices.js';
 import { noBalancer, type LocalEndpoint, type ServiceBalancer } from './balancer.js';
@@ -34,6 +35,11 @@ export interface ClusterNetworkingDeps {
   dataPathAddr?: string;
   /** VIPs, routing mesh, service DNS (lb/); none until it is wired in. */
   balancer?: ServiceBalancer;
+  /**
+   * The daemon's events: a container connecting to or leaving an overlay (a task starting before its
+   * view arrives, a plain container on an attachable overlay) gets the balancer's rules at once.
+   */
+  events?: Pick<EventBus, 'subscribe'>;
 }
 
 export function createClusterNetworking(deps: ClusterNetworkingDeps): ClusterNetworking {
@@ -48,8 +54,32 @@ function vxlanOf(n: NetworkRecord): string | undefined {
 
 class OverlayNetworking implements ClusterNetworking {
   private queue: Promise<unknown> = Promise.resolve();
+  /** The view of the last sync and the overlays it made: what a container event re-balances with. */
+  private last?: { view: NodeView; made: OverlayPlan[] };
+  private rebalancePending = false;
+  private unsubscribe?: () => void;
 
   constructor(private readonly deps: ClusterNetworkingDeps) {}
+
+  /** From the first sync until teardown: container events on the overlays re-run the balancer. */
+  private listen(): void {
+    if (this.unsubscribe || !this.deps.events) return;
+    this.unsubscribe = this.deps.events.subscribe((e) => {
+      if (e.Type !== 'network' || (e.Action !== 'connect' && e.Action !== 'disconnect')) return;
+      if (this.last?.made.some((p) => p.networkId === e.Actor.ID)) this.rebalance();
+    });
+  }
+
+  /** The balancer again with the last view, for the containers there are now (one run for a burst of events). */
+  private rebalance(): void {
+    if (this.rebalancePending) return;
+    this.rebalancePending = true;
+    void this.serialized(async () => {
+      this.rebalancePending = false;
+      if (!this.last) return;
+      await (this.deps.balancer ?? noBalancer).sync(this.last.view, this.localEndpoints(this.last.made));
+    }).catch((err) => log.warn('service balancing after a container change failed', { error: messageOf(err) }));
+  }
 
   private get port(): number {
     return this.deps.dataPathPort || DEFAULT_DATA_PATH_PORT;
@@ -76,6 +106,7 @@ class OverlayNetworking implements ClusterNetworking {
 
   private async syncNow(view: NodeView): Promise<void> {
     const { networks } = this.deps;
+    this.listen();
     const plan = planNode(view);
     const local = this.deps.dataPathAddr || plan.local;
     const failures: string[] = plan.skipped.map((s) => `network ${s.networkId}: ${s.reason}`);
@@ -104,28 +135,33 @@ class OverlayNetworking implements ClusterNetworking {
       if (!unused) continue;
       await removeOverlay({ bridge: n.bridge ?? bridgeName(n.id), vxlan: vxlanOf(n) }, networks.tag).catch((err) => failures.push(`network ${n.name}: ${messageOf(err)}`));
     }
-    await (this.deps.balancer ?? noBalancer).sync(view, this.localEndpoints(view, made)).catch((err) => failures.push(`service balancing: ${messageOf(err)}`));
+    this.last = { view, made };
+    await (this.deps.balancer ?? noBalancer).sync(view, this.localEndpoints(made)).catch((err) => failures.push(`service balancing: ${messageOf(err)}`));
     if (failures.length) {
       for (const f of failures) log.warn('overlay sync', { error: f });
       throw new Error(`overlay networks not in line with the swarm: ${failures.join('; ')}`);
     }
   }
 
-  /** The running containers on the overlays just made, with the task each address belongs to. */
-  private localEndpoints(view: NodeView, made: OverlayPlan[]): LocalEndpoint[] {
-    const taskOf = new Map<string, string>();
-    for (const t of view.tasks) for (const a of t.NetworksAttachments ?? []) for (const addr of a.Addresses) taskOf.set(`${a.Network.ID}/${addressOnly(addr)}`, t.ID);
-    return made.flatMap((p) =>
-      this.deps.networks.liveEndpointsOn(p.networkId).map((e) => {
-        const taskId = taskOf.get(`${p.networkId}/${e.ip}`);
-        return { containerId: e.containerId, ...(taskId ? { taskId } : {}), networkId: p.networkId, address: e.ip, ifname: e.ifname, netnsPath: e.netnsPath };
-      }),
-    );
+  /** The running containers on the overlays just made, one entry per container. */
+  private localEndpoints(made: OverlayPlan[]): LocalEndpoint[] {
+    const byContainer = new Map<string, LocalEndpoint>();
+    for (const p of made) {
+      for (const e of this.deps.networks.liveEndpointsOn(p.networkId)) {
+        let entry = byContainer.get(e.containerId);
+        if (!entry) byContainer.set(e.containerId, (entry = { containerId: e.containerId, netns: e.netnsPath, networks: [] }));
+        entry.networks.push({ NetworkID: p.networkId, Addr: e.ip });
+      }
+    }
+    return [...byContainer.values()];
   }
 
   private async teardownNow(): Promise<void> {
     const { networks } = this.deps;
     const failures: string[] = [];
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.last = undefined;
     await (this.deps.balancer ?? noBalancer).teardown().catch((err) => failures.push(`service balancing: ${messageOf(err)}`));
     for (const n of networks.swarmNetworks.list()) {
       const vxlan = vxlanOf(n);
