@@ -227,7 +227,8 @@ export class NetworkRegistry {
       return c ? [c] : [];
     });
     for (const n of this.store.allNetworks()) {
-      if (n.id === exceptNetwork || n.driver !== 'bridge') continue;
+      // The ingress overlay's subnet is routed on this host (the node's ingress address is on its bridge).
+      if (n.id === exceptNetwork || !(n.driver === 'bridge' || n.ingress)) continue;
       const s = n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
       if (s) taken.push(s);
     }
@@ -329,7 +330,7 @@ export class NetworkRegistry {
     const taken = await this.takenSubnets();
     const pool = poolFrom(cfg, () => pickSubnet(taken));
     for (const n of this.store.allNetworks()) {
-      const s = n.driver === 'bridge' && n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
+      const s = (n.driver === 'bridge' || n.ingress) && n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
       if (s && overlaps(s, pool.subnet)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
     }
     const taken6 = req.EnableIPv6 ? await this.takenSubnets6() : [];
