@@ -3,7 +3,7 @@
  * (nsenter --net), it holds a real NetworkService (its own SQLite file and tag) and the overlay
  * ClusterNetworking over it, and takes commands as JSON lines on stdin, answering each on stdout:
  *   {op:'sync', view} | {op:'run', id, name, network, ip?, task?} | {op:'stop', id} | {op:'networks'}
- *   | {op:'localNetwork', id} | {op:'balanced'} | {op:'teardown'} | {op:'exit'}
+ *   | {op:'localNetwork', id} | {op:'balanced'} | {op:'rm', id} | {op:'teardown'} | {op:'exit'}
  * A "container" is its network sandbox only (what runc would join): no process runs in it, the test
  * pings from its namespace with `ip netns exec`.
  */
@@ -71,6 +71,8 @@ async function handle(cmd: Cmd): Promise<unknown> {
       return networks.list();
     case 'inspect':
       return networks.inspect(cmd.id!);
+    case 'rm':
+      return networks.remove(cmd.id!);
     case 'balanced':
       return balanced;
     case 'localNetwork':

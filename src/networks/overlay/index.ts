@@ -107,6 +107,7 @@ class OverlayNetworking implements ClusterNetworking {
   private async syncNow(view: NodeView): Promise<void> {
     const { networks } = this.deps;
     this.listen();
+    networks.swarmNetworks.setManaged(true);
     const plan = planNode(view);
     const local = this.deps.dataPathAddr || plan.local;
     const failures: string[] = plan.skipped.map((s) => `network ${s.networkId}: ${s.reason}`);
@@ -172,6 +173,7 @@ class OverlayNetworking implements ClusterNetworking {
         failures.push(`network ${n.name}: ${messageOf(err)}`);
       }
     }
+    networks.swarmNetworks.setManaged(false);
     if (failures.length) throw new Error(`overlay teardown incomplete: ${failures.join('; ')}`);
   }
 }
