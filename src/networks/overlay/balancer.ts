@@ -22,13 +22,19 @@
  */
 import type { NodeView } from '../../swarm/contracts.js';
 
-/** One running local container on cluster networks (the same shape as lb/rules.ts's LocalEndpoint). */
+/** One local container's interface on one cluster network (lb/rules.ts has the same shape). */
 export interface LocalEndpoint {
   containerId: string;
-  /** The container's network namespace: here always the absolute path (/run/netns/...). */
-  netns: string;
-  /** Its addresses on cluster networks (the twins' IDs are the cluster networks' IDs), without prefix. */
-  networks: Array<{ NetworkID: string; Addr: string }>;
+  /** The task the container runs, when its address is a task's attachment in the view. */
+  taskId?: string;
+  /** The cluster network's ID (the same as the local twin's). */
+  networkId: string;
+  /** The container's IPv4 address on it, without prefix. */
+  address: string;
+  /** The container's interface name there (eth0, eth1, ...). */
+  ifname: string;
+  /** The container's network namespace (/run/netns/...), to run iptables and the DNS in. */
+  netnsPath: string;
 }
 
 export interface ServiceBalancer {

@@ -18,7 +18,7 @@ import type { NetworkRecord } from '../model.js';
 import type { EventBus } from '../../events/bus.js';
 import { log } from '../../lib/log.js';
 import { messageOf } from '../../lib/errors.js';
-import { DEFAULT_DATA_PATH_PORT, OPT_VXLANID, bridgeName, vxlanName } from './names.js';
+import { DEFAULT_DATA_PATH_PORT, OPT_VXLANID, addressOnly, bridgeName, vxlanName } from './names.js';
 import { planNode, type OverlayPlan } from './plan.js';
 import { ensureOverlay, removeOverlay, removeVxlan } from './devices.js';
 import { noBalancer, type LocalEndpoint, type ServiceBalancer } from './balancer.js';
@@ -77,7 +77,7 @@ class OverlayNetworking implements ClusterNetworking {
     void this.serialized(async () => {
       this.rebalancePending = false;
       if (!this.last) return;
-      await (this.deps.balancer ?? noBalancer).sync(this.last.view, this.localEndpoints(this.last.made));
+      await (this.deps.balancer ?? noBalancer).sync(this.last.view, this.localEndpoints(this.last.view, this.last.made));
     }).catch((err) => log.warn('service balancing after a container change failed', { error: messageOf(err) }));
   }
 
@@ -137,24 +137,23 @@ class OverlayNetworking implements ClusterNetworking {
       await removeOverlay({ bridge: n.bridge ?? bridgeName(n.id), vxlan: vxlanOf(n) }, networks.tag).catch((err) => failures.push(`network ${n.name}: ${messageOf(err)}`));
     }
     this.last = { view, made };
-    await (this.deps.balancer ?? noBalancer).sync(view, this.localEndpoints(made)).catch((err) => failures.push(`service balancing: ${messageOf(err)}`));
+    await (this.deps.balancer ?? noBalancer).sync(view, this.localEndpoints(view, made)).catch((err) => failures.push(`service balancing: ${messageOf(err)}`));
     if (failures.length) {
       for (const f of failures) log.warn('overlay sync', { error: f });
       throw new Error(`overlay networks not in line with the swarm: ${failures.join('; ')}`);
     }
   }
 
-  /** The running containers on the overlays just made, one entry per container. */
-  private localEndpoints(made: OverlayPlan[]): LocalEndpoint[] {
-    const byContainer = new Map<string, LocalEndpoint>();
-    for (const p of made) {
-      for (const e of this.deps.networks.liveEndpointsOn(p.networkId)) {
-        let entry = byContainer.get(e.containerId);
-        if (!entry) byContainer.set(e.containerId, (entry = { containerId: e.containerId, netns: e.netnsPath, networks: [] }));
-        entry.networks.push({ NetworkID: p.networkId, Addr: e.ip });
-      }
-    }
-    return [...byContainer.values()];
+  /** The running containers' interfaces on the overlays made, with the task each address belongs to. */
+  private localEndpoints(view: NodeView, made: OverlayPlan[]): LocalEndpoint[] {
+    const taskOf = new Map<string, string>();
+    for (const t of view.tasks) for (const a of t.NetworksAttachments ?? []) for (const addr of a.Addresses) taskOf.set(`${a.Network.ID}/${addressOnly(addr)}`, t.ID);
+    return made.flatMap((p) =>
+      this.deps.networks.liveEndpointsOn(p.networkId).map((e) => {
+        const taskId = taskOf.get(`${p.networkId}/${e.ip}`);
+        return { containerId: e.containerId, ...(taskId ? { taskId } : {}), networkId: p.networkId, address: e.ip, ifname: e.ifname, netnsPath: e.netnsPath };
+      }),
+    );
   }
 
   private async teardownNow(): Promise<void> {
