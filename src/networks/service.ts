@@ -25,7 +25,7 @@ import { netnsPath } from './sandbox.js';
 import { EndpointSettings } from './endpoint-config.js';
 import { Sandboxes } from './sandboxes.js';
 import { Publishing } from './publishing.js';
-import { DnsService } from './dns-service.js';
+import { DnsService, type DnsRecordSource } from './dns-service.js';
 import type {
   ContainerLookup,
   ContainerNetworking,
@@ -108,6 +108,11 @@ export class NetworkService implements ContainerNetworking {
   /** The default bridge's gateway: what "host-gateway" means. */
   defaultGateway(): string | undefined {
     return this.registry.defaultGateway();
+  }
+
+  /** More names for the embedded DNS (the swarm's services); returns the removal. */
+  addDnsRecords(source: DnsRecordSource): () => void {
+    return this.dns.addRecords(source);
   }
 
   create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
