@@ -19,6 +19,7 @@ import type { ClusterNetwork, Task } from '../../src/swarm/types.js';
 const NODE_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'swarm-overlay-node.js');
 const APP = `app${randomBytes(11).toString('hex')}`; // 25 characters
 const ING = `ing${randomBytes(11).toString('hex')}`;
+// The view's DataPathPort (the stand-in nodes are given PORT + 1 as their fallback: the view's wins).
 const PORT = 20000 + Math.floor(Math.random() * 20000); // never 4789 (a real dockerd may use it)
 
 class Node {
@@ -78,7 +79,7 @@ describe('overlay networks across two nodes', () => {
   before(async () => {
     cluster = await up(root, 2);
     for (const [i, n] of cluster.nodes.entries()) {
-      const proc = spawn('nsenter', [`--net=/run/netns/${n.netns}`, process.execPath, NODE_SCRIPT, n.dir, tags[i]!, String(PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const proc = spawn('nsenter', [`--net=/run/netns/${n.netns}`, process.execPath, NODE_SCRIPT, n.dir, tags[i]!, String(PORT + 1)], { stdio: ['pipe', 'pipe', 'pipe'] });
       const node = new Node(proc);
       nodes.push(node);
       await node.ready;
@@ -101,7 +102,7 @@ describe('overlay networks across two nodes', () => {
     ];
     const task = (id: string, addr: string) => ({ ID: id, ServiceID: 'svc1', DesiredState: 'running', NetworksAttachments: [{ Network: networks[0]!, Addresses: [addr] }] }) as unknown as Task;
     const tasks = [[task('task1', '10.0.9.3/24')], [task('task2', '10.0.9.4/24')]];
-    for (let i = 0; i < 2; i++) views.push({ nodeId: `node${i + 1}`, tasks: tasks[i]!, networks, nodes: nodeList, endpoints, ingress: { NetworkID: ING, Address: `10.0.8.${2 + i}` } });
+    for (let i = 0; i < 2; i++) views.push({ nodeId: `node${i + 1}`, dataPathPort: PORT, tasks: tasks[i]!, networks, nodes: nodeList, endpoints, ingress: { NetworkID: ING, Address: `10.0.8.${2 + i}` } });
   });
 
   after(async () => {

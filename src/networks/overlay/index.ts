@@ -29,7 +29,7 @@ export { bridgeName, vxlanName, overlayMac } from './names.js';
 
 export interface ClusterNetworkingDeps {
   networks: Pick<NetworkService, 'tag' | 'swarmNetworks' | 'liveEndpointsOn'>;
-  /** The cluster's DataPathPort (Cluster.DataPathPort); 4789 when unset or 0. */
+  /** The VXLAN port when the view does not say (NodeView.dataPathPort); 4789 when neither does. */
   dataPathPort?: number;
   /** --data-path-addr: the VTEP address; by default the node's own address in the view. */
   dataPathAddr?: string;
@@ -81,8 +81,8 @@ class OverlayNetworking implements ClusterNetworking {
     }).catch((err) => log.warn('service balancing after a container change failed', { error: messageOf(err) }));
   }
 
-  private get port(): number {
-    return this.deps.dataPathPort || DEFAULT_DATA_PATH_PORT;
+  private port(view: NodeView): number {
+    return view.dataPathPort || this.deps.dataPathPort || DEFAULT_DATA_PATH_PORT;
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
@@ -116,7 +116,7 @@ class OverlayNetworking implements ClusterNetworking {
       try {
         await networks.swarmNetworks.put(p.record);
         if (!local) throw new Error('this node has no address in the swarm to carry overlay traffic from');
-        await ensureOverlay(p, { tag: networks.tag, local, port: this.port });
+        await ensureOverlay(p, { tag: networks.tag, local, port: this.port(view) });
         made.push(p);
       } catch (err) {
         failures.push(`network ${p.record.name} (${p.networkId}): ${messageOf(err)}`);
