@@ -47,6 +47,9 @@ export function createClusterNetworking(deps: ClusterNetworkingDeps): ClusterNet
 }
 
 /** The VXLAN device name of a twin record (from the VNI it keeps in its options). */
+/** How long an overlay whose plan did not change goes unchecked (devices removed behind our back come back then). */
+const RECHECK_MS = 30_000;
+
 function vxlanOf(n: NetworkRecord): string | undefined {
   const vni = Number(n.options[OPT_VXLANID]?.split(',')[0]);
   return Number.isInteger(vni) && vni > 0 ? vxlanName(vni, n.id) : undefined;
@@ -58,6 +61,11 @@ class OverlayNetworking implements ClusterNetworking {
   private last?: { view: NodeView; made: OverlayPlan[] };
   private rebalancePending = false;
   private unsubscribe?: () => void;
+  /**
+   * What each overlay was last brought to, and when: views change with every task state in the cluster,
+   * and an overlay whose plan did not change is not checked again (a few `ip` runs each) for a while.
+   */
+  private readonly applied = new Map<string, { signature: string; at: number }>();
 
   constructor(private readonly deps: ClusterNetworkingDeps) {}
 
@@ -116,7 +124,14 @@ class OverlayNetworking implements ClusterNetworking {
       try {
         await networks.swarmNetworks.put(p.record);
         if (!local) throw new Error('this node has no address in the swarm to carry overlay traffic from');
-        await ensureOverlay(p, { tag: networks.tag, local, port: this.port(view) });
+        const o = { tag: networks.tag, local, port: this.port(view) };
+        const signature = JSON.stringify([p, o]);
+        const last = this.applied.get(p.networkId);
+        if (!last || last.signature !== signature || Date.now() - last.at > RECHECK_MS) {
+          this.applied.delete(p.networkId);
+          await ensureOverlay(p, o);
+          this.applied.set(p.networkId, { signature, at: Date.now() });
+        }
         made.push(p);
       } catch (err) {
         failures.push(`network ${p.record.name} (${p.networkId}): ${messageOf(err)}`);
@@ -134,6 +149,7 @@ class OverlayNetworking implements ClusterNetworking {
         continue;
       }
       if (!unused) continue;
+      this.applied.delete(n.id);
       await removeOverlay({ bridge: n.bridge ?? bridgeName(n.id), vxlan: vxlanOf(n) }, networks.tag).catch((err) => failures.push(`network ${n.name}: ${messageOf(err)}`));
     }
     this.last = { view, made };
@@ -162,6 +178,7 @@ class OverlayNetworking implements ClusterNetworking {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.last = undefined;
+    this.applied.clear();
     await (this.deps.balancer ?? noBalancer).teardown().catch((err) => failures.push(`service balancing: ${messageOf(err)}`));
     for (const n of networks.swarmNetworks.list()) {
       const vxlan = vxlanOf(n);
