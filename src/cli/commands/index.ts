@@ -34,6 +34,8 @@ import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
 import { volumeCommand } from './volumes.js';
+import { nodeCommand } from './nodes.js';
+import { swarmCommand } from './swarm.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
 import { registryCommand } from './registry.js';
@@ -141,6 +143,8 @@ export const rootCommand: CommandDef = {
     containerCommand,
     imageCommand,
     networkCommand,
+    nodeCommand,
+    swarmCommand,
     systemCommand,
     volumeCommand,
     certsCommand,
