@@ -33,6 +33,7 @@ import { portCommand } from './run-ports.js';
 import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
+import { serviceCommand } from './service/index.js';
 import { volumeCommand } from './volumes.js';
 import { nodeCommand } from './nodes.js';
 import { swarmCommand } from './swarm.js';
@@ -144,6 +145,7 @@ export const rootCommand: CommandDef = {
     imageCommand,
     networkCommand,
     nodeCommand,
+    serviceCommand,
     swarmCommand,
     systemCommand,
     volumeCommand,

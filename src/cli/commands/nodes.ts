@@ -9,7 +9,8 @@ import type { Cli } from '../streams.js';
 import { filterFlag, filtersParam, formatFlag, inspectFormatFlag } from './common.js';
 import { renderInspect } from './inspect.js';
 import { formatNodeList, prettyNode, type NodeSummary } from './node-format.js';
-import { formatTaskList, type TaskSummary } from './task-list.js';
+import type { Task } from '../../swarm/types.js';
+import { formatTasks } from './tasks-table.js';
 
 interface InfoSwarm {
   Swarm?: { NodeID?: string; Cluster?: { TLSInfo?: { TrustRoot?: string; CertIssuerSubject?: string; CertIssuerPublicKey?: string } } | null };
@@ -127,12 +128,12 @@ const psCommand: CommandDef = {
     const f = inv.flags;
     const refs = inv.args.length ? inv.args : ['self'];
     const errors: string[] = [];
-    const tasks: TaskSummary[] = [];
+    const tasks: Task[] = [];
     for (const ref of refs) {
       try {
         const node = await getNode(cli, await reference(cli, ref));
         const filters = filtersParam(f.list('filter'), [['node', node.ID]]);
-        tasks.push(...((await cli.client().json<TaskSummary[] | null>('GET', '/tasks', { query: { filters } })) ?? []));
+        tasks.push(...((await cli.client().json<Task[] | null>('GET', '/tasks', { query: { filters } })) ?? []));
       } catch (err) {
         if (!(err instanceof CliError)) throw err;
         errors.push(err.message);
@@ -147,9 +148,8 @@ const psCommand: CommandDef = {
         nodes.set(t.NodeID ?? '', await names.node(t.NodeID ?? ''));
       }
       cli.out.write(
-        formatTaskList(tasks, {
+        formatTasks(tasks, { service: (id) => services.get(id) ?? id, node: (id) => nodes.get(id) ?? id }, {
           format: f.string('format'), quiet: f.bool('quiet'), trunc: !f.bool('no-trunc'), nowMs: cli.now(),
-          serviceName: (id) => services.get(id) ?? id, nodeName: (id) => nodes.get(id) ?? id,
         }),
       );
     }
