@@ -73,6 +73,20 @@ describe('berth swarm and node commands on a 2-node cluster', { timeout: 240_000
     assert.match(ls, new RegExp(`^ID +HOSTNAME +STATUS +AVAILABILITY +MANAGER STATUS +ENGINE VERSION\n`));
     assert.match(ls, new RegExp(`${nodeId} \\* .*Ready .*Leader`));
     await sameAsDocker(n1, ['node', 'inspect', '--pretty', 'self']);
+    // info's Swarm section (the rest of info differs: client plugins, contexts).
+    const swarmSection = (text: string) => text.slice(text.indexOf(' Swarm:'), text.search(/\n Runtimes:|\n Init Binary:/));
+    for (const n of [n1, n2]) {
+      let b = '';
+      let d = '';
+      for (let i = 0; i < 20; i++) {
+        b = swarmSection((await berth(n, ['info'])).stdout);
+        d = swarmSection((await docker(n, ['info'])).stdout);
+        if (b === d) break;
+        await sleep(250);
+      }
+      assert.equal(b, d);
+      assert.match(b, /^ Swarm: active\n  NodeID: [a-z0-9]{25}\n  Is Manager: (true|false)\n/);
+    }
     await sameAsDocker(n1, ['node', 'ls', '--format', '{{.ID}} {{.Hostname}} {{.Self}} {{.TLSStatus}}']);
     await sameAsDocker(n1, ['node', 'ps']);
 

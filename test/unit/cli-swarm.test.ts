@@ -505,3 +505,46 @@ test('node addresses and external CAs parse as docker\'s options do', () => {
   assert.throws(() => parseExternalCA('protocol=cfssl'), /the external-ca option needs a url= parameter/);
   assert.throws(() => parseExternalCA('protocol=cfssl,bogus'), /invalid field 'bogus' must be a key=value pair/);
 });
+
+test('info: the Swarm section as docker prints it for a manager, a worker and a locked node', async () => {
+  const { swarmInfoLines } = await import('../../src/cli/commands/swarm-info.js');
+  const manager = {
+    NodeID: 'nodeid1', NodeAddr: '10.0.0.1', LocalNodeState: 'active', ControlAvailable: true, Error: '',
+    RemoteManagers: [{ NodeID: 'b', Addr: '10.0.0.2:2377' }, { NodeID: 'nodeid1', Addr: '10.0.0.1:2377' }], Nodes: 3, Managers: 2,
+    Cluster: swarmFixture(),
+  };
+  assert.equal(
+    swarmInfoLines(manager).join('\n') + '\n',
+    `  NodeID: nodeid1
+  Is Manager: true
+  ClusterID: clusterid0000000000000000
+  Managers: 2
+  Nodes: 3
+  Default Address Pool: 10.0.0.0/8  
+  SubnetSize: 24
+  Data Path Port: 4789
+  Orchestration:
+   Task History Retention Limit: 5
+  Raft:
+   Snapshot Interval: 10000
+   Number of Old Snapshots to Retain: 0
+   Heartbeat Tick: 1
+   Election Tick: 10
+  Dispatcher:
+   Heartbeat Period: 5 seconds
+  CA Configuration:
+   Expiry Duration: 3 months
+   Force Rotate: 0
+  Autolock Managers: false
+  Root Rotation In Progress: false
+  Node Address: 10.0.0.1
+  Manager Addresses:
+   10.0.0.1:2377
+   10.0.0.2:2377
+`,
+  );
+  const worker = { NodeID: 'w', NodeAddr: '10.0.0.3', LocalNodeState: 'active', ControlAvailable: false, Error: '', RemoteManagers: [{ NodeID: 'a', Addr: '10.0.0.1:2377' }] };
+  assert.deepEqual(swarmInfoLines(worker), ['  NodeID: w', '  Is Manager: false', '  Node Address: 10.0.0.3', '  Manager Addresses:', '   10.0.0.1:2377']);
+  assert.deepEqual(swarmInfoLines({ LocalNodeState: 'locked', NodeID: '' }), []);
+  assert.deepEqual(swarmInfoLines({ LocalNodeState: 'inactive' }), []);
+});
