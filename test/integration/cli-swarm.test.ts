@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { down, readCluster, up, type DevCluster, type DevNode } from '../../src/swarm/devcluster/devcluster.js';
+import { down, readCluster, restartNode, up, type DevCluster, type DevNode } from '../../src/swarm/devcluster/devcluster.js';
 import { DEVCLUSTER_ADDR_POOL } from '../../src/swarm/devcluster/swarm-setup.js';
 import { BERTH, DOCKER, run } from './harness.js';
 import { sleep } from '../../src/lib/sleep.js';
@@ -106,5 +106,35 @@ describe('berth swarm and node commands on a 2-node cluster', { timeout: 240_000
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal((await berth(n1, ['swarm', 'leave', '--force'])).stdout, 'Node left the swarm.\n');
     assert.equal((await berth(n1, ['swarm', 'unlock'])).stderr, 'error: this node is not part of a swarm\n');
+  });
+
+  test('autolock: init prints the unlock key; after a restart the manager is locked until berth swarm unlock', async () => {
+    const init = await berth(n1, ['swarm', 'init', '--autolock', '--listen-addr', `${n1.address}:2377`, '--advertise-addr', n1.address, '--default-addr-pool', DEVCLUSTER_ADDR_POOL]);
+    assert.equal(init.code, 0, init.stderr);
+    const m = /and follow the instructions\.\nTo unlock a swarm manager after it restarts, run the `berth swarm unlock`\ncommand and provide the following key:\n\n {4}(SWMKEY-1-[A-Za-z0-9+/]{43})\n\nRemember to store this key in a password manager, since without it you\nwill not be able to restart the manager\.\n$/.exec(init.stdout);
+    assert.ok(m, init.stdout);
+    const key = m[1]!;
+    assert.equal((await berth(n1, ['swarm', 'unlock-key', '-q'])).stdout, `${key}\n`);
+    await sameAsDocker(n1, ['swarm', 'unlock-key']);
+
+    await restartNode(cluster, n1.name);
+    const info = async () => (await berth(n1, ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
+    assert.equal(await info(), 'locked');
+    const ls = await berth(n1, ['node', 'ls']);
+    assert.equal(ls.stderr, 'Error response from daemon: Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.\n');
+    const wrong = await berth(n1, ['swarm', 'unlock'], 'SWMKEY-1-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n');
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stderr, 'Error response from daemon: swarm could not be unlocked: invalid key provided\n');
+    assert.equal(await info(), 'locked');
+    const right = await berth(n1, ['swarm', 'unlock'], `${key}\n`);
+    assert.equal(right.code, 0, right.stderr);
+    assert.equal(await info(), 'active');
+    assert.equal((await berth(n1, ['swarm', 'unlock'])).stderr, 'error: swarm is not locked\n');
+
+    const rotated = await berth(n1, ['swarm', 'unlock-key', '--rotate']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /^Successfully rotated manager unlock key\.\nTo unlock a swarm manager after it restarts/);
+    assert.ok(!rotated.stdout.includes(key), 'a new key');
+    assert.equal((await berth(n1, ['swarm', 'leave', '--force'])).stdout, 'Node left the swarm.\n');
   });
 });
