@@ -76,7 +76,9 @@ interface Result {
   code: number;
 }
 
-async function withDaemon(route: Route, fn: (run: (argv: string[], stdin?: string) => Promise<Result>, seen: Req[]) => Promise<void>) {
+type Run = (argv: string[], stdin?: string, extra?: Partial<Cli>) => Promise<Result>;
+
+async function withDaemon(route: Route, fn: (run: Run, seen: Req[]) => Promise<void>) {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-cli-swarm-'));
   const socket = path.join(dir, 'd.sock');
   const seen: Req[] = [];
@@ -95,7 +97,7 @@ async function withDaemon(route: Route, fn: (run: (argv: string[], stdin?: strin
     });
   });
   await new Promise<void>((r) => server.listen(socket, r));
-  const run = async (argv: string[], stdin = ''): Promise<Result> => {
+  const run: Run = async (argv, stdin = '', extra = {}) => {
     const r = resolve(rootCommand, argv);
     if (r.kind === 'error') return { out: '', err: r.message, code: r.exitCode };
     if (r.kind !== 'run') throw new Error(`not runnable: ${argv.join(' ')}`);
@@ -111,6 +113,7 @@ async function withDaemon(route: Route, fn: (run: (argv: string[], stdin?: strin
       debug: false,
       env: {},
       now: () => NOW,
+      ...extra,
     };
     let code = 0;
     try {
@@ -547,4 +550,24 @@ test('info: the Swarm section as docker prints it for a manager, a worker and a 
   assert.deepEqual(swarmInfoLines(worker), ['  NodeID: w', '  Is Manager: false', '  Node Address: 10.0.0.3', '  Manager Addresses:', '   10.0.0.1:2377']);
   assert.deepEqual(swarmInfoLines({ LocalNodeState: 'locked', NodeID: '' }), []);
   assert.deepEqual(swarmInfoLines({ LocalNodeState: 'inactive' }), []);
+});
+
+test('swarm ca --rotate: Ctrl-C stops watching a rotation that has not converged, with docker\'s note', async () => {
+  const listeners = new Set<(s: NodeJS.Signals) => void>();
+  const signals = { on: (_s: NodeJS.Signals, l: (s: NodeJS.Signals) => void) => listeners.add(l), off: (_s: NodeJS.Signals, l: (s: NodeJS.Signals) => void) => listeners.delete(l) };
+  let polls = 0;
+  await withDaemon((r) => {
+    if (r.method === 'GET' && r.path === '/nodes') {
+      if (++polls === 3) for (const l of listeners) l('SIGINT');
+      return { json: [nodeFixture('a', { Description: { TLSInfo: { ...TLS, CertIssuerPublicKey: 'OLD' } } })] };
+    }
+    return managerRoutes({ swarm: { RootRotationInProgress: true } })(r);
+  }, async (run) => {
+    const r = await run(['swarm', 'ca', '--rotate'], '', { signals });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(polls, 3);
+    assert.ok(r.out.includes('Operation continuing in background.\nUse `swarmctl cluster inspect default` to check progress.\n'), r.out);
+    assert.ok(r.out.endsWith(TRUST_ROOT));
+    assert.equal(listeners.size, 0, 'the SIGINT listener is removed');
+  });
 });

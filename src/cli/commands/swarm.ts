@@ -494,13 +494,30 @@ async function* rotationMessages(cli: Cli, intervalMs: number): AsyncGenerator<s
   yield JSON.stringify({ id: 'desired root digest', status: '' });
   yield JSON.stringify({ id: CERTS_ROTATED, status: '' });
   yield JSON.stringify({ id: ROOTS_ROTATED, status: ' ' });
-  for (;;) {
-    const sw = await inspectSwarm(cli);
-    const nodes = (await cli.client().json<NodeBrief[] | null>('GET', '/nodes')) ?? [];
-    const round = rotationProgress(sw, nodes);
-    for (const m of round.messages) yield JSON.stringify(m);
-    if (round.done) return;
-    await new Promise((r) => setTimeout(r, intervalMs));
+  // Ctrl-C stops watching, not the rotation (docker's words, swarmctl and all).
+  let interrupted = false;
+  let wake: (() => void) | undefined;
+  const onInt = () => {
+    interrupted = true;
+    wake?.();
+  };
+  cli.signals?.on('SIGINT', onInt);
+  try {
+    for (;;) {
+      const sw = await inspectSwarm(cli);
+      const nodes = (await cli.client().json<NodeBrief[] | null>('GET', '/nodes')) ?? [];
+      const round = rotationProgress(sw, nodes);
+      for (const m of round.messages) yield JSON.stringify(m);
+      if (round.done) return;
+      if (!interrupted) await new Promise<void>((r) => ((wake = r), setTimeout(r, intervalMs)));
+      if (interrupted) {
+        yield JSON.stringify({ status: 'Operation continuing in background.' });
+        yield JSON.stringify({ status: 'Use `swarmctl cluster inspect default` to check progress.' });
+        return;
+      }
+    }
+  } finally {
+    cli.signals?.off('SIGINT', onInt);
   }
 }
 
