@@ -119,7 +119,13 @@ describe('berth swarm and node commands on a 2-node cluster', { timeout: 240_000
 
     await restartNode(cluster, n1.name);
     const info = async () => (await berth(n1, ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
-    assert.equal(await info(), 'locked');
+    // A restarted node is 'pending' while it reads its state, then 'locked'.
+    let state = await info();
+    for (let i = 0; i < 120 && state === 'pending'; i++) {
+      await sleep(250);
+      state = await info();
+    }
+    assert.equal(state, 'locked');
     const ls = await berth(n1, ['node', 'ls']);
     assert.equal(ls.stderr, 'Error response from daemon: Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.\n');
     const wrong = await berth(n1, ['swarm', 'unlock'], 'SWMKEY-1-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n');
