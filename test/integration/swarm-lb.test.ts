@@ -206,6 +206,10 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
   // The caller's namespace holds only our tables' rules.
   assert.match(inNs(ns.caller, ['iptables-save', '-t', 'nat']), /-A OUTPUT -j BERTH-VIP/);
 
+  // t2 is "on another node": there, that node's balancer routes its answers through that node's
+  // ingress address (.3 here, which nobody has): answers to this node's SNAT address stay on-link.
+  inNs(ns.t2, ['ip', 'route', 'replace', 'default', 'via', `${ING}.3`, 'dev', 'eth0', 'table', '4411']);
+
   // The published port on the node's outside address: t1 (this node) sees the client's real address,
   // t2 ("another node") sees the node's ingress address.
   const mesh = requests(ns.client, `http://${OUT}.1:8080/`, 24);

@@ -249,7 +249,8 @@ test('the jumps into the mesh chains', () => {
 });
 
 test('a task on the ingress network answers from its ingress address through the node', () => {
-  assert.deepEqual(replyRouteCommands({ from: '10.0.0.7', via: '10.0.0.2', dev: 'eth1' }), [
+  assert.deepEqual(replyRouteCommands({ from: '10.0.0.7', via: '10.0.0.2', dev: 'eth1', subnet: '10.0.0.0/24' }), [
+    'route replace 10.0.0.0/24 dev eth1 table 4411',
     'route replace default via 10.0.0.2 dev eth1 table 4411',
     'rule add from 10.0.0.7 lookup 4411 pref 4411',
   ]);

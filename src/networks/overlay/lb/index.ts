@@ -31,6 +31,7 @@ import {
   bareAddr,
   type LocalEndpoint,
   type MeshChains,
+  type ReplyRoute,
 } from './rules.js';
 import { ServiceRecords } from './records.js';
 
@@ -68,7 +69,7 @@ interface NetnsState {
   identity: string;
   /** Its nat and filter tables. */
   text: string;
-  /** The reply route of a task on the ingress network: "<from> <via> <dev>", or ''. */
+  /** The reply route of a task on the ingress network (a ReplyRoute as JSON), or ''. */
   route: string;
 }
 
@@ -136,10 +137,11 @@ class Balancer implements ServiceBalancer {
       c.networks.add(e.networkId);
       if (view.ingress && e.networkId === view.ingress.NetworkID) c.ingress = e;
     }
+    const ingressSubnet = view.networks.find((n) => n.ID === view.ingress?.NetworkID)?.IPAMOptions?.Configs?.[0]?.Subnet;
     const wanted = new Map<string, Omit<NetnsState, 'identity'> & { containerId: string }>();
     for (const [p, c] of byNetns) {
       const targets = vipTargetsFor(view, c.networks);
-      const route = c.ingress && view.ingress ? `${bareAddr(c.ingress.address)} ${bareAddr(view.ingress.Address)} ${c.ingress.ifname}` : '';
+      const route = c.ingress && view.ingress ? JSON.stringify({ from: bareAddr(c.ingress.address), via: bareAddr(view.ingress.Address), dev: c.ingress.ifname, subnet: ingressSubnet } satisfies ReplyRoute) : '';
       // A container that never had a rule of ours is left alone; one that had is emptied.
       if (targets.length || route || this.written.has(p)) wanted.set(p, { containerId: c.containerId, text: renderVipTables(targets), route });
     }
@@ -209,7 +211,7 @@ class Balancer implements ServiceBalancer {
   }
 }
 
-/** Puts the reply route ("<from> <via> <dev>") in place in the namespace, or takes it out (''). */
+/** Puts the reply route (a ReplyRoute as JSON) in place in the namespace, or takes it out (''). */
 async function setReplyRoute(netnsPath: string, route: string, hadOne: boolean): Promise<void> {
   const netns = path.basename(netnsPath);
   if (path.dirname(netnsPath) !== NETNS_DIR) throw new Error(`${netnsPath}: not a named network namespace`);
@@ -218,8 +220,7 @@ async function setReplyRoute(netnsPath: string, route: string, hadOne: boolean):
     if (hadOne) log.debug('removing the ingress reply route', { netns, error: messageOf(err) });
   });
   if (!route) return;
-  const [from, via, dev] = route.split(' ') as [string, string, string];
-  await ip.batch(replyRouteCommands({ from, via, dev }), { netns });
+  await ip.batch(replyRouteCommands(JSON.parse(route) as ReplyRoute), { netns });
 }
 
 /** Forwarding on in this namespace (the mesh routes from the node's addresses to the ingress network). */

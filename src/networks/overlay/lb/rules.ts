@@ -252,11 +252,20 @@ export interface ReplyRoute {
   via: string;
   /** The task's interface on the ingress network. */
   dev: string;
+  /**
+   * The ingress subnet: stays on-link in the table, so answers to other nodes' ingress addresses (the
+   * SNATed connections of their meshes) go straight to them, not through this node.
+   */
+  subnet?: string;
 }
 
 /** `ip` commands (run in the task's namespace, after `replyRouteRemoval`) that put the route in place. */
 export function replyRouteCommands(r: ReplyRoute): string[] {
-  return [`route replace default via ${r.via} dev ${r.dev} table ${REPLY_TABLE}`, `rule add from ${r.from} lookup ${REPLY_TABLE} pref ${REPLY_TABLE}`];
+  return [
+    ...(r.subnet ? [`route replace ${r.subnet} dev ${r.dev} table ${REPLY_TABLE}`] : []),
+    `route replace default via ${r.via} dev ${r.dev} table ${REPLY_TABLE}`,
+    `rule add from ${r.from} lookup ${REPLY_TABLE} pref ${REPLY_TABLE}`,
+  ];
 }
 
 /** `ip` commands that take it out (each may fail harmlessly when absent). */
