@@ -131,6 +131,7 @@ test('a container on the app network balances every port of the VIPs there, spre
 test('a dnsrr service has no VIP rules; a container on no VIP network gets empty tables', () => {
   assert.deepEqual(vipTargetsFor(view([db]), new Set([APP])), []);
   assert.deepEqual(vipTargetsFor(view([web]), new Set([OTHER])), []);
+  assert.deepEqual(vipTargetsFor(view([web]), new Set([INGRESS])), [], 'no rules for the ingress VIPs in containers');
   assert.equal(renderVipTables([]), EMPTY_TABLES);
 });
 
@@ -271,6 +272,7 @@ test('DNS: service name and aliases -> VIP, tasks.<name> -> task addresses, dnsr
   assert.deepEqual(records.lookup(onApp, 'idle'), ['10.0.1.3']);
   assert.equal(records.lookup(onApp, 'tasks.idle'), undefined);
   assert.equal(records.lookup(onApp, 'nosuch'), undefined);
+  assert.deepEqual(records.lookup(onApp, 'web.node2.t2'), ['10.0.1.8'], 'a task on another node by its container name');
   // Only services on a network the container is on; the local network may also be known by the cluster ID.
   assert.equal(records.lookup([{ id: 'x', name: 'other' }], 'web'), undefined);
   assert.deepEqual(records.lookup([{ id: APP, name: 'whatever' }], 'web'), ['10.0.1.2']);

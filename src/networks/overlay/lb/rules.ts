@@ -88,7 +88,8 @@ export function vipTargetsFor(view: NodeView, networkIds: ReadonlySet<string>): 
   for (const ep of view.endpoints) {
     if (ep.Mode !== 'vip') continue;
     for (const v of ep.VirtualIPs) {
-      if (!networkIds.has(v.NetworkID) || !v.Addr) continue;
+      // The ingress network's VIPs serve the mesh only: no name resolves to them (as in Docker).
+      if (!networkIds.has(v.NetworkID) || !v.Addr || v.NetworkID === view.ingress?.NetworkID) continue;
       out.set(bareAddr(v.Addr), taskAddrs(ep, v.NetworkID));
     }
   }
