@@ -87,6 +87,24 @@ function startServer(name: string): Promise<void> {
   });
 }
 
+/** (Re)starts the balancer process in the node namespace: a restarted daemon's balancer knows nothing. */
+function startBalancer(): void {
+  balancer?.kill('SIGKILL');
+  balancer = spawn('ip', ['netns', 'exec', ns.node, process.execPath, '--input-type=module', '-e', DRIVER, BALANCER, tag], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const replies = createInterface({ input: balancer.stdout! });
+  const waiting: Array<(line: string) => void> = [];
+  replies.on('line', (line) => waiting.shift()?.(line));
+  send = (msg) =>
+    new Promise((resolve, reject) => {
+      waiting.push((line) => {
+        const r = JSON.parse(line) as { ok?: boolean; error?: string };
+        if (r.ok) resolve();
+        else reject(new Error(r.error));
+      });
+      balancer!.stdin!.write(JSON.stringify(msg) + '\n');
+    });
+}
+
 before(async () => {
   for (const n of Object.values(ns)) sh('ip', ['netns', 'add', n]);
   const N = ns.node;
@@ -122,19 +140,7 @@ before(async () => {
   ipb(config);
   await Promise.all([startServer('t1'), startServer('t2')]);
 
-  balancer = spawn('ip', ['netns', 'exec', N, process.execPath, '--input-type=module', '-e', DRIVER, BALANCER, tag], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const replies = createInterface({ input: balancer.stdout! });
-  const waiting: Array<(line: string) => void> = [];
-  replies.on('line', (line) => waiting.shift()?.(line));
-  send = (msg) =>
-    new Promise((resolve, reject) => {
-      waiting.push((line) => {
-        const r = JSON.parse(line) as { ok?: boolean; error?: string };
-        if (r.ok) resolve();
-        else reject(new Error(r.error));
-      });
-      balancer!.stdin!.write(JSON.stringify(msg) + '\n');
-    });
+  startBalancer();
 });
 
 after(() => {
@@ -225,6 +231,14 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
   await send({ op: 'sync', view: viewWith([]), local });
   assert.deepEqual([...requests(ns.caller, `http://${VIP}/`, 2)], [['refused', 2]]);
   assert.deepEqual([...requests(ns.client, `http://${OUT}.1:8080/`, 2)], [['refused', 2]]);
+
+  // A restarted balancer whose first view has no service and no ingress: what the old one left in the
+  // containers' namespaces and in the node goes.
+  startBalancer();
+  await send({ op: 'sync', view: { ...viewWith([]), endpoints: [], ingress: undefined }, local });
+  assert.doesNotMatch(inNs(ns.caller, ['iptables-save', '-t', 'filter']), /BERTH/);
+  assert.doesNotMatch(inNs(ns.t1, ['ip', 'rule']), /4411/);
+  assert.doesNotMatch(inNs(ns.node, ['iptables-save', '-t', 'nat']), /BERTH/);
 
   // Back to two tasks (a stale per-port chain would make restore fail or misroute), then teardown.
   await send({ op: 'sync', view: viewWith(['t1', 't2']), local });

@@ -105,6 +105,8 @@ class Balancer implements ServiceBalancer {
   private mesh?: { text: string; chains: { nat: string[]; filter: string[] } };
   private meshReady = false;
   private cleaned = false;
+  /** Whether a sync has looked at every local container namespace since this process started. */
+  private synced = false;
 
   constructor(deps: ServiceBalancerDeps) {
     this.records = new ServiceRecords(deps.localNetwork);
@@ -121,6 +123,7 @@ class Balancer implements ServiceBalancer {
     if (!this.enabled) return;
     const failures: string[] = [];
     await this.syncContainers(view, local, failures);
+    this.synced = true;
     try {
       await this.syncMesh(view);
     } catch (err) {
@@ -142,8 +145,9 @@ class Balancer implements ServiceBalancer {
     for (const [p, c] of byNetns) {
       const targets = vipTargetsFor(view, c.networks);
       const route = c.ingress && view.ingress ? JSON.stringify({ from: bareAddr(c.ingress.address), via: bareAddr(view.ingress.Address), dev: c.ingress.ifname, subnet: ingressSubnet } satisfies ReplyRoute) : '';
-      // A container that never had a rule of ours is left alone; one that had is emptied.
-      if (targets.length || route || this.written.has(p)) wanted.set(p, { containerId: c.containerId, text: renderVipTables(targets), route });
+      // A container that never had a rule of ours is left alone; one that had is emptied. At the first
+      // sync every one is looked at: a daemon restarted under running tasks may have left rules there.
+      if (targets.length || route || this.written.has(p) || !this.synced) wanted.set(p, { containerId: c.containerId, text: renderVipTables(targets), route });
     }
     for (const p of this.written.keys()) if (!wanted.has(p)) wanted.set(p, { containerId: '', text: EMPTY_TABLES, route: '' });
 
@@ -155,9 +159,12 @@ class Balancer implements ServiceBalancer {
       }
       // A namespace made anew under the same name starts without rules.
       const before = this.written.get(p)?.identity === identity ? this.written.get(p) : undefined;
+      // What is there: what this process wrote, or nothing of ours, or unknown (first sync: undefined).
+      const textThere = before ? before.text : this.synced ? EMPTY_TABLES : undefined;
+      const routeThere = before ? before.route : this.synced ? '' : undefined;
       try {
-        if (w.text !== (before?.text ?? EMPTY_TABLES)) await iptables.replaceTables(w.text, { netnsPath: p });
-        if (w.route !== (before?.route ?? '')) await setReplyRoute(p, w.route, Boolean(before?.route));
+        if (w.text !== textThere) await iptables.replaceTables(w.text, { netnsPath: p });
+        if (w.route !== routeThere) await setReplyRoute(p, w.route, Boolean(before?.route));
         if (w.text === EMPTY_TABLES && !w.route) this.written.delete(p);
         else this.written.set(p, { identity, text: w.text, route: w.route });
       } catch (err) {
@@ -208,6 +215,7 @@ class Balancer implements ServiceBalancer {
     this.mesh = undefined;
     this.meshReady = false;
     this.cleaned = false;
+    this.synced = false;
   }
 }
 
