@@ -66,7 +66,7 @@ const SERVER = `require('http').createServer((q, r) => r.end(process.argv[1] + '
 const DRIVER = `
 import { createInterface } from 'node:readline';
 const { createServiceBalancer } = await import(process.argv[1]);
-const b = createServiceBalancer({ tag: process.argv[2] });
+const b = createServiceBalancer({ tag: process.argv[2], ingressBridge: () => 'brI' });
 for await (const line of createInterface({ input: process.stdin })) {
   const cmd = JSON.parse(line);
   try {
@@ -220,6 +220,9 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
   // t2 ("another node") sees the node's ingress address.
   const mesh = requests(ns.client, `http://${OUT}.1:8080/`, 24);
   assert.deepEqual([...mesh.keys()].sort(), [`t1 ${OUT}.2`, `t2 ${ING}.2`], JSON.stringify([...mesh]));
+  // The node itself, on its loopback address (the tasks see the node's ingress address).
+  const loop = requests(ns.node, 'http://127.0.0.1:8080/', 12);
+  assert.deepEqual([...loop.keys()].sort(), [`t1 ${ING}.2`, `t2 ${ING}.2`], JSON.stringify([...loop]));
   assert.match(inNs(ns.t1, ['ip', 'rule']), new RegExp(`from ${ING}\\.11 lookup 4411`));
 
   // t2 goes: the rules are swapped, everything goes to t1.

@@ -34,6 +34,8 @@ import {
   type ReplyRoute,
 } from './rules.js';
 import { ServiceRecords } from './records.js';
+import { bridgeName } from '../names.js';
+import { setRouteLocalnet } from '../../bridge.js';
 
 export type { LocalEndpoint } from './rules.js';
 export type { DnsRecordSource } from '../../dns-service.js';
@@ -46,6 +48,8 @@ export interface ServiceBalancerDeps {
   tag?: string;
   /** ClusterNetworking.localNetwork: a cluster network's local name or id, so DNS matches a container's networks. */
   localNetwork?(clusterNetworkId: string): string | undefined;
+  /** The ingress network's bridge in this namespace (default: the overlay part's bridgeName). */
+  ingressBridge?(networkId: string): string;
   /** false with --iptables=false: no rules at all (DNS records still served). */
   iptables?: boolean;
 }
@@ -105,6 +109,9 @@ class Balancer implements ServiceBalancer {
   private mesh?: { text: string; chains: { nat: string[]; filter: string[] } };
   private meshReady = false;
   private cleaned = false;
+  /** The ingress network whose bridge has route_localnet on. */
+  private routeLocalnetOn?: string;
+  private readonly ingressBridge: (networkId: string) => string;
   /** Whether a sync has looked at every local container namespace since this process started. */
   private synced = false;
 
@@ -112,6 +119,7 @@ class Balancer implements ServiceBalancer {
     this.records = new ServiceRecords(deps.localNetwork);
     this.chains = meshChains(deps.tag);
     this.enabled = deps.iptables !== false;
+    this.ingressBridge = deps.ingressBridge ?? bridgeName;
   }
 
   get dnsRecords(): DnsRecordSource {
@@ -186,7 +194,13 @@ class Balancer implements ServiceBalancer {
     if (!this.meshReady) {
       if (!plan.ports.some((p) => p.backends.length)) return; // no chain until there is something to balance
       await enableForwarding();
-    } else if (this.mesh?.text === text) return;
+    }
+    if (view.ingress && this.routeLocalnetOn !== view.ingress.NetworkID) {
+      const bridge = this.ingressBridge(view.ingress.NetworkID);
+      this.routeLocalnetOn = view.ingress.NetworkID; // tried once per ingress network
+      await setRouteLocalnet(bridge, true).catch((err) => log.warn('published ports will not answer on 127.0.0.1: setting route_localnet failed', { bridge, error: messageOf(err) }));
+    }
+    if (this.meshReady && this.mesh?.text === text) return;
     const names = meshChainNames(this.chains, plan);
     await iptables.restore(text);
     if (!this.meshReady) {
@@ -216,6 +230,7 @@ class Balancer implements ServiceBalancer {
     this.meshReady = false;
     this.cleaned = false;
     this.synced = false;
+    this.routeLocalnetOn = undefined;
   }
 }
 

@@ -193,8 +193,9 @@ export function meshPortChain(c: MeshChains, p: Pick<MeshPort, 'proto' | 'publis
 export function meshJumps(c: MeshChains): Array<{ table: 'nat' | 'filter'; chain: string; rule: string[] }> {
   return [
     { table: 'nat', chain: 'PREROUTING', rule: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
-    // Loopback destinations would need route_localnet on the ingress bridge: not balanced.
-    { table: 'nat', chain: 'OUTPUT', rule: ['!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
+    // Loopback too (127.0.0.1:<port> on a node answers, as Docker's): route_localnet on the ingress
+    // bridge lets such a connection out, and BERTH-MESH-POST gives it the node's ingress address.
+    { table: 'nat', chain: 'OUTPUT', rule: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
     { table: 'nat', chain: 'POSTROUTING', rule: ['-j', c.post] },
     { table: 'filter', chain: 'FORWARD', rule: ['-j', c.fwd] },
   ];
@@ -214,6 +215,8 @@ export function renderMesh(c: MeshChains, plan: MeshPlan): string {
   for (const p of ports) nat.push(...spread(meshPortChain(c, p), `-p ${p.proto} `, p.backends.map((b) => `${b.addr}:${p.target}`)));
   for (const p of ports) {
     const conn = `-p ${p.proto} -m ${p.proto} --dport ${p.target} -m conntrack --ctstate DNAT --ctorigdstport ${p.published}`;
+    // The node's own connections from a loopback address: no task could answer 127.0.0.1.
+    nat.push(`-A ${c.post} -s 127.0.0.0/8 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
     for (const b of p.backends) {
       // A remote task answers its own default route, not this node: SNAT brings the answer back here.
       if (!b.local) nat.push(`-A ${c.post} -d ${b.addr}/32 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
