@@ -60,7 +60,27 @@ const servers: ChildProcess[] = [];
 let balancer: ChildProcess | undefined;
 let send: (msg: unknown) => Promise<void>;
 
-const SERVER = `require('http').createServer((q, r) => r.end(process.argv[1] + ' ' + q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(80, () => console.log('ready'))`;
+const SERVER = `
+const name = process.argv[1];
+const udp = require('dgram').createSocket('udp4');
+udp.on('message', (m, r) => udp.send(name + ' ' + r.address, r.port, r.address));
+udp.bind(53, () => require('http').createServer((q, r) => r.end(name + ' ' + q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(80, () => console.log('ready')));`;
+
+/** One datagram from a namespace (a new source port each time); the answer, or 'timeout'. */
+const UDP_CLIENT = `
+const s = require('dgram').createSocket('udp4');
+const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 2000);
+s.on('message', (m) => { console.log(m.toString()); process.exit(0); });
+s.send('hi', Number(process.argv[2]), process.argv[1]);`;
+
+function udpRequests(from: string, host: string, port: number, n: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const key = sh('ip', ['netns', 'exec', from, process.execPath, '-e', UDP_CLIENT, host, String(port)]).trim();
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
 
 /** A child in the node namespace that keeps one balancer and runs the commands it reads from stdin. */
 const DRIVER = `
@@ -156,7 +176,10 @@ function viewWith(tasks: Array<'t1' | 't2'>): NodeView {
     ServiceID: 'websvc',
     Name: 'web',
     Mode: 'vip',
-    Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }],
+    Ports: [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' },
+      { Protocol: 'udp', TargetPort: 53, PublishedPort: 30053, PublishMode: 'ingress' },
+    ],
     VirtualIPs: [
       { NetworkID: INGRESS, Addr: `${ING}.100/24` },
       { NetworkID: APPNET, Addr: `${VIP}/24` },
@@ -220,6 +243,10 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
   // t2 ("another node") sees the node's ingress address.
   const mesh = requests(ns.client, `http://${OUT}.1:8080/`, 24);
   assert.deepEqual([...mesh.keys()].sort(), [`t1 ${OUT}.2`, `t2 ${ING}.2`], JSON.stringify([...mesh]));
+  // UDP: each new flow (source port) goes to one task; UDP is SNATed to local tasks too.
+  const udp = udpRequests(ns.client, `${OUT}.1`, 30053, 16);
+  assert.deepEqual([...udp.keys()].sort(), [`t1 ${ING}.2`, `t2 ${ING}.2`], JSON.stringify([...udp]));
+
   // The node itself, on its loopback address (the tasks see the node's ingress address).
   const loop = requests(ns.node, 'http://127.0.0.1:8080/', 12);
   assert.deepEqual([...loop.keys()].sort(), [`t1 ${ING}.2`, `t2 ${ING}.2`], JSON.stringify([...loop]));

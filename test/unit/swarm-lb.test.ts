@@ -226,6 +226,12 @@ test('the mesh of a UDP port with one remote task, in a tagged daemon', () => {
   );
 });
 
+test('UDP to a local task is SNATed too (an unbound UDP server answers from the address its routes pick)', () => {
+  const dns: ServiceEndpoints = { ...idle, Tasks: [task('u1', 'node1', { [INGRESS]: '10.0.0.9/24' })] };
+  const text = renderMesh(meshChains(), meshPlanOf(view([dns]))!);
+  assert.match(text, /^-A BERTH-MESH-POST -d 10\.0\.0\.9\/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdstport 30053 -j SNAT --to-source 10\.0\.0\.2$/m);
+});
+
 test('no backends anywhere: the mesh chains are empty (the node refuses the port itself)', () => {
   assert.equal(
     renderMesh(meshChains(), meshPlanOf(view([idle]))!),

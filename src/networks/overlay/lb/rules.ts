@@ -11,7 +11,8 @@
  * - The routing mesh, in the node's own namespace, in chains of our own beside the daemon's firewall:
  *   a published ingress port on any local address goes to one of the service's tasks on the ingress
  *   network; connections to a task on another node are SNATed to this node's ingress address so the
- *   answer comes back through it, while a local task sees the client's real address.
+ *   answer comes back through it, while a local task sees the client's real address (TCP; UDP flows
+ *   are SNATed too, see renderMesh).
  * Connections already made keep their backend: NAT is decided once per connection (conntrack).
  */
 import type { NodeView } from '../../../swarm/contracts.js';
@@ -219,8 +220,11 @@ export function renderMesh(c: MeshChains, plan: MeshPlan): string {
     nat.push(`-A ${c.post} -s 127.0.0.0/8 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
     for (const b of p.backends) {
       // A remote task answers its own default route, not this node: SNAT brings the answer back here.
-      if (!b.local) nat.push(`-A ${c.post} -d ${b.addr}/32 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
-      // A local task's answer to a client on its own ingress subnet would bypass this node (hairpin).
+      // UDP to a local task too: a server on an unbound socket answers from the address its routes
+      // choose, which the reply route (keyed on the source address) cannot catch; only TCP keeps the
+      // client's address.
+      if (!b.local || p.proto === 'udp') nat.push(`-A ${c.post} -d ${b.addr}/32 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
+      // A local TCP task's answer to a client on its own ingress subnet would bypass this node (hairpin).
       else if (plan.ingressSubnet) nat.push(`-A ${c.post} -s ${plan.ingressSubnet} -d ${b.addr}/32 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
     }
   }
