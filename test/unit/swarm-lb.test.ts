@@ -204,6 +204,9 @@ test('the mesh of a UDP port with one remote task, in a tagged daemon', () => {
   const dns: ServiceEndpoints = { ...idle, Tasks: [task('u1', 'node3', { [INGRESS]: '10.0.0.9/24' })] };
   const c = meshChains('bt42');
   assert.deepEqual(c, { dnat: 'BERTH-MESH-bt42', post: 'BERTH-MESH-POST-bt42', fwd: 'BERTH-MESH-FWD-bt42', portPrefix: 'BERTH-MESH-bt42-' });
+  const long = meshChains('a-very-long-bridge-tag');
+  assert.match(long.dnat, /^BERTH-MESH-[0-9a-f]{10}$/);
+  assert.ok(`${long.portPrefix}u65535`.length <= 28 && long.post.length <= 28);
   assert.equal(
     renderMesh(c, meshPlanOf(view([dns]))!),
     [

@@ -15,6 +15,7 @@
  *   are SNATed too, see renderMesh).
  * Connections already made keep their backend: NAT is decided once per connection (conntrack).
  */
+import { createHash } from 'node:crypto';
 import type { NodeView } from '../../../swarm/contracts.js';
 import { DEFAULT_TAG } from '../../firewall.js';
 
@@ -182,7 +183,8 @@ export interface MeshChains {
 /** Chain names; a tag other than the default keeps two daemons in one namespace apart (as firewall.ts). */
 export function meshChains(tag: string = DEFAULT_TAG): MeshChains {
   let s = '';
-  if (tag !== DEFAULT_TAG) s = `-${tag.length <= 10 ? tag : tag.slice(0, 10)}`;
+  // iptables chain names have at most 28 characters: "BERTH-MESH-<tag>-u65535" leaves 10 for the tag.
+  if (tag !== DEFAULT_TAG) s = `-${tag.length <= 10 ? tag : createHash('sha256').update(tag).digest('hex').slice(0, 10)}`;
   return { dnat: `BERTH-MESH${s}`, post: `BERTH-MESH-POST${s}`, fwd: `BERTH-MESH-FWD${s}`, portPrefix: `BERTH-MESH${s}-` };
 }
 
