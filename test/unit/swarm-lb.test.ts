@@ -10,6 +10,8 @@ import { NetworkStore } from '../../src/networks/store.js';
 import { DnsService } from '../../src/networks/dns-service.js';
 import type { DnsServer } from '../../src/networks/dns.js';
 import type { NetworkRecord } from '../../src/networks/model.js';
+import type { ServiceBalancer as OverlaySeam } from '../../src/networks/overlay/index.js';
+import { createServiceBalancer } from '../../src/networks/overlay/lb/index.js';
 
 const INGRESS = 'ingressnetid';
 const APP = 'appnetid';
@@ -327,4 +329,13 @@ test('the embedded DNS asks the service records before the containers, only for 
   remove();
   assert.deepEqual(await ask('caller', 'web'), ['10.0.1.7']);
   database.close();
+});
+
+test('the balancer fits the overlay part\'s seam and serves DNS records even without iptables', async () => {
+  const balancer = createServiceBalancer({ iptables: false });
+  const seam: OverlaySeam = balancer; // compile-time: the overlay part can take it as it is
+  await seam.sync(view([web]), []);
+  assert.deepEqual(balancer.dnsRecords.lookup([{ id: APP, name: 'app' }], 'web'), ['10.0.1.2']);
+  await seam.teardown();
+  assert.equal(balancer.dnsRecords.lookup([{ id: APP, name: 'app' }], 'web'), undefined);
 });
