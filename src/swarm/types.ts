@@ -52,6 +52,10 @@ export interface Cluster extends StoredObject {
   BerthCA?: { Cert: string; Key: string; KeyEncrypted?: boolean };
   /** Internal: the managers' unlock key while autolock is on (GET /swarm/unlockkey on any manager; see docs/swarm.md). */
   BerthUnlockKey?: string;
+  /** Internal: during `ca --rotate`, the root being replaced (still trusted until every node has a certificate of the new one). */
+  BerthRotatingFrom?: string;
+  /** Internal: the current root cross-signed by the previous one; nodes present it after their certificate (peers that trust only the old root). */
+  BerthCrossSigned?: string;
 }
 
 // ---------------------------------------------------------------- nodes

@@ -26,6 +26,9 @@ import * as msg from './errors.js';
 import { clusterInfoView, clusterView, defaultSwarmSpec, mergeSpec, newNodeObject, nodeDescription, type EngineInfo } from './defaults.js';
 import { Leadership } from './leadership.js';
 import { SwarmStateDir, type NodeCerts, type PersistedSwarmState } from './state.js';
+import { CertAuthority, presentedChain, rotationRequested, startRotation, trustBundle, type RenewAnswer } from './cert-authority.js';
+import { certRoutes, startCertKeeper, type KeeperHost } from './cert-keeper.js';
+import { applyRoleChange } from './roles.js';
 
 export type LocalNodeState = 'inactive' | 'pending' | 'active' | 'locked' | 'error';
 
@@ -421,7 +424,7 @@ export class SwarmService {
       }
     }
     return {
-      nodeId, clusterId: cluster.ID, role, cert, caCert: root.cert, managers,
+      nodeId, clusterId: cluster.ID, role, cert: presentedChain(cluster, cert), caCert: trustBundle(cluster), managers,
       ...(etcd ? { etcd } : {}), ...(role === 'manager' && cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}),
     };
   }
@@ -491,7 +494,8 @@ export class SwarmService {
       const current = await store.cluster.get(this.rt!.state.clusterId);
       if (!current) throw unavailable('the swarm has no cluster object yet');
       const next: Cluster = { ...current, Version: { Index: version }, Spec: mergeSpec(defaultSwarmSpec(), spec) };
-      const root = this.caOf(current);
+      let root = this.caOf(current);
+      if (rotationRequested(current, spec)) root = await startRotation(next, root, spec); // ca --rotate (cert-authority.ts)
       if (flags.rotateWorkerToken) next.JoinTokens = { ...next.JoinTokens, Worker: ca.makeJoinToken(root.cert) };
       if (flags.rotateManagerToken) next.JoinTokens = { ...next.JoinTokens, Manager: ca.makeJoinToken(root.cert) };
       const autolock = Boolean(next.Spec.EncryptionConfig?.AutoLockManagers);
@@ -555,6 +559,7 @@ export class SwarmService {
     const listenPort = Number(listen.port);
     rt.control = new ControlServer({ host: listen.host, port: listenPort, tls });
     this.controlRoutes(rt.control);
+    certRoutes(rt.control, () => (rt.store ? this.certAuthority(rt) : undefined), () => unavailable(msg.NOT_A_MANAGER_WORKER));
     this.deps.controlRoutes?.(rt.control);
     if (st.role === 'manager') {
       const files = await this.dir.tlsFiles(certs);
@@ -593,6 +598,7 @@ export class SwarmService {
     await rt.control.listen();
     const channel = rt.dispatcher ? rt.dispatcher.localChannel(st.nodeId) : this.deps.dispatcher.remoteChannel(rt.managersClient!, st.nodeId);
     rt.agent = await this.deps.agentFactory.start(st.nodeId, this.withNetworking(channel));
+    rt.stops.push(startCertKeeper(this.keeperHost(rt)));
   }
 
   /** The control server's routes the manager part serves (the dispatcher adds its own). */
@@ -697,5 +703,54 @@ export class SwarmService {
     rt.etcd?.close();
     await quietly('etcd member stop', rt.member && (() => rt.member!.stop()));
     await this.dir.clearRun();
+  }
+
+  // ---------------------------------------------------------------- certificates and roles (cert-authority.ts, cert-keeper.ts, roles.ts)
+
+  /** NodeApi's onRoleChange: a demoted manager's etcd member goes at once. */
+  async roleChanged(nodeId: string, role: NodeRole): Promise<void> {
+    const store = this.managerStore();
+    if (!this.rt?.etcd) throw unavailable(msg.NOT_A_MANAGER_WORKER);
+    await applyRoleChange({ store, etcd: this.rt.etcd }, nodeId, role);
+  }
+
+  private certAuthority(rt: Runtime): CertAuthority {
+    return new CertAuthority({ store: rt.store!, clusterId: rt.state.clusterId, ...(rt.etcd ? { etcd: rt.etcd } : {}), rootOf: (c) => this.caOf(c), certExpirySeconds });
+  }
+
+  /** Renewed certificates go to every TLS user of the runtime; a new role restarts the node in it. */
+  private keeperHost(rt: Runtime): KeeperHost {
+    const listenPort = Number(addr.splitHostPort(rt.state.listenAddr).port);
+    return {
+      nodeId: rt.state.nodeId, role: rt.state.role, advertiseAddr: rt.state.advertiseAddr,
+      etcdPeerUrl: urlFor('https', addr.splitHostPort(rt.state.advertiseAddr).host, etcdPeerPort(listenPort)),
+      certs: () => rt.certs,
+      managerAddrs: () => (this.rt === rt ? this.managerList().map((m) => m.Addr) : []),
+      apply: async (certs) => {
+        rt.certs = certs;
+        await this.dir.saveCerts(rt.unlockKey ? { ...certs, key: ca.encryptKey(certs.key, rt.unlockKey) } : certs, Boolean(rt.unlockKey));
+        rt.control?.setTls(certs);
+        rt.managersClient?.setTls(certs);
+      },
+      switchRole: (answer, certs) => void this.control.run('swarm', () => this.restartInRole(rt, answer, certs)),
+    };
+  }
+
+  private async restartInRole(rt: Runtime, answer: RenewAnswer, certs: NodeCerts): Promise<void> {
+    if (this.rt !== rt) return;
+    const unlockKey = answer.role === 'manager' ? answer.unlockKey : undefined;
+    const st: PersistedSwarmState = { ...rt.state, role: answer.role, managers: answer.managers, autolock: Boolean(unlockKey) };
+    this.status = 'pending';
+    await this.halt({ removeTasks: false });
+    try {
+      // A demoted (or re-promoted) node's old member data is of no use: a new member starts empty.
+      await (await import('node:fs')).promises.rm(this.dir.etcdDir, { recursive: true, force: true });
+      await this.dir.saveCerts(unlockKey ? { ...certs, key: ca.encryptKey(certs.key, unlockKey) } : certs, Boolean(unlockKey));
+      await this.dir.save(st);
+      await this.run(st, certs, unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' } } : {});
+      this.status = 'active';
+    } catch (err) {
+      this.fail(err);
+    }
   }
 }
