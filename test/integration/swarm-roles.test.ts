@@ -2,12 +2,13 @@
 // (2 managers, a worker, a 4th node that joins after the rotation), with a service running throughout.
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { down, killNode, readCluster, restartNode, up, type DevCluster, type DevNode } from '../../src/swarm/devcluster/devcluster.js';
 import { formSwarm, seedImages } from '../../src/swarm/devcluster/swarm-setup.js';
 import { DOCKER, run } from './harness.js';
+import { isSignedBy, splitPems } from '../../src/swarm/ca/index.js';
 import { sleep } from '../../src/lib/sleep.js';
 
 async function dk(node: DevNode, args: string[]): Promise<string> {
@@ -49,6 +50,9 @@ function etcdOf(n: DevNode): number[] {
 const runningTasks = async (m: DevNode, service: string) =>
   (await dk(m, ['service', 'ps', service, '--filter', 'desired-state=running', '--format', '{{.CurrentState}}'])).split('\n').filter((l) => l.startsWith('Running')).length;
 
+const runningTaskIds = async (m: DevNode, service: string) =>
+  (await dk(m, ['service', 'ps', service, '--filter', 'desired-state=running', '--format', '{{.ID}} {{.CurrentState}}'])).split('\n').filter((l) => / Running/.test(l)).map((l) => l.split(' ')[0]!).sort();
+
 describe('swarm roles and root rotation', { timeout: 300_000 }, () => {
   const root = path.join(mkdtempSync(path.join(os.tmpdir(), 'berth-swarm-roles-')), 'c');
   let cluster: DevCluster;
@@ -65,6 +69,8 @@ describe('swarm roles and root rotation', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
+    const keep = process.env.SWARM_ROLES_KEEP_LOGS;
+    if (keep) for (const n of cluster?.nodes ?? []) cpSync(path.join(n.dir, 'berthd.log'), path.join(keep, `${n.name}.log`), { force: true });
     if (await readCluster(root)) await down(root);
     rmSync(path.dirname(root), { recursive: true, force: true });
   });
@@ -106,6 +112,8 @@ describe('swarm roles and root rotation', { timeout: 300_000 }, () => {
   });
 
   test('swarm ca --rotate completes while a service runs; node certificates follow; a node joins after', async () => {
+    await eventually('keep running after the kill', async () => (await runningTasks(m2, 'keep')) === 3, 60_000);
+    const tasksBefore = await runningTaskIds(m2, 'keep');
     const before_ = JSON.parse(await dk(m2, ['node', 'inspect', '-f', '{{json .Description.TLSInfo}}', ids[w.name]!])) as { CertIssuerPublicKey: string; TrustRoot: string };
     const oldRoot = (await dk(m2, ['swarm', 'ca'])).trim();
     assert.equal(oldRoot, before_.TrustRoot.trim());
@@ -118,9 +126,18 @@ describe('swarm roles and root rotation', { timeout: 300_000 }, () => {
       assert.notEqual(t.CertIssuerPublicKey, before_.CertIssuerPublicKey, `${n.name} has a certificate of the new root`);
       assert.equal(t.TrustRoot.trim(), newRoot);
     }
-    assert.equal(await runningTasks(m1, 'keep'), 3);
+    // On disk: each node's certificate is of the new root, and (once the rotation finished) it trusts only the new root.
+    for (const n of [m1, m2, w]) {
+      await eventually(`${n.name} trusts only the new root`, async () => readFileSync(path.join(n.dir, 'data/swarm/certificates/ca.crt'), 'utf8').trim() === newRoot, 10_000);
+      const chain = splitPems(readFileSync(path.join(n.dir, 'data/swarm/certificates/node.crt'), 'utf8'));
+      assert.ok(isSignedBy(chain[0]!, newRoot), `${n.name}'s certificate is signed by the new root`);
+    }
+    assert.deepEqual(await runningTaskIds(m2, 'keep'), tasksBefore, 'the same tasks run throughout the rotation');
+    // A manager restarted after the rotation comes back on the new certificates (etcd and control plane).
+    await restartNode(cluster, m1.name);
+    await eventually('m1 back after the rotation', async () => controlAvailable(m1), 30_000);
     // The control plane still works with the new certificates: a worker's view and a manager write.
-    await dk(m1, ['service', 'scale', '--detach', 'keep=4']);
+    await eventually('a write on the restarted manager', async () => (await dk(m1, ['service', 'scale', '--detach', 'keep=4'])) !== undefined, 20_000);
     await eventually('keep scaled', async () => (await runningTasks(m2, 'keep')) === 4, 60_000);
 
     const token = (await dk(m1, ['swarm', 'join-token', '-q', 'worker'])).trim();
