@@ -260,7 +260,7 @@ test('a task goes accepted -> preparing -> ready -> starting -> running, then co
   assert.equal(c.name, 'web.2.task1aaaaaaaaaaaaaaaaaaaaa');
   assert.deepEqual(channel.last(t.ID)!.ContainerStatus, { ContainerID: c.id, PID: 4242, ExitCode: 0 });
   assert.ok(net.syncs.length >= 1);
-  assert.deepEqual(engine.pulls, ['busybox:latest']);
+  assert.deepEqual(engine.pulls, [], 'an image that is there is not pulled');
   engine.exit(c.id, 0);
   await until(() => channel.last(t.ID)?.State === 'complete', 'complete');
   assert.equal(channel.last(t.ID)!.Message, 'finished');
@@ -291,9 +291,13 @@ test('a missing image rejects the task; a failed start fails it', async () => {
   await until(() => channel.last(bad.ID)?.State === 'rejected', 'rejected');
   assert.equal(channel.last(bad.ID)!.Err, 'No such image: nosuch/img:latest');
   assert.equal(channel.last(bad.ID)!.Message, 'preparing');
+  const pulled = task({ ID: 'pulled', Spec: { ContainerSpec: { Image: 'alpine:3' } } });
+  channel.onView!(view([bad, pulled]));
+  await until(() => channel.last(pulled.ID)?.State === 'running', 'pulled image running');
+  assert.deepEqual(engine.pulls, ['nosuch/img:latest', 'alpine:3']);
   engine.startFails = true;
   const t = task({ ID: 'nostart' });
-  channel.onView!(view([bad, t]));
+  channel.onView!(view([bad, pulled, t]));
   await until(() => channel.last(t.ID)?.State === 'failed', 'failed');
   assert.match(channel.last(t.ID)!.Err!, /^starting container failed: exec: "nope"/);
   await agent.stop({ removeTasks: false });

@@ -10,6 +10,7 @@ export type { AgentDeps, AgentContainers, AgentImages, AgentEvents, AgentLogs, N
 export { NodeAgent } from './agent.js';
 export { localAgentDeps, type LocalServices } from './local.js';
 export { containerCreateRequest, taskName, taskLabels, TASK_ID_LABEL } from './spec.js';
+export { TaskLogs, ServiceLogs, serveTaskLogs, type ServiceLogsDeps } from './logs.js';
 
 /** The factory the swarm manager part starts on every node; `started` sees each agent (for task logs). */
 export function createNodeAgentFactory(deps: AgentDeps, started?: (agent: NodeAgent) => void): NodeAgentFactory {

@@ -149,6 +149,8 @@ export class ServiceLogs {
       } else {
         const body = await this.deps.remote(t.NodeID!, `/logs/task/${encodeURIComponent(t.ID)}?${remoteQuery(q)}`);
         signal.addEventListener('abort', () => body.destroy());
+        const status = (body as IncomingMessage).statusCode;
+        if (status !== undefined && status !== 200) throw new Error(await errorText(body));
         messages = readRemoteTaskLogs(body);
       }
       for await (const m of messages) {
@@ -159,6 +161,20 @@ export class ServiceLogs {
       if (!signal.aborted) yield { error: messageOf(err), context };
     }
   }
+}
+
+/** The message of an error answer ({"message": ...} as the control plane sends errors, or its text). */
+async function errorText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString();
+  try {
+    const m = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof m === 'string') return m;
+  } catch {
+    // not JSON
+  }
+  return text.trim();
 }
 
 function remoteQuery(q: LogQuery): string {

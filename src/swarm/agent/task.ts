@@ -176,10 +176,12 @@ export class TaskRunner {
     const spec = this.task.Spec.ContainerSpec;
     if (!spec?.Image) throw new TaskError('dockerexec: image required');
     const image = taskImage(spec);
-    if (!isImageId(spec.Image)) {
+    // Pulled only when missing: nodes often have no registry in reach, and a digest pins the image anyway.
+    if (!isImageId(spec.Image) && !deps.images.exists(image)) {
       this.pull = new AbortController();
       try {
-        await deps.images.pull(image, this.pull.signal);
+        const auth = (spec as { PullOptions?: { RegistryAuth?: string } }).PullOptions?.RegistryAuth;
+        await deps.images.pull(image, this.pull.signal, auth);
       } catch (err) {
         if (this.closed) throw err;
         log.warn('pulling image failed', { task: this.task.ID, image, error: messageOf(err) });
@@ -189,7 +191,8 @@ export class TaskRunner {
       }
     }
     if (this.closed) throw new Error('agent stopped');
-    const req = containerCreateRequest(this.task, deps.node(), (id) => deps.networking.localNetwork(id));
+    const networking = typeof deps.networking === 'function' ? deps.networking() : deps.networking;
+    const req = containerCreateRequest(this.task, deps.node(), (id) => networking.localNetwork(id));
     try {
       const { Id } = await deps.containers.create(req);
       this.containerId = Id;
