@@ -26,6 +26,13 @@ import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { serviceRoutes } from '../api/routes/services.js';
+import { taskRoutes } from '../api/routes/tasks.js';
+import { ClusterNetworkApi, ServiceApi, TaskApi } from '../swarm/services/index.js';
+import type { SwarmStore } from '../swarm/contracts.js';
+import { nodeRoutes } from '../api/routes/nodes.js';
+import { NOT_A_MANAGER } from '../api/routes/swarm.js';
+import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
 import { BuildService } from '../build/service.js';
@@ -134,10 +141,22 @@ export class Daemon {
     containerFileRoutes(router, { containers });
     volumeRoutes(router, { volumes });
     pluginRoutes(router);
-    networkRoutes(router, { networks, containers });
+    // Swarm services, tasks and cluster networks (swarm/services/) on the manager's store; a node in no
+    // swarm answers as dockerd does (503 "not a swarm manager"). The manager part replaces swarmStore.
+    const swarmStore = (): SwarmStore => {
+      throw unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    };
+    const isManager = (): boolean => false;
+    const localNetworkName = (ref: string) => networks.tryResolve(ref)?.name;
+    serviceRoutes(router, { services: new ServiceApi({ store: swarmStore, localNetworkName }) });
+    taskRoutes(router, { tasks: new TaskApi(swarmStore) });
+    const clusterNetworks = new ClusterNetworkApi(swarmStore);
+    networkRoutes(router, { networks, containers, cluster: { manager: () => (isManager() ? clusterNetworks : undefined) } });
+    // Until the swarm manager is wired in, no node is a manager.
+    nodeRoutes(router, { managerStore: () => { throw unavailable(NOT_A_MANAGER); } });
+
     // Service and task logs: 503 until the swarm part gives it a ServiceLogs (swarm/agent/logs.ts).
-    swarmLogRoutes(router, {});
-    this.server = createApiServer(router);
+    swarmLogRoutes(router, {});    this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
   }
