@@ -156,7 +156,8 @@ export class Daemon {
     nodeRoutes(router, { managerStore: () => { throw unavailable(NOT_A_MANAGER); } });
 
     // Service and task logs: 503 until the swarm part gives it a ServiceLogs (swarm/agent/logs.ts).
-    swarmLogRoutes(router, {});    this.server = createApiServer(router);
+    swarmLogRoutes(router, {});
+    this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
   }
