@@ -397,3 +397,50 @@ test('adoption: containers found at start continue their tasks; orphans are remo
   assert.equal([...engine.containers.values()].length, 1, 'no second container made');
   await a2.stop({ removeTasks: false });
 });
+
+test('with the real dispatcher on a store: statuses land in the tasks; a deleted task loses its container', async () => {
+  const { memorySwarmStore } = await import('../../src/swarm/store/memory.js');
+  const { Dispatcher, memoryLiveness, localAgentChannel } = await import('../../src/swarm/dispatcher/index.js');
+  const store = memorySwarmStore();
+  await store.nodes.create({
+    ID: 'node1', Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '',
+    Spec: { Role: 'worker', Availability: 'active' },
+    Description: { Hostname: 'node-host', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 1e9, MemoryBytes: 1 << 30 }, Engine: { EngineVersion: '28' }, TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' } },
+    Status: { State: 'ready', Addr: '127.0.0.1' },
+  });
+  const liveness = memoryLiveness();
+  const dispatcher = new Dispatcher({ store, liveness, debounceMs: 5 });
+  await dispatcher.start();
+  const engine = new FakeEngine();
+  const agent = new NodeAgent(engine.deps(new FakeNetworking()), 'node1', localAgentChannel(dispatcher, 'node1', { heartbeatMs: 50 }));
+  agent.start();
+  const stateOf = async (id: string) => (await store.tasks.get(id))?.Status.State;
+  const waitState = async (id: string, s: TaskState) => {
+    const end = Date.now() + 3000;
+    while ((await stateOf(id)) !== s) {
+      if (Date.now() > end) assert.fail(`task ${id} is ${await stateOf(id)}, not ${s}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  try {
+    const t = task();
+    await store.tasks.create(t);
+    await waitState(t.ID, 'running');
+    const stored = (await store.tasks.get(t.ID))!;
+    assert.equal(stored.Status.Message, 'started');
+    const cid = engine.byTask(t.ID)!.id;
+    assert.equal(stored.Status.ContainerStatus?.ContainerID, cid);
+    engine.exit(cid, 1);
+    await waitState(t.ID, 'failed');
+    assert.equal((await store.tasks.get(t.ID))!.Status.Err, 'task: non-zero exit (1)');
+    await store.tasks.modify(t.ID, (cur) => ({ ...cur, DesiredState: 'shutdown' }));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(engine.containers.has(cid), 'an ended task keeps its container until the task is deleted');
+    await store.tasks.delete(t.ID);
+    await until(() => !engine.containers.has(cid), 'the container of a deleted task to go');
+  } finally {
+    await agent.stop({ removeTasks: false });
+    dispatcher.stop();
+    liveness.close();
+  }
+});

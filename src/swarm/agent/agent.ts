@@ -59,7 +59,7 @@ export class NodeAgent implements TaskHost {
       for (const c of this.deps.containers.listTaskContainers()) {
         await this.deps.containers.remove(c.id).catch((err) => log.warn('removing a task container failed', { id: c.id, error: messageOf(err) }));
       }
-      await this.networking().teardown().catch((err) => log.warn('cluster network teardown failed', { error: messageOf(err) }));
+      if (this.deps.manageNetworks !== false) await this.networking().teardown().catch((err) => log.warn('cluster network teardown failed', { error: messageOf(err) }));
     } else {
       // Daemon shutdown: the containers stay (the daemon stops them), and so do the last reports' chances.
       await this.flushing;
@@ -122,6 +122,7 @@ export class NodeAgent implements TaskHost {
   // ------------------------------------------------------------------ networks
 
   private syncNetworks(view: NodeView): void {
+    if (this.deps.manageNetworks === false) return;
     this.syncView = view;
     if (this.syncing) return;
     this.syncing = (async () => {

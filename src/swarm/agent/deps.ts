@@ -88,6 +88,11 @@ export interface AgentDeps {
   /** The node's cluster networking, or a getter when the swarm part makes one per swarm it joins. */
   networking: ClusterNetworking | (() => ClusterNetworking);
   node: () => NodeInfo;
+  /**
+   * Whether the agent syncs ClusterNetworking with each view and tears it down when leaving (default
+   * true); false when the caller already does both (the manager part's channel wrapper).
+   */
+  manageNetworks?: boolean;
   /** How long to wait before resending reports the managers did not take (default 1000 ms). */
   reportRetryMs?: number;
 }
