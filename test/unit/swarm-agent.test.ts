@@ -70,6 +70,7 @@ test('spec options, limits, host ports and network attachments map onto the crea
         StopSignal: 'SIGUSR1', Healthcheck: { Test: ['CMD', 'true'], Interval: 1e9 }, Hosts: ['10.1.1.1 db alias', 'bad'],
         DNSConfig: { Nameservers: ['9.9.9.9'], Search: ['x.y'], Options: ['ndots:1'] }, Init: true, Sysctls: { 'net.core.somaxconn': '1024' },
         CapabilityAdd: ['NET_ADMIN'], CapabilityDrop: ['MKNOD'], Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 20 }],
+        OomScoreAdj: 300, Privileges: { Seccomp: { Mode: 'unconfined' }, AppArmor: { Mode: 'disabled' }, NoNewPrivileges: true },
       },
       Resources: { Limits: { NanoCPUs: 5e8, MemoryBytes: 64 << 20, Pids: 50 } },
       LogDriver: { Name: 'json-file', Options: { 'max-size': '1m' } },
@@ -104,6 +105,8 @@ test('spec options, limits, host ports and network attachments map onto the crea
   assert.equal(h.Memory, 64 << 20);
   assert.equal(h.PidsLimit, 50);
   assert.deepEqual(h.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m' } });
+  assert.equal(h.OomScoreAdj, 300);
+  assert.deepEqual(h.SecurityOpt, ['seccomp=unconfined', 'apparmor=unconfined', 'no-new-privileges=true']);
   assert.equal(h.NetworkMode, 'backend');
   assert.deepEqual(req.networkingConfig, { EndpointsConfig: { backend: { IPAMConfig: { IPv4Address: '10.0.1.5' }, Aliases: ['web', 'api'] } } });
   // A network this node does not know (yet) rejects the task.
