@@ -150,8 +150,14 @@ class FakeEngine {
       events: { subscribe: (l) => (this.listeners.add(l), () => this.listeners.delete(l)) },
       images: {
         exists: (ref) => this.images.has(ref),
-        pull: async (ref) => {
+        pull: async (ref, signal) => {
           this.pulls.push(ref);
+          if (ref.startsWith('slow')) {
+            await new Promise((resolve, reject) => {
+              const timer = setTimeout(resolve, 5000);
+              signal?.addEventListener('abort', () => (clearTimeout(timer), reject(new Error('pull aborted'))));
+            });
+          }
           if (ref.startsWith('nosuch')) throw new Error('pull access denied');
           this.images.add(ref);
         },
@@ -320,6 +326,20 @@ test('desired shutdown stops the container with the grace period; leaving the vi
   assert.ok(engine.containers.has(id), 'kept while the task is in the view');
   channel.onView!(view([]));
   await until(() => !engine.containers.has(id), 'removal');
+  await agent.stop({ removeTasks: false });
+});
+
+test('a shutdown during a pull calls the pull off and reports shutdown', async () => {
+  const { engine, channel, agent } = setup();
+  const t = task({ Spec: { ContainerSpec: { Image: 'slow/image' } } });
+  channel.onView!(view([t]));
+  await until(() => engine.pulls.length === 1, 'the pull');
+  const started = Date.now();
+  channel.onView!(view([{ ...t, DesiredState: 'shutdown' }]));
+  await until(() => channel.last(t.ID)?.State === 'shutdown', 'shutdown');
+  assert.ok(Date.now() - started < 1000);
+  assert.ok(!channel.states(t.ID).includes('rejected'));
+  assert.equal(engine.containers.size, 0);
   await agent.stop({ removeTasks: false });
 });
 

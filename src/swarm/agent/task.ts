@@ -35,6 +35,9 @@ class TaskError extends Error {
   }
 }
 
+/** The work of a step was called off by a newer desired state. */
+class Superseded extends Error {}
+
 /** swarmkit's exitError wording. */
 export function exitMessage(code: number, cause?: string): string {
   return cause ? `task: non-zero exit (${code}): ${cause}` : `task: non-zero exit (${code})`;
@@ -73,6 +76,8 @@ export class TaskRunner {
   update(task: Task): void {
     this.task = task;
     if (stateIndex(task.Status.State) > stateIndex(this.status.State)) this.status = task.Status;
+    // A pull under way is of no use to a task that is to stop.
+    if (at(task.DesiredState, 'shutdown')) this.pull?.abort();
     this.kick();
   }
 
@@ -150,6 +155,7 @@ export class TaskRunner {
         default:
       }
     } catch (err) {
+      if (err instanceof Superseded) return true; // go round again: the shutdown branch takes it
       return this.fatal(err);
     }
     if (at(current, desired)) return false;
@@ -184,6 +190,7 @@ export class TaskRunner {
         await deps.images.pull(image, this.pull.signal, auth);
       } catch (err) {
         if (this.closed) throw err;
+        if (at(this.task.DesiredState, 'shutdown')) throw new Superseded();
         log.warn('pulling image failed', { task: this.task.ID, image, error: messageOf(err) });
         if (!deps.images.exists(image)) throw new TaskError(`No such image: ${image}`);
       } finally {
