@@ -54,6 +54,8 @@ export class TaskRunner {
   private pull?: AbortController;
   /** Set when the container was stopped for failing its healthcheck: the cause of its exit. */
   private unhealthy = false;
+  /** The last run ended in an unexpected error (a stop that failed, say). */
+  private stepFailed = false;
 
   constructor(
     private readonly host: TaskHost,
@@ -74,11 +76,17 @@ export class TaskRunner {
 
   /** A newer version of the task from the view; the view's status counts when it is further on than ours. */
   update(task: Task): void {
+    const desiredChanged = task.DesiredState !== this.task.DesiredState;
     this.task = task;
-    if (stateIndex(task.Status.State) > stateIndex(this.status.State)) this.status = task.Status;
+    let moved = false;
+    if (stateIndex(task.Status.State) > stateIndex(this.status.State)) {
+      this.status = task.Status;
+      moved = true;
+    }
     // A pull under way is of no use to a task that is to stop.
     if (at(task.DesiredState, 'shutdown')) this.pull?.abort();
-    this.kick();
+    // Views come often (every task change on the node): only what can change the next step runs the machine.
+    if (desiredChanged || moved || this.stepFailed) this.kick();
   }
 
   /** Runs the machine until it has nothing left to do; a kick during a run makes it go round once more. */
@@ -96,8 +104,12 @@ export class TaskRunner {
             // each step moved the task on: look again
           }
         } while (this.again && !this.closed);
+        this.stepFailed = false;
       } catch (err) {
+        // Tried again a second later, or with the next view.
+        this.stepFailed = true;
         log.warn('swarm task step failed', { task: this.task.ID, error: messageOf(err) });
+        setTimeout(() => void this.kick(), 1000).unref();
       } finally {
         this.running = undefined;
       }
