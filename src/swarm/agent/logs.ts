@@ -14,7 +14,7 @@ import type { Task } from '../types.js';
 import type { LogMessage } from '../../containers/logs.js';
 import type { AgentContainers, AgentLogs, TaskLogOptions } from './deps.js';
 import { TASK_ID_LABEL } from './spec.js';
-import { invalidArgument, messageOf, notFound } from '../../lib/errors.js';
+import { invalidArgument, isKind, messageOf, notFound } from '../../lib/errors.js';
 import { parseTimestampNs } from '../../lib/timestamps.js';
 import { stateIndex } from './task.js';
 
@@ -158,6 +158,8 @@ export class ServiceLogs {
         yield { ...m, context };
       }
     } catch (err) {
+      // A task whose container is gone on its node (a history entry that never started) has nothing to show.
+      if (isKind(err, 'NotFound')) return;
       if (!signal.aborted) yield { error: messageOf(err), context };
     }
   }
