@@ -5,7 +5,7 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon } from './harness.js';
+import { TestDaemon, demux } from './harness.js';
 import { loadConfig, type DaemonConfig } from '../../src/daemon/config.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import type { ContainerService } from '../../src/containers/service.js';
@@ -188,4 +188,66 @@ describe('swarm agent on a real container service', () => {
       await a3.stop({ removeTasks: true });
     }
   });
+});
+
+describe('swarm agent in a berthd in swarm mode (one node)', () => {
+  const d = new TestDaemon();
+  // Ports chosen at run time on 127.0.0.1 (the control plane, etcd at +2/+3) and a VXLAN port of its own.
+  const port = 21000 + Math.floor(Math.random() * 15000);
+  const dataPathPort = 40000 + Math.floor(Math.random() * 20000);
+  before(async () => {
+    await d.start();
+    await d.seedBusybox();
+    const init = await d.request('POST', '/swarm/init', { ListenAddr: `127.0.0.1:${port}`, AdvertiseAddr: `127.0.0.1:${port}`, DataPathPort: dataPathPort });
+    assert.equal(init.status, 200, init.text);
+  });
+  after(async () => {
+    await d.request('POST', '/swarm/leave?force=1').catch(() => undefined);
+    await d.stop();
+  });
+
+  test('a service\'s tasks run as named, templated containers; service logs; rm removes them', async () => {
+    const create = await d.request('POST', '/services/create', {
+      Name: 'agentweb',
+      TaskTemplate: { ContainerSpec: { Image: 'busybox', Hostname: '{{.Service.Name}}-{{.Task.Slot}}', Command: ['sh', '-c', 'echo hi from $(hostname); exec sleep 1000'] } },
+      Mode: { Replicated: { Replicas: 2 } },
+    });
+    assert.equal(create.status, 201, create.text);
+    const serviceId = create.json().ID as string;
+    const filters = encodeURIComponent(JSON.stringify({ service: ['agentweb'] }));
+    const end = Date.now() + 30_000;
+    let tasks: Task[] = [];
+    for (;;) {
+      tasks = (await d.request('GET', `/tasks?filters=${filters}`)).json<Task[]>();
+      if (tasks.filter((t) => t.Status.State === 'running').length === 2) break;
+      if (Date.now() > end) assert.fail(`tasks not running: ${JSON.stringify(tasks.map((t) => t.Status))}`);
+      await sleep(200);
+    }
+    for (const t of tasks) {
+      const c = await inspect(t.Status.ContainerStatus!.ContainerID!);
+      assert.equal(c.Name, `/agentweb.${t.Slot}.${t.ID}`);
+      assert.equal(c.Config.Hostname, `agentweb-${t.Slot}`);
+      assert.equal(c.Config.Labels['com.docker.swarm.service.id'], serviceId);
+      assert.equal(t.Status.Message, 'started');
+    }
+    // Logs of both tasks with their context (the docker CLI turns it into "agentweb.1.<id>@<node> | ...").
+    let text = '';
+    for (const until = Date.now() + 10_000; Date.now() < until; await sleep(200)) {
+      const r = await d.request('GET', `/v1.47/services/agentweb/logs?stdout=1&stderr=1&details=1`);
+      assert.equal(r.status, 200, r.text);
+      text = demux(r.body).stdout;
+      if (text.split('\n').filter(Boolean).length === 2) break;
+    }
+    for (const t of tasks) assert.ok(text.includes(`com.docker.swarm.task.id=${t.ID} hi from agentweb-${t.Slot}\n`), text);
+    assert.equal((await d.request('DELETE', '/services/agentweb')).status, 200);
+    const gone = Date.now() + 30_000;
+    for (;;) {
+      const left = (await d.request('GET', '/containers/json?all=1')).json<Array<{ Labels: Record<string, string> }>>();
+      if (!left.some((c) => c.Labels['com.docker.swarm.task.id'])) break;
+      if (Date.now() > gone) assert.fail('task containers left after service rm');
+      await sleep(200);
+    }
+  });
+
+  const inspect = async (ref: string) => (await d.request('GET', `/containers/${ref}/json`)).json();
 });
