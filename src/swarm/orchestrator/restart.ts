@@ -95,7 +95,8 @@ export class RestartSupervisor {
     for (const t of waiting) {
       const service = pc.mirror.services.get(t.ServiceID);
       if (!service) continue;
-      const startAt = this.startAt.get(t.ID) ?? 0;
+      // Without a recorded delay (an update's task, or one made by an earlier leader): from its creation.
+      const startAt = this.startAt.get(t.ID) ?? (Date.parse(t.CreatedAt) || pc.now);
       if (pc.now < startAt) {
         pc.wake(startAt);
         continue;
@@ -105,7 +106,10 @@ export class RestartSupervisor {
         (o) => o.ID !== t.ID && o.ServiceID === t.ServiceID && slotKeyOf(o) === key && stateRank(o.DesiredState) > COMPLETE &&
           !hasEnded(o) && !!o.NodeID && stateRank(o.Status.State) >= stateRank('assigned') && !pc.isNodeDown(o.NodeID),
       );
-      if (predecessorsRunning && pc.now < startAt + WAIT_STOP_LIMIT_MS) continue;
+      if (predecessorsRunning && pc.now < startAt + WAIT_STOP_LIMIT_MS) {
+        pc.wake(startAt + WAIT_STOP_LIMIT_MS);
+        continue;
+      }
       this.startAt.delete(t.ID);
       const desired = isJob(service) ? 'complete' : 'running';
       await pc.modifyTask(t.ID, (cur) => (cur.DesiredState === 'ready' ? { ...cur, DesiredState: desired } : undefined));
