@@ -277,3 +277,19 @@ describe('jobs', () => {
     assert.equal((await cluster.tasks(gjob.ID)).length, 2);
   });
 });
+
+describe('constraint enforcement', () => {
+  it('moves a task off a node whose labels no longer satisfy its constraints', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1', { labels: { tier: 'web' } });
+    await cluster.addNode('n2', { labels: { tier: 'web' } });
+    const svc = await cluster.createService('web', { TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Placement: { Constraints: ['node.labels.tier==web'] }, RestartPolicy: { Delay: 0 } } });
+    await cluster.start();
+    await cluster.until(async () => (await cluster.tasks(svc.ID))[0]?.Status.State === 'running', { agent: true });
+    const [first] = await cluster.tasks(svc.ID);
+    const other = first!.NodeID === 'n1' ? 'n2' : 'n1';
+    await cluster.setNode(first!.NodeID!, (n) => ({ ...n, Spec: { ...n.Spec, Labels: {} } }));
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).some((t) => wanted(t) && t.NodeID === other && t.Status.State === 'running'), { agent: true });
+    assert.equal((await cluster.store.tasks.get(first!.ID))!.DesiredState, 'shutdown');
+  });
+});

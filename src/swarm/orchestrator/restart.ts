@@ -4,11 +4,23 @@
  * in the same slot (replicated) or on the same node (global). The replacement waits with DesiredState
  * ready for Delay (none when its node is drained) and for the old task to stop, then is set running.
  */
-import type { Service, Task } from '../types.js';
+import type { Service, SwarmNode, Task } from '../types.js';
+import { nodeMatches, tryParseConstraints } from './constraints.js';
 import type { PassContext } from './pass-context.js';
 import {
-  COMPLETE, DEFAULT_RESTART_DELAY_MS, hasEnded, isJob, makeTask, modeOf, nsToMs, stateRank,
+  ASSIGNED, COMPLETE, DEFAULT_RESTART_DELAY_MS, hasEnded, isJob, makeTask, modeOf, nsToMs, stateRank,
 } from './task-model.js';
+
+/**
+ * swarmkit's constraint enforcer: a placed task whose node no longer satisfies its constraints (labels
+ * changed, role changed) must move.
+ */
+function fitsNode(t: Task, node: SwarmNode): boolean {
+  const exprs = t.Spec.Placement?.Constraints;
+  if (!exprs?.length || stateRank(t.Status.State) < ASSIGNED) return true;
+  const constraints = tryParseConstraints(exprs);
+  return !constraints || nodeMatches(constraints, node);
+}
 
 /** How long a replacement waits for its predecessor to report it stopped before it starts anyway. */
 const WAIT_STOP_LIMIT_MS = 60_000;
@@ -123,7 +135,7 @@ export class RestartSupervisor {
       const service = pc.mirror.services.get(t.ServiceID);
       if (!service) continue;
       const ended = hasEnded(t) && !(t.Status.State === 'complete' && t.DesiredState === 'complete');
-      const nodeGone = !!t.NodeID && (pc.isNodeDown(t.NodeID) || pc.node(t.NodeID)?.Spec.Availability === 'drain');
+      const nodeGone = !!t.NodeID && (pc.isNodeDown(t.NodeID) || pc.node(t.NodeID)?.Spec.Availability === 'drain' || !fitsNode(t, pc.node(t.NodeID)!));
       if (!ended && !nodeGone) continue;
       const mode = modeOf(service);
       const global = mode === 'global' || mode === 'global-job';
