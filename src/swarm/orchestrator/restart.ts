@@ -104,6 +104,12 @@ export class RestartSupervisor {
   /** Tasks waiting with DesiredState ready start once their delay passed and the slot's old tasks stopped. */
   async promoteReady(pc: PassContext): Promise<void> {
     const waiting = pc.tasks().filter((t) => t.DesiredState === 'ready');
+    if (!waiting.length) return;
+    const bySlot = new Map<string, Task[]>();
+    for (const o of pc.tasks()) {
+      const key = slotKeyOf(o);
+      bySlot.set(key, [...(bySlot.get(key) ?? []), o]);
+    }
     for (const t of waiting) {
       const service = pc.mirror.services.get(t.ServiceID);
       if (!service) continue;
@@ -114,8 +120,8 @@ export class RestartSupervisor {
         continue;
       }
       const key = slotKeyOf(t);
-      const predecessorsRunning = pc.tasks().some(
-        (o) => o.ID !== t.ID && o.ServiceID === t.ServiceID && slotKeyOf(o) === key && stateRank(o.DesiredState) > COMPLETE &&
+      const predecessorsRunning = (bySlot.get(key) ?? []).some(
+        (o) => o.ID !== t.ID && stateRank(o.DesiredState) > COMPLETE &&
           !hasEnded(o) && !!o.NodeID && stateRank(o.Status.State) >= stateRank('assigned') && !pc.isNodeDown(o.NodeID),
       );
       if (predecessorsRunning && pc.now < startAt + WAIT_STOP_LIMIT_MS) {

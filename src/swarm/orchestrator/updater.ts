@@ -167,14 +167,15 @@ export class Updater {
     run.stopped = true;
     if (action === 'pause' || inRollback || !service.PreviousSpec) {
       const what = inRollback ? 'rollback' : 'update';
-      await pc.modifyService(service.ID, (s) => ({
-        ...s,
-        UpdateStatus: { ...s.UpdateStatus, State: inRollback ? 'rollback_paused' : 'paused', Message: `${what} paused due to failure or early termination of task ${taskId}` },
-      }));
+      await pc.modifyService(service.ID, (s) =>
+        !sameUpdate(s, service)
+          ? undefined
+          : { ...s, UpdateStatus: { ...s.UpdateStatus, State: inRollback ? 'rollback_paused' : 'paused', Message: `${what} paused due to failure or early termination of task ${taskId}` } },
+      );
       return true;
     }
     await pc.modifyService(service.ID, (s) => {
-      if (!s.PreviousSpec) return undefined;
+      if (!s.PreviousSpec || !sameUpdate(s, service)) return undefined;
       const next: Service = {
         ...s,
         Spec: s.PreviousSpec,
@@ -199,6 +200,10 @@ export class Updater {
     });
   }
 }
+
+/** The stored service is still in the update this run acts for (the API clears UpdateStatus on a new one). */
+const sameUpdate = (stored: Service, seen: Service): boolean =>
+  stored.UpdateStatus?.State === seen.UpdateStatus?.State && stored.UpdateStatus?.StartedAt === seen.UpdateStatus?.StartedAt && runKey(stored) === runKey(seen);
 
 const slotKey = (t: Task): string => (t.Slot !== undefined ? String(t.Slot) : t.NodeID ?? '');
 const slotOrder = (s: Slot): number => s.tasks[0]?.Slot ?? 0;
