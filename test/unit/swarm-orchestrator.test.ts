@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { MirrorTable } from '../../src/swarm/orchestrator/mirror.js';
 import { SECOND_NS, TestCluster, wanted } from './swarm-orchestrator-helpers.js';
 
 let cluster: TestCluster;
@@ -291,5 +292,28 @@ describe('constraint enforcement', () => {
     await cluster.setNode(first!.NodeID!, (n) => ({ ...n, Spec: { ...n.Spec, Labels: {} } }));
     await cluster.until(async () => (await cluster.tasks(svc.ID)).some((t) => wanted(t) && t.NodeID === other && t.Status.State === 'running'), { agent: true });
     assert.equal((await cluster.store.tasks.get(first!.ID))!.DesiredState, 'shutdown');
+  });
+});
+
+describe('the leader\'s mirror of the store', () => {
+  const obj = (ID: string, Index: number) => ({ ID, Version: { Index }, CreatedAt: '', UpdatedAt: '' });
+
+  it('ignores stale events and never brings a deleted object back', () => {
+    const table = new MirrorTable<ReturnType<typeof obj>>();
+    table.put(obj('a', 5));
+    table.apply({ type: 'put', object: obj('a', 3) });
+    assert.equal(table.get('a')!.Version.Index, 5);
+    table.remove(obj('a', 5));
+    table.put(obj('a', 7));
+    assert.equal(table.get('a'), undefined);
+  });
+
+  it('a full listing adds what a watch missed and drops what it deleted, but keeps newer objects', () => {
+    const table = new MirrorTable<ReturnType<typeof obj>>();
+    table.put(obj('gone', 2));
+    table.put(obj('newer', 9));
+    assert.equal(table.resync([obj('missed', 4), obj('kept', 6)]), true);
+    assert.deepEqual(table.values().map((o) => o.ID).sort(), ['kept', 'missed', 'newer']);
+    assert.equal(table.resync([obj('missed', 4), obj('kept', 6), obj('newer', 9)]), false);
   });
 });
