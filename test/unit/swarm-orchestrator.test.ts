@@ -317,3 +317,15 @@ describe('the leader\'s mirror of the store', () => {
     assert.equal(table.resync([obj('missed', 4), obj('kept', 6), obj('newer', 9)]), false);
   });
 });
+
+describe('leadership', () => {
+  it('stop() ends the loops: no more writes after it resolves', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1');
+    await cluster.start();
+    await cluster.stop();
+    const svc = await cluster.createService('late', { Mode: { Replicated: { Replicas: 2 } } });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await cluster.tasks(svc.ID)).length, 0);
+  });
+});

@@ -131,7 +131,7 @@ export class Orchestrator {
   }
 
   private async pass(): Promise<void> {
-    const pc = new PassContext(this.ctx.store, this.ctx.allocator, this.mirror, this.ctx.nodeStates(), (at) => this.wake(at));
+    const pc = new PassContext(this.ctx.store, this.ctx.allocator, this.mirror, this.ctx.nodeStates(), (at) => this.wake(at), () => this.stopped);
     const step = async (what: string, f: () => Promise<void>) => {
       if (this.stopped) return;
       try {
@@ -174,7 +174,12 @@ export class Orchestrator {
   private async allocateNew(pc: PassContext): Promise<void> {
     for (const t of pc.tasks()) {
       if (t.Status.State !== 'new' || stateRank(t.DesiredState) > stateRank('complete')) continue;
-      const allocated = await this.ctx.allocator.allocateTask(t);
+      if (pc.stopped()) return;
+      const allocated = await this.ctx.allocator.allocateTask(t).catch((err) => {
+        log.warn('orchestrator: task allocation failed', { task: t.ID, error: messageOf(err) });
+        return undefined;
+      });
+      if (!allocated) continue;
       await pc.modifyTask(t.ID, (cur) =>
         cur.Status.State !== 'new'
           ? undefined
