@@ -105,7 +105,8 @@ export class TestCluster {
     for (const t of await this.store.tasks.list()) {
       if (!t.NodeID || this.live.get(t.NodeID) !== 'ready') continue;
       if (t.Status.State === 'assigned' && t.DesiredState === 'running') {
-        await this.report(t.ID, this.failing(t) ? 'failed' : 'running', this.failing(t) ? 'task: non-zero exit (1)' : 'started');
+        const fails = this.failing(t);
+        await this.report(t.ID, fails ? 'failed' : 'running', fails ? 'task: non-zero exit (1)' : 'started');
       }
       else if (['shutdown', 'remove'].includes(t.DesiredState) && ['assigned', 'running'].includes(t.Status.State)) await this.report(t.ID, 'shutdown');
     }

@@ -136,4 +136,29 @@ describe('rolling update', () => {
     const nodes = (await cluster.tasks(svc.ID)).filter((t) => wanted(t)).map((t) => t.NodeID).sort();
     assert.deepEqual(nodes, ['n1', 'n2']);
   });
+
+  it('waits Delay between slots', async () => {
+    const svc = await setUp(3, { UpdateConfig: { ...fast, Delay: 0.2 * SECOND_NS } });
+    const started = Date.now();
+    await cluster.updateService(svc.ID, withImage('v2'));
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    assert.ok(Date.now() - started >= 400, 'two delays between three slots');
+    assert.deepEqual(await runningImages(cluster, svc.ID), ['v2', 'v2', 'v2']);
+  });
+
+  it('FailureAction continue goes on through failures; MaxFailureRatio tolerates some before pausing', async () => {
+    const svc = await setUp(2, { UpdateConfig: { ...fast, FailureAction: 'continue' } });
+    cluster.failing = (t) => imageOf(t) === 'bad';
+    await cluster.updateService(svc.ID, withImage('bad'));
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    assert.ok((await cluster.tasks(svc.ID)).filter((t) => wanted(t)).every((t) => imageOf(t) === 'bad'));
+    await cluster.stop();
+
+    const svc2 = await setUp(4, { UpdateConfig: { ...fast, FailureAction: 'pause', MaxFailureRatio: 0.5 } });
+    let failures = 0;
+    cluster.failing = (t) => imageOf(t) === 'flaky' && t.Slot === 1 && failures++ < 1;
+    await cluster.updateService(svc2.ID, withImage('flaky'));
+    await cluster.until(async () => (await service(cluster, svc2.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    assert.deepEqual(await runningImages(cluster, svc2.ID), ['flaky', 'flaky', 'flaky', 'flaky']);
+  });
 });
