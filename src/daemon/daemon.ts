@@ -25,6 +25,7 @@ import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
 import { BuildService } from '../build/service.js';
@@ -35,6 +36,9 @@ import { mountImageRootfs } from '../build/rootfs.js';
 import { DistributionService } from '../distribution/service.js';
 import { BuildCache } from '../build/cache.js';
 import { listen, takePidfile } from './listeners.js';
+import { swarmRoutes } from '../api/routes/swarm.js';
+import { createSwarmParts } from './swarm.js';
+import type { SwarmService } from '../swarm/manager/service.js';
 import { log, setLogLevel, debugIgnored } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
 
@@ -48,6 +52,7 @@ export class Daemon {
   private cleanups: Array<() => Promise<void>> = [];
   private containers?: ContainerService;
   private networks?: NetworkService;
+  private swarm?: SwarmService;
   /** --data-root as given (config.dataRoot becomes the remapped root under --userns-remap). */
   private baseDataRoot?: string;
 
@@ -111,12 +116,15 @@ export class Daemon {
     await containers.init();
     await networks.restore();
     this.containers = containers;
-    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION });
+    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
+    const swarmParts = createSwarmParts(c, { containers, images, distribution, events, networks, ports: (x) => networks.containerView(x).ports });
+    const swarm = swarmParts.swarm;
+    this.swarm = swarm;
+    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION }, swarm);
 
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
     // Registry settings are read live from the config, which a SIGHUP reload updates in place.
-    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
     const builder = new BuildService({
       images, containers, distribution, cache: buildCache, dataRoot: c.dataRoot,
       parse: parseDockerfile, lexer: (escape) => new ShellLex(escape),
@@ -133,10 +141,14 @@ export class Daemon {
     containerFileRoutes(router, { containers });
     volumeRoutes(router, { volumes });
     pluginRoutes(router);
-    networkRoutes(router, { networks, containers });
+    networkRoutes(router, { networks, containers, cluster: swarmParts.clusterNetworks });
+    swarmParts.routes(router);
+    // Last: the cluster kinds' parts register their routes before it, and it answers what none claimed.
+    swarmRoutes(router, { swarm });
     this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
+    swarm.resume();
   }
 
   async stop(): Promise<void> {
@@ -147,6 +159,8 @@ export class Daemon {
         server.closeAllConnections();
       });
     }
+    // Before containers: the agent must not react to their shutdown as task failures.
+    await this.swarm?.stop().catch((err) => log.warn('swarm shutdown failed', { error: (err as Error).message }));
     await this.containers?.shutdown({ liveRestore: this.config.liveRestore });
     await this.networks?.shutdown({ liveRestore: this.config.liveRestore }).catch((err) => log.warn('network shutdown failed', { error: (err as Error).message }));
     for (const cleanup of this.cleanups.reverse()) await cleanup().catch(debugIgnored('a shutdown cleanup failed'));
