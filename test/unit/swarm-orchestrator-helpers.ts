@@ -117,11 +117,11 @@ export class TestCluster {
 
   /** Polls `check` (running the fake agent when `agent`) until it holds or `ms` passes. */
   async until(check: () => Promise<boolean> | boolean, o: { ms?: number; agent?: boolean } = {}): Promise<void> {
-    const deadline = Date.now() + (o.ms ?? 3000);
+    const deadline = Date.now() + (o.ms ?? 10000);
     for (;;) {
       if (o.agent) await this.agentStep();
       if (await check()) return;
-      if (Date.now() > deadline) throw new Error(`condition not met within ${o.ms ?? 3000} ms`);
+      if (Date.now() > deadline) throw new Error(`condition not met within ${o.ms ?? 10000} ms`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }

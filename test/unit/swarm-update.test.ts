@@ -42,7 +42,7 @@ describe('rolling update', () => {
     const st = (await service(cluster, svc.ID)).UpdateStatus!;
     assert.equal(st.Message, 'update in progress');
     assert.ok(st.StartedAt);
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     const done = (await service(cluster, svc.ID)).UpdateStatus!;
     assert.equal(done.Message, 'update completed');
     assert.ok(done.CompletedAt);
@@ -56,7 +56,7 @@ describe('rolling update', () => {
     const svc = await setUp(3, { UpdateConfig: { ...fast, Parallelism: 2, Order: 'start-first' } });
     cluster.runningSamples.length = 0;
     await cluster.updateService(svc.ID, withImage('v2'));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     assert.deepEqual(await runningImages(cluster, svc.ID), ['v2', 'v2', 'v2']);
     assert.ok(cluster.runningSamples.every((s) => (s.get(svc.ID) ?? 0) >= 3));
     assert.ok(cluster.runningSamples.some((s) => (s.get(svc.ID) ?? 0) > 3), 'new tasks ran beside the old ones');
@@ -67,7 +67,7 @@ describe('rolling update', () => {
     cluster.runningSamples.length = 0;
     const before = (await cluster.tasks(svc.ID)).map((t) => t.ID);
     await cluster.updateService(svc.ID, (spec) => ({ ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: 1 } }));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     const now = (await cluster.tasks(svc.ID)).filter((t) => wanted(t) && t.Status.State === 'running');
     assert.equal(now.length, 3);
     assert.ok(now.every((t) => !before.includes(t.ID)));
@@ -86,7 +86,7 @@ describe('rolling update', () => {
     const svc = await setUp(3, { UpdateConfig: { ...fast, FailureAction: 'pause' } });
     cluster.failing = (t) => imageOf(t) === 'bad';
     await cluster.updateService(svc.ID, withImage('bad'));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'paused', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'paused', { agent: true, ms: 15000 });
     const st = (await service(cluster, svc.ID)).UpdateStatus!;
     const failed = (await cluster.tasks(svc.ID)).find((t) => imageOf(t) === 'bad' && t.Status.State === 'failed')!;
     assert.equal(st.Message, `update paused due to failure or early termination of task ${failed.ID}`);
@@ -99,9 +99,9 @@ describe('rolling update', () => {
     const svc = await setUp(2, { UpdateConfig: { ...fast, FailureAction: 'rollback' }, RollbackConfig: { ...fast, Order: 'start-first' } });
     cluster.failing = (t) => imageOf(t) === 'bad';
     await cluster.updateService(svc.ID, withImage('bad'));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'rollback_started', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'rollback_started', { agent: true, ms: 15000 });
     assert.match((await service(cluster, svc.ID)).UpdateStatus!.Message!, /^update rolled back due to failure or early termination of task [0-9a-z]{25}$/);
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'rollback_completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'rollback_completed', { agent: true, ms: 15000 });
     const s = await service(cluster, svc.ID);
     assert.equal(s.UpdateStatus!.Message, 'rollback completed');
     assert.equal(s.Spec.TaskTemplate.ContainerSpec?.Image, 'v1');
@@ -111,14 +111,14 @@ describe('rolling update', () => {
   it('a requested start-first rollback never kills healthy tasks before their replacements run (moby#43081)', async () => {
     const svc = await setUp(3, { UpdateConfig: fast, RollbackConfig: { ...fast, Order: 'start-first', Parallelism: 0 } });
     await cluster.updateService(svc.ID, withImage('v2'));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     cluster.runningSamples.length = 0;
     // What the API does for ?rollback=previous.
     await cluster.store.services.modify(svc.ID, (s) => ({
       ...s, Spec: s.PreviousSpec!, PreviousSpec: s.Spec,
       UpdateStatus: { State: 'rollback_started', StartedAt: new Date().toISOString(), Message: 'manually requested rollback' },
     }));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'rollback_completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'rollback_completed', { agent: true, ms: 15000 });
     assert.deepEqual(await runningImages(cluster, svc.ID), ['v1', 'v1', 'v1']);
     assert.ok(cluster.runningSamples.every((s) => (s.get(svc.ID) ?? 0) >= 3));
   });
@@ -131,7 +131,7 @@ describe('rolling update', () => {
     await cluster.start();
     await cluster.until(async () => (await runningImages(cluster, svc.ID)).length === 2, { agent: true });
     await cluster.updateService(svc.ID, withImage('v2'));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     assert.deepEqual(await runningImages(cluster, svc.ID), ['v2', 'v2']);
     const nodes = (await cluster.tasks(svc.ID)).filter((t) => wanted(t)).map((t) => t.NodeID).sort();
     assert.deepEqual(nodes, ['n1', 'n2']);
@@ -141,7 +141,7 @@ describe('rolling update', () => {
     const svc = await setUp(3, { UpdateConfig: { ...fast, Delay: 0.2 * SECOND_NS } });
     const started = Date.now();
     await cluster.updateService(svc.ID, withImage('v2'));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     assert.ok(Date.now() - started >= 400, 'two delays between three slots');
     assert.deepEqual(await runningImages(cluster, svc.ID), ['v2', 'v2', 'v2']);
   });
@@ -150,7 +150,7 @@ describe('rolling update', () => {
     const svc = await setUp(2, { UpdateConfig: { ...fast, FailureAction: 'continue' } });
     cluster.failing = (t) => imageOf(t) === 'bad';
     await cluster.updateService(svc.ID, withImage('bad'));
-    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     assert.ok((await cluster.tasks(svc.ID)).filter((t) => wanted(t)).every((t) => imageOf(t) === 'bad'));
     await cluster.stop();
 
@@ -158,7 +158,7 @@ describe('rolling update', () => {
     let failures = 0;
     cluster.failing = (t) => imageOf(t) === 'flaky' && t.Slot === 1 && failures++ < 1;
     await cluster.updateService(svc2.ID, withImage('flaky'));
-    await cluster.until(async () => (await service(cluster, svc2.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 5000 });
+    await cluster.until(async () => (await service(cluster, svc2.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
     assert.deepEqual(await runningImages(cluster, svc2.ID), ['flaky', 'flaky', 'flaky', 'flaky']);
   });
 });
