@@ -72,11 +72,6 @@ export class Orchestrator {
     await this.running;
   }
 
-  /** Resolves when no pass is running or asked for (tests). */
-  async idle(): Promise<void> {
-    while (this.running || this.debounceTimer) await (this.running ?? new Promise((r) => setTimeout(r, this.debounceMs)));
-  }
-
   private scheduleResync(ms: number): void {
     this.resyncTimer = setTimeout(() => {
       if (this.stopped) return;
