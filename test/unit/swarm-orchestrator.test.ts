@@ -329,3 +329,17 @@ describe('leadership', () => {
     assert.equal((await cluster.tasks(svc.ID)).length, 0);
   });
 });
+
+describe('node liveness sources', () => {
+  it('a node the dispatcher has no state for counts by its stored status', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1');
+    await cluster.addNode('n2');
+    const svc = await cluster.createService('web', { Mode: { Replicated: { Replicas: 2 } }, TaskTemplate: { ContainerSpec: { Image: 'busybox' }, RestartPolicy: { Delay: 0 } } });
+    await cluster.start();
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).filter((t) => t.Status.State === 'running').length === 2, { agent: true });
+    cluster.live.delete('n2');
+    await cluster.setNode('n2', (n) => ({ ...n, Status: { ...n.Status, State: 'down' } }));
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).filter((t) => wanted(t) && t.NodeID === 'n1' && t.Status.State === 'running').length === 2, { agent: true });
+  });
+});

@@ -162,3 +162,18 @@ describe('rolling update', () => {
     assert.deepEqual(await runningImages(cluster, svc2.ID), ['flaky', 'flaky', 'flaky', 'flaky']);
   });
 });
+
+describe('leader change', () => {
+  it('a new leader finishes an update the old one started', async () => {
+    const svc = await setUp(4, { UpdateConfig: { ...fast, Delay: 0.1 * SECOND_NS } });
+    await cluster.updateService(svc.ID, withImage('v2'));
+    await cluster.until(async () => (await runningImages(cluster, svc.ID)).includes('v2'), { agent: true });
+    await cluster.stop();
+    cluster.runningSamples.length = 0;
+    await cluster.start();
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'completed', { agent: true, ms: 15000 });
+    assert.deepEqual(await runningImages(cluster, svc.ID), ['v2', 'v2', 'v2', 'v2']);
+    assert.equal((await cluster.tasks(svc.ID)).filter(wanted).length, 4);
+    assert.ok(cluster.runningSamples.every((s) => (s.get(svc.ID) ?? 0) >= 3));
+  });
+});
