@@ -47,7 +47,7 @@ export class Orchestrator {
   private knownServices = new Set<string>();
 
   constructor(private readonly ctx: LeaderContext, o: OrchestratorOptions = {}) {
-    this.debounceMs = o.debounceMs ?? 20;
+    this.debounceMs = o.debounceMs ?? 50;
     this.sweepMs = o.sweepMs ?? 1000;
     this.resyncMs = o.resyncMs ?? 30_000;
     this.nodeWatch = new NodeWatch(o.orphanAfterMs ?? 30_000);
