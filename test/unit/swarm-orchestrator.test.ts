@@ -279,6 +279,25 @@ describe('jobs', () => {
   });
 });
 
+describe('job iterations', () => {
+  it('a new JobIteration (service update) runs the job again; the old completed tasks stay', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1');
+    const svc = await cluster.createService('job', { Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } });
+    await cluster.store.services.modify(svc.ID, (s) => ({ ...s, JobStatus: { JobIteration: { Index: 0 } } }));
+    await cluster.start();
+    await cluster.until(async () => (await cluster.tasks(svc.ID))[0]?.Status.State === 'assigned');
+    await cluster.report((await cluster.tasks(svc.ID))[0]!.ID, 'complete');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal((await cluster.tasks(svc.ID)).length, 1);
+    await cluster.store.services.modify(svc.ID, (s) => ({ ...s, JobStatus: { JobIteration: { Index: 1 } } }));
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).some((t) => t.Status.State === 'assigned' && t.JobIteration?.Index === 1));
+    const tasks = await cluster.tasks(svc.ID);
+    assert.equal(tasks.length, 2);
+    assert.equal(tasks.filter((t) => t.Status.State === 'complete').length, 1);
+  });
+});
+
 describe('constraint enforcement', () => {
   it('moves a task off a node whose labels no longer satisfy its constraints', async () => {
     cluster = new TestCluster();
