@@ -135,6 +135,8 @@ describe('restart policy', () => {
     for (let i = 0; i < 3; i++) {
       await cluster.until(async () => (await cluster.tasks(svc.ID)).some((t) => t.Status.State === 'running'), { agent: true });
       const running = (await cluster.tasks(svc.ID)).find((t) => t.Status.State === 'running')!;
+      // A service write that leaves the task spec alone does not start the count over.
+      await cluster.store.services.modify(svc.ID, (s) => ({ ...s, Spec: { ...s.Spec, Labels: { round: String(i) } } }));
       await cluster.report(running.ID, 'failed');
     }
     await new Promise((r) => setTimeout(r, 300));

@@ -26,7 +26,8 @@ function fitsNode(t: Task, node: SwarmNode): boolean {
 const WAIT_STOP_LIMIT_MS = 60_000;
 
 interface History {
-  specVersion: number | undefined;
+  /** The spec the counted restarts ran (a new spec starts the count over, as swarmkit's SpecVersion). */
+  spec: string;
   total: number;
   /** When each restart happened (ms), oldest first. */
   times: number[];
@@ -34,6 +35,9 @@ interface History {
 
 /** A replicated task's slot, or a global task's node: where its successors go. */
 export const slotKeyOf = (t: Task): string => (t.Slot !== undefined ? `${t.ServiceID}/${t.Slot}` : `${t.ServiceID}/node/${t.NodeID ?? ''}`);
+
+/** The task's spec as a key (service writes that leave the spec alone change its Version, not this). */
+const specKey = (t: Task): string => JSON.stringify(t.Spec);
 
 const timestampMs = (t: Task): number => {
   const ms = Date.parse(t.Status.Timestamp);
@@ -59,7 +63,7 @@ export class RestartSupervisor {
     const max = policy.MaxAttempts ?? 0;
     if (max === 0) return true;
     const h = this.history.get(slotKeyOf(task));
-    if (!h || h.specVersion !== task.BerthSpecVersion) return true;
+    if (!h || h.spec !== specKey(task)) return true;
     const window = nsToMs(policy.Window, 0);
     if (window === 0) return h.total < max;
     const at = timestampMs(task);
@@ -71,8 +75,8 @@ export class RestartSupervisor {
     if (!(replacement.Spec.RestartPolicy?.MaxAttempts ?? 0)) return;
     const key = slotKeyOf(replacement);
     const h = this.history.get(key);
-    if (!h || h.specVersion !== replacement.BerthSpecVersion) {
-      this.history.set(key, { specVersion: replacement.BerthSpecVersion, total: 1, times: [Date.now()] });
+    if (!h || h.spec !== specKey(replacement)) {
+      this.history.set(key, { spec: specKey(replacement), total: 1, times: [Date.now()] });
       return;
     }
     h.total++;
