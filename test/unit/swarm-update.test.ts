@@ -108,6 +108,14 @@ describe('rolling update', () => {
     assert.deepEqual(await runningImages(cluster, svc.ID), ['v1', 'v1']);
   });
 
+  it('a rollback that fails too pauses as rollback_paused', async () => {
+    const svc = await setUp(2, { UpdateConfig: { ...fast, FailureAction: 'rollback' }, RollbackConfig: { ...fast, FailureAction: 'pause' } });
+    cluster.failing = (t) => imageOf(t) === 'bad' || imageOf(t) === 'v1';
+    await cluster.updateService(svc.ID, withImage('bad'));
+    await cluster.until(async () => (await service(cluster, svc.ID)).UpdateStatus?.State === 'rollback_paused', { agent: true, ms: 15000 });
+    assert.match((await service(cluster, svc.ID)).UpdateStatus!.Message!, /^rollback paused due to failure or early termination of task [0-9a-z]{25}$/);
+  });
+
   it('a requested start-first rollback never kills healthy tasks before their replacements run (moby#43081)', async () => {
     const svc = await setUp(3, { UpdateConfig: fast, RollbackConfig: { ...fast, Order: 'start-first', Parallelism: 0 } });
     await cluster.updateService(svc.ID, withImage('v2'));
