@@ -106,12 +106,15 @@ export class Updater {
         return;
       }
       await this.complete(pc, service, rollback);
-      run.stopped = true;
+      // Slots that turn dirty later (a node back with old tasks) make a new update.
+      this.runs.delete(service.ID);
       return;
     }
 
     if (!rollback && (state === undefined || state === 'completed' || state === 'rollback_completed')) {
-      await pc.modifyService(service.ID, (s) => ({ ...s, UpdateStatus: { State: 'updating', StartedAt: nowString(), Message: 'update in progress' } }));
+      await pc.modifyService(service.ID, (s) =>
+        sameUpdate(s, service) ? { ...s, UpdateStatus: { State: 'updating', StartedAt: nowString(), Message: 'update in progress' } } : undefined,
+      );
       // The status write changes the run key; the next pass picks the work up with the new key.
       this.runs.delete(service.ID);
       pc.wake(pc.now);
@@ -192,7 +195,7 @@ export class Updater {
   private async complete(pc: PassContext, service: Service, rollback: boolean): Promise<void> {
     await pc.modifyService(service.ID, (s) => {
       const st = s.UpdateStatus?.State;
-      if (st !== 'updating' && st !== 'rollback_started') return undefined;
+      if ((st !== 'updating' && st !== 'rollback_started') || !sameUpdate(s, service)) return undefined;
       return {
         ...s,
         UpdateStatus: { ...s.UpdateStatus, State: rollback ? 'rollback_completed' : 'completed', Message: rollback ? 'rollback completed' : 'update completed', CompletedAt: nowString() },
