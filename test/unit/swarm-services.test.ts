@@ -137,19 +137,19 @@ test('networks by name become IDs (Spec.Networks folded in); VIPs per network an
   assert.deepEqual(s.Spec.TaskTemplate.Networks, [{ Target: front.ID, Aliases: ['w'] }]);
   assert.equal('Networks' in s.Spec, false);
   assert.deepEqual(s.Endpoint.VirtualIPs, [
-    { NetworkID: ingress.ID, Addr: '10.0.0.2/24' },
-    { NetworkID: front.ID, Addr: '10.0.1.2/24' },
+    { NetworkID: ingress.ID, Addr: '10.0.0.254/24' },
+    { NetworkID: front.ID, Addr: '10.0.1.254/24' },
   ]);
   assert.deepEqual(s.Endpoint.Ports!.map((p) => p.PublishedPort), [30001, 30000], 'the dynamic port skips one another port asked for');
   await api.create({ Name: 'api', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: front.ID.slice(0, 8) }] }, EndpointSpec: { Ports: [{ TargetPort: 80 }] } });
   const t = await inspect(api, 'api');
-  assert.deepEqual(t.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.3/24', '10.0.1.3/24']);
+  assert.deepEqual(t.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.253/24', '10.0.1.253/24'], 'VIPs from the top of the subnet (tasks take the bottom)');
   assert.equal(t.Endpoint.Ports![0]!.PublishedPort, 30002);
   await api.remove('web');
   await api.create({ Name: 'again', TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, EndpointSpec: { Ports: [{ TargetPort: 80 }] } });
   const g = await inspect(api, 'again');
   assert.equal(g.Endpoint.Ports![0]!.PublishedPort, 30000, 'ports of a removed service are free again');
-  assert.deepEqual(g.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.2/24'], 'so are its VIPs');
+  assert.deepEqual(g.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.254/24'], 'so are its VIPs');
   await api.create({ Name: 'rr', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'front' }] }, EndpointSpec: { Mode: 'dnsrr' } });
   assert.equal((await inspect(api, 'rr')).Endpoint.VirtualIPs, undefined, 'dnsrr has no VIP');
 });

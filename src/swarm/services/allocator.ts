@@ -73,6 +73,8 @@ class AddressIndex {
 export interface ClusterAllocator extends TaskAllocator {
   /** Gives a node its address on the ingress network (SwarmNode.BerthIngress) if it has none; returns the node. */
   allocateNode(nodeId: string): Promise<SwarmNode | undefined>;
+  /** allocateNode for every node (the leader taking over, or the ingress network just made). */
+  allocateNodes(): Promise<void>;
   /** Stops following the store (the leader lost its leadership). */
   close(): void;
 }
@@ -100,7 +102,7 @@ export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
     return withPrefix(ip, pool);
   };
 
-  return {
+  const allocator: ClusterAllocator = {
     allocateTask: (task) =>
       serial(async () => {
         await index.ready;
@@ -157,8 +159,13 @@ export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
         });
       }),
 
+    async allocateNodes() {
+      for (const n of await store.nodes.list()) await allocator.allocateNode(n.ID);
+    },
+
     close: () => index.close(),
   };
+  return allocator;
 }
 
 /**

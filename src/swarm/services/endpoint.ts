@@ -96,7 +96,7 @@ export async function allocateEndpoint(store: SwarmStore, spec: ServiceSpec, cur
           continue;
         }
         const taken = used.get(n.ID) ?? new Set<number>();
-        const ip = pickFree(pool, taken);
+        const ip = pickFree(pool, taken, 'high');
         if (ip === undefined) throw rpcError('Unknown', `could not allocate VIP from IPAM: no available IPv4 addresses on network ${n.Spec.Name}`);
         taken.add(ip);
         used.set(n.ID, taken);

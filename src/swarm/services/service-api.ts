@@ -109,7 +109,7 @@ export class ServiceApi {
   async update(ref: string, input: ServiceSpecInput, opts: UpdateOptions): Promise<{ Warnings?: string[] }> {
     const store = this.store;
     return this.lock.run('services', async () => {
-      const spec = normalizeSpec(input, () => '');
+      const spec = normalizeSpec(input, () => generateName(() => false));
       await this.resolveNetworks(store, spec);
       validateSpec(spec);
       await this.refuseIngressAttachment(store, spec);
