@@ -282,3 +282,11 @@ test('a store that throws (no manager) makes every call fail with its error', as
   await assert.rejects(api.list(), /not a swarm manager/);
   await assert.rejects(new TaskApi(noManager).list(), /not a swarm manager/);
 });
+
+test('ports: zero values omitted as dockerd shows them, key order as Go writes them', async () => {
+  const { api } = await setup();
+  await api.create({ Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, EndpointSpec: { Ports: [{ PublishMode: 'host', TargetPort: 80, Name: 'web' }, { TargetPort: 81 }] } });
+  const s = await inspect(api, 'p');
+  assert.deepEqual(s.Spec.EndpointSpec!.Ports, [{ Name: 'web', Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }, { Protocol: 'tcp', TargetPort: 81, PublishMode: 'ingress' }]);
+  assert.deepEqual(JSON.stringify(s.Endpoint.Ports), JSON.stringify([{ Name: 'web', Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }, { Protocol: 'tcp', TargetPort: 81, PublishedPort: 30000, PublishMode: 'ingress' }]));
+});

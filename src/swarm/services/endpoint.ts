@@ -10,6 +10,7 @@ import type { ClusterNetwork, PortConfig, Service, ServiceSpec } from '../types.
 import { pickFree, poolOf, usedAddresses, withPrefix, addressOf } from './addresses.js';
 import { isIngress, needsIngress } from './networks.js';
 import { rpcError } from './rpc-errors.js';
+import { normalizePort } from './spec.js';
 
 export const DYNAMIC_PORT_START = 30000;
 export const DYNAMIC_PORT_END = 32767;
@@ -50,24 +51,28 @@ export async function allocateEndpoint(store: SwarmStore, spec: ServiceSpec, cur
     const taken = new Set(services.flatMap((s) => (s.Endpoint?.Ports ?? []).filter((p) => p.PublishMode !== 'host' && p.PublishedPort).map((p) => `${p.Protocol}/${p.PublishedPort}`)));
     for (const p of specPorts) if (p.PublishMode !== 'host' && p.PublishedPort) taken.add(`${p.Protocol}/${p.PublishedPort}`);
     const previous = [...(current?.Endpoint?.Ports ?? [])];
-    endpoint.Ports = specPorts.map((p) => {
-      const port = { ...p };
-      if (port.PublishMode === 'host' || port.PublishedPort) return port;
+    const assignPort = (port: PortConfig): void => {
+      if (port.PublishMode === 'host' || port.PublishedPort) return;
       // An update keeps the port it gave before for the same target.
       const i = previous.findIndex((q) => samePort(q, port) && q.PublishedPort && !taken.has(`${q.Protocol}/${q.PublishedPort}`));
       if (i >= 0) {
         port.PublishedPort = previous.splice(i, 1)[0]!.PublishedPort;
         taken.add(`${port.Protocol}/${port.PublishedPort}`);
-        return port;
+        return;
       }
       for (let n = DYNAMIC_PORT_START; n <= DYNAMIC_PORT_END; n++) {
         if (!taken.has(`${port.Protocol}/${n}`)) {
           taken.add(`${port.Protocol}/${n}`);
           port.PublishedPort = n;
-          return port;
+          return;
         }
       }
       throw unavailable('no available port in the dynamic range 30000-32767');
+    };
+    endpoint.Ports = specPorts.map((p) => {
+      const port = { ...p };
+      assignPort(port);
+      return normalizePort(port);
     });
   }
 

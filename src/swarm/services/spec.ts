@@ -104,8 +104,9 @@ export function normalizePort(p: PortConfig): PortConfig {
   const out: PortConfig = {};
   if (p.Name) out.Name = p.Name;
   out.Protocol = (['udp', 'sctp'].includes(protocol) ? protocol : 'tcp') as PortConfig['Protocol'];
-  out.TargetPort = p.TargetPort ?? 0;
-  out.PublishedPort = p.PublishedPort ?? 0;
+  // Zero ports are omitted as in dockerd's JSON (omitempty).
+  if (p.TargetPort) out.TargetPort = p.TargetPort;
+  if (p.PublishedPort) out.PublishedPort = p.PublishedPort;
   out.PublishMode = mode === 'host' ? 'host' : 'ingress';
   return out;
 }
