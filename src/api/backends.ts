@@ -92,3 +92,11 @@ export interface BuildBackend {
   /** Whether a context's .dockerignore excludes a path (for removing the Dockerfile and .dockerignore, as dockerd). */
   dockerignore?: IgnoreCheck;
 }
+
+/** /nodes: the swarm's nodes, on a manager. */
+export interface NodeBackend {
+  /** The cluster store; throws Unavailable (dockerd's "not a swarm manager" 503) when this node is not a manager. */
+  managerStore(): import('../swarm/contracts.js').SwarmStore;
+  /** Promote/demote: the manager part adds or removes the node's etcd member. */
+  onRoleChange?(nodeId: string, role: import('../swarm/types.js').NodeRole): Promise<void>;
+}

@@ -15,6 +15,7 @@ import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { containerRoutes } from '../api/routes/containers.js';
+import { swarmLogRoutes } from '../api/routes/swarm-logs.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
@@ -29,6 +30,8 @@ import { serviceRoutes } from '../api/routes/services.js';
 import { taskRoutes } from '../api/routes/tasks.js';
 import { ClusterNetworkApi, ServiceApi, TaskApi } from '../swarm/services/index.js';
 import type { SwarmStore } from '../swarm/contracts.js';
+import { nodeRoutes } from '../api/routes/nodes.js';
+import { NOT_A_MANAGER } from '../api/routes/swarm.js';
 import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
@@ -149,7 +152,11 @@ export class Daemon {
     taskRoutes(router, { tasks: new TaskApi(swarmStore) });
     const clusterNetworks = new ClusterNetworkApi(swarmStore);
     networkRoutes(router, { networks, containers, cluster: { manager: () => (isManager() ? clusterNetworks : undefined) } });
-    this.server = createApiServer(router);
+    // Until the swarm manager is wired in, no node is a manager.
+    nodeRoutes(router, { managerStore: () => { throw unavailable(NOT_A_MANAGER); } });
+
+    // Service and task logs: 503 until the swarm part gives it a ServiceLogs (swarm/agent/logs.ts).
+    swarmLogRoutes(router, {});    this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
   }

@@ -2,7 +2,7 @@ import type { Router } from '../router.js';
 import { notImplemented, unavailable } from '../../lib/errors.js';
 
 /** dockerd's answer to swarm-only endpoints on a node that is in no swarm. */
-const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+export const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
 /**
  * Berth has no swarm mode, so it answers the swarm endpoints as a dockerd outside a swarm does (503),
@@ -26,14 +26,13 @@ export function swarmRoutes(router: Router): void {
   router.get('/swarm/unlockkey', notManager);
   router.post('/swarm/update', notManager);
   router.post('/swarm/unlock', notManager);
-  // /services and /tasks are routes/services.ts and tasks.ts (they answer the same outside a swarm).
-  for (const kind of ['nodes', 'secrets', 'configs']) {
+  // /services and /tasks: routes/services.ts and tasks.ts; /nodes: routes/nodes.ts (503 from managerStore()).
+  for (const kind of ['secrets', 'configs']) {
     router.get(`/${kind}`, notManager);
     router.get(`/${kind}/{id}`, notManager);
     router.delete(`/${kind}/{id}`, notManager);
     router.post(`/${kind}/{id}/update`, notManager);
-    if (kind !== 'nodes') router.post(`/${kind}/create`, notManager);
+    router.post(`/${kind}/create`, notManager);
   }
-  router.get('/services/{id}/logs', notManager);
-  router.get('/tasks/{id}/logs', notManager);
+  // /services/{id}/logs and /tasks/{id}/logs: routes/swarm-logs.ts.
 }
