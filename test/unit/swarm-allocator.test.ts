@@ -72,6 +72,9 @@ test('an allocator started after tasks exist sees their addresses; a service pub
     // A task of a service with no networks and no ports gets none.
     const { ID: plain } = await services.create({ Name: 'plain', TaskTemplate: { ContainerSpec: { Image: 'nginx' } } });
     assert.equal((await second.allocateTask(newTask('t3', plain, []))).NetworksAttachments, undefined);
+    // The ports the orchestrator copied into the task decide, not a service copy that may lag behind.
+    const withPorts = { ...newTask('t4', plain, []), BerthService: { Name: 'plain', EndpointMode: 'vip' as const, Ports: [{ Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: 30005, PublishMode: 'ingress' as const }] } };
+    assert.deepEqual(addrs(await second.allocateTask(withPorts)), ['ingress=10.0.0.4/24']);
   } finally {
     second.close();
   }

@@ -19,28 +19,39 @@ class AddressIndex {
   private readonly owners = new Map<string, { rev: number; addrs: Addr[]; gone: boolean }>();
   private readonly pending = new Map<string, Addr[]>();
   private readonly stops: Array<() => void> = [];
+  /** The services and networks as last seen (a service's ports decide its tasks' ingress attachment). */
+  readonly services = new Map<string, Service>();
+  readonly networks = new Map<string, ClusterNetwork>();
   readonly ready: Promise<void>;
 
   constructor(store: SwarmStore) {
-    const follow = <T extends StoredObject>(kind: string, list: () => Promise<T[]>, addrs: (o: T) => Addr[], watch: (cb: (e: { type: 'put' | 'delete'; object: T }) => void) => () => void) => {
-      this.stops.push(watch((e) => this.apply(`${kind}:${e.object.ID}`, e.object.Version.Index, e.type === 'delete' ? [] : addrs(e.object), e.type === 'delete')));
-      return list().then((all) => all.forEach((o) => this.apply(`${kind}:${o.ID}`, o.Version.Index, addrs(o), false)));
+    const follow = <T extends StoredObject>(kind: string, list: () => Promise<T[]>, addrs: (o: T) => Addr[], watch: (cb: (e: { type: 'put' | 'delete'; object: T }) => void) => () => void, keep?: Map<string, T>) => {
+      const seen = (o: T, gone: boolean) => {
+        if (!this.apply(`${kind}:${o.ID}`, o.Version.Index, gone ? [] : addrs(o), gone) || !keep) return;
+        if (gone) keep.delete(o.ID);
+        else keep.set(o.ID, o);
+      };
+      this.stops.push(watch((e) => seen(e.object, e.type === 'delete')));
+      return list().then((all) => all.forEach((o) => seen(o, false)));
     };
     // Watches first, then the scan: nothing written in between is missed (older events are ignored by revision).
     this.ready = Promise.all([
       follow<Task>('task', () => store.tasks.list(), addressesOfTask, (cb) => store.tasks.watch(cb)),
-      follow<Service>('service', () => store.services.list(), addressesOfService, (cb) => store.services.watch(cb)),
+      follow<Service>('service', () => store.services.list(), addressesOfService, (cb) => store.services.watch(cb), this.services),
       follow<SwarmNode>('node', () => store.nodes.list(), addressesOfNode, (cb) => store.nodes.watch(cb)),
+      follow<ClusterNetwork>('network', () => store.networks.list(), () => [], (cb) => store.networks.watch(cb), this.networks),
     ]).then(() => undefined);
     this.ready.catch(() => undefined);
   }
 
-  private apply(key: string, rev: number, addrs: Addr[], gone: boolean): void {
+  /** Records what an object holds; false when the news is older than what is known. */
+  private apply(key: string, rev: number, addrs: Addr[], gone: boolean): boolean {
     const known = this.owners.get(key);
-    if (known && (known.rev > rev || (known.rev === rev && known.gone))) return;
+    if (known && (known.rev > rev || (known.rev === rev && known.gone))) return false;
     this.owners.set(key, { rev, addrs, gone });
     const held = this.pending.get(key);
     if (held && (gone || held.every(([n, ip]) => addrs.some(([m, jp]) => m === n && jp === ip)))) this.pending.delete(key);
+    return true;
   }
 
   used(networkId: string): Set<number> {
@@ -106,10 +117,13 @@ export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
     allocateTask: (task) =>
       serial(async () => {
         await index.ready;
-        const networks = await store.networks.list();
-        const service = await store.services.get(task.ServiceID);
+        // The ports the task was made with (the orchestrator copies them), else its service's.
+        const service = task.BerthService ? undefined : (index.services.get(task.ServiceID) ?? (await store.services.get(task.ServiceID)));
+        // Networks from the index's copies; the store when one is newer than its watch.
+        let networks = [...index.networks.values()];
+        if ((task.Spec.Networks ?? []).some((a) => !networks.some((n) => n.ID === a.Target || n.Spec.Name === a.Target))) networks = await store.networks.list();
         const wanted: ClusterNetwork[] = [];
-        const publishes = service ? needsIngress(service) : (task.BerthService?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+        const publishes = task.BerthService ? (task.BerthService.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress') : Boolean(service && needsIngress(service));
         const ingress = networks.find(isIngress);
         if (publishes && ingress) wanted.push(ingress);
         for (const a of task.Spec.Networks ?? []) {
