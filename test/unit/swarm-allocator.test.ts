@@ -119,6 +119,9 @@ test('node ingress addresses: one per node, kept, and not given to tasks', async
   } finally {
     alloc.close();
   }
+  // Without an open allocator, a scan of the store (t1 was never stored, so its address is free again).
+  await store.nodes.create(node('n4'));
+  assert.equal((await allocateNodeIngress(store, 'n4'))!.BerthIngress!.Address, '10.0.0.4/24');
 });
 
 test('a full network refuses further tasks without holding anything', async () => {

@@ -95,6 +95,9 @@ function attachment(n: ClusterNetwork, addr: string): NetworkAttachment {
   return { Network: n, Addresses: [addr] };
 }
 
+/** The open allocator of each store: allocateNodeIngress goes through it, so it sees addresses not stored yet. */
+const openAllocators = new WeakMap<SwarmStore, ClusterAllocator>();
+
 export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
   const index = new AddressIndex(store);
   // One allocation at a time: each one reads the index and writes to it.
@@ -177,16 +180,22 @@ export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
       for (const n of await store.nodes.list()) await allocator.allocateNode(n.ID);
     },
 
-    close: () => index.close(),
+    close: () => {
+      index.close();
+      if (openAllocators.get(store) === allocator) openAllocators.delete(store);
+    },
   };
+  openAllocators.set(store, allocator);
   return allocator;
 }
 
 /**
- * Gives a node its ingress address with a scan of the store (for a caller without the leader's
- * allocator; the leader should use its allocator's allocateNode, which sees addresses not stored yet).
+ * Gives a node its ingress address: through the store's open allocator when there is one (it sees task
+ * addresses handed out but not stored yet), else with a scan of the store.
  */
 export async function allocateNodeIngress(store: SwarmStore, nodeId: string): Promise<SwarmNode | undefined> {
+  const open = openAllocators.get(store);
+  if (open) return open.allocateNode(nodeId);
   const ingress = (await store.networks.list()).find(isIngress);
   const pool = ingress && poolOf(ingress);
   const node = await store.nodes.get(nodeId);
