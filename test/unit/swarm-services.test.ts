@@ -257,12 +257,16 @@ test('tasks: filters (service/node by name, name prefix, desired-state, label) a
   assert.deepEqual(await ids({ service: ['web'] }), ['aaa1', 'aaa2']);
   assert.deepEqual(await ids({ service: [db.ID] }), ['bbb1']);
   assert.deepEqual(await ids({ node: ['host-one'] }), ['aaa1', 'bbb1']);
+  assert.deepEqual(await ids({ node: ['node1'] }), ['aaa1', 'bbb1'], 'a node by ID prefix');
   assert.deepEqual(await ids({ name: ['web.1'] }), ['aaa1', 'aaa2'], 'a prefix of <service>.<slot>.<id>, as swarmkit matches it');
   assert.deepEqual(await ids({ name: ['web.1.'] }), ['aaa1']);
   assert.deepEqual(await ids({ name: ['db.node1xyz'] }), ['bbb1']);
   assert.deepEqual(await ids({ 'desired-state': ['Running'] }), ['aaa1', 'bbb1']);
   assert.deepEqual(await ids({ label: ['app=x'] }), ['aaa1', 'aaa2']);
   assert.deepEqual(await ids({ id: ['bb'] }), ['bbb1']);
+  // `_up-to-date`: tasks whose spec is the service's current task template (key order aside).
+  await mk('ccc1', db.ID, 'running', { Spec: { Runtime: 'container', ForceUpdate: 0, ContainerSpec: { Isolation: 'default', Image: 'postgres' } } });
+  assert.deepEqual(await ids({ service: ['db'], '_up-to-date': ['true'] }), ['ccc1']);
   await assert.rejects(tasks.list(JSON.stringify({ 'desired-state': ['sleeping'] })), /Invalid desired-state filter: 'sleeping'/);
   await assert.rejects(tasks.list(JSON.stringify({ service: ['nope'] })), /service nope not found/);
   const t = await tasks.inspect('aaa1');
