@@ -96,3 +96,16 @@ test('remove is refused while a service uses the network, and for ingress while 
   await nets.remove(ingress.ID);
   assert.equal((await store.networks.list()).length, 0);
 });
+
+test('prune removes unused cluster networks, never ingress nor one in use; label filters', async () => {
+  const { store, nets, services } = setup();
+  await ensureIngressNetwork(store);
+  await nets.create({ Name: 'used', Driver: 'overlay' });
+  await nets.create({ Name: 'idle', Driver: 'overlay', Labels: { keep: 'no' } });
+  await nets.create({ Name: 'kept', Driver: 'overlay', Labels: { keep: 'yes' } });
+  await services.create({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'used' }] } });
+  assert.deepEqual(await nets.prune(JSON.stringify({ 'label!': ['keep=yes'] })), ['idle']);
+  assert.deepEqual((await store.networks.list()).map((n) => n.Spec.Name).sort(), ['ingress', 'kept', 'used']);
+  assert.deepEqual(await nets.prune(JSON.stringify({ until: ['1h'] })), [], 'all made just now');
+  assert.deepEqual(await nets.prune(), ['kept']);
+});

@@ -35,6 +35,7 @@ const localNetworks = {
     return { Id: 'local1', Warning: '' };
   },
   remove: async () => {},
+  prune: async () => ({ NetworksDeleted: ['local-idle'] }),
 } as unknown as NetworkBackend['networks'];
 
 before(async () => {
@@ -140,6 +141,10 @@ test('/networks on a manager: cluster networks listed with the local ones, overl
   assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'front', Driver: 'bridge' }))).status, 409, 'a cluster name is taken for local networks');
   assert.equal((await request('DELETE', '/networks/front')).status, 204);
   assert.equal((await store.networks.list()).length, 1);
+  assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'idle', Driver: 'overlay' }))).status, 201);
+  const pruned = await request('POST', '/networks/prune');
+  assert.deepEqual(pruned.json, { NetworksDeleted: ['idle', 'local-idle'] }, 'cluster networks first, never ingress');
+  assert.deepEqual((await store.networks.list()).map((n) => n.Spec.Name), ['ingress']);
 });
 
 test('/networks on a node that is no manager: overlay create is refused as dockerd refuses it', async () => {

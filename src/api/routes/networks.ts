@@ -37,7 +37,13 @@ export function networkRoutes(router: Router, s: NetworkBackend): void {
     sendJson(res, 201, await networks.create(body));
   });
 
-  router.post('/networks/prune', async ({ res, query }) => sendJson(res, 200, await networks.prune(query.get('filters') ?? undefined)));
+  // On a manager, unused cluster networks (never ingress) go first, as dockerd's clusterNetworkPrune.
+  router.post('/networks/prune', async ({ res, query }) => {
+    const filters = query.get('filters') ?? undefined;
+    const shared = (await s.cluster?.manager()?.prune(filters)) ?? [];
+    const local = await networks.prune(filters);
+    sendJson(res, 200, { ...local, NetworksDeleted: [...shared, ...(local.NetworksDeleted ?? [])] });
+  });
 
   router.get('/networks/{id}', async ({ res, params }) => {
     const cluster = s.cluster?.manager();

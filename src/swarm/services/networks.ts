@@ -6,6 +6,7 @@
  */
 import { conflict, forbidden, invalidArgument, notFound } from '../../lib/errors.js';
 import { Filters } from '../../lib/filters.js';
+import { parseTimestampNs } from '../../lib/timestamps.js';
 import { formatCidr, formatIPv4, maskOf, overlaps, parseCidr, parseIPv4, type Cidr } from '../../networks/ipam.js';
 import type { CreateNetworkRequest } from '../../networks/contracts.js';
 import type { SwarmStore } from '../contracts.js';
@@ -238,6 +239,28 @@ export class ClusterNetworkApi {
 
   async inspect(ref: string): Promise<Record<string, unknown>> {
     return clusterNetworkView(await this.resolve(ref), true);
+  }
+
+  /**
+   * dockerd's cluster side of `network prune`: every cluster network but ingress that nothing uses
+   * (filters until, label, label!); returns the names removed.
+   */
+  async prune(filtersRaw?: string): Promise<string[]> {
+    const f = Filters.parse(filtersRaw, ['until', 'label', 'label!']);
+    const until = f.get('until').map((v) => parseTimestampNs(v) / 1e6);
+    const removed: string[] = [];
+    for (const n of await this.store().networks.list()) {
+      if (isIngress(n) || !f.matchLabels(n.Spec.Labels)) continue;
+      if (f.get('label!').some((cond) => Filters.parse(JSON.stringify({ label: [cond] }), ['label']).matchLabels(n.Spec.Labels))) continue;
+      if (until.some((u) => Date.parse(n.CreatedAt) > u)) continue;
+      try {
+        await this.remove(n.ID);
+        removed.push(n.Spec.Name);
+      } catch {
+        // In use: not pruned, as dockerd.
+      }
+    }
+    return removed;
   }
 
   async remove(ref: string): Promise<void> {
