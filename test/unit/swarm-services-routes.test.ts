@@ -136,6 +136,8 @@ test('/networks on a manager: cluster networks listed with the local ones, overl
   assert.deepEqual(list.json.map((n: { Name: string }) => n.Name), ['front', 'ingress', 'bridge']);
   const inspected = await request('GET', '/networks/front');
   assert.equal(inspected.json.Scope, 'swarm');
+  assert.equal((await request('GET', '/networks/front?scope=swarm')).json.Name, 'front');
+  assert.equal((await request('GET', '/networks/bridge?scope=swarm')).status, 404, 'scope=swarm: cluster networks only');
   assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'front', Driver: 'overlay' }))).status, 409);
   assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'bridge', Driver: 'overlay' }))).status, 409, 'a local name is taken too');
   assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'front', Driver: 'bridge' }))).status, 409, 'a cluster name is taken for local networks');

@@ -45,8 +45,10 @@ export function networkRoutes(router: Router, s: NetworkBackend): void {
     sendJson(res, 200, { ...local, NetworksDeleted: [...shared, ...(local.NetworksDeleted ?? [])] });
   });
 
-  router.get('/networks/{id}', async ({ res, params }) => {
+  router.get('/networks/{id}', async ({ res, params, query }) => {
     const cluster = s.cluster?.manager();
+    // ?scope=swarm (what the docker CLI asks when it resolves a service's networks): the cluster's only.
+    if (cluster && query.get('scope') === 'swarm') return sendJson(res, 200, await cluster.inspect(params.id!));
     try {
       sendJson(res, 200, networks.inspect(params.id!));
     } catch (err) {
