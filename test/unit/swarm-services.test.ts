@@ -111,6 +111,8 @@ test('name conflicts, port conflicts, and a missing ingress network', async () =
   const img = { ContainerSpec: { Image: 'nginx' } };
   const a = await api.create({ Name: 'web', TaskTemplate: img, EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } });
   await rejectsWith(api.create({ Name: 'web', TaskTemplate: img }), 'Conflict', 'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists');
+  await rejectsWith(api.create({ Name: 'WEB', TaskTemplate: img }), 'Conflict', 'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service WEB already exists');
+  assert.equal((await inspect(api, 'Web')).ID, a.ID, 'names are found without regard to case');
   await rejectsWith(api.create({ Name: 'other', TaskTemplate: img, EndpointSpec: { Ports: [{ TargetPort: 81, PublishedPort: 8080 }] } }), 'InvalidArgument', `rpc error: code = InvalidArgument desc = port '8080' is already in use by service 'web' (${a.ID}) as an ingress port`);
   // Host mode next to an ingress port of the same number: swarmkit refuses it too.
   await rejectsWith(api.create({ Name: 'other', TaskTemplate: img, EndpointSpec: { Ports: [{ TargetPort: 81, PublishedPort: 8080, PublishMode: 'host' }] } }), 'InvalidArgument', /port '8080' is already in use by service 'web'/);

@@ -27,7 +27,7 @@ export function networkRoutes(router: Router, s: NetworkBackend): void {
     if (!body) throw invalidArgument('network config cannot be empty');
     const cluster = s.cluster?.manager();
     const name = body.Name ?? '';
-    if (cluster && name && (await cluster.tryResolve(name).catch(() => undefined))?.Spec.Name === name) throw conflict(`network with name ${name} already exists`);
+    if (cluster && name && (await cluster.tryResolve(name).catch(() => undefined))?.Spec.Name.toLowerCase() === name.toLowerCase()) throw conflict(`network with name ${name} already exists`);
     if (body.Driver === 'overlay' && s.cluster) {
       if (!cluster) throw forbidden(NOT_A_MANAGER);
       if (networks.list(JSON.stringify({ name: [name] })).some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);

@@ -88,7 +88,7 @@ async function createNetwork(store: SwarmStore, req: ClusterNetworkRequest): Pro
   const cfg = configs[0] ?? {};
 
   const existing = await store.networks.list();
-  if (existing.some((n) => n.Spec.Name === name)) throw conflict(`network with name ${name} already exists`);
+  if (existing.some((n) => n.Spec.Name.toLowerCase() === name.toLowerCase())) throw conflict(`network with name ${name} already exists`);
   const ingress = existing.find(isIngress);
   if (req.Ingress && ingress) throw rpcError('AlreadyExists', `ingress network (${ingress.ID}) is already present`);
 
@@ -223,7 +223,7 @@ export class ClusterNetworkApi {
     const nets = await this.store().networks.list();
     const byId = nets.find((n) => n.ID === ref);
     if (byId) return byId;
-    const byName = nets.filter((n) => n.Spec.Name === ref);
+    const byName = nets.filter((n) => n.Spec.Name.toLowerCase() === ref.toLowerCase());
     if (byName.length > 1) throw invalidArgument(`network ${ref} is ambiguous (${byName.length} matches found)`);
     if (byName.length === 1) return byName[0];
     const byPrefix = ref ? nets.filter((n) => n.ID.startsWith(ref)) : [];

@@ -62,7 +62,8 @@ export class ServiceApi {
       checkPortConflicts(spec, services);
       if (registryAuth) (spec.TaskTemplate.ContainerSpec as ContainerWithAuth).BerthRegistryAuth = registryAuth;
       await this.requireIngress(store, spec);
-      if (services.some((s) => s.Spec.Name === spec.Name)) {
+      // swarmkit indexes names in lower case: "Web" and "web" conflict.
+      if (services.some((s) => s.Spec.Name.toLowerCase() === spec.Name.toLowerCase())) {
         throw rpcError('AlreadyExists', `name conflicts with an existing object: service ${spec.Name} already exists`);
       }
       const service: Service = {
@@ -177,7 +178,7 @@ export class ServiceApi {
     if (!attachments.length) return;
     const networks = await store.networks.list();
     for (const a of attachments) {
-      const n = networks.find((x) => x.ID === a.Target) ?? networks.find((x) => x.Spec.Name === a.Target) ?? uniquePrefix(networks, a.Target);
+      const n = networks.find((x) => x.ID === a.Target) ?? networks.find((x) => x.Spec.Name.toLowerCase() === a.Target.toLowerCase()) ?? uniquePrefix(networks, a.Target);
       if (n) {
         a.Target = n.ID;
         continue;
@@ -217,7 +218,8 @@ function uniquePrefix<T extends { ID: string }>(items: T[], prefix: string): T |
 export function resolveIn<T extends { ID: string }>(items: T[], ref: string, kind: string, nameOf: (x: T) => string | undefined): T {
   const byId = items.find((x) => x.ID === ref);
   if (byId) return byId;
-  let found = ref ? items.filter((x) => nameOf(x) === ref) : [];
+  // Names match without regard to case, as swarmkit's name index.
+  let found = ref ? items.filter((x) => nameOf(x)?.toLowerCase() === ref.toLowerCase()) : [];
   if (!found.length && ref) found = items.filter((x) => x.ID.startsWith(ref));
   if (!found.length) throw notFound(`${kind} ${ref} not found`);
   if (found.length > 1) throw invalidArgument(`${kind} ${ref} is ambiguous (${found.length} matches found)`);
