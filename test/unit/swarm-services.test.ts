@@ -96,6 +96,11 @@ test('validation errors carry swarmkit/dockerd words and leave nothing behind', 
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: { ...img, Placement: { Constraints: ['node.role=manager'] } } }), 'Internal', 'rpc error: code = Unknown desc = constraint expected one operator from ==, !=');
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: { ...img, Resources: { Limits: { MemoryBytes: 1024 } } } }), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = invalid memory value 1024: Must be at least 4MiB');
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'nginx', Mounts: [{ Target: '/a' }, { Target: '/a' }] } } }), 'InvalidArgument', /duplicate mount point: \/a/);
+  const secret = (SecretID: string, SecretName: string, file?: string) => ({ SecretID, SecretName, ...(file !== undefined ? { File: { Name: file, UID: '0', GID: '0', Mode: 0o444 } } : {}) });
+  const withSecrets = (...Secrets: unknown[]) => ({ Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'nginx', Secrets } } });
+  await rejectsWith(api.create(withSecrets(secret('', 'a', 'a'))), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = malformed secret reference');
+  await rejectsWith(api.create(withSecrets(secret('s1', 'a'))), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = malformed secret reference, no target provided');
+  await rejectsWith(api.create(withSecrets(secret('s1', 'a', 'f'), secret('s2', 'b', 'f'))), 'InvalidArgument', "rpc error: code = InvalidArgument desc = secret references 'a' and 'b' have a conflicting target: 'f'");
   const dupPorts = { Ports: [{ TargetPort: 80, PublishedPort: 8080 }, { TargetPort: 81, PublishedPort: 8080 }] };
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: img, EndpointSpec: dupPorts }), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = EndpointSpec: duplicate published ports provided');
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: img, EndpointSpec: { Mode: 'dnsrr', Ports: [{ TargetPort: 80 }] } }), 'InvalidArgument', /port published with ingress mode can't be used with dnsrr mode/);
