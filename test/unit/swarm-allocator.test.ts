@@ -136,3 +136,24 @@ test('a full network refuses further tasks without holding anything', async () =
     alloc.close();
   }
 });
+
+test('a new allocator on the same store stops the previous one', async () => {
+  const { store } = await setup();
+  let watching = 0;
+  const watchTasks = store.tasks.watch.bind(store.tasks);
+  store.tasks.watch = (cb) => {
+    watching++;
+    const stop = watchTasks(cb);
+    return () => {
+      watching--;
+      stop();
+    };
+  };
+  const first = createTaskAllocator(store);
+  assert.equal(watching, 1);
+  const second = createTaskAllocator(store);
+  assert.equal(watching, 1, 'the first one stopped watching');
+  second.close();
+  assert.equal(watching, 0);
+  first.close();
+});

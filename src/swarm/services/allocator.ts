@@ -185,6 +185,8 @@ export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
       if (openAllocators.get(store) === allocator) openAllocators.delete(store);
     },
   };
+  // One allocator per store: a new leadership term's allocator replaces (and stops) the last one.
+  openAllocators.get(store)?.close();
   openAllocators.set(store, allocator);
   return allocator;
 }
