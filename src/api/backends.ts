@@ -9,6 +9,7 @@ import type { DistributionService } from '../distribution/service.js';
 import type { BuildBackendService } from '../build/types.js';
 import type { IgnoreCheck } from '../build/context.js';
 import type { ClusterNetworkApi, ServiceApi, TaskApi } from '../swarm/services/index.js';
+import type { SwarmService } from '../swarm/manager/service.js';
 
 /*
  * What each route module needs from the services, and nothing more. The composition root
@@ -99,4 +100,9 @@ export interface NodeBackend {
   managerStore(): import('../swarm/contracts.js').SwarmStore;
   /** Promote/demote: the manager part adds or removes the node's etcd member. */
   onRoleChange?(nodeId: string, role: import('../swarm/types.js').NodeRole): Promise<void>;
+}
+
+/** /swarm* (swarm/manager/): membership, and the 503s of cluster routes no part serves yet. */
+export interface SwarmBackend {
+  swarm: Pick<SwarmService, 'inspect' | 'init' | 'join' | 'leave' | 'update' | 'unlockKey' | 'unlock' | 'managerStore'>;
 }

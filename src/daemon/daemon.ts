@@ -15,7 +15,6 @@ import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { containerRoutes } from '../api/routes/containers.js';
-import { swarmLogRoutes } from '../api/routes/swarm-logs.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { containerFileRoutes } from '../api/routes/container-files.js';
 import { ContainerService } from '../containers/service.js';
@@ -26,12 +25,6 @@ import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
-import { serviceRoutes } from '../api/routes/services.js';
-import { taskRoutes } from '../api/routes/tasks.js';
-import { ClusterNetworkApi, ServiceApi, TaskApi } from '../swarm/services/index.js';
-import type { SwarmStore } from '../swarm/contracts.js';
-import { nodeRoutes } from '../api/routes/nodes.js';
-import { NOT_A_MANAGER } from '../api/routes/swarm.js';
 import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
@@ -43,6 +36,9 @@ import { mountImageRootfs } from '../build/rootfs.js';
 import { DistributionService } from '../distribution/service.js';
 import { BuildCache } from '../build/cache.js';
 import { listen, takePidfile } from './listeners.js';
+import { swarmRoutes } from '../api/routes/swarm.js';
+import { createSwarmParts } from './swarm.js';
+import type { SwarmService } from '../swarm/manager/service.js';
 import { log, setLogLevel, debugIgnored } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
 
@@ -56,6 +52,7 @@ export class Daemon {
   private cleanups: Array<() => Promise<void>> = [];
   private containers?: ContainerService;
   private networks?: NetworkService;
+  private swarm?: SwarmService;
   /** --data-root as given (config.dataRoot becomes the remapped root under --userns-remap). */
   private baseDataRoot?: string;
 
@@ -119,12 +116,15 @@ export class Daemon {
     await containers.init();
     await networks.restore();
     this.containers = containers;
-    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION });
+    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
+    const swarmParts = createSwarmParts(c, { containers, images, distribution, events, networks, ports: (x) => networks.containerView(x).ports });
+    const swarm = swarmParts.swarm;
+    this.swarm = swarm;
+    const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION }, swarm);
 
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
     // Registry settings are read live from the config, which a SIGHUP reload updates in place.
-    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
     const builder = new BuildService({
       images, containers, distribution, cache: buildCache, dataRoot: c.dataRoot,
       parse: parseDockerfile, lexer: (escape) => new ShellLex(escape),
@@ -141,24 +141,14 @@ export class Daemon {
     containerFileRoutes(router, { containers });
     volumeRoutes(router, { volumes });
     pluginRoutes(router);
-    // Swarm services, tasks and cluster networks (swarm/services/) on the manager's store; a node in no
-    // swarm answers as dockerd does (503 "not a swarm manager"). The manager part replaces swarmStore.
-    const swarmStore = (): SwarmStore => {
-      throw unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
-    };
-    const isManager = (): boolean => false;
-    const localNetworkName = (ref: string) => networks.tryResolve(ref)?.name;
-    serviceRoutes(router, { services: new ServiceApi({ store: swarmStore, localNetworkName }) });
-    taskRoutes(router, { tasks: new TaskApi(swarmStore) });
-    const clusterNetworks = new ClusterNetworkApi(swarmStore);
-    networkRoutes(router, { networks, containers, cluster: { manager: () => (isManager() ? clusterNetworks : undefined) } });
-    // Until the swarm manager is wired in, no node is a manager.
-    nodeRoutes(router, { managerStore: () => { throw unavailable(NOT_A_MANAGER); } });
-
-    // Service and task logs: 503 until the swarm part gives it a ServiceLogs (swarm/agent/logs.ts).
-    swarmLogRoutes(router, {});    this.server = createApiServer(router);
+    networkRoutes(router, { networks, containers, cluster: swarmParts.clusterNetworks });
+    swarmParts.routes(router);
+    // Last: the cluster kinds' parts register their routes before it, and it answers what none claimed.
+    swarmRoutes(router, { swarm });
+    this.server = createApiServer(router);
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
+    swarm.resume();
   }
 
   async stop(): Promise<void> {
@@ -169,6 +159,8 @@ export class Daemon {
         server.closeAllConnections();
       });
     }
+    // Before containers: the agent must not react to their shutdown as task failures.
+    await this.swarm?.stop().catch((err) => log.warn('swarm shutdown failed', { error: (err as Error).message }));
     await this.containers?.shutdown({ liveRestore: this.config.liveRestore });
     await this.networks?.shutdown({ liveRestore: this.config.liveRestore }).catch((err) => log.warn('network shutdown failed', { error: (err as Error).message }));
     for (const cleanup of this.cleanups.reverse()) await cleanup().catch(debugIgnored('a shutdown cleanup failed'));

@@ -50,6 +50,8 @@ export interface Cluster extends StoredObject {
   JoinTokens: { Worker: string; Manager: string };
   /** Internal: the CA's key (PEM, encrypted with the unlock key when autolock is on) and the secrets behind the tokens. */
   BerthCA?: { Cert: string; Key: string; KeyEncrypted?: boolean };
+  /** Internal: the managers' unlock key while autolock is on (GET /swarm/unlockkey on any manager; see docs/swarm.md). */
+  BerthUnlockKey?: string;
 }
 
 // ---------------------------------------------------------------- nodes

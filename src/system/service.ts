@@ -42,6 +42,8 @@ export class SystemService {
     private readonly containers: ContainerService,
     /** What the API layer serves (api/version.ts), given by the daemon: services do not import api/. */
     private readonly versions: ServerVersions,
+    /** /info's Swarm section (swarm/manager/); absent: a node in no swarm. */
+    private readonly swarm?: { swarmInfo(): Record<string, unknown> },
   ) {}
 
   version(): Record<string, unknown> {
@@ -128,7 +130,7 @@ export class SystemService {
       ServerVersion: this.versions.engine,
       Runtimes: { runc: { path: 'runc' } },
       DefaultRuntime: 'runc',
-      Swarm: {
+      Swarm: this.swarm?.swarmInfo() ?? {
         NodeID: '',
         NodeAddr: '',
         LocalNodeState: 'inactive',

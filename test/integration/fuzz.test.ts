@@ -183,7 +183,7 @@ test('a request line whose URL does not parse gets a 400, and the daemon stays u
 const hostile = (): Array<() => Promise<unknown>> => {
   const r = (n: number) => Math.floor(Math.random() * n);
   const json = ['{', '{"Image":', '{"Image": 5}', '[]', 'null', '"x"', '{"HostConfig": "x"}', '{"Cmd": {"a": 1}}', '{"Env": [1, 2]}', '{"Labels": []}', '\u0000\u0001', '{"Image": "busybox", "HostConfig": {"Memory": "lots"}}', '{'.repeat(2000)];
-  const postTargets = ['/containers/create', '/containers/create?name=%00', '/volumes/create', '/exec/nope/start', `/containers/${createdId}/exec`, '/containers/prune?filters={', '/images/create?fromImage=', '/build', '/commit?container=nope', '/networks/nope/connect', '/swarm/init', '/auth'];
+  const postTargets = ['/containers/create', '/containers/create?name=%00', '/volumes/create', '/exec/nope/start', `/containers/${createdId}/exec`, '/containers/prune?filters={', '/images/create?fromImage=', '/build', '/commit?container=nope', '/networks/nope/connect', '/swarm/join', '/auth'];
   const getTargets = [
     '/containers/json?limit=abc',
     '/containers/json?filters={bad',

@@ -1,10 +1,12 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { TestDaemon } from './harness.js';
 
 const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
-/** Berth has no swarm mode: it answers swarm endpoints as a dockerd that is in no swarm. */
+/** A node in no swarm answers swarm endpoints as a dockerd that is in no swarm. */
 describe('swarm endpoints outside a swarm', () => {
   const d = new TestDaemon();
   before(() => d.start());
@@ -41,9 +43,20 @@ describe('swarm endpoints outside a swarm', () => {
     }
   });
 
-  test('init and join say swarm mode is not supported', async () => {
-    const r = await d.request('POST', '/swarm/init', { ListenAddr: '127.0.0.1' });
-    assert.equal(r.status, 501);
-    assert.match(r.json<{ message: string }>().message, /swarm mode is not supported/);
+  test('join without managers, unlock and update outside a swarm: dockerd\'s answers, nothing left behind', async () => {
+    let r = await d.request('POST', '/swarm/join', { ListenAddr: '127.0.0.1:0', JoinToken: 'x' });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json(), { message: 'at least 1 RemoteAddr is required to join' });
+    r = await d.request('POST', '/swarm/join', { ListenAddr: '127.0.0.1:0', RemoteAddrs: ['127.0.0.1:1'], JoinToken: 'SWMTKN-1-bad' });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json(), { message: 'invalid join token' });
+    r = await d.request('POST', '/swarm/unlock', { UnlockKey: 'SWMKEY-1-x' });
+    assert.equal(r.status, 503);
+    assert.deepEqual(r.json(), { message: NOT_A_MANAGER });
+    r = await d.request('POST', '/swarm/update?version=1', {});
+    assert.equal(r.status, 503);
+    r = await d.request('GET', '/info');
+    assert.equal(r.json().Swarm.LocalNodeState, 'inactive');
+    assert.equal(existsSync(path.join(d.dataRoot, 'swarm')), false);
   });
 });

@@ -1,38 +1,58 @@
 import type { Router } from '../router.js';
-import { notImplemented, unavailable } from '../../lib/errors.js';
-
-/** dockerd's answer to swarm-only endpoints on a node that is in no swarm. */
-export const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+import type { SwarmBackend } from '../backends.js';
+import { boolParam, readJson, sendJson } from '../http.js';
+import { invalidArgument, notImplemented } from '../../lib/errors.js';
 
 /**
- * Berth has no swarm mode, so it answers the swarm endpoints as a dockerd outside a swarm does (503),
- * rather than 404 "page not found": clients rely on that, e.g. docker-py's `leave_swarm(force=True)` ignores
- * 503 and `docker info`-style probes treat it as "swarm inactive". Only init and join differ: dockerd would
- * make a swarm, Berth cannot.
+ * /swarm*: the node's swarm membership, through the SwarmService (swarm/manager/). The other kinds'
+ * routes (/nodes, /services, /tasks, /secrets, /configs) are served by their parts when those register
+ * before this; what no part has claimed answers as dockerd does where it cannot serve it (503 with
+ * the reason this node cannot, from managerStore()), or 501 on a manager.
  */
-export function swarmRoutes(router: Router): void {
-  const notManager = () => {
-    throw unavailable(NOT_A_MANAGER);
+export function swarmRoutes(router: Router, s: SwarmBackend): void {
+  const swarm = s.swarm;
+  const body = async (req: Parameters<typeof readJson>[0]) => {
+    const b = await readJson(req);
+    if (b !== undefined && (typeof b !== 'object' || b === null || Array.isArray(b))) throw invalidArgument('invalid JSON: expected an object');
+    return (b ?? {}) as Record<string, any>;
   };
-  router.post('/swarm/leave', () => {
-    throw unavailable('This node is not part of a swarm');
+
+  router.get('/swarm', async ({ res }) => sendJson(res, 200, await swarm.inspect()));
+  router.post('/swarm/init', async ({ req, res }) => sendJson(res, 200, await swarm.init(await body(req))));
+  router.post('/swarm/join', async ({ req, res }) => {
+    await swarm.join(await body(req));
+    sendJson(res, 200, null);
   });
-  for (const path of ['/swarm/init', '/swarm/join']) {
-    router.post(path, () => {
-      throw notImplemented('swarm mode is not supported by Berth');
+  router.post('/swarm/leave', async ({ res, query }) => {
+    await swarm.leave(boolParam(query, 'force'));
+    sendJson(res, 200, null);
+  });
+  router.post('/swarm/update', async ({ req, res, query }) => {
+    const version = Number(query.get('version'));
+    await swarm.update(version, await body(req), {
+      rotateWorkerToken: boolParam(query, 'rotateWorkerToken'),
+      rotateManagerToken: boolParam(query, 'rotateManagerToken'),
+      rotateManagerUnlockKey: boolParam(query, 'rotateManagerUnlockKey'),
     });
+    sendJson(res, 200, null);
+  });
+  router.get('/swarm/unlockkey', async ({ res }) => sendJson(res, 200, await swarm.unlockKey()));
+  router.post('/swarm/unlock', async ({ req, res }) => {
+    await swarm.unlock(String((await body(req)).UnlockKey ?? ''));
+    sendJson(res, 200, null);
+  });
+
+  const unclaimed = () => {
+    swarm.managerStore(); // the 503 dockerd gives when this node is not a (usable) manager
+    throw notImplemented('not supported by Berth yet');
+  };
+  for (const kind of ['nodes', 'services', 'tasks', 'secrets', 'configs']) {
+    router.get(`/${kind}`, unclaimed);
+    router.get(`/${kind}/{id}`, unclaimed);
+    router.delete(`/${kind}/{id}`, unclaimed);
+    router.post(`/${kind}/{id}/update`, unclaimed);
+    if (kind !== 'nodes' && kind !== 'tasks') router.post(`/${kind}/create`, unclaimed);
   }
-  router.get('/swarm', notManager);
-  router.get('/swarm/unlockkey', notManager);
-  router.post('/swarm/update', notManager);
-  router.post('/swarm/unlock', notManager);
-  // /services and /tasks: routes/services.ts and tasks.ts; /nodes: routes/nodes.ts (503 from managerStore()).
-  for (const kind of ['secrets', 'configs']) {
-    router.get(`/${kind}`, notManager);
-    router.get(`/${kind}/{id}`, notManager);
-    router.delete(`/${kind}/{id}`, notManager);
-    router.post(`/${kind}/{id}/update`, notManager);
-    router.post(`/${kind}/create`, notManager);
-  }
-  // /services/{id}/logs and /tasks/{id}/logs: routes/swarm-logs.ts.
+  router.get('/services/{id}/logs', unclaimed);
+  router.get('/tasks/{id}/logs', unclaimed);
 }

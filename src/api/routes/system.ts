@@ -5,7 +5,6 @@ import { Filters } from '../../lib/filters.js';
 import { parseTimestampNs } from '../../lib/timestamps.js';
 import type { EngineEvent } from '../../events/bus.js';
 import { invalidArgument } from '../../lib/errors.js';
-import { swarmRoutes } from './swarm.js';
 
 const EVENT_FILTERS = ['config', 'container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'secret', 'service', 'type', 'volume'];
 const EVENT_TYPES = ['builder', 'config', 'container', 'daemon', 'image', 'network', 'node', 'plugin', 'secret', 'service', 'volume'];
@@ -23,7 +22,6 @@ export function systemRoutes(router: Router, s: SystemBackend): void {
     res.end(method === 'HEAD' ? undefined : 'OK');
   };
   router.get('/_ping', ping('GET'));
-  swarmRoutes(router);
   router.head('/_ping', ping('HEAD'));
   router.get('/version', ({ res }) => sendJson(res, 200, s.system.version()));
   router.get('/info', ({ res }) => sendJson(res, 200, s.system.info()));

@@ -1,0 +1,701 @@
+/**
+ * The node's swarm membership (docs/swarm.md "The manager"): init, join, leave, update, unlock, and
+ * what runs while the node is in a swarm. Lifecycle: constructed inactive -> resume() at daemon start
+ * (state.json says whether and how it was in a swarm) -> init/join make it active -> leave wipes it
+ * -> stop() at daemon stop ends what runs and keeps the state (task containers stay).
+ *
+ * On a manager, the node runs: its etcd member (supervised), an etcd client, the store on it, the
+ * control server (node-to-node HTTPS), the dispatcher, the leadership contest (the leader runs the
+ * LeaderDuties) and the node's agent. A worker runs the control server and its agent, which talks to
+ * the managers. With autolock, node.key is kept encrypted and a restarted manager stays `locked`
+ * until `swarm unlock` gives the key.
+ */
+import { KeyedMutex } from '../../lib/mutex.js';
+import { invalidArgument, unavailable, BerthError } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
+import type { AgentChannel, ClusterNetworking, LeaderContext, LeaderDuties, NodeAgentFactory, SwarmStore, TaskAllocator } from '../contracts.js';
+import type { Cluster, NodeRole, NodeState, SwarmNode, SwarmSpec } from '../types.js';
+import { EtcdClient } from '../etcd/client.js';
+import { EtcdMember, urlFor, type EtcdPeer } from '../etcd/member.js';
+import { etcdSwarmStore } from '../store/etcd.js';
+import { newSwarmId } from '../ids.js';
+import * as ca from './seams.js';
+import { ControlClient, ControlServer, requestJoin, type ControlTls } from './seams.js';
+import * as addr from './addresses.js';
+import * as msg from './errors.js';
+import { clusterInfoView, clusterView, defaultSwarmSpec, mergeSpec, newNodeObject, nodeDescription, type EngineInfo } from './defaults.js';
+import { Leadership } from './leadership.js';
+import { SwarmStateDir, type NodeCerts, type PersistedSwarmState } from './state.js';
+
+export type LocalNodeState = 'inactive' | 'pending' | 'active' | 'locked' | 'error';
+
+/** The dispatcher part (helper "dispatcher"), as the manager starts it. */
+export interface DispatcherPart {
+  /** On every manager: serves agents over `control` and in-process. */
+  start(o: { store: SwarmStore; control: ControlServer; nodeId: string; etcd: EtcdClient }): Promise<RunningDispatcher>;
+  /** On a worker: the agent's line to the managers. */
+  remoteChannel(client: ControlClient, nodeId: string): AgentChannel;
+}
+
+export interface RunningDispatcher {
+  localChannel(nodeId: string): AgentChannel;
+  nodeStates(): Map<string, NodeState>;
+  stop(): Promise<void>;
+}
+
+export interface SwarmServiceDeps {
+  dataRoot: string;
+  /** Runtime directory (exec root): decrypted keys live here only while the node runs. */
+  runRoot: string;
+  engine: () => EngineInfo;
+  leaderDuties: LeaderDuties;
+  agentFactory: NodeAgentFactory;
+  dispatcher: DispatcherPart;
+  networking?: ClusterNetworking;
+  allocator?: (store: SwarmStore) => TaskAllocator;
+  etcdBinary?: string;
+  /** Routes other parts serve to the other nodes on this node's control server (the agent's task logs). */
+  controlRoutes?: (control: ControlServer) => void;
+}
+
+export interface InitRequest {
+  ListenAddr?: string;
+  AdvertiseAddr?: string;
+  DataPathAddr?: string;
+  DataPathPort?: number;
+  DefaultAddrPool?: string[];
+  SubnetSize?: number;
+  ForceNewCluster?: boolean;
+  Spec?: SwarmSpec;
+  AutoLockManagers?: boolean;
+  Availability?: 'active' | 'pause' | 'drain';
+}
+
+export interface JoinRequest {
+  ListenAddr?: string;
+  AdvertiseAddr?: string;
+  DataPathAddr?: string;
+  RemoteAddrs?: string[];
+  JoinToken?: string;
+  Availability?: 'active' | 'pause' | 'drain';
+}
+
+/** What POST /join (control server) takes and answers. */
+interface JoinBody {
+  token: string;
+  csr: string;
+  advertiseAddr: string;
+  etcdPeerUrl: string;
+  availability?: 'active' | 'pause' | 'drain';
+  description: ReturnType<typeof nodeDescription>;
+}
+interface JoinAnswer {
+  nodeId: string;
+  clusterId: string;
+  role: NodeRole;
+  cert: string;
+  caCert: string;
+  managers: Array<{ NodeID: string; Addr: string }>;
+  etcd?: { initialCluster: EtcdPeer[] };
+  unlockKey?: string;
+}
+
+export interface UpdateFlags {
+  rotateWorkerToken?: boolean;
+  rotateManagerToken?: boolean;
+  rotateManagerUnlockKey?: boolean;
+}
+
+/** What runs while the node is in a swarm. */
+interface Runtime {
+  state: PersistedSwarmState;
+  certs: NodeCerts;
+  control?: ControlServer;
+  member?: EtcdMember;
+  etcd?: EtcdClient;
+  store?: SwarmStore;
+  dispatcher?: RunningDispatcher;
+  leadership?: Leadership;
+  agent?: { stop(opts: { removeTasks: boolean }): Promise<void> };
+  managersClient?: ControlClient;
+  stops: Array<() => void>;
+  cluster?: Cluster;
+  nodes: SwarmNode[];
+  /** The unlock key node.key is stored under (undefined: stored plain). */
+  unlockKey?: string;
+}
+
+const noAllocator: TaskAllocator = { allocateTask: async (t) => t, releaseTask: async () => undefined };
+const etcdClientPort = (listenPort: number) => listenPort + 2;
+const etcdPeerPort = (listenPort: number) => listenPort + 3;
+const certExpirySeconds = (c: Cluster | undefined) => Math.floor((c?.Spec.CAConfig?.NodeCertExpiry ?? 7_776_000_000_000_000) / 1e9);
+
+export class SwarmService {
+  private status: LocalNodeState = 'inactive';
+  private error = '';
+  private rt: Runtime | undefined;
+  /** A locked node: its state, waiting for the key. */
+  private locked: PersistedSwarmState | undefined;
+  private readonly dir: SwarmStateDir;
+  private readonly control = new KeyedMutex();
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: SwarmServiceDeps) {
+    this.dir = new SwarmStateDir(deps.dataRoot, `${deps.runRoot}/swarm`);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  get localNodeState(): LocalNodeState {
+    return this.status;
+  }
+
+  get nodeId(): string {
+    return this.rt?.state.nodeId ?? this.locked?.nodeId ?? '';
+  }
+
+  /** The store, for the routes of cluster objects; dockerd's 503s when this node cannot serve them. */
+  managerStore(): SwarmStore {
+    const rt = this.rt;
+    if (this.status === 'locked') throw msg.swarmLocked();
+    if (this.status === 'pending') throw unavailable(msg.NOT_A_MANAGER_PENDING);
+    if (!rt || this.status !== 'active') throw unavailable(msg.NOT_A_MANAGER_INACTIVE);
+    if (rt.state.role !== 'manager' || !rt.store) throw unavailable(msg.NOT_A_MANAGER_WORKER);
+    return rt.store;
+  }
+
+  /** The node's id and a control-plane client to another node (its address, this node's listen port), e.g. for its task logs. */
+  async nodeClient(nodeId: string): Promise<ControlClient> {
+    const rt = this.rt;
+    if (!rt) throw unavailable(msg.NOT_A_MANAGER_INACTIVE);
+    const node = await this.managerStore().nodes.get(nodeId);
+    if (!node?.Status.Addr) throw unavailable(`node ${nodeId} has no known address`);
+    const port = addr.splitHostPort(rt.state.listenAddr).port;
+    return new ControlClient({ addrs: [`${node.Status.Addr}:${port}`], tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
+  }
+
+  /** Whether this node currently holds leadership (for node views). */
+  isLeader(): boolean {
+    return Boolean(this.rt?.leadership?.isLeader);
+  }
+
+  /** GET /swarm. */
+  async inspect(): Promise<Record<string, unknown>> {
+    const store = this.managerStore();
+    const cluster = await store.cluster.get(this.rt!.state.clusterId);
+    if (!cluster) throw unavailable('the swarm has no cluster object yet');
+    return clusterView(cluster);
+  }
+
+  /** /info's Swarm section (synchronous: from what the node keeps up to date). */
+  swarmInfo(): Record<string, unknown> {
+    const rt = this.rt;
+    const st = rt?.state ?? this.locked;
+    const base: Record<string, unknown> = {
+      NodeID: st?.nodeId ?? '',
+      NodeAddr: st ? addr.splitHostPort(st.advertiseAddr).host : '',
+      LocalNodeState: this.status,
+      ControlAvailable: false,
+      Error: this.error,
+      RemoteManagers: null,
+    };
+    if (this.status === 'locked') base.Error = msg.SWARM_LOCKED;
+    if (!rt) return base;
+    const managers = this.managerList();
+    base.RemoteManagers = managers.length ? managers : null;
+    if (rt.state.role === 'manager' && this.status === 'active') {
+      base.ControlAvailable = true;
+      base.Nodes = rt.nodes.length;
+      base.Managers = rt.nodes.filter((n) => n.ManagerStatus).length;
+      if (rt.cluster) base.Cluster = clusterInfoView(rt.cluster);
+    }
+    return base;
+  }
+
+  private managerList(): Array<{ NodeID: string; Addr: string }> {
+    const rt = this.rt;
+    if (!rt) return [];
+    if (rt.state.role === 'manager' && rt.nodes.length) {
+      return rt.nodes.filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
+    }
+    return rt.state.managers;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** At daemon start: picks up the membership state.json describes, in the background. */
+  resume(): void {
+    void this.control.run('swarm', async () => {
+      let st: PersistedSwarmState | undefined;
+      try {
+        st = await this.dir.load();
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (!st) return;
+      try {
+        const stored = await this.dir.loadCerts();
+        if (stored.keyEncrypted) {
+          this.locked = st;
+          this.status = 'locked';
+          return;
+        }
+        this.status = 'pending';
+        await this.run(st, { ca: stored.ca, cert: stored.cert, key: stored.key }, undefined);
+        this.status = 'active';
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+  }
+
+  /** At daemon stop: ends what runs; the membership stays for the next start. */
+  async stop(): Promise<void> {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.control.run('swarm', async () => {
+      await this.halt({ removeTasks: false });
+    });
+  }
+
+  private fail(err: unknown): void {
+    log.error('swarm: could not start', { error: (err as Error).message });
+    this.status = 'error';
+    this.error = (err as Error).message;
+  }
+
+  // ---------------------------------------------------------------- init
+
+  async init(req: InitRequest): Promise<string> {
+    return this.control.run('swarm', async () => {
+      if (this.status !== 'inactive' && this.status !== 'error') {
+        if (req.ForceNewCluster) throw invalidArgument('--force-new-cluster is not supported by Berth on a node in a swarm: leave with --force first');
+        throw msg.swarmExists();
+      }
+      const listenAddr = addr.normalizeAddr(req.ListenAddr || addr.DEFAULT_LISTEN, 'ListenAddr');
+      const spec = mergeSpec(defaultSwarmSpec(), req.Spec);
+      const listen = addr.resolveListenAddr(listenAddr);
+      const advertise = addr.resolveAdvertiseAddr(req.AdvertiseAddr, listen.port);
+      if (['0.0.0.0', '::'].includes(listen.host) && !(await this.isSystemAddress(advertise.host))) {
+        throw invalidArgument("must specify a listening address because the address to advertise is not recognized as a system address, and a system's IP address to use could not be uniquely identified");
+      }
+      const dataPathAddr = addr.resolveDataPathAddr(req.DataPathAddr);
+      addr.validateAddrPool(req.DefaultAddrPool, req.SubnetSize);
+      const dataPathPort = addr.dataPathPort(req.DataPathPort);
+      const autolock = Boolean(req.AutoLockManagers ?? spec.EncryptionConfig?.AutoLockManagers);
+      spec.EncryptionConfig = { AutoLockManagers: autolock };
+
+      this.status = 'pending';
+      this.error = '';
+      const nodeId = newSwarmId();
+      const clusterId = newSwarmId();
+      try {
+        const root = await ca.createRootCA();
+        const { key, csr } = await ca.createKeyAndCsr(nodeId);
+        const expiry = certExpirySeconds({ Spec: spec } as Cluster);
+        const cert = await ca.issueNodeCert(root, csr, { nodeId, role: 'manager', clusterId, expirySeconds: expiry, ips: [advertise.host] });
+        const certs = { ca: root.cert, cert, key };
+        const unlockKey = autolock ? ca.makeUnlockKey() : undefined;
+        const st: PersistedSwarmState = {
+          nodeId, clusterId, role: 'manager', listenAddr: addr.joinHostPort(listen.host, listen.port),
+          advertiseAddr: addr.joinHostPort(advertise.host, advertise.port), dataPathAddr, managers: [], autolock,
+        };
+        st.managers = [{ NodeID: nodeId, Addr: st.advertiseAddr }];
+        await this.dir.saveCerts(unlockKey ? { ...certs, key: ca.encryptKey(key, unlockKey) } : certs, Boolean(unlockKey));
+        const cluster: Cluster = {
+          ID: clusterId, Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '', Spec: spec,
+          TLSInfo: ca.tlsInfo(root.cert), RootRotationInProgress: false, DataPathPort: dataPathPort,
+          DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'], SubnetSize: req.SubnetSize || 24,
+          JoinTokens: { Worker: ca.makeJoinToken(root.cert), Manager: ca.makeJoinToken(root.cert) },
+          BerthCA: unlockKey ? { Cert: root.cert, Key: ca.encryptKey(root.key, unlockKey), KeyEncrypted: true } : { Cert: root.cert, Key: root.key },
+          ...(unlockKey ? { BerthUnlockKey: unlockKey } : {}),
+        };
+        const self = newNodeObject({
+          id: nodeId, role: 'manager', description: nodeDescription(this.deps.engine(), ca.tlsInfo(root.cert)),
+          addr: advertise.host, managerAddr: st.advertiseAddr, availability: req.Availability,
+        });
+        await this.run(st, certs, unlockKey, {
+          etcd: { initialCluster: [{ name: nodeId, peerUrl: urlFor('https', advertise.host, etcdPeerPort(listen.port)) }], clusterState: 'new' },
+          seed: async (store) => {
+            await store.cluster.create(cluster);
+            await store.nodes.create(self);
+          },
+        });
+        await this.dir.save(st);
+        this.status = 'active';
+        return nodeId;
+      } catch (err) {
+        await this.halt({ removeTasks: true });
+        await this.dir.wipe();
+        this.status = 'inactive';
+        throw err;
+      }
+    });
+  }
+
+  private async isSystemAddress(ip: string): Promise<boolean> {
+    const os = await import('node:os');
+    return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === ip));
+  }
+
+  // ---------------------------------------------------------------- join
+
+  async join(req: JoinRequest): Promise<void> {
+    return this.control.run('swarm', async () => {
+      if (this.status !== 'inactive' && this.status !== 'error') throw msg.swarmExists();
+      const listenAddr = addr.normalizeAddr(req.ListenAddr || addr.DEFAULT_LISTEN, 'ListenAddr');
+      if (!req.RemoteAddrs?.length) throw invalidArgument('at least 1 RemoteAddr is required to join');
+      const remotes = req.RemoteAddrs.map((r) => addr.normalizeAddr(r, 'remoteAddr'));
+      const token = req.JoinToken ?? '';
+      ca.parseJoinToken(token); // "invalid join token" before anything is made
+      const listen = addr.resolveListenAddr(listenAddr);
+      let advertiseHost: string;
+      let advertisePort = listen.port;
+      if (req.AdvertiseAddr) {
+        const a = addr.resolveAdvertiseAddr(req.AdvertiseAddr, listen.port);
+        advertiseHost = a.host;
+        advertisePort = a.port;
+      } else if (!['0.0.0.0', '::'].includes(listen.host)) {
+        advertiseHost = listen.host;
+      } else {
+        advertiseHost = await addr.localAddressTowards(remotes[0]!);
+      }
+      const dataPathAddr = addr.resolveDataPathAddr(req.DataPathAddr);
+
+      this.status = 'pending';
+      this.error = '';
+      try {
+        const { key, csr } = await ca.createKeyAndCsr('swarm-node');
+        const body: JoinBody = {
+          token, csr, advertiseAddr: addr.joinHostPort(advertiseHost, advertisePort),
+          etcdPeerUrl: urlFor('https', advertiseHost, etcdPeerPort(listen.port)),
+          ...(req.Availability ? { availability: req.Availability } : {}),
+          description: nodeDescription(this.deps.engine(), { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' }),
+        };
+        const answer = (await requestJoin(remotes, token, body)) as JoinAnswer;
+        const st: PersistedSwarmState = {
+          nodeId: answer.nodeId, clusterId: answer.clusterId, role: answer.role, listenAddr: addr.joinHostPort(listen.host, listen.port),
+          advertiseAddr: body.advertiseAddr, dataPathAddr, managers: answer.managers, autolock: Boolean(answer.unlockKey),
+        };
+        const certs = { ca: answer.caCert, cert: answer.cert, key };
+        await this.dir.saveCerts(answer.unlockKey ? { ...certs, key: ca.encryptKey(key, answer.unlockKey) } : certs, Boolean(answer.unlockKey));
+        await this.run(st, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' } } : {});
+        await this.dir.save(st);
+        this.status = 'active';
+      } catch (err) {
+        await this.halt({ removeTasks: true });
+        await this.dir.wipe();
+        this.status = 'inactive';
+        throw err;
+      }
+    });
+  }
+
+  /** The manager side of POST /join (control server, no client certificate). */
+  private async admit(body: JoinBody): Promise<JoinAnswer> {
+    const rt = this.rt;
+    if (!rt?.store || !rt.etcd || rt.state.role !== 'manager' || this.status !== 'active') throw unavailable(msg.NOT_A_MANAGER_WORKER);
+    const cluster = await rt.store.cluster.get(rt.state.clusterId);
+    if (!cluster) throw unavailable('the swarm has no cluster object yet');
+    const role: NodeRole | undefined = body?.token === cluster.JoinTokens.Manager ? 'manager' : body?.token === cluster.JoinTokens.Worker ? 'worker' : undefined;
+    if (!role) throw invalidArgument(msg.INVALID_JOIN_TOKEN);
+    if (typeof body.csr !== 'string' || typeof body.advertiseAddr !== 'string') throw invalidArgument('invalid join request');
+    const nodeId = newSwarmId();
+    const host = addr.splitHostPort(body.advertiseAddr).host;
+    const root = this.caOf(cluster);
+    const cert = await ca.issueNodeCert(root, body.csr, { nodeId, role, clusterId: cluster.ID, expirySeconds: certExpirySeconds(cluster), ips: [host] });
+    await rt.store.nodes.create(newNodeObject({
+      id: nodeId, role, description: { ...body.description, TLSInfo: cluster.TLSInfo }, addr: host, managerAddr: body.advertiseAddr, availability: body.availability,
+    }));
+    // Read before the member is added: until the new member runs, the grown cluster may have no quorum
+    // (two members, one of them not started), and a read would wait for it.
+    const managers = (await rt.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
+    let etcd: JoinAnswer['etcd'];
+    if (role === 'manager') {
+      try {
+        const { members } = await rt.etcd.memberAdd([body.etcdPeerUrl]);
+        etcd = { initialCluster: members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl })) };
+      } catch (err) {
+        await rt.store.nodes.delete(nodeId).catch(() => undefined);
+        throw err;
+      }
+    }
+    return {
+      nodeId, clusterId: cluster.ID, role, cert, caCert: root.cert, managers,
+      ...(etcd ? { etcd } : {}), ...(role === 'manager' && cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}),
+    };
+  }
+
+  private caOf(cluster: Cluster): ca.RootCA {
+    const c = cluster.BerthCA;
+    if (!c) throw unavailable('the swarm has no CA key');
+    return { cert: c.Cert, key: c.KeyEncrypted ? ca.decryptKey(c.Key, cluster.BerthUnlockKey ?? '') : c.Key };
+  }
+
+  // ---------------------------------------------------------------- leave
+
+  async leave(force: boolean): Promise<void> {
+    return this.control.run('swarm', async () => {
+      if (this.status === 'inactive') throw msg.noSwarm();
+      if (this.status === 'locked' && !force) throw unavailable(msg.LEAVE_LOCKED);
+      const rt = this.rt;
+      if (rt?.state.role === 'manager' && !force) {
+        if (this.status !== 'active' || !rt.etcd) throw msg.managerLeaveRefusal(2, 0);
+        const members = await rt.etcd.memberList().catch(() => []);
+        let reachable = 0;
+        for (const m of members) if (await this.memberReachable(m.clientUrls[0])) reachable++;
+        throw msg.managerLeaveRefusal(Math.max(reachable, 1), Math.max(members.length - reachable, 0));
+      }
+      if (rt?.state.role === 'manager' && rt.store && rt.etcd) {
+        await rt.leadership?.stop();
+        await rt.store.nodes.modify(rt.state.nodeId, (n) => ({ ...n, Status: { ...n.Status, State: 'down' }, ManagerStatus: n.ManagerStatus && { ...n.ManagerStatus, Leader: false, Reachability: 'unreachable' } })).catch(() => undefined);
+        const members = await rt.etcd.memberList().catch(() => []);
+        const self = members.find((m) => m.name === rt.state.nodeId);
+        if (self && members.length > 1) {
+          await rt.member?.stop(); // removal from a running member would make it exit on its own; stopped first, the others take it
+          await rt.etcd.memberRemove(self.id).catch((err: Error) => log.warn('swarm leave: could not remove the etcd member', { error: err.message }));
+        }
+      } else if (rt?.managersClient) {
+        await rt.managersClient.call('POST', '/node/leave').catch((err: Error) => log.warn('swarm leave: managers not told', { error: err.message }));
+      }
+      await this.halt({ removeTasks: true });
+      await this.deps.networking?.teardown().catch((err: Error) => log.warn('swarm leave: network teardown failed', { error: err.message }));
+      await this.dir.wipe();
+      this.locked = undefined;
+      this.status = 'inactive';
+      this.error = '';
+    });
+  }
+
+  private async memberReachable(clientUrl: string | undefined): Promise<boolean> {
+    const rt = this.rt;
+    if (!clientUrl || !rt?.etcd) return false;
+    const files = await this.dir.tlsFiles(rt.certs);
+    const probe = new EtcdClient({ endpoints: [clientUrl], tls: files, timeoutMs: 1_000 });
+    try {
+      await probe.range('/', { countOnly: true });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      probe.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- update, unlock
+
+  async update(version: number, spec: SwarmSpec, flags: UpdateFlags): Promise<void> {
+    return this.control.run('swarm', async () => {
+      const store = this.managerStore();
+      if (!Number.isInteger(version) || version <= 0) throw invalidArgument(`invalid swarm version: ${version}`);
+      const current = await store.cluster.get(this.rt!.state.clusterId);
+      if (!current) throw unavailable('the swarm has no cluster object yet');
+      const next: Cluster = { ...current, Version: { Index: version }, Spec: mergeSpec(defaultSwarmSpec(), spec) };
+      const root = this.caOf(current);
+      if (flags.rotateWorkerToken) next.JoinTokens = { ...next.JoinTokens, Worker: ca.makeJoinToken(root.cert) };
+      if (flags.rotateManagerToken) next.JoinTokens = { ...next.JoinTokens, Manager: ca.makeJoinToken(root.cert) };
+      const autolock = Boolean(next.Spec.EncryptionConfig?.AutoLockManagers);
+      let unlockKey = current.BerthUnlockKey;
+      if (autolock && (!unlockKey || flags.rotateManagerUnlockKey)) unlockKey = ca.makeUnlockKey();
+      if (!autolock) unlockKey = undefined;
+      next.BerthCA = unlockKey ? { Cert: root.cert, Key: ca.encryptKey(root.key, unlockKey), KeyEncrypted: true } : { Cert: root.cert, Key: root.key };
+      if (unlockKey) next.BerthUnlockKey = unlockKey;
+      else delete next.BerthUnlockKey;
+      await store.cluster.update(next);
+    });
+  }
+
+  /** GET /swarm/unlockkey. */
+  async unlockKey(): Promise<{ UnlockKey: string }> {
+    const store = this.managerStore();
+    const cluster = await store.cluster.get(this.rt!.state.clusterId);
+    return { UnlockKey: cluster?.BerthUnlockKey ?? '' };
+  }
+
+  async unlock(key: string): Promise<void> {
+    return this.control.run('swarm', async () => {
+      if (this.status === 'active' && this.rt?.state.role === 'manager') throw msg.notLocked();
+      if (this.status !== 'locked' || !this.locked) {
+        if (this.status === 'pending') throw unavailable(msg.NOT_A_MANAGER_PENDING);
+        if (this.rt) throw unavailable(msg.NOT_A_MANAGER_WORKER);
+        throw unavailable(msg.NOT_A_MANAGER_INACTIVE);
+      }
+      const stored = await this.dir.loadCerts();
+      let plain: string;
+      try {
+        plain = ca.decryptKey(stored.key, key ?? '');
+      } catch {
+        throw msg.invalidUnlockKey();
+      }
+      const st = this.locked;
+      this.status = 'pending';
+      try {
+        await this.run(st, { ca: stored.ca, cert: stored.cert, key: plain }, key);
+        this.locked = undefined;
+        this.status = 'active';
+      } catch (err) {
+        await this.halt({ removeTasks: false });
+        this.status = 'locked';
+        throw new BerthError('Internal', `swarm component could not be started: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /**
+   * Starts what a swarm node runs. `etcd` is for a manager's first start (bootstrap or join); a
+   * restarted manager's member comes back from its data dir. `seed` writes the first objects (init).
+   */
+  private async run(st: PersistedSwarmState, certs: NodeCerts, unlockKey: string | undefined, o: { etcd?: { initialCluster: EtcdPeer[]; clusterState: 'new' | 'existing' }; seed?: (s: SwarmStore) => Promise<void> } = {}): Promise<void> {
+    const rt: Runtime = { state: st, certs, stops: [], nodes: [], ...(unlockKey ? { unlockKey } : {}) };
+    this.rt = rt;
+    const tls: ControlTls = { ca: certs.ca, cert: certs.cert, key: certs.key };
+    const listen = addr.splitHostPort(st.listenAddr);
+    const listenPort = Number(listen.port);
+    rt.control = new ControlServer({ host: listen.host, port: listenPort, tls });
+    this.controlRoutes(rt.control);
+    this.deps.controlRoutes?.(rt.control);
+    if (st.role === 'manager') {
+      const files = await this.dir.tlsFiles(certs);
+      const host = addr.splitHostPort(st.advertiseAddr).host;
+      rt.member = new EtcdMember({
+        name: st.nodeId, root: this.dir.etcdDir, address: host, clientPort: etcdClientPort(listenPort), peerPort: etcdPeerPort(listenPort),
+        initialCluster: o.etcd?.initialCluster ?? [{ name: st.nodeId, peerUrl: urlFor('https', host, etcdPeerPort(listenPort)) }],
+        clusterState: o.etcd?.clusterState ?? 'existing', clusterToken: `berth-${st.clusterId}`,
+        peerTls: files, clientTls: files, restart: true, startTimeoutMs: 60_000,
+        ...(this.deps.etcdBinary ? { binary: this.deps.etcdBinary } : {}),
+      });
+      await rt.member.start();
+      // Its own member first; the others' client URLs let the client survive the loss of its own.
+      const probe = new EtcdClient({ endpoints: [rt.member.clientUrl], tls: files, timeoutMs: 2_000 });
+      const others = await probe.memberList().then((ms) => ms.flatMap((m) => m.clientUrls).filter((u) => u !== rt.member!.clientUrl), () => []);
+      probe.close();
+      rt.etcd = new EtcdClient({ endpoints: [rt.member.clientUrl, ...others], tls: files, timeoutMs: 1_500 });
+      rt.store = etcdSwarmStore(rt.etcd);
+      if (o.seed) await o.seed(rt.store);
+      await this.followStore(rt);
+      rt.dispatcher = await this.deps.dispatcher.start({ store: rt.store, control: rt.control, nodeId: st.nodeId, etcd: rt.etcd });
+      const store = rt.store;
+      const dispatcher = rt.dispatcher;
+      rt.leadership = new Leadership({
+        client: rt.etcd, nodeId: st.nodeId, duties: this.deps.leaderDuties,
+        context: (): LeaderContext => ({ store, allocator: this.deps.allocator?.(store) ?? noAllocator, nodeStates: () => dispatcher.nodeStates() }),
+        onChange: (leader) => {
+          if (leader) void this.markLeader(rt).catch((err: Error) => log.warn('swarm: could not mark the leader', { error: err.message }));
+        },
+      });
+      rt.leadership.start();
+    } else {
+      rt.managersClient = new ControlClient({ addrs: st.managers.map((m) => m.Addr), tls });
+      this.refreshManagersLater(rt);
+    }
+    await rt.control.listen();
+    const channel = rt.dispatcher ? rt.dispatcher.localChannel(st.nodeId) : this.deps.dispatcher.remoteChannel(rt.managersClient!, st.nodeId);
+    rt.agent = await this.deps.agentFactory.start(st.nodeId, this.withNetworking(channel));
+  }
+
+  /** The control server's routes the manager part serves (the dispatcher adds its own). */
+  private controlRoutes(control: ControlServer): void {
+    control.handle('POST', '/join', async (req) => this.admit(req.body as JoinBody), { public: true });
+    control.handle('GET', '/managers', async () => this.managerList());
+    control.handle('POST', '/node/leave', async (req) => {
+      const store = this.managerStore();
+      await store.nodes.modify(req.peer!.nodeId, (n) => ({ ...n, Status: { ...n.Status, State: 'down' } }));
+      return {};
+    });
+  }
+
+  /** Keeps the cluster object and the node list at hand (for /info) and state.json's managers current. */
+  private async followStore(rt: Runtime): Promise<void> {
+    const store = rt.store!;
+    let timer: NodeJS.Timeout | undefined;
+    const refresh = async () => {
+      rt.cluster = await store.cluster.get(rt.state.clusterId);
+      rt.nodes = await store.nodes.list();
+      const managers = this.managerList();
+      if (JSON.stringify(managers) !== JSON.stringify(rt.state.managers) && this.rt === rt) {
+        rt.state.managers = managers;
+        await this.dir.save(rt.state);
+      }
+      await this.followAutolock(rt);
+    };
+    const later = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => void refresh().catch(() => undefined), 50);
+    };
+    rt.stops.push(store.cluster.watch(later), store.nodes.watch(later), () => timer && clearTimeout(timer));
+    await refresh();
+  }
+
+  /** A manager's node key at rest follows the cluster's autolock key (changed by update on any manager). */
+  private async followAutolock(rt: Runtime): Promise<void> {
+    const key = rt.cluster?.BerthUnlockKey;
+    if (key === rt.unlockKey || !rt.cluster) return;
+    await this.dir.saveCerts(key ? { ...rt.certs, key: ca.encryptKey(rt.certs.key, key) } : rt.certs, Boolean(key));
+    rt.unlockKey = key;
+    rt.state.autolock = Boolean(key);
+    if (this.rt === rt) await this.dir.save(rt.state);
+  }
+
+  private async markLeader(rt: Runtime): Promise<void> {
+    const store = rt.store!;
+    for (const n of await store.nodes.list()) {
+      if (!n.ManagerStatus) continue;
+      const leader = n.ID === rt.state.nodeId;
+      if (Boolean(n.ManagerStatus.Leader) === leader) continue;
+      await store.nodes.modify(n.ID, (cur) => cur.ManagerStatus && ({ ...cur, ManagerStatus: { ...cur.ManagerStatus, ...(leader ? { Leader: true } : {}), ...(leader ? {} : { Leader: undefined }) } }));
+    }
+  }
+
+  private refreshManagersLater(rt: Runtime): void {
+    const tick = async () => {
+      if (this.rt !== rt || !rt.managersClient) return;
+      const managers = await rt.managersClient.call<Array<{ NodeID: string; Addr: string }>>('GET', '/managers').catch(() => undefined);
+      if (managers?.length && JSON.stringify(managers) !== JSON.stringify(rt.state.managers)) {
+        rt.state.managers = managers;
+        rt.managersClient.setAddrs(managers.map((m) => m.Addr));
+        await this.dir.save(rt.state).catch(() => undefined);
+      }
+    };
+    const timer = setInterval(() => void tick(), 5_000);
+    rt.stops.push(() => clearInterval(timer));
+  }
+
+  /** The agent's channel, with every view also applied to the node's cluster networking first. */
+  private withNetworking(channel: AgentChannel): AgentChannel {
+    const networking = this.deps.networking;
+    if (!networking) return channel;
+    return {
+      report: (u) => channel.report(u),
+      watch: (onView) => {
+        let chain = Promise.resolve();
+        return channel.watch((view) => {
+          chain = chain.then(() => networking.sync(view)).catch((err: Error) => log.warn('swarm: network sync failed', { error: err.message })).then(() => onView(view));
+        });
+      },
+    };
+  }
+
+  /** Stops what runs, in reverse order; never throws. */
+  private async halt(o: { removeTasks: boolean }): Promise<void> {
+    const rt = this.rt;
+    this.rt = undefined;
+    if (!rt) return;
+    const quietly = async (what: string, f: (() => Promise<unknown>) | undefined) => {
+      try {
+        await f?.();
+      } catch (err) {
+        log.warn(`swarm: ${what} failed`, { error: (err as Error).message });
+      }
+    };
+    await quietly('agent stop', rt.agent && (() => rt.agent!.stop(o)));
+    for (const stop of rt.stops) stop();
+    await quietly('leadership stop', rt.leadership && (() => rt.leadership!.stop()));
+    await quietly('dispatcher stop', rt.dispatcher && (() => rt.dispatcher!.stop()));
+    await quietly('control server close', rt.control && (() => rt.control!.close()));
+    rt.etcd?.close();
+    await quietly('etcd member stop', rt.member && (() => rt.member!.stop()));
+    await this.dir.clearRun();
+  }
+}
