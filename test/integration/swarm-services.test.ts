@@ -8,6 +8,7 @@ import path from 'node:path';
 import { down, readCluster, up, type DevNode } from '../../src/swarm/devcluster/devcluster.js';
 import { formSwarm, nodeApi, seedImages } from '../../src/swarm/devcluster/swarm-setup.js';
 import { sleep } from '../../src/lib/sleep.js';
+import { DOCKER, run } from './harness.js';
 
 interface Service {
   ID: string;
@@ -128,5 +129,17 @@ describe('services, tasks and cluster networks on a one-node swarm', { timeout: 
     await eventually('the network removed', async () => (await api('DELETE', '/networks/front')).status === 204, 45_000);
     // The node's local twin of the network goes with the next view the node gets.
     await eventually('front gone from /networks', async () => !(await api('GET', '/networks')).json<Array<{ Name: string }>>().some((n) => n.Name === 'front'), 15_000);
+  });
+
+  test('the docker CLI: create without --detach follows the tasks to convergence (the _up-to-date filter), ls and ps', async () => {
+    const env = { DOCKER_HOST: `unix://${node.socket}` };
+    const created = await run(DOCKER, ['service', 'create', '--name', 'cli', '--replicas', '2', 'busybox', 'sleep', '100000'], env);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout + created.stderr, /verify: Service (cli|\w+) converged/);
+    const ls = await run(DOCKER, ['service', 'ls', '--format', '{{.Name}} {{.Replicas}}'], env);
+    assert.equal(ls.stdout.trim(), 'cli 2/2');
+    const ps = await run(DOCKER, ['service', 'ps', 'cli', '--format', '{{.Name}} {{.CurrentState}}'], env);
+    assert.deepEqual(ps.stdout.trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' ')).sort(), ['cli.1 Running', 'cli.2 Running']);
+    assert.equal((await run(DOCKER, ['service', 'rm', 'cli'], env)).code, 0);
   });
 });
