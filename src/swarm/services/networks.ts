@@ -44,6 +44,9 @@ function pickSubnet(pools: Cidr[], size: number, taken: Cidr[]): Cidr | undefine
   return undefined;
 }
 
+/** A map with its keys in Go's JSON order (sorted). */
+const sortedKeys = (m: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
 const subnetsOf = (nets: ClusterNetwork[]): Cidr[] => nets.flatMap((n) => n.IPAMOptions.Configs.flatMap((c) => parseCidr(c.Subnet) ?? []));
 
 function lowestFreeVni(nets: ClusterNetwork[]): number {
@@ -115,7 +118,14 @@ async function createNetwork(store: SwarmStore, req: ClusterNetworkRequest): Pro
   }
   gateway ??= subnet.addr + 1;
 
-  const vni = lowestFreeVni(existing);
+  // A VNI the user asked for (--opt com.docker.network.driver.overlay.vxlanid_list=N) is kept when free.
+  const asked = req.Options?.[VXLAN_ID_OPTION];
+  let vni = lowestFreeVni(existing);
+  if (asked !== undefined) {
+    vni = Number(asked);
+    if (!/^\d+$/.test(asked) || vni < 1 || vni > 0xffffff) throw invalidArgument(`invalid VXLAN id: ${asked}`);
+    if (existing.some((n) => Number(n.DriverState.Options[VXLAN_ID_OPTION]) === vni)) throw conflict(`VXLAN id ${vni} is already in use`);
+  }
   const specIpam: ClusterNetwork['Spec']['IPAMOptions'] = { Driver: { Name: ipamDriver, ...(req.IPAM?.Options ? { Options: req.IPAM.Options } : {}) } };
   if (configs.length) specIpam.Configs = configs.map((c) => ({ ...(c.Subnet ? { Subnet: c.Subnet } : {}), ...(c.Gateway ? { Gateway: c.Gateway } : {}), ...(c.IPRange ? { Range: c.IPRange } : {}) }));
   const net: ClusterNetwork = {
@@ -133,7 +143,8 @@ async function createNetwork(store: SwarmStore, req: ClusterNetworkRequest): Pro
       Ingress: Boolean(req.Ingress),
       Scope: 'swarm',
     },
-    DriverState: { Name: 'overlay', Options: { [VXLAN_ID_OPTION]: String(vni) } },
+    // The driver's options as the overlay allocator returns them: the VNI, then what the user gave (e.g. "encrypted").
+    DriverState: { Name: 'overlay', Options: sortedKeys({ ...(req.Options ?? {}), [VXLAN_ID_OPTION]: String(vni) }) },
     IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway) }] },
   };
   return store.networks.create(net);
