@@ -87,13 +87,17 @@ test('bad JSON and wrong types on /services/create answer 400 with Go words and 
 });
 
 test('create, inspect, list, update and remove over HTTP', async () => {
-  const created = await request('POST', '/services/create', JSON.stringify({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' } } }), { 'X-Registry-Auth': 'e30=' });
+  const created = await request('POST', '/services/create', JSON.stringify({ Name: 'web', Bogus: 1, TaskTemplate: { ContainerSpec: { Image: 'nginx', BerthRegistryAuth: 'forged', Extra: true }, Placement: { Constraints: ['node.role==manager'], Whatever: 2 } } }), { 'X-Registry-Auth': 'e30=' });
   assert.equal(created.status, 201);
   assert.deepEqual(Object.keys(created.json), ['ID']);
   const id = created.json.ID as string;
   const got = await request('GET', `/services/${id}?insertDefaults=true`);
   assert.equal(got.status, 200);
   assert.equal(got.json.Spec.UpdateConfig.FailureAction, 'pause');
+  const stored = (await store.services.get(id))!;
+  assert.deepEqual(stored.Spec.TaskTemplate.ContainerSpec, { Image: 'nginx', Isolation: 'default', BerthRegistryAuth: 'e30=' }, 'unknown fields dropped as Go drops them; the header credentials kept');
+  assert.deepEqual(stored.Spec.TaskTemplate.Placement, { Constraints: ['node.role==manager'] });
+  assert.equal('Bogus' in stored.Spec, false);
   assert.equal((await request('GET', '/services/web?insertDefaults=maybe')).status, 400);
   const listed = await request('GET', '/services?status=true');
   assert.deepEqual(listed.json[0].ServiceStatus, { RunningTasks: 0, DesiredTasks: 1, CompletedTasks: 0 });
