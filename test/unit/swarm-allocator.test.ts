@@ -157,3 +157,21 @@ test('a new allocator on the same store stops the previous one', async () => {
   assert.equal(watching, 0);
   first.close();
 });
+
+test('a store that fails at first is read again: the allocator comes up once it answers', async () => {
+  const { store, front, services } = await setup();
+  const { ID } = await services.create({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'front' }] } });
+  const list = store.tasks.list.bind(store.tasks);
+  let failures = 2;
+  store.tasks.list = async () => {
+    if (failures-- > 0) throw new Error('etcdserver: no leader');
+    return list();
+  };
+  const alloc = createTaskAllocator(store);
+  try {
+    assert.deepEqual(addrs(await alloc.allocateTask(newTask('t1', ID, [front.ID]))), ['front=10.0.1.2/24']);
+    assert.equal(failures, -1);
+  } finally {
+    alloc.close();
+  }
+});

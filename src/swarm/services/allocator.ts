@@ -7,6 +7,7 @@
  * whose task is not stored yet are held as pending, so two tasks never get the same address in between.
  */
 import { unavailable } from '../../lib/errors.js';
+import { sleep } from '../../lib/sleep.js';
 import type { SwarmStore, TaskAllocator } from '../contracts.js';
 import type { ClusterNetwork, NetworkAttachment, Service, StoredObject, SwarmNode, Task } from '../types.js';
 import { addressOf, addressesOfNode, addressesOfService, addressesOfTask, inPool, pickFree, poolOf, usedAddresses, withPrefix } from './addresses.js';
@@ -32,7 +33,7 @@ class AddressIndex {
         else keep.set(o.ID, o);
       };
       this.stops.push(watch((e) => seen(e.object, e.type === 'delete')));
-      return list().then((all) => all.forEach((o) => seen(o, false)));
+      return this.retry(list).then((all) => all.forEach((o) => seen(o, false)));
     };
     // Watches first, then the scan: nothing written in between is missed (older events are ignored by revision).
     this.ready = Promise.all([
@@ -42,6 +43,20 @@ class AddressIndex {
       follow<ClusterNetwork>('network', () => store.networks.list(), () => [], (cb) => store.networks.watch(cb), this.networks),
     ]).then(() => undefined);
     this.ready.catch(() => undefined);
+  }
+
+  private closed = false;
+
+  /** A store that cannot answer yet (etcd electing a leader) is asked again, until the index is closed. */
+  private async retry<T>(read: () => Promise<T>): Promise<T> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await read();
+      } catch (err) {
+        if (this.closed) throw err;
+        await sleep(delay);
+      }
+    }
   }
 
   /** Records what an object holds; false when the news is older than what is known. */
@@ -77,6 +92,7 @@ class AddressIndex {
   }
 
   close(): void {
+    this.closed = true;
     for (const stop of this.stops.splice(0)) stop();
   }
 }
