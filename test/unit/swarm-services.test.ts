@@ -301,3 +301,19 @@ test('ports: zero values omitted as dockerd shows them, key order as Go writes t
   assert.deepEqual(s.Spec.EndpointSpec!.Ports, [{ Name: 'web', Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }, { Protocol: 'tcp', TargetPort: 81, PublishMode: 'ingress' }]);
   assert.deepEqual(JSON.stringify(s.Endpoint.Ports), JSON.stringify([{ Name: 'web', Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }, { Protocol: 'tcp', TargetPort: 81, PublishedPort: 30000, PublishMode: 'ingress' }]));
 });
+
+test('two managers creating at once: the service with the higher ID gives up a dynamic port or VIP both chose', async () => {
+  const { store, nets } = await setup();
+  await nets.create({ Name: 'front', Driver: 'overlay' });
+  // Two ServiceApi on one store stand for two managers (each serializes only its own requests).
+  const m1 = new ServiceApi({ store: () => store });
+  const m2 = new ServiceApi({ store: () => store });
+  const spec = (Name: string) => ({ Name, TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'front' }] }, EndpointSpec: { Ports: [{ TargetPort: 80 }] } });
+  await Promise.all([m1.create(spec('a')), m2.create(spec('b'))]);
+  const [a, b] = [await inspect(m1, 'a'), await inspect(m1, 'b')];
+  const [low, high] = a.ID < b.ID ? [a, b] : [b, a];
+  assert.equal(low.Endpoint.Ports![0]!.PublishedPort, 30000, 'the lower ID keeps what it chose');
+  assert.equal(high.Endpoint.Ports![0]!.PublishedPort, 30001);
+  assert.deepEqual(low.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.254/24', '10.0.1.254/24']);
+  assert.deepEqual(high.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.253/24', '10.0.1.253/24']);
+});

@@ -111,3 +111,34 @@ export async function allocateEndpoint(store: SwarmStore, spec: ServiceSpec, cur
   }
   return endpoint;
 }
+
+const portKey = (p: PortConfig) => `${p.Protocol ?? 'tcp'}/${p.PublishedPort}`;
+const isIngressPort = (p: PortConfig) => p.PublishMode !== 'host' && Boolean(p.PublishedPort);
+
+/**
+ * Two managers can serve creates at the same time, each choosing a dynamic port or a VIP the other also
+ * chose. After its write, a service checks the store: where a service with a lower ID holds the same
+ * dynamic ingress port or VIP, it gives its own up and takes another (the lower ID keeps; both sides
+ * agree without talking). Ports the spec names itself are left as they are.
+ */
+export async function settleEndpoint(store: SwarmStore, serviceId: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const services = await store.services.list();
+    const me = services.find((s) => s.ID === serviceId);
+    if (!me) return;
+    const first = services.filter((s) => s.ID < me.ID);
+    const ports = new Set(first.flatMap((s) => (s.Endpoint?.Ports ?? []).filter(isIngressPort).map(portKey)));
+    const vips = new Set(first.flatMap((s) => (s.Endpoint?.VirtualIPs ?? []).map((v) => `${v.NetworkID} ${addressOf(v.Addr)}`)));
+    const named = new Set((me.Spec.EndpointSpec?.Ports ?? []).filter(isIngressPort).map(portKey));
+    const badPort = (p: PortConfig) => isIngressPort(p) && ports.has(portKey(p)) && !named.has(portKey(p));
+    const badVip = (v: { NetworkID: string; Addr: string }) => vips.has(`${v.NetworkID} ${addressOf(v.Addr)}`);
+    const ep = me.Endpoint ?? { Spec: {} };
+    if (!(ep.Ports ?? []).some(badPort) && !(ep.VirtualIPs ?? []).some(badVip)) return;
+    const keep: Service = { ...me, Endpoint: { ...ep, Ports: (ep.Ports ?? []).filter((p) => !badPort(p)), VirtualIPs: (ep.VirtualIPs ?? []).filter((v) => !badVip(v)) } };
+    try {
+      await store.services.update({ ...me, Endpoint: await allocateEndpoint(store, me.Spec, keep) });
+    } catch (err) {
+      if ((err as { kind?: string }).kind !== 'Conflict') throw err;
+    }
+  }
+}

@@ -10,7 +10,7 @@ import { KeyedMutex } from '../../lib/mutex.js';
 import { generateName } from '../../containers/names.js';
 import type { SwarmStore } from '../contracts.js';
 import type { Service, ServiceSpec, SwarmNode, Task } from '../types.js';
-import { allocateEndpoint, checkPortConflicts } from './endpoint.js';
+import { allocateEndpoint, checkPortConflicts, settleEndpoint } from './endpoint.js';
 import { newSwarmId } from './ids.js';
 import { isIngress, needsIngress } from './networks.js';
 import { rpcError } from './rpc-errors.js';
@@ -76,6 +76,7 @@ export class ServiceApi {
       };
       if (spec.Mode.ReplicatedJob || spec.Mode.GlobalJob) service.JobStatus = { JobIteration: { Index: 0 }, LastExecution: now() };
       const created = await store.services.create(service);
+      await settleEndpoint(store, created.ID);
       return { ID: created.ID };
     });
   }
@@ -158,6 +159,7 @@ export class ServiceApi {
         if (isKind(err, 'NotFound')) throw rpcError('NotFound', `service ${current.ID} not found`);
         throw err;
       }
+      await settleEndpoint(store, current.ID);
       return {};
     });
   }
