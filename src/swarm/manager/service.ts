@@ -313,7 +313,7 @@ export class SwarmService {
         };
         const self = newNodeObject({
           id: nodeId, role: 'manager', description: nodeDescription(this.deps.engine(), ca.tlsInfo(root.cert)),
-          addr: advertise.host, managerAddr: st.advertiseAddr, availability: req.Availability,
+          addr: advertise.host, managerAddr: st.advertiseAddr, availability: req.Availability || undefined,
         });
         await this.run(st, certs, unlockKey, {
           etcd: { initialCluster: [{ name: nodeId, peerUrl: urlFor('https', advertise.host, etcdPeerPort(listen.port)) }], clusterState: 'new' },
