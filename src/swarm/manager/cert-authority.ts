@@ -132,7 +132,8 @@ export class CertAuthority {
     const cert = await ca.issueNodeCert(this.d.rootOf(c), req.csr, {
       nodeId, role, clusterId: c.ID, expirySeconds: this.d.certExpirySeconds(c), ips: [node.Status.Addr].filter(Boolean),
     });
-    const managers = (await this.d.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
+    // A demoted node's ManagerStatus may not be cleared yet: never send a worker its own address as a manager's.
+    const managers = (await this.d.store.nodes.list()).filter((n) => n.ManagerStatus && (role === 'manager' || n.ID !== nodeId)).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
     await this.d.store.nodes.modify(nodeId, (n) => ({
       ...n,
       Description: { ...n.Description, TLSInfo: nodeTlsInfo(c) },

@@ -741,7 +741,8 @@ export class SwarmService {
   private async restartInRole(rt: Runtime, answer: RenewAnswer, certs: NodeCerts): Promise<void> {
     if (this.rt !== rt) return;
     const unlockKey = answer.role === 'manager' ? answer.unlockKey : undefined;
-    const st: PersistedSwarmState = { ...rt.state, role: answer.role, managers: answer.managers, autolock: Boolean(unlockKey) };
+    const managers = answer.managers.filter((m) => answer.role === 'manager' || m.NodeID !== rt.state.nodeId);
+    const st: PersistedSwarmState = { ...rt.state, role: answer.role, managers, autolock: Boolean(unlockKey) };
     this.status = 'pending';
     await this.halt({ removeTasks: false });
     try {
