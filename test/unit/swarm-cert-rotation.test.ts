@@ -84,3 +84,18 @@ test('a promoted node that has no etcd peer URL is refused; a role it does not h
   await store.nodes.modify(id, (n) => ({ ...n, Spec: { ...n.Spec, Role: 'worker' } }));
   assert.equal((await authority().renew(id, 'manager', { csr })).role, 'worker');
 });
+
+test('--ca-cert/--ca-key: a key of another certificate is refused before anything changes', async () => {
+  const { cluster, root } = await setup();
+  const a = await createRootCA();
+  const b = await createRootCA();
+  const spec = { ...cluster.Spec, CAConfig: { ...cluster.Spec.CAConfig, SigningCACert: a.cert, SigningCAKey: b.key } };
+  assert.equal(rotationRequested(cluster, spec), true);
+  const next: Cluster = structuredClone({ ...cluster, Spec: spec });
+  await assert.rejects(startRotation(next, root, spec), /certificate key mismatch/);
+  assert.equal(next.RootRotationInProgress, false);
+  const ok = structuredClone({ ...cluster, Spec: { ...spec, CAConfig: { ...spec.CAConfig, SigningCAKey: a.key } } });
+  const given = await startRotation(ok, root, ok.Spec);
+  assert.equal(splitPems(given.cert)[0], splitPems(a.cert)[0]);
+  assert.equal(ok.Spec.CAConfig?.SigningCAKey, undefined, 'the key never stays in the spec');
+});

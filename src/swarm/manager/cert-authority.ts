@@ -4,6 +4,7 @@
  * certificate of the new root), certificate renewal for nodes that ask, and the role a node's
  * certificate carries (promote/demote: the certificate follows the node's Spec.Role).
  */
+import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors.js';
 import type { SwarmStore } from '../contracts.js';
 import type { EtcdClient } from '../etcd/client.js';
@@ -62,6 +63,14 @@ async function newRoot(spec: SwarmSpec): Promise<ca.RootCA> {
   if (!cert && !key) return ca.createRootCA();
   if (!cert) throw invalidArgument('rpc error: code = InvalidArgument desc = if a signing CA key is provided, the signing CA cert must also be provided');
   if (!key) throw invalidArgument('rpc error: code = InvalidArgument desc = if a signing CA cert is provided, a signing CA key or external CA must also be provided');
+  try {
+    const x = new X509Certificate(cert);
+    const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' }).toString('base64');
+    if (!x.ca) throw new Error('not a CA certificate');
+    if (spki(x.publicKey) !== spki(createPublicKey(createPrivateKey(key)))) throw new Error('certificate key mismatch');
+  } catch (err) {
+    throw invalidArgument(`rpc error: code = InvalidArgument desc = invalid signing CA cert or key: ${(err as Error).message}`);
+  }
   return { cert: cert + '\n', key: key + '\n' };
 }
 
