@@ -10,6 +10,7 @@
  * the managers. With autolock, node.key is kept encrypted and a restarted manager stays `locked`
  * until `swarm unlock` gives the key.
  */
+import net from 'node:net';
 import { KeyedMutex } from '../../lib/mutex.js';
 import { invalidArgument, unavailable, BerthError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
@@ -395,6 +396,8 @@ export class SwarmService {
     await rt.store.nodes.create(newNodeObject({
       id: nodeId, role, description: { ...body.description, TLSInfo: cluster.TLSInfo }, addr: host, managerAddr: body.advertiseAddr, availability: body.availability,
     }));
+    // Read before the member is added: until the new member starts, a 1-member cluster has no quorum.
+    const managers = (await rt.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
     let etcd: JoinAnswer['etcd'];
     if (role === 'manager') {
       try {
@@ -405,7 +408,6 @@ export class SwarmService {
         throw err;
       }
     }
-    const managers = (await rt.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
     return {
       nodeId, clusterId: cluster.ID, role, cert, caCert: root.cert, managers,
       ...(etcd ? { etcd } : {}), ...(role === 'manager' && cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}),
@@ -566,6 +568,7 @@ export class SwarmService {
       rt.leadership = new Leadership({
         client: rt.etcd, nodeId: st.nodeId, duties: this.deps.leaderDuties,
         context: (): LeaderContext => ({ store, allocator: this.deps.allocator?.(store) ?? noAllocator, nodeStates: () => dispatcher.nodeStates() }),
+        holderAlive: (nodeId) => this.managerAnswers(rt, nodeId),
         onChange: (leader) => {
           if (leader) void this.markLeader(rt).catch((err: Error) => log.warn('swarm: could not mark the leader', { error: err.message }));
         },
@@ -631,6 +634,24 @@ export class SwarmService {
       if (Boolean(n.ManagerStatus.Leader) === leader) continue;
       await store.nodes.modify(n.ID, (cur) => cur.ManagerStatus && ({ ...cur, ManagerStatus: { ...cur.ManagerStatus, ...(leader ? { Leader: true } : {}), ...(leader ? {} : { Leader: undefined }) } }));
     }
+  }
+
+  /** Whether a manager's control server accepts a connection (unknown managers count as alive). */
+  private managerAnswers(rt: Runtime, nodeId: string): Promise<boolean> {
+    const address = rt.nodes.find((n) => n.ID === nodeId)?.ManagerStatus?.Addr;
+    if (!address) return Promise.resolve(true);
+    const { host, port } = addr.splitHostPort(address);
+    return new Promise((resolve) => {
+      const s = net.connect({ host, port: Number(port), timeout: 500 }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('timeout', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once('error', () => resolve(false));
+    });
   }
 
   private refreshManagersLater(rt: Runtime): void {
