@@ -1,6 +1,6 @@
 # Two entry points, as the README says: `make up` and `make test`.
 SHELL := /bin/bash
-.PHONY: up test setup build clean unit bench bench-registry bench-build bench-compose conformance
+.PHONY: up test setup build clean unit bench bench-registry bench-build bench-compose bench-swarm conformance
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,7 @@ bench: setup build
 	@node dist/bench/registry.js
 	@node dist/bench/build.js
 	@node dist/bench/compose.js
+	@node dist/bench/swarm.js
 
 # Registry push/pull speed through the Engine API, Berth beside REF_DOCKER_HOST (docs/registry-conformance.md)
 bench-registry: setup build
@@ -37,6 +38,11 @@ bench-build: setup build
 # beside docker-compose 1.29 on a dockerd (REF_DOCKER_HOST, or one the bench starts); docs/compose.md
 bench-compose: setup build
 	@node dist/bench/compose.js
+
+# Swarm speed: service create/update/rm of 50 replicas on one node beside a swarm-mode dockerd, each in a
+# network namespace; then 1,000 tasks on a 5-node devcluster with the managers' memory (docs/swarm.md)
+bench-swarm: setup build
+	@node dist/bench/swarm.js
 
 # The OCI distribution-spec suite against docker-registry and Berth's registry server, side by side
 conformance: setup build

@@ -8,6 +8,7 @@ import type { EventBus } from '../events/bus.js';
 import type { DistributionService } from '../distribution/service.js';
 import type { BuildBackendService } from '../build/types.js';
 import type { IgnoreCheck } from '../build/context.js';
+import type { ClusterNetworkApi, ServiceApi, TaskApi } from '../swarm/services/index.js';
 import type { SwarmService } from '../swarm/manager/service.js';
 
 /*
@@ -54,6 +55,24 @@ export interface VolumeBackend {
 export interface NetworkBackend {
   networks: Pick<NetworkService, 'list' | 'create' | 'prune' | 'inspect' | 'remove' | 'resolve' | 'connect' | 'disconnect' | 'forceEndpointDelete'>;
   containers: Pick<ContainerService, 'resolve' | 'tryResolve' | 'useEmbeddedDns'>;
+  /** Swarm mode: the cluster's networks (absent: no swarm support wired). */
+  cluster?: ClusterNetworksHook;
+}
+
+/** How /networks reaches the cluster's networks (swarm/services/networks.ts). */
+export interface ClusterNetworksHook {
+  /** The cluster's network API when this node is a swarm manager, undefined otherwise. */
+  manager(): Pick<ClusterNetworkApi, 'create' | 'list' | 'inspect' | 'tryResolve' | 'remove'> | undefined;
+}
+
+/** /services/* on a swarm manager. */
+export interface ServiceBackend {
+  services: Pick<ServiceApi, 'create' | 'list' | 'inspect' | 'update' | 'remove'>;
+}
+
+/** /tasks/* on a swarm manager. */
+export interface TaskBackend {
+  tasks: Pick<TaskApi, 'list' | 'inspect'>;
 }
 
 /** cp, export, diff, commit, stats: domain helpers (containers/archive.ts, ...) that take the container service. */
@@ -73,6 +92,14 @@ export interface BuildBackend {
   scratchDir: string;
   /** Whether a context's .dockerignore excludes a path (for removing the Dockerfile and .dockerignore, as dockerd). */
   dockerignore?: IgnoreCheck;
+}
+
+/** /nodes: the swarm's nodes, on a manager. */
+export interface NodeBackend {
+  /** The cluster store; throws Unavailable (dockerd's "not a swarm manager" 503) when this node is not a manager. */
+  managerStore(): import('../swarm/contracts.js').SwarmStore;
+  /** Promote/demote: the manager part adds or removes the node's etcd member. */
+  onRoleChange?(nodeId: string, role: import('../swarm/types.js').NodeRole): Promise<void>;
 }
 
 /** /swarm* (swarm/manager/): membership, and the 503s of cluster routes no part serves yet. */

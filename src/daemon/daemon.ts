@@ -25,6 +25,7 @@ import { pluginRoutes } from '../api/routes/plugins.js';
 import { NetworkService } from '../networks/service.js';
 import type { ContainerStore } from '../containers/store.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { unavailable } from '../lib/errors.js';
 import { distributionRoutes } from '../api/routes/distribution.js';
 import { buildRoutes } from '../api/routes/build.js';
 import { BuildService } from '../build/service.js';
@@ -36,7 +37,7 @@ import { DistributionService } from '../distribution/service.js';
 import { BuildCache } from '../build/cache.js';
 import { listen, takePidfile } from './listeners.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
-import { createSwarmService } from './swarm.js';
+import { createSwarmParts } from './swarm.js';
 import type { SwarmService } from '../swarm/manager/service.js';
 import { log, setLogLevel, debugIgnored } from '../lib/log.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
@@ -115,14 +116,15 @@ export class Daemon {
     await containers.init();
     await networks.restore();
     this.containers = containers;
-    const swarm = createSwarmService(c);
+    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
+    const swarmParts = createSwarmParts(c, { containers, images, distribution, events, networks, ports: (x) => networks.containerView(x).ports });
+    const swarm = swarmParts.swarm;
     this.swarm = swarm;
     const system = new SystemService(c, await this.engineId(), images, events, containers, { engine: BERTH_VERSION, api: API_VERSION, minApi: MIN_API_VERSION }, swarm);
 
     const router = new Router();
     // Each route module gets the narrow backend it declares (api/backends.ts).
     // Registry settings are read live from the config, which a SIGHUP reload updates in place.
-    const distribution = new DistributionService(images, this.db, () => c, path.join(c.dataRoot, 'tmp'));
     const builder = new BuildService({
       images, containers, distribution, cache: buildCache, dataRoot: c.dataRoot,
       parse: parseDockerfile, lexer: (escape) => new ShellLex(escape),
@@ -139,7 +141,8 @@ export class Daemon {
     containerFileRoutes(router, { containers });
     volumeRoutes(router, { volumes });
     pluginRoutes(router);
-    networkRoutes(router, { networks, containers });
+    networkRoutes(router, { networks, containers, cluster: swarmParts.clusterNetworks });
+    swarmParts.routes(router);
     // Last: the cluster kinds' parts register their routes before it, and it answers what none claimed.
     swarmRoutes(router, { swarm });
     this.server = createApiServer(router);

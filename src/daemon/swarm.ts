@@ -1,16 +1,98 @@
 /**
- * Puts the node's SwarmService together with the parts it drives. TODO(integration): the dispatcher,
- * orchestrator (LeaderDuties), agent, overlay networking and allocator replace the no-op stand-ins as
- * they land in main.
+ * Puts the node's swarm mode together (docs/swarm.md "Parts"): the SwarmService (membership, etcd,
+ * leadership) driving the dispatcher (every manager), the orchestrator with the allocator (the leader),
+ * the agent (every node) with the overlay networking, the VIP/mesh balancer and its DNS records, and
+ * the routes of the cluster's objects.
  */
 import os from 'node:os';
+import type { Readable } from 'node:stream';
 import type { DaemonConfig } from './config.js';
 import { BERTH_VERSION } from '../api/version.js';
-import { SwarmService } from '../swarm/manager/service.js';
-import { noopAgentFactory, noopDispatcher, noopLeaderDuties } from '../swarm/manager/standin/parts.js';
+import type { Router } from '../api/router.js';
+import { SwarmService, type DispatcherPart } from '../swarm/manager/service.js';
+import type { LeaderDuties, SwarmStore } from '../swarm/contracts.js';
+import { Dispatcher, NodeWatcher, etcdLiveness, localAgentChannel, registerDispatcherRoutes, remoteAgentChannel, NodeApi } from '../swarm/dispatcher/index.js';
+import { createLeaderDuties } from '../swarm/orchestrator/index.js';
+import { createNodeAgentFactory, localAgentDeps, type LocalServices } from '../swarm/agent/index.js';
+import { ServiceLogs, TaskLogs, serveTaskLogs } from '../swarm/agent/logs.js';
+import { ClusterNetworkApi, ServiceApi, TaskApi, allocateNodeIngress, createTaskAllocator, ensureIngressNetwork } from '../swarm/services/index.js';
+import { createClusterNetworking } from '../networks/overlay/index.js';
+import { createServiceBalancer } from '../networks/overlay/lb/index.js';
+import type { NetworkService } from '../networks/service.js';
+import { serviceRoutes } from '../api/routes/services.js';
+import { taskRoutes } from '../api/routes/tasks.js';
+import { nodeRoutes } from '../api/routes/nodes.js';
+import { swarmLogRoutes } from '../api/routes/swarm-logs.js';
+import { log } from '../lib/log.js';
+import { messageOf } from '../lib/errors.js';
 
-export function createSwarmService(c: DaemonConfig): SwarmService {
-  return new SwarmService({
+export interface SwarmParts {
+  swarm: SwarmService;
+  /** /services, /tasks, /nodes and the service/task logs, registered before /swarm's catch-all. */
+  routes(router: Router): void;
+  /** What /networks needs to reach the cluster's networks. */
+  clusterNetworks: { manager(): ClusterNetworkApi | undefined };
+}
+
+/** The dispatcher part: one Dispatcher and NodeWatcher per manager, over the manager's etcd. */
+const dispatcherPart: DispatcherPart = {
+  async start({ store, control, etcd }) {
+    const liveness = etcdLiveness(etcd);
+    const dispatcher = new Dispatcher({ store, liveness });
+    await dispatcher.start();
+    registerDispatcherRoutes(control, dispatcher);
+    // Every manager watches the heartbeats (the writes are the same whichever does), so nodeStates()
+    // is current on the manager that becomes leader without waiting for a first lapse.
+    const watcher = new NodeWatcher({ store, liveness });
+    await watcher.start();
+    return {
+      localChannel: (nodeId) => localAgentChannel(dispatcher, nodeId),
+      nodeStates: () => watcher.nodeStates(),
+      stop: async () => {
+        watcher.stop();
+        dispatcher.stop();
+      },
+    };
+  },
+  remoteChannel: (client, nodeId) => remoteAgentChannel(client, nodeId),
+};
+
+/** The leader's duties: the ingress network and the nodes' ingress addresses, then the orchestrator. */
+function leaderDuties(): LeaderDuties {
+  const orchestrator = createLeaderDuties();
+  return {
+    async start(ctx) {
+      const store = ctx.store;
+      await ensureIngressNetwork(store).catch((err) => log.warn('swarm: could not make the ingress network', { error: messageOf(err) }));
+      const allocate = (nodeId: string) => allocateNodeIngress(store, nodeId).catch((err) => log.warn('swarm: node ingress address', { node: nodeId, error: messageOf(err) }));
+      for (const n of await store.nodes.list()) await allocate(n.ID);
+      const stopNodes = store.nodes.watch((e) => {
+        if (e.type === 'put' && !e.object.BerthIngress) void allocate(e.object.ID);
+      });
+      const running = await orchestrator.start(ctx);
+      return {
+        stop: async () => {
+          stopNodes();
+          await running.stop();
+        },
+      };
+    },
+  };
+}
+
+export function createSwarmParts(c: DaemonConfig, local: LocalServices & { networks: NetworkService }): SwarmParts {
+  const networks = local.networks;
+  // The balancer needs the local names of cluster networks, which the networking part knows: a late lookup.
+  let localNetwork: (id: string) => string | undefined = () => undefined;
+  const balancer = createServiceBalancer({ tag: networks.tag, iptables: c.iptables, localNetwork: (id) => localNetwork(id) });
+  networks.addDnsRecords(balancer.dnsRecords);
+  const networking = createClusterNetworking({ networks, balancer });
+  localNetwork = (id) => networking.localNetwork(id);
+  const node = () => ({ Hostname: os.hostname(), Platform: { OS: 'linux', Architecture: os.machine() } });
+  const agentDeps = localAgentDeps(local, { networking, node });
+  const taskLogs = agentDeps.logs ? new TaskLogs(agentDeps.containers, agentDeps.logs) : undefined;
+
+  const swarm: SwarmService = new SwarmService({
     dataRoot: c.dataRoot,
     runRoot: c.execRoot,
     engine: () => ({
@@ -22,8 +104,41 @@ export function createSwarmService(c: DaemonConfig): SwarmService {
       engineVersion: BERTH_VERSION,
       labels: Object.fromEntries(c.labels.map((l) => [l.split('=')[0]!, l.slice(l.indexOf('=') + 1)])),
     }),
-    leaderDuties: noopLeaderDuties,
-    agentFactory: noopAgentFactory,
-    dispatcher: noopDispatcher,
+    leaderDuties: leaderDuties(),
+    agentFactory: createNodeAgentFactory(agentDeps),
+    dispatcher: dispatcherPart,
+    allocator: (store) => createTaskAllocator(store),
+    controlRoutes: (control) => {
+      if (taskLogs) control.raw('/logs/task/{id}', serveTaskLogs(taskLogs));
+    },
   });
+
+  const store = (): SwarmStore => swarm.managerStore();
+  const isManager = (): boolean => {
+    try {
+      swarm.managerStore();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const clusterNetworkApi = new ClusterNetworkApi(store);
+  const serviceLogs = taskLogs
+    ? new ServiceLogs({
+      managerStore: store,
+      local: () => (swarm.nodeId ? { nodeId: swarm.nodeId, taskLogs } : undefined),
+      remote: async (nodeId, path) => (await swarm.nodeClient(nodeId)).raw(path) as Promise<Readable>,
+    })
+    : undefined;
+
+  return {
+    swarm,
+    clusterNetworks: { manager: () => (isManager() ? clusterNetworkApi : undefined) },
+    routes(router) {
+      serviceRoutes(router, { services: new ServiceApi({ store, localNetworkName: (ref) => networks.tryResolve(ref)?.name }) });
+      taskRoutes(router, { tasks: new TaskApi(store) });
+      nodeRoutes(router, { managerStore: store });
+      swarmLogRoutes(router, { serviceLogs: () => (isManager() ? serviceLogs : undefined) });
+    },
+  };
 }

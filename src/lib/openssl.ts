@@ -86,3 +86,45 @@ export async function issue(o: {
 export async function verify(caCert: string, cert: string, purpose: 'sslserver' | 'sslclient'): Promise<void> {
   await openssl(['verify', '-CAfile', caCert, '-purpose', purpose, cert]);
 }
+
+/**
+ * A subject as openssl's -subj takes it, from [attribute, value] pairs in the order they are to be
+ * encoded. Values must not contain '/', '=', '\', newlines or quotes (refused here).
+ */
+export function subjectArg(rdns: Array<[string, string]>): string {
+  for (const [, v] of rdns) {
+    if (!v || /[/=\\\n\r"'+,]/.test(v)) throw new OpensslError(`invalid subject name value: ${JSON.stringify(v)}`, '');
+  }
+  return rdns.map(([k, v]) => `/${k}=${v}`).join('');
+}
+
+/** A certificate signing request for `key` with subject CN=`commonName`. */
+export async function createRequest(o: { key: string; out: string; commonName: string; config: string }): Promise<void> {
+  await openssl(['req', '-new', '-config', o.config, '-key', o.key, '-subj', subjectArg([['CN', o.commonName]]), '-out', o.out]);
+}
+
+/** A request made from an existing certificate (its subject and key), e.g. to cross-sign a CA. */
+export async function requestFromCert(o: { cert: string; key: string; out: string }): Promise<void> {
+  await openssl(['x509', '-x509toreq', '-in', o.cert, '-signkey', o.key, '-out', o.out]);
+}
+
+/**
+ * Signs the request `csr` (its self-signature is checked) as the CA. The certificate gets `subject`
+ * when given (the signer decides the identity, not the requester), else the request's own, and
+ * only the extensions of section `extensions` (none are copied from the request). OpenSSL 3.
+ */
+export async function signRequest(o: {
+  csr: string;
+  out: string;
+  caCert: string;
+  caKey: string;
+  days: number;
+  config: string;
+  extensions: string;
+  subject?: Array<[string, string]>;
+}): Promise<void> {
+  await openssl([
+    'x509', '-req', '-in', o.csr, ...(o.subject ? ['-subj', subjectArg(o.subject)] : []), '-CA', o.caCert, '-CAkey', o.caKey,
+    '-set_serial', serial(), '-days', String(o.days), '-sha256', '-extfile', o.config, '-extensions', o.extensions, '-out', o.out,
+  ]);
+}

@@ -21,10 +21,10 @@ export function validBridgeName(name: string): boolean {
 }
 
 /**
- * Makes the bridge with this address (e.g. "172.18.0.1/16") and brings it up, or brings an existing
- * bridge of ours to that state.
+ * Makes the bridge with this address (e.g. "172.18.0.1/16"; none for an overlay's bridge, which the
+ * host does not route through) and brings it up, or brings an existing bridge of ours to that state.
  */
-export async function ensureBridge(opts: { name: string; address: string; tag: string; mtu?: number; address6?: string }): Promise<void> {
+export async function ensureBridge(opts: { name: string; address: string | undefined; tag: string; mtu?: number; address6?: string }): Promise<void> {
   if (!validBridgeName(opts.name)) throw invalidArgument(`invalid bridge name: ${opts.name}`);
   const alias = bridgeAlias(opts.tag);
   const existing = await ip.linkExists(opts.name);
@@ -33,7 +33,7 @@ export async function ensureBridge(opts: { name: string; address: string; tag: s
     const addrs = await ip.addresses(opts.name);
     const cmds: string[] = [];
     for (const a of addrs) if (`${a.local}/${a.prefixlen}` !== opts.address) cmds.push(`addr del ${a.local}/${a.prefixlen} dev ${opts.name}`);
-    if (!addrs.some((a) => `${a.local}/${a.prefixlen}` === opts.address)) cmds.push(`addr add ${opts.address} dev ${opts.name}`);
+    if (opts.address && !addrs.some((a) => `${a.local}/${a.prefixlen}` === opts.address)) cmds.push(`addr add ${opts.address} dev ${opts.name}`);
     cmds.push(`link set ${opts.name} up`);
     await ip.batch(cmds);
     await setIPv6(opts.name, opts.address6);
@@ -44,7 +44,7 @@ export async function ensureBridge(opts: { name: string; address: string; tag: s
     await ip.batch([
       `link add ${opts.name}${mtu} type bridge`,
       `link set dev ${opts.name} alias ${alias}`,
-      `addr add ${opts.address} dev ${opts.name}`,
+      ...(opts.address ? [`addr add ${opts.address} dev ${opts.name}`] : []),
       `link set ${opts.name} up`,
     ]);
   } catch (err) {

@@ -25,7 +25,7 @@ export interface NetworkConfig {
 export interface NetContainer {
   id: string;
   name: string;
-  config: { Hostname?: string; ExposedPorts?: unknown };
+  config: { Hostname?: string; ExposedPorts?: unknown; Labels?: Record<string, string> | null };
   hostConfig: {
     NetworkMode?: string;
     PortBindings?: unknown;
@@ -100,7 +100,13 @@ export function networkModeOf(mode: string | undefined): string {
   return !mode || mode === 'default' ? 'bridge' : mode;
 }
 
+/** The label of a swarm task's container: such a container may join a non-attachable overlay. */
+export const LABEL_SWARM_TASK = 'com.docker.swarm.task.id';
+
+/** An overlay's MTU is VXLAN's: 1500 less 50 bytes of encapsulation, as Docker's. */
+export const OVERLAY_MTU = 1450;
+
 export function mtuOf(n: NetworkRecord): number | undefined {
   const v = n.options[OPT_MTU];
-  return v ? Number(v) : undefined;
+  return v ? Number(v) : n.driver === 'overlay' ? OVERLAY_MTU : undefined;
 }

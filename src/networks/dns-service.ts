@@ -13,8 +13,19 @@ import { DnsServer, bindInNetns } from './dns.js';
 import { linkTargets } from './links.js';
 import type { ContainerLookup, NetContainer } from './contracts.js';
 
+/**
+ * Names that come from elsewhere than the local containers (the swarm's services, from the node's view
+ * of the cluster: networks/overlay/lb/records.ts). Asked before the containers' own names, as a
+ * service's name and aliases stand for its VIP even where a local task container has them too.
+ */
+export interface DnsRecordSource {
+  /** IPv4/IPv6 addresses of `name` on any of these networks (the asking container's), or undefined. */
+  lookup(networks: Array<{ id: string; name: string }>, name: string): string[] | undefined;
+}
+
 export class DnsService {
   private readonly dns: DnsServer;
+  private readonly sources = new Set<DnsRecordSource>();
 
   constructor(
     private readonly store: NetworkStore,
@@ -43,6 +54,12 @@ export class DnsService {
     sb.dns = true;
   }
 
+  /** Adds a source of names for containers on user-defined networks; returns its removal. */
+  addRecords(source: DnsRecordSource): () => void {
+    this.sources.add(source);
+    return () => this.sources.delete(source);
+  }
+
   close(containerId: string): void {
     this.dns.close(containerId);
   }
@@ -67,6 +84,13 @@ export class DnsService {
   private lookup(containerId: string, name: string): string[] | undefined {
     const sb = this.store.sandbox(containerId);
     if (!sb) return undefined;
+    if (this.sources.size) {
+      const networks = this.userNetworksOf(sb).map((n) => ({ id: n.id, name: n.name }));
+      for (const source of this.sources) {
+        const addrs = source.lookup(networks, name);
+        if (addrs?.length) return addrs;
+      }
+    }
     const found = new Set<string>();
     for (const net of this.userNetworksOf(sb)) {
       const candidates = [name, ...linkTargets(this.store.endpoint(containerId, net.id)?.config.Links, name)];

@@ -35,6 +35,8 @@ export interface FirewallNetwork {
   internal: boolean;
   masquerade: boolean;
   icc: boolean;
+  /** The swarm's ingress network: connections the routing mesh DNATed to its tasks are let in. */
+  ingress?: boolean;
 }
 
 export interface FirewallPort {
@@ -104,6 +106,7 @@ export function render(tag: string, state: FirewallState, opts: { userlandProxy:
   }
   for (const n of state.networks) {
     filter.push(`-A ${c.fwd} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    if (n.ingress) filter.push(`-A ${c.fwd} -o ${n.bridge} -m conntrack --ctstate DNAT -j ACCEPT`);
     if (!n.internal) filter.push(`-A ${c.fwd} -i ${n.bridge} ! -o ${n.bridge} -j ACCEPT`);
     filter.push(`-A ${c.fwd} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
     filter.push(`-A ${c.fwd} -o ${n.bridge} -j DROP`);

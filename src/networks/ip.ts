@@ -59,7 +59,9 @@ export interface LinkInfo {
   ifalias?: string;
   link_type?: string;
   operstate?: string;
-  linkinfo?: { info_kind?: string };
+  mtu?: number;
+  /** With -d: the kind and, for VXLAN devices, their settings (id, port, local, learning). */
+  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
 }
 
 export async function links(opts: { master?: string } = {}): Promise<LinkInfo[]> {

@@ -49,6 +49,17 @@ async function run(program: string, args: string[], input?: string): Promise<str
   }
 }
 
+/**
+ * Replaces the tables the text names, whole, in one transaction (iptables-restore without --noflush),
+ * optionally inside another network namespace (`nsenter --net=<path>`): for namespaces whose tables
+ * belong to the daemon alone, such as a container's (the swarm VIP rules).
+ */
+export async function replaceTables(text: string, opts: { netnsPath?: string; family?: Family } = {}): Promise<void> {
+  const program = prog(opts.family ?? 4, '-restore');
+  if (opts.netnsPath) await run('nsenter', [`--net=${opts.netnsPath}`, program, '-w'], text);
+  else await run(program, ['-w'], text);
+}
+
 /** Applies an iptables-restore text without flushing tables; chains it declares are emptied first. */
 export async function restore(text: string, family: Family = 4): Promise<void> {
   await run(prog(family, '-restore'), ['-w', '--noflush'], text);

@@ -5,7 +5,8 @@
  */
 import type { PortMapping } from './ports.js';
 
-export type NetworkDriver = 'bridge' | 'host' | 'null';
+/** overlay: the local twin of a swarm's overlay network (networks/overlay/). */
+export type NetworkDriver = 'bridge' | 'host' | 'null' | 'overlay';
 
 export interface IpamConfigEntry {
   Subnet?: string;
@@ -30,8 +31,12 @@ export interface NetworkRecord {
   userSubnet6?: boolean;
   options: Record<string, string>;
   labels: Record<string, string>;
-  /** The Linux bridge, for bridge networks. */
+  /** The Linux bridge, for bridge networks (and overlays: their devices are made by networks/overlay/). */
   bridge?: string;
+  /** "swarm" for the twins of a swarm's networks; local otherwise. */
+  scope?: 'local' | 'swarm';
+  /** The swarm's ingress network (routing mesh). */
+  ingress?: boolean;
   /** bridge, host, none: made by the daemon, never removed. */
   predefined: boolean;
 }

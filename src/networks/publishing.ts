@@ -174,13 +174,15 @@ export class Publishing {
     const subnetOf = (n: NetworkRecord) => (family === 6 ? v6ConfigOf(n)?.Subnet : n.ipam.Config[0]?.Subnet ?? '');
     const networks = this.store
       .allNetworks()
-      .filter((n) => n.driver === 'bridge' && n.bridge && subnetOf(n) !== undefined)
+      .filter((n) => (n.driver === 'bridge' || n.driver === 'overlay') && n.bridge && subnetOf(n) !== undefined)
       .map((n) => ({
         bridge: n.bridge!,
         subnet: subnetOf(n)!,
         internal: n.internal,
-        masquerade: !/^(false|0)$/i.test(n.options[OPT_MASQUERADE] ?? 'true'),
+        // An overlay's traffic never leaves through the host's NAT (Docker's leaves through docker_gwbridge).
+        masquerade: n.driver === 'bridge' && !/^(false|0)$/i.test(n.options[OPT_MASQUERADE] ?? 'true'),
         icc: !/^(false|0)$/i.test(n.options[OPT_ICC] ?? 'true'),
+        ...(n.ingress ? { ingress: true } : {}),
       }));
     const ports: FirewallState['ports'] = [];
     for (const sb of this.store.allSandboxes()) {

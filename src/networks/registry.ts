@@ -63,6 +63,8 @@ export class NetworkRegistry {
   async start(): Promise<void> {
     await this.ensurePredefined();
     for (const n of this.store.allNetworks()) {
+      // An overlay's devices are made by the swarm's next sync (networks/overlay/); its pool is needed now.
+      if (n.driver === 'overlay') this.ipam.addNetwork(n.id, this.poolOf(n));
       if (n.driver !== 'bridge') continue;
       const pool = this.poolOf(n);
       this.ipam.addNetwork(n.id, pool);
@@ -401,7 +403,7 @@ export class NetworkRegistry {
         if (f.has('name') && !f.get('name').some((v) => matches(v, n.name))) return false;
         if (f.has('id') && !f.get('id').some((v) => matches(v, n.id))) return false;
         if (f.has('driver') && !f.get('driver').includes(n.driver)) return false;
-        if (f.has('scope') && !f.get('scope').includes('local')) return false;
+        if (f.has('scope') && !f.get('scope').includes(n.scope ?? 'local')) return false;
         if (f.has('type') && !f.get('type').includes(n.predefined ? 'builtin' : 'custom')) return false;
         if (!f.matchLabels(n.labels)) return false;
         if (dangling !== undefined) {
@@ -419,6 +421,11 @@ export class NetworkRegistry {
     return networkView(n, this.attached(n.id));
   }
 
+  /** Whether a running container is on the network. */
+  isAttached(networkId: string): boolean {
+    return this.attached(networkId).length > 0;
+  }
+
   /** Running containers on the network, with their interface there. */
   private attached(networkId: string): AttachedContainer[] {
     const out: AttachedContainer[] = [];
@@ -432,6 +439,7 @@ export class NetworkRegistry {
   async remove(ref: string): Promise<void> {
     const n = this.resolve(ref);
     if (n.predefined) throw forbidden(`${n.name} is a pre-defined network and cannot be removed`);
+    if (n.driver === 'overlay') throw forbidden(`${n.name} is a swarm network: remove it on a swarm manager`);
     const active = this.attached(n.id);
     if (active.length) {
       const list = active.map((a) => `name:"${a.name}" id:"${a.endpoint.endpointId.slice(0, 12)}"`).join(', ');
@@ -450,7 +458,7 @@ export class NetworkRegistry {
     const until = f.get('until').map((v) => parseTimestampNs(v) / 1e6);
     const deleted: string[] = [];
     for (const n of this.store.allNetworks()) {
-      if (n.predefined || this.attached(n.id).length) continue;
+      if (n.predefined || n.driver === 'overlay' || this.attached(n.id).length) continue;
       if (!f.matchLabels(n.labels)) continue;
       if (f.get('label!').some((cond) => Filters.parse(JSON.stringify({ label: [cond] }), ['label']).matchLabels(n.labels))) continue;
       if (until.some((u) => Date.parse(n.created) > u)) continue;
@@ -463,6 +471,47 @@ export class NetworkRegistry {
     }
     this.events.publish('network', 'prune', '', { reclaimed: '0' });
     return { NetworksDeleted: deleted };
+  }
+}
+
+/** The records of the swarm's networks on this node (their devices are networks/overlay/'s). */
+export class SwarmNetworkRecords {
+  constructor(
+    private readonly store: NetworkStore,
+    private readonly registry: Pick<NetworkRegistry, 'poolOf' | 'isAttached'>,
+    private readonly ipam: Ipam,
+    private readonly firewall: Pick<Publishing, 'apply'>,
+    private readonly events: EventBus,
+  ) {}
+
+  list(): NetworkRecord[] {
+    return this.store.allNetworks().filter((n) => n.driver === 'overlay');
+  }
+
+  /** Records a twin or brings it up to date; its pool is registered, the firewall rewritten if it matters. */
+  async put(n: NetworkRecord): Promise<void> {
+    if (n.driver !== 'overlay') throw internal(`network ${n.name} is not an overlay`);
+    const old = this.store.network(n.id);
+    if (old && old.driver !== 'overlay') throw conflict(`network ${n.id} exists and is not a swarm network`);
+    const clash = this.store.networkByName(n.name);
+    if (!old && clash) throw conflict(`network with name ${n.name} already exists`);
+    if (old && JSON.stringify(old) === JSON.stringify(n)) return;
+    this.store.saveNetwork(n);
+    this.ipam.addNetwork(n.id, this.registry.poolOf(n));
+    await this.firewall.apply({ v6: false });
+    if (!old) this.events.publish('network', 'create', n.id, { name: n.name, type: 'overlay' });
+  }
+
+  /** Forgets a twin no running container is on; false (and nothing done) if one is. */
+  async remove(id: string): Promise<boolean> {
+    const n = this.store.network(id);
+    if (!n || n.driver !== 'overlay') return true;
+    if (this.registry.isAttached(id)) return false;
+    this.store.deleteNetwork(id);
+    this.ipam.removeNetwork(id);
+    await this.firewall.apply({ v6: false });
+    this.events.publish('network', 'destroy', id, { name: n.name, type: 'overlay' });
+    return true;
   }
 }
 

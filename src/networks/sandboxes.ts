@@ -23,7 +23,7 @@ import type { NetworkRegistry } from './registry.js';
 import type { Publishing } from './publishing.js';
 import type { DnsService } from './dns-service.js';
 import { ERR, cleanEndpointConfig, type EndpointSettings } from './endpoint-config.js';
-import { mtuOf, networkModeOf, type ContainerLookup, type NetContainer, type NetworkEtc } from './contracts.js';
+import { LABEL_SWARM_TASK, mtuOf, networkModeOf, type ContainerLookup, type NetContainer, type NetworkEtc } from './contracts.js';
 import { BerthError, forbidden, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
@@ -133,7 +133,7 @@ export class Sandboxes {
     });
     const primary = this.networks.resolve(mode);
     joins.sort((a, b) => Number(b.net.id === primary.id) - Number(a.net.id === primary.id));
-    for (const j of joins) if (j.net.driver !== 'bridge') throw invalidArgument(ERR.sharedNetwork);
+    for (const j of joins) if (j.net.driver !== 'bridge' && j.net.driver !== 'overlay') throw invalidArgument(ERR.sharedNetwork);
 
     const sb: SandboxRecord = { containerId: c.id, id: newId(), netns: sandbox.netnsName(this.tag, c.id), endpoints: [], ports: [], dns: false };
     const wantsDns = joins.some((j) => !j.net.predefined);
@@ -147,7 +147,7 @@ export class Sandboxes {
       // has torn it down, and saving would bring back its endpoints and keep its networks 'in use'.
       const dnsReady = wantsDns ? this.startDns(sb).then(() => this.saveIfCurrent(sb)) : undefined;
       dnsReady?.catch(() => {}); // awaited later by the set-up; not an unhandled rejection meanwhile
-      for (const j of joins) await this.join(sb, j.rec, j.net);
+      for (const j of joins) await this.join(sb, j.rec, j.net, c);
       await this.publishing.publish(sb, c);
       this.store.saveSandbox(sb);
       ready = dnsReady;
@@ -194,9 +194,13 @@ export class Sandboxes {
   }
 
   /** One interface on one network, in a sandbox that exists. */
-  private async join(sb: SandboxRecord, rec: EndpointRecord, net: NetworkRecord): Promise<EndpointState> {
+  private async join(sb: SandboxRecord, rec: EndpointRecord, net: NetworkRecord, c: NetContainer): Promise<EndpointState> {
     const pool = this.networks.poolOf(net);
     const requested = rec.config.IPAMConfig?.IPv4Address ? parseIPv4(rec.config.IPAMConfig.IPv4Address) : undefined;
+    if (net.driver === 'overlay') checkOverlayJoin(net, c, requested);
+    // Only a bridge network routes through the host: an overlay's gateway is not on this node (Docker's
+    // is on docker_gwbridge), so its interface carries no default route.
+    const routed = net.driver === 'bridge' && !net.internal;
     const addr = this.ipam.allocate(net.id, requested);
     let addr6: bigint | undefined;
     if (this.ipam6.has(net.id)) {
@@ -218,13 +222,13 @@ export class Sandboxes {
       endpointId: newId(),
       ip: ipText,
       prefix: pool.subnet.prefix,
-      gateway: net.internal ? '' : formatIPv4(pool.gateway),
-      ...(addr6 !== undefined && pool6 ? { ip6: formatIPv6(addr6), prefix6: pool6.subnet.prefix, gateway6: net.internal ? '' : formatIPv6(pool6.gateway) } : {}),
+      gateway: routed ? formatIPv4(pool.gateway) : '',
+      ...(addr6 !== undefined && pool6 ? { ip6: formatIPv6(addr6), prefix6: pool6.subnet.prefix, gateway6: routed ? formatIPv6(pool6.gateway) : '' } : {}),
       mac: (rec.config.MacAddress && normalizeMac(rec.config.MacAddress)) || sandbox.macFor(ipText),
       veth: sandbox.vethName(),
       ifname: `eth${n}`,
     };
-    const carriesDefault = !net.internal && !sb.gatewayNetwork;
+    const carriesDefault = routed && !sb.gatewayNetwork;
     try {
       await sandbox.addInterface({
         netns: sb.netns,
@@ -268,7 +272,7 @@ export class Sandboxes {
       const sb = c.state.Running ? this.store.sandbox(c.id) : undefined;
       if (sb) {
         const hadGateway = Boolean(sb.gatewayNetwork);
-        await this.join(sb, rec, net);
+        await this.join(sb, rec, net, c);
         if (!net.predefined && !sb.dns) {
           await this.startDns(sb).catch((err) => log.warn('embedded DNS not started', { id: c.id, error: messageOf(err) }));
           this.store.saveSandbox(sb);
@@ -406,5 +410,20 @@ export class Sandboxes {
     const mode = networkModeOf(this.containers.get(containerId)?.hostConfig.NetworkMode);
     const net = this.networks.quietResolve(mode);
     return net ? [net.name, net.id] : [mode];
+  }
+}
+
+/**
+ * A container joins an overlay's twin with an address the swarm gave: a task's (the agent asks for it),
+ * or, on an attachable overlay, one the user gave with --ip. The swarm allocates addresses for the
+ * whole cluster; a node allocating from its own pool would hand out what another node's task has.
+ */
+function checkOverlayJoin(net: NetworkRecord, c: NetContainer, requested: number | undefined): void {
+  const task = Boolean(c.config.Labels?.[LABEL_SWARM_TASK]);
+  if (!task && !net.attachable) throw forbidden(`Could not attach to network ${net.name}: rpc error: code = PermissionDenied desc = network ${net.name} not manually attachable`);
+  if (requested === undefined) {
+    throw invalidArgument(
+      `network ${net.name} is a swarm overlay: a container outside a service needs its address there given with --ip (in ${net.ipam.Config[0]?.Subnet ?? 'its subnet'}, one no task uses), as this node cannot ask the swarm for one`,
+    );
   }
 }

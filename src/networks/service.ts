@@ -20,11 +20,12 @@ import { NetworkStore } from './store.js';
 import { Ipam6 } from './ipv6.js';
 import { Ipam } from './ipam.js';
 import type { PortMapping } from './ports.js';
-import { NetworkRegistry } from './registry.js';
+import { NetworkRegistry, SwarmNetworkRecords } from './registry.js';
+import { netnsPath } from './sandbox.js';
 import { EndpointSettings } from './endpoint-config.js';
 import { Sandboxes } from './sandboxes.js';
 import { Publishing } from './publishing.js';
-import { DnsService } from './dns-service.js';
+import { DnsService, type DnsRecordSource } from './dns-service.js';
 import type {
   ContainerLookup,
   ContainerNetworking,
@@ -41,6 +42,8 @@ export { networkModeOf } from './contracts.js';
 export class NetworkService implements ContainerNetworking {
   readonly store: NetworkStore;
   readonly tag: string;
+  /** The local twins of a swarm's networks (networks/overlay/ keeps them in line with the cluster). */
+  readonly swarmNetworks: SwarmNetworkRecords;
   private readonly registry: NetworkRegistry;
   private readonly endpoints: EndpointSettings;
   private readonly sandboxes: Sandboxes;
@@ -55,6 +58,7 @@ export class NetworkService implements ContainerNetworking {
     this.publishing = new Publishing(this.store, this.tag, config);
     this.dns = new DnsService(this.store, containers);
     this.registry = new NetworkRegistry(this.store, this.tag, config, events, ipam, ipam6, this.publishing, containers);
+    this.swarmNetworks = new SwarmNetworkRecords(this.store, this.registry, ipam, this.publishing, events);
     this.endpoints = new EndpointSettings(this.store, this.registry);
     this.sandboxes = new Sandboxes(this.store, this.tag, events, ipam, ipam6, this.registry, this.endpoints, this.publishing, this.dns, containers);
   }
@@ -104,6 +108,11 @@ export class NetworkService implements ContainerNetworking {
   /** The default bridge's gateway: what "host-gateway" means. */
   defaultGateway(): string | undefined {
     return this.registry.defaultGateway();
+  }
+
+  /** More names for the embedded DNS (the swarm's services); returns the removal. */
+  addDnsRecords(source: DnsRecordSource): () => void {
+    return this.dns.addRecords(source);
   }
 
   create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
@@ -187,6 +196,13 @@ export class NetworkService implements ContainerNetworking {
 
   addressOn(containerId: string, networkName: string): string | undefined {
     return this.sandboxes.addressOn(containerId, networkName);
+  }
+
+  /** The running containers' interfaces on a network (the swarm's balancer programs their namespaces). */
+  liveEndpointsOn(networkId: string): Array<{ containerId: string; ip: string; ifname: string; netnsPath: string }> {
+    return this.store.allSandboxes().flatMap((sb) =>
+      sb.endpoints.filter((e) => e.networkId === networkId).map((e) => ({ containerId: sb.containerId, ip: e.ip, ifname: e.ifname, netnsPath: netnsPath(sb.netns) })),
+    );
   }
 
   /** Names and ids of the networks a container is on (for the `network` filter of ps). */

@@ -2,25 +2,58 @@ import type { Router } from '../router.js';
 import type { NetworkBackend } from '../backends.js';
 import { readBody, sendJson, sendNoContent } from '../http.js';
 import { networkConnectOptions, networkCreateRequest, networkDisconnectOptions } from '../schemas/network.js';
-import { invalidArgument } from '../../lib/errors.js';
+import { conflict, forbidden, invalidArgument, isKind } from '../../lib/errors.js';
+
+/** dockerd's answer to an overlay network created on a node that is no swarm manager. */
+const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
 export function networkRoutes(router: Router, s: NetworkBackend): void {
   const networks = s.networks;
 
-  router.get('/networks', ({ res, query }) => sendJson(res, 200, networks.list(query.get('filters') ?? undefined)));
+  // On a swarm manager the cluster's networks come first, then the local ones it does not list
+  // already (the overlay part makes local twins of cluster networks under the same ID).
+  router.get('/networks', async ({ res, query }) => {
+    const filters = query.get('filters') ?? undefined;
+    const local = networks.list(filters);
+    const cluster = s.cluster?.manager();
+    if (!cluster) return sendJson(res, 200, local);
+    const shared = await cluster.list(filters);
+    const ids = new Set(shared.map((n) => n.Id));
+    sendJson(res, 200, [...shared, ...local.filter((n) => !ids.has(n.Id as string))]);
+  });
 
   router.post('/networks/create', async ({ req, res }) => {
     const body = await readBody(req, networkCreateRequest);
     if (!body) throw invalidArgument('network config cannot be empty');
+    const cluster = s.cluster?.manager();
+    const name = body.Name ?? '';
+    if (cluster && name && (await cluster.tryResolve(name).catch(() => undefined))?.Spec.Name === name) throw conflict(`network with name ${name} already exists`);
+    if (body.Driver === 'overlay' && s.cluster) {
+      if (!cluster) throw forbidden(NOT_A_MANAGER);
+      if (networks.list(JSON.stringify({ name: [name] })).some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
+      const created = await cluster.create(body);
+      return sendJson(res, 201, { Id: created.ID, Warning: '' });
+    }
     sendJson(res, 201, await networks.create(body));
   });
 
   router.post('/networks/prune', async ({ res, query }) => sendJson(res, 200, await networks.prune(query.get('filters') ?? undefined)));
 
-  router.get('/networks/{id}', ({ res, params }) => sendJson(res, 200, networks.inspect(params.id!)));
+  router.get('/networks/{id}', async ({ res, params }) => {
+    const cluster = s.cluster?.manager();
+    try {
+      sendJson(res, 200, networks.inspect(params.id!));
+    } catch (err) {
+      if (!cluster || !isKind(err, 'NotFound')) throw err;
+      sendJson(res, 200, await cluster.inspect(params.id!));
+    }
+  });
 
   router.delete('/networks/{id}', async ({ res, params }) => {
-    await networks.remove(params.id!);
+    const cluster = s.cluster?.manager();
+    const shared = cluster && (await cluster.tryResolve(params.id!));
+    if (shared) await cluster.remove(shared.ID);
+    else await networks.remove(params.id!);
     sendNoContent(res);
   });
 

@@ -33,6 +33,7 @@ import { portCommand } from './run-ports.js';
 import { versionCommand } from './version.js';
 import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
+import { serviceCommand } from './service/index.js';
 import { volumeCommand } from './volumes.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
@@ -141,6 +142,7 @@ export const rootCommand: CommandDef = {
     containerCommand,
     imageCommand,
     networkCommand,
+    serviceCommand,
     systemCommand,
     volumeCommand,
     certsCommand,

@@ -166,9 +166,12 @@ function startBerthd(c: DevCluster, n: DevNode): number {
     // nsenter joins only the network namespace (`ip netns exec` would also remount /sys, hiding the
     // cgroup mount runc needs); setsid lets the daemon outlive this tool and its terminal. Both exec in
     // place, so the pid is berthd's. This module is the only one that runs nsenter.
+    // A UTS namespace of its own gives each node its own hostname (node1, ...), as separate machines
+    // have: swarm shows nodes by hostname and constraints select on it. sh only sets it and execs.
     const child = spawn(
       'nsenter',
-      [`--net=${path.join(ip.NETNS_DIR, n.netns)}`, '--', 'setsid', BERTHD, '--data-root', path.join(n.dir, 'data'), '--exec-root', path.join(n.dir, 'exec'),
+      [`--net=${path.join(ip.NETNS_DIR, n.netns)}`, '--', 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && exec setsid "$@"', n.name,
+        BERTHD, '--data-root', path.join(n.dir, 'data'), '--exec-root', path.join(n.dir, 'exec'),
         '-H', `unix://${n.socket}`, '--config-file', path.join(n.dir, 'daemon.json'), '--pidfile', path.join(n.dir, 'berthd.pid'),
         '--bridge', n.containerBridge, '--bip', c.nodeBip],
       { stdio: ['ignore', logFd, logFd] },
@@ -264,4 +267,26 @@ export async function list(root: string): Promise<string[]> {
     lines.push([n.name, n.address, `unix://${n.socket}`, n.pid ?? '-', state].join('\t'));
   }
   return lines;
+}
+
+/** kill -9 of a node's berthd (a crash: its containers and any etcd member it runs are left as they are). */
+export async function killNode(c: DevCluster, name: string): Promise<void> {
+  const n = nodeNamed(c, name);
+  if (n.pid && processAlive(n.pid) && cmdline(n.pid).includes(n.socket)) process.kill(n.pid, 'SIGKILL');
+  for (let i = 0; i < 100 && n.pid && processAlive(n.pid); i++) await sleep(50);
+}
+
+/** Stops (SIGTERM) a node's berthd if it runs, then starts it again with the same roots. */
+export async function restartNode(c: DevCluster, name: string): Promise<void> {
+  const n = nodeNamed(c, name);
+  if (n.pid && cmdline(n.pid).includes(n.socket)) await stopProcess(n.pid, 15_000);
+  n.pid = startBerthd(c, n);
+  await writeCluster(c);
+  await waitReady(n);
+}
+
+function nodeNamed(c: DevCluster, name: string): DevNode {
+  const n = c.nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`no node ${name} in the cluster`);
+  return n;
 }

@@ -1,6 +1,6 @@
 /**
- * The other parts the manager is built on, in one place so that switching a stand-in for the real
- * part is one line. TODO(integration): ca/ and control/ from helper ca-control.
+ * The other parts the manager is built on, in one place so that switching a part is one line:
+ * the swarm CA (ca/) and the node-to-node transport (control/).
  */
-export * from './standin/ca.js';
-export * from './standin/control.js';
+export * from '../ca/index.js';
+export * from '../control/index.js';

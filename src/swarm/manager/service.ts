@@ -55,6 +55,8 @@ export interface SwarmServiceDeps {
   networking?: ClusterNetworking;
   allocator?: (store: SwarmStore) => TaskAllocator;
   etcdBinary?: string;
+  /** Routes other parts serve to the other nodes on this node's control server (the agent's task logs). */
+  controlRoutes?: (control: ControlServer) => void;
 }
 
 export interface InitRequest {
@@ -161,6 +163,16 @@ export class SwarmService {
     if (!rt || this.status !== 'active') throw unavailable(msg.NOT_A_MANAGER_INACTIVE);
     if (rt.state.role !== 'manager' || !rt.store) throw unavailable(msg.NOT_A_MANAGER_WORKER);
     return rt.store;
+  }
+
+  /** The node's id and a control-plane client to another node (its address, this node's listen port), e.g. for its task logs. */
+  async nodeClient(nodeId: string): Promise<ControlClient> {
+    const rt = this.rt;
+    if (!rt) throw unavailable(msg.NOT_A_MANAGER_INACTIVE);
+    const node = await this.managerStore().nodes.get(nodeId);
+    if (!node?.Status.Addr) throw unavailable(`node ${nodeId} has no known address`);
+    const port = addr.splitHostPort(rt.state.listenAddr).port;
+    return new ControlClient({ addrs: [`${node.Status.Addr}:${port}`], tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
   }
 
   /** Whether this node currently holds leadership (for node views). */
@@ -543,6 +555,7 @@ export class SwarmService {
     const listenPort = Number(listen.port);
     rt.control = new ControlServer({ host: listen.host, port: listenPort, tls });
     this.controlRoutes(rt.control);
+    this.deps.controlRoutes?.(rt.control);
     if (st.role === 'manager') {
       const files = await this.dir.tlsFiles(certs);
       const host = addr.splitHostPort(st.advertiseAddr).host;

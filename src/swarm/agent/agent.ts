@@ -1,0 +1,181 @@
+/**
+ * The node agent: follows its NodeView, keeps one TaskRunner per assigned task, removes the containers
+ * of tasks that left the view, keeps the cluster networks in line with each view (one sync at a time,
+ * the latest view wins) and sends every status change to the managers, resending what they did not take.
+ * At start it adopts the task containers it finds (label com.docker.swarm.task.id): after a daemon
+ * restart the tasks pick up where their containers are.
+ */
+import type { AgentChannel, NodeView } from '../contracts.js';
+import type { TaskStatus } from '../types.js';
+import type { AgentDeps, AgentEvent, TaskContainer } from './deps.js';
+import { TaskRunner, type TaskHost } from './task.js';
+import { TASK_ID_LABEL } from './spec.js';
+import { messageOf } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
+
+export class NodeAgent implements TaskHost {
+  private readonly runners = new Map<string, TaskRunner>();
+  private readonly pending = new Map<string, TaskStatus>();
+  private flushing?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private retryScheduled = false;
+  private stopWatch?: () => void;
+  private stopEvents?: () => void;
+  private stopped = false;
+  /** Containers found at start, by task id, until their task shows up (or the first view says it is gone). */
+  private adopted = new Map<string, TaskContainer>();
+  private sawView = false;
+  // Network sync: one at a time, the latest view wins.
+  private syncView?: NodeView;
+  private syncing?: Promise<void>;
+  /** Removals under way, so that stop() can wait for them. */
+  private readonly removals = new Set<Promise<void>>();
+
+  constructor(
+    readonly deps: AgentDeps,
+    readonly nodeId: string,
+    private readonly channel: AgentChannel,
+  ) {}
+
+  start(): void {
+    for (const c of this.deps.containers.listTaskContainers()) {
+      const taskId = c.labels[TASK_ID_LABEL];
+      if (taskId) this.adopted.set(taskId, c);
+    }
+    this.stopEvents = this.deps.events.subscribe((e) => this.onEvent(e));
+    this.stopWatch = this.channel.watch((view) => this.onView(view));
+  }
+
+  async stop(opts: { removeTasks: boolean }): Promise<void> {
+    this.stopped = true;
+    this.stopWatch?.();
+    this.stopEvents?.();
+    clearTimeout(this.retryTimer);
+    await Promise.all([...this.runners.values()].map((r) => r.close()));
+    await Promise.all([...this.removals]);
+    await this.syncing?.catch(() => {});
+    if (opts.removeTasks) {
+      // Leaving the swarm takes the tasks' containers with it, as dockerd does; then the overlays.
+      for (const c of this.deps.containers.listTaskContainers()) {
+        await this.deps.containers.remove(c.id).catch((err) => log.warn('removing a task container failed', { id: c.id, error: messageOf(err) }));
+      }
+      await this.deps.networking.teardown().catch((err) => log.warn('cluster network teardown failed', { error: messageOf(err) }));
+    } else {
+      // Daemon shutdown: the containers stay (the daemon stops them), and so do the last reports' chances.
+      await this.flushing;
+    }
+    this.runners.clear();
+  }
+
+  // ------------------------------------------------------------------ the view
+
+  onView(view: NodeView): void {
+    if (this.stopped) return;
+    this.syncNetworks(view);
+    const mine = view.tasks.filter((t) => !t.NodeID || t.NodeID === this.nodeId);
+    const ids = new Set(mine.map((t) => t.ID));
+    for (const task of mine) {
+      let runner = this.runners.get(task.ID);
+      if (!runner) {
+        runner = new TaskRunner(this, task, this.adopted.get(task.ID));
+        this.adopted.delete(task.ID);
+        this.runners.set(task.ID, runner);
+        runner.kick();
+      } else {
+        runner.update(task);
+      }
+    }
+    // The orchestrator is done with these tasks: their containers go.
+    for (const [id, runner] of this.runners) {
+      if (ids.has(id)) continue;
+      this.runners.delete(id);
+      this.track(runner.removeContainer());
+    }
+    if (!this.sawView) {
+      this.sawView = true;
+      // Containers of tasks the cluster no longer gives this node (deleted while the daemon was down).
+      for (const [id, c] of this.adopted) {
+        if (ids.has(id)) continue;
+        this.track(this.deps.containers.remove(c.id).catch((err) => log.warn('removing an orphaned task container failed', { id: c.id, error: messageOf(err) })));
+      }
+      this.adopted.clear();
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.removals.add(p);
+    void p.finally(() => this.removals.delete(p));
+  }
+
+  /** The runner of a task, for tests and logs. */
+  runner(taskId: string): TaskRunner | undefined {
+    return this.runners.get(taskId);
+  }
+
+  private onEvent(e: AgentEvent): void {
+    if (e.Type !== 'container') return;
+    const taskId = e.Actor.Attributes[TASK_ID_LABEL];
+    if (!taskId) return;
+    if (e.Action === 'die' || e.Action === 'destroy' || e.Action === 'start' || e.Action.startsWith('health_status')) this.runners.get(taskId)?.kick();
+  }
+
+  // ------------------------------------------------------------------ networks
+
+  private syncNetworks(view: NodeView): void {
+    this.syncView = view;
+    if (this.syncing) return;
+    this.syncing = (async () => {
+      while (this.syncView && !this.stopped) {
+        const next = this.syncView;
+        this.syncView = undefined;
+        await this.deps.networking.sync(next).catch((err) => log.warn('cluster network sync failed', { error: messageOf(err) }));
+      }
+    })().finally(() => {
+      this.syncing = undefined;
+    });
+  }
+
+  networksSettled(): Promise<void> {
+    return this.syncing ?? Promise.resolve();
+  }
+
+  // ------------------------------------------------------------------ reports
+
+  report(taskId: string, status: TaskStatus): void {
+    this.pending.set(taskId, status);
+    void this.flush();
+  }
+
+  /** Sends what is pending; on failure keeps it (unless a newer status came meanwhile) and tries again later. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (!this.pending.size) return Promise.resolve();
+    this.flushing = (async () => {
+      while (this.pending.size) {
+        const batch = [...this.pending].map(([taskId, status]) => ({ taskId, status }));
+        this.pending.clear();
+        try {
+          await this.channel.report(batch);
+        } catch (err) {
+          for (const u of batch) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u.status);
+          log.debug('task status report failed; retrying', { error: messageOf(err) });
+          if (!this.stopped) {
+            clearTimeout(this.retryTimer);
+            this.retryScheduled = true;
+            this.retryTimer = setTimeout(() => {
+              this.retryScheduled = false;
+              void this.flush();
+            }, this.deps.reportRetryMs ?? 1000);
+            this.retryTimer.unref?.();
+          }
+          return;
+        }
+      }
+    })().finally(() => {
+      this.flushing = undefined;
+      // A report that came after the last round's check, before this cleared.
+      if (this.pending.size && !this.retryScheduled && !this.stopped) void this.flush();
+    });
+    return this.flushing;
+  }
+}

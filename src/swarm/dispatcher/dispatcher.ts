@@ -1,0 +1,150 @@
+/**
+ * The manager side of the agents' line (every manager runs one): each subscribed node gets its NodeView
+ * now and again whenever it changes, task statuses reported by agents are written forward-only, and
+ * heartbeats keep the node's liveness key alive (the leader's NodeWatcher turns that into node states).
+ */
+import type { NodeView, SwarmStore } from '../contracts.js';
+import type { NodeDescription, Task, TaskStatus } from '../types.js';
+import { TASK_STATE_ORDER } from '../types.js';
+import { isKind, messageOf, notFound } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
+import type { Liveness } from './liveness.js';
+import { StoreMirror } from './mirror.js';
+import { buildNodeView, sharedSignature, sharedView, stateIndex, viewSignature } from './view.js';
+
+export interface DispatcherOptions {
+  store: SwarmStore;
+  liveness: Liveness;
+  /** Store changes within this window make one recomputation (default 20 ms). */
+  debounceMs?: number;
+}
+
+export type TaskUpdate = { taskId: string; status: TaskStatus };
+
+interface Subscriber {
+  nodeId: string;
+  onView: (view: NodeView) => void;
+  /** The signature of the last view this subscriber got, so only changes are pushed. */
+  last?: string;
+}
+
+export class Dispatcher {
+  private readonly mirror: StoreMirror;
+  private readonly subscribers = new Set<Subscriber>();
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.mirror = new StoreMirror(o.store, () => this.schedule());
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.mirror.start();
+  }
+
+  stop(): void {
+    this.started = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.mirror.stop();
+    this.subscribers.clear();
+  }
+
+  /** Calls onView with the node's view now (once the dispatcher has read the store) and on every change. */
+  subscribe(nodeId: string, onView: (view: NodeView) => void): () => void {
+    const sub: Subscriber = { nodeId, onView };
+    this.subscribers.add(sub);
+    if (this.mirror.isReady) {
+      const snapshot = this.mirror.snapshot();
+      const shared = sharedView(snapshot);
+      const view = buildNodeView(nodeId, snapshot, shared);
+      this.deliver(sub, view, viewSignature(view, sharedSignature(shared)));
+    }
+    return () => void this.subscribers.delete(sub);
+  }
+
+  /** The node's view as the dispatcher sees the store now. */
+  view(nodeId: string): NodeView {
+    return buildNodeView(nodeId, this.mirror.snapshot());
+  }
+
+  /**
+   * Writes what a node saw happen to its tasks. States only move forward (an older report arriving late
+   * changes nothing); a task not assigned to that node, or gone, is left alone.
+   */
+  async report(nodeId: string, updates: TaskUpdate[]): Promise<void> {
+    // The last word on each task: agents send a task's changes in order.
+    const latest = new Map<string, TaskStatus>();
+    for (const u of updates) latest.set(u.taskId, u.status);
+    await Promise.all(
+      [...latest].map(async ([taskId, status]) => {
+        try {
+          await this.o.store.tasks.modify(taskId, (t) => applyStatus(t, nodeId, status));
+        } catch (err) {
+          if (isKind(err, 'NotFound')) return;
+          log.warn('writing a task status failed', { task: taskId, node: nodeId, error: messageOf(err) });
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /** The node is alive; its description (hostname, resources, engine) is refreshed when it sends one that changed. */
+  async heartbeat(nodeId: string, description?: NodeDescription): Promise<void> {
+    let node = this.mirror.isReady ? this.mirror.get('nodes', nodeId) : undefined;
+    if (this.mirror.isReady && !node) {
+      // The mirror may lag a join by a moment: the store has the last word.
+      node = await this.o.store.nodes.get(nodeId);
+      if (!node) throw notFound(`node ${nodeId} not found`);
+    }
+    await this.o.liveness.beat(nodeId);
+    if (description && node && JSON.stringify(node.Description) !== JSON.stringify(description)) {
+      await this.o.store.nodes.modify(nodeId, (n) => (JSON.stringify(n.Description) === JSON.stringify(description) ? undefined : { ...n, Description: description }));
+    }
+  }
+
+  private schedule(): void {
+    if (!this.started || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.push();
+    }, this.o.debounceMs ?? 20);
+  }
+
+  private push(): void {
+    if (!this.subscribers.size || !this.mirror.isReady) return;
+    const snapshot = this.mirror.snapshot();
+    const shared = sharedView(snapshot);
+    const sharedSig = sharedSignature(shared);
+    const views = new Map<string, { view: NodeView; signature: string }>();
+    for (const sub of [...this.subscribers]) {
+      let v = views.get(sub.nodeId);
+      if (!v) {
+        const view = buildNodeView(sub.nodeId, snapshot, shared);
+        v = { view, signature: viewSignature(view, sharedSig) };
+        views.set(sub.nodeId, v);
+      }
+      if (v.signature !== sub.last) this.deliver(sub, v.view, v.signature);
+    }
+  }
+
+  private deliver(sub: Subscriber, view: NodeView, signature: string): void {
+    sub.last = signature;
+    try {
+      sub.onView(view);
+    } catch (err) {
+      log.warn('a node view subscriber failed', { node: sub.nodeId, error: messageOf(err) });
+    }
+  }
+}
+
+/** The task with the node's status applied, or undefined when it must not change. */
+export function applyStatus(t: Task, nodeId: string, status: TaskStatus): Task | undefined {
+  if (t.NodeID !== nodeId) return undefined;
+  if (!TASK_STATE_ORDER.includes(status.State)) return undefined;
+  if (stateIndex(status.State) < stateIndex(t.Status.State)) return undefined;
+  if (JSON.stringify(t.Status) === JSON.stringify(status)) return undefined;
+  return { ...t, Status: status };
+}

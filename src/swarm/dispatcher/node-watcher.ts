@@ -1,0 +1,134 @@
+/**
+ * Run by the leader: turns heartbeats into node states. A node whose liveness key appears is ready; one
+ * whose key lapses is down ("heartbeat failure"), and its manager status unreachable. A node not seen
+ * since this watcher started (a new leader, a node just joined) gets one lease period of grace before it
+ * is declared down, so a change of leader does not fail every node at once.
+ */
+import type { SwarmStore } from '../contracts.js';
+import type { NodeState, SwarmNode } from '../types.js';
+import { isKind, messageOf } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
+import { HEARTBEAT_TTL_SECONDS, type Liveness, type LivenessWatch } from './liveness.js';
+
+export const HEARTBEAT_FAILURE = 'heartbeat failure';
+
+export interface NodeWatcherOptions {
+  store: SwarmStore;
+  liveness: Liveness;
+  /** How long a node not yet heard from stays `unknown` before it is down (default: the lease, 3 s). */
+  graceMs?: number;
+}
+
+export class NodeWatcher {
+  private readonly states = new Map<string, NodeState>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private livenessWatch?: LivenessWatch;
+  private stopNodes?: () => void;
+  private alive = new Set<string>();
+  private running = false;
+  /** Writes to one node's status happen one at a time, in the order of the changes. */
+  private readonly writes = new Map<string, Promise<void>>();
+
+  constructor(private readonly o: NodeWatcherOptions) {}
+
+  /** The nodes' states as the leader sees them (LeaderContext.nodeStates). */
+  nodeStates(): Map<string, NodeState> {
+    return new Map(this.states);
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    const pendingNodeEvents: Array<{ type: 'put' | 'delete'; node: SwarmNode }> = [];
+    let listed = false;
+    this.stopNodes = this.o.store.nodes.watch((e) => {
+      if (!listed) return void pendingNodeEvents.push({ type: e.type, node: e.object });
+      this.onNodeEvent(e.type, e.object);
+    });
+    this.livenessWatch = await this.o.liveness.watch((nodeId, alive) => this.onLiveness(nodeId, alive));
+    this.alive = new Set(this.livenessWatch.alive);
+    const nodes = await this.o.store.nodes.list();
+    listed = true;
+    for (const n of nodes) this.track(n);
+    for (const e of pendingNodeEvents) this.onNodeEvent(e.type, e.node);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.livenessWatch?.stop();
+    this.stopNodes?.();
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
+    await Promise.all([...this.writes.values()]);
+  }
+
+  private onNodeEvent(type: 'put' | 'delete', node: SwarmNode): void {
+    if (type === 'delete') {
+      this.states.delete(node.ID);
+      clearTimeout(this.graceTimers.get(node.ID));
+      this.graceTimers.delete(node.ID);
+      return;
+    }
+    const state = this.states.get(node.ID);
+    if (state === undefined) return this.track(node);
+    // Someone else wrote the node (a promotion, a rejoin): put the liveness back where it has gone.
+    if (state !== 'unknown' && !this.agrees(node, state)) this.set(node.ID, state);
+  }
+
+  private agrees(n: SwarmNode, state: NodeState): boolean {
+    const message = state === 'down' ? HEARTBEAT_FAILURE : '';
+    const reachability = state === 'ready' ? 'reachable' : 'unreachable';
+    return n.Status.State === state && (n.Status.Message ?? '') === message && (!n.ManagerStatus || n.ManagerStatus.Reachability === reachability);
+  }
+
+  /** A node seen for the first time: ready if it beats, else down after the grace period. */
+  private track(node: SwarmNode): void {
+    if (this.states.has(node.ID)) return;
+    if (this.alive.has(node.ID)) return this.set(node.ID, 'ready');
+    this.states.set(node.ID, 'unknown');
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(node.ID);
+      if (this.states.get(node.ID) === 'unknown') this.set(node.ID, 'down');
+    }, this.o.graceMs ?? HEARTBEAT_TTL_SECONDS * 1000);
+    timer.unref();
+    this.graceTimers.set(node.ID, timer);
+  }
+
+  private onLiveness(nodeId: string, alive: boolean): void {
+    if (alive) this.alive.add(nodeId);
+    else this.alive.delete(nodeId);
+    if (!this.running || !this.states.has(nodeId)) return;
+    clearTimeout(this.graceTimers.get(nodeId));
+    this.graceTimers.delete(nodeId);
+    this.set(nodeId, alive ? 'ready' : 'down');
+  }
+
+  private set(nodeId: string, state: NodeState): void {
+    this.states.set(nodeId, state);
+    const previous = this.writes.get(nodeId) ?? Promise.resolve();
+    const write = previous.then(() => this.write(nodeId, state));
+    this.writes.set(nodeId, write);
+    void write.then(() => {
+      if (this.writes.get(nodeId) === write) this.writes.delete(nodeId);
+    });
+  }
+
+  /** Node Status (and a manager's reachability) as the state says, unless it says so already. */
+  private async write(nodeId: string, state: NodeState): Promise<void> {
+    if (!this.running || this.states.get(nodeId) !== state) return; // a later change superseded it
+    const message = state === 'down' ? HEARTBEAT_FAILURE : '';
+    try {
+      await this.o.store.nodes.modify(nodeId, (n) => {
+        if (this.agrees(n, state)) return undefined;
+        const reachability = state === 'ready' ? 'reachable' : 'unreachable';
+        const { Message: _old, ...status } = n.Status;
+        return {
+          ...n,
+          Status: { ...status, State: state, ...(message ? { Message: message } : {}) },
+          ...(n.ManagerStatus ? { ManagerStatus: { ...n.ManagerStatus, Reachability: reachability } } : {}),
+        };
+      });
+    } catch (err) {
+      if (!isKind(err, 'NotFound')) log.warn('writing a node state failed', { node: nodeId, state, error: messageOf(err) });
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/** The dispatcher's control-plane routes: the view session, status reports and heartbeats of agents. */
+import type { NodeDescription, TaskStatus } from '../types.js';
+import { TASK_STATE_ORDER } from '../types.js';
+import { forbidden, invalidArgument } from '../../lib/errors.js';
+import type { Dispatcher, TaskUpdate } from './dispatcher.js';
+import { HEARTBEAT_PATH, SESSION_PATH, STATUS_PATH, type ControlRequest, type DispatcherServer } from './transport.js';
+
+/** The node calling: from its certificate, never from what it says. */
+function callerOf(req: ControlRequest): string {
+  if (!req.peer?.nodeId) throw forbidden('a node certificate is required');
+  return req.peer.nodeId;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+export function parseTaskUpdates(body: unknown): TaskUpdate[] {
+  const updates = isObject(body) ? body.updates : undefined;
+  if (!Array.isArray(updates)) throw invalidArgument('updates must be a list');
+  return updates.map((u, i) => {
+    const status = isObject(u) ? u.status : undefined;
+    if (!isObject(u) || typeof u.taskId !== 'string' || !isObject(status)) throw invalidArgument(`updates[${i}]: taskId and status are required`);
+    if (typeof status.State !== 'string' || !TASK_STATE_ORDER.includes(status.State as TaskStatus['State'])) throw invalidArgument(`updates[${i}]: invalid task state ${JSON.stringify(status.State)}`);
+    if (typeof status.Timestamp !== 'string' || typeof (status.Message ?? '') !== 'string') throw invalidArgument(`updates[${i}]: Timestamp and Message must be strings`);
+    return { taskId: u.taskId, status: { ...status, Message: status.Message ?? '' } as TaskStatus };
+  });
+}
+
+export function registerDispatcherRoutes(server: DispatcherServer, dispatcher: Pick<Dispatcher, 'subscribe' | 'report' | 'heartbeat'>): void {
+  server.stream(SESSION_PATH, async (req, send, signal) => {
+    const nodeId = callerOf(req);
+    if (signal.aborted) return;
+    const unsubscribe = dispatcher.subscribe(nodeId, send);
+    try {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  server.handle('POST', STATUS_PATH, async (req) => {
+    await dispatcher.report(callerOf(req), parseTaskUpdates(req.body));
+    return {};
+  });
+
+  server.handle('POST', HEARTBEAT_PATH, async (req) => {
+    const description = isObject(req.body) && isObject(req.body.description) ? (req.body.description as unknown as NodeDescription) : undefined;
+    await dispatcher.heartbeat(callerOf(req), description);
+    return {};
+  });
+}

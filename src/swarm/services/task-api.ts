@@ -1,0 +1,52 @@
+/**
+ * The /tasks API on the cluster store (dockerd's daemon/cluster/tasks.go over swarmkit's ListTasks):
+ * filters desired-state, id (prefix), label (the service's labels, as swarmkit matches them), name
+ * (prefix of `<service>.<slot or node>.<task id>`), node and service (ID, name or ID prefix).
+ */
+import { invalidArgument } from '../../lib/errors.js';
+import { Filters } from '../../lib/filters.js';
+import type { SwarmStore } from '../contracts.js';
+import { TASK_STATE_ORDER, type Task, type TaskState } from '../types.js';
+import { matchLabels, resolveIn } from './service-api.js';
+import { taskName, taskView } from './views.js';
+
+export class TaskApi {
+  constructor(private readonly store: () => SwarmStore) {}
+
+  async list(filtersRaw?: string): Promise<Array<Record<string, unknown>>> {
+    const f = Filters.parse(filtersRaw, ['name', 'id', 'label', 'service', 'node', 'desired-state', '_up-to-date', 'runtime']);
+    const desired: TaskState[] = [];
+    for (const s of f.get('desired-state')) {
+      const state = s.toLowerCase() as TaskState;
+      // swarmkit's TaskState names, any case.
+      if (TASK_STATE_ORDER.includes(state) || state === 'allocated') desired.push(state);
+      else if (s !== '') throw invalidArgument(`Invalid desired-state filter: '${s}'`);
+    }
+    const store = this.store();
+    const [tasks, services, nodes] = await Promise.all([store.tasks.list(), store.services.list(), store.nodes.list()]);
+    const serviceIds = f.get('service').map((ref) => resolveIn(services, ref, 'service', (s) => s.Spec.Name).ID);
+    const nodeIds = f.get('node').map((ref) => resolveIn(nodes, ref, 'node', (n) => n.Spec.Name || n.Description?.Hostname).ID);
+    const byId = new Map(services.map((s) => [s.ID, s]));
+    return tasks
+      .filter((t) => !f.has('id') || f.get('id').some((p) => t.ID.startsWith(p)))
+      .filter((t) => !f.has('name') || f.get('name').some((p) => taskName(t, byId.get(t.ServiceID)?.Spec.Name).startsWith(p)))
+      .filter((t) => matchLabels(byId.get(t.ServiceID)?.Spec.Labels, f.get('label')))
+      .filter((t) => !serviceIds.length || serviceIds.includes(t.ServiceID))
+      .filter((t) => !nodeIds.length || (t.NodeID !== undefined && nodeIds.includes(t.NodeID)))
+      .filter((t) => !desired.length || desired.includes(t.DesiredState))
+      .sort((a, b) => (a.ID < b.ID ? -1 : 1))
+      .map(taskView);
+  }
+
+  /** By full ID, name, then ID prefix (dockerd's getTask). */
+  async resolve(ref: string): Promise<Task> {
+    const store = this.store();
+    const [tasks, services] = await Promise.all([store.tasks.list(), store.services.list()]);
+    const names = new Map(services.map((s) => [s.ID, s.Spec.Name]));
+    return resolveIn(tasks, ref, 'task', (t) => taskName(t, names.get(t.ServiceID)));
+  }
+
+  async inspect(ref: string): Promise<Record<string, unknown>> {
+    return taskView(await this.resolve(ref));
+  }
+}
