@@ -176,6 +176,33 @@ describe('swarm membership across three berthd', { skip: findExecutable('etcd') 
     remember();
   });
 
+  test('demote and promote: the node leaves and rejoins the managers (its etcd member removed and added)', async () => {
+    // Other writers (heartbeats, the leader) may move the node's version between read and update.
+    const roleOf = (role: 'worker' | 'manager') => until(`node update to ${role}`, 5_000, async () => {
+      const n = (await a().d.request('GET', `/nodes/${c().id}`)).json();
+      const r = await a().d.request('POST', `/nodes/${c().id}/update?version=${n.Version.Index}`, { ...n.Spec, Role: role }, json);
+      if (r.status !== 200 && !/out of sequence/.test(r.text)) assert.fail(r.text);
+      return r.status === 200;
+    });
+    await roleOf('worker');
+    await until('demoted', 15_000, async () => {
+      const s = await info(c());
+      return s.LocalNodeState === 'active' && s.ControlAvailable === false && (await info(a())).Managers === 2;
+    }).catch((err) => {
+      console.log('LOGS C', c().d.logs.slice(-3000), 'LOGS A', a().d.logs.slice(-3000));
+      throw err;
+    });
+    const probe = etcdClientOf(a());
+    assert.equal((await probe.memberList()).length, 2);
+    assert.equal((await c().d.request('GET', '/swarm')).json().message, NOT_MANAGER_WORKER);
+    await roleOf('manager');
+    await until('promoted', 15_000, async () => (await info(c())).ControlAvailable === true && (await info(a())).Managers === 3);
+    assert.equal((await probe.memberList()).length, 3);
+    probe.close();
+    assert.equal((await c().d.request('GET', '/swarm')).status, 200);
+    remember();
+  });
+
   test('kill -9 of the leader and its etcd: another manager takes writes and leadership within 5 s', async () => {
     const probe = etcdClientOf(b());
     const leaderId = (await probe.get(LEADER_KEY))?.value;

@@ -10,6 +10,7 @@
  * the managers. With autolock, node.key is kept encrypted and a restarted manager stays `locked`
  * until `swarm unlock` gives the key.
  */
+import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { KeyedMutex } from '../../lib/mutex.js';
 import { invalidArgument, unavailable, BerthError } from '../../lib/errors.js';
@@ -172,7 +173,8 @@ export class SwarmService {
     const node = await this.managerStore().nodes.get(nodeId);
     if (!node?.Status.Addr) throw unavailable(`node ${nodeId} has no known address`);
     const port = addr.splitHostPort(rt.state.listenAddr).port;
-    return new ControlClient({ addrs: [`${node.Status.Addr}:${port}`], tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
+    const target = node.BerthControlAddr ?? addr.joinHostPort(node.Status.Addr, port ?? '2377');
+    return new ControlClient({ addrs: [target], tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
   }
 
   /** Whether this node currently holds leadership (for node views). */
@@ -453,7 +455,7 @@ export class SwarmService {
         const self = members.find((m) => m.name === rt.state.nodeId);
         if (self && members.length > 1) {
           await rt.member?.stop(); // removal from a running member would make it exit on its own; stopped first, the others take it
-          await rt.etcd.memberRemove(self.id).catch((err: Error) => log.warn('swarm leave: could not remove the etcd member', { error: err.message }));
+          await whileUnhealthy(() => rt.etcd!.memberRemove(self.id)).catch((err: Error) => log.warn('swarm leave: could not remove the etcd member', { error: err.message }));
         }
       } else if (rt?.managersClient) {
         await rt.managersClient.call('POST', '/node/leave').catch((err: Error) => log.warn('swarm leave: managers not told', { error: err.message }));
@@ -605,6 +607,110 @@ export class SwarmService {
       await store.nodes.modify(req.peer!.nodeId, (n) => ({ ...n, Status: { ...n.Status, State: 'down' } }));
       return {};
     });
+    // A manager tells this node its role changed; the node then asks for a certificate of the new role.
+    control.handle('POST', '/node/role', async (req) => {
+      const role = (req.body as { role?: NodeRole })?.role;
+      if (role !== 'manager' && role !== 'worker') throw invalidArgument('invalid role');
+      this.changeRoleSoon(role);
+      return {};
+    }, { roles: ['manager'] });
+    control.handle('POST', '/manager/node-certificate', async (req) => this.reissue(req.peer!.nodeId, req.body as { csr: string; etcdPeerUrl?: string }));
+  }
+
+  // ---------------------------------------------------------------- promote, demote
+
+  /**
+   * The /nodes routes changed a node's Spec.Role (promote/demote): the node is told, and switches by
+   * asking a manager for a certificate of its new role (which also adds or removes its etcd member).
+   */
+  async onRoleChange(nodeId: string, role: NodeRole): Promise<void> {
+    if (nodeId === this.nodeId) return this.changeRoleSoon(role);
+    const client = await this.nodeClient(nodeId);
+    await client.call('POST', '/node/role', { role }).catch((err: Error) => {
+      // A node that is down learns its role when it comes back (its next certificate request).
+      log.warn('swarm: could not tell a node its new role', { node: nodeId, role, error: err.message });
+    });
+  }
+
+  private changeRoleSoon(role: NodeRole): void {
+    void this.control.run('swarm', () => this.changeRole(role)).catch((err: Error) => {
+      log.error('swarm: role change failed', { role, error: err.message });
+      this.error = `role change to ${role} failed: ${err.message}`;
+    });
+  }
+
+  private async changeRole(role: NodeRole): Promise<void> {
+    const rt = this.rt;
+    if (!rt || this.status !== 'active' || rt.state.role === role) return;
+    const st = rt.state;
+    const listenPort = Number(addr.splitHostPort(st.listenAddr).port);
+    const host = addr.splitHostPort(st.advertiseAddr).host;
+    const others = this.managerList().filter((m) => m.NodeID !== st.nodeId).map((m) => m.Addr);
+    if (!others.length) throw unavailable('no other manager to ask for a certificate');
+    const { key, csr } = await ca.createKeyAndCsr(st.nodeId);
+    if (role === 'worker') await this.stopManagerDuties(rt, { removeTasks: false });
+    const client = new ControlClient({ addrs: others, tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
+    let answer: JoinAnswer;
+    try {
+      answer = await client.call<JoinAnswer>('POST', '/manager/node-certificate', { csr, etcdPeerUrl: urlFor('https', host, etcdPeerPort(listenPort)) });
+    } catch (err) {
+      // Nothing changed: the node goes on as it was.
+      await this.halt({ removeTasks: false });
+      this.status = 'pending';
+      await this.run(st, rt.certs, rt.unlockKey).then(() => (this.status = 'active'), (e) => this.fail(e));
+      throw err;
+    }
+    await this.halt({ removeTasks: false });
+    await fs.rm(this.dir.etcdDir, { recursive: true, force: true });
+    const next: PersistedSwarmState = { ...st, role: answer.role, managers: answer.managers, autolock: Boolean(answer.unlockKey) };
+    const certs = { ca: answer.caCert, cert: answer.cert, key };
+    await this.dir.saveCerts(answer.unlockKey ? { ...certs, key: ca.encryptKey(key, answer.unlockKey) } : certs, Boolean(answer.unlockKey));
+    await this.dir.save(next);
+    this.status = 'pending';
+    try {
+      await this.run(next, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' } } : {});
+      this.status = 'active';
+      this.error = '';
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** The manager side: a certificate for the role the store gives the node, its etcd member added or removed to match. */
+  private async reissue(nodeId: string, body: { csr: string; etcdPeerUrl?: string }): Promise<JoinAnswer> {
+    const rt = this.rt;
+    const store = this.managerStore();
+    if (!rt?.etcd || typeof body?.csr !== 'string') throw invalidArgument('invalid certificate request');
+    const node = await store.nodes.get(nodeId);
+    if (!node) throw invalidArgument(`node ${nodeId} is not part of this swarm`);
+    const cluster = await store.cluster.get(rt.state.clusterId);
+    if (!cluster) throw unavailable('the swarm has no cluster object yet');
+    const role = node.Spec.Role;
+    const cert = await ca.issueNodeCert(this.caOf(cluster), body.csr, { nodeId, role, clusterId: cluster.ID, expirySeconds: certExpirySeconds(cluster), ips: [node.Status.Addr] });
+    const controlAddr = node.BerthControlAddr ?? addr.joinHostPort(node.Status.Addr, addr.splitHostPort(rt.state.listenAddr).port ?? '2377');
+    const members = await rt.etcd.memberList();
+    const member = members.find((m) => m.name === nodeId);
+    let etcd: JoinAnswer['etcd'];
+    if (role === 'manager') {
+      await store.nodes.modify(nodeId, (n) => ({ ...n, ManagerStatus: { Reachability: 'reachable', Addr: controlAddr } }));
+      const managers = await this.managersOf(store);
+      if (!member) {
+        if (!body.etcdPeerUrl) throw invalidArgument('a manager needs an etcd peer URL');
+        const added = await rt.etcd.memberAdd([body.etcdPeerUrl]);
+        etcd = { initialCluster: added.members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl! })) };
+      }
+      return { nodeId, clusterId: cluster.ID, role, cert, caCert: cluster.BerthCA?.Cert ?? '', managers, ...(etcd ? { etcd } : {}), ...(cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}) };
+    }
+    if (member) await whileUnhealthy(() => rt.etcd!.memberRemove(member.id));
+    await store.nodes.modify(nodeId, (n) => {
+      const { ManagerStatus: _gone, ...rest } = n;
+      return rest as SwarmNode;
+    });
+    return { nodeId, clusterId: cluster.ID, role, cert, caCert: cluster.BerthCA?.Cert ?? '', managers: await this.managersOf(store) };
+  }
+
+  private async managersOf(store: SwarmStore): Promise<Array<{ NodeID: string; Addr: string }>> {
+    return (await store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
   }
 
   /** Keeps the cluster object and the node list at hand (for /info) and state.json's managers current. */
@@ -701,20 +807,51 @@ export class SwarmService {
     const rt = this.rt;
     this.rt = undefined;
     if (!rt) return;
-    const quietly = async (what: string, f: (() => Promise<unknown>) | undefined) => {
-      try {
-        await f?.();
-      } catch (err) {
-        log.warn(`swarm: ${what} failed`, { error: (err as Error).message });
-      }
-    };
-    await quietly('agent stop', rt.agent && (() => rt.agent!.stop(o)));
-    for (const stop of rt.stops) stop();
-    await quietly('leadership stop', rt.leadership && (() => rt.leadership!.stop()));
-    await quietly('dispatcher stop', rt.dispatcher && (() => rt.dispatcher!.stop()));
+    await this.stopManagerDuties(rt, o);
     await quietly('control server close', rt.control && (() => rt.control!.close()));
+    rt.control = undefined;
     rt.etcd?.close();
+    rt.etcd = undefined;
     await quietly('etcd member stop', rt.member && (() => rt.member!.stop()));
+    rt.member = undefined;
     await this.dir.clearRun();
+  }
+
+  /** Agent, watches, leadership, dispatcher: what must end before the etcd member does (or is removed). */
+  private async stopManagerDuties(rt: Runtime, o: { removeTasks: boolean }): Promise<void> {
+    const agent = rt.agent;
+    rt.agent = undefined;
+    await quietly('agent stop', agent && (() => agent.stop(o)));
+    for (const stop of rt.stops.splice(0)) stop();
+    const leadership = rt.leadership;
+    rt.leadership = undefined;
+    await quietly('leadership stop', leadership && (() => leadership.stop()));
+    const dispatcher = rt.dispatcher;
+    rt.dispatcher = undefined;
+    await quietly('dispatcher stop', dispatcher && (() => dispatcher.stop()));
+  }
+}
+
+/**
+ * etcd refuses membership changes as "unhealthy cluster" until every member has been connected for
+ * 5 s (its strict reconfiguration check): right after a join, such a change is retried for a while.
+ */
+async function whileUnhealthy<T>(f: () => Promise<T>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (err) {
+      if (!/unhealthy cluster/.test((err as Error).message) || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function quietly(what: string, f: (() => Promise<unknown>) | undefined): Promise<void> {
+  try {
+    await f?.();
+  } catch (err) {
+    log.warn(`swarm: ${what} failed`, { error: (err as Error).message });
   }
 }
