@@ -169,6 +169,24 @@ describe('swarm membership across three berthd', { skip: findExecutable('etcd') 
     assert.equal((await info(c())).LocalNodeState, 'inactive');
     assert.equal(existsSync(path.join(c().d.dataRoot, 'swarm')), false);
     assert.deepEqual((await c().d.request('POST', '/swarm/leave')).json(), { message: 'This node is not part of a swarm' });
+    // A manager whose etcd member cannot start (its peer port taken): the join fails, leaves nothing on
+    // the node, and the learner it announced is removed again, so the cluster keeps its quorum.
+    const squatter = net.createServer((sock) => sock.destroy()); // the other members dial it: hang up on them
+    await new Promise<void>((r) => squatter.listen(c().port + 3, c().host, r));
+    try {
+      const failed = await c().d.request('POST', '/swarm/join', { ListenAddr: c().addr, AdvertiseAddr: c().addr, RemoteAddrs: [a().addr], JoinToken: managerToken }, json);
+      assert.notEqual(failed.status, 200);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+    assert.equal((await info(c())).LocalNodeState, 'inactive');
+    assert.equal(existsSync(path.join(c().d.dataRoot, 'swarm')), false);
+    const probe = etcdClientOf(a());
+    assert.equal((await probe.memberList()).length, 2, 'the learner is gone');
+    probe.close();
+    const cur = (await a().d.request('GET', '/swarm')).json();
+    assert.equal((await a().d.request('POST', `/swarm/update?version=${cur.Version.Index}`, cur.Spec, json)).status, 200, 'the cluster takes writes');
+
     const j = await c().d.request('POST', '/swarm/join', { ListenAddr: c().addr, AdvertiseAddr: c().addr, RemoteAddrs: [b().addr, a().addr], JoinToken: managerToken }, json);
     assert.equal(j.status, 200, j.text);
     c().id = (await info(c())).NodeID;

@@ -382,7 +382,7 @@ export class SwarmService {
         };
         const certs = { ca: answer.caCert, cert: answer.cert, key };
         await this.dir.saveCerts(answer.unlockKey ? { ...certs, key: ca.encryptKey(key, answer.unlockKey) } : certs, Boolean(answer.unlockKey));
-        await this.run(st, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' } } : {});
+        await this.run(st, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' }, joining: true } : {});
         await this.dir.save(st);
         this.status = 'active';
       } catch (err) {
@@ -415,7 +415,8 @@ export class SwarmService {
     let etcd: JoinAnswer['etcd'];
     if (role === 'manager') {
       try {
-        const { members } = await rt.etcd.memberAdd([body.etcdPeerUrl]);
+        // A learner first: it counts for no quorum until promoted, so a joiner that never starts cannot stall the cluster.
+        const { members } = await rt.etcd.memberAdd([body.etcdPeerUrl], { learner: true });
         etcd = { initialCluster: members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl })) };
       } catch (err) {
         await rt.store.nodes.delete(nodeId).catch(() => undefined);
@@ -549,7 +550,7 @@ export class SwarmService {
    * Starts what a swarm node runs. `etcd` is for a manager's first start (bootstrap or join); a
    * restarted manager's member comes back from its data dir. `seed` writes the first objects (init).
    */
-  private async run(st: PersistedSwarmState, certs: NodeCerts, unlockKey: string | undefined, o: { etcd?: { initialCluster: EtcdPeer[]; clusterState: 'new' | 'existing' }; seed?: (s: SwarmStore) => Promise<void> } = {}): Promise<void> {
+  private async run(st: PersistedSwarmState, certs: NodeCerts, unlockKey: string | undefined, o: { etcd?: { initialCluster: EtcdPeer[]; clusterState: 'new' | 'existing' }; seed?: (s: SwarmStore) => Promise<void>; joining?: boolean } = {}): Promise<void> {
     const rt: Runtime = { state: st, certs, stops: [], nodes: [], ...(unlockKey ? { unlockKey } : {}) };
     this.rt = rt;
     const tls: ControlTls = { ca: certs.ca, cert: certs.cert, key: certs.key };
@@ -568,7 +569,13 @@ export class SwarmService {
         peerTls: files, clientTls: files, restart: true, startTimeoutMs: 60_000,
         ...(this.deps.etcdBinary ? { binary: this.deps.etcdBinary } : {}),
       });
-      await rt.member.start();
+      try {
+        await rt.member.start();
+        if (o.etcd?.clusterState === 'existing') await this.promoteOwnMember(st, certs);
+      } catch (err) {
+        if (o.etcd?.clusterState === 'existing') await this.abandonOwnMember(st, certs, Boolean(o.joining));
+        throw err;
+      }
       // Its own member first; the others' client URLs let the client survive the loss of its own.
       const probe = new EtcdClient({ endpoints: [rt.member.clientUrl], tls: files, timeoutMs: 2_000 });
       const others = await probe.memberList().then((ms) => ms.flatMap((m) => m.clientUrls).filter((u) => u !== rt.member!.clientUrl), () => []);
@@ -615,6 +622,7 @@ export class SwarmService {
       return {};
     }, { roles: ['manager'] });
     control.handle('POST', '/manager/node-certificate', async (req) => this.reissue(req.peer!.nodeId, req.body as { csr: string; etcdPeerUrl?: string }));
+    control.handle('POST', '/manager/etcd-member', async (req) => this.settleMember(req.peer!.nodeId, req.body as { etcdPeerUrl: string; action: 'promote' | 'remove'; forgetNode?: boolean }));
   }
 
   // ---------------------------------------------------------------- promote, demote
@@ -696,7 +704,7 @@ export class SwarmService {
       const managers = await this.managersOf(store);
       if (!member) {
         if (!body.etcdPeerUrl) throw invalidArgument('a manager needs an etcd peer URL');
-        const added = await rt.etcd.memberAdd([body.etcdPeerUrl]);
+        const added = await rt.etcd.memberAdd([body.etcdPeerUrl], { learner: true });
         etcd = { initialCluster: added.members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl! })) };
       }
       return { nodeId, clusterId: cluster.ID, role, cert, caCert: cluster.BerthCA?.Cert ?? '', managers, ...(etcd ? { etcd } : {}), ...(cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}) };
@@ -707,6 +715,39 @@ export class SwarmService {
       return rest as SwarmNode;
     });
     return { nodeId, clusterId: cluster.ID, role, cert, caCert: cluster.BerthCA?.Cert ?? '', managers: await this.managersOf(store) };
+  }
+
+  /** A joining manager's member started as a learner: a manager makes it a voter (once it caught up). */
+  private async promoteOwnMember(st: PersistedSwarmState, certs: NodeCerts): Promise<void> {
+    const client = new ControlClient({ addrs: st.managers.filter((m) => m.NodeID !== st.nodeId).map((m) => m.Addr), tls: { ca: certs.ca, cert: certs.cert, key: certs.key } });
+    const peerUrl = urlFor('https', addr.splitHostPort(st.advertiseAddr).host, etcdPeerPort(Number(addr.splitHostPort(st.listenAddr).port)));
+    await client.call('POST', '/manager/etcd-member', { etcdPeerUrl: peerUrl, action: 'promote' });
+  }
+
+  /** A join whose member did not start: the announced learner is removed again (best effort). */
+  private async abandonOwnMember(st: PersistedSwarmState, certs: NodeCerts, forgetNode: boolean): Promise<void> {
+    const client = new ControlClient({ addrs: st.managers.filter((m) => m.NodeID !== st.nodeId).map((m) => m.Addr), tls: { ca: certs.ca, cert: certs.cert, key: certs.key } });
+    const peerUrl = urlFor('https', addr.splitHostPort(st.advertiseAddr).host, etcdPeerPort(Number(addr.splitHostPort(st.listenAddr).port)));
+    await client.call('POST', '/manager/etcd-member', { etcdPeerUrl: peerUrl, action: 'remove', forgetNode }).catch((err: Error) => log.warn('swarm: could not remove the member of a failed join', { error: err.message }));
+  }
+
+  /** The manager side: promote or remove the etcd member at a node's peer URL (its own only). */
+  private async settleMember(nodeId: string, body: { etcdPeerUrl: string; action: 'promote' | 'remove'; forgetNode?: boolean }): Promise<object> {
+    const rt = this.rt;
+    const store = this.managerStore();
+    if (!rt?.etcd) throw unavailable(msg.NOT_A_MANAGER_PENDING);
+    const node = await store.nodes.get(nodeId);
+    if (!node || typeof body?.etcdPeerUrl !== 'string' || new URL(body.etcdPeerUrl).hostname.replace(/^\[|\]$/g, '') !== node.Status.Addr) throw invalidArgument('not this node\'s etcd member');
+    const member = (await rt.etcd.memberList()).find((m) => m.peerUrls.includes(body.etcdPeerUrl));
+    if (!member) throw invalidArgument('no such etcd member');
+    if (body.action === 'remove') {
+      await whileUnhealthy(() => rt.etcd!.memberRemove(member.id));
+      if (body.forgetNode) await store.nodes.delete(nodeId).catch(() => undefined); // a join that failed: no node
+      return {};
+    }
+    if (!member.isLearner) return {};
+    await whileUnhealthy(() => rt.etcd!.memberPromote(member.id), 30_000);
+    return {};
   }
 
   private async managersOf(store: SwarmStore): Promise<Array<{ NodeID: string; Addr: string }>> {
@@ -842,7 +883,7 @@ async function whileUnhealthy<T>(f: () => Promise<T>, ms = 10_000): Promise<T> {
     try {
       return await f();
     } catch (err) {
-      if (!/unhealthy cluster/.test((err as Error).message) || Date.now() > end) throw err;
+      if (!/unhealthy cluster|not in sync with leader/.test((err as Error).message) || Date.now() > end) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
