@@ -86,7 +86,7 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
   let localNetwork: (id: string) => string | undefined = () => undefined;
   const balancer = createServiceBalancer({ tag: networks.tag, iptables: c.iptables, localNetwork: (id) => localNetwork(id) });
   networks.addDnsRecords(balancer.dnsRecords);
-  const networking = createClusterNetworking({ networks, balancer });
+  const networking = createClusterNetworking({ networks, balancer, events: local.events });
   localNetwork = (id) => networking.localNetwork(id);
   const node = () => ({ Hostname: os.hostname(), Platform: { OS: 'linux', Architecture: os.machine() } });
   const agentDeps = localAgentDeps(local, { networking, node });

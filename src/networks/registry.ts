@@ -35,6 +35,12 @@ const TAG_DIR = '/run/berth-network';
 export class NetworkRegistry {
   /** The administrator's bridge given with --bridge, if it existed before the daemon (external-bridge.ts). */
   private externalBridge?: ExternalBridge;
+  /**
+   * Whether the swarm keeps the overlay twins in line now (networks/overlay/, from its first sync until
+   * teardown): meanwhile only it removes them; twins left once the node is out of the swarm (a container
+   * was still on one) are the user's to remove.
+   */
+  overlaysManaged = false;
 
   constructor(
     private readonly store: NetworkStore,
@@ -227,7 +233,8 @@ export class NetworkRegistry {
       return c ? [c] : [];
     });
     for (const n of this.store.allNetworks()) {
-      if (n.id === exceptNetwork || n.driver !== 'bridge') continue;
+      // The ingress overlay's subnet is routed on this host (the node's ingress address is on its bridge).
+      if (n.id === exceptNetwork || !(n.driver === 'bridge' || n.ingress)) continue;
       const s = n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
       if (s) taken.push(s);
     }
@@ -329,7 +336,7 @@ export class NetworkRegistry {
     const taken = await this.takenSubnets();
     const pool = poolFrom(cfg, () => pickSubnet(taken));
     for (const n of this.store.allNetworks()) {
-      const s = n.driver === 'bridge' && n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
+      const s = (n.driver === 'bridge' || n.ingress) && n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
       if (s && overlaps(s, pool.subnet)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
     }
     const taken6 = req.EnableIPv6 ? await this.takenSubnets6() : [];
@@ -439,7 +446,7 @@ export class NetworkRegistry {
   async remove(ref: string): Promise<void> {
     const n = this.resolve(ref);
     if (n.predefined) throw forbidden(`${n.name} is a pre-defined network and cannot be removed`);
-    if (n.driver === 'overlay') throw forbidden(`${n.name} is a swarm network: remove it on a swarm manager`);
+    if (n.driver === 'overlay' && this.overlaysManaged) throw forbidden(`${n.name} is a swarm network: remove it on a swarm manager`);
     const active = this.attached(n.id);
     if (active.length) {
       const list = active.map((a) => `name:"${a.name}" id:"${a.endpoint.endpointId.slice(0, 12)}"`).join(', ');
@@ -458,7 +465,7 @@ export class NetworkRegistry {
     const until = f.get('until').map((v) => parseTimestampNs(v) / 1e6);
     const deleted: string[] = [];
     for (const n of this.store.allNetworks()) {
-      if (n.predefined || n.driver === 'overlay' || this.attached(n.id).length) continue;
+      if (n.predefined || (n.driver === 'overlay' && this.overlaysManaged) || this.attached(n.id).length) continue;
       if (!f.matchLabels(n.labels)) continue;
       if (f.get('label!').some((cond) => Filters.parse(JSON.stringify({ label: [cond] }), ['label']).matchLabels(n.labels))) continue;
       if (until.some((u) => Date.parse(n.created) > u)) continue;
@@ -478,7 +485,7 @@ export class NetworkRegistry {
 export class SwarmNetworkRecords {
   constructor(
     private readonly store: NetworkStore,
-    private readonly registry: Pick<NetworkRegistry, 'poolOf' | 'isAttached'>,
+    private readonly registry: Pick<NetworkRegistry, 'poolOf' | 'isAttached' | 'overlaysManaged'>,
     private readonly ipam: Ipam,
     private readonly firewall: Pick<Publishing, 'apply'>,
     private readonly events: EventBus,
@@ -486,6 +493,11 @@ export class SwarmNetworkRecords {
 
   list(): NetworkRecord[] {
     return this.store.allNetworks().filter((n) => n.driver === 'overlay');
+  }
+
+  /** From the swarm's first sync (true) to its teardown (false): see NetworkRegistry.overlaysManaged. */
+  setManaged(managed: boolean): void {
+    this.registry.overlaysManaged = managed;
   }
 
   /** Records a twin or brings it up to date; its pool is registered, the firewall rewritten if it matters. */

@@ -83,6 +83,8 @@ export interface NodeView {
   endpoints: ServiceEndpoints[];
   /** This node's own address on the ingress network, when the cluster has one. */
   ingress?: { NetworkID: string; Address: string };
+  /** The cluster's DataPathPort (Cluster.DataPathPort), the VXLAN UDP port; 4789 when absent. */
+  dataPathPort?: number;
 }
 
 export interface ServiceEndpoints {

@@ -60,13 +60,33 @@ const servers: ChildProcess[] = [];
 let balancer: ChildProcess | undefined;
 let send: (msg: unknown) => Promise<void>;
 
-const SERVER = `require('http').createServer((q, r) => r.end(process.argv[1] + ' ' + q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(80, () => console.log('ready'))`;
+const SERVER = `
+const name = process.argv[1];
+const udp = require('dgram').createSocket('udp4');
+udp.on('message', (m, r) => udp.send(name + ' ' + r.address, r.port, r.address));
+udp.bind(53, () => require('http').createServer((q, r) => r.end(name + ' ' + q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(80, () => console.log('ready')));`;
+
+/** One datagram from a namespace (a new source port each time); the answer, or 'timeout'. */
+const UDP_CLIENT = `
+const s = require('dgram').createSocket('udp4');
+const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 2000);
+s.on('message', (m) => { console.log(m.toString()); process.exit(0); });
+s.send('hi', Number(process.argv[2]), process.argv[1]);`;
+
+function udpRequests(from: string, host: string, port: number, n: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const key = sh('ip', ['netns', 'exec', from, process.execPath, '-e', UDP_CLIENT, host, String(port)]).trim();
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
 
 /** A child in the node namespace that keeps one balancer and runs the commands it reads from stdin. */
 const DRIVER = `
 import { createInterface } from 'node:readline';
 const { createServiceBalancer } = await import(process.argv[1]);
-const b = createServiceBalancer({ tag: process.argv[2] });
+const b = createServiceBalancer({ tag: process.argv[2], ingressBridge: () => 'brI' });
 for await (const line of createInterface({ input: process.stdin })) {
   const cmd = JSON.parse(line);
   try {
@@ -85,6 +105,24 @@ function startServer(name: string): Promise<void> {
     p.stdout!.once('data', () => resolve());
     p.once('exit', (code) => reject(new Error(`server ${name} exited ${code}`)));
   });
+}
+
+/** (Re)starts the balancer process in the node namespace: a restarted daemon's balancer knows nothing. */
+function startBalancer(): void {
+  balancer?.kill('SIGKILL');
+  balancer = spawn('ip', ['netns', 'exec', ns.node, process.execPath, '--input-type=module', '-e', DRIVER, BALANCER, tag], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const replies = createInterface({ input: balancer.stdout! });
+  const waiting: Array<(line: string) => void> = [];
+  replies.on('line', (line) => waiting.shift()?.(line));
+  send = (msg) =>
+    new Promise((resolve, reject) => {
+      waiting.push((line) => {
+        const r = JSON.parse(line) as { ok?: boolean; error?: string };
+        if (r.ok) resolve();
+        else reject(new Error(r.error));
+      });
+      balancer!.stdin!.write(JSON.stringify(msg) + '\n');
+    });
 }
 
 before(async () => {
@@ -122,19 +160,7 @@ before(async () => {
   ipb(config);
   await Promise.all([startServer('t1'), startServer('t2')]);
 
-  balancer = spawn('ip', ['netns', 'exec', N, process.execPath, '--input-type=module', '-e', DRIVER, BALANCER, tag], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const replies = createInterface({ input: balancer.stdout! });
-  const waiting: Array<(line: string) => void> = [];
-  replies.on('line', (line) => waiting.shift()?.(line));
-  send = (msg) =>
-    new Promise((resolve, reject) => {
-      waiting.push((line) => {
-        const r = JSON.parse(line) as { ok?: boolean; error?: string };
-        if (r.ok) resolve();
-        else reject(new Error(r.error));
-      });
-      balancer!.stdin!.write(JSON.stringify(msg) + '\n');
-    });
+  startBalancer();
 });
 
 after(() => {
@@ -150,7 +176,10 @@ function viewWith(tasks: Array<'t1' | 't2'>): NodeView {
     ServiceID: 'websvc',
     Name: 'web',
     Mode: 'vip',
-    Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }],
+    Ports: [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' },
+      { Protocol: 'udp', TargetPort: 53, PublishedPort: 30053, PublishMode: 'ingress' },
+    ],
     VirtualIPs: [
       { NetworkID: INGRESS, Addr: `${ING}.100/24` },
       { NetworkID: APPNET, Addr: `${VIP}/24` },
@@ -206,10 +235,21 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
   // The caller's namespace holds only our tables' rules.
   assert.match(inNs(ns.caller, ['iptables-save', '-t', 'nat']), /-A OUTPUT -j BERTH-VIP/);
 
+  // t2 is "on another node": there, that node's balancer routes its answers through that node's
+  // ingress address (.3 here, which nobody has): answers to this node's SNAT address stay on-link.
+  inNs(ns.t2, ['ip', 'route', 'replace', 'default', 'via', `${ING}.3`, 'dev', 'eth0', 'table', '4411']);
+
   // The published port on the node's outside address: t1 (this node) sees the client's real address,
   // t2 ("another node") sees the node's ingress address.
   const mesh = requests(ns.client, `http://${OUT}.1:8080/`, 24);
   assert.deepEqual([...mesh.keys()].sort(), [`t1 ${OUT}.2`, `t2 ${ING}.2`], JSON.stringify([...mesh]));
+  // UDP: each new flow (source port) goes to one task; UDP is SNATed to local tasks too.
+  const udp = udpRequests(ns.client, `${OUT}.1`, 30053, 16);
+  assert.deepEqual([...udp.keys()].sort(), [`t1 ${ING}.2`, `t2 ${ING}.2`], JSON.stringify([...udp]));
+
+  // The node itself, on its loopback address (the tasks see the node's ingress address).
+  const loop = requests(ns.node, 'http://127.0.0.1:8080/', 12);
+  assert.deepEqual([...loop.keys()].sort(), [`t1 ${ING}.2`, `t2 ${ING}.2`], JSON.stringify([...loop]));
   assert.match(inNs(ns.t1, ['ip', 'rule']), new RegExp(`from ${ING}\\.11 lookup 4411`));
 
   // t2 goes: the rules are swapped, everything goes to t1.
@@ -221,6 +261,14 @@ test('VIP and routing mesh spread over both tasks; a local task sees the client;
   await send({ op: 'sync', view: viewWith([]), local });
   assert.deepEqual([...requests(ns.caller, `http://${VIP}/`, 2)], [['refused', 2]]);
   assert.deepEqual([...requests(ns.client, `http://${OUT}.1:8080/`, 2)], [['refused', 2]]);
+
+  // A restarted balancer whose first view has no service and no ingress: what the old one left in the
+  // containers' namespaces and in the node goes.
+  startBalancer();
+  await send({ op: 'sync', view: { ...viewWith([]), endpoints: [], ingress: undefined }, local });
+  assert.doesNotMatch(inNs(ns.caller, ['iptables-save', '-t', 'filter']), /BERTH/);
+  assert.doesNotMatch(inNs(ns.t1, ['ip', 'rule']), /4411/);
+  assert.doesNotMatch(inNs(ns.node, ['iptables-save', '-t', 'nat']), /BERTH/);
 
   // Back to two tasks (a stale per-port chain would make restore fail or misroute), then teardown.
   await send({ op: 'sync', view: viewWith(['t1', 't2']), local });

@@ -3,7 +3,7 @@
  * (nsenter --net), it holds a real NetworkService (its own SQLite file and tag) and the overlay
  * ClusterNetworking over it, and takes commands as JSON lines on stdin, answering each on stdout:
  *   {op:'sync', view} | {op:'run', id, name, network, ip?, task?} | {op:'stop', id} | {op:'networks'}
- *   | {op:'localNetwork', id} | {op:'teardown'} | {op:'exit'}
+ *   | {op:'localNetwork', id} | {op:'balanced'} | {op:'rm', id} | {op:'teardown'} | {op:'exit'}
  * A "container" is its network sandbox only (what runc would join): no process runs in it, the test
  * pings from its namespace with `ip netns exec`.
  */
@@ -12,16 +12,28 @@ import path from 'node:path';
 import { openDb } from '../../src/store/db.js';
 import { EventBus } from '../../src/events/bus.js';
 import { NetworkService, type NetContainer } from '../../src/networks/service.js';
-import { createClusterNetworking } from '../../src/networks/overlay/index.js';
+import { createClusterNetworking, type LocalEndpoint, type ServiceBalancer } from '../../src/networks/overlay/index.js';
 import { messageOf } from '../../src/lib/errors.js';
 
 const [dir, tag, port] = process.argv.slice(2) as [string, string, string];
 const db = openDb(path.join(dir, `${tag}.db`));
 const containers = new Map<string, NetContainer>();
-const networks = new NetworkService(db, new EventBus(), { bridge: tag, iptables: true, ipForward: true, userlandProxy: true }, { get: (id) => containers.get(id) });
+const events = new EventBus();
+const networks = new NetworkService(db, events, { bridge: tag, iptables: true, ipForward: true, userlandProxy: true }, { get: (id) => containers.get(id) });
 await networks.init();
 await networks.restore();
-const cluster = createClusterNetworking({ networks, dataPathPort: Number(port) });
+// A balancer that only records what it is given (lb/ has its own test).
+const balanced: { syncs: number; local: LocalEndpoint[]; teardowns: number } = { syncs: 0, local: [], teardowns: 0 };
+const balancer: ServiceBalancer = {
+  sync: async (_view, local) => {
+    balanced.syncs++;
+    balanced.local = local;
+  },
+  teardown: async () => {
+    balanced.teardowns++;
+  },
+};
+const cluster = createClusterNetworking({ networks, dataPathPort: Number(port), balancer, events });
 
 type Cmd = { op: string; view?: never; id?: string; name?: string; network?: string; ip?: string; task?: string };
 
@@ -59,6 +71,10 @@ async function handle(cmd: Cmd): Promise<unknown> {
       return networks.list();
     case 'inspect':
       return networks.inspect(cmd.id!);
+    case 'rm':
+      return networks.remove(cmd.id!);
+    case 'balanced':
+      return balanced;
     case 'localNetwork':
       return cluster.localNetwork(cmd.id!) ?? null;
     case 'teardown':

@@ -14,11 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { down, readCluster, up, type DevCluster } from '../../src/swarm/devcluster/devcluster.js';
 import { removeNetworkLeftovers } from '../../src/networks/cleanup.js';
 import type { NodeView } from '../../src/swarm/contracts.js';
-import type { ClusterNetwork } from '../../src/swarm/types.js';
+import type { ClusterNetwork, Task } from '../../src/swarm/types.js';
 
 const NODE_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'swarm-overlay-node.js');
 const APP = `app${randomBytes(11).toString('hex')}`; // 25 characters
 const ING = `ing${randomBytes(11).toString('hex')}`;
+// The view's DataPathPort (the stand-in nodes are given PORT + 1 as their fallback: the view's wins).
 const PORT = 20000 + Math.floor(Math.random() * 20000); // never 4789 (a real dockerd may use it)
 
 class Node {
@@ -58,7 +59,8 @@ function clusterNet(id: string, name: string, vni: number, subnet: string, o: { 
 
 const sh = (args: string[]) => spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
 const linksIn = (netns: string) => (JSON.parse(sh(['ip', '-n', netns, '-j', 'link', 'show']).stdout || '[]') as Array<{ ifname: string; mtu: number }>);
-const fdbIn = (netns: string, dev: string) => sh(['bridge', '-n', netns, 'fdb', 'show', 'dev', dev]).stdout;
+/** The device's entries with a destination that were set (not learned from traffic). */
+const fdbIn = (netns: string, dev: string) => sh(['bridge', '-n', netns, 'fdb', 'show', 'dev', dev]).stdout.split('\n').filter((l) => / dst .* permanent/.test(l)).join('\n');
 function pings(fromNetns: string, ip: string): boolean {
   for (let i = 0; i < 3; i++) if (sh(['ip', 'netns', 'exec', fromNetns, 'busybox', 'ping', '-c', '1', '-W', '2', ip]).status === 0) return true;
   return false;
@@ -77,7 +79,7 @@ describe('overlay networks across two nodes', () => {
   before(async () => {
     cluster = await up(root, 2);
     for (const [i, n] of cluster.nodes.entries()) {
-      const proc = spawn('nsenter', [`--net=/run/netns/${n.netns}`, process.execPath, NODE_SCRIPT, n.dir, tags[i]!, String(PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const proc = spawn('nsenter', [`--net=/run/netns/${n.netns}`, process.execPath, NODE_SCRIPT, n.dir, tags[i]!, String(PORT + 1)], { stdio: ['pipe', 'pipe', 'pipe'] });
       const node = new Node(proc);
       nodes.push(node);
       await node.ready;
@@ -98,7 +100,9 @@ describe('overlay networks across two nodes', () => {
         ],
       },
     ];
-    for (let i = 0; i < 2; i++) views.push({ nodeId: `node${i + 1}`, tasks: [], networks, nodes: nodeList, endpoints, ingress: { NetworkID: ING, Address: `10.0.8.${2 + i}` } });
+    const task = (id: string, addr: string) => ({ ID: id, ServiceID: 'svc1', DesiredState: 'running', NetworksAttachments: [{ Network: networks[0]!, Addresses: [addr] }] }) as unknown as Task;
+    const tasks = [[task('task1', '10.0.9.3/24')], [task('task2', '10.0.9.4/24')]];
+    for (let i = 0; i < 2; i++) views.push({ nodeId: `node${i + 1}`, dataPathPort: PORT, tasks: tasks[i]!, networks, nodes: nodeList, endpoints, ingress: { NetworkID: ING, Address: `10.0.8.${2 + i}` } });
   });
 
   after(async () => {
@@ -155,6 +159,13 @@ describe('overlay networks across two nodes', () => {
     assert.equal(r1.view.appnet!.MacAddress, '02:42:0a:00:09:03');
     assert.equal(r1.view.appnet!.Gateway, '', 'no gateway through the node on an overlay');
     assert.match(sh(['ip', '-n', r1.netns, 'link', 'show', 'eth0']).stdout, /mtu 1450/);
+    // The balancer got the new container at once (a network connect event), not at the next view.
+    let balanced: { local: unknown[] } = { local: [] };
+    for (let i = 0; i < 40 && !balanced.local.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      balanced = await nodes[0]!.call({ op: 'balanced' });
+    }
+    assert.deepEqual(balanced.local, [{ containerId: c1, taskId: 'task1', networkId: APP, address: '10.0.9.3', ifname: 'eth0', netnsPath: `/run/netns/${r1.netns}` }]);
     assert.ok(pings(r1.netns, '10.0.9.4'), 'node1 -> node2 over VXLAN');
     assert.ok(pings(r2.netns, '10.0.9.3'), 'node2 -> node1 over VXLAN');
     // The nodes reach each other's ingress addresses over the ingress overlay (the routing mesh's path).
@@ -189,6 +200,8 @@ describe('overlay networks across two nodes', () => {
 
   test('teardown removes every device, entry and twin once no container is on them', async () => {
     for (const [i, n] of nodes.entries()) {
+      // While the swarm keeps it, a twin is not removed locally.
+      await assert.rejects(n.call({ op: 'rm', id: APP }), /appnet is a swarm network: remove it on a swarm manager/);
       // With a container still on it, the twin and bridge stay, but the node is cut from its peers.
       await n.call({ op: 'teardown' });
       const netns = cluster.nodes[i]!.netns;
@@ -196,7 +209,13 @@ describe('overlay networks across two nodes', () => {
       assert.ok(!linksIn(netns).some((l) => l.ifname.startsWith('vx-')));
       assert.ok((await n.call<Array<{ Id: string }>>({ op: 'networks' })).some((x) => x.Id === APP));
       await n.call({ op: 'stop', id: containerIds[i] });
-      await n.call({ op: 'teardown' });
+      if (i === 0) {
+        await n.call({ op: 'teardown' });
+        assert.equal((await n.call<{ teardowns: number }>({ op: 'balanced' })).teardowns, 2);
+      } else {
+        // Out of the swarm, a twin left behind is the user's to remove.
+        await n.call({ op: 'rm', id: 'appnet' });
+      }
       assert.deepEqual(linksIn(netns).filter((l) => /^(ov|vx)-/.test(l.ifname)), []);
       assert.deepEqual((await n.call<Array<{ Driver: string }>>({ op: 'networks' })).filter((x) => x.Driver === 'overlay'), []);
     }

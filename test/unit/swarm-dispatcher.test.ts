@@ -1,5 +1,12 @@
-import { test } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { EtcdMember } from '../../src/swarm/etcd/member.js';
+import { EtcdClient } from '../../src/swarm/etcd/client.js';
+import { findExecutable } from '../../src/lib/which.js';
 import { memorySwarmStore } from '../../src/swarm/store/memory.js';
 import type { NodeView, SwarmStore } from '../../src/swarm/contracts.js';
 import { HEARTBEAT_PREFIX } from '../../src/swarm/contracts.js';
@@ -9,6 +16,11 @@ import {
   buildNodeView, type DispatcherServer, type DispatcherClient,
 } from '../../src/swarm/dispatcher/index.js';
 import { BerthError } from '../../src/lib/errors.js';
+import type { ControlServer, ControlClient } from '../../src/swarm/control/index.js';
+
+// The real control plane fits the dispatcher's transport seams as it is (a compile-time check).
+export const serverFits = (s: ControlServer): DispatcherServer => s;
+export const clientFits = (c: ControlClient): DispatcherClient => c;
 
 const now = '2026-12-03T16:00:00Z';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -175,6 +187,27 @@ test('reports move task states forward only, for the node the task is on', async
   }
 });
 
+test('what the store watch missed is picked up by the periodic re-read', async () => {
+  const store = await seeded();
+  // A watch that loses every event of tasks whose ID starts with "lost".
+  const watch = store.tasks.watch.bind(store.tasks);
+  store.tasks.watch = (cb) => watch((e) => void (e.object.ID.startsWith('lost') ? undefined : cb(e)));
+  await store.tasks.create(task('lost-deleted', { node: 'n1' }));
+  const d = new Dispatcher({ store, liveness: memoryLiveness(), debounceMs: 5, resync: { firstMs: 100, everyMs: 100 } });
+  await d.start();
+  try {
+    const views: NodeView[] = [];
+    d.subscribe('n1', (v) => views.push(v));
+    assert.deepEqual(ids(views[0]!.tasks), ['lost-deleted']);
+    await store.tasks.create(task('lost-created', { node: 'n1' }));
+    await store.tasks.delete('lost-deleted');
+    await store.tasks.create(task('seen', { node: 'n1' })); // newer than the deletion: lets the re-read trust the absence
+    await until('the missed changes', () => JSON.stringify(ids(views.at(-1)!.tasks)) === JSON.stringify(['lost-created', 'seen']));
+  } finally {
+    d.stop();
+  }
+});
+
 // ---------------------------------------------------------------- heartbeats and node states
 
 test('the node watcher marks nodes ready on heartbeats and down when they lapse', async () => {
@@ -182,6 +215,7 @@ test('the node watcher marks nodes ready on heartbeats and down when they lapse'
   await store.nodes.create(node('m1', { role: 'manager', state: 'unknown' }));
   await store.nodes.create(node('w1', { state: 'unknown' }));
   await store.nodes.create(node('silent', { state: 'ready' }));
+  await store.nodes.create(node('was-down', { state: 'down' }));
   const liveness = memoryLiveness({ ttlMs: 150 });
   const d = new Dispatcher({ store, liveness });
   await d.start();
@@ -194,6 +228,7 @@ test('the node watcher marks nodes ready on heartbeats and down when they lapse'
     await d.heartbeat('w1');
     await until('both ready', async () => (await store.nodes.get('w1'))!.Status.State === 'ready' && (await store.nodes.get('m1'))!.Status.State === 'ready');
     assert.equal(watcher.nodeStates().get('silent'), 'unknown', 'a node not heard from yet gets a grace period');
+    assert.equal(watcher.nodeStates().get('was-down'), 'down', 'a node known down gets none');
     await until('the silent node down after the grace', async () => (await store.nodes.get('silent'))!.Status.State === 'down');
     {
       await until('m1 down', async () => (await store.nodes.get('m1'))!.Status.State === 'down', 2000);
@@ -217,6 +252,31 @@ test('the node watcher marks nodes ready on heartbeats and down when they lapse'
     clearInterval(beat);
     await watcher.stop();
     d.stop();
+    liveness.close();
+  }
+});
+
+test('two managers\' node watchers agree without flapping, and put back a state someone else wrote wrong', async () => {
+  const store = memorySwarmStore();
+  await store.nodes.create(node('w1', { state: 'unknown' }));
+  const liveness = memoryLiveness({ ttlMs: 150 });
+  const watchers = [0, 1].map(() => new NodeWatcher({ store, liveness, graceMs: 1000, settleMs: 100 }));
+  for (const w of watchers) await w.start();
+  const written: string[] = [];
+  const stopWatch = store.nodes.watch((e) => written.push(e.object.Status.State));
+  try {
+    await liveness.beat('w1');
+    await until('ready', async () => (await store.nodes.get('w1'))!.Status.State === 'ready');
+    await until('down after the lapse', async () => (await store.nodes.get('w1'))!.Status.State === 'down', 2000);
+    await sleep(300);
+    assert.equal(written.slice(written.indexOf('down')).every((s) => s === 'down'), true, `no flapping: ${written.join(' ')}`);
+    // A stale write (a manager's join code, a late writer): corrected once it stays wrong.
+    await store.nodes.modify('w1', (n) => ({ ...n, Status: { ...n.Status, State: 'ready', Message: '' } }));
+    await until('put back to down', async () => (await store.nodes.get('w1'))!.Status.State === 'down', 2000);
+    assert.equal((await store.nodes.get('w1'))!.Status.Message, 'heartbeat failure');
+  } finally {
+    stopWatch();
+    for (const w of watchers) await w.stop();
     liveness.close();
   }
 });
@@ -256,6 +316,68 @@ test('etcd liveness: one lease per node, renewed; a new lease and key when it la
   live.close();
 });
 
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, address, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('heartbeats on a real etcd member', { skip: findExecutable('etcd') ? false : 'etcd not installed (etcd-server)' }, () => {
+  let root = '';
+  let member: EtcdMember | undefined;
+  const clients: EtcdClient[] = [];
+
+  before(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-dispatcher-'));
+    const address = '127.0.0.23';
+    const peerPort = await freePort(address);
+    const clientPort = await freePort(address);
+    member = new EtcdMember({ name: 'd1', root, address, peerPort, clientPort, initialCluster: [{ name: 'd1', peerUrl: `http://${address}:${peerPort}` }], clusterState: 'new' });
+    await member.start();
+    for (let i = 0; i < 2; i++) clients.push(new EtcdClient({ endpoints: [member.clientUrl], timeoutMs: 2_000 }));
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await member?.stop();
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  test('beats through either manager keep a node ready; it is down once they stop for a lease', async () => {
+    const store = memorySwarmStore();
+    await store.nodes.create(node('w1', { state: 'unknown' }));
+    const managerA = etcdLiveness(clients[0]!);
+    const managerB = etcdLiveness(clients[1]!);
+    const watcher = new NodeWatcher({ store, liveness: managerB, graceMs: 5000 });
+    await watcher.start();
+    try {
+      await managerA.beat('w1');
+      await until('w1 ready', async () => (await store.nodes.get('w1'))!.Status.State === 'ready', 3000);
+      // The agent fails over to the other manager: its beats keep the node alive past A's lease.
+      const started = Date.now();
+      while (Date.now() - started < 4000) {
+        await managerB.beat('w1');
+        await sleep(500);
+      }
+      assert.equal((await store.nodes.get('w1'))!.Status.State, 'ready');
+      const stoppedAt = Date.now();
+      await until('w1 down', async () => (await store.nodes.get('w1'))!.Status.State === 'down', 8000);
+      const after = Date.now() - stoppedAt;
+      assert.ok(after >= 2000, `down only once the lease lapsed (${after} ms)`);
+      assert.equal((await store.nodes.get('w1'))!.Status.Message, 'heartbeat failure');
+    } finally {
+      await watcher.stop();
+      managerA.close();
+      managerB.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------- channels
 
 test('the local channel streams the view and heartbeats while watched', async () => {
@@ -286,7 +408,7 @@ test('the local channel streams the view and heartbeats while watched', async ()
 });
 
 /** An in-process stand-in for ControlServer + ControlClient: the routes as registered, called with a peer. */
-function loopback(nodeId: string): { server: DispatcherServer; client: DispatcherClient; breakSessions(): void; calls: string[] } {
+function loopback(nodeId: string): { server: DispatcherServer; client: DispatcherClient & { addrs: string[] }; breakSessions(): void; calls: string[] } {
   const handlers = new Map<string, (req: never) => Promise<unknown>>();
   const streams = new Map<string, (req: never, send: (m: unknown) => void, signal: AbortSignal) => Promise<void>>();
   const open = new Set<AbortController>();
@@ -295,10 +417,15 @@ function loopback(nodeId: string): { server: DispatcherServer; client: Dispatche
   return {
     calls,
     server: {
-      handle: (method, path, h) => void handlers.set(`${method} ${path}`, h as never),
-      stream: (path, h) => void streams.set(path, h as never),
+      // As the real server: a route registered twice keeps its first handler.
+      handle: (method, path, h) => void (handlers.has(`${method} ${path}`) || handlers.set(`${method} ${path}`, h as never)),
+      stream: (path, h) => void (streams.has(path) || streams.set(path, h as never)),
     },
     client: {
+      addrs: [] as string[],
+      setAddrs(addrs: string[]) {
+        this.addrs = addrs;
+      },
       async call<T>(method: string, path: string, body?: unknown) {
         calls.push(`${method} ${path}`);
         return (await handlers.get(`${method} ${path}`)!(req(body))) as T;
@@ -308,7 +435,10 @@ function loopback(nodeId: string): { server: DispatcherServer; client: Dispatche
         const ac = new AbortController();
         open.add(ac);
         streams.get(path)!(req({}), (m) => onMessage(JSON.parse(JSON.stringify(m))), ac.signal).then(
-          () => ac.signal.reason === 'broken' && onEnd(new Error('connection reset')),
+          () => {
+            if (ac.signal.reason === 'broken') onEnd(new Error('connection reset'));
+            else if (!ac.signal.aborted) onEnd(); // the server ended the stream
+          },
           (e: Error) => onEnd(e),
         );
         return { close: () => { open.delete(ac); ac.abort('closed'); } };
@@ -345,6 +475,44 @@ test('the remote channel over the dispatcher routes: views, reports, heartbeats,
     stop();
   } finally {
     d.stop();
+    liveness.close();
+  }
+});
+
+test('a dispatcher that stops ends its sessions; without one the routes answer 503; the agent comes back to the next', async () => {
+  const store = await seeded();
+  const liveness = memoryLiveness();
+  let current: Dispatcher | undefined = new Dispatcher({ store, liveness, debounceMs: 5 });
+  await current.start();
+  const net = loopback('n1');
+  registerDispatcherRoutes(net.server, () => current);
+  const managers = ['10.0.0.1:2377', '10.0.0.2:2377', '10.0.0.3:2377'];
+  const channel = remoteAgentChannel(net.client, 'n1', { heartbeatMs: 1000, minBackoffMs: 20, maxBackoffMs: 40, reportAttempts: 1, managers: () => managers });
+  const views: NodeView[] = [];
+  const stop = channel.watch((v) => views.push(v));
+  try {
+    await until('the first view', () => views.length === 1);
+    current.stop();
+    current = undefined; // demoted: no dispatcher here for a while
+    await assert.rejects(channel.report([{ taskId: 'x', status: { Timestamp: now, State: 'running', Message: '' } }]), (e: unknown) => e instanceof BerthError && e.kind === 'Unavailable');
+    await until('the agent retried', () => net.calls.filter((c) => c === 'stream /dispatcher/session').length >= 3);
+    assert.deepEqual([...net.client.addrs].sort(), managers, 'a manager that refuses sends the agent on to the others');
+    await store.tasks.create(task('t3', { node: 'n1' }));
+    current = new Dispatcher({ store, liveness, debounceMs: 5 });
+    await current.start();
+    await until('a view from the new dispatcher', () => views.at(-1)?.tasks.length === 1, 2000);
+    // Registering again on the same server (demoted, then promoted again) swaps the dispatcher behind the routes.
+    const net2 = loopback('n1');
+    registerDispatcherRoutes(net2.server, current);
+    current.stop();
+    await assert.rejects(net2.client.call('POST', '/dispatcher/heartbeat', {}), (e: unknown) => e instanceof BerthError && e.kind === 'Unavailable');
+    current = new Dispatcher({ store, liveness, debounceMs: 5 });
+    await current.start();
+    registerDispatcherRoutes(net2.server, current);
+    await net2.client.call('POST', '/dispatcher/heartbeat', {});
+  } finally {
+    stop();
+    current?.stop();
     liveness.close();
   }
 });
@@ -415,6 +583,15 @@ test('node update: whole spec at a version, dockerd errors, role changes through
   assert.deepEqual(roleChanges, [`${beta.ID} manager`]);
   await api.update('alpha', String(alpha.Version.Index), { ...alpha.Spec, Role: 'worker' });
   assert.deepEqual(roleChanges, [`${beta.ID} manager`, `${alpha.ID} worker`], 'with another manager, demoting is fine');
+  // Three managers, one of them down: demoting one of the two up would leave no quorum.
+  for (const [id, state] of [['q1', 'ready'], ['q2', 'ready'], ['q3', 'down']] as const) await store.nodes.create(node(id, { role: 'manager', state }));
+  await store.nodes.modify(beta.ID, (n) => ({ ...n, Spec: { ...n.Spec, Role: 'worker' } }));
+  const q1 = await api.inspect('q1');
+  await assert.rejects(api.update('q1', String(q1.Version.Index), { ...q1.Spec, Role: 'worker' }), {
+    message: "rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum",
+  });
+  const q3 = await api.inspect('q3');
+  await api.update('q3', String(q3.Version.Index), { ...q3.Spec, Role: 'worker' }); // the down one may go
 });
 
 test('node rm: never a manager, a node still up only with force; its unfinished tasks are orphaned', async () => {

@@ -10,6 +10,8 @@ import { NetworkStore } from '../../src/networks/store.js';
 import { DnsService } from '../../src/networks/dns-service.js';
 import type { DnsServer } from '../../src/networks/dns.js';
 import type { NetworkRecord } from '../../src/networks/model.js';
+import type { ServiceBalancer as OverlaySeam } from '../../src/networks/overlay/index.js';
+import { createServiceBalancer } from '../../src/networks/overlay/lb/index.js';
 
 const INGRESS = 'ingressnetid';
 const APP = 'appnetid';
@@ -131,6 +133,7 @@ test('a container on the app network balances every port of the VIPs there, spre
 test('a dnsrr service has no VIP rules; a container on no VIP network gets empty tables', () => {
   assert.deepEqual(vipTargetsFor(view([db]), new Set([APP])), []);
   assert.deepEqual(vipTargetsFor(view([web]), new Set([OTHER])), []);
+  assert.deepEqual(vipTargetsFor(view([web]), new Set([INGRESS])), [], 'no rules for the ingress VIPs in containers');
   assert.equal(renderVipTables([]), EMPTY_TABLES);
 });
 
@@ -184,6 +187,7 @@ test('the mesh DNATs a published port to every task, SNATs only the remote ones,
       '-A BERTH-MESH-t8080 -p tcp -m statistic --mode random --probability 0.33333333333 -j DNAT --to-destination 10.0.0.7:80',
       '-A BERTH-MESH-t8080 -p tcp -m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination 10.0.0.8:80',
       '-A BERTH-MESH-t8080 -p tcp -j DNAT --to-destination 10.0.0.10:80',
+      '-A BERTH-MESH-POST -s 127.0.0.0/8 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -j SNAT --to-source 10.0.0.2',
       '-A BERTH-MESH-POST -s 10.0.0.0/24 -d 10.0.0.7/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -j SNAT --to-source 10.0.0.2',
       '-A BERTH-MESH-POST -d 10.0.0.8/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -j SNAT --to-source 10.0.0.2',
       '-A BERTH-MESH-POST -s 10.0.0.0/24 -d 10.0.0.10/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -j SNAT --to-source 10.0.0.2',
@@ -202,6 +206,9 @@ test('the mesh of a UDP port with one remote task, in a tagged daemon', () => {
   const dns: ServiceEndpoints = { ...idle, Tasks: [task('u1', 'node3', { [INGRESS]: '10.0.0.9/24' })] };
   const c = meshChains('bt42');
   assert.deepEqual(c, { dnat: 'BERTH-MESH-bt42', post: 'BERTH-MESH-POST-bt42', fwd: 'BERTH-MESH-FWD-bt42', portPrefix: 'BERTH-MESH-bt42-' });
+  const long = meshChains('a-very-long-bridge-tag');
+  assert.match(long.dnat, /^BERTH-MESH-[0-9a-f]{10}$/);
+  assert.ok(`${long.portPrefix}u65535`.length <= 28 && long.post.length <= 28);
   assert.equal(
     renderMesh(c, meshPlanOf(view([dns]))!),
     [
@@ -211,6 +218,7 @@ test('the mesh of a UDP port with one remote task, in a tagged daemon', () => {
       ':BERTH-MESH-bt42-u30053 - [0:0]',
       '-A BERTH-MESH-bt42 -p udp -m udp --dport 30053 -j BERTH-MESH-bt42-u30053',
       '-A BERTH-MESH-bt42-u30053 -p udp -j DNAT --to-destination 10.0.0.9:53',
+      '-A BERTH-MESH-POST-bt42 -s 127.0.0.0/8 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdstport 30053 -j SNAT --to-source 10.0.0.2',
       '-A BERTH-MESH-POST-bt42 -d 10.0.0.9/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdstport 30053 -j SNAT --to-source 10.0.0.2',
       'COMMIT',
       '*filter',
@@ -221,6 +229,12 @@ test('the mesh of a UDP port with one remote task, in a tagged daemon', () => {
       '',
     ].join('\n'),
   );
+});
+
+test('UDP to a local task is SNATed too (an unbound UDP server answers from the address its routes pick)', () => {
+  const dns: ServiceEndpoints = { ...idle, Tasks: [task('u1', 'node1', { [INGRESS]: '10.0.0.9/24' })] };
+  const text = renderMesh(meshChains(), meshPlanOf(view([dns]))!);
+  assert.match(text, /^-A BERTH-MESH-POST -d 10\.0\.0\.9\/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdstport 30053 -j SNAT --to-source 10\.0\.0\.2$/m);
 });
 
 test('no backends anywhere: the mesh chains are empty (the node refuses the port itself)', () => {
@@ -241,7 +255,7 @@ test('the jumps into the mesh chains', () => {
     meshJumps(meshChains()).map((j) => `${j.table} ${j.chain} ${j.rule.join(' ')}`),
     [
       'nat PREROUTING -m addrtype --dst-type LOCAL -j BERTH-MESH',
-      'nat OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j BERTH-MESH',
+      'nat OUTPUT -m addrtype --dst-type LOCAL -j BERTH-MESH',
       'nat POSTROUTING -j BERTH-MESH-POST',
       'filter FORWARD -j BERTH-MESH-FWD',
     ],
@@ -249,7 +263,8 @@ test('the jumps into the mesh chains', () => {
 });
 
 test('a task on the ingress network answers from its ingress address through the node', () => {
-  assert.deepEqual(replyRouteCommands({ from: '10.0.0.7', via: '10.0.0.2', dev: 'eth1' }), [
+  assert.deepEqual(replyRouteCommands({ from: '10.0.0.7', via: '10.0.0.2', dev: 'eth1', subnet: '10.0.0.0/24' }), [
+    'route replace 10.0.0.0/24 dev eth1 table 4411',
     'route replace default via 10.0.0.2 dev eth1 table 4411',
     'rule add from 10.0.0.7 lookup 4411 pref 4411',
   ]);
@@ -270,6 +285,7 @@ test('DNS: service name and aliases -> VIP, tasks.<name> -> task addresses, dnsr
   assert.deepEqual(records.lookup(onApp, 'idle'), ['10.0.1.3']);
   assert.equal(records.lookup(onApp, 'tasks.idle'), undefined);
   assert.equal(records.lookup(onApp, 'nosuch'), undefined);
+  assert.deepEqual(records.lookup(onApp, 'web.node2.t2'), ['10.0.1.8'], 'a task on another node by its container name');
   // Only services on a network the container is on; the local network may also be known by the cluster ID.
   assert.equal(records.lookup([{ id: 'x', name: 'other' }], 'web'), undefined);
   assert.deepEqual(records.lookup([{ id: APP, name: 'whatever' }], 'web'), ['10.0.1.2']);
@@ -313,4 +329,13 @@ test('the embedded DNS asks the service records before the containers, only for 
   remove();
   assert.deepEqual(await ask('caller', 'web'), ['10.0.1.7']);
   database.close();
+});
+
+test('the balancer fits the overlay part\'s seam and serves DNS records even without iptables', async () => {
+  const balancer = createServiceBalancer({ iptables: false });
+  const seam: OverlaySeam = balancer; // compile-time: the overlay part can take it as it is
+  await seam.sync(view([web]), []);
+  assert.deepEqual(balancer.dnsRecords.lookup([{ id: APP, name: 'app' }], 'web'), ['10.0.1.2']);
+  await seam.teardown();
+  assert.equal(balancer.dnsRecords.lookup([{ id: APP, name: 'app' }], 'web'), undefined);
 });

@@ -35,6 +35,8 @@ import { certsCommand } from './certs.js';
 import { networkCommand } from './networks.js';
 import { serviceCommand } from './service/index.js';
 import { volumeCommand } from './volumes.js';
+import { nodeCommand } from './nodes.js';
+import { swarmCommand } from './swarm.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
 import { registryCommand } from './registry.js';
@@ -142,7 +144,9 @@ export const rootCommand: CommandDef = {
     containerCommand,
     imageCommand,
     networkCommand,
+    nodeCommand,
     serviceCommand,
+    swarmCommand,
     systemCommand,
     volumeCommand,
     certsCommand,

@@ -4,6 +4,7 @@ import type { Cli } from '../streams.js';
 import { bytesSize } from '../units.js';
 import { CLIENT_BUILD_TIME } from '../version.js';
 import { inspectFormatFlag, renderSingle, type TemplateErrors } from './common.js';
+import { swarmInfoLines } from './swarm-info.js';
 import { clientVersion } from './version.js';
 
 /** GET /info; loosely typed because docker prints whatever subset the daemon fills in. */
@@ -108,12 +109,7 @@ export function formatServerInfo(info: SystemInfo, clientDebug: boolean): { out:
   }
   const swarm = info.Swarm ?? {};
   line(' Swarm:', swarm.LocalNodeState ?? '');
-  if (swarm.LocalNodeState && swarm.LocalNodeState !== 'inactive' && swarm.LocalNodeState !== 'locked') {
-    line('  NodeID:', swarm.NodeID);
-    if (swarm.Error) line('  Error:', swarm.Error);
-    line('  Is Manager:', !!swarm.ControlAvailable);
-    line('  Node Address:', swarm.NodeAddr);
-  }
+  lines.push(...swarmInfoLines(swarm));
   const runtimes = Object.keys(info.Runtimes ?? {});
   if (runtimes.length) {
     line(' Runtimes:', runtimes.join(' '));

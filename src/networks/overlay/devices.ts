@@ -23,7 +23,8 @@ export async function ensureOverlay(p: OverlayPlan, o: { tag: string; local: str
   }
   if (!vx) {
     try {
-      await ip.batch([vxlanAddCommand(want), `link set ${p.vxlan} master ${p.bridge}`, `link set ${p.vxlan} up`]);
+      // No IPv6 address on the device (addrgenmode none): no link-local chatter to the peers.
+      await ip.batch([vxlanAddCommand(want), `link set ${p.vxlan} addrgenmode none`, `link set ${p.vxlan} master ${p.bridge}`, `link set ${p.vxlan} up`]);
     } catch (err) {
       await ip.batch([`link del ${p.vxlan}`], { force: true }).catch(debugIgnored('removing a half-made VXLAN device failed'));
       throw err;

@@ -4,7 +4,7 @@
  */
 import type { PeerCertificate } from 'node:tls';
 import { BerthError, type ErrorKind } from '../../lib/errors.js';
-import { statusOf } from '../../api/errors.js';
+import { statusOf } from '../../lib/error-status.js';
 
 /** PEM. `ca` may be a bundle (several roots during a CA rotation); `cert` may carry its chain. */
 export interface ControlTls {

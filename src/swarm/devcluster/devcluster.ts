@@ -84,7 +84,8 @@ export async function readCluster(root: string): Promise<DevCluster | undefined>
 }
 
 async function writeCluster(c: DevCluster): Promise<void> {
-  const tmp = `${statePath(c.root)}.tmp`;
+  // A tmp name per write: restartNode may run for several nodes at once.
+  const tmp = `${statePath(c.root)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await fs.writeFile(tmp, JSON.stringify(c, null, 2) + '\n');
   await fs.rename(tmp, statePath(c.root));
 }

@@ -26,7 +26,15 @@ export interface RemoteChannelOptions extends ChannelOptions {
   maxBackoffMs?: number;
   /** Attempts for one report before it fails (default 4). */
   reportAttempts?: number;
+  /**
+   * The managers' control addresses now. With it, a session refused by a manager (503: demoted, leaving)
+   * or heartbeats failing in a row move the client's first choice to the next manager.
+   */
+  managers?: () => string[];
 }
+
+/** Heartbeats failing in a row before the session is opened again (on another manager when possible). */
+const FAILED_BEATS_BEFORE_RECONNECT = 3;
 
 /** Heartbeats while at least one watch is open. */
 function heartbeater(beat: () => Promise<void>, periodMs: number): { acquire(): () => void } {
@@ -62,23 +70,47 @@ function isNodeView(v: unknown, nodeId: string): v is NodeView {
 export function remoteAgentChannel(client: DispatcherClient, nodeId: string, o: RemoteChannelOptions = {}): AgentChannel {
   const minBackoff = o.minBackoffMs ?? 250;
   const maxBackoff = o.maxBackoffMs ?? 5000;
+  let rotation = 0;
+  /** Puts the next manager first, for the next connection. */
+  const nextManager = () => {
+    const addrs = o.managers?.() ?? [];
+    if (addrs.length < 2 || !client.setAddrs) return;
+    rotation = (rotation + 1) % addrs.length;
+    client.setAddrs([...addrs.slice(rotation), ...addrs.slice(0, rotation)]);
+  };
+  /** Sessions open now: a run of failed heartbeats restarts them (a manager gone without a word). */
+  const sessions = new Set<{ restart(): void }>();
+  let failedBeats = 0;
   const beats = heartbeater(async () => {
     const description = o.describe?.();
-    await client.call('POST', HEARTBEAT_PATH, description ? { description } : {});
+    try {
+      await client.call('POST', HEARTBEAT_PATH, description ? { description } : {});
+      failedBeats = 0;
+    } catch (err) {
+      if (++failedBeats >= FAILED_BEATS_BEFORE_RECONNECT) {
+        failedBeats = 0;
+        nextManager();
+        for (const s of [...sessions]) s.restart();
+      }
+      throw err;
+    }
   }, o.heartbeatMs ?? HEARTBEAT_PERIOD_MS);
 
   return {
     watch(onView) {
       let stopped = false;
       let failures = 0;
-      let session: { close(): void } | undefined;
+      /** The session open now (a wrapper, so that the end of an older one is told apart). */
+      let session: { stream?: { close(): void } } | undefined;
       let retry: NodeJS.Timeout | undefined;
       const open = () => {
         if (stopped) return;
-        session = client.stream(
+        const current: { stream?: { close(): void } } = {};
+        session = current;
+        current.stream = client.stream(
           SESSION_PATH,
           (msg) => {
-            if (stopped || !isNodeView(msg, nodeId)) return;
+            if (stopped || session !== current || !isNodeView(msg, nodeId)) return;
             failures = 0;
             try {
               onView(msg);
@@ -87,7 +119,9 @@ export function remoteAgentChannel(client: DispatcherClient, nodeId: string, o: 
             }
           },
           (err) => {
-            if (stopped) return;
+            if (stopped || session !== current) return;
+            session = undefined;
+            if ((err as { kind?: string } | undefined)?.kind === 'Unavailable' || failures > 0) nextManager();
             const delay = Math.min(maxBackoff, minBackoff * 2 ** failures++);
             log.debug('dispatcher session ended; reconnecting', { error: err ? messageOf(err) : 'closed', delayMs: delay });
             retry = setTimeout(open, delay);
@@ -95,12 +129,24 @@ export function remoteAgentChannel(client: DispatcherClient, nodeId: string, o: 
           },
         );
       };
+      const handle = {
+        restart() {
+          if (stopped) return;
+          clearTimeout(retry);
+          const old = session;
+          session = undefined;
+          old?.stream?.close();
+          open();
+        },
+      };
+      sessions.add(handle);
       const release = beats.acquire();
       open();
       return () => {
         stopped = true;
+        sessions.delete(handle);
         clearTimeout(retry);
-        session?.close();
+        session?.stream?.close();
         release();
       };
     },
@@ -113,9 +159,10 @@ export function remoteAgentChannel(client: DispatcherClient, nodeId: string, o: 
           await client.call('POST', STATUS_PATH, { updates });
           return;
         } catch (err) {
-          // An answer that refuses the report is final; a manager that cannot be reached is not.
+          // An answer that refuses the report is final; a manager that cannot be reached, or is no longer one, is not.
           const kind = (err as { kind?: string }).kind;
           if (i >= attempts || (kind !== undefined && kind !== 'Unavailable')) throw err;
+          if (kind === 'Unavailable') nextManager();
           await sleep(Math.min(maxBackoff, minBackoff * 2 ** (i - 1)));
         }
       }

@@ -6,7 +6,7 @@
 import type { NodeView, SwarmStore } from '../contracts.js';
 import type { NodeDescription, Task, TaskStatus } from '../types.js';
 import { TASK_STATE_ORDER } from '../types.js';
-import { isKind, messageOf, notFound } from '../../lib/errors.js';
+import { isKind, messageOf, notFound, unavailable } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import type { Liveness } from './liveness.js';
 import { StoreMirror } from './mirror.js';
@@ -17,6 +17,8 @@ export interface DispatcherOptions {
   liveness: Liveness;
   /** Store changes within this window make one recomputation (default 20 ms). */
   debounceMs?: number;
+  /** Full re-reads of the store behind the watch: the first after firstMs, then every everyMs (defaults 1 s, 15 s). */
+  resync?: { firstMs: number; everyMs: number };
 }
 
 export type TaskUpdate = { taskId: string; status: TaskStatus };
@@ -24,6 +26,8 @@ export type TaskUpdate = { taskId: string; status: TaskStatus };
 interface Subscriber {
   nodeId: string;
   onView: (view: NodeView) => void;
+  /** Called when the dispatcher stops (this manager is demoted or leaves): the session must end. */
+  onClose?: () => void;
   /** The signature of the last view this subscriber got, so only changes are pushed. */
   last?: string;
 }
@@ -33,9 +37,11 @@ export class Dispatcher {
   private readonly subscribers = new Set<Subscriber>();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
+  /** Once stopped (demoted, leaving), it serves no one: agents go to another manager. */
+  private stopped = false;
 
   constructor(private readonly o: DispatcherOptions) {
-    this.mirror = new StoreMirror(o.store, () => this.schedule());
+    this.mirror = new StoreMirror(o.store, () => this.schedule(), o.resync);
   }
 
   async start(): Promise<void> {
@@ -46,15 +52,22 @@ export class Dispatcher {
 
   stop(): void {
     this.started = false;
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.mirror.stop();
+    const subs = [...this.subscribers];
     this.subscribers.clear();
+    for (const sub of subs) sub.onClose?.();
   }
 
-  /** Calls onView with the node's view now (once the dispatcher has read the store) and on every change. */
-  subscribe(nodeId: string, onView: (view: NodeView) => void): () => void {
-    const sub: Subscriber = { nodeId, onView };
+  /**
+   * Calls onView with the node's view now (once the dispatcher has read the store) and on every change;
+   * onClose when the dispatcher stops. Returns the unsubscribe function.
+   */
+  subscribe(nodeId: string, onView: (view: NodeView) => void, onClose?: () => void): () => void {
+    this.assertServing();
+    const sub: Subscriber = { nodeId, onView, ...(onClose ? { onClose } : {}) };
     this.subscribers.add(sub);
     if (this.mirror.isReady) {
       const snapshot = this.mirror.snapshot();
@@ -75,6 +88,7 @@ export class Dispatcher {
    * changes nothing); a task not assigned to that node, or gone, is left alone.
    */
   async report(nodeId: string, updates: TaskUpdate[]): Promise<void> {
+    this.assertServing();
     // The last word on each task: agents send a task's changes in order.
     const latest = new Map<string, TaskStatus>();
     for (const u of updates) latest.set(u.taskId, u.status);
@@ -93,6 +107,7 @@ export class Dispatcher {
 
   /** The node is alive; its description (hostname, resources, engine) is refreshed when it sends one that changed. */
   async heartbeat(nodeId: string, description?: NodeDescription): Promise<void> {
+    this.assertServing();
     let node = this.mirror.isReady ? this.mirror.get('nodes', nodeId) : undefined;
     if (this.mirror.isReady && !node) {
       // The mirror may lag a join by a moment: the store has the last word.
@@ -103,6 +118,10 @@ export class Dispatcher {
     if (description && node && JSON.stringify(node.Description) !== JSON.stringify(description)) {
       await this.o.store.nodes.modify(nodeId, (n) => (JSON.stringify(n.Description) === JSON.stringify(description) ? undefined : { ...n, Description: description }));
     }
+  }
+
+  private assertServing(): void {
+    if (this.stopped) throw unavailable('This node is not a swarm manager.');
   }
 
   private schedule(): void {

@@ -110,6 +110,9 @@ export class NodeApi {
     if (node.Spec.Role === 'manager' && spec.Role === 'worker') {
       const managers = (await store.nodes.list()).filter((n) => n.Spec.Role === 'manager');
       if (managers.length === 1 && managers[0]!.ID === node.ID) throw failedPrecondition('attempting to demote the last manager of the swarm');
+      // swarmkit's quorum safeguard: the managers left, those reachable, must still make a quorum of the current set.
+      const reachableAfter = managers.filter((m) => m.ID !== node.ID && m.Status.State === 'ready' && m.ManagerStatus?.Reachability !== 'unreachable').length;
+      if (reachableAfter < Math.floor((managers.length - 1) / 2) + 1) throw failedPrecondition("can't remove member from the raft: this would result in a loss of quorum");
     }
     try {
       await store.nodes.update({ ...node, Version: { Index: Number(raw) }, Spec: spec });

@@ -17,15 +17,21 @@ export interface NodeWatcherOptions {
   liveness: Liveness;
   /** How long a node not yet heard from stays `unknown` before it is down (default: the lease, 3 s). */
   graceMs?: number;
+  /** How often the nodes are read again, for what the watch missed (default 5 s). */
+  rereadMs?: number;
+  /** How long a node written otherwise by someone else is left before this watcher corrects it (default 1 s). */
+  settleMs?: number;
 }
 
 export class NodeWatcher {
   private readonly states = new Map<string, NodeState>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly checkTimers = new Map<string, NodeJS.Timeout>();
   private livenessWatch?: LivenessWatch;
   private stopNodes?: () => void;
   private alive = new Set<string>();
   private running = false;
+  private rereadTimer: NodeJS.Timeout | undefined;
   /** Writes to one node's status happen one at a time, in the order of the changes. */
   private readonly writes = new Map<string, Promise<void>>();
 
@@ -50,14 +56,29 @@ export class NodeWatcher {
     listed = true;
     for (const n of nodes) this.track(n);
     for (const e of pendingNodeEvents) this.onNodeEvent(e.type, e.node);
+    this.rereadTimer = setInterval(() => void this.reread(), this.o.rereadMs ?? 5000);
+    this.rereadTimer.unref();
+  }
+
+  /** Nodes the watch did not tell about (a gap while it resumed): tracked, corrected or forgotten. */
+  private async reread(): Promise<void> {
+    const nodes = await this.o.store.nodes.list().catch(() => undefined);
+    if (!nodes || !this.running) return;
+    const ids = new Set(nodes.map((n) => n.ID));
+    for (const n of nodes) this.onNodeEvent('put', n);
+    for (const id of [...this.states.keys()]) {
+      if (!ids.has(id) && !this.writes.has(id)) this.onNodeEvent('delete', { ID: id } as SwarmNode);
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.rereadTimer);
     this.livenessWatch?.stop();
     this.stopNodes?.();
-    for (const t of this.graceTimers.values()) clearTimeout(t);
+    for (const t of [...this.graceTimers.values(), ...this.checkTimers.values()]) clearTimeout(t);
     this.graceTimers.clear();
+    this.checkTimers.clear();
     await Promise.all([...this.writes.values()]);
   }
 
@@ -70,8 +91,26 @@ export class NodeWatcher {
     }
     const state = this.states.get(node.ID);
     if (state === undefined) return this.track(node);
-    // Someone else wrote the node (a promotion, a rejoin): put the liveness back where it has gone.
-    if (state !== 'unknown' && !this.agrees(node, state)) this.set(node.ID, state);
+    // Someone else wrote the node (a promotion, a rejoin, another manager's watcher a moment ahead of
+    // this one): if it still disagrees a little later, put the liveness back.
+    if (state !== 'unknown' && !this.agrees(node, state)) this.checkLater(node.ID);
+  }
+
+  private checkLater(nodeId: string): void {
+    if (this.checkTimers.has(nodeId)) return;
+    const timer = setTimeout(() => {
+      this.checkTimers.delete(nodeId);
+      const state = this.states.get(nodeId);
+      if (!this.running || state === undefined || state === 'unknown') return;
+      void this.o.store.nodes.get(nodeId).then(
+        (n) => {
+          if (n && this.running && this.states.get(nodeId) === state && !this.agrees(n, state)) this.set(nodeId, state);
+        },
+        () => undefined,
+      );
+    }, this.o.settleMs ?? 1000);
+    timer.unref();
+    this.checkTimers.set(nodeId, timer);
   }
 
   private agrees(n: SwarmNode, state: NodeState): boolean {
@@ -84,6 +123,8 @@ export class NodeWatcher {
   private track(node: SwarmNode): void {
     if (this.states.has(node.ID)) return;
     if (this.alive.has(node.ID)) return this.set(node.ID, 'ready');
+    // Known down already (before a change of leader): no grace to give.
+    if (node.Status.State === 'down') return void this.states.set(node.ID, 'down');
     this.states.set(node.ID, 'unknown');
     const timer = setTimeout(() => {
       this.graceTimers.delete(node.ID);

@@ -1,7 +1,7 @@
 /**
- * The parts of the control plane's transport (control/, helper ca-control) the dispatcher uses, declared
- * structurally as CONTRACTS.md specifies them, so the real ControlServer/ControlClient fit here as they
- * are and unit tests can pass in-process stand-ins.
+ * The parts of the control plane's transport (control/) the dispatcher uses, declared structurally, so
+ * the real ControlServer/ControlClient fit here as they are (the unit test checks it) and unit tests can
+ * pass in-process stand-ins.
  */
 
 /** The caller, from its client certificate. */
@@ -33,6 +33,8 @@ export interface DispatcherServer {
 export interface DispatcherClient {
   call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T>;
   stream(path: string, onMessage: (msg: unknown) => void, onEnd: (err?: Error) => void): { close(): void };
+  /** The managers to try, first one first (the client moves on only when one cannot be reached). */
+  setAddrs?(addrs: string[]): void;
 }
 
 export const SESSION_PATH = '/dispatcher/session';

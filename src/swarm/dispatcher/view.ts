@@ -14,6 +14,9 @@ export interface ClusterSnapshot {
 
 export const stateIndex = (s: TaskState): number => TASK_STATE_ORDER.indexOf(s);
 
+/** Plain code-unit order (IDs are ASCII; localeCompare is many times slower on large views). */
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 const ASSIGNED = stateIndex('assigned');
 const RUNNING = stateIndex('running');
 
@@ -58,10 +61,10 @@ export function serviceEndpoints(services: Service[], tasks: Task[], networks: C
         Ports: s.Endpoint?.Ports ?? [],
         VirtualIPs: s.Endpoint?.VirtualIPs ?? [],
         Aliases: aliases,
-        Tasks: (running.get(s.ID) ?? []).sort((a, b) => a.ID.localeCompare(b.ID)),
+        Tasks: (running.get(s.ID) ?? []).sort((a, b) => compare(a.ID, b.ID)),
       };
     })
-    .sort((a, b) => a.ServiceID.localeCompare(b.ServiceID));
+    .sort((a, b) => compare(a.ServiceID, b.ServiceID));
 }
 
 /** The parts of a view that are the same for every node, computed once per snapshot. */
@@ -72,7 +75,7 @@ export interface SharedView {
 }
 
 export function sharedView(s: ClusterSnapshot): SharedView {
-  const byId = <T extends { ID: string }>(a: T, b: T) => a.ID.localeCompare(b.ID);
+  const byId = <T extends { ID: string }>(a: T, b: T) => compare(a.ID, b.ID);
   return {
     networks: [...s.networks].sort(byId),
     nodes: s.nodes.map((n) => ({ ID: n.ID, Addr: n.Status.Addr, State: n.Status.State })).sort(byId),
@@ -84,7 +87,7 @@ export function buildNodeView(nodeId: string, s: ClusterSnapshot, shared: Shared
   const node = s.nodes.find((n) => n.ID === nodeId);
   return {
     nodeId,
-    tasks: s.tasks.filter((t) => t.NodeID === nodeId && taskMattersToNode(t)).sort((a, b) => a.ID.localeCompare(b.ID)),
+    tasks: s.tasks.filter((t) => t.NodeID === nodeId && taskMattersToNode(t)).sort((a, b) => compare(a.ID, b.ID)),
     networks: shared.networks,
     nodes: shared.nodes,
     endpoints: shared.endpoints,

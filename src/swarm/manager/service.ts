@@ -315,7 +315,7 @@ export class SwarmService {
         };
         const self = newNodeObject({
           id: nodeId, role: 'manager', description: nodeDescription(this.deps.engine(), ca.tlsInfo(root.cert)),
-          addr: advertise.host, managerAddr: st.advertiseAddr, availability: req.Availability,
+          addr: advertise.host, managerAddr: st.advertiseAddr, availability: req.Availability || undefined,
         });
         await this.run(st, certs, unlockKey, {
           etcd: { initialCluster: [{ name: nodeId, peerUrl: urlFor('https', advertise.host, etcdPeerPort(listen.port)) }], clusterState: 'new' },
@@ -410,7 +410,7 @@ export class SwarmService {
     await rt.store.nodes.create(newNodeObject({
       id: nodeId, role, description: { ...body.description, TLSInfo: cluster.TLSInfo }, addr: host, managerAddr: body.advertiseAddr, availability: body.availability,
     }));
-    // Read before the member is added: until the new member starts, a 1-member cluster has no quorum.
+    // Read before the member is added (a learner now, but a read must not wait on a cluster that grows).
     const managers = (await rt.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
     let etcd: JoinAnswer['etcd'];
     if (role === 'manager') {

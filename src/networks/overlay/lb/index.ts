@@ -31,8 +31,11 @@ import {
   bareAddr,
   type LocalEndpoint,
   type MeshChains,
+  type ReplyRoute,
 } from './rules.js';
 import { ServiceRecords } from './records.js';
+import { bridgeName } from '../names.js';
+import { setRouteLocalnet } from '../../bridge.js';
 
 export type { LocalEndpoint } from './rules.js';
 export type { DnsRecordSource } from '../../dns-service.js';
@@ -45,6 +48,8 @@ export interface ServiceBalancerDeps {
   tag?: string;
   /** ClusterNetworking.localNetwork: a cluster network's local name or id, so DNS matches a container's networks. */
   localNetwork?(clusterNetworkId: string): string | undefined;
+  /** The ingress network's bridge in this namespace (default: the overlay part's bridgeName). */
+  ingressBridge?(networkId: string): string;
   /** false with --iptables=false: no rules at all (DNS records still served). */
   iptables?: boolean;
 }
@@ -68,7 +73,7 @@ interface NetnsState {
   identity: string;
   /** Its nat and filter tables. */
   text: string;
-  /** The reply route of a task on the ingress network: "<from> <via> <dev>", or ''. */
+  /** The reply route of a task on the ingress network (a ReplyRoute as JSON), or ''. */
   route: string;
 }
 
@@ -104,11 +109,17 @@ class Balancer implements ServiceBalancer {
   private mesh?: { text: string; chains: { nat: string[]; filter: string[] } };
   private meshReady = false;
   private cleaned = false;
+  /** The ingress network whose bridge has route_localnet on. */
+  private routeLocalnetOn?: string;
+  private readonly ingressBridge: (networkId: string) => string;
+  /** Whether a sync has looked at every local container namespace since this process started. */
+  private synced = false;
 
   constructor(deps: ServiceBalancerDeps) {
     this.records = new ServiceRecords(deps.localNetwork);
     this.chains = meshChains(deps.tag);
     this.enabled = deps.iptables !== false;
+    this.ingressBridge = deps.ingressBridge ?? bridgeName;
   }
 
   get dnsRecords(): DnsRecordSource {
@@ -120,6 +131,7 @@ class Balancer implements ServiceBalancer {
     if (!this.enabled) return;
     const failures: string[] = [];
     await this.syncContainers(view, local, failures);
+    this.synced = true;
     try {
       await this.syncMesh(view);
     } catch (err) {
@@ -136,12 +148,14 @@ class Balancer implements ServiceBalancer {
       c.networks.add(e.networkId);
       if (view.ingress && e.networkId === view.ingress.NetworkID) c.ingress = e;
     }
+    const ingressSubnet = view.networks.find((n) => n.ID === view.ingress?.NetworkID)?.IPAMOptions?.Configs?.[0]?.Subnet;
     const wanted = new Map<string, Omit<NetnsState, 'identity'> & { containerId: string }>();
     for (const [p, c] of byNetns) {
       const targets = vipTargetsFor(view, c.networks);
-      const route = c.ingress && view.ingress ? `${bareAddr(c.ingress.address)} ${bareAddr(view.ingress.Address)} ${c.ingress.ifname}` : '';
-      // A container that never had a rule of ours is left alone; one that had is emptied.
-      if (targets.length || route || this.written.has(p)) wanted.set(p, { containerId: c.containerId, text: renderVipTables(targets), route });
+      const route = c.ingress && view.ingress ? JSON.stringify({ from: bareAddr(c.ingress.address), via: bareAddr(view.ingress.Address), dev: c.ingress.ifname, subnet: ingressSubnet } satisfies ReplyRoute) : '';
+      // A container that never had a rule of ours is left alone; one that had is emptied. At the first
+      // sync every one is looked at: a daemon restarted under running tasks may have left rules there.
+      if (targets.length || route || this.written.has(p) || !this.synced) wanted.set(p, { containerId: c.containerId, text: renderVipTables(targets), route });
     }
     for (const p of this.written.keys()) if (!wanted.has(p)) wanted.set(p, { containerId: '', text: EMPTY_TABLES, route: '' });
 
@@ -153,9 +167,12 @@ class Balancer implements ServiceBalancer {
       }
       // A namespace made anew under the same name starts without rules.
       const before = this.written.get(p)?.identity === identity ? this.written.get(p) : undefined;
+      // What is there: what this process wrote, or nothing of ours, or unknown (first sync: undefined).
+      const textThere = before ? before.text : this.synced ? EMPTY_TABLES : undefined;
+      const routeThere = before ? before.route : this.synced ? '' : undefined;
       try {
-        if (w.text !== (before?.text ?? EMPTY_TABLES)) await iptables.replaceTables(w.text, { netnsPath: p });
-        if (w.route !== (before?.route ?? '')) await setReplyRoute(p, w.route, Boolean(before?.route));
+        if (w.text !== textThere) await iptables.replaceTables(w.text, { netnsPath: p });
+        if (w.route !== routeThere) await setReplyRoute(p, w.route, Boolean(before?.route));
         if (w.text === EMPTY_TABLES && !w.route) this.written.delete(p);
         else this.written.set(p, { identity, text: w.text, route: w.route });
       } catch (err) {
@@ -177,7 +194,13 @@ class Balancer implements ServiceBalancer {
     if (!this.meshReady) {
       if (!plan.ports.some((p) => p.backends.length)) return; // no chain until there is something to balance
       await enableForwarding();
-    } else if (this.mesh?.text === text) return;
+    }
+    if (view.ingress && this.routeLocalnetOn !== view.ingress.NetworkID) {
+      const bridge = this.ingressBridge(view.ingress.NetworkID);
+      this.routeLocalnetOn = view.ingress.NetworkID; // tried once per ingress network
+      await setRouteLocalnet(bridge, true).catch((err) => log.warn('published ports will not answer on 127.0.0.1: setting route_localnet failed', { bridge, error: messageOf(err) }));
+    }
+    if (this.meshReady && this.mesh?.text === text) return;
     const names = meshChainNames(this.chains, plan);
     await iptables.restore(text);
     if (!this.meshReady) {
@@ -206,10 +229,12 @@ class Balancer implements ServiceBalancer {
     this.mesh = undefined;
     this.meshReady = false;
     this.cleaned = false;
+    this.synced = false;
+    this.routeLocalnetOn = undefined;
   }
 }
 
-/** Puts the reply route ("<from> <via> <dev>") in place in the namespace, or takes it out (''). */
+/** Puts the reply route (a ReplyRoute as JSON) in place in the namespace, or takes it out (''). */
 async function setReplyRoute(netnsPath: string, route: string, hadOne: boolean): Promise<void> {
   const netns = path.basename(netnsPath);
   if (path.dirname(netnsPath) !== NETNS_DIR) throw new Error(`${netnsPath}: not a named network namespace`);
@@ -218,8 +243,7 @@ async function setReplyRoute(netnsPath: string, route: string, hadOne: boolean):
     if (hadOne) log.debug('removing the ingress reply route', { netns, error: messageOf(err) });
   });
   if (!route) return;
-  const [from, via, dev] = route.split(' ') as [string, string, string];
-  await ip.batch(replyRouteCommands({ from, via, dev }), { netns });
+  await ip.batch(replyRouteCommands(JSON.parse(route) as ReplyRoute), { netns });
 }
 
 /** Forwarding on in this namespace (the mesh routes from the node's addresses to the ingress network). */

@@ -1,7 +1,8 @@
 /**
  * The service names the embedded DNS answers for containers on cluster networks, from the node's view:
  * `<service>` and its aliases on a network -> the service's VIP there (endpoint mode vip) or its running
- * tasks' addresses (dnsrr); `tasks.<service>` and `tasks.<alias>` -> the running tasks' addresses. A
+ * tasks' addresses (dnsrr); `tasks.<service>` and `tasks.<alias>` -> the running tasks' addresses; a
+ * task's container name (`<service>.<slot or node id>.<task id>`) -> its address, on any node. A
  * container gets only the names of services on networks it is on itself.
  *
  * Lifecycle: `update(view)` at each sync replaces the records at once; lookups read the last ones.
@@ -33,6 +34,11 @@ export function buildRecords(view: NodeView): Records {
       for (const name of [ep.Name, ...(ep.Aliases?.[networkId] ?? [])]) {
         add(networkId, name, service);
         add(networkId, `tasks.${name}`, tasks);
+      }
+      // Each task by its container's name, wherever it runs (<service>.<slot or node>.<task id>).
+      for (const t of ep.Tasks) {
+        const addr = t.Addresses.find((a) => a.NetworkID === networkId && a.Addr);
+        if (addr) add(networkId, `${ep.Name}.${t.Slot ?? t.NodeID}.${t.ID}`, [bareAddr(addr.Addr)]);
       }
     }
   }

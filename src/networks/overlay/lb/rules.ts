@@ -11,9 +11,11 @@
  * - The routing mesh, in the node's own namespace, in chains of our own beside the daemon's firewall:
  *   a published ingress port on any local address goes to one of the service's tasks on the ingress
  *   network; connections to a task on another node are SNATed to this node's ingress address so the
- *   answer comes back through it, while a local task sees the client's real address.
+ *   answer comes back through it, while a local task sees the client's real address (TCP; UDP flows
+ *   are SNATed too, see renderMesh).
  * Connections already made keep their backend: NAT is decided once per connection (conntrack).
  */
+import { createHash } from 'node:crypto';
 import type { NodeView } from '../../../swarm/contracts.js';
 import { DEFAULT_TAG } from '../../firewall.js';
 
@@ -88,7 +90,8 @@ export function vipTargetsFor(view: NodeView, networkIds: ReadonlySet<string>): 
   for (const ep of view.endpoints) {
     if (ep.Mode !== 'vip') continue;
     for (const v of ep.VirtualIPs) {
-      if (!networkIds.has(v.NetworkID) || !v.Addr) continue;
+      // The ingress network's VIPs serve the mesh only: no name resolves to them (as in Docker).
+      if (!networkIds.has(v.NetworkID) || !v.Addr || v.NetworkID === view.ingress?.NetworkID) continue;
       out.set(bareAddr(v.Addr), taskAddrs(ep, v.NetworkID));
     }
   }
@@ -180,7 +183,8 @@ export interface MeshChains {
 /** Chain names; a tag other than the default keeps two daemons in one namespace apart (as firewall.ts). */
 export function meshChains(tag: string = DEFAULT_TAG): MeshChains {
   let s = '';
-  if (tag !== DEFAULT_TAG) s = `-${tag.length <= 10 ? tag : tag.slice(0, 10)}`;
+  // iptables chain names have at most 28 characters: "BERTH-MESH-<tag>-u65535" leaves 10 for the tag.
+  if (tag !== DEFAULT_TAG) s = `-${tag.length <= 10 ? tag : createHash('sha256').update(tag).digest('hex').slice(0, 10)}`;
   return { dnat: `BERTH-MESH${s}`, post: `BERTH-MESH-POST${s}`, fwd: `BERTH-MESH-FWD${s}`, portPrefix: `BERTH-MESH${s}-` };
 }
 
@@ -192,8 +196,9 @@ export function meshPortChain(c: MeshChains, p: Pick<MeshPort, 'proto' | 'publis
 export function meshJumps(c: MeshChains): Array<{ table: 'nat' | 'filter'; chain: string; rule: string[] }> {
   return [
     { table: 'nat', chain: 'PREROUTING', rule: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
-    // Loopback destinations would need route_localnet on the ingress bridge: not balanced.
-    { table: 'nat', chain: 'OUTPUT', rule: ['!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
+    // Loopback too (127.0.0.1:<port> on a node answers, as Docker's): route_localnet on the ingress
+    // bridge lets such a connection out, and BERTH-MESH-POST gives it the node's ingress address.
+    { table: 'nat', chain: 'OUTPUT', rule: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
     { table: 'nat', chain: 'POSTROUTING', rule: ['-j', c.post] },
     { table: 'filter', chain: 'FORWARD', rule: ['-j', c.fwd] },
   ];
@@ -213,10 +218,15 @@ export function renderMesh(c: MeshChains, plan: MeshPlan): string {
   for (const p of ports) nat.push(...spread(meshPortChain(c, p), `-p ${p.proto} `, p.backends.map((b) => `${b.addr}:${p.target}`)));
   for (const p of ports) {
     const conn = `-p ${p.proto} -m ${p.proto} --dport ${p.target} -m conntrack --ctstate DNAT --ctorigdstport ${p.published}`;
+    // The node's own connections from a loopback address: no task could answer 127.0.0.1.
+    nat.push(`-A ${c.post} -s 127.0.0.0/8 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
     for (const b of p.backends) {
       // A remote task answers its own default route, not this node: SNAT brings the answer back here.
-      if (!b.local) nat.push(`-A ${c.post} -d ${b.addr}/32 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
-      // A local task's answer to a client on its own ingress subnet would bypass this node (hairpin).
+      // UDP to a local task too: a server on an unbound socket answers from the address its routes
+      // choose, which the reply route (keyed on the source address) cannot catch; only TCP keeps the
+      // client's address.
+      if (!b.local || p.proto === 'udp') nat.push(`-A ${c.post} -d ${b.addr}/32 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
+      // A local TCP task's answer to a client on its own ingress subnet would bypass this node (hairpin).
       else if (plan.ingressSubnet) nat.push(`-A ${c.post} -s ${plan.ingressSubnet} -d ${b.addr}/32 ${conn} -j SNAT --to-source ${plan.ingressAddr}`);
     }
   }
@@ -252,11 +262,20 @@ export interface ReplyRoute {
   via: string;
   /** The task's interface on the ingress network. */
   dev: string;
+  /**
+   * The ingress subnet: stays on-link in the table, so answers to other nodes' ingress addresses (the
+   * SNATed connections of their meshes) go straight to them, not through this node.
+   */
+  subnet?: string;
 }
 
 /** `ip` commands (run in the task's namespace, after `replyRouteRemoval`) that put the route in place. */
 export function replyRouteCommands(r: ReplyRoute): string[] {
-  return [`route replace default via ${r.via} dev ${r.dev} table ${REPLY_TABLE}`, `rule add from ${r.from} lookup ${REPLY_TABLE} pref ${REPLY_TABLE}`];
+  return [
+    ...(r.subnet ? [`route replace ${r.subnet} dev ${r.dev} table ${REPLY_TABLE}`] : []),
+    `route replace default via ${r.via} dev ${r.dev} table ${REPLY_TABLE}`,
+    `rule add from ${r.from} lookup ${REPLY_TABLE} pref ${REPLY_TABLE}`,
+  ];
 }
 
 /** `ip` commands that take it out (each may fail harmlessly when absent). */
