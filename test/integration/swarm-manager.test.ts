@@ -188,6 +188,7 @@ describe('swarm membership across three berthd', { skip: findExecutable('etcd') 
     assert.equal((await a().d.request('POST', `/swarm/update?version=${cur.Version.Index}`, cur.Spec, json)).status, 200, 'the cluster takes writes');
 
     const j = await c().d.request('POST', '/swarm/join', { ListenAddr: c().addr, AdvertiseAddr: c().addr, RemoteAddrs: [b().addr, a().addr], JoinToken: managerToken }, json);
+    if (j.status !== 200) console.log('swarm logs of the nodes:', nodes.map((n) => n.d.logs.split('\n').filter((l) => /swarm|etcd|handler failed/.test(l)).slice(-12).join('\n')).join('\n====\n'));
     assert.equal(j.status, 200, j.text);
     c().id = (await info(c())).NodeID;
     await until('3 managers everywhere', 5_000, async () => (await Promise.all(nodes.map(info))).every((s) => s.Managers === 3));

@@ -416,9 +416,11 @@ export class SwarmService {
     if (role === 'manager') {
       try {
         // A learner first: it counts for no quorum until promoted, so a joiner that never starts cannot stall the cluster.
-        const { members } = await rt.etcd.memberAdd([body.etcdPeerUrl], { learner: true });
+        // etcd may answer "member not found" to an add right after a member at the same URL was removed.
+        const { members } = await whileUnhealthy(() => rt.etcd!.memberAdd([body.etcdPeerUrl], { learner: true }), 10_000, /member not found/);
         etcd = { initialCluster: members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl })) };
       } catch (err) {
+        log.warn('swarm join: could not add the etcd member', { node: nodeId, error: (err as Error).message });
         await rt.store.nodes.delete(nodeId).catch(() => undefined);
         throw err;
       }
@@ -704,7 +706,7 @@ export class SwarmService {
       const managers = await this.managersOf(store);
       if (!member) {
         if (!body.etcdPeerUrl) throw invalidArgument('a manager needs an etcd peer URL');
-        const added = await rt.etcd.memberAdd([body.etcdPeerUrl], { learner: true });
+        const added = await whileUnhealthy(() => rt.etcd!.memberAdd([body.etcdPeerUrl!], { learner: true }), 10_000, /member not found/);
         etcd = { initialCluster: added.members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl! })) };
       }
       return { nodeId, clusterId: cluster.ID, role, cert, caCert: cluster.BerthCA?.Cert ?? '', managers, ...(etcd ? { etcd } : {}), ...(cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}) };
@@ -738,15 +740,33 @@ export class SwarmService {
     if (!rt?.etcd) throw unavailable(msg.NOT_A_MANAGER_PENDING);
     const node = await store.nodes.get(nodeId);
     if (!node || typeof body?.etcdPeerUrl !== 'string' || new URL(body.etcdPeerUrl).hostname.replace(/^\[|\]$/g, '') !== node.Status.Addr) throw invalidArgument('not this node\'s etcd member');
-    const member = (await rt.etcd.memberList()).find((m) => m.peerUrls.includes(body.etcdPeerUrl));
-    if (!member) throw invalidArgument('no such etcd member');
-    if (body.action === 'remove') {
-      await whileUnhealthy(() => rt.etcd!.memberRemove(member.id));
-      if (body.forgetNode) await store.nodes.delete(nodeId).catch(() => undefined); // a join that failed: no node
-      return {};
+    // A member's list is served locally and may lag (still showing a learner just removed at this URL):
+    // "member not found" means read again.
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const members = (await rt.etcd.memberList()).filter((m) => m.peerUrls.includes(body.etcdPeerUrl));
+      if (!members.length) {
+        if (body.action === 'remove') return {};
+        throw invalidArgument('no such etcd member');
+      }
+      let done = false;
+      let lastErr: unknown;
+      for (const member of members) {
+        try {
+          if (body.action === 'remove') await whileUnhealthy(() => rt.etcd!.memberRemove(member.id));
+          else if (member.isLearner) await whileUnhealthy(() => rt.etcd!.memberPromote(member.id), 30_000);
+          done = true;
+        } catch (err) {
+          if (!/member not found/.test((err as Error).message)) throw err;
+          log.warn('swarm: etcd member not found (a stale member list?)', { member: member.id, action: body.action });
+          lastErr = err;
+        }
+      }
+      if (done) break;
+      if (Date.now() > end) throw lastErr;
+      await new Promise((r) => setTimeout(r, 250));
     }
-    if (!member.isLearner) return {};
-    await whileUnhealthy(() => rt.etcd!.memberPromote(member.id), 30_000);
+    if (body.action === 'remove' && body.forgetNode) await store.nodes.delete(nodeId).catch(() => undefined); // a join that failed: no node
     return {};
   }
 
@@ -877,13 +897,14 @@ export class SwarmService {
  * etcd refuses membership changes as "unhealthy cluster" until every member has been connected for
  * 5 s (its strict reconfiguration check): right after a join, such a change is retried for a while.
  */
-async function whileUnhealthy<T>(f: () => Promise<T>, ms = 10_000): Promise<T> {
+async function whileUnhealthy<T>(f: () => Promise<T>, ms = 10_000, also?: RegExp): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     try {
       return await f();
     } catch (err) {
-      if (!/unhealthy cluster|not in sync with leader/.test((err as Error).message) || Date.now() > end) throw err;
+      const m = (err as Error).message;
+      if (!(/unhealthy cluster|not in sync with leader/.test(m) || also?.test(m)) || Date.now() > end) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
