@@ -13,7 +13,7 @@
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { KeyedMutex } from '../../lib/mutex.js';
-import { invalidArgument, unavailable, BerthError } from '../../lib/errors.js';
+import { invalidArgument, notImplemented, unavailable, BerthError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import type { AgentChannel, ClusterNetworking, LeaderContext, LeaderDuties, NodeAgentFactory, SwarmStore, TaskAllocator } from '../contracts.js';
 import type { Cluster, NodeRole, NodeState, SwarmNode, SwarmSpec } from '../types.js';
@@ -496,6 +496,11 @@ export class SwarmService {
       const current = await store.cluster.get(this.rt!.state.clusterId);
       if (!current) throw unavailable('the swarm has no cluster object yet');
       const next: Cluster = { ...current, Version: { Index: version }, Spec: mergeSpec(defaultSwarmSpec(), spec) };
+      const wantedCA = next.Spec.CAConfig ?? {};
+      if ((wantedCA.ForceRotate ?? 0) !== (current.Spec.CAConfig?.ForceRotate ?? 0) || wantedCA.SigningCACert || wantedCA.SigningCAKey) {
+        // Saying "done" without a new root would mislead `swarm ca --rotate`: refused until it exists.
+        throw notImplemented('rotating the swarm root CA is not supported by Berth yet');
+      }
       const root = this.caOf(current);
       if (flags.rotateWorkerToken) next.JoinTokens = { ...next.JoinTokens, Worker: ca.makeJoinToken(root.cert) };
       if (flags.rotateManagerToken) next.JoinTokens = { ...next.JoinTokens, Manager: ca.makeJoinToken(root.cert) };
