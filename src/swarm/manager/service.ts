@@ -257,6 +257,16 @@ export class SwarmService {
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     await this.control.run('swarm', async () => {
+      // An autolock change just made (its watch event maybe not handled yet) must hold after the restart.
+      const rt = this.rt;
+      if (rt?.store) {
+        const sync = rt.store.cluster.get(rt.state.clusterId).then(async (c) => {
+          if (!c) return;
+          rt.cluster = c;
+          await this.followAutolock(rt);
+        });
+        await Promise.race([sync, new Promise((r) => setTimeout(r, 1_500))]).catch(() => undefined);
+      }
       await this.halt({ removeTasks: false });
     });
   }
