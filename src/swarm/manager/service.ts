@@ -12,6 +12,7 @@
  */
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { KeyedMutex } from '../../lib/mutex.js';
 import { invalidArgument, notImplemented, unavailable, BerthError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
@@ -347,7 +348,6 @@ export class SwarmService {
   }
 
   private async isSystemAddress(ip: string): Promise<boolean> {
-    const os = await import('node:os');
     return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === ip));
   }
 
