@@ -290,4 +290,22 @@ describe('swarm membership across three berthd', { skip: findExecutable('etcd') 
     assert.equal(notLocked.status, 409);
     remember();
   });
+
+  test('a manager leaves with --force: its etcd member is removed, the others keep writing', async () => {
+    const leaving = b();
+    const r = await leaving.d.request('POST', '/swarm/leave?force=true');
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await info(leaving)).LocalNodeState, 'inactive');
+    assert.equal(existsSync(path.join(leaving.d.dataRoot, 'swarm')), false);
+    const probe = etcdClientOf(a());
+    try {
+      assert.equal((await probe.memberList()).length, 2);
+    } finally {
+      probe.close();
+    }
+    await until('a write after the leave', 5_000, async () => {
+      const cur = (await a().d.request('GET', '/swarm')).json();
+      return (await a().d.request('POST', `/swarm/update?version=${cur.Version.Index}`, cur.Spec, json)).status === 200;
+    });
+  });
 });

@@ -467,8 +467,10 @@ export class SwarmService {
         const members = await rt.etcd.memberList().catch(() => []);
         const self = members.find((m) => m.name === rt.state.nodeId);
         if (self && members.length > 1) {
-          await rt.member?.stop(); // removal from a running member would make it exit on its own; stopped first, the others take it
+          // Removed while it still runs, so the others keep their quorum (2 managers -> 1 too); the
+          // removed member exits on its own and stop() ends its supervision.
           await whileUnhealthy(() => rt.etcd!.memberRemove(self.id)).catch((err: Error) => log.warn('swarm leave: could not remove the etcd member', { error: err.message }));
+          await rt.member?.stop();
         }
       } else if (rt?.managersClient) {
         await rt.managersClient.call('POST', '/node/leave').catch((err: Error) => log.warn('swarm leave: managers not told', { error: err.message }));
