@@ -139,7 +139,7 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
     routes(router) {
       serviceRoutes(router, { services: new ServiceApi({ store, localNetworkName: (ref) => networks.tryResolve(ref)?.name }) });
       taskRoutes(router, { tasks: new TaskApi(store) });
-      nodeRoutes(router, { managerStore: store });
+      nodeRoutes(router, { managerStore: store, onRoleChange: (id, role) => swarm.onRoleChange(id, role) });
       swarmLogRoutes(router, { serviceLogs: () => (isManager() ? serviceLogs : undefined) });
     },
   };
