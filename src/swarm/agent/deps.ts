@@ -87,6 +87,11 @@ export interface AgentDeps {
   logs?: AgentLogs;
   networking: ClusterNetworking;
   node: () => NodeInfo;
+  /**
+   * The local network (by name) a task on overlays also joins for its default route and host-mode
+   * ports: the node's default bridge (Docker's docker_gwbridge); none when the node has none.
+   */
+  gatewayNetwork?: () => string | undefined;
   /** How long to wait before resending reports the managers did not take (default 1000 ms). */
   reportRetryMs?: number;
 }

@@ -189,7 +189,7 @@ export class TaskRunner {
       }
     }
     if (this.closed) throw new Error('agent stopped');
-    const req = containerCreateRequest(this.task, deps.node(), (id) => deps.networking.localNetwork(id));
+    const req = containerCreateRequest(this.task, deps.node(), (id) => deps.networking.localNetwork(id), deps.gatewayNetwork?.());
     try {
       const { Id } = await deps.containers.create(req);
       this.containerId = Id;
