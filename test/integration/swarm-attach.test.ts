@@ -123,6 +123,16 @@ describe('swarm: task egress, host-mode ports, attachable overlays', { timeout: 
     await dk(w1, ['run', '-d', '--name', 'plain3', '--network', 'appnet', 'busybox', 'sleep', '100000']);
     assert.equal((await dk(w1, ['inspect', 'plain3', '--format', '{{.NetworkSettings.Networks.appnet.IPAddress}}'])).trim(), addr);
     await dk(w1, ['rm', '-f', 'plain3']);
+
+    // network connect asks too, and disconnect gives the address back.
+    await dk(w1, ['run', '-d', '--name', 'joiner', 'busybox', 'sleep', '100000']);
+    await dk(w1, ['network', 'connect', 'appnet', 'joiner']);
+    assert.equal((await dk(w1, ['inspect', 'joiner', '--format', '{{.NetworkSettings.Networks.appnet.IPAddress}}'])).trim(), addr);
+    await dk(w1, ['exec', 'joiner', 'ping', '-c', '1', '-W', '3', webAddr]);
+    await dk(w1, ['network', 'disconnect', 'appnet', 'joiner']);
+    await dk(w1, ['run', '-d', '--name', 'plain4', '--network', 'appnet', 'busybox', 'sleep', '100000']);
+    assert.equal((await dk(w1, ['inspect', 'plain4', '--format', '{{.NetworkSettings.Networks.appnet.IPAddress}}'])).trim(), addr);
+    await dk(w1, ['rm', '-f', 'plain4', 'joiner']);
   });
 
   test('on the manager too; a non-attachable overlay is refused as dockerd does', async () => {
