@@ -62,7 +62,7 @@ export interface NetworkBackend {
 /** How /networks reaches the cluster's networks (swarm/services/networks.ts). */
 export interface ClusterNetworksHook {
   /** The cluster's network API when this node is a swarm manager, undefined otherwise. */
-  manager(): Pick<ClusterNetworkApi, 'create' | 'list' | 'inspect' | 'tryResolve' | 'remove'> | undefined;
+  manager(): Pick<ClusterNetworkApi, 'create' | 'list' | 'inspect' | 'tryResolve' | 'remove' | 'prune'> | undefined;
 }
 
 /** /services/* on a swarm manager. */

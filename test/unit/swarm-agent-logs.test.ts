@@ -178,3 +178,35 @@ test('remote JSON lines decode back to messages', async () => {
   for await (const m of readRemoteTaskLogs(body)) out.push(m);
   assert.deepEqual(out, [{ time: T0, stream: 'stderr', line: Buffer.from('x\n') }]);
 });
+
+test('over the real control plane: a worker serves /logs/task/{id}, the manager gathers it', async () => {
+  const { createKeyAndCsr, createRootCA, issueNodeCert } = await import('../../src/swarm/ca/index.js');
+  const { ControlClient, ControlServer } = await import('../../src/swarm/control/index.js');
+  const ca = await createRootCA();
+  const tlsOf = async (nodeId: string, role: 'manager' | 'worker') => {
+    const { key, csr } = await createKeyAndCsr(nodeId);
+    return { ca: ca.cert, cert: await issueNodeCert(ca, csr, { nodeId, role, clusterId: 'c1', expirySeconds: 3600, ips: ['127.0.0.1'] }), key };
+  };
+  const [managerTls, workerTls] = await Promise.all([tlsOf('me', 'manager'), tlsOf('other', 'worker')]);
+  const remoteLocal = fakeLocal({ tremote: ['over tls'] });
+  const worker = new ControlServer({ host: '127.0.0.1', port: 0, tls: workerTls });
+  worker.raw('/logs/task/{id}', serveTaskLogs(new TaskLogs(remoteLocal.containers, remoteLocal.logs)), { roles: ['manager'] });
+  await worker.listen();
+  const client = new ControlClient({ addrs: [`127.0.0.1:${worker.port}`], tls: managerTls });
+  try {
+    const f = await fixture();
+    await f.close();
+    const logs = new ServiceLogs({ managerStore: () => f.store, local: () => undefined, remote: (_node, path) => client.raw(path) });
+    const { tasks } = await logs.select({ task: 'tremote' });
+    const got: string[] = [];
+    for await (const m of logs.gather(tasks, parseLogQuery(new URLSearchParams('stdout=1')), new AbortController().signal)) got.push('error' in m ? `error ${m.error}` : m.line.toString());
+    assert.deepEqual(got, ['over tls\n']);
+    // A task the worker has no container for: its 404 makes an empty source, not an error line.
+    const gone = await logs.select({ task: 'tother' });
+    const out: string[] = [];
+    for await (const m of logs.gather([{ ...gone.tasks[0]!, NodeID: 'other' }, ...tasks], parseLogQuery(new URLSearchParams('stdout=1')), new AbortController().signal)) out.push('error' in m ? m.error : m.line.toString());
+    assert.deepEqual(out, ['over tls\n']);
+  } finally {
+    await worker.close();
+  }
+});

@@ -70,6 +70,7 @@ test('spec options, limits, host ports and network attachments map onto the crea
         StopSignal: 'SIGUSR1', Healthcheck: { Test: ['CMD', 'true'], Interval: 1e9 }, Hosts: ['10.1.1.1 db alias', 'bad'],
         DNSConfig: { Nameservers: ['9.9.9.9'], Search: ['x.y'], Options: ['ndots:1'] }, Init: true, Sysctls: { 'net.core.somaxconn': '1024' },
         CapabilityAdd: ['NET_ADMIN'], CapabilityDrop: ['MKNOD'], Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 20 }],
+        OomScoreAdj: 300, Privileges: { Seccomp: { Mode: 'unconfined' }, AppArmor: { Mode: 'disabled' }, NoNewPrivileges: true },
       },
       Resources: { Limits: { NanoCPUs: 5e8, MemoryBytes: 64 << 20, Pids: 50 } },
       LogDriver: { Name: 'json-file', Options: { 'max-size': '1m' } },
@@ -104,6 +105,8 @@ test('spec options, limits, host ports and network attachments map onto the crea
   assert.equal(h.Memory, 64 << 20);
   assert.equal(h.PidsLimit, 50);
   assert.deepEqual(h.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m' } });
+  assert.equal(h.OomScoreAdj, 300);
+  assert.deepEqual(h.SecurityOpt, ['seccomp=unconfined', 'apparmor=unconfined', 'no-new-privileges=true']);
   assert.equal(h.NetworkMode, 'backend');
   assert.deepEqual(req.networkingConfig, { EndpointsConfig: { backend: { IPAMConfig: { IPv4Address: '10.0.1.5' }, Aliases: ['web', 'api'] } } });
   // A network this node does not know (yet) rejects the task.
@@ -147,8 +150,14 @@ class FakeEngine {
       events: { subscribe: (l) => (this.listeners.add(l), () => this.listeners.delete(l)) },
       images: {
         exists: (ref) => this.images.has(ref),
-        pull: async (ref) => {
+        pull: async (ref, signal) => {
           this.pulls.push(ref);
+          if (ref.startsWith('slow')) {
+            await new Promise((resolve, reject) => {
+              const timer = setTimeout(resolve, 5000);
+              signal?.addEventListener('abort', () => (clearTimeout(timer), reject(new Error('pull aborted'))));
+            });
+          }
           if (ref.startsWith('nosuch')) throw new Error('pull access denied');
           this.images.add(ref);
         },
@@ -260,7 +269,7 @@ test('a task goes accepted -> preparing -> ready -> starting -> running, then co
   assert.equal(c.name, 'web.2.task1aaaaaaaaaaaaaaaaaaaaa');
   assert.deepEqual(channel.last(t.ID)!.ContainerStatus, { ContainerID: c.id, PID: 4242, ExitCode: 0 });
   assert.ok(net.syncs.length >= 1);
-  assert.deepEqual(engine.pulls, ['busybox:latest']);
+  assert.deepEqual(engine.pulls, [], 'an image that is there is not pulled');
   engine.exit(c.id, 0);
   await until(() => channel.last(t.ID)?.State === 'complete', 'complete');
   assert.equal(channel.last(t.ID)!.Message, 'finished');
@@ -291,9 +300,13 @@ test('a missing image rejects the task; a failed start fails it', async () => {
   await until(() => channel.last(bad.ID)?.State === 'rejected', 'rejected');
   assert.equal(channel.last(bad.ID)!.Err, 'No such image: nosuch/img:latest');
   assert.equal(channel.last(bad.ID)!.Message, 'preparing');
+  const pulled = task({ ID: 'pulled', Spec: { ContainerSpec: { Image: 'alpine:3' } } });
+  channel.onView!(view([bad, pulled]));
+  await until(() => channel.last(pulled.ID)?.State === 'running', 'pulled image running');
+  assert.deepEqual(engine.pulls, ['nosuch/img:latest', 'alpine:3']);
   engine.startFails = true;
   const t = task({ ID: 'nostart' });
-  channel.onView!(view([bad, t]));
+  channel.onView!(view([bad, pulled, t]));
   await until(() => channel.last(t.ID)?.State === 'failed', 'failed');
   assert.match(channel.last(t.ID)!.Err!, /^starting container failed: exec: "nope"/);
   await agent.stop({ removeTasks: false });
@@ -313,6 +326,20 @@ test('desired shutdown stops the container with the grace period; leaving the vi
   assert.ok(engine.containers.has(id), 'kept while the task is in the view');
   channel.onView!(view([]));
   await until(() => !engine.containers.has(id), 'removal');
+  await agent.stop({ removeTasks: false });
+});
+
+test('a shutdown during a pull calls the pull off and reports shutdown', async () => {
+  const { engine, channel, agent } = setup();
+  const t = task({ Spec: { ContainerSpec: { Image: 'slow/image' } } });
+  channel.onView!(view([t]));
+  await until(() => engine.pulls.length === 1, 'the pull');
+  const started = Date.now();
+  channel.onView!(view([{ ...t, DesiredState: 'shutdown' }]));
+  await until(() => channel.last(t.ID)?.State === 'shutdown', 'shutdown');
+  assert.ok(Date.now() - started < 1000);
+  assert.ok(!channel.states(t.ID).includes('rejected'));
+  assert.equal(engine.containers.size, 0);
   await agent.stop({ removeTasks: false });
 });
 
@@ -392,4 +419,51 @@ test('adoption: containers found at start continue their tasks; orphans are remo
   assert.ok(engine.containers.has(cid));
   assert.equal([...engine.containers.values()].length, 1, 'no second container made');
   await a2.stop({ removeTasks: false });
+});
+
+test('with the real dispatcher on a store: statuses land in the tasks; a deleted task loses its container', async () => {
+  const { memorySwarmStore } = await import('../../src/swarm/store/memory.js');
+  const { Dispatcher, memoryLiveness, localAgentChannel } = await import('../../src/swarm/dispatcher/index.js');
+  const store = memorySwarmStore();
+  await store.nodes.create({
+    ID: 'node1', Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '',
+    Spec: { Role: 'worker', Availability: 'active' },
+    Description: { Hostname: 'node-host', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 1e9, MemoryBytes: 1 << 30 }, Engine: { EngineVersion: '28' }, TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' } },
+    Status: { State: 'ready', Addr: '127.0.0.1' },
+  });
+  const liveness = memoryLiveness();
+  const dispatcher = new Dispatcher({ store, liveness, debounceMs: 5 });
+  await dispatcher.start();
+  const engine = new FakeEngine();
+  const agent = new NodeAgent(engine.deps(new FakeNetworking()), 'node1', localAgentChannel(dispatcher, 'node1', { heartbeatMs: 50 }));
+  agent.start();
+  const stateOf = async (id: string) => (await store.tasks.get(id))?.Status.State;
+  const waitState = async (id: string, s: TaskState) => {
+    const end = Date.now() + 3000;
+    while ((await stateOf(id)) !== s) {
+      if (Date.now() > end) assert.fail(`task ${id} is ${await stateOf(id)}, not ${s}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  try {
+    const t = task();
+    await store.tasks.create(t);
+    await waitState(t.ID, 'running');
+    const stored = (await store.tasks.get(t.ID))!;
+    assert.equal(stored.Status.Message, 'started');
+    const cid = engine.byTask(t.ID)!.id;
+    assert.equal(stored.Status.ContainerStatus?.ContainerID, cid);
+    engine.exit(cid, 1);
+    await waitState(t.ID, 'failed');
+    assert.equal((await store.tasks.get(t.ID))!.Status.Err, 'task: non-zero exit (1)');
+    await store.tasks.modify(t.ID, (cur) => ({ ...cur, DesiredState: 'shutdown' }));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(engine.containers.has(cid), 'an ended task keeps its container until the task is deleted');
+    await store.tasks.delete(t.ID);
+    await until(() => !engine.containers.has(cid), 'the container of a deleted task to go');
+  } finally {
+    await agent.stop({ removeTasks: false });
+    dispatcher.stop();
+    liveness.close();
+  }
 });

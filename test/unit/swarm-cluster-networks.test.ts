@@ -40,7 +40,12 @@ test('overlays get the next subnet of the pool and the next VNI; a given subnet 
   assert.equal(a.Spec.Attachable, true);
   const b = await nets.create({ Name: 'back', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.2.0/24' }] } });
   assert.deepEqual(b.IPAMOptions.Configs, [{ Subnet: '10.0.2.0/24', Gateway: '10.0.2.1' }]);
-  const c = await nets.create({ Name: 'third', Driver: 'overlay' });
+  const c = await nets.create({ Name: 'third', Driver: 'overlay', Options: { encrypted: '' } });
+  assert.deepEqual(c.DriverState.Options, { [VXLAN_ID_OPTION]: '4099', encrypted: '' });
+  const d = await nets.create({ Name: 'fixed', Driver: 'overlay', Options: { [VXLAN_ID_OPTION]: '5000' } });
+  assert.equal(d.DriverState.Options[VXLAN_ID_OPTION], '5000', 'a VNI asked for is kept');
+  await rejectsWith(nets.create({ Name: 'fixed2', Driver: 'overlay', Options: { [VXLAN_ID_OPTION]: '5000' } }), 'Conflict', 'VXLAN id 5000 is already in use');
+  await store.networks.delete(d.ID);
   assert.equal(c.IPAMOptions.Configs[0]!.Subnet, '10.0.3.0/24', 'skips the subnet a user took');
   assert.equal(c.DriverState.Options[VXLAN_ID_OPTION], '4099');
   await rejectsWith(nets.create({ Name: 'overlap', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.1.0/25' }] } }), 'Forbidden', /Pool overlaps/);
@@ -95,4 +100,17 @@ test('remove is refused while a service uses the network, and for ingress while 
   await nets.remove('front');
   await nets.remove(ingress.ID);
   assert.equal((await store.networks.list()).length, 0);
+});
+
+test('prune removes unused cluster networks, never ingress nor one in use; label filters', async () => {
+  const { store, nets, services } = setup();
+  await ensureIngressNetwork(store);
+  await nets.create({ Name: 'used', Driver: 'overlay' });
+  await nets.create({ Name: 'idle', Driver: 'overlay', Labels: { keep: 'no' } });
+  await nets.create({ Name: 'kept', Driver: 'overlay', Labels: { keep: 'yes' } });
+  await services.create({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'used' }] } });
+  assert.deepEqual(await nets.prune(JSON.stringify({ 'label!': ['keep=yes'] })), ['idle']);
+  assert.deepEqual((await store.networks.list()).map((n) => n.Spec.Name).sort(), ['ingress', 'kept', 'used']);
+  assert.deepEqual(await nets.prune(JSON.stringify({ until: ['1h'] })), [], 'all made just now');
+  assert.deepEqual(await nets.prune(), ['kept']);
 });

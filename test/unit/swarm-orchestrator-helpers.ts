@@ -32,6 +32,10 @@ export class TestCluster {
   readonly allocator = new FakeAllocator();
   readonly live = new Map<string, NodeState>();
   orchestrator?: Orchestrator;
+  /** Tasks the fake agent fails instead of running. */
+  failing: (t: Task) => boolean = () => false;
+  /** Observed running tasks per service after each agent step (tests of "never below"). */
+  readonly runningSamples: Array<Map<string, number>> = [];
 
   async addNode(id: string, o: NodeOptions = {}): Promise<SwarmNode> {
     this.live.set(id, o.state ?? 'ready');
@@ -100,18 +104,24 @@ export class TestCluster {
   async agentStep(): Promise<void> {
     for (const t of await this.store.tasks.list()) {
       if (!t.NodeID || this.live.get(t.NodeID) !== 'ready') continue;
-      if (t.Status.State === 'assigned' && t.DesiredState === 'running') await this.report(t.ID, 'running');
+      if (t.Status.State === 'assigned' && t.DesiredState === 'running') {
+        const fails = this.failing(t);
+        await this.report(t.ID, fails ? 'failed' : 'running', fails ? 'task: non-zero exit (1)' : 'started');
+      }
       else if (['shutdown', 'remove'].includes(t.DesiredState) && ['assigned', 'running'].includes(t.Status.State)) await this.report(t.ID, 'shutdown');
     }
+    const sample = new Map<string, number>();
+    for (const t of await this.store.tasks.list()) if (t.Status.State === 'running') sample.set(t.ServiceID, (sample.get(t.ServiceID) ?? 0) + 1);
+    this.runningSamples.push(sample);
   }
 
   /** Polls `check` (running the fake agent when `agent`) until it holds or `ms` passes. */
   async until(check: () => Promise<boolean> | boolean, o: { ms?: number; agent?: boolean } = {}): Promise<void> {
-    const deadline = Date.now() + (o.ms ?? 3000);
+    const deadline = Date.now() + (o.ms ?? 10000);
     for (;;) {
       if (o.agent) await this.agentStep();
       if (await check()) return;
-      if (Date.now() > deadline) throw new Error(`condition not met within ${o.ms ?? 3000} ms`);
+      if (Date.now() > deadline) throw new Error(`condition not met within ${o.ms ?? 10000} ms`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { MirrorTable } from '../../src/swarm/orchestrator/mirror.js';
 import { SECOND_NS, TestCluster, wanted } from './swarm-orchestrator-helpers.js';
 
 let cluster: TestCluster;
@@ -134,6 +135,8 @@ describe('restart policy', () => {
     for (let i = 0; i < 3; i++) {
       await cluster.until(async () => (await cluster.tasks(svc.ID)).some((t) => t.Status.State === 'running'), { agent: true });
       const running = (await cluster.tasks(svc.ID)).find((t) => t.Status.State === 'running')!;
+      // A service write that leaves the task spec alone does not start the count over.
+      await cluster.store.services.modify(svc.ID, (s) => ({ ...s, Spec: { ...s.Spec, Labels: { round: String(i) } } }));
       await cluster.report(running.ID, 'failed');
     }
     await new Promise((r) => setTimeout(r, 300));
@@ -208,7 +211,6 @@ describe('global services', () => {
     await cluster.until(async () => (await runningOn()).join() === 'n1,n2', { agent: true });
     const t1 = (await cluster.tasks(svc.ID)).find((t) => t.NodeID === 'n1')!;
     assert.equal(t1.Slot, undefined);
-    assert.equal(t1.Status.Message, 'running');
     await cluster.addNode('n3');
     await cluster.until(async () => (await runningOn()).join() === 'n1,n2,n3', { agent: true });
     await cluster.setNode('n3', (n) => ({ ...n, Spec: { ...n.Spec, Availability: 'drain' } }));
@@ -276,5 +278,89 @@ describe('jobs', () => {
     for (const t of await cluster.tasks(gjob.ID)) await cluster.report(t.ID, 'complete');
     await new Promise((r) => setTimeout(r, 200));
     assert.equal((await cluster.tasks(gjob.ID)).length, 2);
+  });
+});
+
+describe('job iterations', () => {
+  it('a new JobIteration (service update) runs the job again; the old completed tasks stay', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1');
+    const svc = await cluster.createService('job', { Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } });
+    await cluster.store.services.modify(svc.ID, (s) => ({ ...s, JobStatus: { JobIteration: { Index: 0 } } }));
+    await cluster.start();
+    await cluster.until(async () => (await cluster.tasks(svc.ID))[0]?.Status.State === 'assigned');
+    await cluster.report((await cluster.tasks(svc.ID))[0]!.ID, 'complete');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal((await cluster.tasks(svc.ID)).length, 1);
+    await cluster.store.services.modify(svc.ID, (s) => ({ ...s, JobStatus: { JobIteration: { Index: 1 } } }));
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).some((t) => t.Status.State === 'assigned' && t.JobIteration?.Index === 1));
+    const tasks = await cluster.tasks(svc.ID);
+    assert.equal(tasks.length, 2);
+    assert.equal(tasks.filter((t) => t.Status.State === 'complete').length, 1);
+  });
+});
+
+describe('constraint enforcement', () => {
+  it('moves a task off a node whose labels no longer satisfy its constraints', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1', { labels: { tier: 'web' } });
+    await cluster.addNode('n2', { labels: { tier: 'web' } });
+    const svc = await cluster.createService('web', { TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Placement: { Constraints: ['node.labels.tier==web'] }, RestartPolicy: { Delay: 0 } } });
+    await cluster.start();
+    await cluster.until(async () => (await cluster.tasks(svc.ID))[0]?.Status.State === 'running', { agent: true });
+    const [first] = await cluster.tasks(svc.ID);
+    const other = first!.NodeID === 'n1' ? 'n2' : 'n1';
+    await cluster.setNode(first!.NodeID!, (n) => ({ ...n, Spec: { ...n.Spec, Labels: {} } }));
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).some((t) => wanted(t) && t.NodeID === other && t.Status.State === 'running'), { agent: true });
+    assert.equal((await cluster.store.tasks.get(first!.ID))!.DesiredState, 'shutdown');
+  });
+});
+
+describe('the leader\'s mirror of the store', () => {
+  const obj = (ID: string, Index: number) => ({ ID, Version: { Index }, CreatedAt: '', UpdatedAt: '' });
+
+  it('ignores stale events and never brings a deleted object back', () => {
+    const table = new MirrorTable<ReturnType<typeof obj>>();
+    table.put(obj('a', 5));
+    table.apply({ type: 'put', object: obj('a', 3) });
+    assert.equal(table.get('a')!.Version.Index, 5);
+    table.remove(obj('a', 5));
+    table.put(obj('a', 7));
+    assert.equal(table.get('a'), undefined);
+  });
+
+  it('a full listing adds what a watch missed and drops what it deleted, but keeps newer objects', () => {
+    const table = new MirrorTable<ReturnType<typeof obj>>();
+    table.put(obj('gone', 2));
+    table.put(obj('newer', 9));
+    assert.equal(table.resync([obj('missed', 4), obj('kept', 6)]), true);
+    assert.deepEqual(table.values().map((o) => o.ID).sort(), ['kept', 'missed', 'newer']);
+    assert.equal(table.resync([obj('missed', 4), obj('kept', 6), obj('newer', 9)]), false);
+  });
+});
+
+describe('leadership', () => {
+  it('stop() ends the loops: no more writes after it resolves', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1');
+    await cluster.start();
+    await cluster.stop();
+    const svc = await cluster.createService('late', { Mode: { Replicated: { Replicas: 2 } } });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await cluster.tasks(svc.ID)).length, 0);
+  });
+});
+
+describe('node liveness sources', () => {
+  it('a node the dispatcher has no state for counts by its stored status', async () => {
+    cluster = new TestCluster();
+    await cluster.addNode('n1');
+    await cluster.addNode('n2');
+    const svc = await cluster.createService('web', { Mode: { Replicated: { Replicas: 2 } }, TaskTemplate: { ContainerSpec: { Image: 'busybox' }, RestartPolicy: { Delay: 0 } } });
+    await cluster.start();
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).filter((t) => t.Status.State === 'running').length === 2, { agent: true });
+    cluster.live.delete('n2');
+    await cluster.setNode('n2', (n) => ({ ...n, Status: { ...n.Status, State: 'down' } }));
+    await cluster.until(async () => (await cluster.tasks(svc.ID)).filter((t) => wanted(t) && t.NodeID === 'n1' && t.Status.State === 'running').length === 2, { agent: true });
   });
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConstraints, nodeMatches } from '../../src/swarm/orchestrator/constraints.js';
 import { schedule } from '../../src/swarm/orchestrator/scheduler.js';
-import type { NodeState, SwarmNode, Task, TaskSpec } from '../../src/swarm/types.js';
+import { isTaskDirty } from '../../src/swarm/orchestrator/spec-diff.js';
+import { makeTask } from '../../src/swarm/orchestrator/task-model.js';
+import type { NodeState, Service, SwarmNode, Task, TaskSpec } from '../../src/swarm/types.js';
 
 function node(id: string, o: { labels?: Record<string, string>; role?: 'manager' | 'worker'; availability?: 'active' | 'pause' | 'drain'; cpus?: number; memory?: number; engine?: Record<string, string> } = {}): SwarmNode {
   return {
@@ -120,5 +122,37 @@ describe('scheduler', () => {
     const d = run([t1, t2], [node('a')]);
     assert.equal(d[0]!.nodeId, 'a');
     assert.equal(d[1]!.err, 'no suitable node (host-mode port already in use on 1 node)');
+  });
+});
+
+describe('dirty tasks', () => {
+  const svc = (over: Partial<Service> = {}): Service => ({
+    ID: 's', Version: { Index: 10 }, CreatedAt: '', UpdatedAt: '',
+    Spec: { Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'v1', Env: ['A=1'] } }, Mode: { Replicated: { Replicas: 1 } }, EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80 }, { Protocol: 'udp', TargetPort: 53, PublishedPort: 53 }] } },
+    Endpoint: { Spec: {}, Ports: [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 53, PublishMode: 'ingress' }, { Protocol: 'tcp', TargetPort: 80, PublishedPort: 30001, PublishMode: 'ingress' }] },
+    ...over,
+  });
+
+  it('a task made from the current spec is clean, whatever later writes did to the service version', () => {
+    const service = svc();
+    const t = makeTask(service, { slot: 1 });
+    assert.equal(isTaskDirty({ ...service, Version: { Index: 99 } }, t), false);
+  });
+
+  it('a changed template, ForceUpdate, endpoint mode or port makes it dirty; a placement its node still satisfies does not', () => {
+    const service = svc();
+    const t = makeTask(service, { slot: 1 });
+    const later = (f: (s: Service) => void) => {
+      const s = structuredClone(service);
+      s.Version = { Index: 11 };
+      f(s);
+      return isTaskDirty(s, t, node('a', { labels: { zone: 'x' } }));
+    };
+    assert.equal(later((s) => (s.Spec.TaskTemplate.ContainerSpec!.Image = 'v2')), true);
+    assert.equal(later((s) => (s.Spec.TaskTemplate.ForceUpdate = 1)), true);
+    assert.equal(later((s) => (s.Spec.EndpointSpec!.Mode = 'dnsrr')), true);
+    assert.equal(later((s) => s.Spec.EndpointSpec!.Ports!.push({ TargetPort: 443 })), true);
+    assert.equal(later((s) => (s.Spec.TaskTemplate.Placement = { Constraints: ['node.labels.zone==x'] })), false);
+    assert.equal(later((s) => (s.Spec.TaskTemplate.Placement = { Constraints: ['node.labels.zone==y'] })), true);
   });
 });

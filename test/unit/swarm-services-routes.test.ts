@@ -35,6 +35,7 @@ const localNetworks = {
     return { Id: 'local1', Warning: '' };
   },
   remove: async () => {},
+  prune: async () => ({ NetworksDeleted: ['local-idle'] }),
 } as unknown as NetworkBackend['networks'];
 
 before(async () => {
@@ -86,13 +87,17 @@ test('bad JSON and wrong types on /services/create answer 400 with Go words and 
 });
 
 test('create, inspect, list, update and remove over HTTP', async () => {
-  const created = await request('POST', '/services/create', JSON.stringify({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' } } }), { 'X-Registry-Auth': 'e30=' });
+  const created = await request('POST', '/services/create', JSON.stringify({ Name: 'web', Bogus: 1, TaskTemplate: { ContainerSpec: { Image: 'nginx', BerthRegistryAuth: 'forged', Extra: true }, Placement: { Constraints: ['node.role==manager'], Whatever: 2 } } }), { 'X-Registry-Auth': 'e30=' });
   assert.equal(created.status, 201);
   assert.deepEqual(Object.keys(created.json), ['ID']);
   const id = created.json.ID as string;
   const got = await request('GET', `/services/${id}?insertDefaults=true`);
   assert.equal(got.status, 200);
   assert.equal(got.json.Spec.UpdateConfig.FailureAction, 'pause');
+  const stored = (await store.services.get(id))!;
+  assert.deepEqual(stored.Spec.TaskTemplate.ContainerSpec, { Image: 'nginx', Isolation: 'default', BerthRegistryAuth: 'e30=' }, 'unknown fields dropped as Go drops them; the header credentials kept');
+  assert.deepEqual(stored.Spec.TaskTemplate.Placement, { Constraints: ['node.role==manager'] });
+  assert.equal('Bogus' in stored.Spec, false);
   assert.equal((await request('GET', '/services/web?insertDefaults=maybe')).status, 400);
   const listed = await request('GET', '/services?status=true');
   assert.deepEqual(listed.json[0].ServiceStatus, { RunningTasks: 0, DesiredTasks: 1, CompletedTasks: 0 });
@@ -135,11 +140,17 @@ test('/networks on a manager: cluster networks listed with the local ones, overl
   assert.deepEqual(list.json.map((n: { Name: string }) => n.Name), ['front', 'ingress', 'bridge']);
   const inspected = await request('GET', '/networks/front');
   assert.equal(inspected.json.Scope, 'swarm');
+  assert.equal((await request('GET', '/networks/front?scope=swarm')).json.Name, 'front');
+  assert.equal((await request('GET', '/networks/bridge?scope=swarm')).status, 404, 'scope=swarm: cluster networks only');
   assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'front', Driver: 'overlay' }))).status, 409);
   assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'bridge', Driver: 'overlay' }))).status, 409, 'a local name is taken too');
   assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'front', Driver: 'bridge' }))).status, 409, 'a cluster name is taken for local networks');
   assert.equal((await request('DELETE', '/networks/front')).status, 204);
   assert.equal((await store.networks.list()).length, 1);
+  assert.equal((await request('POST', '/networks/create', JSON.stringify({ Name: 'idle', Driver: 'overlay' }))).status, 201);
+  const pruned = await request('POST', '/networks/prune');
+  assert.deepEqual(pruned.json, { NetworksDeleted: ['idle', 'local-idle'] }, 'cluster networks first, never ingress');
+  assert.deepEqual((await store.networks.list()).map((n) => n.Spec.Name), ['ingress']);
 });
 
 test('/networks on a node that is no manager: overlay create is refused as dockerd refuses it', async () => {

@@ -96,6 +96,11 @@ test('validation errors carry swarmkit/dockerd words and leave nothing behind', 
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: { ...img, Placement: { Constraints: ['node.role=manager'] } } }), 'Internal', 'rpc error: code = Unknown desc = constraint expected one operator from ==, !=');
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: { ...img, Resources: { Limits: { MemoryBytes: 1024 } } } }), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = invalid memory value 1024: Must be at least 4MiB');
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'nginx', Mounts: [{ Target: '/a' }, { Target: '/a' }] } } }), 'InvalidArgument', /duplicate mount point: \/a/);
+  const secret = (SecretID: string, SecretName: string, file?: string) => ({ SecretID, SecretName, ...(file !== undefined ? { File: { Name: file, UID: '0', GID: '0', Mode: 0o444 } } : {}) });
+  const withSecrets = (...Secrets: unknown[]) => ({ Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'nginx', Secrets } } });
+  await rejectsWith(api.create(withSecrets(secret('', 'a', 'a'))), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = malformed secret reference');
+  await rejectsWith(api.create(withSecrets(secret('s1', 'a'))), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = malformed secret reference, no target provided');
+  await rejectsWith(api.create(withSecrets(secret('s1', 'a', 'f'), secret('s2', 'b', 'f'))), 'InvalidArgument', "rpc error: code = InvalidArgument desc = secret references 'a' and 'b' have a conflicting target: 'f'");
   const dupPorts = { Ports: [{ TargetPort: 80, PublishedPort: 8080 }, { TargetPort: 81, PublishedPort: 8080 }] };
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: img, EndpointSpec: dupPorts }), 'InvalidArgument', 'rpc error: code = InvalidArgument desc = EndpointSpec: duplicate published ports provided');
   await rejectsWith(api.create({ Name: 'x', TaskTemplate: img, EndpointSpec: { Mode: 'dnsrr', Ports: [{ TargetPort: 80 }] } }), 'InvalidArgument', /port published with ingress mode can't be used with dnsrr mode/);
@@ -111,6 +116,8 @@ test('name conflicts, port conflicts, and a missing ingress network', async () =
   const img = { ContainerSpec: { Image: 'nginx' } };
   const a = await api.create({ Name: 'web', TaskTemplate: img, EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } });
   await rejectsWith(api.create({ Name: 'web', TaskTemplate: img }), 'Conflict', 'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists');
+  await rejectsWith(api.create({ Name: 'WEB', TaskTemplate: img }), 'Conflict', 'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service WEB already exists');
+  assert.equal((await inspect(api, 'Web')).ID, a.ID, 'names are found without regard to case');
   await rejectsWith(api.create({ Name: 'other', TaskTemplate: img, EndpointSpec: { Ports: [{ TargetPort: 81, PublishedPort: 8080 }] } }), 'InvalidArgument', `rpc error: code = InvalidArgument desc = port '8080' is already in use by service 'web' (${a.ID}) as an ingress port`);
   // Host mode next to an ingress port of the same number: swarmkit refuses it too.
   await rejectsWith(api.create({ Name: 'other', TaskTemplate: img, EndpointSpec: { Ports: [{ TargetPort: 81, PublishedPort: 8080, PublishMode: 'host' }] } }), 'InvalidArgument', /port '8080' is already in use by service 'web'/);
@@ -137,19 +144,19 @@ test('networks by name become IDs (Spec.Networks folded in); VIPs per network an
   assert.deepEqual(s.Spec.TaskTemplate.Networks, [{ Target: front.ID, Aliases: ['w'] }]);
   assert.equal('Networks' in s.Spec, false);
   assert.deepEqual(s.Endpoint.VirtualIPs, [
-    { NetworkID: ingress.ID, Addr: '10.0.0.2/24' },
-    { NetworkID: front.ID, Addr: '10.0.1.2/24' },
+    { NetworkID: ingress.ID, Addr: '10.0.0.254/24' },
+    { NetworkID: front.ID, Addr: '10.0.1.254/24' },
   ]);
   assert.deepEqual(s.Endpoint.Ports!.map((p) => p.PublishedPort), [30001, 30000], 'the dynamic port skips one another port asked for');
   await api.create({ Name: 'api', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: front.ID.slice(0, 8) }] }, EndpointSpec: { Ports: [{ TargetPort: 80 }] } });
   const t = await inspect(api, 'api');
-  assert.deepEqual(t.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.3/24', '10.0.1.3/24']);
+  assert.deepEqual(t.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.253/24', '10.0.1.253/24'], 'VIPs from the top of the subnet (tasks take the bottom)');
   assert.equal(t.Endpoint.Ports![0]!.PublishedPort, 30002);
   await api.remove('web');
   await api.create({ Name: 'again', TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, EndpointSpec: { Ports: [{ TargetPort: 80 }] } });
   const g = await inspect(api, 'again');
   assert.equal(g.Endpoint.Ports![0]!.PublishedPort, 30000, 'ports of a removed service are free again');
-  assert.deepEqual(g.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.2/24'], 'so are its VIPs');
+  assert.deepEqual(g.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.254/24'], 'so are its VIPs');
   await api.create({ Name: 'rr', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'front' }] }, EndpointSpec: { Mode: 'dnsrr' } });
   assert.equal((await inspect(api, 'rr')).Endpoint.VirtualIPs, undefined, 'dnsrr has no VIP');
 });
@@ -257,12 +264,16 @@ test('tasks: filters (service/node by name, name prefix, desired-state, label) a
   assert.deepEqual(await ids({ service: ['web'] }), ['aaa1', 'aaa2']);
   assert.deepEqual(await ids({ service: [db.ID] }), ['bbb1']);
   assert.deepEqual(await ids({ node: ['host-one'] }), ['aaa1', 'bbb1']);
+  assert.deepEqual(await ids({ node: ['node1'] }), ['aaa1', 'bbb1'], 'a node by ID prefix');
   assert.deepEqual(await ids({ name: ['web.1'] }), ['aaa1', 'aaa2'], 'a prefix of <service>.<slot>.<id>, as swarmkit matches it');
   assert.deepEqual(await ids({ name: ['web.1.'] }), ['aaa1']);
   assert.deepEqual(await ids({ name: ['db.node1xyz'] }), ['bbb1']);
   assert.deepEqual(await ids({ 'desired-state': ['Running'] }), ['aaa1', 'bbb1']);
   assert.deepEqual(await ids({ label: ['app=x'] }), ['aaa1', 'aaa2']);
   assert.deepEqual(await ids({ id: ['bb'] }), ['bbb1']);
+  // `_up-to-date`: tasks whose spec is the service's current task template (key order aside).
+  await mk('ccc1', db.ID, 'running', { Spec: { Runtime: 'container', ForceUpdate: 0, ContainerSpec: { Isolation: 'default', Image: 'postgres' } } });
+  assert.deepEqual(await ids({ service: ['db'], '_up-to-date': ['true'] }), ['ccc1']);
   await assert.rejects(tasks.list(JSON.stringify({ 'desired-state': ['sleeping'] })), /Invalid desired-state filter: 'sleeping'/);
   await assert.rejects(tasks.list(JSON.stringify({ service: ['nope'] })), /service nope not found/);
   const t = await tasks.inspect('aaa1');
@@ -281,4 +292,28 @@ test('a store that throws (no manager) makes every call fail with its error', as
   await assert.rejects(api.create({ Name: 'x' }), /not a swarm manager/);
   await assert.rejects(api.list(), /not a swarm manager/);
   await assert.rejects(new TaskApi(noManager).list(), /not a swarm manager/);
+});
+
+test('ports: zero values omitted as dockerd shows them, key order as Go writes them', async () => {
+  const { api } = await setup();
+  await api.create({ Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, EndpointSpec: { Ports: [{ PublishMode: 'host', TargetPort: 80, Name: 'web' }, { TargetPort: 81 }] } });
+  const s = await inspect(api, 'p');
+  assert.deepEqual(s.Spec.EndpointSpec!.Ports, [{ Name: 'web', Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }, { Protocol: 'tcp', TargetPort: 81, PublishMode: 'ingress' }]);
+  assert.deepEqual(JSON.stringify(s.Endpoint.Ports), JSON.stringify([{ Name: 'web', Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }, { Protocol: 'tcp', TargetPort: 81, PublishedPort: 30000, PublishMode: 'ingress' }]));
+});
+
+test('two managers creating at once: the service with the higher ID gives up a dynamic port or VIP both chose', async () => {
+  const { store, nets } = await setup();
+  await nets.create({ Name: 'front', Driver: 'overlay' });
+  // Two ServiceApi on one store stand for two managers (each serializes only its own requests).
+  const m1 = new ServiceApi({ store: () => store });
+  const m2 = new ServiceApi({ store: () => store });
+  const spec = (Name: string) => ({ Name, TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'front' }] }, EndpointSpec: { Ports: [{ TargetPort: 80 }] } });
+  await Promise.all([m1.create(spec('a')), m2.create(spec('b'))]);
+  const [a, b] = [await inspect(m1, 'a'), await inspect(m1, 'b')];
+  const [low, high] = a.ID < b.ID ? [a, b] : [b, a];
+  assert.equal(low.Endpoint.Ports![0]!.PublishedPort, 30000, 'the lower ID keeps what it chose');
+  assert.equal(high.Endpoint.Ports![0]!.PublishedPort, 30001);
+  assert.deepEqual(low.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.254/24', '10.0.1.254/24']);
+  assert.deepEqual(high.Endpoint.VirtualIPs!.map((v) => v.Addr), ['10.0.0.253/24', '10.0.1.253/24']);
 });

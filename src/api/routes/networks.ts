@@ -27,7 +27,7 @@ export function networkRoutes(router: Router, s: NetworkBackend): void {
     if (!body) throw invalidArgument('network config cannot be empty');
     const cluster = s.cluster?.manager();
     const name = body.Name ?? '';
-    if (cluster && name && (await cluster.tryResolve(name).catch(() => undefined))?.Spec.Name === name) throw conflict(`network with name ${name} already exists`);
+    if (cluster && name && (await cluster.tryResolve(name).catch(() => undefined))?.Spec.Name.toLowerCase() === name.toLowerCase()) throw conflict(`network with name ${name} already exists`);
     if (body.Driver === 'overlay' && s.cluster) {
       if (!cluster) throw forbidden(NOT_A_MANAGER);
       if (networks.list(JSON.stringify({ name: [name] })).some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
@@ -37,10 +37,18 @@ export function networkRoutes(router: Router, s: NetworkBackend): void {
     sendJson(res, 201, await networks.create(body));
   });
 
-  router.post('/networks/prune', async ({ res, query }) => sendJson(res, 200, await networks.prune(query.get('filters') ?? undefined)));
+  // On a manager, unused cluster networks (never ingress) go first, as dockerd's clusterNetworkPrune.
+  router.post('/networks/prune', async ({ res, query }) => {
+    const filters = query.get('filters') ?? undefined;
+    const shared = (await s.cluster?.manager()?.prune(filters)) ?? [];
+    const local = await networks.prune(filters);
+    sendJson(res, 200, { ...local, NetworksDeleted: [...shared, ...(local.NetworksDeleted ?? [])] });
+  });
 
-  router.get('/networks/{id}', async ({ res, params }) => {
+  router.get('/networks/{id}', async ({ res, params, query }) => {
     const cluster = s.cluster?.manager();
+    // ?scope=swarm (what the docker CLI asks when it resolves a service's networks): the cluster's only.
+    if (cluster && query.get('scope') === 'swarm') return sendJson(res, 200, await cluster.inspect(params.id!));
     try {
       sendJson(res, 200, networks.inspect(params.id!));
     } catch (err) {

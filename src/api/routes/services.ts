@@ -1,7 +1,7 @@
 import type { Router } from '../router.js';
 import type { ServiceBackend } from '../backends.js';
 import { readBody, sendJson, sendNoContent } from '../http.js';
-import { serviceSpecSchema } from '../schemas/service.js';
+import { knownServiceFields, serviceSpecSchema } from '../schemas/service.js';
 import { invalidArgument } from '../../lib/errors.js';
 import type { ServiceSpecInput } from '../../swarm/services/spec.js';
 
@@ -12,7 +12,7 @@ export function serviceRoutes(router: Router, s: ServiceBackend): void {
   });
 
   router.post('/services/create', async ({ req, res }) => {
-    const spec = ((await readBody(req, serviceSpecSchema)) ?? {}) as ServiceSpecInput;
+    const spec = knownServiceFields((await readBody(req, serviceSpecSchema)) ?? {}) as ServiceSpecInput;
     sendJson(res, 201, await s.services.create(spec, registryAuth(req.headers)));
   });
 
@@ -21,7 +21,7 @@ export function serviceRoutes(router: Router, s: ServiceBackend): void {
   });
 
   router.post('/services/{id}/update', async ({ req, res, params, query }) => {
-    const spec = ((await readBody(req, serviceSpecSchema)) ?? {}) as ServiceSpecInput;
+    const spec = knownServiceFields((await readBody(req, serviceSpecSchema)) ?? {}) as ServiceSpecInput;
     const raw = query.get('version') ?? '';
     // dockerd reads it with strconv.ParseUint and reports its error.
     if (!/^\d+$/.test(raw)) throw invalidArgument(`invalid service version '${raw}': strconv.ParseUint: parsing ${JSON.stringify(raw)}: invalid syntax`);

@@ -3,7 +3,8 @@
  * legacy top-level Networks), with the Go names its decode errors use. Rarely used nested parts
  * (mounts, privileges, secrets, configs, generic resources, plugin specs) pass through as they are.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { goAny, goBool, goDuration, goInt, goList, goMap, goString, goStruct } from './decode.js';
 import { healthConfig } from './container.js';
 
@@ -146,3 +147,8 @@ export const serviceSpecSchema = goStruct(
   },
   'swarm.ServiceSpec',
 );
+
+/** Drops the fields Go's decoder would not keep (unknown to swarm.ServiceSpec), so nothing else is stored. */
+export function knownServiceFields(spec: Static<typeof serviceSpecSchema>): Static<typeof serviceSpecSchema> {
+  return Value.Clean(serviceSpecSchema, spec) as Static<typeof serviceSpecSchema>;
+}

@@ -59,7 +59,7 @@ export class NodeAgent implements TaskHost {
       for (const c of this.deps.containers.listTaskContainers()) {
         await this.deps.containers.remove(c.id).catch((err) => log.warn('removing a task container failed', { id: c.id, error: messageOf(err) }));
       }
-      await this.deps.networking.teardown().catch((err) => log.warn('cluster network teardown failed', { error: messageOf(err) }));
+      if (this.deps.manageNetworks !== false) await this.networking().teardown().catch((err) => log.warn('cluster network teardown failed', { error: messageOf(err) }));
     } else {
       // Daemon shutdown: the containers stay (the daemon stops them), and so do the last reports' chances.
       await this.flushing;
@@ -122,17 +122,22 @@ export class NodeAgent implements TaskHost {
   // ------------------------------------------------------------------ networks
 
   private syncNetworks(view: NodeView): void {
+    if (this.deps.manageNetworks === false) return;
     this.syncView = view;
     if (this.syncing) return;
     this.syncing = (async () => {
       while (this.syncView && !this.stopped) {
         const next = this.syncView;
         this.syncView = undefined;
-        await this.deps.networking.sync(next).catch((err) => log.warn('cluster network sync failed', { error: messageOf(err) }));
+        await this.networking().sync(next).catch((err) => log.warn('cluster network sync failed', { error: messageOf(err) }));
       }
     })().finally(() => {
       this.syncing = undefined;
     });
+  }
+
+  private networking() {
+    return typeof this.deps.networking === 'function' ? this.deps.networking() : this.deps.networking;
   }
 
   networksSettled(): Promise<void> {

@@ -40,8 +40,8 @@ export interface AgentContainers {
 export interface AgentImages {
   /** Whether the image (a reference as the spec names it) is in the local store. */
   exists(ref: string): boolean;
-  /** Pulls it; rejects with the registry's error. */
-  pull(ref: string, signal?: AbortSignal): Promise<void>;
+  /** Pulls it; rejects with the registry's error. `registryAuth`: an X-Registry-Auth value (the spec's PullOptions). */
+  pull(ref: string, signal?: AbortSignal, registryAuth?: string): Promise<void>;
 }
 
 /** The container events the agent follows (die, destroy, health_status: ...), as the event bus publishes them. */
@@ -85,13 +85,19 @@ export interface AgentDeps {
   images: AgentImages;
   events: AgentEvents;
   logs?: AgentLogs;
-  networking: ClusterNetworking;
+  /** The node's cluster networking, or a getter when the swarm part makes one per swarm it joins. */
+  networking: ClusterNetworking | (() => ClusterNetworking);
   node: () => NodeInfo;
   /**
    * The local network (by name) a task on overlays also joins for its default route and host-mode
    * ports: the node's default bridge (Docker's docker_gwbridge); none when the node has none.
    */
   gatewayNetwork?: () => string | undefined;
+  /**
+   * Whether the agent syncs ClusterNetworking with each view and tears it down when leaving (default
+   * true); false when the caller already does both (the manager part's channel wrapper).
+   */
+  manageNetworks?: boolean;
   /** How long to wait before resending reports the managers did not take (default 1000 ms). */
   reportRetryMs?: number;
 }

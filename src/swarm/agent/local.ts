@@ -10,6 +10,7 @@ import type { EventBus } from '../../events/bus.js';
 import { readLogs } from '../../containers/logs.js';
 import { probeCommand, type HealthConfig } from '../../containers/health.js';
 import { parseReference, withDefaultTag, familiarName } from '../../images/reference.js';
+import { parseRegistryAuth } from '../../distribution/auth.js';
 import type { AgentContainers, AgentDeps, AgentEvents, AgentImages, AgentLogs, TaskContainer } from './deps.js';
 import { TASK_ID_LABEL } from './spec.js';
 
@@ -69,10 +70,10 @@ export function localContainers(s: Pick<LocalServices, 'containers' | 'ports'>):
 export function localImages(s: Pick<LocalServices, 'images' | 'distribution'>): AgentImages {
   return {
     exists: (ref) => Boolean(s.images.tryResolve(ref)),
-    pull: async (ref, signal) => {
+    pull: async (ref, signal, registryAuth) => {
       const parsed = withDefaultTag(parseReference(ref));
       let error: string | undefined;
-      await s.distribution.pull({ name: familiarName(parsed), tag: parsed.digest ?? parsed.tag, creds: {}, signal }, (m) => {
+      await s.distribution.pull({ name: familiarName(parsed), tag: parsed.digest ?? parsed.tag, creds: parseRegistryAuth(registryAuth), signal }, (m) => {
         const msg = m as { error?: string; errorDetail?: { message?: string } };
         if (msg.error) error = msg.error;
       });

@@ -14,7 +14,7 @@ import type { Task } from '../types.js';
 import type { LogMessage } from '../../containers/logs.js';
 import type { AgentContainers, AgentLogs, TaskLogOptions } from './deps.js';
 import { TASK_ID_LABEL } from './spec.js';
-import { invalidArgument, messageOf, notFound } from '../../lib/errors.js';
+import { invalidArgument, isKind, messageOf, notFound } from '../../lib/errors.js';
 import { parseTimestampNs } from '../../lib/timestamps.js';
 import { stateIndex } from './task.js';
 
@@ -149,6 +149,8 @@ export class ServiceLogs {
       } else {
         const body = await this.deps.remote(t.NodeID!, `/logs/task/${encodeURIComponent(t.ID)}?${remoteQuery(q)}`);
         signal.addEventListener('abort', () => body.destroy());
+        const status = (body as IncomingMessage).statusCode;
+        if (status !== undefined && status !== 200) throw new Error(await errorText(body));
         messages = readRemoteTaskLogs(body);
       }
       for await (const m of messages) {
@@ -156,9 +158,25 @@ export class ServiceLogs {
         yield { ...m, context };
       }
     } catch (err) {
+      // A task whose container is gone on its node (a history entry that never started) has nothing to show.
+      if (isKind(err, 'NotFound')) return;
       if (!signal.aborted) yield { error: messageOf(err), context };
     }
   }
+}
+
+/** The message of an error answer ({"message": ...} as the control plane sends errors, or its text). */
+async function errorText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString();
+  try {
+    const m = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof m === 'string') return m;
+  } catch {
+    // not JSON
+  }
+  return text.trim();
 }
 
 function remoteQuery(q: LogQuery): string {

@@ -152,6 +152,10 @@ export function containerCreateRequest(task: Task, node: NodeInfo, localNetwork:
     return parts.length > 1 ? [`${parts[1]}:${parts[0]}`] : [];
   });
   if (extraHosts.length) hostConfig.ExtraHosts = extraHosts;
+  const oomScoreAdj = (spec as { OomScoreAdj?: number }).OomScoreAdj;
+  if (oomScoreAdj) hostConfig.OomScoreAdj = oomScoreAdj;
+  const securityOpt = privilegeOptions((spec as { Privileges?: Privileges }).Privileges);
+  if (securityOpt.length) hostConfig.SecurityOpt = securityOpt;
   if (task.Spec.LogDriver?.Name) hostConfig.LogConfig = { Type: task.Spec.LogDriver.Name, Config: task.Spec.LogDriver.Options ?? {} };
   if (ports.length) {
     hostConfig.PortBindings = Object.fromEntries(
@@ -180,4 +184,29 @@ export function containerCreateRequest(task: Task, node: NodeInfo, localNetwork:
   if (first && gatewayNetwork && !endpoints[gatewayNetwork] && attachments.some((a) => !a.Network.Spec.Internal)) endpoints[gatewayNetwork] = {};
   if (first) hostConfig.NetworkMode = first;
   return { name: taskName(task), config, hostConfig, networkingConfig: first ? { EndpointsConfig: endpoints } : undefined };
+}
+
+/** ContainerSpec.Privileges as the Engine API shows it. */
+interface Privileges {
+  SELinuxContext?: { Disable?: boolean; User?: string; Role?: string; Type?: string; Level?: string };
+  Seccomp?: { Mode?: 'default' | 'unconfined' | 'custom'; Profile?: string };
+  AppArmor?: { Mode?: 'default' | 'disabled' };
+  NoNewPrivileges?: boolean;
+}
+
+/** dockerd's applyPrivileges: the spec's privileges as security options (credential specs are Windows-only). */
+function privilegeOptions(p: Privileges | undefined): string[] {
+  if (!p) return [];
+  const out: string[] = [];
+  const se = p.SELinuxContext;
+  if (se?.Disable) out.push('label=disable');
+  if (se?.User) out.push(`label=user:${se.User}`);
+  if (se?.Role) out.push(`label=role:${se.Role}`);
+  if (se?.Level) out.push(`label=level:${se.Level}`);
+  if (se?.Type) out.push(`label=type:${se.Type}`);
+  if (p.Seccomp?.Mode === 'unconfined') out.push('seccomp=unconfined');
+  else if (p.Seccomp?.Mode === 'custom' && p.Seccomp.Profile) out.push(`seccomp=${p.Seccomp.Profile}`);
+  if (p.AppArmor?.Mode === 'disabled') out.push('apparmor=unconfined');
+  if (p.NoNewPrivileges) out.push('no-new-privileges=true');
+  return out;
 }

@@ -35,6 +35,9 @@ class TaskError extends Error {
   }
 }
 
+/** The work of a step was called off by a newer desired state. */
+class Superseded extends Error {}
+
 /** swarmkit's exitError wording. */
 export function exitMessage(code: number, cause?: string): string {
   return cause ? `task: non-zero exit (${code}): ${cause}` : `task: non-zero exit (${code})`;
@@ -51,6 +54,8 @@ export class TaskRunner {
   private pull?: AbortController;
   /** Set when the container was stopped for failing its healthcheck: the cause of its exit. */
   private unhealthy = false;
+  /** The last run ended in an unexpected error (a stop that failed, say). */
+  private stepFailed = false;
 
   constructor(
     private readonly host: TaskHost,
@@ -71,9 +76,17 @@ export class TaskRunner {
 
   /** A newer version of the task from the view; the view's status counts when it is further on than ours. */
   update(task: Task): void {
+    const desiredChanged = task.DesiredState !== this.task.DesiredState;
     this.task = task;
-    if (stateIndex(task.Status.State) > stateIndex(this.status.State)) this.status = task.Status;
-    this.kick();
+    let moved = false;
+    if (stateIndex(task.Status.State) > stateIndex(this.status.State)) {
+      this.status = task.Status;
+      moved = true;
+    }
+    // A pull under way is of no use to a task that is to stop.
+    if (at(task.DesiredState, 'shutdown')) this.pull?.abort();
+    // Views come often (every task change on the node): only what can change the next step runs the machine.
+    if (desiredChanged || moved || this.stepFailed) this.kick();
   }
 
   /** Runs the machine until it has nothing left to do; a kick during a run makes it go round once more. */
@@ -91,8 +104,12 @@ export class TaskRunner {
             // each step moved the task on: look again
           }
         } while (this.again && !this.closed);
+        this.stepFailed = false;
       } catch (err) {
+        // Tried again a second later, or with the next view.
+        this.stepFailed = true;
         log.warn('swarm task step failed', { task: this.task.ID, error: messageOf(err) });
+        setTimeout(() => void this.kick(), 1000).unref();
       } finally {
         this.running = undefined;
       }
@@ -150,6 +167,7 @@ export class TaskRunner {
         default:
       }
     } catch (err) {
+      if (err instanceof Superseded) return true; // go round again: the shutdown branch takes it
       return this.fatal(err);
     }
     if (at(current, desired)) return false;
@@ -176,12 +194,15 @@ export class TaskRunner {
     const spec = this.task.Spec.ContainerSpec;
     if (!spec?.Image) throw new TaskError('dockerexec: image required');
     const image = taskImage(spec);
-    if (!isImageId(spec.Image)) {
+    // Pulled only when missing: nodes often have no registry in reach, and a digest pins the image anyway.
+    if (!isImageId(spec.Image) && !deps.images.exists(image)) {
       this.pull = new AbortController();
       try {
-        await deps.images.pull(image, this.pull.signal);
+        const auth = (spec as { PullOptions?: { RegistryAuth?: string } }).PullOptions?.RegistryAuth;
+        await deps.images.pull(image, this.pull.signal, auth);
       } catch (err) {
         if (this.closed) throw err;
+        if (at(this.task.DesiredState, 'shutdown')) throw new Superseded();
         log.warn('pulling image failed', { task: this.task.ID, image, error: messageOf(err) });
         if (!deps.images.exists(image)) throw new TaskError(`No such image: ${image}`);
       } finally {
@@ -189,7 +210,8 @@ export class TaskRunner {
       }
     }
     if (this.closed) throw new Error('agent stopped');
-    const req = containerCreateRequest(this.task, deps.node(), (id) => deps.networking.localNetwork(id), deps.gatewayNetwork?.());
+    const networking = typeof deps.networking === 'function' ? deps.networking() : deps.networking;
+    const req = containerCreateRequest(this.task, deps.node(), (id) => networking.localNetwork(id), deps.gatewayNetwork?.());
     try {
       const { Id } = await deps.containers.create(req);
       this.containerId = Id;

@@ -33,6 +33,30 @@ export class MirrorTable<T extends StoredObject> {
     this.apply({ type: 'delete', object: obj });
   }
 
+  /**
+   * Brings the table in line with a full listing (a safety net under the watch). Held objects newer than
+   * everything listed may have been written after the listing: they stay.
+   */
+  resync(listed: T[]): boolean {
+    let changed = false;
+    const seen = new Set<string>();
+    let newest = 0;
+    for (const obj of listed) {
+      seen.add(obj.ID);
+      newest = Math.max(newest, obj.Version.Index);
+      const held = this.items.get(obj.ID);
+      if (!held || held.Version.Index < obj.Version.Index) changed = true;
+      this.put(obj);
+    }
+    for (const held of [...this.items.values()]) {
+      if (!seen.has(held.ID) && held.Version.Index <= newest) {
+        this.remove(held);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
   values(): T[] {
     return [...this.items.values()];
   }
@@ -79,6 +103,18 @@ export class StoreMirror {
     for (const t of tasks) this.tasks.put(t);
     for (const n of nodes) this.nodes.put(n);
     for (const c of clusters) this.cluster.put(c);
+  }
+
+  /** A full listing of every kind; true when it found something the watches had not delivered. */
+  async resync(): Promise<boolean> {
+    const [services, tasks, nodes, clusters] = await Promise.all([
+      this.store.services.list(),
+      this.store.tasks.list(),
+      this.store.nodes.list(),
+      this.store.cluster.list(),
+    ]);
+    const changed = [this.services.resync(services), this.tasks.resync(tasks), this.nodes.resync(nodes), this.cluster.resync(clusters)];
+    return changed.some(Boolean);
   }
 
   clusterObject(): Cluster | undefined {

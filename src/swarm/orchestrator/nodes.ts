@@ -5,7 +5,7 @@
  */
 import type { PassContext } from './pass-context.js';
 import { inChunks } from './pass-context.js';
-import { COMPLETE, hasEnded, nowString, stateRank } from './task-model.js';
+import { ASSIGNED, COMPLETE, hasEnded, nowString, stateRank } from './task-model.js';
 
 export class NodeWatch {
   private readonly downSince = new Map<string, number>();
@@ -18,7 +18,8 @@ export class NodeWatch {
     for (const id of [...this.downSince.keys()]) if (!downNow.has(id)) this.downSince.delete(id);
     for (const id of downNow) if (!this.downSince.has(id)) this.downSince.set(id, pc.now);
     const orphans = pc.tasks().filter((t) => {
-      if (!t.NodeID || hasEnded(t) || stateRank(t.DesiredState) <= COMPLETE) return false;
+      // Only tasks that could have moved on since the node went quiet (assigned to running).
+      if (!t.NodeID || hasEnded(t) || stateRank(t.Status.State) < ASSIGNED || stateRank(t.DesiredState) <= COMPLETE) return false;
       const node = pc.node(t.NodeID);
       const since = node ? this.downSince.get(t.NodeID) : 0;
       if (since === undefined) return false;
@@ -30,7 +31,8 @@ export class NodeWatch {
     });
     await inChunks(orphans, async (t) => {
       await pc.modifyTask(t.ID, (cur) =>
-        hasEnded(cur) ? undefined : { ...cur, Status: { ...cur.Status, State: 'orphaned', Timestamp: nowString(), Message: 'task orphaned: node down' } },
+        // As swarmkit's dispatcher: only the state changes (the last message the node sent stays).
+        hasEnded(cur) ? undefined : { ...cur, Status: { ...cur.Status, State: 'orphaned', Timestamp: nowString() } },
       );
     });
   }

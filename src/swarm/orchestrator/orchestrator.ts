@@ -25,6 +25,8 @@ export interface OrchestratorOptions {
   sweepMs?: number;
   /** How long a node stays down before its stopped tasks are marked orphaned (ms). */
   orphanAfterMs?: number;
+  /** A full listing of the store this often, in case a watch missed something (ms). */
+  resyncMs?: number;
 }
 
 export class Orchestrator {
@@ -36,6 +38,8 @@ export class Orchestrator {
   private readonly sweepMs: number;
   private debounceTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
+  private resyncTimer?: NodeJS.Timeout;
+  private readonly resyncMs: number;
   private wakeTimer?: { at: number; timer: NodeJS.Timeout };
   private running?: Promise<void>;
   private again = false;
@@ -43,8 +47,9 @@ export class Orchestrator {
   private knownServices = new Set<string>();
 
   constructor(private readonly ctx: LeaderContext, o: OrchestratorOptions = {}) {
-    this.debounceMs = o.debounceMs ?? 20;
+    this.debounceMs = o.debounceMs ?? 50;
     this.sweepMs = o.sweepMs ?? 1000;
+    this.resyncMs = o.resyncMs ?? 30_000;
     this.nodeWatch = new NodeWatch(o.orphanAfterMs ?? 30_000);
     this.mirror = new StoreMirror(ctx.store, () => this.trigger());
   }
@@ -52,6 +57,8 @@ export class Orchestrator {
   async start(): Promise<void> {
     await this.mirror.load();
     this.sweepTimer = setInterval(() => this.kick(), this.sweepMs);
+    // Soon after start (the first watch may have begun a little after the listing), then now and then.
+    this.scheduleResync(Math.min(2000, this.resyncMs));
     this.kick();
   }
 
@@ -59,14 +66,28 @@ export class Orchestrator {
     this.stopped = true;
     clearTimeout(this.debounceTimer);
     clearInterval(this.sweepTimer);
+    clearTimeout(this.resyncTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer.timer);
     this.mirror.close();
     await this.running;
   }
 
-  /** Resolves when no pass is running or asked for (tests). */
-  async idle(): Promise<void> {
-    while (this.running || this.debounceTimer) await (this.running ?? new Promise((r) => setTimeout(r, this.debounceMs)));
+  private scheduleResync(ms: number): void {
+    this.resyncTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.mirror
+        .resync()
+        .then((changed) => {
+          if (changed) {
+            log.debug('orchestrator: the store listing had changes the watches had not delivered');
+            this.trigger();
+          }
+        })
+        .catch((err) => log.warn('orchestrator: store listing failed', { error: messageOf(err) }))
+        .finally(() => {
+          if (!this.stopped) this.scheduleResync(this.resyncMs);
+        });
+    }, ms);
   }
 
   private trigger(): void {
@@ -105,7 +126,7 @@ export class Orchestrator {
   }
 
   private async pass(): Promise<void> {
-    const pc = new PassContext(this.ctx.store, this.ctx.allocator, this.mirror, this.ctx.nodeStates(), (at) => this.wake(at));
+    const pc = new PassContext(this.ctx.store, this.ctx.allocator, this.mirror, this.ctx.nodeStates(), (at) => this.wake(at), () => this.stopped);
     const step = async (what: string, f: () => Promise<void>) => {
       if (this.stopped) return;
       try {
@@ -148,7 +169,12 @@ export class Orchestrator {
   private async allocateNew(pc: PassContext): Promise<void> {
     for (const t of pc.tasks()) {
       if (t.Status.State !== 'new' || stateRank(t.DesiredState) > stateRank('complete')) continue;
-      const allocated = await this.ctx.allocator.allocateTask(t);
+      if (pc.stopped()) return;
+      const allocated = await this.ctx.allocator.allocateTask(t).catch((err) => {
+        log.warn('orchestrator: task allocation failed', { task: t.ID, error: messageOf(err) });
+        return undefined;
+      });
+      if (!allocated) continue;
       await pc.modifyTask(t.ID, (cur) =>
         cur.Status.State !== 'new'
           ? undefined

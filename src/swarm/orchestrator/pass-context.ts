@@ -28,6 +28,8 @@ export class PassContext {
     readonly live: Map<string, NodeState>,
     /** Asks for another pass no later than `at` (ms since the epoch). */
     readonly wake: (at: number) => void,
+    /** True once leadership is lost: no more writes from this pass. */
+    readonly stopped: () => boolean = () => false,
   ) {}
 
   get cluster(): Cluster | undefined {
@@ -64,6 +66,7 @@ export class PassContext {
 
   /** Allocates, moves to pending and stores a new task. Returns undefined (and logs) when it fails. */
   async createTask(task: Task): Promise<Task | undefined> {
+    if (this.stopped()) return undefined;
     let allocated: Task | undefined;
     try {
       allocated = await this.allocator.allocateTask(task);
@@ -80,7 +83,21 @@ export class PassContext {
 
   /** Read-modify-write of a task; `change` returns undefined to leave it. A vanished task is dropped quietly. */
   async modifyTask(id: string, change: (t: Task) => Task | undefined): Promise<Task | undefined> {
+    if (this.stopped()) return undefined;
     try {
+      // The mirror's copy is usually current: try it first, saving the store a read.
+      const held = this.mirror.tasks.get(id);
+      if (held) {
+        const next = change(structuredClone(held));
+        if (!next) return held;
+        try {
+          const stored = await this.store.tasks.update(next);
+          this.mirror.tasks.put(stored);
+          return stored;
+        } catch (err) {
+          if (!isKind(err, 'Conflict')) throw err;
+        }
+      }
       const stored = await this.store.tasks.modify(id, change);
       if (stored) this.mirror.tasks.put(stored);
       return stored;
@@ -102,6 +119,7 @@ export class PassContext {
   }
 
   async deleteTask(task: Task): Promise<void> {
+    if (this.stopped()) return;
     try {
       await this.store.tasks.delete(task.ID);
     } catch (err) {
@@ -115,6 +133,7 @@ export class PassContext {
   }
 
   async modifyService(id: string, change: (s: Service) => Service | undefined): Promise<Service | undefined> {
+    if (this.stopped()) return undefined;
     try {
       const stored = await this.store.services.modify(id, change);
       if (stored) this.mirror.services.put(stored);

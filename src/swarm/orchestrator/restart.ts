@@ -4,17 +4,30 @@
  * in the same slot (replicated) or on the same node (global). The replacement waits with DesiredState
  * ready for Delay (none when its node is drained) and for the old task to stop, then is set running.
  */
-import type { Service, Task } from '../types.js';
+import type { Service, SwarmNode, Task } from '../types.js';
+import { nodeMatches, tryParseConstraints } from './constraints.js';
 import type { PassContext } from './pass-context.js';
 import {
-  COMPLETE, DEFAULT_RESTART_DELAY_MS, hasEnded, isJob, makeTask, modeOf, nsToMs, stateRank,
+  ASSIGNED, COMPLETE, DEFAULT_RESTART_DELAY_MS, hasEnded, isJob, makeTask, modeOf, nsToMs, stateRank,
 } from './task-model.js';
+
+/**
+ * swarmkit's constraint enforcer: a placed task whose node no longer satisfies its constraints (labels
+ * changed, role changed) must move.
+ */
+function fitsNode(t: Task, node: SwarmNode): boolean {
+  const exprs = t.Spec.Placement?.Constraints;
+  if (!exprs?.length || stateRank(t.Status.State) < ASSIGNED) return true;
+  const constraints = tryParseConstraints(exprs);
+  return !constraints || nodeMatches(constraints, node);
+}
 
 /** How long a replacement waits for its predecessor to report it stopped before it starts anyway. */
 const WAIT_STOP_LIMIT_MS = 60_000;
 
 interface History {
-  specVersion: number | undefined;
+  /** The spec the counted restarts ran (a new spec starts the count over, as swarmkit's SpecVersion). */
+  spec: string;
   total: number;
   /** When each restart happened (ms), oldest first. */
   times: number[];
@@ -22,6 +35,9 @@ interface History {
 
 /** A replicated task's slot, or a global task's node: where its successors go. */
 export const slotKeyOf = (t: Task): string => (t.Slot !== undefined ? `${t.ServiceID}/${t.Slot}` : `${t.ServiceID}/node/${t.NodeID ?? ''}`);
+
+/** The task's spec as a key (service writes that leave the spec alone change its Version, not this). */
+const specKey = (t: Task): string => JSON.stringify(t.Spec);
 
 const timestampMs = (t: Task): number => {
   const ms = Date.parse(t.Status.Timestamp);
@@ -47,7 +63,7 @@ export class RestartSupervisor {
     const max = policy.MaxAttempts ?? 0;
     if (max === 0) return true;
     const h = this.history.get(slotKeyOf(task));
-    if (!h || h.specVersion !== task.BerthSpecVersion) return true;
+    if (!h || h.spec !== specKey(task)) return true;
     const window = nsToMs(policy.Window, 0);
     if (window === 0) return h.total < max;
     const at = timestampMs(task);
@@ -59,8 +75,8 @@ export class RestartSupervisor {
     if (!(replacement.Spec.RestartPolicy?.MaxAttempts ?? 0)) return;
     const key = slotKeyOf(replacement);
     const h = this.history.get(key);
-    if (!h || h.specVersion !== replacement.BerthSpecVersion) {
-      this.history.set(key, { specVersion: replacement.BerthSpecVersion, total: 1, times: [Date.now()] });
+    if (!h || h.spec !== specKey(replacement)) {
+      this.history.set(key, { spec: specKey(replacement), total: 1, times: [Date.now()] });
       return;
     }
     h.total++;
@@ -92,20 +108,30 @@ export class RestartSupervisor {
   /** Tasks waiting with DesiredState ready start once their delay passed and the slot's old tasks stopped. */
   async promoteReady(pc: PassContext): Promise<void> {
     const waiting = pc.tasks().filter((t) => t.DesiredState === 'ready');
+    if (!waiting.length) return;
+    const bySlot = new Map<string, Task[]>();
+    for (const o of pc.tasks()) {
+      const key = slotKeyOf(o);
+      bySlot.set(key, [...(bySlot.get(key) ?? []), o]);
+    }
     for (const t of waiting) {
       const service = pc.mirror.services.get(t.ServiceID);
       if (!service) continue;
-      const startAt = this.startAt.get(t.ID) ?? 0;
+      // Without a recorded delay (an update's task, or one made by an earlier leader): from its creation.
+      const startAt = this.startAt.get(t.ID) ?? (Date.parse(t.CreatedAt) || pc.now);
       if (pc.now < startAt) {
         pc.wake(startAt);
         continue;
       }
       const key = slotKeyOf(t);
-      const predecessorsRunning = pc.tasks().some(
-        (o) => o.ID !== t.ID && o.ServiceID === t.ServiceID && slotKeyOf(o) === key && stateRank(o.DesiredState) > COMPLETE &&
+      const predecessorsRunning = (bySlot.get(key) ?? []).some(
+        (o) => o.ID !== t.ID && stateRank(o.DesiredState) > COMPLETE &&
           !hasEnded(o) && !!o.NodeID && stateRank(o.Status.State) >= stateRank('assigned') && !pc.isNodeDown(o.NodeID),
       );
-      if (predecessorsRunning && pc.now < startAt + WAIT_STOP_LIMIT_MS) continue;
+      if (predecessorsRunning && pc.now < startAt + WAIT_STOP_LIMIT_MS) {
+        pc.wake(startAt + WAIT_STOP_LIMIT_MS);
+        continue;
+      }
       this.startAt.delete(t.ID);
       const desired = isJob(service) ? 'complete' : 'running';
       await pc.modifyTask(t.ID, (cur) => (cur.DesiredState === 'ready' ? { ...cur, DesiredState: desired } : undefined));
@@ -119,7 +145,7 @@ export class RestartSupervisor {
       const service = pc.mirror.services.get(t.ServiceID);
       if (!service) continue;
       const ended = hasEnded(t) && !(t.Status.State === 'complete' && t.DesiredState === 'complete');
-      const nodeGone = !!t.NodeID && (pc.isNodeDown(t.NodeID) || pc.node(t.NodeID)?.Spec.Availability === 'drain');
+      const nodeGone = !!t.NodeID && (pc.isNodeDown(t.NodeID) || pc.node(t.NodeID)?.Spec.Availability === 'drain' || !fitsNode(t, pc.node(t.NodeID)!));
       if (!ended && !nodeGone) continue;
       const mode = modeOf(service);
       const global = mode === 'global' || mode === 'global-job';

@@ -10,10 +10,15 @@ function endpointChanged(service: Service, task: Task): boolean {
   const mode = service.Spec.EndpointSpec?.Mode ?? 'vip';
   if ((task.BerthService?.EndpointMode ?? 'vip') !== mode) return true;
   const want = service.Spec.EndpointSpec?.Ports ?? [];
-  const have = task.BerthService?.Ports ?? [];
+  const have = [...(task.BerthService?.Ports ?? [])];
   if (want.length !== have.length) return true;
-  // A published port the spec leaves at 0 is chosen by the allocator: any value on the task is fine.
-  return want.some((p, i) => portKey(p, !!p.PublishedPort) !== portKey(have[i]!, !!p.PublishedPort));
+  // Order aside; a published port the spec leaves at 0 is chosen by the allocator: any value is fine.
+  for (const p of want) {
+    const i = have.findIndex((h) => portKey(h, !!p.PublishedPort) === portKey(p, !!p.PublishedPort));
+    if (i < 0) return true;
+    have.splice(i, 1);
+  }
+  return false;
 }
 
 export function isTaskDirty(service: Service, task: Task, node?: SwarmNode): boolean {

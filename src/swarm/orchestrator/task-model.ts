@@ -4,7 +4,7 @@
  */
 import type { Cluster, NodeState, Service, SwarmNode, Task, TaskSpec, TaskState, UpdateConfig } from '../types.js';
 import { TASK_STATE_ORDER } from '../types.js';
-import { newTaskId } from './ids.js';
+import { newSwarmId } from '../ids.js';
 
 export const stateRank = (s: TaskState): number => {
   const i = TASK_STATE_ORDER.indexOf(s);
@@ -75,7 +75,7 @@ export interface NewTaskOptions {
 export function makeTask(service: Service, o: NewTaskOptions = {}): Task {
   const spec = service.Spec;
   const task: Task = {
-    ID: newTaskId(),
+    ID: newSwarmId(),
     Version: { Index: 0 },
     CreatedAt: '',
     UpdatedAt: '',

@@ -106,12 +106,15 @@ export class Updater {
         return;
       }
       await this.complete(pc, service, rollback);
-      run.stopped = true;
+      // Slots that turn dirty later (a node back with old tasks) make a new update.
+      this.runs.delete(service.ID);
       return;
     }
 
     if (!rollback && (state === undefined || state === 'completed' || state === 'rollback_completed')) {
-      await pc.modifyService(service.ID, (s) => ({ ...s, UpdateStatus: { State: 'updating', StartedAt: nowString(), Message: 'update in progress' } }));
+      await pc.modifyService(service.ID, (s) =>
+        sameUpdate(s, service) ? { ...s, UpdateStatus: { State: 'updating', StartedAt: nowString(), Message: 'update in progress' } } : undefined,
+      );
       // The status write changes the run key; the next pass picks the work up with the new key.
       this.runs.delete(service.ID);
       pc.wake(pc.now);
@@ -167,14 +170,15 @@ export class Updater {
     run.stopped = true;
     if (action === 'pause' || inRollback || !service.PreviousSpec) {
       const what = inRollback ? 'rollback' : 'update';
-      await pc.modifyService(service.ID, (s) => ({
-        ...s,
-        UpdateStatus: { ...s.UpdateStatus, State: inRollback ? 'rollback_paused' : 'paused', Message: `${what} paused due to failure or early termination of task ${taskId}` },
-      }));
+      await pc.modifyService(service.ID, (s) =>
+        !sameUpdate(s, service)
+          ? undefined
+          : { ...s, UpdateStatus: { ...s.UpdateStatus, State: inRollback ? 'rollback_paused' : 'paused', Message: `${what} paused due to failure or early termination of task ${taskId}` } },
+      );
       return true;
     }
     await pc.modifyService(service.ID, (s) => {
-      if (!s.PreviousSpec) return undefined;
+      if (!s.PreviousSpec || !sameUpdate(s, service)) return undefined;
       const next: Service = {
         ...s,
         Spec: s.PreviousSpec,
@@ -191,7 +195,7 @@ export class Updater {
   private async complete(pc: PassContext, service: Service, rollback: boolean): Promise<void> {
     await pc.modifyService(service.ID, (s) => {
       const st = s.UpdateStatus?.State;
-      if (st !== 'updating' && st !== 'rollback_started') return undefined;
+      if ((st !== 'updating' && st !== 'rollback_started') || !sameUpdate(s, service)) return undefined;
       return {
         ...s,
         UpdateStatus: { ...s.UpdateStatus, State: rollback ? 'rollback_completed' : 'completed', Message: rollback ? 'rollback completed' : 'update completed', CompletedAt: nowString() },
@@ -199,6 +203,10 @@ export class Updater {
     });
   }
 }
+
+/** The stored service is still in the update this run acts for (the API clears UpdateStatus on a new one). */
+const sameUpdate = (stored: Service, seen: Service): boolean =>
+  stored.UpdateStatus?.State === seen.UpdateStatus?.State && stored.UpdateStatus?.StartedAt === seen.UpdateStatus?.StartedAt && runKey(stored) === runKey(seen);
 
 const slotKey = (t: Task): string => (t.Slot !== undefined ? String(t.Slot) : t.NodeID ?? '');
 const slotOrder = (s: Slot): number => s.tasks[0]?.Slot ?? 0;

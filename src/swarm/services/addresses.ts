@@ -65,11 +65,20 @@ export async function usedAddresses(store: SwarmStore): Promise<Map<string, Set<
   return used;
 }
 
-/** The lowest address of the subnet that is neither its network/broadcast address, the gateway, nor taken. */
-export function pickFree(pool: NetworkPool, taken: ReadonlySet<number>): number | undefined {
-  const last = lastOf(pool.subnet);
-  for (let ip = pool.subnet.addr + 1; ip < last; ip++) {
-    if (ip !== pool.gateway && !taken.has(ip)) return ip;
+/**
+ * A free address of the subnet: neither its network/broadcast address, the gateway, nor taken. Tasks
+ * and nodes (the leader's allocator) take the lowest; service VIPs (any manager serving the request)
+ * take the highest, so the two allocators, which do not see each other's allocations in flight, only
+ * meet when the subnet is nearly full.
+ */
+export function pickFree(pool: NetworkPool, taken: ReadonlySet<number>, from: 'low' | 'high' = 'low'): number | undefined {
+  const first = pool.subnet.addr + 1;
+  const last = lastOf(pool.subnet) - 1;
+  const free = (ip: number) => ip !== pool.gateway && !taken.has(ip);
+  if (from === 'low') {
+    for (let ip = first; ip <= last; ip++) if (free(ip)) return ip;
+  } else {
+    for (let ip = last; ip >= first; ip--) if (free(ip)) return ip;
   }
   return undefined;
 }

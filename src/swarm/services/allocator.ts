@@ -7,6 +7,7 @@
  * whose task is not stored yet are held as pending, so two tasks never get the same address in between.
  */
 import { unavailable } from '../../lib/errors.js';
+import { sleep } from '../../lib/sleep.js';
 import type { SwarmStore, TaskAllocator } from '../contracts.js';
 import type { ClusterNetwork, NetworkAttachment, Service, StoredObject, SwarmNode, Task } from '../types.js';
 import { addressOf, addressesOfNode, addressesOfService, addressesOfTask, inPool, pickFree, poolOf, usedAddresses, withPrefix } from './addresses.js';
@@ -19,28 +20,53 @@ class AddressIndex {
   private readonly owners = new Map<string, { rev: number; addrs: Addr[]; gone: boolean }>();
   private readonly pending = new Map<string, Addr[]>();
   private readonly stops: Array<() => void> = [];
+  /** The services and networks as last seen (a service's ports decide its tasks' ingress attachment). */
+  readonly services = new Map<string, Service>();
+  readonly networks = new Map<string, ClusterNetwork>();
   readonly ready: Promise<void>;
 
   constructor(store: SwarmStore) {
-    const follow = <T extends StoredObject>(kind: string, list: () => Promise<T[]>, addrs: (o: T) => Addr[], watch: (cb: (e: { type: 'put' | 'delete'; object: T }) => void) => () => void) => {
-      this.stops.push(watch((e) => this.apply(`${kind}:${e.object.ID}`, e.object.Version.Index, e.type === 'delete' ? [] : addrs(e.object), e.type === 'delete')));
-      return list().then((all) => all.forEach((o) => this.apply(`${kind}:${o.ID}`, o.Version.Index, addrs(o), false)));
+    const follow = <T extends StoredObject>(kind: string, list: () => Promise<T[]>, addrs: (o: T) => Addr[], watch: (cb: (e: { type: 'put' | 'delete'; object: T }) => void) => () => void, keep?: Map<string, T>) => {
+      const seen = (o: T, gone: boolean) => {
+        if (!this.apply(`${kind}:${o.ID}`, o.Version.Index, gone ? [] : addrs(o), gone) || !keep) return;
+        if (gone) keep.delete(o.ID);
+        else keep.set(o.ID, o);
+      };
+      this.stops.push(watch((e) => seen(e.object, e.type === 'delete')));
+      return this.retry(list).then((all) => all.forEach((o) => seen(o, false)));
     };
     // Watches first, then the scan: nothing written in between is missed (older events are ignored by revision).
     this.ready = Promise.all([
       follow<Task>('task', () => store.tasks.list(), addressesOfTask, (cb) => store.tasks.watch(cb)),
-      follow<Service>('service', () => store.services.list(), addressesOfService, (cb) => store.services.watch(cb)),
+      follow<Service>('service', () => store.services.list(), addressesOfService, (cb) => store.services.watch(cb), this.services),
       follow<SwarmNode>('node', () => store.nodes.list(), addressesOfNode, (cb) => store.nodes.watch(cb)),
+      follow<ClusterNetwork>('network', () => store.networks.list(), () => [], (cb) => store.networks.watch(cb), this.networks),
     ]).then(() => undefined);
     this.ready.catch(() => undefined);
   }
 
-  private apply(key: string, rev: number, addrs: Addr[], gone: boolean): void {
+  private closed = false;
+
+  /** A store that cannot answer yet (etcd electing a leader) is asked again, until the index is closed. */
+  private async retry<T>(read: () => Promise<T>): Promise<T> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await read();
+      } catch (err) {
+        if (this.closed) throw err;
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Records what an object holds; false when the news is older than what is known. */
+  private apply(key: string, rev: number, addrs: Addr[], gone: boolean): boolean {
     const known = this.owners.get(key);
-    if (known && (known.rev > rev || (known.rev === rev && known.gone))) return;
+    if (known && (known.rev > rev || (known.rev === rev && known.gone))) return false;
     this.owners.set(key, { rev, addrs, gone });
     const held = this.pending.get(key);
     if (held && (gone || held.every(([n, ip]) => addrs.some(([m, jp]) => m === n && jp === ip)))) this.pending.delete(key);
+    return true;
   }
 
   used(networkId: string): Set<number> {
@@ -66,6 +92,7 @@ class AddressIndex {
   }
 
   close(): void {
+    this.closed = true;
     for (const stop of this.stops.splice(0)) stop();
   }
 }
@@ -73,6 +100,8 @@ class AddressIndex {
 export interface ClusterAllocator extends TaskAllocator {
   /** Gives a node its address on the ingress network (SwarmNode.BerthIngress) if it has none; returns the node. */
   allocateNode(nodeId: string): Promise<SwarmNode | undefined>;
+  /** allocateNode for every node (the leader taking over, or the ingress network just made). */
+  allocateNodes(): Promise<void>;
   /** Stops following the store (the leader lost its leadership). */
   close(): void;
 }
@@ -81,6 +110,9 @@ export interface ClusterAllocator extends TaskAllocator {
 function attachment(n: ClusterNetwork, addr: string): NetworkAttachment {
   return { Network: n, Addresses: [addr] };
 }
+
+/** The open allocator of each store: allocateNodeIngress goes through it, so it sees addresses not stored yet. */
+const openAllocators = new WeakMap<SwarmStore, ClusterAllocator>();
 
 export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
   const index = new AddressIndex(store);
@@ -100,14 +132,17 @@ export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
     return withPrefix(ip, pool);
   };
 
-  return {
+  const allocator: ClusterAllocator = {
     allocateTask: (task) =>
       serial(async () => {
         await index.ready;
-        const networks = await store.networks.list();
-        const service = await store.services.get(task.ServiceID);
+        // The ports the task was made with (the orchestrator copies them), else its service's.
+        const service = task.BerthService ? undefined : (index.services.get(task.ServiceID) ?? (await store.services.get(task.ServiceID)));
+        // Networks from the index's copies; the store when one is newer than its watch.
+        let networks = [...index.networks.values()];
+        if ((task.Spec.Networks ?? []).some((a) => !networks.some((n) => n.ID === a.Target || n.Spec.Name === a.Target))) networks = await store.networks.list();
         const wanted: ClusterNetwork[] = [];
-        const publishes = service ? needsIngress(service) : (task.BerthService?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+        const publishes = task.BerthService ? (task.BerthService.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress') : Boolean(service && needsIngress(service));
         const ingress = networks.find(isIngress);
         if (publishes && ingress) wanted.push(ingress);
         for (const a of task.Spec.Networks ?? []) {
@@ -157,15 +192,28 @@ export function createTaskAllocator(store: SwarmStore): ClusterAllocator {
         });
       }),
 
-    close: () => index.close(),
+    async allocateNodes() {
+      for (const n of await store.nodes.list()) await allocator.allocateNode(n.ID);
+    },
+
+    close: () => {
+      index.close();
+      if (openAllocators.get(store) === allocator) openAllocators.delete(store);
+    },
   };
+  // One allocator per store: a new leadership term's allocator replaces (and stops) the last one.
+  openAllocators.get(store)?.close();
+  openAllocators.set(store, allocator);
+  return allocator;
 }
 
 /**
- * Gives a node its ingress address with a scan of the store (for a caller without the leader's
- * allocator; the leader should use its allocator's allocateNode, which sees addresses not stored yet).
+ * Gives a node its ingress address: through the store's open allocator when there is one (it sees task
+ * addresses handed out but not stored yet), else with a scan of the store.
  */
 export async function allocateNodeIngress(store: SwarmStore, nodeId: string): Promise<SwarmNode | undefined> {
+  const open = openAllocators.get(store);
+  if (open) return open.allocateNode(nodeId);
   const ingress = (await store.networks.list()).find(isIngress);
   const pool = ingress && poolOf(ingress);
   const node = await store.nodes.get(nodeId);

@@ -10,6 +10,7 @@ import type { ClusterNetwork, PortConfig, Service, ServiceSpec } from '../types.
 import { pickFree, poolOf, usedAddresses, withPrefix, addressOf } from './addresses.js';
 import { isIngress, needsIngress } from './networks.js';
 import { rpcError } from './rpc-errors.js';
+import { normalizePort } from './spec.js';
 
 export const DYNAMIC_PORT_START = 30000;
 export const DYNAMIC_PORT_END = 32767;
@@ -50,24 +51,28 @@ export async function allocateEndpoint(store: SwarmStore, spec: ServiceSpec, cur
     const taken = new Set(services.flatMap((s) => (s.Endpoint?.Ports ?? []).filter((p) => p.PublishMode !== 'host' && p.PublishedPort).map((p) => `${p.Protocol}/${p.PublishedPort}`)));
     for (const p of specPorts) if (p.PublishMode !== 'host' && p.PublishedPort) taken.add(`${p.Protocol}/${p.PublishedPort}`);
     const previous = [...(current?.Endpoint?.Ports ?? [])];
-    endpoint.Ports = specPorts.map((p) => {
-      const port = { ...p };
-      if (port.PublishMode === 'host' || port.PublishedPort) return port;
+    const assignPort = (port: PortConfig): void => {
+      if (port.PublishMode === 'host' || port.PublishedPort) return;
       // An update keeps the port it gave before for the same target.
       const i = previous.findIndex((q) => samePort(q, port) && q.PublishedPort && !taken.has(`${q.Protocol}/${q.PublishedPort}`));
       if (i >= 0) {
         port.PublishedPort = previous.splice(i, 1)[0]!.PublishedPort;
         taken.add(`${port.Protocol}/${port.PublishedPort}`);
-        return port;
+        return;
       }
       for (let n = DYNAMIC_PORT_START; n <= DYNAMIC_PORT_END; n++) {
         if (!taken.has(`${port.Protocol}/${n}`)) {
           taken.add(`${port.Protocol}/${n}`);
           port.PublishedPort = n;
-          return port;
+          return;
         }
       }
       throw unavailable('no available port in the dynamic range 30000-32767');
+    };
+    endpoint.Ports = specPorts.map((p) => {
+      const port = { ...p };
+      assignPort(port);
+      return normalizePort(port);
     });
   }
 
@@ -96,7 +101,7 @@ export async function allocateEndpoint(store: SwarmStore, spec: ServiceSpec, cur
           continue;
         }
         const taken = used.get(n.ID) ?? new Set<number>();
-        const ip = pickFree(pool, taken);
+        const ip = pickFree(pool, taken, 'high');
         if (ip === undefined) throw rpcError('Unknown', `could not allocate VIP from IPAM: no available IPv4 addresses on network ${n.Spec.Name}`);
         taken.add(ip);
         used.set(n.ID, taken);
@@ -105,4 +110,35 @@ export async function allocateEndpoint(store: SwarmStore, spec: ServiceSpec, cur
     }
   }
   return endpoint;
+}
+
+const portKey = (p: PortConfig) => `${p.Protocol ?? 'tcp'}/${p.PublishedPort}`;
+const isIngressPort = (p: PortConfig) => p.PublishMode !== 'host' && Boolean(p.PublishedPort);
+
+/**
+ * Two managers can serve creates at the same time, each choosing a dynamic port or a VIP the other also
+ * chose. After its write, a service checks the store: where a service with a lower ID holds the same
+ * dynamic ingress port or VIP, it gives its own up and takes another (the lower ID keeps; both sides
+ * agree without talking). Ports the spec names itself are left as they are.
+ */
+export async function settleEndpoint(store: SwarmStore, serviceId: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const services = await store.services.list();
+    const me = services.find((s) => s.ID === serviceId);
+    if (!me) return;
+    const first = services.filter((s) => s.ID < me.ID);
+    const ports = new Set(first.flatMap((s) => (s.Endpoint?.Ports ?? []).filter(isIngressPort).map(portKey)));
+    const vips = new Set(first.flatMap((s) => (s.Endpoint?.VirtualIPs ?? []).map((v) => `${v.NetworkID} ${addressOf(v.Addr)}`)));
+    const named = new Set((me.Spec.EndpointSpec?.Ports ?? []).filter(isIngressPort).map(portKey));
+    const badPort = (p: PortConfig) => isIngressPort(p) && ports.has(portKey(p)) && !named.has(portKey(p));
+    const badVip = (v: { NetworkID: string; Addr: string }) => vips.has(`${v.NetworkID} ${addressOf(v.Addr)}`);
+    const ep = me.Endpoint ?? { Spec: {} };
+    if (!(ep.Ports ?? []).some(badPort) && !(ep.VirtualIPs ?? []).some(badVip)) return;
+    const keep: Service = { ...me, Endpoint: { ...ep, Ports: (ep.Ports ?? []).filter((p) => !badPort(p)), VirtualIPs: (ep.VirtualIPs ?? []).filter((v) => !badVip(v)) } };
+    try {
+      await store.services.update({ ...me, Endpoint: await allocateEndpoint(store, me.Spec, keep) });
+    } catch (err) {
+      if ((err as { kind?: string }).kind !== 'Conflict') throw err;
+    }
+  }
 }

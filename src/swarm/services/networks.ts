@@ -6,6 +6,7 @@
  */
 import { conflict, forbidden, invalidArgument, notFound } from '../../lib/errors.js';
 import { Filters } from '../../lib/filters.js';
+import { parseTimestampNs } from '../../lib/timestamps.js';
 import { formatCidr, formatIPv4, maskOf, overlaps, parseCidr, parseIPv4, type Cidr } from '../../networks/ipam.js';
 import type { CreateNetworkRequest } from '../../networks/contracts.js';
 import type { SwarmStore } from '../contracts.js';
@@ -42,6 +43,9 @@ function pickSubnet(pools: Cidr[], size: number, taken: Cidr[]): Cidr | undefine
   }
   return undefined;
 }
+
+/** A map with its keys in Go's JSON order (sorted). */
+const sortedKeys = (m: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 const subnetsOf = (nets: ClusterNetwork[]): Cidr[] => nets.flatMap((n) => n.IPAMOptions.Configs.flatMap((c) => parseCidr(c.Subnet) ?? []));
 
@@ -87,7 +91,7 @@ async function createNetwork(store: SwarmStore, req: ClusterNetworkRequest): Pro
   const cfg = configs[0] ?? {};
 
   const existing = await store.networks.list();
-  if (existing.some((n) => n.Spec.Name === name)) throw conflict(`network with name ${name} already exists`);
+  if (existing.some((n) => n.Spec.Name.toLowerCase() === name.toLowerCase())) throw conflict(`network with name ${name} already exists`);
   const ingress = existing.find(isIngress);
   if (req.Ingress && ingress) throw rpcError('AlreadyExists', `ingress network (${ingress.ID}) is already present`);
 
@@ -114,7 +118,14 @@ async function createNetwork(store: SwarmStore, req: ClusterNetworkRequest): Pro
   }
   gateway ??= subnet.addr + 1;
 
-  const vni = lowestFreeVni(existing);
+  // A VNI the user asked for (--opt com.docker.network.driver.overlay.vxlanid_list=N) is kept when free.
+  const asked = req.Options?.[VXLAN_ID_OPTION];
+  let vni = lowestFreeVni(existing);
+  if (asked !== undefined) {
+    vni = Number(asked);
+    if (!/^\d+$/.test(asked) || vni < 1 || vni > 0xffffff) throw invalidArgument(`invalid VXLAN id: ${asked}`);
+    if (existing.some((n) => Number(n.DriverState.Options[VXLAN_ID_OPTION]) === vni)) throw conflict(`VXLAN id ${vni} is already in use`);
+  }
   const specIpam: ClusterNetwork['Spec']['IPAMOptions'] = { Driver: { Name: ipamDriver, ...(req.IPAM?.Options ? { Options: req.IPAM.Options } : {}) } };
   if (configs.length) specIpam.Configs = configs.map((c) => ({ ...(c.Subnet ? { Subnet: c.Subnet } : {}), ...(c.Gateway ? { Gateway: c.Gateway } : {}), ...(c.IPRange ? { Range: c.IPRange } : {}) }));
   const net: ClusterNetwork = {
@@ -132,7 +143,8 @@ async function createNetwork(store: SwarmStore, req: ClusterNetworkRequest): Pro
       Ingress: Boolean(req.Ingress),
       Scope: 'swarm',
     },
-    DriverState: { Name: 'overlay', Options: { [VXLAN_ID_OPTION]: String(vni) } },
+    // The driver's options as the overlay allocator returns them: the VNI, then what the user gave (e.g. "encrypted").
+    DriverState: { Name: 'overlay', Options: sortedKeys({ ...(req.Options ?? {}), [VXLAN_ID_OPTION]: String(vni) }) },
     IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway) }] },
   };
   return store.networks.create(net);
@@ -222,7 +234,7 @@ export class ClusterNetworkApi {
     const nets = await this.store().networks.list();
     const byId = nets.find((n) => n.ID === ref);
     if (byId) return byId;
-    const byName = nets.filter((n) => n.Spec.Name === ref);
+    const byName = nets.filter((n) => n.Spec.Name.toLowerCase() === ref.toLowerCase());
     if (byName.length > 1) throw invalidArgument(`network ${ref} is ambiguous (${byName.length} matches found)`);
     if (byName.length === 1) return byName[0];
     const byPrefix = ref ? nets.filter((n) => n.ID.startsWith(ref)) : [];
@@ -238,6 +250,28 @@ export class ClusterNetworkApi {
 
   async inspect(ref: string): Promise<Record<string, unknown>> {
     return clusterNetworkView(await this.resolve(ref), true);
+  }
+
+  /**
+   * dockerd's cluster side of `network prune`: every cluster network but ingress that nothing uses
+   * (filters until, label, label!); returns the names removed.
+   */
+  async prune(filtersRaw?: string): Promise<string[]> {
+    const f = Filters.parse(filtersRaw, ['until', 'label', 'label!']);
+    const until = f.get('until').map((v) => parseTimestampNs(v) / 1e6);
+    const removed: string[] = [];
+    for (const n of await this.store().networks.list()) {
+      if (isIngress(n) || !f.matchLabels(n.Spec.Labels)) continue;
+      if (f.get('label!').some((cond) => Filters.parse(JSON.stringify({ label: [cond] }), ['label']).matchLabels(n.Spec.Labels))) continue;
+      if (until.some((u) => Date.parse(n.CreatedAt) > u)) continue;
+      try {
+        await this.remove(n.ID);
+        removed.push(n.Spec.Name);
+      } catch {
+        // In use: not pruned, as dockerd.
+      }
+    }
+    return removed;
   }
 
   async remove(ref: string): Promise<void> {

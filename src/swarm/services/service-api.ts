@@ -10,7 +10,7 @@ import { KeyedMutex } from '../../lib/mutex.js';
 import { generateName } from '../../containers/names.js';
 import type { SwarmStore } from '../contracts.js';
 import type { Service, ServiceSpec, SwarmNode, Task } from '../types.js';
-import { allocateEndpoint, checkPortConflicts } from './endpoint.js';
+import { allocateEndpoint, checkPortConflicts, settleEndpoint } from './endpoint.js';
 import { newSwarmId } from './ids.js';
 import { isIngress, needsIngress } from './networks.js';
 import { rpcError } from './rpc-errors.js';
@@ -62,7 +62,8 @@ export class ServiceApi {
       checkPortConflicts(spec, services);
       if (registryAuth) (spec.TaskTemplate.ContainerSpec as ContainerWithAuth).BerthRegistryAuth = registryAuth;
       await this.requireIngress(store, spec);
-      if (services.some((s) => s.Spec.Name === spec.Name)) {
+      // swarmkit indexes names in lower case: "Web" and "web" conflict.
+      if (services.some((s) => s.Spec.Name.toLowerCase() === spec.Name.toLowerCase())) {
         throw rpcError('AlreadyExists', `name conflicts with an existing object: service ${spec.Name} already exists`);
       }
       const service: Service = {
@@ -75,6 +76,7 @@ export class ServiceApi {
       };
       if (spec.Mode.ReplicatedJob || spec.Mode.GlobalJob) service.JobStatus = { JobIteration: { Index: 0 }, LastExecution: now() };
       const created = await store.services.create(service);
+      await settleEndpoint(store, created.ID);
       return { ID: created.ID };
     });
   }
@@ -109,7 +111,7 @@ export class ServiceApi {
   async update(ref: string, input: ServiceSpecInput, opts: UpdateOptions): Promise<{ Warnings?: string[] }> {
     const store = this.store;
     return this.lock.run('services', async () => {
-      const spec = normalizeSpec(input, () => '');
+      const spec = normalizeSpec(input, () => generateName(() => false));
       await this.resolveNetworks(store, spec);
       validateSpec(spec);
       await this.refuseIngressAttachment(store, spec);
@@ -157,6 +159,7 @@ export class ServiceApi {
         if (isKind(err, 'NotFound')) throw rpcError('NotFound', `service ${current.ID} not found`);
         throw err;
       }
+      await settleEndpoint(store, current.ID);
       return {};
     });
   }
@@ -177,7 +180,7 @@ export class ServiceApi {
     if (!attachments.length) return;
     const networks = await store.networks.list();
     for (const a of attachments) {
-      const n = networks.find((x) => x.ID === a.Target) ?? networks.find((x) => x.Spec.Name === a.Target) ?? uniquePrefix(networks, a.Target);
+      const n = networks.find((x) => x.ID === a.Target) ?? networks.find((x) => x.Spec.Name.toLowerCase() === a.Target.toLowerCase()) ?? uniquePrefix(networks, a.Target);
       if (n) {
         a.Target = n.ID;
         continue;
@@ -217,7 +220,8 @@ function uniquePrefix<T extends { ID: string }>(items: T[], prefix: string): T |
 export function resolveIn<T extends { ID: string }>(items: T[], ref: string, kind: string, nameOf: (x: T) => string | undefined): T {
   const byId = items.find((x) => x.ID === ref);
   if (byId) return byId;
-  let found = ref ? items.filter((x) => nameOf(x) === ref) : [];
+  // Names match without regard to case, as swarmkit's name index.
+  let found = ref ? items.filter((x) => nameOf(x)?.toLowerCase() === ref.toLowerCase()) : [];
   if (!found.length && ref) found = items.filter((x) => x.ID.startsWith(ref));
   if (!found.length) throw notFound(`${kind} ${ref} not found`);
   if (found.length > 1) throw invalidArgument(`${kind} ${ref} is ambiguous (${found.length} matches found)`);

@@ -104,8 +104,9 @@ export function normalizePort(p: PortConfig): PortConfig {
   const out: PortConfig = {};
   if (p.Name) out.Name = p.Name;
   out.Protocol = (['udp', 'sctp'].includes(protocol) ? protocol : 'tcp') as PortConfig['Protocol'];
-  out.TargetPort = p.TargetPort ?? 0;
-  out.PublishedPort = p.PublishedPort ?? 0;
+  // Zero ports are omitted as in dockerd's JSON (omitempty).
+  if (p.TargetPort) out.TargetPort = p.TargetPort;
+  if (p.PublishedPort) out.PublishedPort = p.PublishedPort;
   out.PublishMode = mode === 'host' ? 'host' : 'ingress';
   return out;
 }
@@ -126,6 +127,8 @@ export function validateSpec(spec: ServiceSpec): void {
   if ((task.RestartPolicy?.Delay ?? 0) < 0) throw invalid('TaskSpec: restart-delay cannot be negative');
   if ((task.RestartPolicy?.Window ?? 0) < 0) throw invalid('TaskSpec: restart-window cannot be negative');
   validateConstraints(task.Placement?.Constraints ?? []);
+  validateRefs(task.ContainerSpec?.Secrets, 'secret');
+  validateRefs(task.ContainerSpec?.Configs, 'config');
   validateContainerSpec(task.ContainerSpec!);
   const isJob = Boolean(spec.Mode.ReplicatedJob || spec.Mode.GlobalJob);
   if (isJob) {
@@ -157,6 +160,34 @@ export function validateConstraints(constraints: string[]): void {
     const v = c.slice(i + op.length).trim();
     if (!key.test(k)) throw rpcError('Unknown', `key '${k}' is invalid`);
     if (!value.test(v)) throw rpcError('Unknown', `value '${v}' is invalid`);
+  }
+}
+
+interface ObjectRef {
+  SecretID?: string;
+  SecretName?: string;
+  ConfigID?: string;
+  ConfigName?: string;
+  File?: { Name?: string };
+  Runtime?: unknown;
+}
+
+/** swarmkit's validateSecretRefsSpec / validateConfigRefsSpec: IDs, names, targets, no two on one file. */
+function validateRefs(refs: unknown[] | undefined, kind: 'secret' | 'config'): void {
+  const targets = new Map<string, string>();
+  for (const raw of refs ?? []) {
+    const r = (raw ?? {}) as ObjectRef;
+    const id = kind === 'secret' ? r.SecretID : r.ConfigID;
+    const name = (kind === 'secret' ? r.SecretName : r.ConfigName) ?? '';
+    if (!id || !name) throw invalid(`malformed ${kind} reference`);
+    if (!r.File && !(kind === 'config' && r.Runtime)) throw invalid(`malformed ${kind} reference, no target provided`);
+    if (r.File) {
+      const file = r.File.Name ?? '';
+      if (!file) throw invalid(`malformed file ${kind} reference, invalid target file name provided`);
+      const prev = targets.get(file);
+      if (prev !== undefined) throw invalid(`${kind} references '${prev}' and '${name}' have a conflicting target: '${file}'`);
+      targets.set(file, name);
+    }
   }
 }
 

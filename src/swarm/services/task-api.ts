@@ -34,6 +34,8 @@ export class TaskApi {
       .filter((t) => !serviceIds.length || serviceIds.includes(t.ServiceID))
       .filter((t) => !nodeIds.length || (t.NodeID !== undefined && nodeIds.includes(t.NodeID)))
       .filter((t) => !desired.length || desired.includes(t.DesiredState))
+      // `_up-to-date` (the docker CLI's progress display): tasks made from the service's current task spec.
+      .filter((t) => !f.has('_up-to-date') || (byId.has(t.ServiceID) && canonical(t.Spec) === canonical(byId.get(t.ServiceID)!.Spec.TaskTemplate)))
       .sort((a, b) => (a.ID < b.ID ? -1 : 1))
       .map(taskView);
   }
@@ -49,4 +51,11 @@ export class TaskApi {
   async inspect(ref: string): Promise<Record<string, unknown>> {
     return taskView(await this.resolve(ref));
   }
+}
+
+/** JSON with sorted keys, for comparing specs whatever order their keys came in. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
 }
