@@ -60,6 +60,20 @@ export class Sandboxes {
     await this.attachments?.release(e.networkId, containerId).catch((err) => log.warn('could not give the swarm its address back', { id: containerId, network: e.networkId, error: messageOf(err) }));
   }
 
+  /**
+   * A plain container on swarm overlays only (attachable ones) gets a hidden interface on the default
+   * bridge for its default route and published ports, as Docker's docker_gwbridge: overlays carry no
+   * default route. Not recorded as an endpoint (inspect's Networks show the overlays); a task has the
+   * bridge as an endpoint of its own (the agent asks for it).
+   */
+  private egressJoin(c: NetContainer, nets: NetworkRecord[]): { rec: EndpointRecord; net: NetworkRecord } | undefined {
+    if (!this.attachments || c.config.Labels?.[LABEL_SWARM_TASK] || !nets.length) return undefined;
+    if (!nets.every((n) => n.driver === 'overlay') || nets.every((n) => n.internal)) return undefined;
+    const bridge = this.networks.tryResolve('bridge');
+    if (!bridge || bridge.driver !== 'bridge') return undefined;
+    return { rec: { containerId: c.id, containerName: c.name, networkId: bridge.id, networkName: bridge.name, config: {} }, net: bridge };
+  }
+
   // ---- start-up and shutdown ---------------------------------------------------------------------
 
   /** At start-up: the addresses of the recorded sandboxes stay taken. */
@@ -146,6 +160,8 @@ export class Sandboxes {
     const primary = this.networks.resolve(mode);
     joins.sort((a, b) => Number(b.net.id === primary.id) - Number(a.net.id === primary.id));
     for (const j of joins) if (j.net.driver !== 'bridge' && j.net.driver !== 'overlay') throw invalidArgument(ERR.sharedNetwork);
+    const egress = this.egressJoin(c, joins.map((j) => j.net));
+    if (egress) joins.push(egress);
 
     const sb: SandboxRecord = { containerId: c.id, id: newId(), netns: sandbox.netnsName(this.tag, c.id), endpoints: [], ports: [], dns: false };
     const wantsDns = joins.some((j) => !j.net.predefined);
@@ -299,6 +315,11 @@ export class Sandboxes {
       if (this.store.endpoint(c.id, net.id)) throw forbidden(`endpoint with name ${c.name} already exists in network ${net.name}`);
       const rec: EndpointRecord = { containerId: c.id, containerName: c.name, networkId: net.id, networkName: net.name, config: cleanEndpointConfig(config) };
       const sb = c.state.Running ? this.store.sandbox(c.id) : undefined;
+      if (sb?.endpoints.some((e) => e.networkId === net.id)) {
+        // Already on it without an endpoint of its own (the egress interface of an overlay-only container): now it has one.
+        this.store.saveEndpoint(rec);
+        return;
+      }
       if (sb) {
         const hadGateway = Boolean(sb.gatewayNetwork);
         await this.join(sb, rec, net, c);
@@ -404,7 +425,10 @@ export class Sandboxes {
       }
     }
     const bridgeNet = this.store.networkByName('bridge');
-    const legacy = sb?.endpoints.find((e) => e.networkId === bridgeNet?.id);
+    const recorded = this.store.endpointsOf(c.id);
+    // The hidden egress interface of an overlay-only container (egressJoin) is not the legacy bridge endpoint.
+    const hiddenBridge = recorded.length > 0 && !recorded.some((r) => r.networkId === bridgeNet?.id);
+    const legacy = hiddenBridge ? undefined : sb?.endpoints.find((e) => e.networkId === bridgeNet?.id);
     const settings: Record<string, unknown> = {
       Ports: sb ? portsView(c.config.ExposedPorts, sb.ports) : {},
       EndpointID: legacy?.endpointId ?? '',

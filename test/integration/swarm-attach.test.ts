@@ -114,6 +114,10 @@ describe('swarm: task egress, host-mode ports, attachable overlays', { timeout: 
     assert.equal(body, (await dk(m1, ['exec', webTask, 'hostname'])).trim());
     // The task reaches the plain container too (its node learns where the address is).
     await dk(m1, ['exec', webTask, 'ping', '-c', '1', '-W', '3', addr]);
+    // And it has a way out, as a task (a hidden interface on the default bridge).
+    await dk(w1, ['exec', 'plain', 'ping', '-c', '1', '-W', '3', cluster.subnet.replace(/\.0\/\d+$/, '.1')]);
+    assert.deepEqual(Object.keys(JSON.parse(await dk(w1, ['inspect', 'plain', '--format', '{{json .NetworkSettings.Networks}}'])) as object), ['appnet']);
+    assert.equal((await dk(w1, ['inspect', 'plain', '--format', '{{.NetworkSettings.IPAddress}}'])).trim(), '');
 
     // A second one holds another address; after rm -f the first address is given out again.
     await dk(w1, ['run', '-d', '--name', 'plain2', '--network', 'appnet', 'busybox', 'sleep', '100000']);
