@@ -8,6 +8,9 @@
 #                          and models files)
 #        DPY_TEST_TIMEOUT  seconds per test phase (default 120)
 #        PYTEST_ARGS       extra pytest arguments (e.g. "-k test_run")
+#        DPY_NETNS         1: berthd runs in a network namespace of its own (its swarm listens on
+#                          0.0.0.0:<random> there, never on the host's ports); default 1 when FILES has a
+#                          swarm file (api_swarm/api_service/models_swarm/models_services/models_nodes...)
 # Needs: a built tree (npx tsc -p .), python3 with pytest and docker-py's dependencies (requests).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,6 +38,14 @@ bridge="bt$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 subnet="$(cd "$repo" && node --input-type=module -e "import('./dist/test/integration/harness.js').then((m) => console.log(m.freeSubnet24()))")"
 berthd_pid=
 
+# Swarm tests init a swarm on 0.0.0.0:<10000-25000> (docker-py's helpers.swarm_listen_addr) or on the
+# default 0.0.0.0:2377, and a manager's etcd takes the two ports after it: in the host's namespace they
+# could meet a real dockerd. Such runs put berthd in a namespace of its own with lo and one "eth0"
+# (the only address, so `swarm init` without an address finds one); nothing in it routes anywhere.
+case " $FILES " in *swarm*|*service*|*node*|*secret*|*config*) netns_default=1 ;; *) netns_default=0 ;; esac
+netns=
+[ "${DPY_NETNS:-$netns_default}" = 1 ] && netns="bdpy-$(basename "$root" | tr -dc 'a-zA-Z0-9' | tail -c 8)"
+
 cleanup() {
   set +e
   if [ -n "$berthd_pid" ] && kill -0 "$berthd_pid" 2>/dev/null; then
@@ -45,15 +56,34 @@ cleanup() {
   if [ -d "$root/exec/runc" ]; then
     for id in $(ls "$root/exec/runc"); do runc --root "$root/exec/runc" delete -f "$id" >/dev/null 2>&1; done
   fi
+  # Whatever berthd left running (an etcd member, a container's conmon) names the root on its command line.
+  for p in $(grep -lsF "$root/" /proc/[0-9]*/cmdline | cut -d/ -f3); do [ "$p" != $$ ] && kill -KILL "$p" 2>/dev/null; done
   awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
-  (cd "$repo" && node --input-type=module -e "import('./dist/src/networks/cleanup.js').then((m) => m.removeNetworkLeftovers('$bridge'))")
+  if [ -n "$netns" ]; then
+    ip netns del "$netns" 2>/dev/null # its links, routes and iptables rules go with it
+  else
+    (cd "$repo" && node --input-type=module -e "import('./dist/src/networks/cleanup.js').then((m) => m.removeNetworkLeftovers('$bridge'))")
+  fi
   rm -rf "$root"
 }
 trap cleanup EXIT
 
 echo "starting berthd on $sock (bridge $bridge, ${subnet%.0/24}.1/24)" >&2
 echo '{}' >"$root/daemon.json"
-"$repo/bin/berthd" --data-root "$root/data" --exec-root "$root/exec" -H "$berth_host" --pidfile "$root/berthd.pid" \
+in_netns=()
+if [ -n "$netns" ]; then
+  ip netns add "$netns"
+  ip -n "$netns" link set lo up
+  ip -n "$netns" link add eth0 type veth peer name eth0peer # both ends in the namespace (no dummy module here)
+  ip -n "$netns" addr add 198.18.0.2/32 dev eth0 # benchmarking range: in no swarm pool, no route
+  ip -n "$netns" link set eth0peer up # else eth0 has no carrier and counts as down
+  ip -n "$netns" link set eth0 up
+  # nsenter joins only the network namespace (ip netns exec would remount /sys and hide runc's cgroups);
+  # unshare --uts gives it a hostname of its own; each execs in place, so $! is berthd's pid.
+  in_netns=(nsenter "--net=/run/netns/$netns" -- unshare --uts -- sh -c 'hostname berth-dpy && exec "$@"' sh)
+  echo "berthd runs in network namespace $netns" >&2
+fi
+"${in_netns[@]}" "$repo/bin/berthd" --data-root "$root/data" --exec-root "$root/exec" -H "$berth_host" --pidfile "$root/berthd.pid" \
   --config-file "$root/daemon.json" --bridge "$bridge" --bip "${subnet%.0/24}.1/24" 2>"$out/berthd.log" &
 berthd_pid=$!
 for _ in $(seq 1 150); do DOCKER_HOST="$berth_host" docker version >/dev/null 2>&1 && break; sleep 0.1; done

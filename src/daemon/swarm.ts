@@ -75,6 +75,8 @@ function leaderDuties(): LeaderDuties {
         stop: async () => {
           stopNodes();
           await running.stop();
+          // The allocator keeps an address index fed by store watches: a former leader lets it go.
+          (ctx.allocator as { close?: () => void }).close?.();
         },
       };
     },

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdClient, EtcdError, prefixEnd } from '../../src/swarm/etcd/client.js';
-import { EtcdMember, EtcdMemberError } from '../../src/swarm/etcd/member.js';
+import { EtcdMember, EtcdMemberError, etcdEnvironment } from '../../src/swarm/etcd/member.js';
 
 const fromB64 = (s: string) => Buffer.from(s, 'base64');
 
@@ -49,4 +49,25 @@ test('start without the etcd program says so and leaves nothing running', async 
     const { rmSync } = await import('node:fs');
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('etcd runs without berthd proxy settings (its own traffic must not go through them)', async () => {
+  const { mkdirSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const root = `/tmp/berth-etcd-unit-env-${process.pid}`;
+  mkdirSync(root, { recursive: true });
+  const fake = `${root}/fake-etcd`;
+  writeFileSync(fake, '#!/bin/sh\nenv\nexit 1\n', { mode: 0o755 }); // prints what it was given, to the member log
+  const saved = { ...process.env };
+  Object.assign(process.env, { HTTP_PROXY: 'http://127.0.0.1:9', https_proxy: 'http://127.0.0.1:9', NO_PROXY: 'x', All_Proxy: 'y', BERTH_KEEP_ME: '1' });
+  const m = new EtcdMember({ name: 'n', root, address: '127.0.0.1', peerPort: 1, clientPort: 2, initialCluster: [], clusterState: 'new', binary: fake });
+  try {
+    await assert.rejects(m.start(), /exited before becoming healthy/);
+    const env = readFileSync(`${root}/n.log`, 'utf8');
+    assert.match(env, /^BERTH_KEEP_ME=1$/m, 'the rest of the environment is kept');
+    assert.doesNotMatch(env, /proxy=/i);
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.deepEqual(etcdEnvironment({ PATH: '/bin', http_proxy: 'a', FTP_PROXY: 'b' }), { PATH: '/bin', FTP_PROXY: 'b' });
 });

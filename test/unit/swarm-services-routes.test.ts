@@ -89,7 +89,8 @@ test('bad JSON and wrong types on /services/create answer 400 with Go words and 
 test('create, inspect, list, update and remove over HTTP', async () => {
   const created = await request('POST', '/services/create', JSON.stringify({ Name: 'web', Bogus: 1, TaskTemplate: { ContainerSpec: { Image: 'nginx', BerthRegistryAuth: 'forged', Extra: true }, Placement: { Constraints: ['node.role==manager'], Whatever: 2 } } }), { 'X-Registry-Auth': 'e30=' });
   assert.equal(created.status, 201);
-  assert.deepEqual(Object.keys(created.json), ['ID']);
+  assert.deepEqual(Object.keys(created.json), ['ID', 'Warnings']);
+  assert.equal(created.json.Warnings, null, 'dockerd answers "Warnings": null when there are none');
   const id = created.json.ID as string;
   const got = await request('GET', `/services/${id}?insertDefaults=true`);
   assert.equal(got.status, 200);
@@ -118,7 +119,7 @@ test('create, inspect, list, update and remove over HTTP', async () => {
   assert.equal(stale.json.message, 'rpc error: code = Unknown desc = update out of sequence');
   const updated = await request('POST', `/services/${id}/update?version=${version}`, spec);
   assert.equal(updated.status, 200);
-  assert.deepEqual(updated.json, {});
+  assert.deepEqual(updated.json, { Warnings: null }, 'dockerd answers "Warnings": null, never {}');
 
   const conflict = await request('POST', '/services/create', JSON.stringify({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' } } }));
   assert.equal(conflict.status, 409);

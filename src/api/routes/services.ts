@@ -13,7 +13,8 @@ export function serviceRoutes(router: Router, s: ServiceBackend): void {
 
   router.post('/services/create', async ({ req, res }) => {
     const spec = knownServiceFields((await readBody(req, serviceSpecSchema)) ?? {}) as ServiceSpecInput;
-    sendJson(res, 201, await s.services.create(spec, registryAuth(req.headers)));
+    const created = await s.services.create(spec, registryAuth(req.headers));
+    sendJson(res, 201, { ID: created.ID, Warnings: created.Warnings ?? null });
   });
 
   router.get('/services/{id}', async ({ res, params, query }) => {
@@ -33,7 +34,8 @@ export function serviceRoutes(router: Router, s: ServiceBackend): void {
       registryAuth: registryAuth(req.headers),
       registryAuthFrom: from,
     });
-    sendJson(res, 200, result);
+    // dockerd always has the key ("Warnings": null when none): docker-py's models return it and test it.
+    sendJson(res, 200, { Warnings: result.Warnings ?? null });
   });
 
   router.delete('/services/{id}', async ({ res, params }) => {

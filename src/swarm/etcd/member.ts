@@ -17,6 +17,17 @@ import path from 'node:path';
 import { processAlive } from '../../lib/process.js';
 import { sleep } from '../../lib/sleep.js';
 
+const PROXY_VARIABLES = new Set(['http_proxy', 'https_proxy', 'all_proxy', 'no_proxy']);
+
+/**
+ * berthd's environment without proxy settings: etcd (Go) sends its gateway's dial to its own client URL
+ * and its peer traffic through HTTP(S)_PROXY unless the address is loopback, and a proxy set for berthd's
+ * pulls would then take (or, unreachable, break) the member's own traffic.
+ */
+export function etcdEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !PROXY_VARIABLES.has(k.toLowerCase())));
+}
+
 export interface EtcdTlsFiles {
   certFile: string;
   keyFile: string;
@@ -161,7 +172,7 @@ export class EtcdMember extends EventEmitter {
     const log = openSync(this.logFile, 'a', 0o600);
     let child: ChildProcess;
     try {
-      child = spawn(this.opts.binary ?? 'etcd', this.args(), { stdio: ['ignore', log, log] });
+      child = spawn(this.opts.binary ?? 'etcd', this.args(), { stdio: ['ignore', log, log], env: etcdEnvironment(process.env) });
     } finally {
       closeSync(log);
     }

@@ -22,6 +22,7 @@ import { newSwarmId } from '../ids.js';
 import * as ca from './seams.js';
 import { ControlClient, ControlServer, requestJoin, type ControlTls } from './seams.js';
 import * as addr from './addresses.js';
+import { waitNodeSettled } from './settle.js';
 import * as msg from './errors.js';
 import { clusterInfoView, clusterView, defaultSwarmSpec, mergeSpec, newNodeObject, nodeDescription, type EngineInfo } from './defaults.js';
 import { Leadership } from './leadership.js';
@@ -327,6 +328,7 @@ export class SwarmService {
           },
         });
         await this.dir.save(st);
+        if (this.rt?.store) await waitNodeSettled(this.rt.store, nodeId);
         this.status = 'active';
         return nodeId;
       } catch (err) {
