@@ -84,6 +84,11 @@ export interface SwarmNode extends StoredObject {
   BerthControlAddr?: string;
   /** Internal: this node's address on the ingress network (the routing mesh's source address on it). */
   BerthIngress?: { NetworkID: string; Address: string };
+  /**
+   * Internal: addresses on attachable overlays held by plain containers on this node (`run --network`
+   * outside services; swarmkit's network attachment tasks), so no task or other node is given them.
+   */
+  BerthAttachments?: Array<{ NetworkID: string; ContainerID: string; Address: string }>;
 }
 
 // ---------------------------------------------------------------- services

@@ -179,6 +179,11 @@ export class SwarmService {
     return new ControlClient({ addrs: [target], tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
   }
 
+  /** A worker's control-plane client to the managers (undefined on a manager or outside a swarm). */
+  managersClient(): ControlClient | undefined {
+    return this.status === 'active' ? this.rt?.managersClient : undefined;
+  }
+
   /** Whether this node currently holds leadership (for node views). */
   isLeader(): boolean {
     return Boolean(this.rt?.leadership?.isLeader);
