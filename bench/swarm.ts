@@ -9,7 +9,7 @@
  * `service rm` until the last task container is gone. The goal: Berth at most half of Docker's time.
  * Then, unless BENCH_SWARM_CLUSTER=0: a 5-node devcluster (3 managers, 2 workers) runs
  * BENCH_SWARM_TASKS (default 1000) tasks; printed: the time until all run and the managers' memory
- * (berthd + etcd RSS). Run: `make bench-swarm` (as root).
+ * (berthd + etcd RSS). BENCH_SWARM_SINGLE=0 skips the one-node comparison. Run: `make bench-swarm` (as root).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -142,6 +142,11 @@ async function clusterRun(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_SWARM_SINGLE !== '0') await singleNode();
+  if (process.env.BENCH_SWARM_CLUSTER !== '0') await clusterRun();
+}
+
+async function singleNode(): Promise<void> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-swarm-'));
   let cluster: DevCluster | undefined;
   let ref: { host: string; stop(): Promise<void> } | undefined;
@@ -164,7 +169,6 @@ async function main(): Promise<void> {
     if (cluster) await down(root).catch((e: Error) => console.error(e.message));
     rmSync(root, { recursive: true, force: true });
   }
-  if (process.env.BENCH_SWARM_CLUSTER !== '0') await clusterRun();
 }
 
 main().catch((err) => {

@@ -24,7 +24,8 @@ import { taskRoutes } from '../api/routes/tasks.js';
 import { nodeRoutes } from '../api/routes/nodes.js';
 import { swarmLogRoutes } from '../api/routes/swarm-logs.js';
 import { log } from '../lib/log.js';
-import { messageOf } from '../lib/errors.js';
+import { messageOf, unavailable } from '../lib/errors.js';
+import { allocateAttachment, attachmentRoutes, releaseAttachment } from '../swarm/attachments.js';
 
 export interface SwarmParts {
   swarm: SwarmService;
@@ -91,7 +92,7 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
   const networking = createClusterNetworking({ networks, balancer, events: local.events });
   localNetwork = (id) => networking.localNetwork(id);
   const node = () => ({ Hostname: os.hostname(), Platform: { OS: 'linux', Architecture: os.machine() } });
-  const agentDeps = localAgentDeps(local, { networking, node });
+  const agentDeps = { ...localAgentDeps(local, { networking, node }), gatewayNetwork: () => networks.tryResolve('bridge')?.name };
   const taskLogs = agentDeps.logs ? new TaskLogs(agentDeps.containers, agentDeps.logs) : undefined;
 
   const swarm: SwarmService = new SwarmService({
@@ -112,6 +113,7 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
     allocator: (store) => createTaskAllocator(store),
     controlRoutes: (control) => {
       if (taskLogs) control.raw('/logs/task/{id}', serveTaskLogs(taskLogs));
+      attachmentRoutes(control, () => swarm.managerStore());
     },
   });
 
@@ -125,6 +127,20 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
     }
   };
   const clusterNetworkApi = new ClusterNetworkApi(store);
+  // Plain containers on attachable overlays get their addresses from the managers (swarm/attachments.ts).
+  const askManagers = async <T>(path: string, body: { networkId: string; containerId: string }): Promise<T> => {
+    const client = swarm.managersClient();
+    if (!client) throw unavailable('This node is not part of a swarm');
+    return client.call<T>('POST', path, body);
+  };
+  networks.setSwarmAttachments({
+    allocate: async (networkId, containerId) =>
+      isManager() ? allocateAttachment(store(), { networkId, containerId, nodeId: swarm.nodeId }) : (await askManagers<{ Address: string }>('/attachments', { networkId, containerId })).Address,
+    release: async (networkId, containerId) => {
+      if (isManager()) await releaseAttachment(store(), { networkId, containerId, nodeId: swarm.nodeId });
+      else await askManagers('/attachments/release', { networkId, containerId });
+    },
+  });
   const serviceLogs = taskLogs
     ? new ServiceLogs({
       managerStore: store,
@@ -139,7 +155,7 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
     routes(router) {
       serviceRoutes(router, { services: new ServiceApi({ store, localNetworkName: (ref) => networks.tryResolve(ref)?.name }) });
       taskRoutes(router, { tasks: new TaskApi(store) });
-      nodeRoutes(router, { managerStore: store, onRoleChange: (nodeId, role) => swarm.roleChanged(nodeId, role) });
+      nodeRoutes(router, { managerStore: store, onRoleChange: (id, role) => swarm.onRoleChange(id, role) });
       swarmLogRoutes(router, { serviceLogs: () => (isManager() ? serviceLogs : undefined) });
     },
   };

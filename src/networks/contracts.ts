@@ -110,3 +110,15 @@ export function mtuOf(n: NetworkRecord): number | undefined {
   const v = n.options[OPT_MTU];
   return v ? Number(v) : n.driver === 'overlay' ? OVERLAY_MTU : undefined;
 }
+
+/**
+ * Addresses on attachable swarm overlays for containers outside services: the swarm's managers hand them
+ * out (a node allocating from its own pool would give what another node's task has). Set by the swarm
+ * wiring (daemon/swarm.ts) while the node is in a swarm.
+ */
+export interface SwarmAttachments {
+  /** The container's address on the cluster network (CIDR or bare), the same one again if it has one. */
+  allocate(networkId: string, containerId: string): Promise<string>;
+  /** Gives it back; a failure is the caller's to log. */
+  release(networkId: string, containerId: string): Promise<void>;
+}

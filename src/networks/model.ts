@@ -79,6 +79,8 @@ export interface EndpointState {
   veth: string;
   /** Name inside the container (eth0, eth1, ...). */
   ifname: string;
+  /** The address was the swarm's (an attachable overlay, no --ip): given back when the endpoint goes. */
+  swarmAttachment?: boolean;
 }
 
 /** What is in place for a running container; persisted so a restarted daemon can adopt or undo it. */

@@ -23,7 +23,7 @@ import type { NetworkRegistry } from './registry.js';
 import type { Publishing } from './publishing.js';
 import type { DnsService } from './dns-service.js';
 import { ERR, cleanEndpointConfig, type EndpointSettings } from './endpoint-config.js';
-import { LABEL_SWARM_TASK, mtuOf, networkModeOf, type ContainerLookup, type NetContainer, type NetworkEtc } from './contracts.js';
+import { LABEL_SWARM_TASK, mtuOf, type SwarmAttachments, networkModeOf, type ContainerLookup, type NetContainer, type NetworkEtc } from './contracts.js';
 import { BerthError, forbidden, internal, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
@@ -34,6 +34,7 @@ const SETUP_ERROR = 'failed to set up container networking';
 
 export class Sandboxes {
   private readonly locks = new KeyedMutex();
+  private attachments?: SwarmAttachments;
 
   constructor(
     private readonly store: NetworkStore,
@@ -47,6 +48,31 @@ export class Sandboxes {
     private readonly dns: DnsService,
     private readonly containers: ContainerLookup,
   ) {}
+
+  /** While the node is in a swarm: where plain containers on attachable overlays get their addresses. */
+  setSwarmAttachments(a: SwarmAttachments | undefined): void {
+    this.attachments = a;
+  }
+
+  /** Gives a swarm-allocated address back (logged, not thrown: the container goes anyway). */
+  private async releaseAttachment(e: EndpointState, containerId: string): Promise<void> {
+    if (!e.swarmAttachment) return;
+    await this.attachments?.release(e.networkId, containerId).catch((err) => log.warn('could not give the swarm its address back', { id: containerId, network: e.networkId, error: messageOf(err) }));
+  }
+
+  /**
+   * A plain container on swarm overlays only (attachable ones) gets a hidden interface on the default
+   * bridge for its default route and published ports, as Docker's docker_gwbridge: overlays carry no
+   * default route. Not recorded as an endpoint (inspect's Networks show the overlays); a task has the
+   * bridge as an endpoint of its own (the agent asks for it).
+   */
+  private egressJoin(c: NetContainer, nets: NetworkRecord[]): { rec: EndpointRecord; net: NetworkRecord } | undefined {
+    if (!this.attachments || c.config.Labels?.[LABEL_SWARM_TASK] || !nets.length) return undefined;
+    if (!nets.every((n) => n.driver === 'overlay') || nets.every((n) => n.internal)) return undefined;
+    const bridge = this.networks.tryResolve('bridge');
+    if (!bridge || bridge.driver !== 'bridge') return undefined;
+    return { rec: { containerId: c.id, containerName: c.name, networkId: bridge.id, networkName: bridge.name, config: {} }, net: bridge };
+  }
 
   // ---- start-up and shutdown ---------------------------------------------------------------------
 
@@ -134,6 +160,8 @@ export class Sandboxes {
     const primary = this.networks.resolve(mode);
     joins.sort((a, b) => Number(b.net.id === primary.id) - Number(a.net.id === primary.id));
     for (const j of joins) if (j.net.driver !== 'bridge' && j.net.driver !== 'overlay') throw invalidArgument(ERR.sharedNetwork);
+    const egress = this.egressJoin(c, joins.map((j) => j.net));
+    if (egress) joins.push(egress);
 
     const sb: SandboxRecord = { containerId: c.id, id: newId(), netns: sandbox.netnsName(this.tag, c.id), endpoints: [], ports: [], dns: false };
     const wantsDns = joins.some((j) => !j.net.predefined);
@@ -182,6 +210,7 @@ export class Sandboxes {
     for (const e of sb.endpoints) {
       this.ipam.release(e.networkId, parseIPv4(e.ip)!);
       if (e.ip6) this.ipam6.release(e.networkId, parseIPv6(e.ip6)!);
+      await this.releaseAttachment(e, containerId);
     }
     this.store.deleteSandbox(containerId);
     for (const e of sb.endpoints) this.publishEndpointEvent('disconnect', e.networkId, containerId);
@@ -195,9 +224,24 @@ export class Sandboxes {
 
   /** One interface on one network, in a sandbox that exists. */
   private async join(sb: SandboxRecord, rec: EndpointRecord, net: NetworkRecord, c: NetContainer): Promise<EndpointState> {
+    let requested = rec.config.IPAMConfig?.IPv4Address ? parseIPv4(rec.config.IPAMConfig.IPv4Address) : undefined;
+    let swarmAttachment = false;
+    if (net.driver === 'overlay' && checkOverlayJoin(net, c, requested, Boolean(this.attachments))) {
+      const given = await this.attachments!.allocate(net.id, c.id);
+      requested = parseIPv4(given.split('/')[0]!);
+      if (requested === undefined) throw internal(`the swarm gave an address that is not one: ${given}`);
+      swarmAttachment = true;
+    }
+    try {
+      return await this.joinWith(sb, rec, net, requested, swarmAttachment);
+    } catch (err) {
+      if (swarmAttachment) await this.attachments?.release(net.id, c.id).catch(debugIgnored('giving back an address after a failed join failed'));
+      throw err;
+    }
+  }
+
+  private async joinWith(sb: SandboxRecord, rec: EndpointRecord, net: NetworkRecord, requested: number | undefined, swarmAttachment: boolean): Promise<EndpointState> {
     const pool = this.networks.poolOf(net);
-    const requested = rec.config.IPAMConfig?.IPv4Address ? parseIPv4(rec.config.IPAMConfig.IPv4Address) : undefined;
-    if (net.driver === 'overlay') checkOverlayJoin(net, c, requested);
     // Only a bridge network routes through the host: an overlay's gateway is not on this node (Docker's
     // is on docker_gwbridge), so its interface carries no default route.
     const routed = net.driver === 'bridge' && !net.internal;
@@ -227,6 +271,7 @@ export class Sandboxes {
       mac: (rec.config.MacAddress && normalizeMac(rec.config.MacAddress)) || sandbox.macFor(ipText),
       veth: sandbox.vethName(),
       ifname: `eth${n}`,
+      ...(swarmAttachment ? { swarmAttachment } : {}),
     };
     const carriesDefault = routed && !sb.gatewayNetwork;
     try {
@@ -270,6 +315,11 @@ export class Sandboxes {
       if (this.store.endpoint(c.id, net.id)) throw forbidden(`endpoint with name ${c.name} already exists in network ${net.name}`);
       const rec: EndpointRecord = { containerId: c.id, containerName: c.name, networkId: net.id, networkName: net.name, config: cleanEndpointConfig(config) };
       const sb = c.state.Running ? this.store.sandbox(c.id) : undefined;
+      if (sb?.endpoints.some((e) => e.networkId === net.id)) {
+        // Already on it without an endpoint of its own (the egress interface of an overlay-only container): now it has one.
+        this.store.saveEndpoint(rec);
+        return;
+      }
       if (sb) {
         const hadGateway = Boolean(sb.gatewayNetwork);
         await this.join(sb, rec, net, c);
@@ -306,6 +356,7 @@ export class Sandboxes {
         await sandbox.removeInterface(ep.veth);
         this.ipam.release(net.id, parseIPv4(ep.ip)!);
         if (ep.ip6) this.ipam6.release(net.id, parseIPv6(ep.ip6)!);
+        await this.releaseAttachment(ep, c.id);
         sb.endpoints = sb.endpoints.filter((e) => e !== ep);
         if (sb.gatewayNetwork === net.id) {
           sb.gatewayNetwork = undefined;
@@ -374,7 +425,10 @@ export class Sandboxes {
       }
     }
     const bridgeNet = this.store.networkByName('bridge');
-    const legacy = sb?.endpoints.find((e) => e.networkId === bridgeNet?.id);
+    const recorded = this.store.endpointsOf(c.id);
+    // The hidden egress interface of an overlay-only container (egressJoin) is not the legacy bridge endpoint.
+    const hiddenBridge = recorded.length > 0 && !recorded.some((r) => r.networkId === bridgeNet?.id);
+    const legacy = hiddenBridge ? undefined : sb?.endpoints.find((e) => e.networkId === bridgeNet?.id);
     const settings: Record<string, unknown> = {
       Ports: sb ? portsView(c.config.ExposedPorts, sb.ports) : {},
       EndpointID: legacy?.endpointId ?? '',
@@ -415,15 +469,16 @@ export class Sandboxes {
 
 /**
  * A container joins an overlay's twin with an address the swarm gave: a task's (the agent asks for it),
- * or, on an attachable overlay, one the user gave with --ip. The swarm allocates addresses for the
- * whole cluster; a node allocating from its own pool would hand out what another node's task has.
+ * or, on an attachable overlay, one the user gave with --ip or one the swarm hands out on request. The
+ * swarm allocates addresses for the whole cluster; a node allocating from its own pool would hand out
+ * what another node's task has. True when the swarm is to be asked for the address.
  */
-function checkOverlayJoin(net: NetworkRecord, c: NetContainer, requested: number | undefined): void {
+function checkOverlayJoin(net: NetworkRecord, c: NetContainer, requested: number | undefined, canAsk: boolean): boolean {
   const task = Boolean(c.config.Labels?.[LABEL_SWARM_TASK]);
   if (!task && !net.attachable) throw forbidden(`Could not attach to network ${net.name}: rpc error: code = PermissionDenied desc = network ${net.name} not manually attachable`);
-  if (requested === undefined) {
-    throw invalidArgument(
-      `network ${net.name} is a swarm overlay: a container outside a service needs its address there given with --ip (in ${net.ipam.Config[0]?.Subnet ?? 'its subnet'}, one no task uses), as this node cannot ask the swarm for one`,
-    );
-  }
+  if (requested !== undefined) return false;
+  if (!task && canAsk) return true;
+  throw invalidArgument(
+    `network ${net.name} is a swarm overlay: a container outside a service needs its address there given with --ip (in ${net.ipam.Config[0]?.Subnet ?? 'its subnet'}, one no task uses), as this node cannot ask the swarm for one`,
+  );
 }

@@ -34,6 +34,7 @@ import type {
   NetworkConfig,
   NetworkEtc,
   NetworkingConfig,
+  SwarmAttachments,
 } from './contracts.js';
 
 export type { ContainerLookup, ContainerNetworking, CreateNetworkRequest, NetContainer, NetworkConfig, NetworkEtc, NetworkingConfig } from './contracts.js';
@@ -158,6 +159,11 @@ export class NetworkService implements ContainerNetworking {
    */
   setUp(c: NetContainer): Promise<{ netnsPath?: string; etc: NetworkEtc }> {
     return this.sandboxes.setUp(c);
+  }
+
+  /** While the node is in a swarm (daemon/swarm.ts): addresses on attachable overlays for plain containers. */
+  setSwarmAttachments(a: SwarmAttachments | undefined): void {
+    this.sandboxes.setSwarmAttachments(a);
   }
 
   tearDown(containerId: string): Promise<void> {

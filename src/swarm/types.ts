@@ -84,8 +84,15 @@ export interface SwarmNode extends StoredObject {
   Description: NodeDescription;
   Status: { State: NodeState; Message?: string; Addr: string };
   ManagerStatus?: { Leader?: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
+  /** Internal: host:port of the node's control server (its advertise address), for manager-to-node calls. */
+  BerthControlAddr?: string;
   /** Internal: this node's address on the ingress network (the routing mesh's source address on it). */
   BerthIngress?: { NetworkID: string; Address: string };
+  /**
+   * Internal: addresses on attachable overlays held by plain containers on this node (`run --network`
+   * outside services; swarmkit's network attachment tasks), so no task or other node is given them.
+   */
+  BerthAttachments?: Array<{ NetworkID: string; ContainerID: string; Address: string }>;
 }
 
 // ---------------------------------------------------------------- services

@@ -89,6 +89,11 @@ export interface AgentDeps {
   networking: ClusterNetworking | (() => ClusterNetworking);
   node: () => NodeInfo;
   /**
+   * The local network (by name) a task on overlays also joins for its default route and host-mode
+   * ports: the node's default bridge (Docker's docker_gwbridge); none when the node has none.
+   */
+  gatewayNetwork?: () => string | undefined;
+  /**
    * Whether the agent syncs ClusterNetworking with each view and tears it down when leaving (default
    * true); false when the caller already does both (the manager part's channel wrapper).
    */

@@ -3,7 +3,8 @@
  * (daemon/cluster/executor/container/container.go): the container's name and labels, the spec's
  * templates expanded ({{.Service.Name}}, {{.Task.Slot}}, {{.Node.Hostname}}, ...), Command/Args mapped
  * onto Entrypoint/Cmd, HostConfig from the spec's options and resource limits, host-mode published
- * ports as port bindings, and one endpoint per network attachment with the task's address.
+ * ports as port bindings, one endpoint per network attachment with the task's address, and the node's
+ * default bridge for outbound traffic and host-mode ports (docker_gwbridge's part).
  */
 import type { CreateRequest } from '../../containers/service.js';
 import type { ContainerConfig, HostConfig } from '../../runtime/spec/index.js';
@@ -96,7 +97,7 @@ export type LocalNetworkName = (clusterNetworkId: string) => string | undefined;
  * The create request for a task. Throws (the task is rejected) when a template does not expand or a
  * network the task is attached to is not known on this node.
  */
-export function containerCreateRequest(task: Task, node: NodeInfo, localNetwork: LocalNetworkName): CreateRequest {
+export function containerCreateRequest(task: Task, node: NodeInfo, localNetwork: LocalNetworkName, gatewayNetwork?: string): CreateRequest {
   const raw = task.Spec.ContainerSpec;
   if (!raw || !raw.Image) throw new Error('dockerexec: image required');
   const spec = expandSpec(raw, templateContext(task, node));
@@ -177,6 +178,10 @@ export function containerCreateRequest(task: Task, node: NodeInfo, localNetwork:
       Aliases: [...new Set([serviceNameOf(task), ...aliases])],
     };
   }
+  // Overlays carry no default route (their gateway is on no node): like Docker's docker_gwbridge, the
+  // node's default bridge gives the task outbound access and host-mode ports, unless every overlay is internal.
+  const attachments = task.NetworksAttachments ?? [];
+  if (first && gatewayNetwork && !endpoints[gatewayNetwork] && attachments.some((a) => !a.Network.Spec.Internal)) endpoints[gatewayNetwork] = {};
   if (first) hostConfig.NetworkMode = first;
   return { name: taskName(task), config, hostConfig, networkingConfig: first ? { EndpointsConfig: endpoints } : undefined };
 }

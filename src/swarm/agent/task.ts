@@ -211,7 +211,7 @@ export class TaskRunner {
     }
     if (this.closed) throw new Error('agent stopped');
     const networking = typeof deps.networking === 'function' ? deps.networking() : deps.networking;
-    const req = containerCreateRequest(this.task, deps.node(), (id) => networking.localNetwork(id));
+    const req = containerCreateRequest(this.task, deps.node(), (id) => networking.localNetwork(id), deps.gatewayNetwork?.());
     try {
       const { Id } = await deps.containers.create(req);
       this.containerId = Id;

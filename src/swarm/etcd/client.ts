@@ -339,6 +339,12 @@ export class EtcdClient {
     }
   }
 
+  /** Makes a learner a voting member (etcd refuses until the learner has caught up with the leader). */
+  async memberPromote(id: string): Promise<Member[]> {
+    const r = await this.call('/v3/cluster/member/promote', { ID: id });
+    return ((r.members as Json[] | undefined) ?? []).map(decodeMember);
+  }
+
   async memberRemove(id: string): Promise<Member[]> {
     const r = await this.call('/v3/cluster/member/remove', { ID: id });
     return ((r.members as Json[] | undefined) ?? []).map(decodeMember);

@@ -130,14 +130,9 @@ export class CertAuthority {
     const c = await this.cluster();
     const node = await this.d.store.nodes.get(nodeId);
     if (!node) throw notFound(`node ${nodeId} not found`);
-    const role = node.Spec.Role;
-    let etcd: RenewAnswer['etcd'];
-    if (role === 'manager' && certRole === 'worker') {
-      if (!this.d.etcd || !req.etcdPeerUrl || !req.advertiseAddr) throw invalidArgument('a node becoming a manager must give its etcd peer URL');
-      const members = await this.d.etcd.memberList();
-      const all = members.some((m) => m.peerUrls.includes(req.etcdPeerUrl!)) ? members : (await this.d.etcd.memberAdd([req.etcdPeerUrl])).members;
-      etcd = { initialCluster: all.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? req.etcdPeerUrl! })) };
-    }
+    // The role of the certificate it holds: role changes go through the SwarmService (POST /manager/node-certificate).
+    const role = certRole;
+    const etcd: RenewAnswer['etcd'] = undefined;
     const cert = await ca.issueNodeCert(this.d.rootOf(c), req.csr, {
       nodeId, role, clusterId: c.ID, expirySeconds: this.d.certExpirySeconds(c), ips: [node.Status.Addr].filter(Boolean),
     });
@@ -146,10 +141,8 @@ export class CertAuthority {
     await this.d.store.nodes.modify(nodeId, (n) => ({
       ...n,
       Description: { ...n.Description, TLSInfo: nodeTlsInfo(c) },
-      ...(etcd ? { ManagerStatus: { Reachability: 'reachable' as const, Addr: req.advertiseAddr! } } : {}),
     }));
     await this.finishRotationIfDone();
-    if (etcd && !managers.some((m) => m.NodeID === nodeId)) managers.push({ NodeID: nodeId, Addr: req.advertiseAddr! });
     return {
       cert: presentedChain(c, cert), bundle: trustBundle(c), role, managers,
       ...(etcd ? { etcd } : {}), ...(role === 'manager' && c.BerthUnlockKey ? { unlockKey: c.BerthUnlockKey } : {}),

@@ -1,9 +1,8 @@
 /**
  * The node side of certificates after join (every node, managers too): every second it asks a
- * manager which roots to trust and which role its certificate should carry, and renews its
- * certificate (same key) when the root changed (`ca --rotate`), when 60% of its life is gone, or when
- * its role changed (promote/demote: the runtime then restarts in the new role). A new trust bundle
- * alone (a rotation that finished) is applied without a new certificate.
+ * manager which roots to trust, and renews its certificate (same key, same role) when the root
+ * changed (`ca --rotate`) or when 60% of its life is gone. A new trust bundle alone (a rotation that
+ * finished) is applied without a new certificate. Role changes are the SwarmService's (POST /node/role).
  */
 import { X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -42,8 +41,6 @@ export interface KeeperHost {
   managerAddrs(): string[];
   /** Stores renewed certificates and hands them to every TLS user. */
   apply(certs: NodeCerts): Promise<void>;
-  /** The node's role changed: restart in `answer.role` with these certificates. */
-  switchRole(answer: RenewAnswer, certs: NodeCerts): void;
 }
 
 /** A CSR for the node's existing key: renewing never changes the key (etcd reads cert and key files separately). */
@@ -81,7 +78,8 @@ function issuedBy(leafPem: string, root: string): boolean {
 /** What to do given the cluster's answer; exported for unit tests. */
 export function keeperAction(status: CertStatus, mine: NodeCerts, role: NodeRole, now = Date.now()): 'renew' | 'trust' | 'none' {
   const leaf = ca.splitPems(mine.cert)[0] ?? mine.cert;
-  if (status.role !== role || !issuedBy(leaf, status.root) || lifeUsed(leaf, now) >= RENEW_AT) return 'renew';
+  void role; // a role change is not the keeper's: the node switches when told (SwarmService.onRoleChange)
+  if (!issuedBy(leaf, status.root) || lifeUsed(leaf, now) >= RENEW_AT) return 'renew';
   if (status.bundle !== mine.ca) return 'trust';
   return 'none';
 }
@@ -105,13 +103,8 @@ export function startCertKeeper(h: KeeperHost, o: { intervalMs?: number } = {}):
       const body: RenewRequest = { csr: await csrForKey(mine.cert, mine.key), advertiseAddr: h.advertiseAddr, etcdPeerUrl: h.etcdPeerUrl };
       const answer = await client.call<RenewAnswer>('POST', CERT_RENEW_PATH, body);
       if (stopped) return;
+      if (answer.role !== h.role) return; // a role change in flight: the node restarts in its new role and renews then
       const certs = { ca: answer.bundle, cert: answer.cert, key: mine.key };
-      if (answer.role !== h.role) {
-        log.info('swarm: role changed, restarting the node in its new role', { role: answer.role });
-        stopped = true;
-        h.switchRole(answer, certs);
-        return;
-      }
       await h.apply(certs);
       client.setTls(tls());
       log.info('swarm: node certificate renewed');

@@ -71,6 +71,7 @@ export function newNodeObject(o: { id: string; role: NodeRole; description: Node
     Spec: { Labels: {}, Role: o.role, Availability: o.availability ?? 'active' },
     Description: o.description,
     Status: { State: 'ready', Addr: o.addr },
+    ...(o.managerAddr ? { BerthControlAddr: o.managerAddr } : {}),
     ...(o.role === 'manager' ? { ManagerStatus: { Reachability: 'reachable' as const, Addr: o.managerAddr ?? o.addr } } : {}),
   };
 }

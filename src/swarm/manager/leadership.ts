@@ -17,6 +17,12 @@ export interface LeadershipOptions {
   onChange?: (leader: boolean) => void;
   ttlSeconds?: number;
   tickMs?: number;
+  /**
+   * Whether the node holding leadership still answers (its control server). A holder that does not
+   * answer twice in a row has its lease revoked, so a killed leader is replaced after the etcd
+   * election rather than after its lease's TTL, which etcd extends on a change of etcd leader.
+   */
+  holderAlive?: (nodeId: string) => Promise<boolean>;
 }
 
 export class Leadership {
@@ -27,6 +33,7 @@ export class Leadership {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private tickDone: Promise<void> = Promise.resolve();
+  private holderMisses = 0;
 
   constructor(private readonly o: LeadershipOptions) {}
 
@@ -74,7 +81,18 @@ export class Leadership {
       if (this.leading || this.stopped) return;
       const key = LEADER_KEY;
       const r = await this.o.client.txn([{ key, target: 'CREATE', result: 'EQUAL', number: 0 }], [{ put: { key, value: this.o.nodeId, lease: this.lease } }], [{ range: { key } }]);
-      if (r.succeeded) await this.gain();
+      if (r.succeeded) return await this.gain();
+      const failure = r.responses[0];
+      const holder = failure && 'range' in failure ? failure.range.kvs[0] : undefined;
+      if (!holder || holder.value === this.o.nodeId || !this.o.holderAlive) return;
+      if (await this.o.holderAlive(holder.value)) {
+        this.holderMisses = 0;
+        return;
+      }
+      if (++this.holderMisses < 2 || !holder.lease) return;
+      this.holderMisses = 0;
+      log.warn('swarm: the leader does not answer; revoking its lease', { leader: holder.value });
+      await this.o.client.leaseRevoke(holder.lease).catch(() => undefined);
     } catch (err) {
       // etcd unreachable: a leader that could not renew within its TTL must assume it lost the lease.
       if (this.leading && Date.now() - this.lastRenewed > ttl * 1000 - 250) {

@@ -10,6 +10,9 @@
  * the managers. With autolock, node.key is kept encrypted and a restarted manager stays `locked`
  * until `swarm unlock` gives the key.
  */
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import { KeyedMutex } from '../../lib/mutex.js';
 import { invalidArgument, unavailable, BerthError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
@@ -27,9 +30,8 @@ import * as msg from './errors.js';
 import { clusterInfoView, clusterView, defaultSwarmSpec, mergeSpec, newNodeObject, nodeDescription, type EngineInfo } from './defaults.js';
 import { Leadership } from './leadership.js';
 import { SwarmStateDir, type NodeCerts, type PersistedSwarmState } from './state.js';
-import { CertAuthority, presentedChain, rotationRequested, startRotation, trustBundle, type RenewAnswer } from './cert-authority.js';
+import { CertAuthority, presentedChain, rotationRequested, startRotation, trustBundle } from './cert-authority.js';
 import { certRoutes, startCertKeeper, type KeeperHost } from './cert-keeper.js';
-import { applyRoleChange } from './roles.js';
 
 export type LocalNodeState = 'inactive' | 'pending' | 'active' | 'locked' | 'error';
 
@@ -175,7 +177,13 @@ export class SwarmService {
     const node = await this.managerStore().nodes.get(nodeId);
     if (!node?.Status.Addr) throw unavailable(`node ${nodeId} has no known address`);
     const port = addr.splitHostPort(rt.state.listenAddr).port;
-    return new ControlClient({ addrs: [`${node.Status.Addr}:${port}`], tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
+    const target = node.BerthControlAddr ?? addr.joinHostPort(node.Status.Addr, port ?? '2377');
+    return new ControlClient({ addrs: [target], tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
+  }
+
+  /** A worker's control-plane client to the managers (undefined on a manager or outside a swarm). */
+  managersClient(): ControlClient | undefined {
+    return this.status === 'active' ? this.rt?.managersClient : undefined;
   }
 
   /** Whether this node currently holds leadership (for node views). */
@@ -258,6 +266,16 @@ export class SwarmService {
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     await this.control.run('swarm', async () => {
+      // An autolock change just made (its watch event maybe not handled yet) must hold after the restart.
+      const rt = this.rt;
+      if (rt?.store) {
+        const sync = rt.store.cluster.get(rt.state.clusterId).then(async (c) => {
+          if (!c) return;
+          rt.cluster = c;
+          await this.followAutolock(rt);
+        });
+        await Promise.race([sync, new Promise((r) => setTimeout(r, 1_500))]).catch(() => undefined);
+      }
       await this.halt({ removeTasks: false });
     });
   }
@@ -339,7 +357,6 @@ export class SwarmService {
   }
 
   private async isSystemAddress(ip: string): Promise<boolean> {
-    const os = await import('node:os');
     return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === ip));
   }
 
@@ -384,7 +401,7 @@ export class SwarmService {
         };
         const certs = { ca: answer.caCert, cert: answer.cert, key };
         await this.dir.saveCerts(answer.unlockKey ? { ...certs, key: ca.encryptKey(key, answer.unlockKey) } : certs, Boolean(answer.unlockKey));
-        await this.run(st, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' } } : {});
+        await this.run(st, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' }, joining: true } : {});
         await this.dir.save(st);
         this.status = 'active';
       } catch (err) {
@@ -412,15 +429,17 @@ export class SwarmService {
     await rt.store.nodes.create(newNodeObject({
       id: nodeId, role, description: { ...body.description, TLSInfo: cluster.TLSInfo }, addr: host, managerAddr: body.advertiseAddr, availability: body.availability,
     }));
-    // Read before the member is added: until the new member runs, the grown cluster may have no quorum
-    // (two members, one of them not started), and a read would wait for it.
+    // Read before the member is added (a learner now, but a read must not wait on a cluster that grows).
     const managers = (await rt.store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
     let etcd: JoinAnswer['etcd'];
     if (role === 'manager') {
       try {
-        const { members } = await rt.etcd.memberAdd([body.etcdPeerUrl]);
+        // A learner first: it counts for no quorum until promoted, so a joiner that never starts cannot stall the cluster.
+        // etcd may answer "member not found" to an add right after a member at the same URL was removed.
+        const { members } = await whileUnhealthy(() => rt.etcd!.memberAdd([body.etcdPeerUrl], { learner: true }), 10_000, /member not found/);
         etcd = { initialCluster: members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl })) };
       } catch (err) {
+        log.warn('swarm join: could not add the etcd member', { node: nodeId, error: (err as Error).message });
         await rt.store.nodes.delete(nodeId).catch(() => undefined);
         throw err;
       }
@@ -457,8 +476,10 @@ export class SwarmService {
         const members = await rt.etcd.memberList().catch(() => []);
         const self = members.find((m) => m.name === rt.state.nodeId);
         if (self && members.length > 1) {
-          await rt.member?.stop(); // removal from a running member would make it exit on its own; stopped first, the others take it
-          await rt.etcd.memberRemove(self.id).catch((err: Error) => log.warn('swarm leave: could not remove the etcd member', { error: err.message }));
+          // Removed while it still runs, so the others keep their quorum (2 managers -> 1 too); the
+          // removed member exits on its own and stop() ends its supervision.
+          await whileUnhealthy(() => rt.etcd!.memberRemove(self.id)).catch((err: Error) => log.warn('swarm leave: could not remove the etcd member', { error: err.message }));
+          await rt.member?.stop();
         }
       } else if (rt?.managersClient) {
         await rt.managersClient.call('POST', '/node/leave').catch((err: Error) => log.warn('swarm leave: managers not told', { error: err.message }));
@@ -553,7 +574,7 @@ export class SwarmService {
    * Starts what a swarm node runs. `etcd` is for a manager's first start (bootstrap or join); a
    * restarted manager's member comes back from its data dir. `seed` writes the first objects (init).
    */
-  private async run(st: PersistedSwarmState, certs: NodeCerts, unlockKey: string | undefined, o: { etcd?: { initialCluster: EtcdPeer[]; clusterState: 'new' | 'existing' }; seed?: (s: SwarmStore) => Promise<void> } = {}): Promise<void> {
+  private async run(st: PersistedSwarmState, certs: NodeCerts, unlockKey: string | undefined, o: { etcd?: { initialCluster: EtcdPeer[]; clusterState: 'new' | 'existing' }; seed?: (s: SwarmStore) => Promise<void>; joining?: boolean } = {}): Promise<void> {
     const rt: Runtime = { state: st, certs, stops: [], nodes: [], ...(unlockKey ? { unlockKey } : {}) };
     this.rt = rt;
     const tls: ControlTls = { ca: certs.ca, cert: certs.cert, key: certs.key };
@@ -573,7 +594,13 @@ export class SwarmService {
         peerTls: files, clientTls: files, restart: true, startTimeoutMs: 60_000,
         ...(this.deps.etcdBinary ? { binary: this.deps.etcdBinary } : {}),
       });
-      await rt.member.start();
+      try {
+        await rt.member.start();
+        if (o.etcd?.clusterState === 'existing') await this.promoteOwnMember(st, certs);
+      } catch (err) {
+        if (o.etcd?.clusterState === 'existing') await this.abandonOwnMember(st, certs, Boolean(o.joining));
+        throw err;
+      }
       // Its own member first; the others' client URLs let the client survive the loss of its own.
       const probe = new EtcdClient({ endpoints: [rt.member.clientUrl], tls: files, timeoutMs: 2_000 });
       const others = await probe.memberList().then((ms) => ms.flatMap((m) => m.clientUrls).filter((u) => u !== rt.member!.clientUrl), () => []);
@@ -588,6 +615,7 @@ export class SwarmService {
       rt.leadership = new Leadership({
         client: rt.etcd, nodeId: st.nodeId, duties: this.deps.leaderDuties,
         context: (): LeaderContext => ({ store, allocator: this.deps.allocator?.(store) ?? noAllocator, nodeStates: () => dispatcher.nodeStates() }),
+        holderAlive: (nodeId) => this.managerAnswers(rt, nodeId),
         onChange: (leader) => {
           if (leader) void this.markLeader(rt).catch((err: Error) => log.warn('swarm: could not mark the leader', { error: err.message }));
         },
@@ -612,6 +640,162 @@ export class SwarmService {
       await store.nodes.modify(req.peer!.nodeId, (n) => ({ ...n, Status: { ...n.Status, State: 'down' } }));
       return {};
     });
+    // A manager tells this node its role changed; the node then asks for a certificate of the new role.
+    control.handle('POST', '/node/role', async (req) => {
+      const role = (req.body as { role?: NodeRole })?.role;
+      if (role !== 'manager' && role !== 'worker') throw invalidArgument('invalid role');
+      this.changeRoleSoon(role);
+      return {};
+    }, { roles: ['manager'] });
+    control.handle('POST', '/manager/node-certificate', async (req) => this.reissue(req.peer!.nodeId, req.body as { csr: string; etcdPeerUrl?: string }));
+    control.handle('POST', '/manager/etcd-member', async (req) => this.settleMember(req.peer!.nodeId, req.body as { etcdPeerUrl: string; action: 'promote' | 'remove'; forgetNode?: boolean }));
+  }
+
+  // ---------------------------------------------------------------- promote, demote
+
+  /**
+   * The /nodes routes changed a node's Spec.Role (promote/demote): the node is told, and switches by
+   * asking a manager for a certificate of its new role (which also adds or removes its etcd member).
+   */
+  async onRoleChange(nodeId: string, role: NodeRole): Promise<void> {
+    if (nodeId === this.nodeId) return this.changeRoleSoon(role);
+    const client = await this.nodeClient(nodeId);
+    await client.call('POST', '/node/role', { role }).catch((err: Error) => {
+      // A node that is down learns its role when it comes back (its next certificate request).
+      log.warn('swarm: could not tell a node its new role', { node: nodeId, role, error: err.message });
+    });
+  }
+
+  private changeRoleSoon(role: NodeRole): void {
+    void this.control.run('swarm', () => this.changeRole(role)).catch((err: Error) => {
+      log.error('swarm: role change failed', { role, error: err.message });
+      this.error = `role change to ${role} failed: ${err.message}`;
+    });
+  }
+
+  private async changeRole(role: NodeRole): Promise<void> {
+    const rt = this.rt;
+    if (!rt || this.status !== 'active' || rt.state.role === role) return;
+    const st = rt.state;
+    const listenPort = Number(addr.splitHostPort(st.listenAddr).port);
+    const host = addr.splitHostPort(st.advertiseAddr).host;
+    const others = this.managerList().filter((m) => m.NodeID !== st.nodeId).map((m) => m.Addr);
+    if (!others.length) throw unavailable('no other manager to ask for a certificate');
+    const { key, csr } = await ca.createKeyAndCsr(st.nodeId);
+    if (role === 'worker') await this.stopManagerDuties(rt, { removeTasks: false });
+    const client = new ControlClient({ addrs: others, tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } });
+    let answer: JoinAnswer;
+    try {
+      answer = await client.call<JoinAnswer>('POST', '/manager/node-certificate', { csr, etcdPeerUrl: urlFor('https', host, etcdPeerPort(listenPort)) });
+    } catch (err) {
+      // Nothing changed: the node goes on as it was.
+      await this.halt({ removeTasks: false });
+      this.status = 'pending';
+      await this.run(st, rt.certs, rt.unlockKey).then(() => (this.status = 'active'), (e) => this.fail(e));
+      throw err;
+    }
+    await this.halt({ removeTasks: false });
+    await fs.rm(this.dir.etcdDir, { recursive: true, force: true });
+    const next: PersistedSwarmState = { ...st, role: answer.role, managers: answer.managers, autolock: Boolean(answer.unlockKey) };
+    const certs = { ca: answer.caCert, cert: answer.cert, key };
+    await this.dir.saveCerts(answer.unlockKey ? { ...certs, key: ca.encryptKey(key, answer.unlockKey) } : certs, Boolean(answer.unlockKey));
+    await this.dir.save(next);
+    this.status = 'pending';
+    try {
+      await this.run(next, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' } } : {});
+      this.status = 'active';
+      this.error = '';
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** The manager side: a certificate for the role the store gives the node, its etcd member added or removed to match. */
+  private async reissue(nodeId: string, body: { csr: string; etcdPeerUrl?: string }): Promise<JoinAnswer> {
+    const rt = this.rt;
+    const store = this.managerStore();
+    if (!rt?.etcd || typeof body?.csr !== 'string') throw invalidArgument('invalid certificate request');
+    const node = await store.nodes.get(nodeId);
+    if (!node) throw invalidArgument(`node ${nodeId} is not part of this swarm`);
+    const cluster = await store.cluster.get(rt.state.clusterId);
+    if (!cluster) throw unavailable('the swarm has no cluster object yet');
+    const role = node.Spec.Role;
+    const cert = await ca.issueNodeCert(this.caOf(cluster), body.csr, { nodeId, role, clusterId: cluster.ID, expirySeconds: certExpirySeconds(cluster), ips: [node.Status.Addr] });
+    const controlAddr = node.BerthControlAddr ?? addr.joinHostPort(node.Status.Addr, addr.splitHostPort(rt.state.listenAddr).port ?? '2377');
+    const members = await rt.etcd.memberList();
+    const member = members.find((m) => m.name === nodeId);
+    let etcd: JoinAnswer['etcd'];
+    if (role === 'manager') {
+      await store.nodes.modify(nodeId, (n) => ({ ...n, ManagerStatus: { Reachability: 'reachable', Addr: controlAddr } }));
+      const managers = await this.managersOf(store);
+      if (!member) {
+        if (!body.etcdPeerUrl) throw invalidArgument('a manager needs an etcd peer URL');
+        const added = await whileUnhealthy(() => rt.etcd!.memberAdd([body.etcdPeerUrl!], { learner: true }), 10_000, /member not found/);
+        etcd = { initialCluster: added.members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl! })) };
+      }
+      return { nodeId, clusterId: cluster.ID, role, cert: presentedChain(cluster, cert), caCert: trustBundle(cluster), managers, ...(etcd ? { etcd } : {}), ...(cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}) };
+    }
+    if (member) await whileUnhealthy(() => rt.etcd!.memberRemove(member.id));
+    await store.nodes.modify(nodeId, (n) => {
+      const { ManagerStatus: _gone, ...rest } = n;
+      return rest as SwarmNode;
+    });
+    return { nodeId, clusterId: cluster.ID, role, cert: presentedChain(cluster, cert), caCert: trustBundle(cluster), managers: await this.managersOf(store) };
+  }
+
+  /** A joining manager's member started as a learner: a manager makes it a voter (once it caught up). */
+  private async promoteOwnMember(st: PersistedSwarmState, certs: NodeCerts): Promise<void> {
+    const client = new ControlClient({ addrs: st.managers.filter((m) => m.NodeID !== st.nodeId).map((m) => m.Addr), tls: { ca: certs.ca, cert: certs.cert, key: certs.key } });
+    const peerUrl = urlFor('https', addr.splitHostPort(st.advertiseAddr).host, etcdPeerPort(Number(addr.splitHostPort(st.listenAddr).port)));
+    await client.call('POST', '/manager/etcd-member', { etcdPeerUrl: peerUrl, action: 'promote' });
+  }
+
+  /** A join whose member did not start: the announced learner is removed again (best effort). */
+  private async abandonOwnMember(st: PersistedSwarmState, certs: NodeCerts, forgetNode: boolean): Promise<void> {
+    const client = new ControlClient({ addrs: st.managers.filter((m) => m.NodeID !== st.nodeId).map((m) => m.Addr), tls: { ca: certs.ca, cert: certs.cert, key: certs.key } });
+    const peerUrl = urlFor('https', addr.splitHostPort(st.advertiseAddr).host, etcdPeerPort(Number(addr.splitHostPort(st.listenAddr).port)));
+    await client.call('POST', '/manager/etcd-member', { etcdPeerUrl: peerUrl, action: 'remove', forgetNode }).catch((err: Error) => log.warn('swarm: could not remove the member of a failed join', { error: err.message }));
+  }
+
+  /** The manager side: promote or remove the etcd member at a node's peer URL (its own only). */
+  private async settleMember(nodeId: string, body: { etcdPeerUrl: string; action: 'promote' | 'remove'; forgetNode?: boolean }): Promise<object> {
+    const rt = this.rt;
+    const store = this.managerStore();
+    if (!rt?.etcd) throw unavailable(msg.NOT_A_MANAGER_PENDING);
+    const node = await store.nodes.get(nodeId);
+    if (!node || typeof body?.etcdPeerUrl !== 'string' || new URL(body.etcdPeerUrl).hostname.replace(/^\[|\]$/g, '') !== node.Status.Addr) throw invalidArgument('not this node\'s etcd member');
+    // A member's list is served locally and may lag (still showing a learner just removed at this URL):
+    // "member not found" means read again.
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const members = (await rt.etcd.memberList()).filter((m) => m.peerUrls.includes(body.etcdPeerUrl));
+      if (!members.length) {
+        if (body.action === 'remove') return {};
+        throw invalidArgument('no such etcd member');
+      }
+      let done = false;
+      let lastErr: unknown;
+      for (const member of members) {
+        try {
+          if (body.action === 'remove') await whileUnhealthy(() => rt.etcd!.memberRemove(member.id));
+          else if (member.isLearner) await whileUnhealthy(() => rt.etcd!.memberPromote(member.id), 30_000);
+          done = true;
+        } catch (err) {
+          if (!/member not found/.test((err as Error).message)) throw err;
+          log.warn('swarm: etcd member not found (a stale member list?)', { member: member.id, action: body.action });
+          lastErr = err;
+        }
+      }
+      if (done) break;
+      if (Date.now() > end) throw lastErr;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (body.action === 'remove' && body.forgetNode) await store.nodes.delete(nodeId).catch(() => undefined); // a join that failed: no node
+    return {};
+  }
+
+  private async managersOf(store: SwarmStore): Promise<Array<{ NodeID: string; Addr: string }>> {
+    return (await store.nodes.list()).filter((n) => n.ManagerStatus).map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
   }
 
   /** Keeps the cluster object and the node list at hand (for /info) and state.json's managers current. */
@@ -656,6 +840,24 @@ export class SwarmService {
     }
   }
 
+  /** Whether a manager's control server accepts a connection (unknown managers count as alive). */
+  private managerAnswers(rt: Runtime, nodeId: string): Promise<boolean> {
+    const address = rt.nodes.find((n) => n.ID === nodeId)?.ManagerStatus?.Addr;
+    if (!address) return Promise.resolve(true);
+    const { host, port } = addr.splitHostPort(address);
+    return new Promise((resolve) => {
+      const s = net.connect({ host, port: Number(port), timeout: 500 }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('timeout', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once('error', () => resolve(false));
+    });
+  }
+
   private refreshManagersLater(rt: Runtime): void {
     const tick = async () => {
       if (this.rt !== rt || !rt.managersClient) return;
@@ -690,31 +892,17 @@ export class SwarmService {
     const rt = this.rt;
     this.rt = undefined;
     if (!rt) return;
-    const quietly = async (what: string, f: (() => Promise<unknown>) | undefined) => {
-      try {
-        await f?.();
-      } catch (err) {
-        log.warn(`swarm: ${what} failed`, { error: (err as Error).message });
-      }
-    };
-    await quietly('agent stop', rt.agent && (() => rt.agent!.stop(o)));
-    for (const stop of rt.stops) stop();
-    await quietly('leadership stop', rt.leadership && (() => rt.leadership!.stop()));
-    await quietly('dispatcher stop', rt.dispatcher && (() => rt.dispatcher!.stop()));
+    await this.stopManagerDuties(rt, o);
     await quietly('control server close', rt.control && (() => rt.control!.close()));
+    rt.control = undefined;
     rt.etcd?.close();
+    rt.etcd = undefined;
     await quietly('etcd member stop', rt.member && (() => rt.member!.stop()));
+    rt.member = undefined;
     await this.dir.clearRun();
   }
 
-  // ---------------------------------------------------------------- certificates and roles (cert-authority.ts, cert-keeper.ts, roles.ts)
-
-  /** NodeApi's onRoleChange: a demoted manager's etcd member goes at once. */
-  async roleChanged(nodeId: string, role: NodeRole): Promise<void> {
-    const store = this.managerStore();
-    if (!this.rt?.etcd) throw unavailable(msg.NOT_A_MANAGER_WORKER);
-    await applyRoleChange({ store, etcd: this.rt.etcd }, nodeId, role);
-  }
+  // ---------------------------------------------------------------- certificates (cert-authority.ts, cert-keeper.ts)
 
   private certAuthority(rt: Runtime): CertAuthority {
     return new CertAuthority({ store: rt.store!, clusterId: rt.state.clusterId, ...(rt.etcd ? { etcd: rt.etcd } : {}), rootOf: (c) => this.caOf(c), certExpirySeconds });
@@ -734,26 +922,45 @@ export class SwarmService {
         rt.control?.setTls(certs);
         rt.managersClient?.setTls(certs);
       },
-      switchRole: (answer, certs) => void this.control.run('swarm', () => this.restartInRole(rt, answer, certs)),
     };
   }
 
-  private async restartInRole(rt: Runtime, answer: RenewAnswer, certs: NodeCerts): Promise<void> {
-    if (this.rt !== rt) return;
-    const unlockKey = answer.role === 'manager' ? answer.unlockKey : undefined;
-    const managers = answer.managers.filter((m) => answer.role === 'manager' || m.NodeID !== rt.state.nodeId);
-    const st: PersistedSwarmState = { ...rt.state, role: answer.role, managers, autolock: Boolean(unlockKey) };
-    this.status = 'pending';
-    await this.halt({ removeTasks: false });
+  /** Agent, watches, leadership, dispatcher: what must end before the etcd member does (or is removed). */
+  private async stopManagerDuties(rt: Runtime, o: { removeTasks: boolean }): Promise<void> {
+    const agent = rt.agent;
+    rt.agent = undefined;
+    await quietly('agent stop', agent && (() => agent.stop(o)));
+    for (const stop of rt.stops.splice(0)) stop();
+    const leadership = rt.leadership;
+    rt.leadership = undefined;
+    await quietly('leadership stop', leadership && (() => leadership.stop()));
+    const dispatcher = rt.dispatcher;
+    rt.dispatcher = undefined;
+    await quietly('dispatcher stop', dispatcher && (() => dispatcher.stop()));
+  }
+}
+
+/**
+ * etcd refuses membership changes as "unhealthy cluster" until every member has been connected for
+ * 5 s (its strict reconfiguration check): right after a join, such a change is retried for a while.
+ */
+async function whileUnhealthy<T>(f: () => Promise<T>, ms = 10_000, also?: RegExp): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
     try {
-      // A demoted (or re-promoted) node's old member data is of no use: a new member starts empty.
-      await (await import('node:fs')).promises.rm(this.dir.etcdDir, { recursive: true, force: true });
-      await this.dir.saveCerts(unlockKey ? { ...certs, key: ca.encryptKey(certs.key, unlockKey) } : certs, Boolean(unlockKey));
-      await this.dir.save(st);
-      await this.run(st, certs, unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' } } : {});
-      this.status = 'active';
+      return await f();
     } catch (err) {
-      this.fail(err);
+      const m = (err as Error).message;
+      if (!(/unhealthy cluster|not in sync with leader/.test(m) || also?.test(m)) || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 250));
     }
+  }
+}
+
+async function quietly(what: string, f: (() => Promise<unknown>) | undefined): Promise<void> {
+  try {
+    await f?.();
+  } catch (err) {
+    log.warn(`swarm: ${what} failed`, { error: (err as Error).message });
   }
 }

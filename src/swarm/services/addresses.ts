@@ -39,7 +39,10 @@ export function addressesOfTask(t: Task): Array<[string, number]> {
 }
 
 export function addressesOfNode(n: SwarmNode): Array<[string, number]> {
-  return n.BerthIngress ? pair(n.BerthIngress.NetworkID, n.BerthIngress.Address) : [];
+  return [
+    ...(n.BerthIngress ? pair(n.BerthIngress.NetworkID, n.BerthIngress.Address) : []),
+    ...(n.BerthAttachments ?? []).flatMap((a) => pair(a.NetworkID, a.Address)),
+  ];
 }
 
 function pair(networkId: string, addr: string): Array<[string, number]> {
