@@ -12,6 +12,8 @@ import { TaskRunner, type TaskHost } from './task.js';
 import { TASK_ID_LABEL } from './spec.js';
 import { messageOf } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
+import { Semaphore } from '../../lib/mutex.js';
+import os from 'node:os';
 
 export class NodeAgent implements TaskHost {
   private readonly runners = new Map<string, TaskRunner>();
@@ -138,6 +140,17 @@ export class NodeAgent implements TaskHost {
 
   private networking() {
     return typeof this.deps.networking === 'function' ? this.deps.networking() : this.deps.networking;
+  }
+
+  /**
+   * Hundreds of tasks given at once would otherwise all create and start together: runc, conmon and the
+   * daemon then fight over the CPUs with etcd, whose answers time out. Twice the CPUs in flight keeps
+   * them busy without thrashing.
+   */
+  private readonly starts = new Semaphore(Math.max(4, os.cpus().length * 2));
+
+  throttle<T>(work: () => Promise<T>): Promise<T> {
+    return this.starts.run(work);
   }
 
   networksSettled(): Promise<void> {

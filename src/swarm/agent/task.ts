@@ -23,6 +23,8 @@ export interface TaskHost {
   report(taskId: string, status: TaskStatus): void;
   /** Settles once the cluster networks are in line with the latest view. */
   networksSettled(): Promise<void>;
+  /** Runs container creates and starts a few at a time (the node's CPUs, not its task count, set the pace). */
+  throttle<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** An error that ends the task, with the exit code when the container exited. */
@@ -213,7 +215,7 @@ export class TaskRunner {
     const networking = typeof deps.networking === 'function' ? deps.networking() : deps.networking;
     const req = containerCreateRequest(this.task, deps.node(), (id) => networking.localNetwork(id), deps.gatewayNetwork?.());
     try {
-      const { Id } = await deps.containers.create(req);
+      const { Id } = await this.host.throttle(() => deps.containers.create(req));
       this.containerId = Id;
     } catch (err) {
       // Made already (a report that did not get through): it is this task's container.
@@ -228,7 +230,8 @@ export class TaskRunner {
     if (!c) throw new TaskError(`No such container: ${taskName(this.task)}`);
     if (c.status === 'created') {
       try {
-        await this.host.deps.containers.start(c.id);
+        const id = c.id;
+        await this.host.throttle(() => this.host.deps.containers.start(id));
       } catch (err) {
         throw new TaskError(`starting container failed: ${messageOf(err)}`);
       }

@@ -605,7 +605,7 @@ export class SwarmService {
       const probe = new EtcdClient({ endpoints: [rt.member.clientUrl], tls: files, timeoutMs: 2_000 });
       const others = await probe.memberList().then((ms) => ms.flatMap((m) => m.clientUrls).filter((u) => u !== rt.member!.clientUrl), () => []);
       probe.close();
-      rt.etcd = new EtcdClient({ endpoints: [rt.member.clientUrl, ...others], tls: files, timeoutMs: 1_500 });
+      rt.etcd = new EtcdClient({ endpoints: [rt.member.clientUrl, ...others], tls: files, timeoutMs: 5_000 });
       rt.store = etcdSwarmStore(rt.etcd);
       if (o.seed) await o.seed(rt.store);
       await this.followStore(rt);
