@@ -5,54 +5,13 @@
 // service task on the manager by address and by name, and gives the address back on `rm -f`.
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { down, readCluster, up, type DevCluster, type DevNode } from '../../src/swarm/devcluster/devcluster.js';
 import { formSwarm, seedImages } from '../../src/swarm/devcluster/swarm-setup.js';
-import { DOCKER, run } from './harness.js';
-import { sleep } from '../../src/lib/sleep.js';
+import { dk, dkCode, eventually, httpGet, WEB } from './swarm-helpers.js';
 
-async function dk(node: DevNode, args: string[]): Promise<string> {
-  const r = await run(DOCKER, args, { DOCKER_HOST: `unix://${node.socket}` });
-  if (r.code !== 0) throw new Error(`${node.name}: docker ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-async function dkCode(node: DevNode, args: string[]): Promise<{ code: number; out: string }> {
-  const r = await run(DOCKER, args, { DOCKER_HOST: `unix://${node.socket}` });
-  return { code: r.code, out: r.stdout + r.stderr };
-}
-
-async function eventually<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out: ${what}${last ? ` (${(last as Error).message})` : ''}`);
-    await sleep(250);
-  }
-}
-
-function httpGet(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', timeout: 3_000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-const WEB = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
 const HOST_PORT = 8081;
 
 describe('swarm: task egress, host-mode ports, attachable overlays', { timeout: 300_000 }, () => {

@@ -11,43 +11,13 @@ import { EtcdClient } from '../../src/swarm/etcd/client.js';
 import { LEADER_KEY } from '../../src/swarm/contracts.js';
 import { processAlive } from '../../src/lib/process.js';
 import { findExecutable } from '../../src/lib/which.js';
+import { controlPort, until } from './swarm-helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const json = { 'content-type': 'application/json' };
 const SWARM_EXISTS = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 const NOT_MANAGER_WORKER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
 const LOCKED = 'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
-
-function bindable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
-  });
-}
-
-/** A control port whose etcd ports (+2, +3) are free too. */
-async function controlPort(host: string): Promise<number> {
-  for (;;) {
-    const p = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await bindable(host, p)) && (await bindable(host, p + 2)) && (await bindable(host, p + 3))) return p;
-  }
-}
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined | false>): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) assert.fail(`${what} not within ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(100);
-  }
-}
 
 interface Node {
   d: TestDaemon;

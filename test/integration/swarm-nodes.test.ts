@@ -5,44 +5,13 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { TestDaemon, hasDocker } from './harness.js';
 import { processAlive } from '../../src/lib/process.js';
 import { findExecutable } from '../../src/lib/which.js';
+import { controlPort, until } from './swarm-helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function bindable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
-  });
-}
-
-/** A control port whose etcd ports (+2, +3) are free too. */
-async function controlPort(host: string): Promise<number> {
-  for (;;) {
-    const p = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await bindable(host, p)) && (await bindable(host, p + 2)) && (await bindable(host, p + 3))) return p;
-  }
-}
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined | false>): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) assert.fail(`${what} not within ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(200);
-  }
-}
 
 const skip = !findExecutable('etcd') ? 'etcd not installed (etcd-server)' : !hasDocker ? 'no docker CLI' : false;
 

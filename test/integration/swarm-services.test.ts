@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { down, readCluster, up, type DevNode } from '../../src/swarm/devcluster/devcluster.js';
 import { formSwarm, nodeApi, seedImages } from '../../src/swarm/devcluster/swarm-setup.js';
-import { sleep } from '../../src/lib/sleep.js';
 import { DOCKER, run } from './harness.js';
+import { eventually } from './swarm-helpers.js';
 
 interface Service {
   ID: string;
@@ -25,16 +25,6 @@ interface Task {
   Status: { State: string };
   DesiredState: string;
   NetworksAttachments?: Array<{ Network: { ID: string }; Addresses: string[] }>;
-}
-
-async function eventually<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(250);
-  }
 }
 
 const q = (filters: object) => encodeURIComponent(JSON.stringify(filters));

@@ -196,3 +196,14 @@ async function readLine(input: Cli['in']): Promise<string> {
     input.resume();
   });
 }
+
+/** "k=v" values of --label/--opt-like flags into a map (a value may itself contain "="; a bare key maps to ""). */
+export function keyValuePairs(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of list) {
+    const i = p.indexOf('=');
+    if (i < 0) out[p] = '';
+    else out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}

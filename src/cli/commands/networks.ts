@@ -8,7 +8,7 @@ import { pathName } from '../client.js';
 import { CliError, DaemonError } from '../errors.js';
 import { formatGoString, parseRFC3339 } from '../gotime.js';
 import { truncateId } from '../text.js';
-import { confirm, filterFlag, filtersParam, formatFlag, isDefaultTable, renderRows } from './common.js';
+import { confirm, filterFlag, filtersParam, formatFlag, isDefaultTable, renderRows, keyValuePairs } from './common.js';
 import { inspectObjects } from './inspect.js';
 import { inspectFormatFlag } from './common.js';
 
@@ -85,16 +85,6 @@ const lsCommand: CommandDef = {
   },
 };
 
-/** "k=v" pairs of --opt/--label/--aux-address into a map (a value may itself contain "="). */
-function pairs(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list) {
-    const i = p.indexOf('=');
-    if (i < 0) out[p] = '';
-    else out[p.slice(0, i)] = p.slice(i + 1);
-  }
-  return out;
-}
 
 /** docker's consolidateIpam: gateways and ranges go with the subnet that contains them. */
 export function ipamConfig(subnets: string[], ranges: string[], gateways: string[]): Array<Record<string, string>> {
@@ -139,12 +129,12 @@ const createCommand: CommandDef = {
     const body = {
       Name: inv.args[0],
       Driver: f.string('driver') || 'bridge',
-      Options: pairs(f.list('opt')),
-      IPAM: { Driver: f.string('ipam-driver') || 'default', Config: ipamConfig(f.list('subnet'), f.list('ip-range'), f.list('gateway')), Options: pairs(f.list('ipam-opt')) },
+      Options: keyValuePairs(f.list('opt')),
+      IPAM: { Driver: f.string('ipam-driver') || 'default', Config: ipamConfig(f.list('subnet'), f.list('ip-range'), f.list('gateway')), Options: keyValuePairs(f.list('ipam-opt')) },
       Internal: f.bool('internal'),
       EnableIPv6: f.bool('ipv6') || undefined,
       Attachable: f.bool('attachable'),
-      Labels: pairs(f.list('label')),
+      Labels: keyValuePairs(f.list('label')),
     };
     const res = await cli.client().json<{ Id: string; Warning?: string }>('POST', '/networks/create', { json: body });
     if (res.Warning) cli.err.write(`${res.Warning}\n`);
@@ -224,7 +214,7 @@ const connectCommand: CommandDef = {
       IPAMConfig: ipam.IPv4Address || ipam.IPv6Address || ipam.LinkLocalIPs ? ipam : undefined,
       Links: f.list('link').length ? f.list('link') : undefined,
       Aliases: f.list('alias').length ? f.list('alias') : undefined,
-      DriverOpts: f.list('driver-opt').length ? pairs(f.list('driver-opt')) : undefined,
+      DriverOpts: f.list('driver-opt').length ? keyValuePairs(f.list('driver-opt')) : undefined,
     };
     (await cli.client().request('POST', `/networks/${pathName(network)}/connect`, { json: { Container: container, EndpointConfig } })).resume();
   },

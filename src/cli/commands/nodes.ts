@@ -6,7 +6,7 @@ import type { CommandDef, FlagValues } from '../args.js';
 import { pathName } from '../client.js';
 import { CliError } from '../errors.js';
 import type { Cli } from '../streams.js';
-import { filterFlag, filtersParam, formatFlag, inspectFormatFlag } from './common.js';
+import { filterFlag, filtersParam, formatFlag, inspectFormatFlag, keyValuePairs } from './common.js';
 import { renderInspect } from './inspect.js';
 import { formatNodeList, prettyNode, type NodeSummary } from './node-format.js';
 import type { Task } from '../../swarm/types.js';
@@ -176,22 +176,12 @@ async function updateNodes(cli: Cli, refs: string[], change: (node: NodeSummary 
   }
 }
 
-/** "k=v" (or "k") strings into a map, as opts.ConvertKVStringsToMap. */
-function kvMap(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const s of list) {
-    const i = s.indexOf('=');
-    if (i < 0) out[s] = '';
-    else out[s.slice(0, i)] = s.slice(i + 1);
-  }
-  return out;
-}
 
 export function mergeNodeUpdate(spec: NonNullable<NodeSummary['Spec']>, f: FlagValues): void {
   if (f.changed('role')) spec.Role = f.string('role');
   if (f.changed('availability')) spec.Availability = f.string('availability');
   spec.Labels ??= {};
-  if (f.changed('label-add')) Object.assign(spec.Labels, kvMap(f.list('label-add')));
+  if (f.changed('label-add')) Object.assign(spec.Labels, keyValuePairs(f.list('label-add')));
   if (f.changed('label-rm')) {
     for (const k of f.list('label-rm')) {
       if (!(k in spec.Labels)) throw new CliError(`key ${k} doesn't exist in node's labels`);

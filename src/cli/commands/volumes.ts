@@ -7,7 +7,7 @@ import { pathName } from '../client.js';
 import { CliError, DaemonError } from '../errors.js';
 import { humanSize } from '../units.js';
 import type { HeaderTitle } from '../template/index.js';
-import { confirm, filterFlag, filtersParam, formatFlag, inspectFormatFlag, isDefaultTable, renderRows } from './common.js';
+import { confirm, filterFlag, filtersParam, formatFlag, inspectFormatFlag, isDefaultTable, renderRows, keyValuePairs } from './common.js';
 import { inspectObjects } from './inspect.js';
 
 /** A volume as the API returns it (the fields the CLI reads). */
@@ -64,16 +64,6 @@ export function formatVolumeList(volumes: VolumeSummary[], opts: { format: strin
   return renderRows(format, sorted.map(volumeRow), { ...VOLUME_HEADERS, Label: (name: string) => name });
 }
 
-/** "k=v" pairs of --opt/--label into a map (no "=": an empty value). */
-function pairs(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list) {
-    const i = p.indexOf('=');
-    if (i < 0) out[p] = '';
-    else out[p.slice(0, i)] = p.slice(i + 1);
-  }
-  return out;
-}
 
 const createCommand: CommandDef = {
   name: 'create',
@@ -91,7 +81,7 @@ const createCommand: CommandDef = {
     const byFlag = f.string('name');
     const arg = inv.args[0] ?? '';
     if (byFlag && arg && byFlag !== arg) throw new CliError('conflicting options: cannot specify a volume-name through both --name and as a positional arg');
-    const body = { Name: arg || byFlag, Driver: f.string('driver') || 'local', DriverOpts: pairs(f.list('opt')), Labels: pairs(f.list('label')) };
+    const body = { Name: arg || byFlag, Driver: f.string('driver') || 'local', DriverOpts: keyValuePairs(f.list('opt')), Labels: keyValuePairs(f.list('label')) };
     const v = await cli.client().json<VolumeSummary>('POST', '/volumes/create', { json: body });
     cli.out.write(`${v.Name}\n`);
   },

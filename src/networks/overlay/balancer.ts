@@ -22,7 +22,7 @@
  */
 import type { NodeView } from '../../swarm/contracts.js';
 
-/** One local container's interface on one cluster network (lb/rules.ts has the same shape). */
+/** One local container's interface on one cluster network (lb/ takes it as it is). */
 export interface LocalEndpoint {
   containerId: string;
   /** The task the container runs, when its address is a task's attachment in the view. */

@@ -3,6 +3,7 @@
  * CLI's cli/command/service/opts.go and update.go do: create builds a spec from the flags; update
  * changes only what a flag that was given names (`--env-add`, `--publish-rm`, ...).
  */
+import { keyValuePairs } from '../common.js';
 import type { FlagDef, FlagValues } from '../../args.js';
 import { CliError } from '../../errors.js';
 import { parseGoDuration } from '../../gotime.js';
@@ -130,15 +131,6 @@ function uint(f: FlagValues, name: string): number {
   return Number(v);
 }
 
-function pairs(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list) {
-    const i = p.indexOf('=');
-    if (i < 0) out[p] = '';
-    else out[p.slice(0, i)] = p.slice(i + 1);
-  }
-  return out;
-}
 
 /** `--publish 8080:80[/udp]`, `--publish 80`, or the long form `published=8080,target=80,mode=host,protocol=udp`. */
 export function parsePublish(value: string): PortConfig {
@@ -181,7 +173,7 @@ export function parseNetwork(value: string): NetworkAttachmentConfig {
     const v = field.slice(i + 1);
     if (k === 'name') n.Target = v;
     else if (k === 'alias') (n.Aliases ??= []).push(v);
-    else if (k === 'driver-opt') Object.assign((n.DriverOpts ??= {}), pairs([v]));
+    else if (k === 'driver-opt') Object.assign((n.DriverOpts ??= {}), keyValuePairs([v]));
     else throw new CliError(`invalid field key ${k}`);
   }
   return n;
@@ -271,7 +263,7 @@ function applyCommon(spec: ServiceSpec, f: FlagValues): void {
     if (f.changed('restart-window')) rp.Window = ns(f, 'restart-window');
   }
   if (f.changed('replicas-max-per-node')) (tt.Placement ??= {}).MaxReplicas = uint(f, 'replicas-max-per-node');
-  if (f.changed('log-driver') || f.changed('log-opt')) tt.LogDriver = { Name: f.string('log-driver') || tt.LogDriver?.Name, Options: { ...tt.LogDriver?.Options, ...pairs(f.list('log-opt')) } };
+  if (f.changed('log-driver') || f.changed('log-opt')) tt.LogDriver = { Name: f.string('log-driver') || tt.LogDriver?.Name, Options: { ...tt.LogDriver?.Options, ...keyValuePairs(f.list('log-opt')) } };
   spec.UpdateConfig = updateConfig(f, 'update', spec.UpdateConfig);
   spec.RollbackConfig = updateConfig(f, 'rollback', spec.RollbackConfig);
   if (f.changed('endpoint-mode')) {
@@ -304,11 +296,11 @@ export function specFromCreateFlags(f: FlagValues, image: string, args: string[]
   const env = [...f.list('env-file').flatMap((file) => parseKeyValueFile(file)), ...f.list('env')];
   const spec: ServiceSpec = {
     Name: f.string('name'),
-    Labels: pairs(f.list('label')),
+    Labels: keyValuePairs(f.list('label')),
     TaskTemplate: {
       ContainerSpec: {
         Image: image,
-        Labels: pairs(f.list('container-label')),
+        Labels: keyValuePairs(f.list('container-label')),
         Args: args.length ? args : undefined,
         Env: env.length ? env : undefined,
         Groups: f.list('group').length ? f.list('group') : undefined,
@@ -317,7 +309,7 @@ export function specFromCreateFlags(f: FlagValues, image: string, args: string[]
         DNSConfig: { Nameservers: f.list('dns').length ? f.list('dns') : undefined, Search: f.list('dns-search').length ? f.list('dns-search') : undefined, Options: f.list('dns-option').length ? f.list('dns-option') : undefined },
         CapabilityAdd: f.list('cap-add').length ? f.list('cap-add') : undefined,
         CapabilityDrop: f.list('cap-drop').length ? f.list('cap-drop') : undefined,
-        Sysctls: f.list('sysctl').length ? pairs(f.list('sysctl')) : undefined,
+        Sysctls: f.list('sysctl').length ? keyValuePairs(f.list('sysctl')) : undefined,
       },
       Resources: { Limits: {}, Reservations: {} },
       Placement: {
@@ -344,7 +336,7 @@ function addRm(current: string[] | undefined, add: string[], rm: string[], key: 
 function mapAddRm(current: Record<string, string> | undefined, add: string[], rm: string[]): Record<string, string> {
   const out = { ...current };
   for (const k of rm) delete out[k.split('=')[0]!];
-  return Object.assign(out, pairs(add));
+  return Object.assign(out, keyValuePairs(add));
 }
 
 /** `service update`: the current spec changed by the flags given. */

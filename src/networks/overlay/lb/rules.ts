@@ -19,23 +19,9 @@ import { createHash } from 'node:crypto';
 import type { NodeView } from '../../../swarm/contracts.js';
 import { DEFAULT_TAG } from '../../firewall.js';
 
-/**
- * One local container's interface on one cluster network (the overlay part's `LocalEndpoint`,
- * ../balancer.ts: the same shape, so either can be passed).
- */
-export interface LocalEndpoint {
-  containerId: string;
-  /** The task the container runs, when its address is a task's attachment in the view. */
-  taskId?: string;
-  /** The cluster network's ID (the same as the local twin's). */
-  networkId: string;
-  /** The container's IPv4 address on it, without prefix. */
-  address: string;
-  /** The container's interface name there (eth0, eth1, ...). */
-  ifname: string;
-  /** The container's network namespace (/run/netns/<name>). */
-  netnsPath: string;
-}
+/** One local container's interface on one cluster network: the overlay part's seam (../balancer.ts). */
+import type { LocalEndpoint } from '../balancer.js';
+export type { LocalEndpoint };
 
 /** A service VIP seen from one container, and the task addresses behind it. */
 export interface VipTarget {
