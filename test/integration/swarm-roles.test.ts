@@ -9,28 +9,7 @@ import { down, killNode, readCluster, restartNode, up, type DevCluster, type Dev
 import { formSwarm, seedImages } from '../../src/swarm/devcluster/swarm-setup.js';
 import { DOCKER, run } from './harness.js';
 import { isSignedBy, splitPems } from '../../src/swarm/ca/index.js';
-import { sleep } from '../../src/lib/sleep.js';
-
-async function dk(node: DevNode, args: string[]): Promise<string> {
-  const r = await run(DOCKER, args, { DOCKER_HOST: `unix://${node.socket}` });
-  if (r.code !== 0) throw new Error(`${node.name}: docker ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-async function eventually<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out: ${what}${last ? ` (${(last as Error).message})` : ''}`);
-    await sleep(200);
-  }
-}
+import { dk, eventually } from './swarm-helpers.js';
 
 /** The pids of the etcd processes whose command line names the node's directory. */
 function etcdOf(n: DevNode): number[] {

@@ -908,7 +908,7 @@ export class SwarmService {
     return new CertAuthority({ store: rt.store!, clusterId: rt.state.clusterId, ...(rt.etcd ? { etcd: rt.etcd } : {}), rootOf: (c) => this.caOf(c), certExpirySeconds });
   }
 
-  /** Renewed certificates go to every TLS user of the runtime; a new role restarts the node in it. */
+  /** Renewed certificates go to every TLS user of the runtime. */
   private keeperHost(rt: Runtime): KeeperHost {
     const listenPort = Number(addr.splitHostPort(rt.state.listenAddr).port);
     return {
