@@ -30,6 +30,10 @@ export class NodeAgent implements TaskHost {
   // Network sync: one at a time, the latest view wins.
   private syncView?: NodeView;
   private syncing?: Promise<void>;
+  /** Views handed to the network sync, and how many of them it has applied (waiters wait for theirs only). */
+  private viewsQueued = 0;
+  private viewsSynced = 0;
+  private syncWaiters: Array<{ upTo: number; resolve: () => void }> = [];
   /** Removals under way, so that stop() can wait for them. */
   private readonly removals = new Set<Promise<void>>();
 
@@ -126,15 +130,20 @@ export class NodeAgent implements TaskHost {
   private syncNetworks(view: NodeView): void {
     if (this.deps.manageNetworks === false) return;
     this.syncView = view;
+    this.viewsQueued++;
     if (this.syncing) return;
     this.syncing = (async () => {
       while (this.syncView && !this.stopped) {
         const next = this.syncView;
+        const upTo = this.viewsQueued;
         this.syncView = undefined;
         await this.networking().sync(next).catch((err) => log.warn('cluster network sync failed', { error: messageOf(err) }));
+        this.viewsSynced = upTo;
+        this.syncWaiters = this.syncWaiters.filter((w) => (w.upTo <= upTo ? (w.resolve(), false) : true));
       }
     })().finally(() => {
       this.syncing = undefined;
+      for (const w of this.syncWaiters.splice(0)) w.resolve(); // stopped: nobody waits for a sync that will not come
     });
   }
 
@@ -153,8 +162,15 @@ export class NodeAgent implements TaskHost {
     return this.starts.run(work);
   }
 
+  /**
+   * Settles once the networks are in line with the views seen so far. Not with every later one: while
+   * tasks change state a view comes every few milliseconds, and waiting for a quiet moment held up
+   * every task's container.
+   */
   networksSettled(): Promise<void> {
-    return this.syncing ?? Promise.resolve();
+    const upTo = this.viewsQueued;
+    if (this.deps.manageNetworks === false || this.viewsSynced >= upTo || !this.syncing) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push({ upTo, resolve }));
   }
 
   // ------------------------------------------------------------------ reports
