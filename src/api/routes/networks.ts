@@ -3,9 +3,9 @@ import type { NetworkBackend } from '../backends.js';
 import { readBody, sendJson, sendNoContent } from '../http.js';
 import { networkConnectOptions, networkCreateRequest, networkDisconnectOptions } from '../schemas/network.js';
 import { conflict, forbidden, invalidArgument, isKind } from '../../lib/errors.js';
+import { NOT_A_MANAGER_INACTIVE as NOT_A_MANAGER } from '../../swarm/manager/errors.js';
 
 /** dockerd's answer to an overlay network created on a node that is no swarm manager. */
-const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
 export function networkRoutes(router: Router, s: NetworkBackend): void {
   const networks = s.networks;

@@ -5,8 +5,8 @@ import { detailsPrefix, parseLogQuery } from '../../swarm/agent/logs.js';
 import { unavailable } from '../../lib/errors.js';
 import { versionAtLeast } from '../version.js';
 import { MULTIPLEXED, RAW, frameMultiplexed } from '../streams/framing.js';
+import { NOT_A_MANAGER_INACTIVE as NOT_A_MANAGER } from '../../swarm/manager/errors.js';
 
-const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
 export interface SwarmLogsBackend {
   /** Absent until the daemon is in a swarm: the routes then answer as a node outside one (503). */
