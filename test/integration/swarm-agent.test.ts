@@ -194,7 +194,8 @@ describe('swarm agent in a berthd in swarm mode (one node)', () => {
   const d = new TestDaemon();
   // Ports chosen at run time on 127.0.0.1 (the control plane, etcd at +2/+3) and a VXLAN port of its own.
   const port = 21000 + Math.floor(Math.random() * 15000);
-  const dataPathPort = 40000 + Math.floor(Math.random() * 20000);
+  // dockerd takes data path ports 1024-49151 only.
+  const dataPathPort = 40000 + Math.floor(Math.random() * 9000);
   before(async () => {
     await d.start();
     await d.seedBusybox();
