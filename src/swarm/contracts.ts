@@ -13,7 +13,7 @@
  *   networks/overlay/  every node: VXLAN overlays, service VIPs, the routing mesh, service DNS
  */
 import type { ClusterNetwork, NodeState, PortConfig, StoredObject, Task, TaskStatus } from './types.js';
-import type { Cluster, Service, SwarmNode } from './types.js';
+import type { Cluster, Config, Secret, Service, SwarmNode } from './types.js';
 
 // ---------------------------------------------------------------- the store
 
@@ -51,9 +51,9 @@ export interface SwarmStore {
   services: Collection<Service>;
   tasks: Collection<Task>;
   networks: Collection<ClusterNetwork>;
-  /** Issue 16 fills these. */
-  secrets: Collection<StoredObject & Record<string, unknown>>;
-  configs: Collection<StoredObject & Record<string, unknown>>;
+  /** Issue 16: secrets are stored sealed (Secret.BerthSealed), never with Spec.Data. */
+  secrets: Collection<Secret>;
+  configs: Collection<Config>;
 }
 
 // ---------------------------------------------------------------- leader and agents
@@ -85,6 +85,26 @@ export interface NodeView {
   ingress?: { NetworkID: string; Address: string };
   /** The cluster's DataPathPort (Cluster.DataPathPort), the VXLAN UDP port; 4789 when absent. */
   dataPathPort?: number;
+  /**
+   * Issue 16: the secrets and configs this node's tasks reference (and only those), with their data in
+   * clear (base64). Held in memory by the agent; written only to tmpfs.
+   */
+  payloads?: TaskPayloads;
+}
+
+export interface TaskPayloads {
+  secrets: Array<{ ID: string; Name: string; Data: string }>;
+  configs: Array<{ ID: string; Name: string; Data: string; Templating?: { Name: string } }>;
+}
+
+/**
+ * Issue 16 (secrets/): encrypts and decrypts secret data with the cluster's secrets key, which every
+ * manager holds (given at join or promotion, kept on disk encrypted under the unlock key with autolock).
+ */
+export interface SecretSealer {
+  seal(clear: Buffer): string;
+  /** Throws if the sealed text was not made with this cluster's key. */
+  open(sealed: string): Buffer;
 }
 
 export interface ServiceEndpoints {

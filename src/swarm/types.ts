@@ -285,3 +285,38 @@ export interface Task extends StoredObject {
   /** Internal: the service name and endpoint mode, so an agent needs no service lookup. */
   BerthService?: { Name: string; EndpointMode: 'vip' | 'dnsrr'; Ports?: PortConfig[] };
 }
+
+// ---------------------------------------------------------------- secrets and configs (issue 16)
+
+/** Driver names as the API has them (`Driver`, `Templating`). */
+export interface NamedDriver {
+  Name: string;
+  Options?: Record<string, string>;
+}
+
+export interface SecretSpec {
+  Name: string;
+  Labels?: Record<string, string>;
+  /** Base64 in the API. Never stored clear and never served: the store keeps `BerthSealed` instead. */
+  Data?: string;
+  Driver?: NamedDriver;
+  Templating?: NamedDriver;
+}
+
+export interface Secret extends StoredObject {
+  Spec: SecretSpec;
+  /** Internal: the data encrypted with the cluster's secrets key (secrets/sealer.ts), base64. */
+  BerthSealed?: string;
+}
+
+export interface ConfigSpec {
+  Name: string;
+  Labels?: Record<string, string>;
+  /** Base64; configs are not secret (inspect shows them, as dockerd does). */
+  Data?: string;
+  Templating?: NamedDriver;
+}
+
+export interface Config extends StoredObject {
+  Spec: ConfigSpec;
+}

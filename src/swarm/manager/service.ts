@@ -16,7 +16,7 @@ import os from 'node:os';
 import { KeyedMutex } from '../../lib/mutex.js';
 import { invalidArgument, unavailable, BerthError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
-import type { AgentChannel, ClusterNetworking, LeaderContext, LeaderDuties, NodeAgentFactory, SwarmStore, TaskAllocator } from '../contracts.js';
+import type { AgentChannel, ClusterNetworking, LeaderContext, LeaderDuties, NodeAgentFactory, SecretSealer, SwarmStore, TaskAllocator } from '../contracts.js';
 import type { Cluster, NodeRole, NodeState, SwarmNode, SwarmSpec } from '../types.js';
 import { EtcdClient } from '../etcd/client.js';
 import { EtcdMember, urlFor, type EtcdPeer } from '../etcd/member.js';
@@ -38,7 +38,8 @@ export type LocalNodeState = 'inactive' | 'pending' | 'active' | 'locked' | 'err
 /** The dispatcher part (helper "dispatcher"), as the manager starts it. */
 export interface DispatcherPart {
   /** On every manager: serves agents over `control` and in-process. */
-  start(o: { store: SwarmStore; control: ControlServer; nodeId: string; etcd: EtcdClient }): Promise<RunningDispatcher>;
+  /** `sealer` (issue 16) opens sealed secrets for the nodes whose tasks use them; absent until the secrets part provides it. */
+  start(o: { store: SwarmStore; control: ControlServer; nodeId: string; etcd: EtcdClient; sealer?: SecretSealer }): Promise<RunningDispatcher>;
   /** On a worker: the agent's line to the managers. */
   remoteChannel(client: ControlClient, nodeId: string): AgentChannel;
 }
