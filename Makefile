@@ -7,6 +7,7 @@ setup:
 
 build:
 	@npx tsc -p .
+	@mkdir -p dist/native && cc -O2 -Wall -Wextra -o dist/native/netns-dns-bind native/netns-dns-bind.c
 	@node scripts/build-compose-validator.mjs
 
 up: setup build

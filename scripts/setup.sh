@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 #   docker-registry (Distribution 2.8), skopeo, apache2-utils (htpasswd): the registry peers Berth's pull,
 #   push and registry server are tested against, and the binary the local `registry:2` image is made from.
 #   docker-compose (1.29, Python, docker-py): the older compose clients berthd must serve (docs/compose.md).
-PACKAGES=(runc conmon iptables iproute2 busybox-static attr tini procps docker-registry skopeo apache2-utils docker-compose etcd-server)
+#   gcc, libc6-dev: `make build` compiles native/netns-dns-bind.c, the embedded DNS's helper (docs/networking.md).
+PACKAGES=(runc conmon iptables iproute2 busybox-static attr tini procps docker-registry skopeo apache2-utils docker-compose etcd-server gcc libc6-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -2,8 +2,8 @@
  * The embedded DNS server that containers on user-defined networks reach at 127.0.0.11.
  *
  * How the address exists inside each container: when a container joins its first user-defined network,
- * the daemon runs dns-helper.js in the container's network namespace (through the `ip` adapter); the
- * helper binds 127.0.0.11:53 (UDP and TCP) there and hands the two sockets back over Node's IPC
+ * the daemon runs a helper in the container's network namespace (native/netns-dns-bind, or else
+ * dns-helper.js through the `ip` adapter); the helper binds 127.0.0.11:53 (UDP and TCP) there and hands the two sockets back over Node's IPC
  * channel, then exits. The daemon serves them from its own event loop, so it always knows which
  * container asks (by the socket the query came on) and answers only with names of the networks that
  * container is on. Names it does not know are forwarded, from the host's namespace, to the container's
@@ -14,16 +14,25 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as dnsPacket from 'dns-packet';
-import { spawnInNetns } from './ip.js';
+import { NETNS_DIR, spawnInNetns } from './ip.js';
 import { formatIPv6 } from './ipv6.js';
 import { log } from '../lib/log.js';
 
 const TTL = 600;
 const FORWARD_TIMEOUT_MS = 2_000;
 const HELPER = fileURLToPath(new URL('./dns-helper.js', import.meta.url));
+/**
+ * The same helper in C (native/netns-dns-bind.c, built by `make build`): it enters the namespace itself
+ * and starts in about a millisecond, where Node's start costs ~50 ms of CPU per container. The Node
+ * helper stays as the fallback where no C compiler was at hand.
+ */
+export const NATIVE_HELPER = fileURLToPath(new URL('../../native/netns-dns-bind', import.meta.url));
+const nativeHelper = existsSync(NATIVE_HELPER);
 
 /** What the server asks the network service for each query. */
 export interface DnsSource {
@@ -47,7 +56,10 @@ interface Binding {
 /** Starts the helper in the namespace and waits for its sockets. */
 export function bindInNetns(netns: string, timeoutMs = 10_000): Promise<{ udp: dgram.Socket; tcp: net.Server }> {
   return new Promise((resolve, reject) => {
-    const child = spawnInNetns(netns, [process.execPath, HELPER], ['ignore', 'ignore', 'pipe', 'ipc']);
+    const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'ipc'];
+    const child = nativeHelper
+      ? spawn(NATIVE_HELPER, [netns.includes('/') ? netns : path.join(NETNS_DIR, netns)], { stdio })
+      : spawnInNetns(netns, [process.execPath, HELPER], stdio);
     let stderr = '';
     let udp: dgram.Socket | undefined;
     let tcp: net.Server | undefined;
