@@ -6,11 +6,14 @@
  * `compose up -d` spent ~1 s of the daemon's main thread in spawn.
  *
  * Only the daemon turns it on (enableSpawner); everything else runs programs in its own process.
- * Programs that need inherited descriptors or IPC (conmon, the DNS helper) never come here.
+ * conmon (answers on a sync pipe) and the DNS namespace helper (sends sockets over IPC) come here too,
+ * through their own request kinds: run from the daemon they cost ~7 and ~12 ms of its main thread each.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SpawnRequest, SpawnResult } from './spawner-helper.js';
+import type { SocketMessage, SocketsRequest, SpawnRequest, SpawnResult, SyncPipeRequest } from './spawner-helper.js';
+
+export type { SpawnResult } from './spawner-helper.js';
 
 const HELPER = fileURLToPath(new URL('./spawner-helper.js', import.meta.url));
 
@@ -18,6 +21,8 @@ let enabled = false;
 let child: ChildProcess | undefined;
 let nextId = 1;
 const pending = new Map<number, (r: Omit<SpawnResult, 'id'>) => void>();
+/** Sockets passed on for a `sockets` request, by request id, until its result comes. */
+const passedSockets = new Map<number, Map<string, unknown>>();
 
 export function enableSpawner(on = true): void {
   enabled = on;
@@ -35,7 +40,13 @@ function helper(): ChildProcess {
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  c.on('message', (msg: SpawnResult) => {
+  c.on('message', (msg: SpawnResult | SocketMessage, handle: unknown) => {
+    if ('socket' in msg) {
+      const got = passedSockets.get(msg.id) ?? new Map<string, unknown>();
+      got.set(msg.socket, handle);
+      passedSockets.set(msg.id, got);
+      return;
+    }
     const done = pending.get(msg.id);
     pending.delete(msg.id);
     if (pending.size === 0) c.channel?.unref();
@@ -60,14 +71,31 @@ function helper(): ChildProcess {
   return c;
 }
 
-export function spawnerRun(req: Omit<SpawnRequest, 'id'>): Promise<Omit<SpawnResult, 'id'>> {
+export function spawnerRun(req: Omit<SpawnRequest, 'id'> | Omit<SyncPipeRequest, 'id'>): Promise<Omit<SpawnResult, 'id'>> {
+  return send(req);
+}
+
+/**
+ * Runs `helper args...`, which sends sockets over Node's IPC channel (the DNS namespace helper), and
+ * gives them back by the message each came with; an error result when it failed or timed out.
+ */
+export async function spawnerSockets(req: Omit<SocketsRequest, 'id' | 'kind'>): Promise<{ result: Omit<SpawnResult, 'id'>; sockets: Map<string, unknown> }> {
+  let id = 0;
+  const result = await send({ ...req, kind: 'sockets' }, (n) => (id = n));
+  const sockets = passedSockets.get(id) ?? new Map<string, unknown>();
+  passedSockets.delete(id);
+  return { result, sockets };
+}
+
+function send(req: Omit<SpawnRequest, 'id'> | Omit<SyncPipeRequest, 'id'> | Omit<SocketsRequest, 'id'>, onId?: (id: number) => void): Promise<Omit<SpawnResult, 'id'>> {
   return new Promise((resolve) => {
     const id = nextId++;
+    onId?.(id);
     pending.set(id, resolve);
     const c = helper();
     c.channel?.ref();
     // The program sees the daemon's environment as of now, as execFile would give it.
-    const ok = c.send({ ...req, id, env: req.env ?? process.env }, (err) => {
+    const ok = c.send({ ...req, id, env: ('env' in req ? req.env : undefined) ?? process.env }, (err) => {
       if (!err) return;
       pending.delete(id);
       if (pending.size === 0) c.channel?.unref();

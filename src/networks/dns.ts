@@ -22,6 +22,7 @@ import * as dnsPacket from 'dns-packet';
 import { NETNS_DIR, spawnInNetns } from './ip.js';
 import { formatIPv6 } from './ipv6.js';
 import { log } from '../lib/log.js';
+import { spawnerEnabled, spawnerSockets } from '../lib/spawner.js';
 
 const TTL = 600;
 const FORWARD_TIMEOUT_MS = 2_000;
@@ -54,11 +55,28 @@ interface Binding {
 }
 
 /** Starts the helper in the namespace and waits for its sockets. */
-export function bindInNetns(netns: string, timeoutMs = 10_000): Promise<{ udp: dgram.Socket; tcp: net.Server }> {
+export async function bindInNetns(netns: string, timeoutMs = 10_000): Promise<{ udp: dgram.Socket; tcp: net.Server }> {
+  if (!nativeHelper || !spawnerEnabled()) return bindHere(netns, timeoutMs);
+  // From the spawner: a spawn from the daemon itself stalls its event loop ~12 ms (lib/spawner.ts).
+  const { result, sockets } = await spawnerSockets({ helper: NATIVE_HELPER, args: [netnsFile(netns)], timeoutMs });
+  const udp = sockets.get('udp') as dgram.Socket | undefined;
+  const tcp = sockets.get('tcp') as net.Server | undefined;
+  if (result.error || !udp || !tcp) {
+    udp?.close();
+    tcp?.close();
+    throw new Error(`embedded DNS: ${result.error?.message ?? 'the helper sent no sockets'}`);
+  }
+  return { udp, tcp };
+}
+
+const netnsFile = (netns: string): string => (netns.includes('/') ? netns : path.join(NETNS_DIR, netns));
+
+/** The helper run from the daemon's own process. */
+function bindHere(netns: string, timeoutMs: number): Promise<{ udp: dgram.Socket; tcp: net.Server }> {
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'ipc'];
     const child = nativeHelper
-      ? spawn(NATIVE_HELPER, [netns.includes('/') ? netns : path.join(NETNS_DIR, netns)], { stdio })
+      ? spawn(NATIVE_HELPER, [netnsFile(netns)], { stdio })
       : spawnInNetns(netns, [process.execPath, HELPER], stdio);
     let stderr = '';
     let udp: dgram.Socket | undefined;

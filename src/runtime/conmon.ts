@@ -57,6 +57,7 @@
  * --exit-command is not used: the daemon watches exitDir (watchExits) and cleans up itself.
  */
 import { spawn } from 'node:child_process';
+import { spawnerEnabled, spawnerRun } from '../lib/spawner.js';
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
@@ -175,61 +176,7 @@ export async function startConmon(opts: ConmonOptions): Promise<{ pid: number; c
   delete env._OCI_STARTPIPE;
   delete env._OCI_ATTACHPIPE;
 
-  const child = spawn(binary, conmonArgs(opts), {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    env,
-    // conmon writes relative files (`oom` without a persistDir) in its working directory.
-    cwd: opts.bundle,
-    // Its own session: a signal to the daemon's process group must not reach conmon.
-    detached: true,
-  });
-
-  const outcome = await new Promise<{ sync?: { data: number; message?: string }; exitCode?: number | null; spawnError?: Error; output: string; timedOut?: boolean }>(
-    (resolve) => {
-      let output = '';
-      let syncBuf = '';
-      let settled = false;
-      let exitCode: number | null | undefined;
-      const finish = (r: { sync?: { data: number; message?: string }; spawnError?: Error; timedOut?: boolean }) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve({ ...r, exitCode, output });
-      };
-      const timer = setTimeout(() => finish({ timedOut: true }), timeoutMs);
-      child.stdout!.on('data', (b: Buffer) => (output += b.toString('utf8')));
-      child.stderr!.on('data', (b: Buffer) => (output += b.toString('utf8')));
-      const sync = child.stdio[3] as NodeJS.ReadableStream;
-      sync.on('data', (b: Buffer) => {
-        syncBuf += b.toString('utf8');
-        const nl = syncBuf.indexOf('\n');
-        if (nl < 0) return;
-        try {
-          const j = JSON.parse(syncBuf.slice(0, nl)) as { data?: unknown; pid?: unknown; message?: unknown };
-          const data = typeof j.data === 'number' ? j.data : typeof j.pid === 'number' ? j.pid : -1;
-          finish({ sync: { data, message: typeof j.message === 'string' ? j.message : undefined } });
-        } catch {
-          finish({ sync: { data: -1, message: `unreadable answer from conmon: ${syncBuf.slice(0, nl)}` } });
-        }
-      });
-      sync.on('error', () => undefined);
-      // 'close' comes once conmon has exited and every pipe is closed: without a sync line first,
-      // conmon failed early (bad arguments, missing bundle) and its stderr says why.
-      child.on('close', (code) => {
-        exitCode = code;
-        finish({});
-      });
-      child.on('error', (err) => finish({ spawnError: err }));
-      child.on('exit', (code) => {
-        exitCode = code;
-      });
-    },
-  );
-
-  // Let go of every pipe: the daemonized conmon may keep its end of the sync pipe until the
-  // container exits; ours must not keep the daemon's event loop (or an fd) busy.
-  for (const s of [child.stdout, child.stderr, child.stdio[3]]) (s as { destroy?: () => void } | null)?.destroy?.();
-  child.unref();
+  const outcome = spawnerEnabled() ? await conmonFromSpawner(binary, conmonArgs(opts), env, opts.bundle, timeoutMs) : await conmonHere(binary, conmonArgs(opts), env, opts.bundle, timeoutMs);
 
   const fail = async (detail: string): Promise<never> => {
     await removeConmonFiles({ socketDir: opts.socketDir, uuid: opts.uuid ?? opts.id }).catch(debugIgnored('removing conmon files after a failed start failed'));
@@ -438,4 +385,90 @@ export function watchExits(
       if (rescanTimer) clearInterval(rescanTimer);
     },
   };
+}
+
+interface ConmonOutcome {
+  sync?: { data: number; message?: string };
+  exitCode?: number | null;
+  spawnError?: Error;
+  output: string;
+  timedOut?: boolean;
+}
+
+/** conmon's answer on the sync pipe: {"data": pid} (or {"pid": ...}), or a negative data with runc's message. */
+function parseSyncLine(line: string): { data: number; message?: string } {
+  try {
+    const j = JSON.parse(line) as { data?: unknown; pid?: unknown; message?: unknown };
+    const data = typeof j.data === 'number' ? j.data : typeof j.pid === 'number' ? j.pid : -1;
+    return { data, message: typeof j.message === 'string' ? j.message : undefined };
+  } catch {
+    return { data: -1, message: `unreadable answer from conmon: ${line}` };
+  }
+}
+
+/** conmon started by the spawner process (lib/spawner.ts): the daemon's event loop does not stall on the fork. */
+async function conmonFromSpawner(binary: string, args: string[], env: NodeJS.ProcessEnv, bundle: string, timeoutMs: number): Promise<ConmonOutcome> {
+  const r = await spawnerRun({ kind: 'sync-pipe', program: binary, args, env, cwd: bundle, detached: true, timeoutMs });
+  const spawnError = r.error ? Object.assign(new Error(r.error.message), { code: r.error.code }) : undefined;
+  return {
+    output: r.stdout,
+    ...(r.syncLine !== undefined ? { sync: parseSyncLine(r.syncLine) } : {}),
+    ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+    ...(spawnError ? { spawnError } : {}),
+    ...(r.timedOut ? { timedOut: true } : {}),
+  };
+}
+
+/** conmon started from the daemon's own process (when the spawner is off: tests, tools). */
+async function conmonHere(binary: string, args: string[], env: NodeJS.ProcessEnv, bundle: string, timeoutMs: number): Promise<ConmonOutcome> {
+  const child = spawn(binary, args, {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    env,
+    // conmon writes relative files (`oom` without a persistDir) in its working directory.
+    cwd: bundle,
+    // Its own session: a signal to the daemon's process group must not reach conmon.
+    detached: true,
+  });
+
+  const outcome = await new Promise<ConmonOutcome>(
+    (resolve) => {
+      let output = '';
+      let syncBuf = '';
+      let settled = false;
+      let exitCode: number | null | undefined;
+      const finish = (r: { sync?: { data: number; message?: string }; spawnError?: Error; timedOut?: boolean }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ ...r, exitCode, output });
+      };
+      const timer = setTimeout(() => finish({ timedOut: true }), timeoutMs);
+      child.stdout!.on('data', (b: Buffer) => (output += b.toString('utf8')));
+      child.stderr!.on('data', (b: Buffer) => (output += b.toString('utf8')));
+      const sync = child.stdio[3] as NodeJS.ReadableStream;
+      sync.on('data', (b: Buffer) => {
+        syncBuf += b.toString('utf8');
+        const nl = syncBuf.indexOf('\n');
+        if (nl < 0) return;
+        finish({ sync: parseSyncLine(syncBuf.slice(0, nl)) });
+      });
+      sync.on('error', () => undefined);
+      // 'close' comes once conmon has exited and every pipe is closed: without a sync line first,
+      // conmon failed early (bad arguments, missing bundle) and its stderr says why.
+      child.on('close', (code) => {
+        exitCode = code;
+        finish({});
+      });
+      child.on('error', (err) => finish({ spawnError: err }));
+      child.on('exit', (code) => {
+        exitCode = code;
+      });
+    },
+  );
+
+  // Let go of every pipe: the daemonized conmon may keep its end of the sync pipe until the
+  // container exits; ours must not keep the daemon's event loop (or an fd) busy.
+  for (const s of [child.stdout, child.stderr, child.stdio[3]]) (s as { destroy?: () => void } | null)?.destroy?.();
+  child.unref();
+  return outcome;
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { NATIVE_HELPER, bindInNetns } from '../../src/networks/dns.js';
+import { enableSpawner } from '../../src/lib/spawner.js';
 
 /**
  * The embedded DNS's helper (native/netns-dns-bind): it binds 127.0.0.11:53 inside a namespace and hands
@@ -39,6 +40,31 @@ test('the sockets it hands over are bound to 127.0.0.11:53 in the namespace and 
   } finally {
     udp.close();
     tcp.close();
+  }
+});
+
+test('through the spawner process (as the daemon runs it), the sockets are passed on twice and still answer', async () => {
+  enableSpawner();
+  try {
+    const { udp, tcp } = await bindInNetns(ns);
+    try {
+      assert.deepEqual([udp.address().address, udp.address().port], ['127.0.0.11', 53]);
+      const got = new Promise<string>((resolve) => udp.once('message', (m) => resolve(m.toString())));
+      const sent = spawnSync('ip', ['netns', 'exec', ns, 'bash', '-c', 'printf again > /dev/udp/127.0.0.11/53']);
+      assert.equal(sent.status, 0, sent.stderr?.toString());
+      assert.equal(await got, 'again');
+      // The spawner let go of its copies: a TCP connection reaches the daemon's server.
+      const accepted = new Promise<void>((resolve) => tcp.once('connection', (c) => (c.destroy(), resolve())));
+      spawnSync('ip', ['netns', 'exec', ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.11/53']);
+      await accepted;
+      await assert.rejects(bindInNetns(ns), /embedded DNS: bind udp 127\.0\.0\.11:53: Address already in use/);
+    } finally {
+      udp.close();
+      tcp.close();
+    }
+    await assert.rejects(bindInNetns(`/run/netns/${ns}-missing`, 5_000), /embedded DNS: open netns: No such file or directory/);
+  } finally {
+    enableSpawner(false);
   }
 });
 
