@@ -12,6 +12,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 
 export interface EtcdClientOptions {
   /** Client URLs of the members, e.g. ["https://10.0.0.2:2379"]. */
@@ -236,7 +237,9 @@ export class EtcdClient {
     if (!opts.endpoints.length) throw new EtcdError('etcd client needs at least one endpoint', 3);
     this.endpoints = opts.endpoints.map((e) => new URL(e));
     const tls = opts.tls;
-    this.agentOptions = tls ? { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : {};
+    // One secure context for every connection: made per connection from PEM options, it cost ~10 ms
+    // of CPU each (parsing the key and the CA), and lease keepalives open a connection every second.
+    this.agentOptions = tls ? { secureContext: createSecureContext({ ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }) } : {};
     this.httpAgent = new http.Agent({ keepAlive: true });
     this.httpsAgent = new https.Agent({ keepAlive: true, ...this.agentOptions });
   }
