@@ -95,7 +95,20 @@ export class Dispatcher {
     await Promise.all(
       [...latest].map(async ([taskId, status]) => {
         try {
-          await this.o.store.tasks.modify(taskId, (t) => applyStatus(t, nodeId, status));
+          const change = (t: Task) => applyStatus(t, nodeId, status);
+          // The mirror's copy is usually current: a write against it saves the store a read; a
+          // conflict (the mirror lagged) falls back to reading the store.
+          const held = this.mirror.isReady ? this.mirror.get('tasks', taskId) : undefined;
+          const next = held && change(structuredClone(held));
+          if (next) {
+            try {
+              await this.o.store.tasks.update(next);
+              return;
+            } catch (err) {
+              if (!isKind(err, 'Conflict')) throw err;
+            }
+          }
+          await this.o.store.tasks.modify(taskId, change);
         } catch (err) {
           if (isKind(err, 'NotFound')) return;
           log.warn('writing a task status failed', { task: taskId, node: nodeId, error: messageOf(err) });
