@@ -32,6 +32,8 @@ import { Leadership } from './leadership.js';
 import { SwarmStateDir, type NodeCerts, type PersistedSwarmState } from './state.js';
 import { CertAuthority, presentedChain, rotationRequested, startRotation, trustBundle } from './cert-authority.js';
 import { certRoutes, startCertKeeper, type KeeperHost } from './cert-keeper.js';
+import { ManagerSecretsKey } from './secrets-key.js';
+import { newSecretsKey } from '../secrets/sealer.js';
 
 export type LocalNodeState = 'inactive' | 'pending' | 'active' | 'locked' | 'error';
 
@@ -105,6 +107,8 @@ interface JoinAnswer {
   managers: Array<{ NodeID: string; Addr: string }>;
   etcd?: { initialCluster: EtcdPeer[] };
   unlockKey?: string;
+  /** Issue 16: the cluster's secrets key (base64), to a node that joins as a manager. */
+  secretsKey?: string;
 }
 
 export interface UpdateFlags {
@@ -130,6 +134,8 @@ interface Runtime {
   nodes: SwarmNode[];
   /** The unlock key node.key is stored under (undefined: stored plain). */
   unlockKey?: string;
+  /** Managers: the cluster's secrets key (secrets-key.ts). */
+  secretsKey?: ManagerSecretsKey;
 }
 
 const noAllocator: TaskAllocator = { allocateTask: async (t) => t, releaseTask: async () => undefined };
@@ -169,6 +175,14 @@ export class SwarmService {
     if (!rt || this.status !== 'active') throw unavailable(msg.NOT_A_MANAGER_INACTIVE);
     if (rt.state.role !== 'manager' || !rt.store) throw unavailable(msg.NOT_A_MANAGER_WORKER);
     return rt.store;
+  }
+
+  /** The cluster's sealer for the /secrets routes; the same 503s as managerStore() first. */
+  secretSealer(): SecretSealer {
+    this.managerStore();
+    const key = this.rt?.secretsKey;
+    if (!key?.available) throw unavailable('the swarm\'s secrets key is not available on this manager yet');
+    return key.sealer();
   }
 
   /** The node's id and a control-plane client to another node (its address, this node's listen port), e.g. for its task logs. */
@@ -325,6 +339,7 @@ export class SwarmService {
         };
         st.managers = [{ NodeID: nodeId, Addr: st.advertiseAddr }];
         await this.dir.saveCerts(unlockKey ? { ...certs, key: ca.encryptKey(key, unlockKey) } : certs, Boolean(unlockKey));
+        await this.dir.saveSecretsKey(newSecretsKey(), unlockKey);
         const cluster: Cluster = {
           ID: clusterId, Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '', Spec: spec,
           TLSInfo: ca.tlsInfo(root.cert), RootRotationInProgress: false, DataPathPort: dataPathPort,
@@ -402,6 +417,7 @@ export class SwarmService {
         };
         const certs = { ca: answer.caCert, cert: answer.cert, key };
         await this.dir.saveCerts(answer.unlockKey ? { ...certs, key: ca.encryptKey(key, answer.unlockKey) } : certs, Boolean(answer.unlockKey));
+        if (answer.role === 'manager' && answer.secretsKey) await this.dir.saveSecretsKey(Buffer.from(answer.secretsKey, 'base64'), answer.unlockKey);
         await this.run(st, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' }, joining: true } : {});
         await this.dir.save(st);
         this.status = 'active';
@@ -448,6 +464,7 @@ export class SwarmService {
     return {
       nodeId, clusterId: cluster.ID, role, cert: presentedChain(cluster, cert), caCert: trustBundle(cluster), managers,
       ...(etcd ? { etcd } : {}), ...(role === 'manager' && cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}),
+      ...(role === 'manager' && rt.secretsKey?.exported() ? { secretsKey: rt.secretsKey.exported() } : {}),
     };
   }
 
@@ -610,7 +627,8 @@ export class SwarmService {
       rt.store = etcdSwarmStore(rt.etcd);
       if (o.seed) await o.seed(rt.store);
       await this.followStore(rt);
-      rt.dispatcher = await this.deps.dispatcher.start({ store: rt.store, control: rt.control, nodeId: st.nodeId, etcd: rt.etcd });
+      rt.secretsKey = await this.startSecretsKey(rt, unlockKey);
+      rt.dispatcher = await this.deps.dispatcher.start({ store: rt.store, control: rt.control, nodeId: st.nodeId, etcd: rt.etcd, sealer: rt.secretsKey.sealer() });
       const store = rt.store;
       const dispatcher = rt.dispatcher;
       rt.leadership = new Leadership({
@@ -623,6 +641,7 @@ export class SwarmService {
       });
       rt.leadership.start();
     } else {
+      await this.dir.removeSecretsKey(); // a worker never keeps it (a demoted manager's copy goes)
       rt.managersClient = new ControlClient({ addrs: st.managers.map((m) => m.Addr), tls });
       this.refreshManagersLater(rt);
     }
@@ -630,6 +649,23 @@ export class SwarmService {
     const channel = rt.dispatcher ? rt.dispatcher.localChannel(st.nodeId) : this.deps.dispatcher.remoteChannel(rt.managersClient!, st.nodeId);
     rt.agent = await this.deps.agentFactory.start(st.nodeId, this.withNetworking(channel));
     rt.stops.push(startCertKeeper(this.keeperHost(rt)));
+  }
+
+  /** A manager's secrets key: on disk, else from another manager, else (the only manager) a new one. */
+  private async startSecretsKey(rt: Runtime, unlockKey: string | undefined): Promise<ManagerSecretsKey> {
+    const holder = new ManagerSecretsKey(this.dir);
+    holder.serve(rt.control!, () => this.managerStore());
+    const others = () => this.managerList().filter((m) => m.NodeID !== rt.state.nodeId).map((m) => m.Addr);
+    await holder.load({
+      unlockKey,
+      peers: () => (others().length && this.rt === rt ? new ControlClient({ addrs: others(), tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } }) : undefined),
+      // Only where no other manager could hold one and nothing is sealed yet: a new key never orphans secrets.
+      mayMakeKey: async () => (await this.managersOf(rt.store!)).every((m) => m.NodeID === rt.state.nodeId) && !(await rt.store!.secrets.list()).length,
+      makeKey: newSecretsKey,
+    });
+    // Read under the key the node was started with; stored under the one autolock has now.
+    await holder.rewrap(rt.unlockKey);
+    return holder;
   }
 
   /** The control server's routes the manager part serves (the dispatcher adds its own). */
@@ -826,6 +862,7 @@ export class SwarmService {
     const key = rt.cluster?.BerthUnlockKey;
     if (key === rt.unlockKey || !rt.cluster) return;
     await this.dir.saveCerts(key ? { ...rt.certs, key: ca.encryptKey(rt.certs.key, key) } : rt.certs, Boolean(key));
+    await rt.secretsKey?.rewrap(key);
     rt.unlockKey = key;
     rt.state.autolock = Boolean(key);
     if (this.rt === rt) await this.dir.save(rt.state);
@@ -938,6 +975,8 @@ export class SwarmService {
     const dispatcher = rt.dispatcher;
     rt.dispatcher = undefined;
     await quietly('dispatcher stop', dispatcher && (() => dispatcher.stop()));
+    rt.secretsKey?.stop();
+    rt.secretsKey = undefined;
   }
 }
 
