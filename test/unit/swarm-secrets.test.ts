@@ -294,3 +294,44 @@ test('routes: create 201 {ID}, inspect, list, update 200, rm 204; bad bodies 400
     assert.equal((await request('DELETE', `/${kind}/one`)).status, 404);
   }
 });
+
+// ---------------------------------------------------------------- CLI formatting (docker/cli's golden texts)
+
+test('CLI: secret and config ls tables, pretty inspect, labels flag check', async () => {
+  const { formatObjectList, prettySecret, labelFlag } = await import('../../src/cli/commands/secrets.js');
+  const { prettyConfig } = await import('../../src/cli/commands/configs.js');
+  const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const at = (h: number) => new Date(now - h * 3600_000).toISOString();
+  const items = [
+    { ID: 'ID-10-foo', CreatedAt: at(2), UpdatedAt: at(1), Spec: { Name: '10-foo', Driver: { Name: 'driver' } } },
+    { ID: 'ID-1-foo', CreatedAt: at(2), UpdatedAt: at(1), Spec: { Name: '1-foo' } },
+    { ID: 'ID-2-foo', CreatedAt: at(2), UpdatedAt: at(1), Spec: { Name: '2-foo', Driver: { Name: 'driver' } } },
+  ];
+  assert.equal(formatObjectList(items, { format: '', quiet: false, nowMs: now, kind: 'secret' }), [
+    'ID          NAME      DRIVER    CREATED       UPDATED',
+    'ID-1-foo    1-foo               2 hours ago   About an hour ago',
+    'ID-2-foo    2-foo     driver    2 hours ago   About an hour ago',
+    'ID-10-foo   10-foo    driver    2 hours ago   About an hour ago',
+    '',
+  ].join('\n'));
+  assert.equal(formatObjectList(items, { format: '', quiet: true, nowMs: now, kind: 'config' }), 'ID-1-foo\nID-2-foo\nID-10-foo\n');
+  assert.match(formatObjectList(items, { format: '', quiet: false, nowMs: now, kind: 'config' }).split('\n')[0]!, /^ID\s+NAME\s+CREATED\s+UPDATED$/);
+  const labelled = [{ ID: 'b', Spec: { Name: 'bar', Labels: { label: 'label-bar' } } }, { ID: 'f', Spec: { Name: 'foo' } }];
+  assert.equal(formatObjectList(labelled, { format: '{{.Name}} {{.Labels}}', quiet: false, nowMs: now, kind: 'secret' }), 'bar label=label-bar\nfoo \n');
+  assert.equal(formatObjectList(labelled, { format: '{{.Label "label"}}', quiet: false, nowMs: now, kind: 'secret' }), 'label-bar\n\n');
+
+  const zero = '0001-01-01T00:00:00Z';
+  assert.equal(prettySecret({ ID: 'secretID', CreatedAt: zero, UpdatedAt: zero, Spec: { Name: 'secretName', Labels: { lbl1: 'value1' }, Driver: { Name: 'driver' } } }),
+    'ID:              secretID\nName:              secretName\nLabels:\n - lbl1=value1\nDriver:            driver\nCreated at:        0001-01-01 00:00:00 +0000 utc\nUpdated at:        0001-01-01 00:00:00 +0000 utc\n');
+  assert.equal(prettyConfig({ ID: 'configID', CreatedAt: zero, UpdatedAt: zero, Spec: { Name: 'configName', Labels: { lbl1: 'value1' }, Data: b64('payload here') } }),
+    'ID:\t\t\tconfigID\nName:\t\t\tconfigName\nLabels:\n - lbl1=value1\nCreated at:            \t0001-01-01 00:00:00 +0000 utc\nUpdated at:            \t0001-01-01 00:00:00 +0000 utc\nData:\npayload here\n');
+  const check = labelFlag('x').check!;
+  assert.equal(check('=v'), "invalid label '=v': empty name");
+  assert.equal(check('k=v'), undefined);
+});
+
+test('routes: templating needs API 1.37', async () => {
+  const r = await request('POST', '/v1.36/secrets/create', JSON.stringify({ Name: 'tpl', Data: b64('x'), Templating: { Name: 'golang' } }));
+  assert.equal(r.status, 400);
+  assert.equal(r.json.message, 'secret templating is not supported on the specified API version: 1.36');
+});

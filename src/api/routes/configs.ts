@@ -3,6 +3,8 @@ import { readBody, sendJson, sendNoContent } from '../http.js';
 import { goMap, goString, goStruct } from '../schemas/decode.js';
 import type { ConfigApi } from '../../swarm/secrets/config-api.js';
 import { driver, goBytes, versionParam } from './secrets.js';
+import { compareVersions } from '../version.js';
+import { invalidArgument } from '../../lib/errors.js';
 
 export const configSpecSchema = goStruct('ConfigSpec', { Name: goString(), Labels: goMap(goString()), Data: goBytes(), Templating: driver() }, 'swarm.ConfigSpec');
 
@@ -10,8 +12,9 @@ export const configSpecSchema = goStruct('ConfigSpec', { Name: goString(), Label
 export function configRoutes(router: Router, s: { configs: Pick<ConfigApi, 'create' | 'list' | 'inspect' | 'update' | 'remove'> }): void {
   router.get('/configs', async ({ res, query }) => sendJson(res, 200, await s.configs.list(query.get('filters'))));
 
-  router.post('/configs/create', async ({ req, res }) => {
+  router.post('/configs/create', async ({ req, res, version }) => {
     const spec = (await readBody(req, configSpecSchema)) ?? {};
+    if (spec.Templating && compareVersions(version, '1.37') < 0) throw invalidArgument(`config templating is not supported on the specified API version: ${version}`);
     sendJson(res, 201, await s.configs.create(spec));
   });
 

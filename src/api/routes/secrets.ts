@@ -3,6 +3,7 @@ import type { Router } from '../router.js';
 import { readBody, sendJson, sendNoContent } from '../http.js';
 import { goMap, goString, goStruct } from '../schemas/decode.js';
 import { invalidArgument } from '../../lib/errors.js';
+import { compareVersions } from '../version.js';
 import type { SecretApi } from '../../swarm/secrets/secret-api.js';
 
 /** swarm.Driver (secret drivers, templating drivers). */
@@ -23,8 +24,9 @@ export function versionParam(query: URLSearchParams, kind: 'secret' | 'config'):
 export function secretRoutes(router: Router, s: { secrets: Pick<SecretApi, 'create' | 'list' | 'inspect' | 'update' | 'remove'> }): void {
   router.get('/secrets', async ({ res, query }) => sendJson(res, 200, await s.secrets.list(query.get('filters'))));
 
-  router.post('/secrets/create', async ({ req, res }) => {
+  router.post('/secrets/create', async ({ req, res, version }) => {
     const spec = (await readBody(req, secretSpecSchema)) ?? {};
+    if (spec.Templating && compareVersions(version, '1.37') < 0) throw invalidArgument(`secret templating is not supported on the specified API version: ${version}`);
     sendJson(res, 201, await s.secrets.create(spec));
   });
 
