@@ -335,3 +335,83 @@ test('routes: templating needs API 1.37', async () => {
   assert.equal(r.status, 400);
   assert.equal(r.json.message, 'secret templating is not supported on the specified API version: 1.36');
 });
+
+// ---------------------------------------------------------------- a manager's copy of the key
+
+test('ManagerSecretsKey: from disk, else from a peer, else made when allowed; rewrapped; unreadable copies fetched again', async () => {
+  const { ManagerSecretsKey } = await import('../../src/swarm/manager/secrets-key.js');
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-secrets-holder-'));
+  const holders: Array<{ stop(): void }> = [];
+  try {
+    const dir = new SwarmStateDir(root, path.join(root, 'run'));
+    const key = newSecretsKey();
+    const peerKey = newSecretsKey();
+    const peer = (answer: () => Promise<unknown>) => () => ({ call: answer }) as never;
+    const never = async () => false;
+    const holder = () => {
+      const h = new ManagerSecretsKey(dir);
+      holders.push(h);
+      return h;
+    };
+
+    // Nothing on disk, no peer, not allowed to make one: unavailable, and the sealer says why (503).
+    const none = holder();
+    await none.load({ unlockKey: undefined, peers: () => undefined, mayMakeKey: never, makeKey: () => key });
+    assert.equal(none.available, false);
+    assert.throws(() => none.sealer().seal(Buffer.from('x')), (e: { kind?: string }) => e.kind === 'Unavailable');
+    none.stop();
+
+    // A peer answers: the key is adopted and stored.
+    const fetched = holder();
+    await fetched.load({ unlockKey: undefined, peers: peer(async () => ({ key: peerKey.toString('base64') })), mayMakeKey: never, makeKey: () => key });
+    assert.ok(fetched.available);
+    assert.equal(fetched.exported(), peerKey.toString('base64'));
+    assert.deepEqual(await dir.loadSecretsKey(undefined), peerKey);
+    const sealed = fetched.sealer().seal(Buffer.from('hello'));
+
+    // Next start: from disk, no peer asked; the same key opens what was sealed.
+    const again = holder();
+    await again.load({ unlockKey: undefined, peers: peer(async () => assert.fail('no peer call expected')), mayMakeKey: never, makeKey: () => key });
+    assert.equal(again.sealer().open(sealed).toString(), 'hello');
+
+    // Autolock on: stored encrypted; read back with the unlock key.
+    const unlock = makeUnlockKey();
+    await again.rewrap(unlock);
+    assert.deepEqual((await fs.readdir(dir.certDir)).sort(), ['secrets.key.enc']);
+    const locked = holder();
+    await locked.load({ unlockKey: unlock, peers: () => undefined, mayMakeKey: never, makeKey: () => key });
+    assert.equal(locked.exported(), peerKey.toString('base64'));
+
+    // A copy under another unlock key is fetched again rather than replaced by a new key.
+    const refetched = holder();
+    await refetched.load({ unlockKey: makeUnlockKey(), peers: peer(async () => ({ key: peerKey.toString('base64') })), mayMakeKey: async () => true, makeKey: () => key });
+    assert.equal(refetched.exported(), peerKey.toString('base64'));
+
+    // A peer that fails, then answers: retried in the background.
+    await dir.removeSecretsKey();
+    let calls = 0;
+    const retried = holder();
+    await retried.load({
+      unlockKey: undefined,
+      peers: peer(async () => {
+        if (++calls === 1) throw new Error('not yet');
+        return { key: peerKey.toString('base64') };
+      }),
+      mayMakeKey: never, makeKey: () => key,
+    });
+    assert.equal(retried.available, false);
+    for (let i = 0; i < 100 && !retried.available; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(retried.available, 'adopted on a retry');
+
+    // The only manager of a swarm with nothing sealed makes one.
+    await dir.removeSecretsKey();
+    const made = holder();
+    await made.load({ unlockKey: undefined, peers: () => undefined, mayMakeKey: async () => true, makeKey: () => key });
+    assert.equal(made.exported(), key.toString('base64'));
+    made.stop();
+    assert.equal(made.available, false, 'stop drops the key');
+  } finally {
+    for (const h of holders) h.stop();
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});

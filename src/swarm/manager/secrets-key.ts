@@ -20,6 +20,7 @@ export class ManagerSecretsKey {
   private sealerOf: SecretSealer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private warned = false;
 
   constructor(private readonly dir: SwarmStateDir) {}
 
@@ -55,7 +56,9 @@ export class ManagerSecretsKey {
             return true;
           }
         } catch (err) {
-          log.warn('swarm: could not get the secrets key from another manager', { error: (err as Error).message });
+          // Said once; the retries every few seconds would flood the log.
+          if (!this.warned) log.warn('swarm: could not get the secrets key from another manager (retrying)', { error: (err as Error).message });
+          this.warned = true;
         }
       } else if (await o.mayMakeKey()) {
         if (!this.stopped) await this.adopt(o.makeKey(), o.unlockKey);
