@@ -36,7 +36,16 @@ export class ManagerSecretsKey {
    * until one answers); else, when this is the only manager and nothing is sealed, a new one (a swarm
    * made before secrets).
    */
-  async load(o: { unlockKey: string | undefined; peers: () => ControlClient | undefined; mayMakeKey: () => Promise<boolean>; makeKey: () => Buffer }): Promise<void> {
+  async load(o: {
+    /** The unlock key the stored copy is under (the one the node was started or unlocked with). */
+    unlockKey: string | undefined;
+    /** The one autolock has now (a key fetched later is stored under it). */
+    currentUnlockKey?: () => string | undefined;
+    peers: () => ControlClient | undefined;
+    mayMakeKey: () => Promise<boolean>;
+    makeKey: () => Buffer;
+  }): Promise<void> {
+    const wrapWith = () => (o.currentUnlockKey ? o.currentUnlockKey() : o.unlockKey);
     // A copy that cannot be read (stored under another unlock key) is fetched again like a missing one.
     const stored = await this.dir.loadSecretsKey(o.unlockKey).catch((err: Error) => {
       log.warn('swarm: the stored secrets key cannot be read', { error: err.message });
@@ -51,7 +60,7 @@ export class ManagerSecretsKey {
           const answer = await client.call<{ key?: string }>('GET', SECRETS_KEY_PATH);
           const key = Buffer.from(String(answer?.key ?? ''), 'base64');
           if (key.length === SECRETS_KEY_BYTES && !this.stopped) {
-            await this.adopt(key, o.unlockKey);
+            await this.adopt(key, wrapWith());
             log.info('swarm: got the secrets key from another manager');
             return true;
           }
@@ -61,7 +70,7 @@ export class ManagerSecretsKey {
           this.warned = true;
         }
       } else if (await o.mayMakeKey()) {
-        if (!this.stopped) await this.adopt(o.makeKey(), o.unlockKey);
+        if (!this.stopped) await this.adopt(o.makeKey(), wrapWith());
         return true;
       }
       return false;

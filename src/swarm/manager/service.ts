@@ -658,6 +658,7 @@ export class SwarmService {
     const others = () => this.managerList().filter((m) => m.NodeID !== rt.state.nodeId).map((m) => m.Addr);
     await holder.load({
       unlockKey,
+      currentUnlockKey: () => rt.unlockKey,
       peers: () => (others().length && this.rt === rt ? new ControlClient({ addrs: others(), tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } }) : undefined),
       // Only where no other manager could hold one and nothing is sealed yet: a new key never orphans secrets.
       mayMakeKey: async () => (await this.managersOf(rt.store!)).every((m) => m.NodeID === rt.state.nodeId) && !(await rt.store!.secrets.list()).length,
