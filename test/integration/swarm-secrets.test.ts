@@ -6,6 +6,7 @@
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { mkdtempSync, promises as fs, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,19 @@ import { eventually } from './swarm-helpers.js';
 
 const berth = (n: DevNode, args: string[], input?: string) => run(BERTH, args, { BERTH_HOST: `unix://${n.socket}` }, input);
 const docker = (n: DevNode, args: string[], input?: string) => run(DOCKER, args, { DOCKER_HOST: `unix://${n.socket}` }, input);
+
+/** A POST with a body sent as it is (nodeApi sends JSON of a value). */
+function rawPost(n: DevNode, p: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: n.socket, method: 'POST', path: p, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /** Every file under `dir` that contains `needle`. */
 async function filesContaining(dir: string, needle: Buffer): Promise<string[]> {
@@ -70,6 +84,14 @@ describe('secrets and configs on a swarm (one manager, then a worker promoted)',
     assert.equal(badName.stderr.trim(), 'Error response from daemon: rpc error: code = InvalidArgument desc = invalid name, only 64 [a-zA-Z0-9-_.] characters allowed, and the start and end character must be [a-zA-Z0-9]');
     const missing = await berth(node, ['secret', 'create', 'nofile', path.join(tmp, 'absent')]);
     assert.equal(missing.stderr.trim(), `error reading from ${path.join(tmp, 'absent')}: open ${path.join(tmp, 'absent')}: no such file or directory`);
+
+    // Bad bodies: 400 with Go's words, nothing made, the daemon still answers.
+    for (const [kind, body] of [['secrets', '{"Name":'], ['secrets', '{"Name":"x","Data":5}'], ['configs', '{"Name":"x","Labels":[1]}'], ['configs', '{"Name":"x","Data":"%%%"}']] as const) {
+      const r = await rawPost(node, `/${kind}/create`, body);
+      assert.equal(r.status, 400, `${kind} ${body}: ${r.body}`);
+      assert.match(JSON.parse(r.body).message, /^invalid JSON: /);
+    }
+    assert.equal((await api('GET', '/configs')).json<unknown[]>().length, 0);
 
     const ls = await berth(node, ['secret', 'ls']);
     const lines = ls.stdout.trimEnd().split('\n');
