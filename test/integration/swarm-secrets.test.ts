@@ -163,6 +163,8 @@ describe('secrets and configs on a swarm (one manager, then a worker promoted)',
 
     const unlockKey = (await api('GET', '/swarm/unlockkey')).json<{ UnlockKey: string }>().UnlockKey;
     assert.match(unlockKey, /^SWMKEY-1-/);
+    // What autolock protects the key with is not in etcd's data either (the cluster object keeps it sealed).
+    assert.deepEqual(await filesContaining(path.join(swarmDir, 'etcd'), Buffer.from(unlockKey)), [], 'no unlock key in etcd');
     await restartNode(cluster, node.name);
     const info = await eventually('the node locked', async () => {
       const i = (await api('GET', '/info')).json<{ Swarm: { LocalNodeState: string } }>();

@@ -346,7 +346,11 @@ test('ManagerSecretsKey: from disk, else from a peer, else made when allowed; re
     const dir = new SwarmStateDir(root, path.join(root, 'run'));
     const key = newSecretsKey();
     const peerKey = newSecretsKey();
-    const peer = (answer: () => Promise<unknown>) => () => ({ call: answer }) as never;
+    const peer = (answer: () => Promise<unknown>) => () => ({ call: answer, close: () => undefined }) as never;
+    const settled = async (h: { available: boolean }) => {
+      for (let i = 0; i < 100 && !h.available; i++) await new Promise((r) => setTimeout(r, 50));
+      return h.available;
+    };
     const never = async () => false;
     const holder = () => {
       const h = new ManagerSecretsKey(dir);
@@ -363,8 +367,10 @@ test('ManagerSecretsKey: from disk, else from a peer, else made when allowed; re
 
     // A peer answers: the key is adopted and stored.
     const fetched = holder();
-    await fetched.load({ unlockKey: undefined, peers: peer(async () => ({ key: peerKey.toString('base64') })), mayMakeKey: never, makeKey: () => key });
-    assert.ok(fetched.available);
+    let adopted = 0;
+    await fetched.load({ unlockKey: undefined, peers: peer(async () => ({ key: peerKey.toString('base64') })), mayMakeKey: never, makeKey: () => key, onAdopt: () => adopted++ });
+    assert.ok(await settled(fetched), 'fetched in the background');
+    assert.equal(adopted, 1);
     assert.equal(fetched.exported(), peerKey.toString('base64'));
     assert.deepEqual(await dir.loadSecretsKey(undefined), peerKey);
     const sealed = fetched.sealer().seal(Buffer.from('hello'));
@@ -380,11 +386,13 @@ test('ManagerSecretsKey: from disk, else from a peer, else made when allowed; re
     assert.deepEqual((await fs.readdir(dir.certDir)).sort(), ['secrets.key.enc']);
     const locked = holder();
     await locked.load({ unlockKey: unlock, peers: () => undefined, mayMakeKey: never, makeKey: () => key });
+    assert.ok(locked.available, 'read from disk before load returns');
     assert.equal(locked.exported(), peerKey.toString('base64'));
 
     // A copy under another unlock key is fetched again rather than replaced by a new key.
     const refetched = holder();
     await refetched.load({ unlockKey: makeUnlockKey(), peers: peer(async () => ({ key: peerKey.toString('base64') })), mayMakeKey: async () => true, makeKey: () => key });
+    assert.ok(await settled(refetched));
     assert.equal(refetched.exported(), peerKey.toString('base64'));
 
     // A peer that fails, then answers: retried in the background.
@@ -399,14 +407,17 @@ test('ManagerSecretsKey: from disk, else from a peer, else made when allowed; re
       }),
       mayMakeKey: never, makeKey: () => key,
     });
-    assert.equal(retried.available, false);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(retried.available, false, 'the first try failed');
     for (let i = 0; i < 100 && !retried.available; i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(retried.available, 'adopted on a retry');
+    assert.equal(calls, 2);
 
     // The only manager of a swarm with nothing sealed makes one.
     await dir.removeSecretsKey();
     const made = holder();
     await made.load({ unlockKey: undefined, peers: () => undefined, mayMakeKey: async () => true, makeKey: () => key });
+    assert.ok(await settled(made));
     assert.equal(made.exported(), key.toString('base64'));
     made.stop();
     assert.equal(made.available, false, 'stop drops the key');

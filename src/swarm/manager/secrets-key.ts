@@ -32,18 +32,20 @@ export class ManagerSecretsKey {
   }
 
   /**
-   * At a manager's start: the key on disk; else one from another manager (retried in the background
-   * until one answers); else, when this is the only manager and nothing is sealed, a new one (a swarm
-   * made before secrets).
+   * At a manager's start: the key on disk. Without one (a promoted node), in the background so the
+   * node's start never waits on other managers: the key from another manager, retried until one
+   * answers; or, when this is the only manager and nothing is sealed, a new one (a swarm made before
+   * secrets). `onAdopt` is told when such a key arrives.
    */
   async load(o: {
     /** The unlock key the stored copy is under (the one the node was started or unlocked with). */
     unlockKey: string | undefined;
     /** The one autolock has now (a key fetched later is stored under it). */
     currentUnlockKey?: () => string | undefined;
-    peers: () => ControlClient | undefined;
+    peers: () => Pick<ControlClient, 'call' | 'close'> | undefined;
     mayMakeKey: () => Promise<boolean>;
     makeKey: () => Buffer;
+    onAdopt?: () => void;
   }): Promise<void> {
     const wrapWith = () => (o.currentUnlockKey ? o.currentUnlockKey() : o.unlockKey);
     // A copy that cannot be read (stored under another unlock key) is fetched again like a missing one.
@@ -53,33 +55,42 @@ export class ManagerSecretsKey {
     });
     if (stored) return this.use(stored);
     const attempt = async (): Promise<boolean> => {
-      if (this.stopped || this.key) return true;
       const client = o.peers();
-      if (client) {
-        try {
-          const answer = await client.call<{ key?: string }>('GET', SECRETS_KEY_PATH);
-          const key = Buffer.from(String(answer?.key ?? ''), 'base64');
-          if (key.length === SECRETS_KEY_BYTES && !this.stopped) {
-            await this.adopt(key, wrapWith());
-            log.info('swarm: got the secrets key from another manager');
-            return true;
-          }
-        } catch (err) {
-          // Said once; the retries every few seconds would flood the log.
-          if (!this.warned) log.warn('swarm: could not get the secrets key from another manager (retrying)', { error: (err as Error).message });
-          this.warned = true;
-        }
-      } else if (await o.mayMakeKey()) {
+      if (!client) {
+        if (!(await o.mayMakeKey())) return false;
         if (!this.stopped) await this.adopt(o.makeKey(), wrapWith());
         return true;
       }
-      return false;
+      try {
+        const answer = await client.call<{ key?: string }>('GET', SECRETS_KEY_PATH);
+        const key = Buffer.from(String(answer?.key ?? ''), 'base64');
+        if (key.length !== SECRETS_KEY_BYTES) return false;
+        if (!this.stopped) await this.adopt(key, wrapWith());
+        log.info('swarm: got the secrets key from another manager');
+        return true;
+      } catch (err) {
+        // Said once; the retries every few seconds would flood the log.
+        if (!this.warned) log.warn('swarm: could not get the secrets key from another manager (retrying)', { error: (err as Error).message });
+        this.warned = true;
+        return false;
+      } finally {
+        client.close();
+      }
     };
-    if (await attempt()) return;
-    const again = () => {
-      this.timer = setTimeout(() => void attempt().then((done) => !done && !this.stopped && again(), again), RETRY_MS);
+    const next = async (): Promise<void> => {
+      this.timer = undefined;
+      if (this.stopped || this.key) return;
+      const done = await attempt().catch((err: Error) => {
+        log.warn('swarm: getting the secrets key failed', { error: err.message });
+        return false;
+      });
+      if (done && this.key && !this.stopped) o.onAdopt?.();
+      else if (!this.stopped) {
+        this.timer = setTimeout(() => void next(), RETRY_MS);
+        this.timer.unref();
+      }
     };
-    again();
+    void next();
   }
 
   /** Autolock turned on or off, or the unlock key rotated: the key at rest follows. */
