@@ -114,7 +114,11 @@ export function parseRFC3339(s: string): GoTime | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, se, frac = '', zone] = m;
   const offsetMin = /^[Zz]$/.test(zone!) ? 0 : zoneOffset(zone!);
-  const utcMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se));
+  // setUTCFullYear, since Date.UTC reads years 0-99 as 1900-1999 (Go's zero time is year 1).
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  date.setUTCHours(Number(h), Number(mi), Number(se), 0);
+  const utcMs = date.getTime();
   const sec = utcMs / 1000 - offsetMin * 60;
   const nsec = Number(frac.padEnd(9, '0') || '0');
   const zoneName = offsetMin === 0 && /^[Zz]$/.test(zone!) ? 'UTC' : numericZone(offsetMin, false);

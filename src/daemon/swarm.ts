@@ -2,7 +2,7 @@
  * Puts the node's swarm mode together (docs/swarm.md "Parts"): the SwarmService (membership, etcd,
  * leadership) driving the dispatcher (every manager), the orchestrator with the allocator (the leader),
  * the agent (every node) with the overlay networking, the VIP/mesh balancer and its DNS records, and
- * the routes of the cluster's objects.
+ * the routes of the cluster's objects (services, tasks, nodes, secrets, configs).
  */
 import os from 'node:os';
 import type { Readable } from 'node:stream';
@@ -23,6 +23,11 @@ import { serviceRoutes } from '../api/routes/services.js';
 import { taskRoutes } from '../api/routes/tasks.js';
 import { nodeRoutes } from '../api/routes/nodes.js';
 import { swarmLogRoutes } from '../api/routes/swarm-logs.js';
+import { secretRoutes } from '../api/routes/secrets.js';
+import { configRoutes } from '../api/routes/configs.js';
+import { ConfigApi } from '../swarm/secrets/config-api.js';
+import { SecretApi } from '../swarm/secrets/secret-api.js';
+import { ServiceReferenceCheck } from '../swarm/secrets/references.js';
 import { log } from '../lib/log.js';
 import { messageOf, unavailable } from '../lib/errors.js';
 import { allocateAttachment, attachmentRoutes, releaseAttachment } from '../swarm/attachments.js';
@@ -153,7 +158,9 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
     swarm,
     clusterNetworks: { manager: () => (isManager() ? clusterNetworkApi : undefined) },
     routes(router) {
-      serviceRoutes(router, { services: new ServiceApi({ store, localNetworkName: (ref) => networks.tryResolve(ref)?.name }) });
+      serviceRoutes(router, { services: new ServiceApi({ store, localNetworkName: (ref) => networks.tryResolve(ref)?.name, references: new ServiceReferenceCheck(store) }) });
+      secretRoutes(router, { secrets: new SecretApi({ store, sealer: () => swarm.secretSealer() }) });
+      configRoutes(router, { configs: new ConfigApi(store) });
       taskRoutes(router, { tasks: new TaskApi(store) });
       nodeRoutes(router, { managerStore: store, onRoleChange: (id, role) => swarm.onRoleChange(id, role) });
       swarmLogRoutes(router, { serviceLogs: () => (isManager() ? serviceLogs : undefined) });

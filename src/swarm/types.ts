@@ -50,8 +50,10 @@ export interface Cluster extends StoredObject {
   JoinTokens: { Worker: string; Manager: string };
   /** Internal: the CA's key (PEM, encrypted with the unlock key when autolock is on) and the secrets behind the tokens. */
   BerthCA?: { Cert: string; Key: string; KeyEncrypted?: boolean };
-  /** Internal: the managers' unlock key while autolock is on (GET /swarm/unlockkey on any manager; see docs/swarm.md). */
+  /** Internal: the managers' unlock key while autolock is on (GET /swarm/unlockkey on any manager; see docs/swarm.md). Clusters made before issue 16 only. */
   BerthUnlockKey?: string;
+  /** Internal (issue 16): the unlock key sealed with the cluster's secrets key, so etcd's data never holds it clear. */
+  BerthUnlockKeySealed?: string;
   /** Internal: during `ca --rotate`, the root being replaced (still trusted until every node has a certificate of the new one). */
   BerthRotatingFrom?: string;
   /** Internal: the current root cross-signed by the previous one; nodes present it after their certificate (peers that trust only the old root). */

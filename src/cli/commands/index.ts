@@ -36,6 +36,8 @@ import { networkCommand } from './networks.js';
 import { serviceCommand } from './service/index.js';
 import { volumeCommand } from './volumes.js';
 import { nodeCommand } from './nodes.js';
+import { secretCommand } from './secrets.js';
+import { configCommand } from './configs.js';
 import { swarmCommand } from './swarm.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
@@ -141,10 +143,12 @@ export const rootCommand: CommandDef = {
     // Management commands.
     builderCommand,
     composeCommand,
+    configCommand,
     containerCommand,
     imageCommand,
     networkCommand,
     nodeCommand,
+    secretCommand,
     serviceCommand,
     swarmCommand,
     systemCommand,

@@ -104,6 +104,8 @@ export interface AuthorityDeps {
   etcd?: EtcdClient;
   /** The current root with its key (decrypted). */
   rootOf(c: Cluster): ca.RootCA;
+  /** The managers' unlock key while autolock is on (stored sealed: the SwarmService opens it). */
+  unlockKeyOf?(c: Cluster): string | undefined;
   certExpirySeconds(c: Cluster): number;
 }
 
@@ -145,7 +147,7 @@ export class CertAuthority {
     await this.finishRotationIfDone();
     return {
       cert: presentedChain(c, cert), bundle: trustBundle(c), role, managers,
-      ...(etcd ? { etcd } : {}), ...(role === 'manager' && c.BerthUnlockKey ? { unlockKey: c.BerthUnlockKey } : {}),
+      ...(etcd ? { etcd } : {}), ...(role === 'manager' && this.d.unlockKeyOf?.(c) ? { unlockKey: this.d.unlockKeyOf(c) } : {}),
     };
   }
 

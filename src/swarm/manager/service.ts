@@ -32,6 +32,8 @@ import { Leadership } from './leadership.js';
 import { SwarmStateDir, type NodeCerts, type PersistedSwarmState } from './state.js';
 import { CertAuthority, presentedChain, rotationRequested, startRotation, trustBundle } from './cert-authority.js';
 import { certRoutes, startCertKeeper, type KeeperHost } from './cert-keeper.js';
+import { ManagerSecretsKey } from './secrets-key.js';
+import { createSealer, newSecretsKey } from '../secrets/sealer.js';
 
 export type LocalNodeState = 'inactive' | 'pending' | 'active' | 'locked' | 'error';
 
@@ -105,6 +107,8 @@ interface JoinAnswer {
   managers: Array<{ NodeID: string; Addr: string }>;
   etcd?: { initialCluster: EtcdPeer[] };
   unlockKey?: string;
+  /** Issue 16: the cluster's secrets key (base64), to a node that joins as a manager. */
+  secretsKey?: string;
 }
 
 export interface UpdateFlags {
@@ -130,6 +134,8 @@ interface Runtime {
   nodes: SwarmNode[];
   /** The unlock key node.key is stored under (undefined: stored plain). */
   unlockKey?: string;
+  /** Managers: the cluster's secrets key (secrets-key.ts). */
+  secretsKey?: ManagerSecretsKey;
 }
 
 const noAllocator: TaskAllocator = { allocateTask: async (t) => t, releaseTask: async () => undefined };
@@ -169,6 +175,14 @@ export class SwarmService {
     if (!rt || this.status !== 'active') throw unavailable(msg.NOT_A_MANAGER_INACTIVE);
     if (rt.state.role !== 'manager' || !rt.store) throw unavailable(msg.NOT_A_MANAGER_WORKER);
     return rt.store;
+  }
+
+  /** The cluster's sealer for the /secrets routes; the same 503s as managerStore() first. */
+  secretSealer(): SecretSealer {
+    this.managerStore();
+    const key = this.rt?.secretsKey;
+    if (!key?.available) throw unavailable('the swarm\'s secrets key is not available on this manager yet');
+    return key.sealer();
   }
 
   /** The node's id and a control-plane client to another node (its address, this node's listen port), e.g. for its task logs. */
@@ -325,13 +339,15 @@ export class SwarmService {
         };
         st.managers = [{ NodeID: nodeId, Addr: st.advertiseAddr }];
         await this.dir.saveCerts(unlockKey ? { ...certs, key: ca.encryptKey(key, unlockKey) } : certs, Boolean(unlockKey));
+        const secretsKey = newSecretsKey();
+        await this.dir.saveSecretsKey(secretsKey, unlockKey);
         const cluster: Cluster = {
           ID: clusterId, Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '', Spec: spec,
           TLSInfo: ca.tlsInfo(root.cert), RootRotationInProgress: false, DataPathPort: dataPathPort,
           DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'], SubnetSize: req.SubnetSize || 24,
           JoinTokens: { Worker: ca.makeJoinToken(root.cert), Manager: ca.makeJoinToken(root.cert) },
           BerthCA: unlockKey ? { Cert: root.cert, Key: ca.encryptKey(root.key, unlockKey), KeyEncrypted: true } : { Cert: root.cert, Key: root.key },
-          ...(unlockKey ? { BerthUnlockKey: unlockKey } : {}),
+          ...(unlockKey ? { BerthUnlockKeySealed: createSealer(secretsKey).seal(Buffer.from(unlockKey)) } : {}),
         };
         const self = newNodeObject({
           id: nodeId, role: 'manager', description: nodeDescription(this.deps.engine(), ca.tlsInfo(root.cert)),
@@ -402,6 +418,7 @@ export class SwarmService {
         };
         const certs = { ca: answer.caCert, cert: answer.cert, key };
         await this.dir.saveCerts(answer.unlockKey ? { ...certs, key: ca.encryptKey(key, answer.unlockKey) } : certs, Boolean(answer.unlockKey));
+        if (answer.role === 'manager' && answer.secretsKey) await this.dir.saveSecretsKey(Buffer.from(answer.secretsKey, 'base64'), answer.unlockKey);
         await this.run(st, certs, answer.unlockKey, answer.etcd ? { etcd: { initialCluster: answer.etcd.initialCluster, clusterState: 'existing' }, joining: true } : {});
         await this.dir.save(st);
         this.status = 'active';
@@ -447,14 +464,27 @@ export class SwarmService {
     }
     return {
       nodeId, clusterId: cluster.ID, role, cert: presentedChain(cluster, cert), caCert: trustBundle(cluster), managers,
-      ...(etcd ? { etcd } : {}), ...(role === 'manager' && cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}),
+      ...(etcd ? { etcd } : {}), ...(role === 'manager' && this.unlockKeyOf(rt, cluster) ? { unlockKey: this.unlockKeyOf(rt, cluster) } : {}),
+      ...(role === 'manager' && rt.secretsKey?.exported() ? { secretsKey: rt.secretsKey.exported() } : {}),
     };
   }
 
   private caOf(cluster: Cluster): ca.RootCA {
     const c = cluster.BerthCA;
     if (!c) throw unavailable('the swarm has no CA key');
-    return { cert: c.Cert, key: c.KeyEncrypted ? ca.decryptKey(c.Key, cluster.BerthUnlockKey ?? '') : c.Key };
+    return { cert: c.Cert, key: c.KeyEncrypted ? ca.decryptKey(c.Key, this.unlockKeyOf(this.rt, cluster) ?? '') : c.Key };
+  }
+
+  /**
+   * The managers' unlock key while autolock is on. Stored sealed with the secrets key (so the etcd data
+   * on a manager's disk does not give away what autolock protects); clear in clusters made before.
+   */
+  private unlockKeyOf(rt: Runtime | undefined, cluster: Cluster | undefined): string | undefined {
+    if (!cluster) return undefined;
+    if (!cluster.BerthUnlockKeySealed) return cluster.BerthUnlockKey;
+    const holder = rt?.secretsKey;
+    if (!holder?.available) throw unavailable('the swarm\'s secrets key is not available on this manager yet');
+    return holder.sealer().open(cluster.BerthUnlockKeySealed).toString('utf8');
   }
 
   // ---------------------------------------------------------------- leave
@@ -523,12 +553,13 @@ export class SwarmService {
       if (flags.rotateWorkerToken) next.JoinTokens = { ...next.JoinTokens, Worker: ca.makeJoinToken(root.cert) };
       if (flags.rotateManagerToken) next.JoinTokens = { ...next.JoinTokens, Manager: ca.makeJoinToken(root.cert) };
       const autolock = Boolean(next.Spec.EncryptionConfig?.AutoLockManagers);
-      let unlockKey = current.BerthUnlockKey;
+      let unlockKey = this.unlockKeyOf(this.rt, current);
       if (autolock && (!unlockKey || flags.rotateManagerUnlockKey)) unlockKey = ca.makeUnlockKey();
       if (!autolock) unlockKey = undefined;
       next.BerthCA = unlockKey ? { Cert: root.cert, Key: ca.encryptKey(root.key, unlockKey), KeyEncrypted: true } : { Cert: root.cert, Key: root.key };
-      if (unlockKey) next.BerthUnlockKey = unlockKey;
-      else delete next.BerthUnlockKey;
+      delete next.BerthUnlockKey;
+      if (unlockKey) next.BerthUnlockKeySealed = this.secretSealer().seal(Buffer.from(unlockKey));
+      else delete next.BerthUnlockKeySealed;
       await store.cluster.update(next);
     });
   }
@@ -537,7 +568,7 @@ export class SwarmService {
   async unlockKey(): Promise<{ UnlockKey: string }> {
     const store = this.managerStore();
     const cluster = await store.cluster.get(this.rt!.state.clusterId);
-    return { UnlockKey: cluster?.BerthUnlockKey ?? '' };
+    return { UnlockKey: this.unlockKeyOf(this.rt, cluster) ?? '' };
   }
 
   async unlock(key: string): Promise<void> {
@@ -610,7 +641,9 @@ export class SwarmService {
       rt.store = etcdSwarmStore(rt.etcd);
       if (o.seed) await o.seed(rt.store);
       await this.followStore(rt);
-      rt.dispatcher = await this.deps.dispatcher.start({ store: rt.store, control: rt.control, nodeId: st.nodeId, etcd: rt.etcd });
+      await this.startSecretsKey(rt, unlockKey);
+      await this.followAutolock(rt);
+      rt.dispatcher = await this.deps.dispatcher.start({ store: rt.store, control: rt.control, nodeId: st.nodeId, etcd: rt.etcd, sealer: rt.secretsKey!.sealer() });
       const store = rt.store;
       const dispatcher = rt.dispatcher;
       rt.leadership = new Leadership({
@@ -623,6 +656,7 @@ export class SwarmService {
       });
       rt.leadership.start();
     } else {
+      await this.dir.removeSecretsKey(); // a worker never keeps it (a demoted manager's copy goes)
       rt.managersClient = new ControlClient({ addrs: st.managers.map((m) => m.Addr), tls });
       this.refreshManagersLater(rt);
     }
@@ -630,6 +664,26 @@ export class SwarmService {
     const channel = rt.dispatcher ? rt.dispatcher.localChannel(st.nodeId) : this.deps.dispatcher.remoteChannel(rt.managersClient!, st.nodeId);
     rt.agent = await this.deps.agentFactory.start(st.nodeId, this.withNetworking(channel));
     rt.stops.push(startCertKeeper(this.keeperHost(rt)));
+  }
+
+  /** A manager's secrets key: on disk, else from another manager, else (the only manager) a new one. */
+  private async startSecretsKey(rt: Runtime, unlockKey: string | undefined): Promise<void> {
+    const holder = new ManagerSecretsKey(this.dir);
+    rt.secretsKey = holder;
+    holder.serve(rt.control!, () => this.managerStore());
+    const others = () => this.managerList().filter((m) => m.NodeID !== rt.state.nodeId).map((m) => m.Addr);
+    await holder.load({
+      unlockKey,
+      currentUnlockKey: () => rt.unlockKey,
+      peers: () => (others().length && this.rt === rt ? new ControlClient({ addrs: others(), tls: { ca: rt.certs.ca, cert: rt.certs.cert, key: rt.certs.key } }) : undefined),
+      // Only where no other manager could hold one and nothing is sealed yet: a new key never orphans secrets.
+      mayMakeKey: async () => (await this.managersOf(rt.store!)).every((m) => m.NodeID === rt.state.nodeId) && !(await rt.store!.secrets.list()).length,
+      makeKey: newSecretsKey,
+      // The unlock key is sealed with it: autolock can be followed once the key is here.
+      onAdopt: () => void this.followAutolock(rt).catch((err: Error) => log.warn('swarm: could not follow autolock', { error: err.message })),
+    });
+    // Read under the key the node was started with; stored under the one autolock has now.
+    await holder.rewrap(rt.unlockKey);
   }
 
   /** The control server's routes the manager part serves (the dispatcher adds its own). */
@@ -734,7 +788,7 @@ export class SwarmService {
         const added = await whileUnhealthy(() => rt.etcd!.memberAdd([body.etcdPeerUrl!], { learner: true }), 10_000, /member not found/);
         etcd = { initialCluster: added.members.map((m) => ({ name: m.name || nodeId, peerUrl: m.peerUrls[0] ?? body.etcdPeerUrl! })) };
       }
-      return { nodeId, clusterId: cluster.ID, role, cert: presentedChain(cluster, cert), caCert: trustBundle(cluster), managers, ...(etcd ? { etcd } : {}), ...(cluster.BerthUnlockKey ? { unlockKey: cluster.BerthUnlockKey } : {}) };
+      return { nodeId, clusterId: cluster.ID, role, cert: presentedChain(cluster, cert), caCert: trustBundle(cluster), managers, ...(etcd ? { etcd } : {}), ...(this.unlockKeyOf(rt, cluster) ? { unlockKey: this.unlockKeyOf(rt, cluster) } : {}) };
     }
     if (member) await whileUnhealthy(() => rt.etcd!.memberRemove(member.id));
     await store.nodes.modify(nodeId, (n) => {
@@ -823,9 +877,16 @@ export class SwarmService {
 
   /** A manager's node key at rest follows the cluster's autolock key (changed by update on any manager). */
   private async followAutolock(rt: Runtime): Promise<void> {
-    const key = rt.cluster?.BerthUnlockKey;
-    if (key === rt.unlockKey || !rt.cluster) return;
+    if (!rt.cluster) return;
+    let key: string | undefined;
+    try {
+      key = this.unlockKeyOf(rt, rt.cluster);
+    } catch {
+      return; // sealed, and this manager has no secrets key yet: done once it has (startSecretsKey)
+    }
+    if (key === rt.unlockKey) return;
     await this.dir.saveCerts(key ? { ...rt.certs, key: ca.encryptKey(rt.certs.key, key) } : rt.certs, Boolean(key));
+    await rt.secretsKey?.rewrap(key);
     rt.unlockKey = key;
     rt.state.autolock = Boolean(key);
     if (this.rt === rt) await this.dir.save(rt.state);
@@ -906,7 +967,7 @@ export class SwarmService {
   // ---------------------------------------------------------------- certificates (cert-authority.ts, cert-keeper.ts)
 
   private certAuthority(rt: Runtime): CertAuthority {
-    return new CertAuthority({ store: rt.store!, clusterId: rt.state.clusterId, ...(rt.etcd ? { etcd: rt.etcd } : {}), rootOf: (c) => this.caOf(c), certExpirySeconds });
+    return new CertAuthority({ store: rt.store!, clusterId: rt.state.clusterId, ...(rt.etcd ? { etcd: rt.etcd } : {}), rootOf: (c) => this.caOf(c), unlockKeyOf: (c) => this.unlockKeyOf(rt, c), certExpirySeconds });
   }
 
   /** Renewed certificates go to every TLS user of the runtime. */
@@ -938,6 +999,8 @@ export class SwarmService {
     const dispatcher = rt.dispatcher;
     rt.dispatcher = undefined;
     await quietly('dispatcher stop', dispatcher && (() => dispatcher.stop()));
+    rt.secretsKey?.stop();
+    rt.secretsKey = undefined;
   }
 }
 

@@ -1,11 +1,13 @@
 /**
  * What a node keeps of its swarm membership under <data-root>/swarm/ (CONTRACTS.md "Ports and
  * addresses"): state.json, certificates/ (ca.crt, node.crt, and node.key or, with autolock,
- * node.key.enc), etcd/ (the member's data). Written atomically; wiped on leave.
+ * node.key.enc; on managers the cluster's secrets key, secrets.key or secrets.key.enc likewise),
+ * etcd/ (the member's data). Written atomically; wiped on leave.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic.js';
+import { decryptKey, encryptKey } from './seams.js';
 import type { NodeRole } from '../types.js';
 
 export interface PersistedSwarmState {
@@ -78,6 +80,36 @@ export class SwarmStateDir {
     } catch {
       return { ca, cert, key: await read('node.key.enc'), keyEncrypted: true };
     }
+  }
+
+  /**
+   * The cluster's secrets key (managers only), as base64; encrypted with the unlock key, as node.key
+   * is, when `unlockKey` is given.
+   */
+  async saveSecretsKey(key: Buffer, unlockKey: string | undefined): Promise<void> {
+    await fs.mkdir(this.certDir, { recursive: true, mode: 0o700 });
+    const text = key.toString('base64');
+    await writeFileAtomic(path.join(this.certDir, unlockKey ? 'secrets.key.enc' : 'secrets.key'), unlockKey ? encryptKey(text, unlockKey) : text, 0o600);
+    await fs.rm(path.join(this.certDir, unlockKey ? 'secrets.key' : 'secrets.key.enc'), { force: true });
+  }
+
+  /** The secrets key, undefined when this node holds none; an encrypted one needs `unlockKey` (decryptKey's error otherwise). */
+  async loadSecretsKey(unlockKey: string | undefined): Promise<Buffer | undefined> {
+    const read = (f: string) => fs.readFile(path.join(this.certDir, f), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    const plain = await read('secrets.key');
+    if (plain !== undefined) return Buffer.from(plain.trim(), 'base64');
+    const sealed = await read('secrets.key.enc');
+    if (sealed === undefined) return undefined;
+    return Buffer.from(decryptKey(sealed, unlockKey ?? '').trim(), 'base64');
+  }
+
+  /** A worker never keeps it (demotion). */
+  async removeSecretsKey(): Promise<void> {
+    await fs.rm(path.join(this.certDir, 'secrets.key'), { force: true });
+    await fs.rm(path.join(this.certDir, 'secrets.key.enc'), { force: true });
   }
 
   /**

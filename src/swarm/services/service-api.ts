@@ -25,6 +25,8 @@ export interface ServiceApiDeps {
    * says so rather than "not found".
    */
   localNetworkName?: (ref: string) => string | undefined;
+  /** Issue 16: the secrets and configs a spec references exist (secrets/references.ts). */
+  references?: { check(spec: ServiceSpec): Promise<void> };
 }
 
 export interface UpdateOptions {
@@ -60,6 +62,7 @@ export class ServiceApi {
       validateSpec(spec);
       await this.refuseIngressAttachment(store, spec);
       checkPortConflicts(spec, services);
+      await this.deps.references?.check(spec);
       if (registryAuth) (spec.TaskTemplate.ContainerSpec as ContainerWithAuth).BerthRegistryAuth = registryAuth;
       await this.requireIngress(store, spec);
       // swarmkit indexes names in lower case: "Web" and "web" conflict.
@@ -137,6 +140,7 @@ export class ServiceApi {
       if (modeName(current.Spec.Mode) !== modeName(spec.Mode)) throw rpcError('Unimplemented', 'service mode change is not allowed');
       if (current.Spec.Name !== spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
       if (current.Version.Index !== opts.version) throw rpcError('Unknown', 'update out of sequence');
+      if (rollback !== 'previous') await this.deps.references?.check(spec);
 
       const next: Service = structuredClone(current);
       if (next.JobStatus) next.JobStatus = { JobIteration: { Index: next.JobStatus.JobIteration.Index + 1 }, LastExecution: now() };
