@@ -321,6 +321,8 @@ export class TaskRunner {
     }
     this.status = status;
     this.host.report(this.task.ID, status);
+    // As dockerd unmounts a container's secrets when it stops: an ended task's container never runs again.
+    if (at(state, 'complete')) void this.removeFiles();
     return true;
   }
 }
