@@ -105,6 +105,8 @@ describe('secrets and configs in swarm tasks (one node)', { timeout: 90_000 }, (
     assert.ok(mine, `a mount at ${taskDir}`);
     assert.equal(mine[2], 'tmpfs');
     assert.ok(mine[3]!.split(',').includes('ro'));
+    // (The search does reach the container's config, which names the mount target but holds no data.)
+    assert.ok(await anyFileContains(d.dataRoot, Buffer.from('/run/secrets/db_pw')), 'the search reads the data-root');
     assert.equal(await anyFileContains(d.dataRoot, Buffer.from(value)), undefined, 'the secret is nowhere under the data-root');
     assert.ok(!d.logs.includes(value), 'nor in the daemon log');
 
