@@ -9,6 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execFileText } from '../../lib/exec-file.js';
+import { sleep } from '../../lib/sleep.js';
 import { isMounted, mountFilesystem, unmount } from '../../layers/mount.js';
 import type { TaskFile } from './payload-files.js';
 
@@ -26,6 +27,19 @@ const TMPFS_OPTIONS = 'nodev,nosuid,noexec,mode=0700';
 /** Task IDs are the store's: plain alphanumerics, so they cannot name a path outside the root. */
 function checkTaskId(taskId: string): void {
   if (!/^[A-Za-z0-9_-]+$/.test(taskId)) throw new Error(`invalid task id ${JSON.stringify(taskId)}`);
+}
+
+/** dockerd retries the read-only remount on EBUSY: on a busy host the fresh tmpfs can be held for a moment (moby#48783). */
+async function remountReadOnly(dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await execFileText('mount', ['-o', `remount,ro,${TMPFS_OPTIONS}`, dir]);
+      return;
+    } catch (err) {
+      if (attempt >= 4 || !/busy/i.test((err as Error).message)) throw new Error(`unable to remount dir as readonly: ${(err as Error).message}`);
+      await sleep(10 + attempt * 25);
+    }
+  }
 }
 
 /** The store on the node: `root` is `<exec-root>/swarm/secrets`. */
@@ -60,7 +74,7 @@ export function tmpfsTaskFiles(root: string): TaskFileStore {
           await fs.chown(file, f.uid, f.gid);
           await fs.chmod(file, f.mode);
         }
-        await execFileText('mount', ['-o', `remount,ro,${TMPFS_OPTIONS}`, dir]);
+        await remountReadOnly(dir);
         return dir;
       } catch (err) {
         await remove(taskId).catch(() => undefined);
