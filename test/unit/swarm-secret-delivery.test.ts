@@ -6,7 +6,7 @@ import path from 'node:path';
 import { memorySwarmStore } from '../../src/swarm/store/memory.js';
 import type { AgentChannel, NodeView, SecretSealer, TaskPayloads } from '../../src/swarm/contracts.js';
 import type { Config, Secret, Service, Task, TaskState, TaskStatus } from '../../src/swarm/types.js';
-import { Dispatcher, buildNodeView, memoryLiveness, taskPayloads, viewSignature, sharedView, sharedSignature } from '../../src/swarm/dispatcher/index.js';
+import { Dispatcher, buildNodeView, memoryLiveness, payloadSources, taskPayloads, viewSignature, sharedView, sharedSignature } from '../../src/swarm/dispatcher/index.js';
 import { planTaskFiles, renderPayload, taskFileMounts, tmpfsTaskFiles, type TaskFile, type TaskFileStore } from '../../src/swarm/agent/index.js';
 import { NodeAgent } from '../../src/swarm/agent/agent.js';
 import type { AgentDeps, TaskContainer } from '../../src/swarm/agent/deps.js';
@@ -92,13 +92,15 @@ test("a node's view carries the secrets and configs its live tasks reference, op
   // Without a sealer no secret is opened; a node without such tasks gets no payloads at all.
   assert.deepEqual(buildNodeView('n1', snapshot).payloads!.secrets, []);
   assert.equal(buildNodeView('n3', snapshot).payloads, undefined);
-  assert.equal(taskPayloads([task('x')], { services: [service('svc1')] }, () => undefined), undefined);
+  assert.equal(taskPayloads([task('x')], payloadSources({ services: [service('svc1')] }), () => undefined), undefined);
 });
 
 test('the view signature changes with the payloads, and holds none of their data', () => {
   const snapshot = { nodes: [], networks: [], services: [], tasks: [task('t1', { secrets: ['s1'] })], secrets: [secret('s1', 'one', 'hunter2')], configs: [] };
-  const shared = sharedView(snapshot);
-  const sig = (s: typeof snapshot) => viewSignature(buildNodeView('n1', s, shared, (x) => testSealer.open(x.BerthSealed!).toString('base64')), sharedSignature(shared));
+  const sig = (s: typeof snapshot) => {
+    const shared = sharedView(s);
+    return viewSignature(buildNodeView('n1', s, shared, (x) => testSealer.open(x.BerthSealed!).toString('base64')), sharedSignature(shared));
+  };
   const before = sig(snapshot);
   assert.ok(!before.includes(b64('hunter2')) && !before.includes('hunter2'));
   assert.equal(sig({ ...snapshot }), before);

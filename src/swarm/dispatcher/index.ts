@@ -6,5 +6,5 @@ export { localAgentChannel, remoteAgentChannel, HEARTBEAT_PERIOD_MS, type Channe
 export { registerDispatcherRoutes } from './routes.js';
 export { NodeApi, nodeView, type NodeApiDeps, type NodeJson } from './node-api.js';
 export { buildNodeView, serviceEndpoints, taskMattersToNode, viewSignature, sharedView, sharedSignature, type ClusterSnapshot } from './view.js';
-export { taskPayloads, payloadSignature, taskIsLive, type OpenSecret } from './payloads.js';
+export { taskPayloads, payloadSources, payloadSignature, taskIsLive, type OpenSecret, type PayloadSources } from './payloads.js';
 export { SESSION_PATH, STATUS_PATH, HEARTBEAT_PATH, type DispatcherServer, type DispatcherClient, type ControlPeer } from './transport.js';

@@ -18,36 +18,45 @@ export function taskIsLive(t: Task): boolean {
   return TASK_STATE_ORDER.indexOf(t.Status.State) <= RUNNING;
 }
 
+/** The objects payloads are made from, by ID (made once per snapshot: views are computed per node). */
 export interface PayloadSources {
-  secrets?: Secret[];
-  configs?: Config[];
-  services?: Service[];
+  secrets: Map<string, Secret>;
+  configs: Map<string, Config>;
+  services: Map<string, Service>;
 }
 
-/** The payloads of a node's tasks; undefined when they reference none and no service has labels. */
+export function payloadSources(s: { secrets?: Secret[]; configs?: Config[]; services?: Service[] }): PayloadSources {
+  const byId = <T extends { ID: string }>(list: T[] = []) => new Map(list.map((o) => [o.ID, o]));
+  return { secrets: byId(s.secrets), configs: byId(s.configs), services: byId(s.services) };
+}
+
+/** Sorted, without duplicates or empty IDs. */
+const idSet = (ids: Array<string | undefined>): string[] => [...new Set(ids.filter((x): x is string => Boolean(x)))].sort();
+
+/** The payloads of a node's tasks; undefined when they reference none and no service of theirs has labels. */
 export function taskPayloads(tasks: Task[], s: PayloadSources, open: OpenSecret): TaskPayloads | undefined {
   const live = tasks.filter(taskIsLive);
-  const secretIds = new Set(live.flatMap((t) => secretRefs(t).map((r) => r.SecretID ?? '')));
-  const configIds = new Set(live.flatMap((t) => configRefs(t).map((r) => r.ConfigID ?? '')));
-  const serviceIds = new Set(live.map((t) => t.ServiceID));
-  const byId = <T extends { ID: string }>(a: T, b: T) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0);
-
+  if (!live.length) return undefined;
   const secrets: TaskPayloads['secrets'] = [];
-  for (const secret of [...(s.secrets ?? [])].filter((x) => secretIds.has(x.ID)).sort(byId)) {
-    const data = open(secret);
-    if (data === undefined) continue; // the agent fails the task: "secret ... not found"
+  for (const id of idSet(live.flatMap((t) => secretRefs(t).map((r) => r.SecretID)))) {
+    const secret = s.secrets.get(id);
+    const data = secret && open(secret);
+    if (!secret || data === undefined) continue; // the agent fails the task: "secret ... not found"
     secrets.push({ ID: secret.ID, Name: secret.Spec.Name, Data: data, ...(secret.Spec.Templating ? { Templating: { Name: secret.Spec.Templating.Name } } : {}) });
   }
-  const configs: TaskPayloads['configs'] = [...(s.configs ?? [])]
-    .filter((c) => configIds.has(c.ID))
-    .sort(byId)
-    .map((c) => ({ ID: c.ID, Name: c.Spec.Name, Data: c.Spec.Data ?? '', ...(c.Spec.Templating ? { Templating: { Name: c.Spec.Templating.Name } } : {}) }));
-  const serviceLabels: Record<string, Record<string, string>> = {};
-  for (const svc of [...(s.services ?? [])].sort(byId)) {
-    if (serviceIds.has(svc.ID) && svc.Spec.Labels && Object.keys(svc.Spec.Labels).length) serviceLabels[svc.ID] = { ...svc.Spec.Labels };
+  const configs: TaskPayloads['configs'] = [];
+  for (const id of idSet(live.flatMap((t) => configRefs(t).map((r) => r.ConfigID)))) {
+    const c = s.configs.get(id);
+    if (c) configs.push({ ID: c.ID, Name: c.Spec.Name, Data: c.Spec.Data ?? '', ...(c.Spec.Templating ? { Templating: { Name: c.Spec.Templating.Name } } : {}) });
   }
-  if (!secrets.length && !configs.length && !Object.keys(serviceLabels).length) return undefined;
-  return { secrets, configs, ...(Object.keys(serviceLabels).length ? { serviceLabels } : {}) };
+  const serviceLabels: Record<string, Record<string, string>> = {};
+  for (const id of idSet(live.map((t) => t.ServiceID))) {
+    const labels = s.services.get(id)?.Spec.Labels;
+    if (labels && Object.keys(labels).length) serviceLabels[id] = { ...labels };
+  }
+  const hasLabels = Object.keys(serviceLabels).length > 0;
+  if (!secrets.length && !configs.length && !hasLabels) return undefined;
+  return { secrets, configs, ...(hasLabels ? { serviceLabels } : {}) };
 }
 
 /**

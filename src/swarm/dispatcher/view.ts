@@ -4,7 +4,7 @@
  */
 import type { NodeView, ServiceEndpoints } from '../contracts.js';
 import { TASK_STATE_ORDER, type ClusterNetwork, type Config, type Secret, type Service, type SwarmNode, type Task, type TaskState } from '../types.js';
-import { payloadSignature, taskPayloads, type OpenSecret } from './payloads.js';
+import { payloadSignature, payloadSources, taskPayloads, type OpenSecret, type PayloadSources } from './payloads.js';
 
 export interface ClusterSnapshot {
   nodes: SwarmNode[];
@@ -76,6 +76,8 @@ export interface SharedView {
   networks: ClusterNetwork[];
   nodes: NodeView['nodes'];
   endpoints: ServiceEndpoints[];
+  /** Secrets, configs and services by ID, for the nodes' payloads. */
+  payloadSources: PayloadSources;
 }
 
 export function sharedView(s: ClusterSnapshot): SharedView {
@@ -84,6 +86,7 @@ export function sharedView(s: ClusterSnapshot): SharedView {
     networks: [...s.networks].sort(byId),
     nodes: s.nodes.map((n) => ({ ID: n.ID, Addr: n.Status.Addr, State: n.Status.State })).sort(byId),
     endpoints: serviceEndpoints(s.services, s.tasks, s.networks),
+    payloadSources: payloadSources(s),
   };
 }
 
@@ -93,7 +96,7 @@ const cannotOpen: OpenSecret = () => undefined;
 export function buildNodeView(nodeId: string, s: ClusterSnapshot, shared: SharedView = sharedView(s), open: OpenSecret = cannotOpen): NodeView {
   const node = s.nodes.find((n) => n.ID === nodeId);
   const tasks = s.tasks.filter((t) => t.NodeID === nodeId && taskMattersToNode(t)).sort((a, b) => compare(a.ID, b.ID));
-  const payloads = taskPayloads(tasks, s, open);
+  const payloads = taskPayloads(tasks, shared.payloadSources, open);
   return {
     nodeId,
     tasks,
