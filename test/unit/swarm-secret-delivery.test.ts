@@ -216,13 +216,14 @@ class MemoryTaskFiles implements TaskFileStore {
 function fakeAgent() {
   const containers = new Map<string, TaskContainer & { req: CreateRequest }>();
   const files = new MemoryTaskFiles();
+  const listeners = new Set<(e: { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> } }) => void>();
   let n = 0;
   const deps: AgentDeps = {
     node: () => NODE,
     networking: { sync: async () => {}, localNetwork: () => undefined, teardown: async () => {} },
     reportRetryMs: 20,
     taskFiles: files,
-    events: { subscribe: () => () => {} },
+    events: { subscribe: (l) => (listeners.add(l), () => listeners.delete(l)) },
     images: { exists: () => true, pull: async () => {} },
     containers: {
       listTaskContainers: () => [...containers.values()],
@@ -241,7 +242,12 @@ function fakeAgent() {
   let onView: ((v: NodeView) => void) | undefined;
   const channel: AgentChannel = { watch: (cb) => ((onView = cb), () => (onView = undefined)), report: async (u) => void reports.push(...u) };
   const agent = new NodeAgent(deps, 'n1', channel);
-  return { agent, containers, files, reports, push: (tasks: Task[], payloads?: TaskPayloads) => onView!({ nodeId: 'n1', tasks, networks: [], nodes: [], endpoints: [], ...(payloads ? { payloads } : {}) }) };
+  const exit = (taskId: string, code: number) => {
+    const c = [...containers.values()].find((x) => x.labels['com.docker.swarm.task.id'] === taskId)!;
+    Object.assign(c, { running: false, status: 'exited', exitCode: code });
+    for (const l of listeners) l({ Type: 'container', Action: 'die', Actor: { ID: c.id, Attributes: c.labels } });
+  };
+  return { agent, containers, files, reports, exit, push: (tasks: Task[], payloads?: TaskPayloads) => onView!({ nodeId: 'n1', tasks, networks: [], nodes: [], endpoints: [], ...(payloads ? { payloads } : {}) }) };
 }
 
 test('the agent mounts a task its secrets, removes them with its container, and rejects a task whose secret is missing', async () => {
@@ -268,6 +274,14 @@ test('the agent mounts a task its secrets, removes them with its container, and 
   assert.equal(rejected.Err, 'unable to get secret from secret store: secret s9 not found');
   assert.equal(a.containers.size, 0);
   assert.ok(!a.files.dirs.has('t2'));
+  // A task that ends loses its files at once, though its container stays until the task is reaped (as dockerd unmounts them at stop).
+  a.push([task('t4', { secrets: ['s1'] })], { secrets: [{ ID: 's1', Name: 'one', Data: b64('hunter2') }], configs: [] });
+  await until('t4 running', () => a.reports.some((r) => r.taskId === 't4' && r.status.State === 'running'));
+  assert.ok(a.files.dirs.has('t4'));
+  a.exit('t4', 1);
+  await until('t4 failed', () => a.reports.some((r) => r.taskId === 't4' && r.status.State === 'failed'));
+  await until('the files of t4 to go', () => !a.files.dirs.has('t4'));
+  assert.equal(a.containers.size, 1, 'the ended task keeps its container');
   // Leaving the swarm removes every task's files.
   a.push([task('t3', { configs: [['c1']] })], { secrets: [], configs: [{ ID: 'c1', Name: 'conf', Data: b64('x') }] });
   await until('t3 running', () => a.reports.some((r) => r.taskId === 't3' && r.status.State === 'running'));
