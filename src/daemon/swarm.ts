@@ -97,8 +97,9 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
   const agentDeps = {
     ...localAgentDeps(local, { networking, node }),
     gatewayNetwork: () => networks.tryResolve('bridge')?.name,
-    // Tasks' secrets and configs, each task on a tmpfs of its own (never under the data-root).
-    taskFiles: tmpfsTaskFiles(path.join(c.execRoot, 'swarm', 'secrets')),
+    // Tasks' secrets and configs, each task on a tmpfs of its own (never under the data-root). Not under
+    // <exec-root>/swarm: the swarm service clears that directory when it stops, while task containers stay.
+    taskFiles: tmpfsTaskFiles(path.join(c.execRoot, 'swarm-secrets')),
   };
   const taskLogs = agentDeps.logs ? new TaskLogs(agentDeps.containers, agentDeps.logs) : undefined;
 

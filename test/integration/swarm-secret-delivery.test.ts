@@ -45,7 +45,7 @@ describe('secrets and configs in swarm tasks (one node)', { timeout: 90_000 }, (
   const d = new TestDaemon();
   const port = 21000 + Math.floor(Math.random() * 15000);
   const dataPathPort = 40000 + Math.floor(Math.random() * 9000);
-  const secretsDir = () => path.join(d.execRoot, 'swarm', 'secrets');
+  const secretsDir = () => path.join(d.execRoot, 'swarm-secrets');
 
   before(async () => {
     await d.start();

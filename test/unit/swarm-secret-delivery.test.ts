@@ -160,8 +160,8 @@ test('targets, owners and modes of secret and config files (defaults as dockerd)
     { target: '/etc/app.conf', uid: 0, gid: 0, mode: '444', data: 'b' },
   ]);
   assert.equal(new Set(files.map((f) => f.name)).size, 4, 'one file per reference');
-  assert.deepEqual(taskFileMounts(files.slice(0, 1), '/run/berth/swarm/secrets/t1'), [
-    { Type: 'bind', Source: `/run/berth/swarm/secrets/t1/${files[0]!.name}`, Target: '/run/secrets/name-s1', ReadOnly: true },
+  assert.deepEqual(taskFileMounts(files.slice(0, 1), '/run/berth/swarm-secrets/t1'), [
+    { Type: 'bind', Source: `/run/berth/swarm-secrets/t1/${files[0]!.name}`, Target: '/run/secrets/name-s1', ReadOnly: true },
   ]);
   assert.throws(() => planTaskFiles(t, NODE, { ...payloads, secrets: [] }), { message: 'unable to get secret from secret store: secret s1 not found' });
   assert.throws(() => planTaskFiles(t, NODE, undefined), /secret s1 not found/);
@@ -294,14 +294,14 @@ test('the agent mounts a task its secrets, removes them with its container, and 
 
 test('task files live on a read-only tmpfs of their own with their owner and mode, and leave nothing behind', { skip: process.getuid?.() !== 0 ? 'needs root (mount)' : false }, async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-task-files-'));
-  const store = tmpfsTaskFiles(path.join(root, 'swarm', 'secrets'));
+  const store = tmpfsTaskFiles(path.join(root, 'swarm-secrets'));
   try {
     const files: TaskFile[] = [
       { name: 'secret-0-s1', data: Buffer.from('hunter2'), uid: 1000, gid: 50, mode: 0o400, target: '/run/secrets/one' },
       { name: 'config-0-c1', data: Buffer.from('a=1'), uid: 0, gid: 0, mode: 0o444, target: '/conf' },
     ];
     const dir = await store.write('task1', files);
-    assert.equal(dir, path.join(root, 'swarm', 'secrets', 'task1'));
+    assert.equal(dir, path.join(root, 'swarm-secrets', 'task1'));
     const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === dir)!;
     assert.ok(line, 'mounted');
     const [, , type, options] = line.split(' ');

@@ -42,7 +42,7 @@ async function remountReadOnly(dir: string): Promise<void> {
   }
 }
 
-/** The store on the node: `root` is `<exec-root>/swarm/secrets`. */
+/** The store on the node: `root` is `<exec-root>/swarm-secrets`. */
 export function tmpfsTaskFiles(root: string): TaskFileStore {
   const dirOf = (taskId: string) => {
     checkTaskId(taskId);
