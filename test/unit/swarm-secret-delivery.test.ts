@@ -193,7 +193,10 @@ test('templated configs and secrets are rendered per task with the swarmkit cont
   const st = task('t2', { secrets: ['s2'] });
   assert.equal(planTaskFiles(st, NODE, { secrets: [{ ID: 's2', Name: 'x', Data: b64('pw-{{.Task.Slot}}'), Templating: { Name: 'golang' } }], configs: [] })[0]!.data.toString(), 'pw-3');
   assert.throws(() => renderPayload('{{secret "nope"}}', t, NODE, payloads), /secret target nope not found/);
-  assert.throws(() => planTaskFiles(st, NODE, { secrets: [{ ID: 's2', Name: 'x', Data: b64('{{.Task.Slot'), Templating: { Name: 'golang' } }], configs: [] }), /^Error: failed to expand templated secret s2: /);
+  assert.throws(() => planTaskFiles(st, NODE, { secrets: [{ ID: 's2', Name: 'x', Data: b64('{{.Task.Slot'), Templating: { Name: 'golang' } }], configs: [] }), { message: 'failed to expand templated secret s2: template: expansion:1: unclosed action' });
+  assert.throws(() => planTaskFiles(task('t5', { secrets: ['s2'] }), NODE, { secrets: [{ ID: 's2', Name: 'x', Data: b64('{{secret "zz"}}'), Templating: { Name: 'golang' } }], configs: [] }), {
+    message: 'failed to expand templated secret s2: template: expansion:1:2: executing "expansion" at <secret "zz">: error calling secret: secret target zz not found',
+  });
   assert.throws(() => planTaskFiles(st, NODE, { secrets: [{ ID: 's2', Name: 'x', Data: b64('x'), Templating: { Name: 'jinja' } }], configs: [] }), { message: 'failed to expand templated secret s2: unrecognized template type' });
 });
 

@@ -9,7 +9,7 @@ import type { TaskPayloads } from '../contracts.js';
 import { configRefs, secretRefs, type FileTarget, type Mount, type Task } from '../types.js';
 import { parseTemplate } from '../../cli/template/index.js';
 import type { NodeInfo } from './deps.js';
-import { templateContext } from './spec.js';
+import { swarmTemplateError, templateContext } from './spec.js';
 
 /** Where relative secret targets go (dockerd's containerSecretMountPath). */
 export const SECRETS_MOUNT_PATH = '/run/secrets';
@@ -75,7 +75,7 @@ function payloadData(kind: 'secret' | 'config', p: { ID: string; Data: string; T
   try {
     return Buffer.from(renderPayload(raw.toString('utf8'), task, node, payloads), 'utf8');
   } catch (err) {
-    throw new TaskFilesError(`failed to expand templated ${kind} ${p.ID}: ${(err as Error).message}`);
+    throw new TaskFilesError(`failed to expand templated ${kind} ${p.ID}: ${swarmTemplateError(err)}`);
   }
 }
 

@@ -67,8 +67,13 @@ export function expand(text: string, ctx: Record<string, unknown>, what: string)
   try {
     return parseTemplate(text).execute(ctx);
   } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}`);
+    throw new Error(`${what}: ${swarmTemplateError(err)}`);
   }
+}
+
+/** A template error as Go words it for swarmkit's templates, which are all named "expansion". */
+export function swarmTemplateError(err: unknown): string {
+  return (err as Error).message.replace(/^template: :/, 'template: expansion:').replace(/executing "" at/, 'executing "expansion" at');
 }
 
 /** swarmkit's ExpandContainerSpec: Env values, mount sources and targets, the hostname. */
