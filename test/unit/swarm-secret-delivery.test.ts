@@ -325,6 +325,8 @@ test('task files live on a read-only tmpfs of their own with their owner and mod
     await assert.rejects(fs.stat(dir), /ENOENT/);
     await store.remove('task1'); // nothing left: no error
     await assert.rejects(store.write('../escape', files), /invalid task id/);
+    await assert.rejects(store.write('task2', [{ ...files[0]!, name: '../x' }]), /invalid task file name/);
+    assert.equal(isMounted(path.join(root, 'swarm-secrets', 'task2')), false, 'a failed write leaves no mount');
   } finally {
     await store.remove('task1').catch(() => undefined);
     await fs.rm(root, { recursive: true, force: true });

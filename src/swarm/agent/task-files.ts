@@ -69,6 +69,7 @@ export function tmpfsTaskFiles(root: string): TaskFileStore {
         // Whatever happened, no byte is written unless the tmpfs is really there.
         if (!isMounted(dir)) throw new Error(`unable to setup secret mount: ${dir} is not a mount point`);
         for (const f of files) {
+          if (!/^[A-Za-z0-9_.-]+$/.test(f.name) || f.name.startsWith('.')) throw new Error(`invalid task file name ${JSON.stringify(f.name)}`);
           const file = path.join(dir, f.name);
           await fs.writeFile(file, f.data, { mode: f.mode, flag: 'wx' });
           await fs.chown(file, f.uid, f.gid);
