@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestDaemon } from './harness.js';
+import { TestDaemon, hasDocker } from './harness.js';
 import { eventually } from './swarm-helpers.js';
 
 interface Task {
@@ -121,13 +121,20 @@ describe('secrets and configs in swarm tasks (one node)', { timeout: 90_000 }, (
     assert.ok(!mountsUnder(secretsDir()).some((f) => f[1] === path.join(secretsDir(), next.ID)), 'a task without secrets gets no tmpfs');
     await eventually("the old task's tmpfs removed", async () => !mountsUnder(secretsDir()).some((f) => f[1] === taskDir), 20_000);
 
-    // Back again, then the service goes: nothing stays mounted or on disk.
-    await berth('service', 'update', '--detach', '--secret-add', 'db_pw', 'web');
+    // Back again (through the official docker CLI when there is one), then the service goes: nothing stays mounted or on disk.
+    if (hasDocker) {
+      const r = await d.docker(['service', 'update', '--detach', '--secret-add', 'source=db_pw,target=db_pw,mode=0440', 'web']);
+      assert.equal(r.code, 0, r.stderr);
+    } else {
+      await berth('service', 'update', '--detach', '--secret-add', 'source=db_pw,target=db_pw,mode=0440', 'web');
+    }
+    assert.match(await berth('service', 'inspect', '--pretty', 'web'), /\nSecrets:\n Target:\tdb_pw\n  Source:\tdb_pw/);
     const third = await eventually('the task with the secret again', async () => {
       const t = await running('web');
       return t.ID !== next.ID ? t : undefined;
     }, 40_000);
     assert.equal(await berth('exec', third.Status.ContainerStatus!.ContainerID!, 'cat', '/run/secrets/db_pw'), value);
+    assert.equal(await berth('exec', third.Status.ContainerStatus!.ContainerID!, 'stat', '-c', '%a', '/run/secrets/db_pw'), '440');
     await berth('service', 'rm', 'web');
     await eventually('every task tmpfs unmounted and removed', async () => {
       if (mountsUnder(secretsDir()).length) return false;
