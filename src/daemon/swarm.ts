@@ -5,6 +5,7 @@
  * the routes of the cluster's objects (services, tasks, nodes, secrets, configs).
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DaemonConfig } from './config.js';
 import { BERTH_VERSION } from '../api/version.js';
@@ -15,6 +16,7 @@ import { Dispatcher, NodeWatcher, etcdLiveness, localAgentChannel, registerDispa
 import { createLeaderDuties } from '../swarm/orchestrator/index.js';
 import { createNodeAgentFactory, localAgentDeps, type LocalServices } from '../swarm/agent/index.js';
 import { ServiceLogs, TaskLogs, serveTaskLogs } from '../swarm/agent/logs.js';
+import { tmpfsTaskFiles } from '../swarm/agent/task-files.js';
 import { ClusterNetworkApi, ServiceApi, TaskApi, allocateNodeIngress, createTaskAllocator, ensureIngressNetwork } from '../swarm/services/index.js';
 import { createClusterNetworking } from '../networks/overlay/index.js';
 import { createServiceBalancer } from '../networks/overlay/lb/index.js';
@@ -42,9 +44,9 @@ export interface SwarmParts {
 
 /** The dispatcher part: one Dispatcher and NodeWatcher per manager, over the manager's etcd. */
 const dispatcherPart: DispatcherPart = {
-  async start({ store, control, etcd }) {
+  async start({ store, control, etcd, sealer }) {
     const liveness = etcdLiveness(etcd);
-    const dispatcher = new Dispatcher({ store, liveness });
+    const dispatcher = new Dispatcher({ store, liveness, ...(sealer ? { sealer } : {}) });
     await dispatcher.start();
     registerDispatcherRoutes(control, dispatcher);
     // Every manager watches the heartbeats (the writes are the same whichever does), so nodeStates()
@@ -97,7 +99,13 @@ export function createSwarmParts(c: DaemonConfig, local: LocalServices & { netwo
   const networking = createClusterNetworking({ networks, balancer, events: local.events });
   localNetwork = (id) => networking.localNetwork(id);
   const node = () => ({ Hostname: os.hostname(), Platform: { OS: 'linux', Architecture: os.machine() } });
-  const agentDeps = { ...localAgentDeps(local, { networking, node }), gatewayNetwork: () => networks.tryResolve('bridge')?.name };
+  const agentDeps = {
+    ...localAgentDeps(local, { networking, node }),
+    gatewayNetwork: () => networks.tryResolve('bridge')?.name,
+    // Tasks' secrets and configs, each task on a tmpfs of its own (never under the data-root). Not under
+    // <exec-root>/swarm: the swarm service clears that directory when it stops, while task containers stay.
+    taskFiles: tmpfsTaskFiles(path.join(c.execRoot, 'swarm-secrets')),
+  };
   const taskLogs = agentDeps.logs ? new TaskLogs(agentDeps.containers, agentDeps.logs) : undefined;
 
   const swarm: SwarmService = new SwarmService({

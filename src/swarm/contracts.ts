@@ -93,8 +93,10 @@ export interface NodeView {
 }
 
 export interface TaskPayloads {
-  secrets: Array<{ ID: string; Name: string; Data: string }>;
+  secrets: Array<{ ID: string; Name: string; Data: string; Templating?: { Name: string } }>;
   configs: Array<{ ID: string; Name: string; Data: string; Templating?: { Name: string } }>;
+  /** Labels of the services of this node's live tasks ({{.Service.Labels}} in templates), by service ID; only non-empty ones. */
+  serviceLabels?: Record<string, Record<string, string>>;
 }
 
 /**

@@ -322,3 +322,31 @@ export interface ConfigSpec {
 export interface Config extends StoredObject {
   Spec: ConfigSpec;
 }
+
+/** Where a secret or config goes in a task's container (the API's SecretReference/ConfigReference File). */
+export interface FileTarget {
+  Name?: string;
+  UID?: string;
+  GID?: string;
+  /** File mode bits, a number in the API (0o444 = 292). */
+  Mode?: number;
+}
+
+/** An entry of ContainerSpec.Secrets. */
+export interface SecretReference {
+  File?: FileTarget;
+  SecretID?: string;
+  SecretName?: string;
+}
+
+/** An entry of ContainerSpec.Configs (Runtime: a config the container does not see as a file, e.g. a credential spec). */
+export interface ConfigReference {
+  File?: FileTarget;
+  Runtime?: Record<string, never>;
+  ConfigID?: string;
+  ConfigName?: string;
+}
+
+/** ContainerSpec.Secrets and .Configs, typed (the spec keeps them as the client sent them). */
+export const secretRefs = (t: { Spec: TaskSpec }): SecretReference[] => (t.Spec.ContainerSpec?.Secrets ?? []) as SecretReference[];
+export const configRefs = (t: { Spec: TaskSpec }): ConfigReference[] => (t.Spec.ContainerSpec?.Configs ?? []) as ConfigReference[];

@@ -5,7 +5,7 @@
  * At start it adopts the task containers it finds (label com.docker.swarm.task.id): after a daemon
  * restart the tasks pick up where their containers are.
  */
-import type { AgentChannel, NodeView } from '../contracts.js';
+import type { AgentChannel, NodeView, TaskPayloads } from '../contracts.js';
 import type { TaskStatus } from '../types.js';
 import type { AgentDeps, AgentEvent, TaskContainer } from './deps.js';
 import { TaskRunner, type TaskHost } from './task.js';
@@ -36,6 +36,8 @@ export class NodeAgent implements TaskHost {
   private syncWaiters: Array<{ upTo: number; resolve: () => void }> = [];
   /** Removals under way, so that stop() can wait for them. */
   private readonly removals = new Set<Promise<void>>();
+  /** The secrets and configs of the latest view: in memory only, written nowhere but the tasks' tmpfs. */
+  private latestPayloads?: TaskPayloads;
 
   constructor(
     readonly deps: AgentDeps,
@@ -50,6 +52,22 @@ export class NodeAgent implements TaskHost {
     }
     this.stopEvents = this.deps.events.subscribe((e) => this.onEvent(e));
     this.stopWatch = this.channel.watch((view) => this.onView(view));
+    // Secret directories of tasks whose container is gone (removed while the daemon was down).
+    const files = this.deps.taskFiles;
+    if (files) {
+      this.track(
+        files
+          .list()
+          .then(async (ids) => {
+            for (const id of ids) if (!this.adopted.has(id) && !this.runners.has(id)) await files.remove(id);
+          })
+          .catch((err) => log.warn('cleaning up task secrets directories failed', { error: messageOf(err) })),
+      );
+    }
+  }
+
+  payloads(): TaskPayloads | undefined {
+    return this.latestPayloads;
   }
 
   async stop(opts: { removeTasks: boolean }): Promise<void> {
@@ -65,6 +83,12 @@ export class NodeAgent implements TaskHost {
       for (const c of this.deps.containers.listTaskContainers()) {
         await this.deps.containers.remove(c.id).catch((err) => log.warn('removing a task container failed', { id: c.id, error: messageOf(err) }));
       }
+      const files = this.deps.taskFiles;
+      if (files) {
+        for (const id of await files.list().catch(() => [] as string[])) {
+          await files.remove(id).catch((err) => log.warn('removing a task secrets directory failed', { task: id, error: messageOf(err) }));
+        }
+      }
       if (this.deps.manageNetworks !== false) await this.networking().teardown().catch((err) => log.warn('cluster network teardown failed', { error: messageOf(err) }));
     } else {
       // Daemon shutdown: the containers stay (the daemon stops them), and so do the last reports' chances.
@@ -77,6 +101,7 @@ export class NodeAgent implements TaskHost {
 
   onView(view: NodeView): void {
     if (this.stopped) return;
+    this.latestPayloads = view.payloads;
     this.syncNetworks(view);
     const mine = view.tasks.filter((t) => !t.NodeID || t.NodeID === this.nodeId);
     const ids = new Set(mine.map((t) => t.ID));
@@ -102,7 +127,13 @@ export class NodeAgent implements TaskHost {
       // Containers of tasks the cluster no longer gives this node (deleted while the daemon was down).
       for (const [id, c] of this.adopted) {
         if (ids.has(id)) continue;
-        this.track(this.deps.containers.remove(c.id).catch((err) => log.warn('removing an orphaned task container failed', { id: c.id, error: messageOf(err) })));
+        this.track(
+          this.deps.containers
+            .remove(c.id)
+            .catch((err) => log.warn('removing an orphaned task container failed', { id: c.id, error: messageOf(err) }))
+            .then(() => this.deps.taskFiles?.remove(id))
+            .catch((err) => log.warn('removing a task secrets directory failed', { task: id, error: messageOf(err) })),
+        );
       }
       this.adopted.clear();
     }

@@ -3,6 +3,7 @@
  * (test/unit/swarm-agent.test.ts) and wired to the real services by `localAgentDeps` (local.ts).
  */
 import type { ClusterNetworking } from '../contracts.js';
+import type { TaskFileStore } from './task-files.js';
 import type { CreateRequest } from '../../containers/service.js';
 import type { LogMessage } from '../../containers/logs.js';
 
@@ -100,4 +101,9 @@ export interface AgentDeps {
   manageNetworks?: boolean;
   /** How long to wait before resending reports the managers did not take (default 1000 ms). */
   reportRetryMs?: number;
+  /**
+   * Where tasks' secrets and configs are written (a tmpfs per task, task-files.ts); without it a task
+   * that has any is rejected.
+   */
+  taskFiles?: TaskFileStore;
 }

@@ -57,3 +57,5 @@ export function createDaemonAgent(s: LocalServices, o: Pick<AgentDeps, 'networki
     serviceLogs: (d: Omit<ServiceLogsDeps, 'local'>) => new ServiceLogs({ ...d, local: () => (nodeId ? { nodeId, taskLogs } : undefined) }),
   };
 }
+export { planTaskFiles, renderPayload, taskFileMounts, hasTaskFiles, TaskFilesError, SECRETS_MOUNT_PATH, type TaskFile } from './payload-files.js';
+export { tmpfsTaskFiles, type TaskFileStore } from './task-files.js';

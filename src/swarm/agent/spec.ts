@@ -52,10 +52,10 @@ export function taskLabels(task: Task): Record<string, string> {
   };
 }
 
-/** swarmkit's template.Context. */
-export function templateContext(task: Task, node: NodeInfo): Record<string, unknown> {
+/** swarmkit's template.Context; `serviceLabels` from the view (NodeView.payloads.serviceLabels). */
+export function templateContext(task: Task, node: NodeInfo, serviceLabels: Record<string, string> = {}): Record<string, unknown> {
   return {
-    Service: { ID: task.ServiceID, Name: serviceNameOf(task), Labels: {} },
+    Service: { ID: task.ServiceID, Name: serviceNameOf(task), Labels: serviceLabels },
     Node: { ID: task.NodeID ?? '', Hostname: node.Hostname, Platform: { OS: node.Platform?.OS ?? '', Architecture: node.Platform?.Architecture ?? '' } },
     Task: { ID: task.ID, Name: taskName(task), Slot: task.Slot ? String(task.Slot) : (task.NodeID ?? '') },
   };
@@ -67,8 +67,13 @@ export function expand(text: string, ctx: Record<string, unknown>, what: string)
   try {
     return parseTemplate(text).execute(ctx);
   } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}`);
+    throw new Error(`${what}: ${swarmTemplateError(err)}`);
   }
+}
+
+/** A template error as Go words it for swarmkit's templates, which are all named "expansion". */
+export function swarmTemplateError(err: unknown): string {
+  return (err as Error).message.replace(/^template: :/, 'template: expansion:').replace(/executing "" at/, 'executing "expansion" at');
 }
 
 /** swarmkit's ExpandContainerSpec: Env values, mount sources and targets, the hostname. */
@@ -93,14 +98,22 @@ export function hostPorts(task: Task): PortConfig[] {
 /** The local name of a cluster network, as ClusterNetworking made it on this node. */
 export type LocalNetworkName = (clusterNetworkId: string) => string | undefined;
 
+/** What the task's node adds to its container: its secrets' and configs' mounts, its service's labels for templates. */
+export interface TaskExtras {
+  /** Read-only binds of the task's secret and config files (payload-files.ts). */
+  fileMounts?: Mount[];
+  serviceLabels?: Record<string, string>;
+}
+
 /**
  * The create request for a task. Throws (the task is rejected) when a template does not expand or a
  * network the task is attached to is not known on this node.
  */
-export function containerCreateRequest(task: Task, node: NodeInfo, localNetwork: LocalNetworkName, gatewayNetwork?: string): CreateRequest {
+export function containerCreateRequest(task: Task, node: NodeInfo, localNetwork: LocalNetworkName, gatewayNetwork?: string, extras: TaskExtras = {}): CreateRequest {
   const raw = task.Spec.ContainerSpec;
   if (!raw || !raw.Image) throw new Error('dockerexec: image required');
-  const spec = expandSpec(raw, templateContext(task, node));
+  const expanded = expandSpec(raw, templateContext(task, node, extras.serviceLabels));
+  const spec = extras.fileMounts?.length ? { ...expanded, Mounts: [...(expanded.Mounts ?? []), ...extras.fileMounts] } : expanded;
   const ports = hostPorts(task);
 
   const config: ContainerConfig = {

@@ -7,9 +7,11 @@
  * stops the container and reports shutdown "shutdown". Steps never wait on the container's life: exits
  * and health changes arrive as events and run the machine again (`kick`).
  */
-import { TASK_STATE_ORDER, type Task, type TaskState, type TaskStatus } from '../types.js';
+import type { TaskPayloads } from '../contracts.js';
+import { TASK_STATE_ORDER, type Mount, type Task, type TaskState, type TaskStatus } from '../types.js';
 import type { AgentDeps, TaskContainer } from './deps.js';
 import { containerCreateRequest, hostPorts, taskImage, taskName } from './spec.js';
+import { hasTaskFiles, planTaskFiles, taskFileMounts } from './payload-files.js';
 import { rfc3339Nano } from '../../lib/timestamps.js';
 import { isKind, messageOf } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
@@ -25,6 +27,8 @@ export interface TaskHost {
   networksSettled(): Promise<void>;
   /** Runs container creates and starts a few at a time (the node's CPUs, not its task count, set the pace). */
   throttle<T>(work: () => Promise<T>): Promise<T>;
+  /** The secrets and configs of the latest view (NodeView.payloads). */
+  payloads(): TaskPayloads | undefined;
 }
 
 /** An error that ends the task, with the exit code when the container exited. */
@@ -131,6 +135,27 @@ export class TaskRunner {
     await this.close();
     const c = this.container();
     if (c) await this.host.deps.containers.remove(c.id).catch((err) => log.warn('removing a task container failed', { task: this.task.ID, error: messageOf(err) }));
+    await this.removeFiles();
+  }
+
+  /** The task's secrets and configs go with its container. */
+  private async removeFiles(): Promise<void> {
+    await this.host.deps.taskFiles?.remove(this.task.ID).catch((err) => log.warn('removing a task secrets directory failed', { task: this.task.ID, error: messageOf(err) }));
+  }
+
+  /** Writes the task's secrets and configs on its tmpfs; the mounts for its container. */
+  private async writeFiles(): Promise<Mount[] | undefined> {
+    if (!hasTaskFiles(this.task)) return undefined;
+    const store = this.host.deps.taskFiles;
+    if (!store) throw new TaskError('secrets and configs are not supported on this node');
+    let files;
+    try {
+      files = planTaskFiles(this.task, this.host.deps.node(), this.host.payloads());
+    } catch (err) {
+      throw new TaskError(messageOf(err));
+    }
+    const dir = await store.write(this.task.ID, files);
+    return taskFileMounts(files, dir);
   }
 
   private container(): TaskContainer | undefined {
@@ -213,13 +238,19 @@ export class TaskRunner {
     }
     if (this.closed) throw new Error('agent stopped');
     const networking = typeof deps.networking === 'function' ? deps.networking() : deps.networking;
-    const req = containerCreateRequest(this.task, deps.node(), (id) => networking.localNetwork(id), deps.gatewayNetwork?.());
+    const fileMounts = await this.writeFiles();
     try {
+      const serviceLabels = this.host.payloads()?.serviceLabels?.[this.task.ServiceID];
+      const req = containerCreateRequest(this.task, deps.node(), (id) => networking.localNetwork(id), deps.gatewayNetwork?.(), {
+        ...(fileMounts ? { fileMounts } : {}),
+        ...(serviceLabels ? { serviceLabels } : {}),
+      });
       const { Id } = await this.host.throttle(() => deps.containers.create(req));
       this.containerId = Id;
     } catch (err) {
       // Made already (a report that did not get through): it is this task's container.
       if (isKind(err, 'Conflict') && this.container()) return;
+      if (fileMounts) await this.removeFiles();
       throw err;
     }
   }
@@ -290,6 +321,8 @@ export class TaskRunner {
     }
     this.status = status;
     this.host.report(this.task.ID, status);
+    // As dockerd unmounts a container's secrets when it stops: an ended task's container never runs again.
+    if (at(state, 'complete')) void this.removeFiles();
     return true;
   }
 }

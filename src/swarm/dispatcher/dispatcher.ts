@@ -3,14 +3,15 @@
  * now and again whenever it changes, task statuses reported by agents are written forward-only, and
  * heartbeats keep the node's liveness key alive (the leader's NodeWatcher turns that into node states).
  */
-import type { NodeView, SwarmStore } from '../contracts.js';
-import type { NodeDescription, Task, TaskStatus } from '../types.js';
+import type { NodeView, SecretSealer, SwarmStore } from '../contracts.js';
+import type { NodeDescription, Secret, Task, TaskStatus } from '../types.js';
 import { TASK_STATE_ORDER } from '../types.js';
 import { isKind, messageOf, notFound, unavailable } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import type { Liveness } from './liveness.js';
 import { StoreMirror } from './mirror.js';
 import { buildNodeView, sharedSignature, sharedView, stateIndex, viewSignature } from './view.js';
+import type { OpenSecret } from './payloads.js';
 
 export interface DispatcherOptions {
   store: SwarmStore;
@@ -19,6 +20,11 @@ export interface DispatcherOptions {
   debounceMs?: number;
   /** Full re-reads of the store behind the watch: the first after firstMs, then every everyMs (defaults 1 s, 15 s). */
   resync?: { firstMs: number; everyMs: number };
+  /**
+   * Opens the sealed secrets the nodes' tasks reference (issue 16). Without it no secret reaches a
+   * node and tasks that need one fail there.
+   */
+  sealer?: SecretSealer;
 }
 
 export type TaskUpdate = { taskId: string; status: TaskStatus };
@@ -40,8 +46,41 @@ export class Dispatcher {
   /** Once stopped (demoted, leaving), it serves no one: agents go to another manager. */
   private stopped = false;
 
+  /** Opened secrets by `ID@revision`, so views are not decrypted again on every push; only those still referenced are kept. */
+  private opened = new Map<string, string>();
+  private warnedNoSealer = false;
+
   constructor(private readonly o: DispatcherOptions) {
     this.mirror = new StoreMirror(o.store, () => this.schedule(), o.resync);
+  }
+
+  /** The clear data (base64) of a stored secret; undefined (and a warning without the data) when it cannot be opened. */
+  private readonly open: OpenSecret = (secret: Secret) => {
+    const key = `${secret.ID}@${secret.Version.Index}`;
+    const cached = this.opened.get(key);
+    if (cached !== undefined) return cached;
+    if (!this.o.sealer) {
+      if (!this.warnedNoSealer) log.warn('dispatcher: a task references a secret but this manager has no secrets key', { secret: secret.ID });
+      this.warnedNoSealer = true;
+      return undefined;
+    }
+    if (!secret.BerthSealed) return undefined;
+    try {
+      const data = this.o.sealer.open(secret.BerthSealed).toString('base64');
+      this.opened.set(key, data);
+      return data;
+    } catch (err) {
+      log.warn('dispatcher: a secret could not be opened', { secret: secret.ID, error: messageOf(err) });
+      return undefined;
+    }
+  };
+
+  /** Forgets opened secrets no view of this round used (removed, or no longer referenced). */
+  private forgetUnused(views: Iterable<NodeView>): void {
+    if (!this.opened.size) return;
+    const used = new Set<string>();
+    for (const v of views) for (const s of v.payloads?.secrets ?? []) used.add(s.ID);
+    for (const key of this.opened.keys()) if (!used.has(key.slice(0, key.lastIndexOf('@')))) this.opened.delete(key);
   }
 
   async start(): Promise<void> {
@@ -56,6 +95,7 @@ export class Dispatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.mirror.stop();
+    this.opened.clear();
     const subs = [...this.subscribers];
     this.subscribers.clear();
     for (const sub of subs) sub.onClose?.();
@@ -72,7 +112,7 @@ export class Dispatcher {
     if (this.mirror.isReady) {
       const snapshot = this.mirror.snapshot();
       const shared = sharedView(snapshot);
-      const view = buildNodeView(nodeId, snapshot, shared);
+      const view = buildNodeView(nodeId, snapshot, shared, this.open);
       this.deliver(sub, view, viewSignature(view, sharedSignature(shared)));
     }
     return () => void this.subscribers.delete(sub);
@@ -80,7 +120,8 @@ export class Dispatcher {
 
   /** The node's view as the dispatcher sees the store now. */
   view(nodeId: string): NodeView {
-    return buildNodeView(nodeId, this.mirror.snapshot());
+    const snapshot = this.mirror.snapshot();
+    return buildNodeView(nodeId, snapshot, sharedView(snapshot), this.open);
   }
 
   /**
@@ -154,12 +195,13 @@ export class Dispatcher {
     for (const sub of [...this.subscribers]) {
       let v = views.get(sub.nodeId);
       if (!v) {
-        const view = buildNodeView(sub.nodeId, snapshot, shared);
+        const view = buildNodeView(sub.nodeId, snapshot, shared, this.open);
         v = { view, signature: viewSignature(view, sharedSig) };
         views.set(sub.nodeId, v);
       }
       if (v.signature !== sub.last) this.deliver(sub, v.view, v.signature);
     }
+    this.forgetUnused([...views.values()].map((v) => v.view));
   }
 
   private deliver(sub: Subscriber, view: NodeView, signature: string): void {

@@ -5,5 +5,6 @@ export { etcdLiveness, memoryLiveness, HEARTBEAT_TTL_SECONDS, type Liveness, typ
 export { localAgentChannel, remoteAgentChannel, HEARTBEAT_PERIOD_MS, type ChannelOptions, type RemoteChannelOptions } from './channels.js';
 export { registerDispatcherRoutes } from './routes.js';
 export { NodeApi, nodeView, type NodeApiDeps, type NodeJson } from './node-api.js';
-export { buildNodeView, serviceEndpoints, taskMattersToNode, type ClusterSnapshot } from './view.js';
+export { buildNodeView, serviceEndpoints, taskMattersToNode, viewSignature, sharedView, sharedSignature, type ClusterSnapshot } from './view.js';
+export { taskPayloads, payloadSources, payloadSignature, taskIsLive, type OpenSecret, type PayloadSources } from './payloads.js';
 export { SESSION_PATH, STATUS_PATH, HEARTBEAT_PATH, type DispatcherServer, type DispatcherClient, type ControlPeer } from './transport.js';

@@ -10,10 +10,10 @@ import type { StoredObject } from '../types.js';
 import type { ClusterSnapshot } from './view.js';
 
 type Kind = keyof ClusterSnapshot;
-const KINDS: readonly Kind[] = ['nodes', 'services', 'tasks', 'networks'];
+const KINDS: readonly Kind[] = ['nodes', 'services', 'tasks', 'networks', 'secrets', 'configs'];
 
 export class StoreMirror {
-  private readonly maps: Record<Kind, Map<string, StoredObject>> = { nodes: new Map(), services: new Map(), tasks: new Map(), networks: new Map() };
+  private readonly maps: Record<Kind, Map<string, StoredObject>> = { nodes: new Map(), services: new Map(), tasks: new Map(), networks: new Map(), secrets: new Map(), configs: new Map() };
   private readonly stops: Array<() => void> = [];
   private ready = false;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -102,11 +102,11 @@ export class StoreMirror {
 
   snapshot(): ClusterSnapshot {
     const values = <T>(k: Kind) => [...this.maps[k].values()] as T[];
-    return { nodes: values('nodes'), services: values('services'), tasks: values('tasks'), networks: values('networks') };
+    return { nodes: values('nodes'), services: values('services'), tasks: values('tasks'), networks: values('networks'), secrets: values('secrets'), configs: values('configs') };
   }
 
-  get<K extends Kind>(kind: K, id: string): ClusterSnapshot[K][number] | undefined {
-    return this.maps[kind].get(id) as ClusterSnapshot[K][number] | undefined;
+  get<K extends Kind>(kind: K, id: string): NonNullable<ClusterSnapshot[K]>[number] | undefined {
+    return this.maps[kind].get(id) as NonNullable<ClusterSnapshot[K]>[number] | undefined;
   }
 
   private apply(kind: Kind, e: StoreEvent<StoredObject>): void {

@@ -3,13 +3,17 @@
  * and what the node's networking needs to know about every node, network and service.
  */
 import type { NodeView, ServiceEndpoints } from '../contracts.js';
-import { TASK_STATE_ORDER, type ClusterNetwork, type Service, type SwarmNode, type Task, type TaskState } from '../types.js';
+import { TASK_STATE_ORDER, type ClusterNetwork, type Config, type Secret, type Service, type SwarmNode, type Task, type TaskState } from '../types.js';
+import { payloadSignature, payloadSources, taskPayloads, type OpenSecret, type PayloadSources } from './payloads.js';
 
 export interface ClusterSnapshot {
   nodes: SwarmNode[];
   services: Service[];
   tasks: Task[];
   networks: ClusterNetwork[];
+  /** Issue 16: stored sealed; `open` (buildNodeView) gives their data to the nodes whose tasks use them. */
+  secrets?: Secret[];
+  configs?: Config[];
 }
 
 export const stateIndex = (s: TaskState): number => TASK_STATE_ORDER.indexOf(s);
@@ -72,6 +76,8 @@ export interface SharedView {
   networks: ClusterNetwork[];
   nodes: NodeView['nodes'];
   endpoints: ServiceEndpoints[];
+  /** Secrets, configs and services by ID, for the nodes' payloads. */
+  payloadSources: PayloadSources;
 }
 
 export function sharedView(s: ClusterSnapshot): SharedView {
@@ -80,18 +86,25 @@ export function sharedView(s: ClusterSnapshot): SharedView {
     networks: [...s.networks].sort(byId),
     nodes: s.nodes.map((n) => ({ ID: n.ID, Addr: n.Status.Addr, State: n.Status.State })).sort(byId),
     endpoints: serviceEndpoints(s.services, s.tasks, s.networks),
+    payloadSources: payloadSources(s),
   };
 }
 
-export function buildNodeView(nodeId: string, s: ClusterSnapshot, shared: SharedView = sharedView(s)): NodeView {
+/** Without a sealer no secret can be opened: tasks that need one fail on their node. */
+const cannotOpen: OpenSecret = () => undefined;
+
+export function buildNodeView(nodeId: string, s: ClusterSnapshot, shared: SharedView = sharedView(s), open: OpenSecret = cannotOpen): NodeView {
   const node = s.nodes.find((n) => n.ID === nodeId);
+  const tasks = s.tasks.filter((t) => t.NodeID === nodeId && taskMattersToNode(t)).sort((a, b) => compare(a.ID, b.ID));
+  const payloads = taskPayloads(tasks, shared.payloadSources, open);
   return {
     nodeId,
-    tasks: s.tasks.filter((t) => t.NodeID === nodeId && taskMattersToNode(t)).sort((a, b) => compare(a.ID, b.ID)),
+    tasks,
     networks: shared.networks,
     nodes: shared.nodes,
     endpoints: shared.endpoints,
     ...(node?.BerthIngress ? { ingress: { NetworkID: node.BerthIngress.NetworkID, Address: node.BerthIngress.Address } } : {}),
+    ...(payloads ? { payloads } : {}),
   };
 }
 
@@ -104,5 +117,5 @@ export function sharedSignature(shared: SharedView): string {
 }
 
 export function viewSignature(view: NodeView, shared: string): string {
-  return `${shared}|${view.tasks.map((t) => `${t.ID}@${t.Version.Index}`).join(',')}|${view.ingress ? `${view.ingress.NetworkID}/${view.ingress.Address}` : ''}`;
+  return `${shared}|${view.tasks.map((t) => `${t.ID}@${t.Version.Index}`).join(',')}|${view.ingress ? `${view.ingress.NetworkID}/${view.ingress.Address}` : ''}|${payloadSignature(view.payloads)}`;
 }

@@ -10,11 +10,12 @@ import { CliError, DaemonError } from '../../errors.js';
 import { getTimestamp } from '../../gotime.js';
 import { StdDemuxer } from '../../stdcopy.js';
 import { truncateId } from '../../text.js';
-import type { Service, ServiceSpec, SwarmNode, Task } from '../../../swarm/types.js';
+import type { ConfigReference, SecretReference, Service, ServiceSpec, SwarmNode, Task } from '../../../swarm/types.js';
 import { filterFlag, filtersParam, formatFlag, inspectFormatFlag, isDefaultTable, renderRows } from '../common.js';
 import { inspectObjects } from '../inspect.js';
 import { displayImage, formatTasks } from '../tasks-table.js';
-import { applyUpdateFlags, createOnlyFlags, serviceFlags, specFromCreateFlags, updateOnlyFlags } from './spec-flags.js';
+import { applyUpdateFlags, applyUpdateRefs, createOnlyFlags, resolveCreateRefs, serviceFlags, specFromCreateFlags, updateOnlyFlags } from './spec-flags.js';
+import type { ListByName } from './file-refs.js';
 import { waitConverged } from './converge.js';
 
 type ServiceWithStatus = Service & { ServiceStatus?: { RunningTasks: number; DesiredTasks: number; CompletedTasks?: number } };
@@ -86,6 +87,12 @@ function progressWanted(f: FlagValues): boolean {
   return !f.bool('detach');
 }
 
+/** GET /secrets or /configs with the names as filters (docker's SecretList/ConfigList in ParseSecrets). */
+function listByName(cli: Cli): ListByName {
+  return async (kind, names) =>
+    (await cli.client().json<Array<{ ID: string; Spec: { Name: string } }>>('GET', kind === 'secret' ? '/secrets' : '/configs', { query: { filters: filtersParam([], names.map((n) => ['name', n])) } })) ?? [];
+}
+
 const createCommand: CommandDef = {
   name: 'create',
   usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
@@ -97,6 +104,7 @@ const createCommand: CommandDef = {
     const f = inv.flags;
     const [image, ...args] = inv.args as [string, ...string[]];
     const spec = specFromCreateFlags(f, image, args, process.cwd());
+    await resolveCreateRefs(spec, f, listByName(cli));
     const res = await cli.client().json<{ ID: string; Warnings?: string[] | null }>('POST', '/services/create', { json: spec });
     for (const w of res.Warnings ?? []) cli.err.write(`${w}\n`);
     cli.out.write(`${res.ID}\n`);
@@ -140,6 +148,10 @@ export function prettyService(s: Service): string {
   lines.push('ContainerSpec:', ` Image:\t\t${cs?.Image ?? ''}`);
   if (cs?.Args?.length) lines.push(` Args:\t\t${cs.Args.join(' ')} `);
   if (cs?.Env?.length) lines.push(' Env:\t\t' + cs.Env.join(' '));
+  const configs = (cs?.Configs ?? []) as ConfigReference[];
+  if (configs.length) lines.push('Configs:', ...configs.map((c) => ` Target:\t${c.File?.Name ?? ''}\n  Source:\t${c.ConfigName ?? ''}`));
+  const secrets = (cs?.Secrets ?? []) as SecretReference[];
+  if (secrets.length) lines.push('Secrets:', ...secrets.map((c) => ` Target:\t${c.File?.Name ?? ''}\n  Source:\t${c.SecretName ?? ''}`));
   lines.push(`Endpoint Mode:\t${spec.EndpointSpec?.Mode ?? 'vip'}`);
   const ports = s.Endpoint?.Ports ?? [];
   if (ports.length) lines.push('Ports:', ...ports.map((p) => ` PublishedPort = ${p.PublishedPort}\n  Protocol = ${p.Protocol}\n  TargetPort = ${p.TargetPort}\n  PublishMode = ${p.PublishMode}`));
@@ -237,7 +249,9 @@ const updateCommand: CommandDef = {
     if (f.bool('rollback')) {
       await postUpdate(cli, s, s.Spec, { rollback: 'previous' });
     } else {
-      await postUpdate(cli, s, applyUpdateFlags(s.Spec, f, process.cwd()));
+      const spec = applyUpdateFlags(s.Spec, f, process.cwd());
+      await applyUpdateRefs(spec, f, listByName(cli));
+      await postUpdate(cli, s, spec);
     }
     cli.out.write(`${name}\n`);
     if (progressWanted(f)) await waitConverged(cli, s.ID, { quiet: f.bool('quiet'), rollback: f.bool('rollback') });

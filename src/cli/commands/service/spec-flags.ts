@@ -11,6 +11,7 @@ import { ramInBytes } from '../../units.js';
 import { checkBytes, parseKeyValueFile, parseNanoCpus } from '../run.js';
 import { parseMountSpec, readCsvRecord } from '../run-mounts.js';
 import type { EndpointSpec, NetworkAttachmentConfig, PortConfig, ServiceSpec, UpdateConfig } from '../../../swarm/types.js';
+import { checkConfigFlag, checkSecretFlag, parseConfigRef, parseSecretRef, resolveRefs, updatedRefs, type ListByName } from './file-refs.js';
 
 const durationCheck = (v: string) => (parseGoDuration(v) === undefined ? `time: invalid duration "${v}"` : undefined);
 const d = (name: string, usage: string): FlagDef => ({ name, type: 'string', usage, check: durationCheck, valueName: 'duration' });
@@ -90,6 +91,8 @@ export function createOnlyFlags(): FlagDef[] {
     { name: 'cap-add', type: 'list', usage: 'Add Linux capabilities' },
     { name: 'cap-drop', type: 'list', usage: 'Drop Linux capabilities' },
     { name: 'sysctl', type: 'list', usage: 'Sysctl options' },
+    { name: 'secret', type: 'list', usage: 'Specify secrets to expose to the service', valueName: 'secret', check: checkSecretFlag },
+    { name: 'config', type: 'list', usage: 'Specify configurations to expose to the service', valueName: 'config', check: checkConfigFlag },
   ];
 }
 
@@ -120,6 +123,10 @@ export function updateOnlyFlags(): FlagDef[] {
     { name: 'cap-add', type: 'list', usage: 'Add Linux capabilities' },
     { name: 'cap-drop', type: 'list', usage: 'Drop Linux capabilities' },
     ...addRm('sysctl', 'a Sysctl option'),
+    { name: 'secret-add', type: 'list', usage: 'Add or update a secret on a service', valueName: 'secret', check: checkSecretFlag },
+    { name: 'secret-rm', type: 'list', usage: 'Remove a secret' },
+    { name: 'config-add', type: 'list', usage: 'Add or update a config file on a service', valueName: 'config', check: checkConfigFlag },
+    { name: 'config-rm', type: 'list', usage: 'Remove a configuration file' },
   ];
 }
 
@@ -394,4 +401,32 @@ export function applyUpdateFlags(current: ServiceSpec, f: FlagValues, cwd: strin
   if (f.bool('force')) tt.ForceUpdate = (tt.ForceUpdate ?? 0) + 1;
   applyCommon(spec, f);
   return spec;
+}
+
+/** `--secret`/`--config` of create: the spec's references, names resolved to IDs (docker's ParseSecrets/ParseConfigs). */
+export async function resolveCreateRefs(spec: ServiceSpec, f: FlagValues, list: ListByName): Promise<void> {
+  const cs = (spec.TaskTemplate.ContainerSpec ??= { Image: '' });
+  try {
+    if (f.list('secret').length) cs.Secrets = await resolveRefs('secret', f.list('secret').map(parseSecretRef), list);
+    if (f.list('config').length) cs.Configs = await resolveRefs('config', f.list('config').map(parseConfigRef), list);
+  } catch (err) {
+    throw err instanceof Error && !(err instanceof CliError) && !('status' in err) ? new CliError(err.message) : err;
+  }
+}
+
+/** `--secret-add/--secret-rm/--config-add/--config-rm` of update (getUpdatedSecrets/getUpdatedConfigs). */
+export async function applyUpdateRefs(spec: ServiceSpec, f: FlagValues, list: ListByName): Promise<void> {
+  const cs = (spec.TaskTemplate.ContainerSpec ??= { Image: '' });
+  try {
+    if (f.changed('secret-add') || f.changed('secret-rm')) {
+      const refs = await updatedRefs('secret', cs.Secrets as never, f.list('secret-add').map(parseSecretRef), f.list('secret-rm'), list);
+      cs.Secrets = refs;
+    }
+    if (f.changed('config-add') || f.changed('config-rm')) {
+      const refs = await updatedRefs('config', cs.Configs as never, f.list('config-add').map(parseConfigRef), f.list('config-rm'), list);
+      cs.Configs = refs;
+    }
+  } catch (err) {
+    throw err instanceof Error && !(err instanceof CliError) && !('status' in err) ? new CliError(err.message) : err;
+  }
 }
