@@ -37,6 +37,7 @@ import { serviceCommand } from './service/index.js';
 import { volumeCommand } from './volumes.js';
 import { nodeCommand } from './nodes.js';
 import { swarmCommand } from './swarm.js';
+import { stackCommand } from './stack/index.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
 import { registryCommand } from './registry.js';
@@ -146,6 +147,7 @@ export const rootCommand: CommandDef = {
     networkCommand,
     nodeCommand,
     serviceCommand,
+    stackCommand,
     swarmCommand,
     systemCommand,
     volumeCommand,
