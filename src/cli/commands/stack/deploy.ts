@@ -203,6 +203,17 @@ export async function removeServices(cli: Cli, services: Service[]): Promise<boo
   return failed;
 }
 
+/** The image with `:latest` added when it names neither tag nor digest, as docker's API client sends it. */
+function taggedImage(image: string): string {
+  try {
+    const ref = parseNormalizedNamed(image);
+    if (ref.digest) return image;
+    return `${familiarName(ref)}:${ref.tag ?? 'latest'}`;
+  } catch {
+    return image;
+  }
+}
+
 /** The digest-pinned form of `image` (`busybox:latest@sha256:...`), or a warning when the registry cannot say. */
 async function resolveDigest(cli: Cli, image: string, auth: string | undefined): Promise<{ image: string; warning?: string }> {
   try {
@@ -222,7 +233,9 @@ async function resolveDigest(cli: Cli, image: string, auth: string | undefined):
 
 async function deployService(cli: Cli, spec: ServiceSpec, existing: Service | undefined, opts: DeployOptions, networkId: (t: string) => string, made: Made): Promise<void> {
   const container = spec.TaskTemplate.ContainerSpec!;
-  const image = container.Image;
+  const image = taggedImage(container.Image);
+  const written = spec.Labels?.[LABEL_IMAGE] ?? container.Image;
+  container.Image = image;
   let auth: string | undefined;
   if (opts.withRegistryAuth) {
     try {
@@ -247,7 +260,7 @@ async function deployService(cli: Cli, spec: ServiceSpec, existing: Service | un
     for (const w of res.Warnings ?? []) warn(w);
     return;
   }
-  const imageChanged = image !== existing.Spec.Labels?.[LABEL_IMAGE];
+  const imageChanged = written !== existing.Spec.Labels?.[LABEL_IMAGE];
   let resolveWarning: string | undefined;
   if (opts.resolveImage === 'always' || (opts.resolveImage === 'changed' && imageChanged)) {
     const r = await resolveDigest(cli, image, auth);

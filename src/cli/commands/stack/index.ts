@@ -171,7 +171,7 @@ async function optionalList<T>(cli: Cli, kind: 'secrets' | 'configs', stack: str
   try {
     return await listStackObjects<T>(cli, kind, stack);
   } catch (err) {
-    if (err instanceof DaemonError && err.status === 404) return [];
+    if (err instanceof DaemonError && (err.status === 404 || err.status === 501)) return [];
     throw err;
   }
 }
