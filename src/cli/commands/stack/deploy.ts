@@ -7,6 +7,7 @@
  * A service whose converted spec equals the stored one is left alone, so its tasks keep running.
  */
 import type { Cli } from '../../streams.js';
+import { PROGRAM } from '../../args.js';
 import { CliError, DaemonError } from '../../errors.js';
 import { pathName } from '../../client.js';
 import { filtersParam } from '../common.js';
@@ -47,7 +48,7 @@ const PREDEFINED = new Set(['bridge', 'host', 'none', 'default']);
 export async function requireManager(cli: Cli): Promise<void> {
   const info = await cli.client().json<{ Swarm?: { ControlAvailable?: boolean } }>('GET', '/info');
   if (!info?.Swarm?.ControlAvailable) {
-    throw new CliError('this node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again');
+    throw new CliError(`this node is not a swarm manager. Use "${PROGRAM} swarm init" or "${PROGRAM} swarm join" to connect this node to swarm and try again`);
   }
 }
 
