@@ -123,7 +123,8 @@ function listOf(v: string | string[] | undefined): string[] {
 /** `host=ip` (the loader's form) -> swarmkit's "ip host", order kept. */
 function extraHosts(entries: string[] | undefined): string[] {
   return (entries ?? []).flatMap((h) => {
-    const i = h.search(/[=:]/);
+    const eq = h.indexOf('=');
+    const i = eq >= 0 ? eq : h.indexOf(':');
     return i < 0 ? [] : [`${h.slice(i + 1)} ${h.slice(0, i)}`];
   });
 }
@@ -223,7 +224,7 @@ function fileReferences(refs: ServiceConfig['secrets'], defined: ComposeProject[
     const def = defined[r.source];
     if (!def) throw new StackError(`undefined ${kind} ${JSON.stringify(r.source)}`);
     const name = objectName(def, r.source, namespace);
-    const file = { Name: r.target || r.source, UID: r.uid ?? '0', GID: r.gid ?? '0', Mode: fileMode(r.mode) };
+    const file = { Name: r.target || r.source, UID: r.uid === undefined ? '0' : String(r.uid), GID: r.gid === undefined ? '0' : String(r.gid), Mode: fileMode(r.mode) };
     out.push(kind === 'secret' ? { File: file, SecretID: '', SecretName: name } : { File: file, ConfigID: '', ConfigName: name });
   }
   const key = (r: FileReference) => r.SecretName ?? r.ConfigName ?? '';

@@ -203,7 +203,15 @@ describe('stacks on a 2-node cluster', { timeout: 300_000 }, () => {
     const d = await docker(m1, ['stack', 'deploy', '-c', plain, 'dk']);
     assert.equal(d.code, 0, d.stderr);
     assert.equal(d.stdout, 'Creating network dk_default\nCreating secret dk_key\nCreating service dk_one\n');
-    await eventually('dk_one running', async () => (await runningTasks('dk')).dk_one?.length === 1, 60_000);
+    const first = await eventually('dk_one running', async () => {
+      const t = await runningTasks('dk');
+      return t.dk_one?.length === 1 ? t : undefined;
+    }, 60_000);
+    // docker sends every service again; berthd leaves the tasks of an unchanged spec running.
+    const again = await docker(m1, ['stack', 'deploy', '-c', plain, 'dk']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^Updating service dk_one \(id: [a-z0-9]{25}\)\n$/);
+    assert.deepEqual(await runningTasks('dk'), first);
     assert.match((await docker(m1, ['stack', 'ls'])).stdout, /^NAME +SERVICES\napp +3\ndk +1\n$/);
     assert.match((await docker(m1, ['stack', 'services', 'dk'])).stdout, /^ID +NAME +MODE +REPLICAS +IMAGE +PORTS\n[a-z0-9]{12} +dk_one +replicated +1\/1 +busybox:latest +\n$/);
     assert.match((await docker(m1, ['stack', 'ps', 'dk'])).stdout, /dk_one\.1 +busybox:latest +\S+ +Running +Running/);

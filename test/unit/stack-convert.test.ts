@@ -47,14 +47,14 @@ services:
     sysctls: { net.core.somaxconn: 1024 }
     ulimits: { nofile: { soft: 1024, hard: 2048 }, nproc: 65535 }
     dns: [10.0.0.2]
-    extra_hosts: ["db.local:10.0.0.9"]
+    extra_hosts: ["db.local:10.0.0.9", "v6.local=::1"]
     logging: { driver: json-file, options: { max-size: 10m } }
     healthcheck: { test: ["CMD", "true"], interval: 10s, retries: 3 }
     ports: ["8080:80", { target: 443, published: 8443, mode: host }]
     networks: { front: { aliases: [www] }, back: {} }
     volumes: [data:/data, /etc/hosts:/h:ro, { type: tmpfs, target: /t, tmpfs: { size: 1000 } }]
     secrets: [token]
-    configs: [{ source: site, target: /etc/site.conf, mode: 0o440 }]
+    configs: [{ source: site, target: /etc/site.conf, uid: "103", mode: 0o440 }]
     deploy:
       mode: replicated
       replicas: 3
@@ -102,7 +102,7 @@ test('a full service converts as docker stack deploy converts it', () => {
   assert.deepEqual(c.Sysctls, { 'net.core.somaxconn': '1024' });
   assert.deepEqual(c.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'nproc', Soft: 65535, Hard: 65535 }]);
   assert.deepEqual(c.DNSConfig, { Nameservers: ['10.0.0.2'] });
-  assert.deepEqual(c.Hosts, ['10.0.0.9 db.local']);
+  assert.deepEqual(c.Hosts, ['10.0.0.9 db.local', '::1 v6.local']);
   assert.deepEqual(c.Healthcheck, { Test: ['CMD', 'true'], Interval: 10e9, Retries: 3 });
   assert.deepEqual(c.Mounts, [
     { Type: 'volume', Target: '/data', Source: 'app_data', VolumeOptions: { Labels: { v: '1', 'com.docker.stack.namespace': 'app' }, DriverConfig: { Name: 'local' } } },
@@ -110,7 +110,7 @@ test('a full service converts as docker stack deploy converts it', () => {
     { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1000 } },
   ]);
   assert.deepEqual(c.Secrets, [{ File: { Name: 'token', UID: '0', GID: '0', Mode: 0o444 }, SecretID: '', SecretName: 'app_token' }]);
-  assert.deepEqual(c.Configs, [{ File: { Name: '/etc/site.conf', UID: '0', GID: '0', Mode: 0o440 }, ConfigID: '', ConfigName: 'app_site' }]);
+  assert.deepEqual(c.Configs, [{ File: { Name: '/etc/site.conf', UID: '103', GID: '0', Mode: 0o440 }, ConfigID: '', ConfigName: 'app_site' }]);
   const t = spec.TaskTemplate;
   assert.deepEqual(t.Networks, [{ Target: 'app_back', Aliases: ['web'] }, { Target: 'app_front', Aliases: ['www', 'web'] }]);
   assert.deepEqual(t.LogDriver, { Name: 'json-file', Options: { 'max-size': '10m' } });
