@@ -12,6 +12,7 @@ import { down, readCluster, up, type DevCluster, type DevNode } from '../../src/
 import { formSwarm, seedImages } from '../../src/swarm/devcluster/swarm-setup.js';
 import { BERTH, DOCKER, run } from './harness.js';
 import { dk, eventually } from './swarm-helpers.js';
+import { sleep } from '../../src/lib/sleep.js';
 
 const berth = (n: DevNode, args: string[]) => run(BERTH, args, { BERTH_HOST: `unix://${n.socket}` });
 const docker = (n: DevNode, args: string[]) => run(DOCKER, args, { DOCKER_HOST: `unix://${n.socket}` });
@@ -211,6 +212,7 @@ describe('stacks on a 2-node cluster', { timeout: 300_000 }, () => {
     const again = await docker(m1, ['stack', 'deploy', '-c', plain, 'dk']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^Updating service dk_one \(id: [a-z0-9]{25}\)\n$/);
+    await sleep(1500); // long enough for the orchestrator to act on a changed spec
     assert.deepEqual(await runningTasks('dk'), first);
     assert.match((await docker(m1, ['stack', 'ls'])).stdout, /^NAME +SERVICES\napp +3\ndk +1\n$/);
     assert.match((await docker(m1, ['stack', 'services', 'dk'])).stdout, /^ID +NAME +MODE +REPLICAS +IMAGE +PORTS\n[a-z0-9]{12} +dk_one +replicated +1\/1 +busybox:latest +\n$/);
