@@ -109,7 +109,7 @@ function sink() {
   return { write: (s: string | Uint8Array) => chunks.push(typeof s === 'string' ? s : Buffer.from(s).toString()), text: () => chunks.join('') };
 }
 
-async function withStub(fn: (stub: StubDaemon, deploy: (yaml: string) => Promise<{ out: string; err: string; error?: Error }>) => Promise<void>) {
+async function withStub(fn: (stub: StubDaemon, deploy: (yaml: string, prune?: boolean) => Promise<{ out: string; err: string; error?: Error }>) => Promise<void>) {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-stackd-'));
   const socket = path.join(dir, 'd.sock');
   const stub = new StubDaemon();
@@ -130,14 +130,14 @@ async function withStub(fn: (stub: StubDaemon, deploy: (yaml: string) => Promise
   await new Promise<void>((r) => server.listen(socket, r));
   const client = new ApiClient(parseHost(`unix://${socket}`));
   writeFileSync(path.join(dir, 'token.txt'), 'tok');
-  const deploy = async (yaml: string) => {
+  const deploy = async (yaml: string, prune = false) => {
     writeFileSync(path.join(dir, 'stack.yaml'), yaml);
     const out = sink();
     const err = sink();
     const cli = { out, err, in: Readable.from(['']), rawOut: new PassThrough(), client: () => client, debug: false, env: {}, now: () => Date.now() };
     const project = loadProject({ workingDir: dir, files: ['stack.yaml'], projectName: 'app', normalize: false, env: {}, warn: () => {} });
     try {
-      await deployStack(cli as never, convertStack(project, 'app'), { prune: false, withRegistryAuth: false, resolveImage: 'never' });
+      await deployStack(cli as never, convertStack(project, 'app'), { prune, withRegistryAuth: false, resolveImage: 'never' });
       return { out: out.text(), err: err.text() };
     } catch (error) {
       return { out: out.text(), err: err.text(), error: error as Error };
@@ -180,6 +180,15 @@ test('first deploy makes networks, secret, then services in depends_on order; a 
     const changed = await deploy(STACK('two'));
     assert.equal(changed.out, `Updating service app_api (id: ${api.ID})\n`);
     assert.deepEqual(stub.calls.filter((c) => c.includes('/services/')), [`POST /services/${api.ID}/update`]);
+
+    // --prune: the service gone from the file is removed; without it, it stays.
+    const web = stub.services.find((s) => s.Spec.Name === 'app_web')!;
+    const only = STACK('two').replace(/^  web: .*\n/m, '');
+    assert.equal((await deploy(only)).out, '');
+    assert.equal(stub.services.length, 2);
+    assert.equal((await deploy(only, true)).out, 'Removing service app_web\n');
+    assert.deepEqual(stub.services.map((s) => s.Spec.Name), ['app_api']);
+    assert.ok(!stub.services.includes(web));
   });
 });
 
