@@ -114,3 +114,20 @@ test('prune removes unused cluster networks, never ingress nor one in use; label
   assert.deepEqual(await nets.prune(JSON.stringify({ until: ['1h'] })), [], 'all made just now');
   assert.deepEqual(await nets.prune(), ['kept']);
 });
+
+test('a running task holds its network while its service exists; once the service is removed it does not', async () => {
+  const { store, nets, services } = setup();
+  await ensureIngressNetwork(store);
+  const n = await nets.create({ Name: 'back', Driver: 'overlay' });
+  const { ID: serviceId } = await services.create({ Name: 'db', TaskTemplate: { ContainerSpec: { Image: 'busybox' } } });
+  const live = { Timestamp: '', State: 'running' as const, Message: 'started' };
+  const task = await store.tasks.create({
+    ID: 'task1', Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '', Spec: {}, ServiceID: serviceId, Slot: 1, NodeID: 'node1',
+    Status: live, DesiredState: 'running', NetworksAttachments: [{ Network: n, Addresses: ['10.0.1.5/24'] }],
+  });
+  await rejectsWith(nets.remove('back'), 'InvalidArgument', `rpc error: code = FailedPrecondition desc = network ${n.ID} is in use by task ${task.ID}`);
+  // stack rm removes the services then the networks at once: the orchestrator has not yet marked the tasks.
+  await services.remove('db');
+  await nets.remove('back');
+  assert.deepEqual((await store.networks.list()).map((x) => x.Spec.Name), ['ingress']);
+});

@@ -39,6 +39,7 @@ import { nodeCommand } from './nodes.js';
 import { secretCommand } from './secrets.js';
 import { configCommand } from './configs.js';
 import { swarmCommand } from './swarm.js';
+import { stackCommand } from './stack/index.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { loginCommand, logoutCommand } from './registry-auth.js';
 import { registryCommand } from './registry.js';
@@ -150,6 +151,7 @@ export const rootCommand: CommandDef = {
     nodeCommand,
     secretCommand,
     serviceCommand,
+    stackCommand,
     swarmCommand,
     systemCommand,
     volumeCommand,

@@ -285,8 +285,12 @@ export class ClusterNetworkApi {
       const user = services.find((s) => serviceNetworkIds(s).includes(n.ID));
       if (user) throw rpcError('FailedPrecondition', `network ${n.ID} is in use by service ${user.ID}`);
       const tasks: Task[] = await store.tasks.list();
+      // A task whose service is gone is being removed (swarmkit marks it so at once; the orchestrator
+      // here does it a moment later): it does not hold the network, or `stack rm` could not remove it.
+      const serviceIds = new Set(services.map((s) => s.ID));
       const live = tasks.find(
         (t) =>
+          serviceIds.has(t.ServiceID) &&
           (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID) &&
           TASK_STATE_ORDER.indexOf(t.DesiredState) <= LIVE &&
           TASK_STATE_ORDER.indexOf(t.Status.State) <= LIVE,
