@@ -744,11 +744,13 @@ export class SwarmService {
       answer = await client.call<JoinAnswer>('POST', '/manager/node-certificate', { csr, etcdPeerUrl: urlFor('https', host, etcdPeerPort(listenPort)) });
     } catch (err) {
       // Nothing changed: the node goes on as it was.
-      await this.halt({ removeTasks: false });
+      // 'pending' before the halt: a node between runtimes is not shown as active with none.
       this.status = 'pending';
+      await this.halt({ removeTasks: false });
       await this.run(st, rt.certs, rt.unlockKey).then(() => (this.status = 'active'), (e) => this.fail(e));
       throw err;
     }
+    this.status = 'pending';
     await this.halt({ removeTasks: false });
     await fs.rm(this.dir.etcdDir, { recursive: true, force: true });
     const next: PersistedSwarmState = { ...st, role: answer.role, managers: answer.managers, autolock: Boolean(answer.unlockKey) };
