@@ -10,6 +10,7 @@
  * the daemon as they are.
  */
 import { execFile, spawn } from 'node:child_process';
+import { runSyncPipe } from './sync-pipe.js';
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 
@@ -88,42 +89,6 @@ function run(req: SpawnRequest): void {
   child.stdin?.end(req.input ?? undefined);
 }
 
-function runSyncPipe(req: SyncPipeRequest): void {
-  const child = spawn(req.program, req.args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: req.env, cwd: req.cwd, detached: req.detached });
-  let output = '';
-  let syncBuf = '';
-  let settled = false;
-  let exitCode: number | null | undefined;
-  const finish = (r: Partial<SpawnResult>) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    // Let go of every pipe: a daemonized program may keep its end of the sync pipe for long.
-    for (const s of [child.stdout, child.stderr, child.stdio[3]]) (s as { destroy?: () => void } | null)?.destroy?.();
-    child.unref();
-    reply({ id: req.id, stdout: output, stderr: '', ...(exitCode !== undefined ? { exitCode } : {}), ...r });
-  };
-  const timer = setTimeout(() => finish({ timedOut: true }), req.timeoutMs);
-  child.stdout!.on('data', (b: Buffer) => (output += b.toString('utf8')));
-  child.stderr!.on('data', (b: Buffer) => (output += b.toString('utf8')));
-  const sync = child.stdio[3] as NodeJS.ReadableStream;
-  sync.on('data', (b: Buffer) => {
-    syncBuf += b.toString('utf8');
-    const nl = syncBuf.indexOf('\n');
-    if (nl >= 0) finish({ syncLine: syncBuf.slice(0, nl) });
-  });
-  sync.on('error', () => undefined);
-  // 'close' comes once the program has exited and every pipe is closed.
-  child.on('close', (code) => {
-    exitCode = code;
-    finish({});
-  });
-  child.on('exit', (code) => {
-    exitCode = code;
-  });
-  child.on('error', (err: NodeJS.ErrnoException) => finish({ error: { message: err.message, code: err.code } }));
-}
-
 function runSockets(req: SocketsRequest): void {
   const child = spawn(req.helper, req.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
@@ -158,7 +123,7 @@ function runSockets(req: SocketsRequest): void {
 
 process.on('message', (msg) => {
   const req = msg as SpawnerRequest;
-  if (req.kind === 'sync-pipe') runSyncPipe(req);
+  if (req.kind === 'sync-pipe') void runSyncPipe(req).then((r) => reply({ ...r, id: req.id }));
   else if (req.kind === 'sockets') runSockets(req);
   else run(req);
 });

@@ -56,8 +56,8 @@
  * gone. Records that conmon read in one go share one timestamp.
  * --exit-command is not used: the daemon watches exitDir (watchExits) and cleans up itself.
  */
-import { spawn } from 'node:child_process';
 import { spawnerEnabled, spawnerRun } from '../lib/spawner.js';
+import { runSyncPipe } from '../lib/sync-pipe.js';
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
@@ -176,7 +176,7 @@ export async function startConmon(opts: ConmonOptions): Promise<{ pid: number; c
   delete env._OCI_STARTPIPE;
   delete env._OCI_ATTACHPIPE;
 
-  const outcome = spawnerEnabled() ? await conmonFromSpawner(binary, conmonArgs(opts), env, opts.bundle, timeoutMs) : await conmonHere(binary, conmonArgs(opts), env, opts.bundle, timeoutMs);
+  const outcome = await runConmon(binary, conmonArgs(opts), env, opts.bundle, timeoutMs);
 
   const fail = async (detail: string): Promise<never> => {
     await removeConmonFiles({ socketDir: opts.socketDir, uuid: opts.uuid ?? opts.id }).catch(debugIgnored('removing conmon files after a failed start failed'));
@@ -406,9 +406,15 @@ function parseSyncLine(line: string): { data: number; message?: string } {
   }
 }
 
-/** conmon started by the spawner process (lib/spawner.ts): the daemon's event loop does not stall on the fork. */
-async function conmonFromSpawner(binary: string, args: string[], env: NodeJS.ProcessEnv, bundle: string, timeoutMs: number): Promise<ConmonOutcome> {
-  const r = await spawnerRun({ kind: 'sync-pipe', program: binary, args, env, cwd: bundle, detached: true, timeoutMs });
+/**
+ * conmon run by the spawner process (lib/spawner.ts), so the daemon's event loop does not stall on the
+ * fork, or in-process when the spawner is off (tests, tools).
+ */
+async function runConmon(binary: string, args: string[], env: NodeJS.ProcessEnv, bundle: string, timeoutMs: number): Promise<ConmonOutcome> {
+  // conmon writes relative files (`oom` without a persistDir) in its working directory (the bundle), and
+  // runs in its own session: a signal to the daemon's process group must not reach it.
+  const req = { program: binary, args, env, cwd: bundle, detached: true, timeoutMs };
+  const r = spawnerEnabled() ? await spawnerRun({ kind: 'sync-pipe', ...req }) : await runSyncPipe(req);
   const spawnError = r.error ? Object.assign(new Error(r.error.message), { code: r.error.code }) : undefined;
   return {
     output: r.stdout,
@@ -417,58 +423,4 @@ async function conmonFromSpawner(binary: string, args: string[], env: NodeJS.Pro
     ...(spawnError ? { spawnError } : {}),
     ...(r.timedOut ? { timedOut: true } : {}),
   };
-}
-
-/** conmon started from the daemon's own process (when the spawner is off: tests, tools). */
-async function conmonHere(binary: string, args: string[], env: NodeJS.ProcessEnv, bundle: string, timeoutMs: number): Promise<ConmonOutcome> {
-  const child = spawn(binary, args, {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    env,
-    // conmon writes relative files (`oom` without a persistDir) in its working directory.
-    cwd: bundle,
-    // Its own session: a signal to the daemon's process group must not reach conmon.
-    detached: true,
-  });
-
-  const outcome = await new Promise<ConmonOutcome>(
-    (resolve) => {
-      let output = '';
-      let syncBuf = '';
-      let settled = false;
-      let exitCode: number | null | undefined;
-      const finish = (r: { sync?: { data: number; message?: string }; spawnError?: Error; timedOut?: boolean }) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve({ ...r, exitCode, output });
-      };
-      const timer = setTimeout(() => finish({ timedOut: true }), timeoutMs);
-      child.stdout!.on('data', (b: Buffer) => (output += b.toString('utf8')));
-      child.stderr!.on('data', (b: Buffer) => (output += b.toString('utf8')));
-      const sync = child.stdio[3] as NodeJS.ReadableStream;
-      sync.on('data', (b: Buffer) => {
-        syncBuf += b.toString('utf8');
-        const nl = syncBuf.indexOf('\n');
-        if (nl < 0) return;
-        finish({ sync: parseSyncLine(syncBuf.slice(0, nl)) });
-      });
-      sync.on('error', () => undefined);
-      // 'close' comes once conmon has exited and every pipe is closed: without a sync line first,
-      // conmon failed early (bad arguments, missing bundle) and its stderr says why.
-      child.on('close', (code) => {
-        exitCode = code;
-        finish({});
-      });
-      child.on('error', (err) => finish({ spawnError: err }));
-      child.on('exit', (code) => {
-        exitCode = code;
-      });
-    },
-  );
-
-  // Let go of every pipe: the daemonized conmon may keep its end of the sync pipe until the
-  // container exits; ours must not keep the daemon's event loop (or an fd) busy.
-  for (const s of [child.stdout, child.stderr, child.stdio[3]]) (s as { destroy?: () => void } | null)?.destroy?.();
-  child.unref();
-  return outcome;
 }

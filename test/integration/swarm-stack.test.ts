@@ -189,7 +189,15 @@ describe('stacks on a 2-node cluster', { timeout: 300_000 }, () => {
     assert.match(c.stderr, /failed to create service clash_a: Error response from daemon: rpc error: code = AlreadyExists desc = name conflicts with an existing object: service clash_a already exists\n$/);
     await dk(m1, ['service', 'rm', 'clash_a']);
 
-    for (const stack of ['bad', 'clash']) {
+    // Over swarm's 500 KB: refused by the daemon after the network was made; the run takes it back.
+    const big = path.join(dir, 'big.yaml');
+    writeFileSync(path.join(dir, 'big.bin'), Buffer.alloc(600 * 1024, 1));
+    writeFileSync(big, 'services:\n  a: { image: busybox, secrets: [blob] }\nsecrets:\n  blob: { file: ./big.bin }\n');
+    const b = await berth(m1, ['stack', 'deploy', '-c', big, 'big']);
+    assert.equal(b.code, 1);
+    assert.match(b.stderr, /failed to create secret big_blob: Error response from daemon: rpc error: code = InvalidArgument desc = secret data must be larger than 0 and less than 512000 bytes\n$/);
+
+    for (const stack of ['bad', 'clash', 'big']) {
       for (const kind of ['service', 'network', 'secret', 'config']) {
         const left = await dk(m1, [kind, 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]);
         assert.equal(left.trim(), '', `${kind}s of ${stack} left behind`);

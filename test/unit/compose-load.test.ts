@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { project, load } from './compose-helpers.js';
 import { configYaml } from '../../src/compose/index.js';
+import { parseComposeYaml } from '../../src/compose/yaml.js';
 import { normalizeProjectName } from '../../src/compose/project-name.js';
 import { parsePortShort } from '../../src/compose/ports.js';
 import { shellSplit } from '../../src/compose/shell-split.js';
@@ -34,6 +35,10 @@ test('.env in the project directory, --env-file instead of it, process environme
   assert.equal(load(dir, { envFiles: ['other.env'] }).project.services.a.image, 'img:other');
   assert.equal(load(dir, { env: { TAG: 'proc' } }).project.services.a.image, 'img:proc');
   assert.equal(load(dir).project.services.a.environment.X, 'fromdot');
+});
+
+test('a plain integer with a leading zero is octal, as docker compose reads file modes', () => {
+  assert.deepEqual(parseComposeYaml('a: 0440\nb: "0440"\nc: 440\nd: 0o440\ne: 0\nf: 089\n', 'x.yml'), { a: 0o440, b: '0440', c: 440, d: 0o440, e: 0, f: 89 });
 });
 
 test('anchors, merge keys and x- extensions', () => {

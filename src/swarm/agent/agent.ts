@@ -15,12 +15,16 @@ import { log } from '../../lib/log.js';
 import { Semaphore } from '../../lib/mutex.js';
 import os from 'node:os';
 
+const INTERIM_STATES = new Set<TaskStatus['State']>(['accepted', 'preparing', 'ready', 'starting']);
+const REPORT_HOLD_MS = 100;
+
 export class NodeAgent implements TaskHost {
   private readonly runners = new Map<string, TaskRunner>();
   private readonly pending = new Map<string, TaskStatus>();
   private flushing?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
   private retryScheduled = false;
+  private holdTimer?: NodeJS.Timeout;
   private stopWatch?: () => void;
   private stopEvents?: () => void;
   private stopped = false;
@@ -75,6 +79,7 @@ export class NodeAgent implements TaskHost {
     this.stopWatch?.();
     this.stopEvents?.();
     clearTimeout(this.retryTimer);
+    clearTimeout(this.holdTimer);
     await Promise.all([...this.runners.values()].map((r) => r.close()));
     await Promise.all([...this.removals]);
     await this.syncing?.catch(() => {});
@@ -92,7 +97,7 @@ export class NodeAgent implements TaskHost {
       if (this.deps.manageNetworks !== false) await this.networking().teardown().catch((err) => log.warn('cluster network teardown failed', { error: messageOf(err) }));
     } else {
       // Daemon shutdown: the containers stay (the daemon stops them), and so do the last reports' chances.
-      await this.flushing;
+      await (this.flushing ?? this.flush());
     }
     this.runners.clear();
   }
@@ -206,9 +211,23 @@ export class NodeAgent implements TaskHost {
 
   // ------------------------------------------------------------------ reports
 
+  /**
+   * States on the way to running (accepted, preparing, ready, starting) wait up to REPORT_HOLD_MS: a
+   * task that starts quickly reports once, as running, instead of four times, each a store write and
+   * a view pushed to every node. A slow step (a pull, a healthcheck) still shows within the hold.
+   */
   report(taskId: string, status: TaskStatus): void {
     this.pending.set(taskId, status);
-    void this.flush();
+    if (!INTERIM_STATES.has(status.State)) {
+      void this.flush();
+      return;
+    }
+    if (this.holdTimer || this.stopped) return;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      void this.flush();
+    }, this.deps.reportHoldMs ?? REPORT_HOLD_MS);
+    this.holdTimer.unref?.();
   }
 
   /** Sends what is pending; on failure keeps it (unless a newer status came meanwhile) and tries again later. */

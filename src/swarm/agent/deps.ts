@@ -101,6 +101,8 @@ export interface AgentDeps {
   manageNetworks?: boolean;
   /** How long to wait before resending reports the managers did not take (default 1000 ms). */
   reportRetryMs?: number;
+  /** How long a state on the way to running may wait to be reported with a later one (default 100 ms). */
+  reportHoldMs?: number;
   /**
    * Where tasks' secrets and configs are written (a tmpfs per task, task-files.ts); without it a task
    * that has any is rejected.
