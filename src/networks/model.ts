@@ -6,7 +6,8 @@
 import type { PortMapping } from './ports.js';
 
 /** overlay: the local twin of a swarm's overlay network (networks/overlay/). */
-export type NetworkDriver = 'bridge' | 'host' | 'null' | 'overlay';
+/** Any other name: a network driver plugin's (networks/remote.ts; the record's `remote` is set). */
+export type NetworkDriver = 'bridge' | 'host' | 'null' | 'overlay' | (string & {});
 
 export interface IpamConfigEntry {
   Subnet?: string;
@@ -39,6 +40,10 @@ export interface NetworkRecord {
   ingress?: boolean;
   /** bridge, host, none: made by the daemon, never removed. */
   predefined: boolean;
+  /** The network's devices are made by the network driver plugin named by `driver` (networks/remote.ts). */
+  remote?: boolean;
+  /** The pool an IPAM plugin (ipam.Driver) gave; container addresses come from it. */
+  remotePool?: { poolId: string; gateway: string };
 }
 
 /** EndpointSettings as clients send them (NetworkingConfig.EndpointsConfig, network connect). */
@@ -79,6 +84,13 @@ export interface EndpointState {
   veth: string;
   /** Name inside the container (eth0, eth1, ...). */
   ifname: string;
+  /**
+   * The interface was made by a network driver plugin (its SrcName, moved in and renamed): the plugin is
+   * told Leave and DeleteEndpoint when it goes, and it goes back to the host under that name.
+   */
+  remoteSrcName?: string;
+  /** The address came from an IPAM plugin's pool: given back to it when the endpoint goes. */
+  remotePoolId?: string;
   /** The address was the swarm's (an attachable overlay, no --ip): given back when the endpoint goes. */
   swarmAttachment?: boolean;
 }

@@ -28,6 +28,8 @@ import { newId } from '../lib/ids.js';
 import { rfc3339Nano, parseTimestampNs } from '../lib/timestamps.js';
 import { log, debugIgnored } from '../lib/log.js';
 import { processAlive } from '../lib/process.js';
+import type { PluginRegistry } from '../plugins/contracts.js';
+import { BUILTIN_NETWORK_DRIVERS, GENERIC_OPTIONS, RemoteIpam, RemoteNetworkDriver, type RemotePool } from './remote.js';
 
 /** Where daemons record which tag (default bridge name) each one holds. */
 const TAG_DIR = '/run/berth-network';
@@ -51,6 +53,8 @@ export class NetworkRegistry {
     private readonly ipam6: Ipam6,
     private readonly firewall: Pick<Publishing, 'apply'>,
     private readonly containers: ContainerLookup,
+    /** Network driver and IPAM plugins (networks/remote.ts); without it only builtin drivers exist. */
+    private readonly plugins?: PluginRegistry,
   ) {}
 
   // ---- start-up and shutdown ---------------------------------------------------------------------
@@ -70,7 +74,7 @@ export class NetworkRegistry {
     await this.ensurePredefined();
     for (const n of this.store.allNetworks()) {
       // An overlay's devices are made by the swarm's next sync (networks/overlay/); its pool is needed now.
-      if (n.driver === 'overlay') this.ipam.addNetwork(n.id, this.poolOf(n));
+      if (n.driver === 'overlay' || (n.remote && !n.remotePool)) this.ipam.addNetwork(n.id, this.poolOf(n));
       if (n.driver !== 'bridge') continue;
       const pool = this.poolOf(n);
       this.ipam.addNetwork(n.id, pool);
@@ -234,7 +238,7 @@ export class NetworkRegistry {
     });
     for (const n of this.store.allNetworks()) {
       // The ingress overlay's subnet is routed on this host (the node's ingress address is on its bridge).
-      if (n.id === exceptNetwork || !(n.driver === 'bridge' || n.ingress)) continue;
+      if (n.id === exceptNetwork || !(n.driver === 'bridge' || n.ingress || n.remote)) continue;
       const s = n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
       if (s) taken.push(s);
     }
@@ -319,9 +323,10 @@ export class NetworkRegistry {
     if (['bridge', 'host', 'none', 'default'].includes(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
     if (this.store.networkByName(name)) throw conflict(`network with name ${name} already exists`);
     const driver = req.Driver || 'bridge';
-    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
+    if (driver !== 'bridge' && BUILTIN_NETWORK_DRIVERS.includes(driver)) throw notFound(`plugin "${driver}" not found`);
     const ipamDriver = req.IPAM?.Driver || 'default';
-    if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
+    if (ipamDriver !== 'default' && !this.plugins) throw notFound(`plugin "${ipamDriver}" not found`);
+    if (driver !== 'bridge') return this.createRemote(req, name, driver, ipamDriver);
     if (req.EnableIPv4 === false) throw invalidArgument('IPv4 cannot be disabled on a bridge network here');
     if (req.ConfigOnly || req.Ingress) throw invalidArgument('config-only and ingress networks are not supported');
     if (req.Scope && req.Scope !== 'local') throw invalidArgument(`invalid scope ${req.Scope}: only local networks are supported`);
@@ -333,12 +338,115 @@ export class NetworkRegistry {
     if (configs6.length > 1) throw invalidArgument('only one IPv6 subnet per network is supported');
 
     const id = newId();
+    const { pool, remotePool } = await this.requestPool(req, cfg, ipamDriver);
+    try {
+      return await this.createBridge(req, id, name, cfg, configs6, pool, ipamDriver, remotePool);
+    } catch (err) {
+      await this.releasePool(ipamDriver, remotePool);
+      throw err;
+    }
+  }
+
+  /** A network's IPv4 pool: from Berth's own allocator, or from the IPAM plugin named `ipamDriver`. */
+  private async requestPool(req: CreateNetworkRequest, cfg: { Subnet?: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }, ipamDriver: string): Promise<{ pool: Pool; remotePool?: RemotePool }> {
+    if (ipamDriver !== 'default') {
+      const ipam = await RemoteIpam.get(this.plugins, ipamDriver);
+      const remotePool = await ipam.requestPool({ Pool: cfg.Subnet, SubPool: cfg.IPRange, Gateway: cfg.Gateway, Options: req.IPAM?.Options });
+      const subnet = parseCidr(remotePool.pool);
+      const gw = parseIfaceCidr(remotePool.gateway);
+      if (!subnet || !gw) {
+        await this.releasePool(ipamDriver, remotePool);
+        throw invalidArgument(`the IPAM plugin ${ipamDriver} gave a pool Berth cannot use: ${remotePool.pool} (gateway ${remotePool.gateway})`);
+      }
+      const range = (cfg.IPRange && parseCidr(cfg.IPRange)) || subnet;
+      return { pool: { subnet, gateway: gw.ip, range, aux: auxAddresses(cfg) }, remotePool };
+    }
     const taken = await this.takenSubnets();
     const pool = poolFrom(cfg, () => pickSubnet(taken));
     for (const n of this.store.allNetworks()) {
-      const s = (n.driver === 'bridge' || n.ingress) && n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
+      const s = (n.driver === 'bridge' || n.ingress || n.remote) && n.ipam.Config[0]?.Subnet ? parseCidr(n.ipam.Config[0].Subnet) : undefined;
       if (s && overlaps(s, pool.subnet)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
     }
+    return { pool };
+  }
+
+  /** Gives an IPAM plugin's pool back (its gateway address first); failures are logged, as dockerd. */
+  private async releasePool(ipamDriver: string, remotePool: RemotePool | { poolId: string; gateway: string } | undefined): Promise<void> {
+    if (!remotePool) return;
+    try {
+      const ipam = await RemoteIpam.get(this.plugins, ipamDriver);
+      await ipam.releaseAddress(remotePool.poolId, remotePool.gateway).catch((err) => log.warn('IPAM plugin could not release the gateway address', { plugin: ipamDriver, error: messageOf(err) }));
+      await ipam.releasePool(remotePool.poolId);
+    } catch (err) {
+      log.warn('IPAM plugin could not release a pool', { plugin: ipamDriver, pool: remotePool.poolId, error: messageOf(err) });
+    }
+  }
+
+  /** A network whose devices a network driver plugin makes (networks/remote.ts). */
+  private async createRemote(req: CreateNetworkRequest, name: string, driverName: string, ipamDriver: string): Promise<{ Id: string; Warning: string }> {
+    const driver = await RemoteNetworkDriver.get(this.plugins, driverName);
+    if (req.EnableIPv6) throw invalidArgument('IPv6 is not supported on networks of driver plugins here');
+    if (req.ConfigOnly || req.Ingress) throw invalidArgument('config-only and ingress networks are not supported');
+    await driver.scope();
+    const configs = (req.IPAM?.Config ?? []).filter((c) => !(c.Subnet ?? '').includes(':'));
+    if (configs.length > 1) throw invalidArgument('only one IPv4 subnet per network is supported');
+    const cfg = configs[0] ?? {};
+    const id = newId();
+    const { pool, remotePool } = await this.requestPool(req, cfg, ipamDriver);
+    const options = { ...(req.Options ?? {}) };
+    const ipamCfg: { Subnet: string; Gateway: string; IPRange?: string } = { Subnet: formatCidr(pool.subnet), Gateway: formatIPv4(pool.gateway) };
+    if (cfg.IPRange) ipamCfg.IPRange = formatCidr(pool.range);
+    const n: NetworkRecord = {
+      id,
+      name,
+      created: rfc3339Nano(Date.now()),
+      driver: driverName,
+      internal: Boolean(req.Internal),
+      attachable: Boolean(req.Attachable),
+      enableIPv6: false,
+      ipam: { Driver: ipamDriver, Options: req.IPAM?.Options ?? null, Config: [ipamCfg] },
+      userSubnet: Boolean(cfg.Subnet),
+      options,
+      labels: { ...(req.Labels ?? {}) },
+      predefined: false,
+      remote: true,
+      ...(remotePool ? { remotePool: { poolId: remotePool.poolId, gateway: remotePool.gateway } } : {}),
+    };
+    try {
+      await driver.createNetwork({
+        NetworkID: id,
+        Options: { [GENERIC_OPTIONS]: options, 'com.docker.network.enable_ipv6': false },
+        IPv4Data: [{ AddressSpace: remotePool ? '' : 'LocalDefault', Pool: formatCidr(pool.subnet), Gateway: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}` }],
+        IPv6Data: [],
+      });
+    } catch (err) {
+      await this.releasePool(ipamDriver, remotePool);
+      throw err;
+    }
+    try {
+      this.store.saveNetwork(n);
+      if (!remotePool) this.ipam.addNetwork(id, pool);
+    } catch (err) {
+      this.store.deleteNetwork(id);
+      this.ipam.removeNetwork(id);
+      await driver.deleteNetwork(id).catch(debugIgnored('removing a half-made plugin network failed'));
+      await this.releasePool(ipamDriver, remotePool);
+      throw err;
+    }
+    this.events.publish('network', 'create', id, { name, type: driverName });
+    return { Id: id, Warning: '' };
+  }
+
+  private async createBridge(
+    req: CreateNetworkRequest,
+    id: string,
+    name: string,
+    cfg: { Subnet?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> },
+    configs6: Array<{ Subnet?: string; IPRange?: string }>,
+    pool: Pool,
+    ipamDriver: string,
+    remotePool: RemotePool | undefined,
+  ): Promise<{ Id: string; Warning: string }> {
     const taken6 = req.EnableIPv6 ? await this.takenSubnets6() : [];
     const pool6 = req.EnableIPv6 ? pool6From(configs6[0] ?? {}, () => pickSubnet6(this.store.networkByName('bridge')?.id ?? this.tag, taken6)) : undefined;
     if (pool6) {
@@ -373,13 +481,14 @@ export class NetworkRegistry {
       internal: Boolean(req.Internal),
       attachable: Boolean(req.Attachable),
       enableIPv6: Boolean(pool6),
-      ipam: { Driver: 'default', Options: req.IPAM?.Options ?? null, Config: ipamCfg6 ? [ipamCfg, ipamCfg6] : [ipamCfg] },
+      ipam: { Driver: ipamDriver, Options: req.IPAM?.Options ?? null, Config: ipamCfg6 ? [ipamCfg, ipamCfg6] : [ipamCfg] },
       userSubnet: Boolean(cfg.Subnet),
       userSubnet6: Boolean(configs6[0]?.Subnet),
       options,
       labels: { ...(req.Labels ?? {}) },
       bridge: bridgeName,
       predefined: false,
+      ...(remotePool ? { remotePool: { poolId: remotePool.poolId, gateway: remotePool.gateway } } : {}),
     };
     await ensureBridge({ name: bridgeName, address: `${formatIPv4(pool.gateway)}/${pool.subnet.prefix}`, tag: this.tag, mtu, address6: ipamCfg6 && `${ipamCfg6.Gateway}/${pool6!.subnet.prefix}` });
     try {
@@ -453,11 +562,23 @@ export class NetworkRegistry {
       throw forbidden(`error while removing network: network ${n.name} has active endpoints (${list})`);
     }
     if (n.bridge) await deleteBridge(n.bridge, this.tag);
+    if (n.remote) await this.deleteRemoteNetwork(n);
+    await this.releasePool(n.ipam.Driver, n.remotePool);
     this.store.deleteNetwork(n.id);
     this.ipam.removeNetwork(n.id);
     this.ipam6.removeNetwork(n.id);
     await this.firewall.apply({ v6: n.enableIPv6 });
     this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
+  }
+
+  /** As libnetwork: the plugin's failure to delete is logged, the network goes anyway (unless it is gone). */
+  private async deleteRemoteNetwork(n: NetworkRecord): Promise<void> {
+    try {
+      const driver = await RemoteNetworkDriver.get(this.plugins, n.driver);
+      await driver.deleteNetwork(n.id);
+    } catch (err) {
+      log.warn('driver error deleting network', { network: n.name, driver: n.driver, error: messageOf(err) });
+    }
   }
 
   async prune(filtersRaw?: string): Promise<{ NetworksDeleted: string[] }> {

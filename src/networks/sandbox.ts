@@ -116,3 +116,54 @@ export async function deleteNetns(name: string, veths: string[]): Promise<void> 
     if (!/Cannot find device|does not exist|No such file/.test(msg)) throw err;
   });
 }
+
+/** What a network driver plugin made on the host (its Join's SrcName) and how the container sees it. */
+export interface AdoptedInterfaceSpec {
+  netns: string;
+  /** The plugin's interface on the host. */
+  src: string;
+  ifname: string;
+  mac: string;
+  address: string;
+  mtu?: number;
+  defaultGateway?: string;
+  /** The plugin's StaticRoutes: RouteType 0 through NextHop, 1 directly connected. */
+  routes: Array<{ Destination: string; RouteType: number; NextHop?: string }>;
+}
+
+/**
+ * Moves a plugin's interface into the namespace, renames it and configures it, as libnetwork's sandbox
+ * does with a Join's InterfaceName. On failure it goes back to the host under its own name.
+ */
+export async function adoptInterface(s: AdoptedInterfaceSpec): Promise<void> {
+  await ip.batch([`link set dev ${s.src} down`, `link set dev ${s.src} netns ${s.netns}`]);
+  try {
+    await ip.batch(
+      [
+        `link set dev ${s.src} name ${s.ifname}`,
+        `link set dev ${s.ifname} address ${s.mac}`,
+        ...(s.mtu ? [`link set dev ${s.ifname} mtu ${s.mtu}`] : []),
+        `addr add ${s.address} dev ${s.ifname}`,
+        `link set dev ${s.ifname} up`,
+        ...s.routes.map((r) => (r.RouteType === 1 || !r.NextHop ? `route replace ${r.Destination} dev ${s.ifname}` : `route replace ${r.Destination} via ${r.NextHop} dev ${s.ifname}`)),
+        ...(s.defaultGateway ? [`route replace default via ${s.defaultGateway} dev ${s.ifname}`] : []),
+      ],
+      { netns: s.netns },
+    );
+  } catch (err) {
+    await releaseAdopted(s.netns, s.ifname, s.src).catch(debugIgnored('giving a plugin its interface back failed'));
+    throw err;
+  }
+}
+
+/**
+ * Gives a plugin's interface back to the host under its own name (the daemon's namespace: the plugin
+ * deletes it at DeleteEndpoint), whichever of the two names it has now.
+ */
+export async function releaseAdopted(netns: string, ifname: string, src: string): Promise<void> {
+  if (!netnsExists(netns)) return;
+  const back = (name: string) => [`link set dev ${name} down`, `link set dev ${name} netns ${process.pid} name ${src}`];
+  await ip.batch([...back(ifname), ...back(src)], { netns, force: true }).catch((err) => {
+    if (!/Cannot find device|does not exist/.test((err as Error).message)) throw err;
+  });
+}

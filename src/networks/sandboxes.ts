@@ -28,6 +28,8 @@ import { BerthError, forbidden, internal, invalidArgument, messageOf, notFound }
 import { newId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { log, debugIgnored } from '../lib/log.js';
+import type { PluginRegistry } from '../plugins/contracts.js';
+import { RemoteIpam, RemoteNetworkDriver } from './remote.js';
 
 /** dockerd's prefix for errors of a container's networking at start. */
 const SETUP_ERROR = 'failed to set up container networking';
@@ -47,6 +49,8 @@ export class Sandboxes {
     private readonly publishing: Publishing,
     private readonly dns: DnsService,
     private readonly containers: ContainerLookup,
+    /** Network driver and IPAM plugins (networks/remote.ts). */
+    private readonly plugins?: PluginRegistry,
   ) {}
 
   /** While the node is in a swarm: where plain containers on attachable overlays get their addresses. */
@@ -159,7 +163,7 @@ export class Sandboxes {
     });
     const primary = this.networks.resolve(mode);
     joins.sort((a, b) => Number(b.net.id === primary.id) - Number(a.net.id === primary.id));
-    for (const j of joins) if (j.net.driver !== 'bridge' && j.net.driver !== 'overlay') throw invalidArgument(ERR.sharedNetwork);
+    for (const j of joins) if (j.net.driver !== 'bridge' && j.net.driver !== 'overlay' && !j.net.remote) throw invalidArgument(ERR.sharedNetwork);
     const egress = this.egressJoin(c, joins.map((j) => j.net));
     if (egress) joins.push(egress);
 
@@ -206,9 +210,10 @@ export class Sandboxes {
       return;
     }
     await this.publishing.unpublish(sb);
-    await sandbox.deleteNetns(sb.netns, sb.endpoints.map((e) => e.veth));
+    for (const e of sb.endpoints) if (e.remoteSrcName) await this.leaveRemote(sb, e);
+    await sandbox.deleteNetns(sb.netns, sb.endpoints.flatMap((e) => (e.remoteSrcName ? [] : [e.veth])));
     for (const e of sb.endpoints) {
-      this.ipam.release(e.networkId, parseIPv4(e.ip)!);
+      await this.releaseAddress(e.networkId, parseIPv4(e.ip)!, e.remotePoolId);
       if (e.ip6) this.ipam6.release(e.networkId, parseIPv6(e.ip6)!);
       await this.releaseAttachment(e, containerId);
     }
@@ -245,14 +250,15 @@ export class Sandboxes {
     // Only a bridge network routes through the host: an overlay's gateway is not on this node (Docker's
     // is on docker_gwbridge), so its interface carries no default route.
     const routed = net.driver === 'bridge' && !net.internal;
-    const addr = this.ipam.allocate(net.id, requested);
+    const remotePoolId = net.remotePool?.poolId;
+    const addr = await this.allocateAddress(net, requested);
     let addr6: bigint | undefined;
     if (this.ipam6.has(net.id)) {
       const requested6 = rec.config.IPAMConfig?.IPv6Address ? parseIPv6(rec.config.IPAMConfig.IPv6Address) : undefined;
       try {
         addr6 = this.ipam6.allocate(net.id, requested6);
       } catch (err) {
-        this.ipam.release(net.id, addr);
+        await this.releaseAddress(net.id, addr, remotePoolId);
         throw err;
       }
     }
@@ -272,7 +278,20 @@ export class Sandboxes {
       veth: sandbox.vethName(),
       ifname: `eth${n}`,
       ...(swarmAttachment ? { swarmAttachment } : {}),
+      ...(remotePoolId ? { remotePoolId } : {}),
     };
+    if (net.remote) {
+      try {
+        await this.joinRemote(sb, net, state, used);
+      } catch (err) {
+        await this.releaseAddress(net.id, addr, remotePoolId);
+        throw err;
+      }
+      sb.endpoints.push(state);
+      if (state.gateway && !net.internal && !sb.gatewayNetwork) sb.gatewayNetwork = net.id;
+      this.store.saveSandbox(sb);
+      return state;
+    }
     const carriesDefault = routed && !sb.gatewayNetwork;
     try {
       await sandbox.addInterface({
@@ -289,7 +308,7 @@ export class Sandboxes {
         defaultGateway6: state.gateway6 && !sb.endpoints.some((e) => e.gateway6) ? state.gateway6 : undefined,
       });
     } catch (err) {
-      this.ipam.release(net.id, addr);
+      await this.releaseAddress(net.id, addr, remotePoolId);
       if (addr6 !== undefined) this.ipam6.release(net.id, addr6);
       throw err;
     }
@@ -297,6 +316,89 @@ export class Sandboxes {
     if (carriesDefault) sb.gatewayNetwork = net.id;
     this.store.saveSandbox(sb);
     return state;
+  }
+
+  // ---- plugins: addresses from IPAM plugins, interfaces from network driver plugins -----------------
+
+  /** A container's address: from Berth's allocator, or from the network's IPAM plugin. */
+  private async allocateAddress(net: NetworkRecord, requested: number | undefined): Promise<number> {
+    if (!net.remotePool) return this.ipam.allocate(net.id, requested);
+    const ipam = await RemoteIpam.get(this.plugins, net.ipam.Driver);
+    const given = await ipam.requestAddress(net.remotePool.poolId, requested === undefined ? undefined : formatIPv4(requested));
+    const addr = parseIPv4(given.split('/')[0]!);
+    if (addr === undefined) {
+      await ipam.releaseAddress(net.remotePool.poolId, given).catch(debugIgnored('giving back an unusable address failed'));
+      throw internal(`the IPAM plugin ${net.ipam.Driver} gave an address that is not one: ${given}`);
+    }
+    return addr;
+  }
+
+  /** Gives an address back to where it came from; an IPAM plugin's failure is logged (the endpoint goes anyway). */
+  private async releaseAddress(networkId: string, addr: number, remotePoolId: string | undefined): Promise<void> {
+    if (!remotePoolId) return this.ipam.release(networkId, addr);
+    const ipamDriver = this.store.network(networkId)?.ipam.Driver;
+    try {
+      if (!ipamDriver) throw internal(`network ${networkId} is gone`);
+      await (await RemoteIpam.get(this.plugins, ipamDriver)).releaseAddress(remotePoolId, formatIPv4(addr));
+    } catch (err) {
+      log.warn('IPAM plugin could not release an address', { network: networkId, address: formatIPv4(addr), error: messageOf(err) });
+    }
+  }
+
+  /**
+   * CreateEndpoint, Join, then the plugin's interface moved in as DstPrefix<n>: as libnetwork, a failed
+   * Join deletes the endpoint and a failed move leaves the sandbox, so nothing stays half-made.
+   */
+  private async joinRemote(sb: SandboxRecord, net: NetworkRecord, state: EndpointState, usedNames: Set<string>): Promise<void> {
+    const driver = await RemoteNetworkDriver.get(this.plugins, net.driver);
+    const iface = await driver.createEndpoint({
+      NetworkID: net.id,
+      EndpointID: state.endpointId,
+      Interface: { Address: `${state.ip}/${state.prefix}`, AddressIPv6: '', MacAddress: state.mac },
+      Options: {},
+    });
+    if (iface.MacAddress) state.mac = iface.MacAddress.toLowerCase();
+    try {
+      const joined = await driver.join({ NetworkID: net.id, EndpointID: state.endpointId, SandboxKey: sandbox.netnsPath(sb.netns), Options: {} });
+      let n = 0;
+      while (usedNames.has(`${joined.dstPrefix}${n}`)) n++;
+      state.ifname = `${joined.dstPrefix}${n}`;
+      state.veth = joined.srcName;
+      state.gateway = joined.gateway ?? '';
+      try {
+        await sandbox.adoptInterface({
+          netns: sb.netns,
+          src: joined.srcName,
+          ifname: state.ifname,
+          mac: state.mac,
+          address: `${state.ip}/${state.prefix}`,
+          mtu: mtuOf(net),
+          defaultGateway: state.gateway && !net.internal && !sb.gatewayNetwork ? state.gateway : undefined,
+          routes: joined.routes,
+        });
+        state.remoteSrcName = joined.srcName;
+      } catch (err) {
+        await driver.leave(net.id, state.endpointId).catch(debugIgnored('Leave after a failed join failed'));
+        throw err;
+      }
+    } catch (err) {
+      await driver.deleteEndpoint(net.id, state.endpointId).catch(debugIgnored('DeleteEndpoint after a failed join failed'));
+      throw err;
+    }
+  }
+
+  /** The plugin's interface goes back to the host, then Leave and DeleteEndpoint; failures are logged. */
+  private async leaveRemote(sb: SandboxRecord, e: EndpointState): Promise<void> {
+    await sandbox.releaseAdopted(sb.netns, e.ifname, e.remoteSrcName!).catch((err) => log.warn('could not give a plugin its interface back', { id: sb.containerId, error: messageOf(err) }));
+    const net = this.store.network(e.networkId);
+    if (!net) return;
+    try {
+      const driver = await RemoteNetworkDriver.get(this.plugins, net.driver);
+      await driver.leave(net.id, e.endpointId).catch((err) => log.warn('network plugin failed to leave', { network: net.name, error: messageOf(err) }));
+      await driver.deleteEndpoint(net.id, e.endpointId);
+    } catch (err) {
+      log.warn('network plugin failed to delete the endpoint', { network: net.name, endpoint: e.endpointId, error: messageOf(err) });
+    }
   }
 
   // ---- connect and disconnect --------------------------------------------------------------------
@@ -353,8 +455,9 @@ export class Sandboxes {
       const sb = this.store.sandbox(c.id);
       const ep = sb?.endpoints.find((e) => e.networkId === net.id);
       if (sb && ep) {
-        await sandbox.removeInterface(ep.veth);
-        this.ipam.release(net.id, parseIPv4(ep.ip)!);
+        if (ep.remoteSrcName) await this.leaveRemote(sb, ep);
+        else await sandbox.removeInterface(ep.veth);
+        await this.releaseAddress(net.id, parseIPv4(ep.ip)!, ep.remotePoolId);
         if (ep.ip6) this.ipam6.release(net.id, parseIPv6(ep.ip6)!);
         await this.releaseAttachment(ep, c.id);
         sb.endpoints = sb.endpoints.filter((e) => e !== ep);

@@ -26,6 +26,7 @@ import { EndpointSettings } from './endpoint-config.js';
 import { Sandboxes } from './sandboxes.js';
 import { Publishing } from './publishing.js';
 import { DnsService, type DnsRecordSource } from './dns-service.js';
+import type { PluginRegistry } from '../plugins/contracts.js';
 import type {
   ContainerLookup,
   ContainerNetworking,
@@ -51,17 +52,18 @@ export class NetworkService implements ContainerNetworking {
   private readonly publishing: Publishing;
   private readonly dns: DnsService;
 
-  constructor(db: Db, events: EventBus, config: NetworkConfig, containers: ContainerLookup) {
+  /** `plugins`: where network driver and IPAM plugins are found (networks/remote.ts); none without it. */
+  constructor(db: Db, events: EventBus, config: NetworkConfig, containers: ContainerLookup, plugins?: PluginRegistry) {
     this.store = new NetworkStore(db);
     this.tag = config.bridge;
     const ipam = new Ipam();
     const ipam6 = new Ipam6();
     this.publishing = new Publishing(this.store, this.tag, config);
     this.dns = new DnsService(this.store, containers);
-    this.registry = new NetworkRegistry(this.store, this.tag, config, events, ipam, ipam6, this.publishing, containers);
+    this.registry = new NetworkRegistry(this.store, this.tag, config, events, ipam, ipam6, this.publishing, containers, plugins);
     this.swarmNetworks = new SwarmNetworkRecords(this.store, this.registry, ipam, this.publishing, events);
     this.endpoints = new EndpointSettings(this.store, this.registry);
-    this.sandboxes = new Sandboxes(this.store, this.tag, events, ipam, ipam6, this.registry, this.endpoints, this.publishing, this.dns, containers);
+    this.sandboxes = new Sandboxes(this.store, this.tag, events, ipam, ipam6, this.registry, this.endpoints, this.publishing, this.dns, containers, plugins);
   }
 
   // ---- start-up and shutdown ---------------------------------------------------------------------
