@@ -70,6 +70,24 @@ test('network and IPAM plugins through the docker CLI', { skip, timeout: 120_000
     assert.equal(netPlugin.state.bridges.size, 0);
   });
 
+  await t.test('connect and disconnect while running: eth1 from the plugin, Leave and DeleteEndpoint at disconnect', async () => {
+    await docker('network', 'create', '-d', 'samplenet', 'plugnet2');
+    await docker('run', '-d', '--name', 'pc3', 'busybox', 'sleep', '300');
+    netPlugin.calls.length = 0;
+    await docker('network', 'connect', 'plugnet2', 'pc3');
+    const subnet: string = JSON.parse(await docker('network', 'inspect', 'plugnet2'))[0].IPAM.Config[0].Subnet;
+    const addr = await docker('exec', 'pc3', 'ip', '-o', '-4', 'addr', 'show', 'eth1');
+    assert.match(addr, new RegExp(`inet ${subnet.split('.').slice(0, 2).join('\\.')}\\.`));
+    // The default route stays the default bridge's (the container's first network).
+    assert.match(await docker('exec', 'pc3', 'ip', 'route'), /default via \S+ dev eth0/);
+    await docker('network', 'disconnect', 'plugnet2', 'pc3');
+    assert.doesNotMatch(await docker('exec', 'pc3', 'ip', '-o', 'link'), /eth1/);
+    assert.deepEqual(netPlugin.calls, ['NetworkDriver.CreateEndpoint', 'NetworkDriver.Join', 'NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint']);
+    assert.equal(netPlugin.state.veths.size, 0);
+    await docker('rm', '-f', 'pc3');
+    await docker('network', 'rm', 'plugnet2');
+  });
+
   await t.test('--ipam-driver <plugin>: the container\'s address is the plugin\'s, given back at rm', async () => {
     ipamPlugin.calls.length = 0;
     await docker('network', 'create', '--ipam-driver', 'sampleipam', 'ipamnet');
