@@ -203,7 +203,7 @@ export class ContainerMounts {
             if (r.created) created.push(r.volume.name);
             point.Name = r.volume.name;
             point.Driver = r.volume.driver;
-            point.Source = this.volumes.driver.dataPath(r.volume.name);
+            point.Source = this.volumes.sourceOf(r.volume);
             if (point.Mode === '' && !point.FromImage) point.Mode = 'z'; // Docker's setBindModeIfNull
           }
         }
@@ -282,6 +282,7 @@ export class ContainerMounts {
         } else {
           source = await this.volumes.mount(m.Name!, { container: c.id, destination: m.Destination, 'read/write': String(m.RW), propagation: m.Propagation });
           mounted.push(m.Name!);
+          if (m.Driver && m.Driver !== 'local') m.Source = source; // a plugin's mountpoint is known once mounted
           if (m.Subpath) source = await this.mountSubpath(c.id, subpaths, source, m.Subpath);
         }
         mounts.push({ source, destination: m.Destination, writable: m.RW, propagation: m.Propagation || undefined, nonRecursive: m.NonRecursive });
