@@ -405,7 +405,14 @@ export class VolumeService {
   private async mountRemote(v: VolumeRecord, user: string): Promise<string> {
     const remote = await this.remoteFor(v);
     const id = newId();
-    const p = await remote.mount(v.name, id);
+    let p: string;
+    try {
+      p = await remote.mount(v.name, id);
+    } catch (err) {
+      // dockerd's wording; the volume's path is the last one its plugin reported
+      const kind = err instanceof BerthError ? err.kind : 'Internal';
+      throw new BerthError(kind, `error while mounting volume '${this.remotePaths.get(v.name) ?? ''}': ${messageOf(err)}`, { cause: err });
+    }
     const users = this.remoteMounts.get(v.name) ?? new Map<string, string[]>();
     users.set(user, [...(users.get(user) ?? []), id]);
     this.remoteMounts.set(v.name, users);
