@@ -381,11 +381,15 @@ export class VolumeService {
 
   // ---- mounts ---------------------------------------------------------------------------------
 
-  /** One use of the volume's data (a container start, a copy-up). Returns its host path. */
-  async mount(name: string, event?: Record<string, string>): Promise<string> {
+  /**
+   * One use of the volume's data (a container start, a copy-up). Returns its host path. `mountId`
+   * names the use for a volume plugin (a fresh one when not given); the caller may keep it to give the
+   * use back after a daemon restart (`adoptMount`).
+   */
+  async mount(name: string, event?: Record<string, string>, mountId?: string): Promise<string> {
     return this.locks.run(name, async () => {
       const v = this.get(name);
-      const p = VolumeService.isLocal(v) ? await this.driver.mount(name, v.options) : await this.mountRemote(v, event?.container ?? '');
+      const p = VolumeService.isLocal(v) ? await this.driver.mount(name, v.options) : await this.mountRemote(v, event?.container ?? '', mountId ?? newId());
       if (event) this.emit(v, 'mount', event);
       return p;
     });
@@ -402,9 +406,8 @@ export class VolumeService {
   }
 
   /** A plugin volume's Mount, with a fresh id for this use (a container start), kept for its Unmount. */
-  private async mountRemote(v: VolumeRecord, user: string): Promise<string> {
+  private async mountRemote(v: VolumeRecord, user: string, id: string): Promise<string> {
     const remote = await this.remoteFor(v);
-    const id = newId();
     let p: string;
     try {
       p = await remote.mount(v.name, id);
@@ -418,6 +421,25 @@ export class VolumeService {
     this.remoteMounts.set(v.name, users);
     this.remotePaths.set(v.name, p);
     return p;
+  }
+
+  /**
+   * After a daemon restart: a running container (`user`) still holds the plugin volume's mount `id`,
+   * so that its exit unmounts it with that id.
+   */
+  adoptMount(name: string, user: string, id: string): void {
+    const v = this.store.get(name);
+    if (!v || VolumeService.isLocal(v)) return;
+    const users = this.remoteMounts.get(name) ?? new Map<string, string[]>();
+    const ids = users.get(user) ?? [];
+    if (!ids.includes(id)) ids.push(id);
+    users.set(user, ids);
+    this.remoteMounts.set(name, users);
+  }
+
+  /** The id of the plugin mount `user` holds last (none for local volumes). */
+  mountIdOf(name: string, user: string): string | undefined {
+    return this.remoteMounts.get(name)?.get(user)?.at(-1);
   }
 
   private async unmountRemote(v: VolumeRecord, user: string): Promise<void> {

@@ -92,6 +92,20 @@ describe('volumes of a volume plugin (VolumeDriver protocol)', () => {
     assert.equal(plugin.calls.length, before);
   });
 
+  it('after a daemon restart, a container that still runs gives its mount back with the id it kept', async () => {
+    await volumes.create({ name: 'pv', driver: 'vp' });
+    await volumes.mount('pv', { container: 'c1' });
+    const id = volumes.mountIdOf('pv', 'c1')!;
+    assert.deepEqual([...plugin.mounts.get('pv')!], [id]);
+    const registry = new SocketRegistry({ vp: plugin.socket });
+    const restarted = new VolumeService(db, events, path.join(root, 'data'), persistedVolumeUsers(db), undefined, registry);
+    await restarted.init();
+    restarted.adoptMount('pv', 'c1', id);
+    await restarted.unmount('pv', { container: 'c1' });
+    assert.ok(plugin.calls.includes(`VolumeDriver.Unmount pv ${id}`));
+    assert.equal(plugin.mounts.has('pv'), false);
+  });
+
   it('a failed Mount leaves no mount id behind', async () => {
     await volumes.create({ name: 'pv', driver: 'vp' });
     plugin.failing.set('VolumeDriver.Mount', 'cannot mount');
