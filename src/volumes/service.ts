@@ -149,7 +149,7 @@ export class VolumeService {
    * error of the plugin is the error of the inspect, as in dockerd.
    */
   async inspect(name: string): Promise<VolumeView> {
-    const v = this.get(name);
+    const v = this.store.get(name) ?? (await this.findInPlugins(name));
     if (VolumeService.isLocal(v)) return this.view(v);
     try {
       const remote = await this.remoteFor(v);
@@ -160,6 +160,19 @@ export class VolumeService {
     } catch (err) {
       throw withPrefix(`get ${name}`, err);
     }
+  }
+
+  /**
+   * A volume Berth has no record of that a plugin knows (made outside this daemon, as `volume ls`
+   * shows them): the first plugin whose Get answers it, each given LIST_TIMEOUT_MS.
+   */
+  private async findInPlugins(name: string): Promise<VolumeRecord> {
+    const drivers = (await withDeadline(this.remotes.all(), LIST_TIMEOUT_MS).catch(() => undefined)) ?? [];
+    for (const d of drivers) {
+      const got = await withDeadline(d.get(name, LIST_TIMEOUT_MS), LIST_TIMEOUT_MS).catch(() => undefined);
+      if (got) return { name, driver: d.name, createdAt: got.CreatedAt ?? '', labels: null, options: null };
+    }
+    throw notFound(`get ${name}: no such volume`);
   }
 
   /**

@@ -154,6 +154,9 @@ describe('volumes of a volume plugin (VolumeDriver protocol)', () => {
     assert.equal(byName.outside!.Mountpoint, path.join(plugin.dataDir, 'outside'));
     assert.equal(byName.pv!.Driver, 'vp');
     assert.equal(byName.loc!.Driver, 'local');
+    const outside = await volumes.inspect('outside');
+    assert.deepEqual([outside.Driver, outside.Mountpoint], ['vp', path.join(plugin.dataDir, 'outside')]);
+    await assert.rejects(volumes.inspect('nowhere'), { message: 'get nowhere: no such volume' });
     const filtered = await volumes.list(JSON.stringify({ driver: ['vp'] }));
     assert.deepEqual(filtered.Volumes.map((v) => v.Name).sort(), ['outside', 'pv']);
   });
