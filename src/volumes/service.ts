@@ -52,8 +52,9 @@ const PRUNE_FILTERS = ['label', 'label!', 'all'];
 
 /**
  * Named and anonymous volumes: records (store.ts), the local driver's directories and mounts
- * (local.ts), volume plugins' volumes (remote.ts: `-d <plugin>`), references and events. A volume is in use while a container record names it (stopped
- * containers too) or while a container being created holds a reference.
+ * (local.ts), volume plugins' volumes (remote.ts: `-d <plugin>`), references and events. A volume is
+ * in use while a container record names it (stopped containers too) or while a container being
+ * created holds a reference.
  * Lifecycle: created by the daemon; `init` reconciles directories with rows before anything else runs;
  * the containers service rebuilds mount counts with `restoreMounts`.
  */
@@ -177,13 +178,13 @@ export class VolumeService {
 
   /**
    * `volume ls`: the recorded volumes, plus those the volume plugins list that Berth has no record of.
-   * Each plugin gets LIST_TIMEOUT_MS: one that does not answer is left out with a warning.
+   * The plugins get LIST_TIMEOUT_MS in all: one that does not answer in time is left out.
    */
   async list(filtersRaw?: string): Promise<{ Volumes: VolumeView[]; Warnings: string[] | null }> {
     const f = Filters.parse(filtersRaw, LIST_FILTERS);
+    const dangling = boolFilter(f, 'dangling');
     const warnings: string[] = [];
     const extra = await this.pluginVolumes(warnings);
-    const dangling = boolFilter(f, 'dangling');
     const vols = [...this.store.all(), ...extra]
       .filter((v) => {
         if (dangling !== undefined && (this.users(v.name).length === 0) !== dangling) return false;
