@@ -160,4 +160,18 @@ describe('volumes of a volume plugin (VolumeDriver protocol)', () => {
     const filtered = await volumes.list(JSON.stringify({ driver: ['vp'] }));
     assert.deepEqual(filtered.Volumes.map((v) => v.Name).sort(), ['outside', 'pv']);
   });
+
+  it('volume ls does not wait for a registry that never finishes listing', async () => {
+    const stuck = new VolumeService(db, events, path.join(root, 'data'), persistedVolumeUsers(db), undefined, {
+      get: () => new Promise(() => undefined),
+      list: () => new Promise(() => undefined),
+    });
+    await stuck.init();
+    await stuck.create({ name: 'loc' });
+    const t0 = Date.now();
+    const out = await stuck.list();
+    assert.ok(Date.now() - t0 < 1000);
+    assert.deepEqual(out.Volumes.map((v) => v.Name), ['loc']);
+    assert.deepEqual(out.Warnings, ['listing volume plugins: timed out']);
+  });
 });
