@@ -49,6 +49,13 @@ test('the plugin denies docker rm with its message; other commands pass and it s
   assert.equal(ps.code, 0, ps.stderr);
   assert.match(ps.stdout, /^keepme$/m);
 
+  // Hijacked (attach) and streamed answers pass the plugins too.
+  const run = await daemon.docker(['run', '--rm', '--network', 'none', 'busybox', 'echo', 'through authz']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), 'through authz');
+  const events = await daemon.docker(['events', '--since', '0s', '--until', '0s', '--filter', 'type=image']);
+  assert.equal(events.code, 0, events.stderr);
+
   // The plugin saw the create's JSON body (base64) and its answer's status.
   const createReq = plugin!.requests.find((r) => r.method === 'AuthZPlugin.AuthZReq' && /\/containers\/create/.test(r.body.RequestUri));
   assert.ok(createReq, 'the plugin saw the create');
