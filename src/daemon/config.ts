@@ -270,6 +270,7 @@ const RELOADABLE = [
   'max-concurrent-downloads',
   'max-concurrent-uploads',
   'max-download-attempts',
+  'authorization-plugins',
 ] as const;
 
 /**
@@ -293,6 +294,7 @@ export function reloadConfig(current: DaemonConfig, argv: string[]): string[] {
         'max-concurrent-downloads': 'maxConcurrentDownloads',
         'max-concurrent-uploads': 'maxConcurrentUploads',
         'max-download-attempts': 'maxDownloadAttempts',
+        'authorization-plugins': 'authorizationPlugins',
       } as const
     )[key];
     if (JSON.stringify(current[field]) !== JSON.stringify(next[field])) {

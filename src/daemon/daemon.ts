@@ -156,7 +156,7 @@ export class Daemon {
     swarmParts.routes(router);
     // Last: the cluster kinds' parts register their routes before it, and it answers what none claimed.
     swarmRoutes(router, { swarm });
-    this.server = createApiServer(router, { authz: new AuthzChain(this.plugins, c.authorizationPlugins, c.authorizationPluginTimeoutMs) });
+    this.server = createApiServer(router, { authz: new AuthzChain(this.plugins, () => c.authorizationPlugins, c.authorizationPluginTimeoutMs) });
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
     swarm.resume();

@@ -69,14 +69,20 @@ const failedIn = (plugin: string, err: unknown) => internal(`plugin ${plugin} fa
  * Forbidden (denied) or Internal (a plugin failed) BerthError otherwise.
  */
 export class AuthzChain {
-  readonly plugins: string[];
+  private readonly names: () => readonly string[];
 
+  /** `names` may be a getter: the daemon's list, which a SIGHUP reload replaces (as dockerd's). */
   constructor(
     private readonly registry: PluginRegistry,
-    names: readonly string[],
+    names: readonly string[] | (() => readonly string[]),
     private readonly timeoutMs = 30_000,
   ) {
-    this.plugins = [...new Set(names)];
+    this.names = typeof names === 'function' ? names : () => names;
+  }
+
+  /** The plugins in order, each once. */
+  get plugins(): string[] {
+    return [...new Set(this.names())];
   }
 
   get enabled(): boolean {

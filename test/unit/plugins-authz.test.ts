@@ -9,7 +9,7 @@ import { AuthzChain, authorizeApiRequest, headersForPlugin, sendsBody } from '..
 import { LocalPluginRegistry } from '../../src/plugins/registry.js';
 import { readJson } from '../../src/api/http.js';
 import { statusOf } from '../../src/api/errors.js';
-import { loadConfig } from '../../src/daemon/config.js';
+import { loadConfig, reloadConfig } from '../../src/daemon/config.js';
 import { DEFAULT_PLUGIN_DIRS } from '../../src/plugins/discovery.js';
 import { servePlugin, type SamplePlugin } from '../fixtures/plugins/serve.js';
 
@@ -50,6 +50,10 @@ test('daemon options: --plugin-dir, --authorization-plugin, their daemon.json ke
   assert.deepEqual(fromFile.pluginDirs, ['/c']);
   assert.deepEqual(fromFile.authorizationPlugins, ['p2']);
   assert.throws(() => loadConfig(['--config-file', file, '--plugin-dir', '/x']), /specified both as a flag and in the configuration file: plugin-dirs/);
+  // SIGHUP replaces the authorization plugins, as dockerd's reload.
+  writeFileSync(file, JSON.stringify({ 'plugin-dirs': ['/c'], 'authorization-plugins': ['p3', 'p4'] }));
+  assert.deepEqual(reloadConfig(fromFile, ['--config-file', file]), ['authorization-plugins']);
+  assert.deepEqual(fromFile.authorizationPlugins, ['p3', 'p4']);
 });
 
 /** A tiny API server with the authz hook in front of one handler, as api/server.ts uses it. */
