@@ -171,3 +171,32 @@ describe('registry', () => {
     assert.deepEqual(second.requests.map((r) => r.method), ['Plugin.Activate', 'VolumeDriver.Path']);
   });
 });
+
+describe('TLS', () => {
+  test('a .json plugin with TLSConfig is called over TLS with its client certificate', async () => {
+    const { createCerts } = await import('../../src/tools/certs.js');
+    const https = await import('node:https');
+    const { readFileSync } = await import('node:fs');
+    const certs = path.join(root, 'certs');
+    await createCerts({ hosts: ['localhost'], ips: ['127.0.0.1'], out: certs, days: 1, keyType: 'ecdsa', force: true });
+    const file = (f: string) => readFileSync(path.join(certs, f));
+    const server = https.createServer({ cert: file('server-cert.pem'), key: file('server-key.pem'), ca: file('ca.pem'), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      const cn = (req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN;
+      res.end(req.url === '/Plugin.Activate' ? JSON.stringify({ Implements: ['authz'] }) : JSON.stringify({ Allow: true, Msg: String(cn) }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const dir = freshDir();
+    const tlsConfig = { InsecureSkipVerify: false, CAFile: path.join(certs, 'ca.pem'), CertFile: path.join(certs, 'cert.pem'), KeyFile: path.join(certs, 'key.pem') };
+    writeFileSync(path.join(dir, 'secure.json'), JSON.stringify({ Name: 'secure', Addr: `tcp://127.0.0.1:${port}`, TLSConfig: tlsConfig }));
+    writeFileSync(path.join(dir, 'nocert.json'), JSON.stringify({ Name: 'nocert', Addr: `tcp://127.0.0.1:${port}`, TLSConfig: { CAFile: tlsConfig.CAFile } }));
+    writeFileSync(path.join(dir, 'plain.spec'), `tcp://127.0.0.1:${port}`);
+    const reg = new LocalPluginRegistry({ dirs: [dir], timeoutMs: 3_000 });
+    const h = await reg.get('secure', 'authz');
+    assert.deepEqual(await h.call('AuthZPlugin.AuthZReq', {}), { Allow: true, Msg: 'client' });
+    // Without a client certificate the server refuses; plain HTTP to a TLS port gets no answer it can read.
+    await assert.rejects(reg.get('nocert', 'authz'), /Plugin.Activate: plugin "nocert"/);
+    await assert.rejects(reg.get('plain', 'authz'), /Plugin.Activate/);
+  });
+});
