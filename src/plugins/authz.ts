@@ -185,18 +185,27 @@ export function gateResponse(res: ServerResponse, check: (status: number, header
       () => {
         restore();
         state = 'done';
-        if (head) (real.writeHead as (...a: unknown[]) => unknown).apply(res, head);
-        for (const op of queue) op();
+        try {
+          if (head) (real.writeHead as (...a: unknown[]) => unknown).apply(res, head);
+          for (const op of queue) op();
+        } catch (err) {
+          // A handler's late mistake (e.g. a second writeHead) must not escape as an unhandled rejection.
+          res.destroy(err as Error);
+        }
       },
       (err: unknown) => {
         restore();
         state = 'done';
         const kind = err instanceof BerthError ? err.kind : 'Internal';
         const text = JSON.stringify({ message: messageOf(err) }) + '\n';
-        // Headers the handler set are for the answer that is not sent.
-        for (const name of res.getHeaderNames()) if (!['api-version', 'server', 'docker-experimental', 'ostype'].includes(name)) res.removeHeader(name);
-        res.writeHead(kind === 'Forbidden' ? 403 : 500, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-        res.end(text);
+        try {
+          // Headers the handler set are for the answer that is not sent.
+          for (const name of res.getHeaderNames()) if (!['api-version', 'server', 'docker-experimental', 'ostype'].includes(name)) res.removeHeader(name);
+          res.writeHead(kind === 'Forbidden' ? 403 : 500, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+          res.end(text);
+        } catch (writeErr) {
+          res.destroy(writeErr as Error);
+        }
         // Whatever the handler still writes goes nowhere.
         res.write = (() => true) as typeof res.write;
         res.end = (() => res) as typeof res.end;
@@ -206,7 +215,7 @@ export function gateResponse(res: ServerResponse, check: (status: number, header
 
   res.writeHead = ((...args: unknown[]) => {
     if (state === 'waiting') head = args;
-    else queue.push(() => (real.writeHead as (...a: unknown[]) => unknown).apply(res, args));
+    else queue.push(() => void (res.headersSent || (real.writeHead as (...a: unknown[]) => unknown).apply(res, args)));
     return res;
   }) as typeof res.writeHead;
   res.flushHeaders = () => {
