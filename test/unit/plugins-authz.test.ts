@@ -119,3 +119,25 @@ test('a missing plugin fails requests with 500 naming it', async () => {
   const r = await ask(port, 'GET', '/x');
   assert.deepEqual([r.status, JSON.parse(r.text).message], [500, 'plugin ghost failed with error: plugin "ghost" not found']);
 });
+
+test('a streamed answer is checked when it starts, without its body, and keeps streaming', async () => {
+  const plugin = await servePlugin({ socketPath: path.join(dir, 'streams.sock') }, ['authz'], {
+    'AuthZPlugin.AuthZReq': () => ({ Allow: true }),
+    'AuthZPlugin.AuthZRes': () => ({ Allow: true }),
+  });
+  cleanups.push(() => plugin.close());
+  const chain = new AuthzChain(new LocalPluginRegistry({ dirs: [dir] }), ['streams'], 1_000);
+  const port = await apiWith(chain, async (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.write('{"a":1}\n');
+    await new Promise((r) => setTimeout(r, 50));
+    res.write('{"b":2}\n');
+    res.end();
+  });
+  const r = await ask(port, 'GET', '/events');
+  assert.deepEqual([r.status, r.text], [200, '{"a":1}\n{"b":2}\n']);
+  const answer = plugin.requests.find((x) => x.method === 'AuthZPlugin.AuthZRes')!.body;
+  assert.equal(answer.ResponseStatusCode, 200);
+  assert.equal(answer.ResponseHeaders['Content-Type'], 'application/json');
+  assert.equal(answer.ResponseBody, undefined);
+});
