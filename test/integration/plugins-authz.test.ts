@@ -49,6 +49,9 @@ test('the plugin denies docker rm with its message; other commands pass and it s
   assert.equal(ps.code, 0, ps.stderr);
   assert.match(ps.stdout, /^keepme$/m);
 
+  const info = await daemon.docker(['info', '--format', '{{json .Plugins.Authorization}}']);
+  assert.equal(info.stdout.trim(), '["denyrm"]', info.stderr);
+
   // Hijacked (attach) and streamed answers pass the plugins too.
   const run = await daemon.docker(['run', '--rm', '--network', 'none', 'busybox', 'echo', 'through authz']);
   assert.equal(run.code, 0, run.stderr);
