@@ -95,7 +95,7 @@ export class Daemon {
     const images = new ImageService(content, layers, events, this.db, { imageUses: () => [...containerImageUsers.imageUses(), ...buildCache.layerUses()] });
     await images.init();
     // Under --userns-remap a volume's data belongs to the remapped root, as with dockerd.
-    const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping));
+    const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping), this.plugins);
     await volumes.init();
     // Networks come up before containers (whose start-up may start some) and adopt after them.
     // Networking finds containers in the container service's records (from containers.init on).
