@@ -254,6 +254,7 @@ export class VolumeService {
     let name = req.name ?? '';
     let labels = req.labels ?? null;
     const driver = req.driver || DEFAULT_DRIVER;
+    const named = Boolean(name);
     if (!name) {
       name = newId();
       labels = { ...(labels ?? {}), [ANONYMOUS_LABEL]: '' };
@@ -266,6 +267,16 @@ export class VolumeService {
           if (req.driver && existing.driver !== driver) throw conflict(`driver '${existing.driver}' already has volume '${name}': volume name must be unique`);
           this.hold(name, req.ref);
           return { volume: existing, created: false };
+        }
+        // No driver given: a plugin that already has a volume of that name serves it (dockerd's lookup).
+        const adopted = !req.driver && named ? await this.findInPlugins(name).catch(() => undefined) : undefined;
+        if (adopted) {
+          const volume: VolumeRecord = { ...adopted, createdAt: adopted.createdAt || rfc3339Seconds(new Date()), labels, options: req.driverOpts ?? null };
+          this.store.insert(volume);
+          this.hold(name, req.ref);
+          this.emit(volume, 'create');
+          // not ours to remove when the container being created fails: the data was there before
+          return { volume, created: false };
         }
         const options = req.driverOpts ?? null;
         if (!remote) {

@@ -106,6 +106,18 @@ describe('volumes of a volume plugin (VolumeDriver protocol)', () => {
     assert.equal(plugin.mounts.has('pv'), false);
   });
 
+  it('a name given without a driver is served by the plugin that already has it; otherwise it is local', async () => {
+    await fs.mkdir(path.join(plugin.dataDir, 'theirs'));
+    const { volume } = await volumes.create({ name: 'theirs' });
+    assert.equal(volume.driver, 'vp');
+    assert.ok(!plugin.calls.includes('VolumeDriver.Create theirs'));
+    assert.equal(volumes.sourceOf(volume), '');
+    assert.equal(await volumes.mount('theirs', { container: 'c1' }), path.join(plugin.dataDir, 'theirs'));
+    await volumes.unmount('theirs', { container: 'c1' });
+    const { volume: mine } = await volumes.create({ name: 'mine' });
+    assert.equal(mine.driver, 'local');
+  });
+
   it('a failed Mount leaves no mount id behind', async () => {
     await volumes.create({ name: 'pv', driver: 'vp' });
     plugin.failing.set('VolumeDriver.Mount', 'cannot mount');
