@@ -1,6 +1,6 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestDaemon, hasDocker } from './harness.js';
@@ -76,6 +76,15 @@ describe('volume plugins through the docker CLI', { skip: !hasDocker && 'no dock
     assert.ok(existsSync(path.join(pluginData, 'viamount', 'y')));
     const ls = await docker('volume', 'ls', '--filter', 'driver=vp', '--format', '{{.Driver}} {{.Name}}');
     assert.deepEqual(ls.stdout.split('\n').filter(Boolean).sort(), ['vp pv', 'vp viaflag', 'vp viamount']);
+  });
+
+  test("-v with a name only the plugin has uses the plugin's volume", async () => {
+    mkdirSync(path.join(pluginData, 'theirs'));
+    writeFileSync(path.join(pluginData, 'theirs', 'note'), 'made outside\n');
+    const r = await docker('run', '--rm', '-v', 'theirs:/data', 'busybox', 'cat', '/data/note');
+    assert.deepEqual([r.code, r.stdout], [0, 'made outside\n'], r.stderr);
+    const v = await docker('volume', 'inspect', '-f', '{{.Driver}}', 'theirs');
+    assert.equal(v.stdout.trim(), 'vp');
   });
 
   test('volume ls answers within a second while a plugin never answers, with the good plugin listed', async () => {
