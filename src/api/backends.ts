@@ -48,7 +48,7 @@ export interface ExecBackend {
 
 /** /volumes/*. */
 export interface VolumeBackend {
-  volumes: Pick<VolumeService, 'list' | 'create' | 'view' | 'get' | 'remove' | 'prune'>;
+  volumes: Pick<VolumeService, 'list' | 'create' | 'view' | 'inspect' | 'get' | 'remove' | 'prune'>;
 }
 
 /** /networks/*, and the containers that connect and disconnect. */

@@ -22,11 +22,23 @@ export interface RequestContext {
 /** JSON request bodies are small; anything larger than this is a mistake or an attack. */
 export const MAX_JSON_BODY = 8 * 1024 * 1024;
 
+/** Bodies read before the handler (by authorization plugins, plugins/authz.ts): readJson returns them. */
+const bodiesReadEarly = new WeakMap<IncomingMessage, Buffer>();
+export function replayBody(req: IncomingMessage, body: Buffer): void {
+  bodiesReadEarly.set(req, body);
+}
+
 /**
  * Reads a JSON body as dockerd does: undefined when empty, Docker's words (`invalid JSON: ...`, Go's
  * syntax messages) when it is not JSON. Callers decode the value with a schema (readBody).
  */
 export async function readJson(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<unknown> {
+  const early = bodiesReadEarly.get(req);
+  if (early) {
+    bodiesReadEarly.delete(req);
+    if (early.length > limit) throw tooLarge(`request body is larger than ${limit} bytes`);
+    return parseBody(early.toString('utf8'));
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

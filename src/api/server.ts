@@ -5,6 +5,13 @@ import { statusOf } from './errors.js';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION, compareVersions } from './version.js';
 import { log } from '../lib/log.js';
 import { messageOf } from '../lib/errors.js';
+import { authorizeApiRequest, type AuthzChain } from '../plugins/authz.js';
+
+/** What the server puts in front of every routed request. */
+export interface ApiServerOptions {
+  /** Authorization plugins (--authorization-plugin); none when absent or empty. */
+  authz?: AuthzChain;
+}
 
 const VERSION_PREFIX = /^\/v([0-9]+\.[0-9]+)(\/.*)$/;
 
@@ -17,9 +24,9 @@ function commonHeaders(res: ServerResponse): void {
 }
 
 /** An HTTP server that routes Engine API requests; errors become {"message": ...} with Docker's codes. */
-export function createApiServer(router: Router): http.Server {
+export function createApiServer(router: Router, options: ApiServerOptions = {}): http.Server {
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-    handleSafely(router, req, res);
+    handleSafely(router, req, res, false, options);
   });
   // Attach and exec start ask to upgrade the connection (Upgrade: tcp); route them like any request.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -30,7 +37,7 @@ export function createApiServer(router: Router): http.Server {
     const res = new http.ServerResponse(req);
     res.assignSocket(socket);
     res.on('finish', () => socket.end());
-    handleSafely(router, req, res, true);
+    handleSafely(router, req, res, true, options);
   });
   server.keepAliveTimeout = 5_000;
   return server;
@@ -41,12 +48,12 @@ export function createApiServer(router: Router): http.Server {
  * may become an unhandled rejection (which would end the daemon). What `handle` could not answer
  * itself ends with a 500 or, once the answer has started, a closed connection.
  */
-function handleSafely(router: Router, req: IncomingMessage, res: ServerResponse, upgrade = false): void {
+function handleSafely(router: Router, req: IncomingMessage, res: ServerResponse, upgrade = false, options: ApiServerOptions = {}): void {
   // Errors of the request and response streams arrive through the handler's reads and writes (or not
   // at all once the client is gone); without a listener a late one would be an uncaught exception.
   req.on('error', (err) => log.debug('request stream failed', { error: err.message }));
   res.on('error', (err) => log.debug('response stream failed', { error: err.message }));
-  handle(router, req, res, upgrade).catch((err: unknown) => {
+  handle(router, req, res, upgrade, options).catch((err: unknown) => {
     log.error('request failed outside its handler', { method: req.method, url: req.url, error: messageOf(err) });
     try {
       if (!res.headersSent && !req.socket.destroyed) fail(res, 500, messageOf(err));
@@ -67,7 +74,7 @@ function parseTarget(target: string): URL | undefined {
   }
 }
 
-async function handle(router: Router, req: IncomingMessage, res: ServerResponse, upgrade = false): Promise<void> {
+async function handle(router: Router, req: IncomingMessage, res: ServerResponse, upgrade = false, options: ApiServerOptions = {}): Promise<void> {
   commonHeaders(res);
   const url = parseTarget(req.url ?? '/');
   if (!url) return fail(res, 400, `invalid request URI: ${req.url}`);
@@ -94,6 +101,14 @@ async function handle(router: Router, req: IncomingMessage, res: ServerResponse,
   log.debug('API request', { method, path: url.pathname });
   if (match === undefined) return fail(res, 404, 'page not found');
   if (match === 'method') return fail(res, 405, 'method not allowed');
+  if (options.authz?.enabled) {
+    try {
+      await authorizeApiRequest(options.authz, req, res, upgrade);
+    } catch (err) {
+      log.info('request not authorized', { method, path: url.pathname, error: messageOf(err) });
+      return fail(res, statusOf(err), messageOf(err));
+    }
+  }
   let hijacked = false;
   const hijack = (contentType: string): Socket => {
     hijacked = true;

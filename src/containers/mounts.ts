@@ -39,6 +39,8 @@ export interface MountPoint {
   TmpfsData?: string;
   /** VolumeOptions.Subpath: only this part of the volume is mounted (Docker 26+). */
   Subpath?: string;
+  /** The volume plugin's mount id of the running container's current start (Docker's MountPoint.ID). */
+  ID?: string;
 }
 
 /** HostConfig.Mounts entries (Engine API Mount). */
@@ -203,7 +205,7 @@ export class ContainerMounts {
             if (r.created) created.push(r.volume.name);
             point.Name = r.volume.name;
             point.Driver = r.volume.driver;
-            point.Source = this.volumes.driver.dataPath(r.volume.name);
+            point.Source = this.volumes.sourceOf(r.volume);
             if (point.Mode === '' && !point.FromImage) point.Mode = 'z'; // Docker's setBindModeIfNull
           }
         }
@@ -282,6 +284,10 @@ export class ContainerMounts {
         } else {
           source = await this.volumes.mount(m.Name!, { container: c.id, destination: m.Destination, 'read/write': String(m.RW), propagation: m.Propagation });
           mounted.push(m.Name!);
+          if (m.Driver && m.Driver !== 'local') {
+            m.Source = source; // a plugin's mountpoint is known once mounted
+            m.ID = this.volumes.mountIdOf(m.Name!, c.id); // saved with the record: a restarted daemon unmounts with it
+          }
           if (m.Subpath) source = await this.mountSubpath(c.id, subpaths, source, m.Subpath);
         }
         mounts.push({ source, destination: m.Destination, writable: m.RW, propagation: m.Propagation || undefined, nonRecursive: m.NonRecursive });
@@ -363,6 +369,7 @@ export class ContainerMounts {
       if (!names.length) continue;
       this.active.set(c.id, names);
       for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+      for (const m of c.mountPoints ?? []) if (m.Type === 'volume' && m.Name && m.ID) this.volumes.adoptMount(m.Name, c.id, m.ID);
     }
     await this.volumes.restoreMounts(counts);
   }

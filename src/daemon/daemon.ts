@@ -40,6 +40,9 @@ import { swarmRoutes } from '../api/routes/swarm.js';
 import { createSwarmParts } from './swarm.js';
 import type { SwarmService } from '../swarm/manager/service.js';
 import { log, setLogLevel, debugIgnored } from '../lib/log.js';
+import { LocalPluginRegistry } from '../plugins/registry.js';
+import { AuthzChain } from '../plugins/authz.js';
+import type { PluginRegistry } from '../plugins/contracts.js';
 import { prepareRemappedRoots, resolveUsernsRemap, rootPair, shiftOwnership } from '../runtime/userns.js';
 
 /**
@@ -56,7 +59,15 @@ export class Daemon {
   /** --data-root as given (config.dataRoot becomes the remapped root under --userns-remap). */
   private baseDataRoot?: string;
 
-  constructor(readonly config: DaemonConfig) {}
+  /**
+   * Legacy plugins (plugins/registry.ts), one registry per daemon: the volume and network services
+   * get it through their constructors; the API server's authorization plugins use it too.
+   */
+  readonly plugins: PluginRegistry;
+
+  constructor(readonly config: DaemonConfig) {
+    this.plugins = new LocalPluginRegistry({ dirs: config.pluginDirs });
+  }
 
   async start(): Promise<void> {
     const c = this.config;
@@ -84,7 +95,7 @@ export class Daemon {
     const images = new ImageService(content, layers, events, this.db, { imageUses: () => [...containerImageUsers.imageUses(), ...buildCache.layerUses()] });
     await images.init();
     // Under --userns-remap a volume's data belongs to the remapped root, as with dockerd.
-    const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping));
+    const volumes = new VolumeService(this.db, events, c.dataRoot, persistedVolumeUsers(this.db), idMapping && rootPair(idMapping), this.plugins);
     await volumes.init();
     // Networks come up before containers (whose start-up may start some) and adopt after them.
     // Networking finds containers in the container service's records (from containers.init on).
@@ -145,7 +156,7 @@ export class Daemon {
     swarmParts.routes(router);
     // Last: the cluster kinds' parts register their routes before it, and it answers what none claimed.
     swarmRoutes(router, { swarm });
-    this.server = createApiServer(router);
+    this.server = createApiServer(router, { authz: new AuthzChain(this.plugins, () => c.authorizationPlugins, c.authorizationPluginTimeoutMs) });
     this.cleanups.push(...(await listen(this.server, c.hosts, c.tls)));
     log.info('API listen on ' + c.hosts.join(', '));
     swarm.resume();

@@ -38,7 +38,7 @@ export interface PluginRegistry {
    * NotFound in dockerd's words (`plugin "x" not found`) if no such plugin; an error if it does not
    * implement the capability.
    */
-  get(name: string, capability: PluginCapability): Promise<PluginHandle>;
-  /** Every plugin found now that implements `capability` (unreachable ones left out, within a deadline). */
-  list(capability: PluginCapability): Promise<PluginHandle[]>;
+  get(name: string, capability: PluginCapability, opts?: PluginCallOptions): Promise<PluginHandle>;
+  /** Every plugin found now (opts.timeoutMs: each plugin's activation deadline, default 500 ms) that implements `capability` (unreachable ones left out, within a deadline). */
+  list(capability: PluginCapability, opts?: PluginCallOptions): Promise<PluginHandle[]>;
 }

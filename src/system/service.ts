@@ -17,6 +17,8 @@ export interface SystemSettings extends RegistrySettings {
   readonly labels: string[];
   readonly usernsRemap: string;
   readonly logDriver: string;
+  /** --authorization-plugin (plugins/authz.ts), listed in /info as dockerd does. */
+  readonly authorizationPlugins?: string[];
 }
 
 /** The versions /version reports. */
@@ -91,7 +93,7 @@ export class SystemService {
         ['Native Overlay Diff', 'true'],
         ['userxattr', 'false'],
       ],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none', 'null'], Authorization: null, Log: ['json-file', 'local'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none', 'null'], Authorization: c.authorizationPlugins?.length ? [...c.authorizationPlugins] : null, Log: ['json-file', 'local'] },
       MemoryLimit: true,
       SwapLimit: true,
       KernelMemoryTCP: false,

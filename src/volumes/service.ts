@@ -5,6 +5,8 @@ import type { Db } from '../store/db.js';
 import type { EventBus } from '../events/bus.js';
 import { VolumeStore, ANONYMOUS_LABEL, isAnonymous, type VolumeRecord } from './store.js';
 import { LocalDriver } from './local.js';
+import { RemoteVolumeDrivers, LIST_TIMEOUT_MS, type RemoteVolumeDriver, type VolumeScope } from './remote.js';
+import type { PluginRegistry } from '../plugins/contracts.js';
 import { Filters } from '../lib/filters.js';
 import { BerthError, conflict, invalidArgument, messageOf, notFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
@@ -34,7 +36,9 @@ export interface VolumeView {
   Mountpoint: string;
   Name: string;
   Options: Record<string, string> | null;
-  Scope: 'local';
+  Scope: VolumeScope;
+  /** What a volume plugin reports about the volume (inspect of plugin volumes only). */
+  Status?: Record<string, unknown>;
   UsageData?: { Size: number; RefCount: number };
 }
 
@@ -47,9 +51,10 @@ const LIST_FILTERS = ['dangling', 'name', 'driver', 'label'];
 const PRUNE_FILTERS = ['label', 'label!', 'all'];
 
 /**
- * Named and anonymous volumes of the local driver: records (store.ts), directories and mounts
- * (local.ts), references and events. A volume is in use while a container record names it (stopped
- * containers too) or while a container being created holds a reference.
+ * Named and anonymous volumes: records (store.ts), the local driver's directories and mounts
+ * (local.ts), volume plugins' volumes (remote.ts: `-d <plugin>`), references and events. A volume is
+ * in use while a container record names it (stopped containers too) or while a container being
+ * created holds a reference.
  * Lifecycle: created by the daemon; `init` reconciles directories with rows before anything else runs;
  * the containers service rebuilds mount counts with `restoreMounts`.
  */
@@ -59,6 +64,14 @@ export class VolumeService {
   private readonly pending = new Map<string, Map<string, number>>();
   private readonly locks = new KeyedMutex();
   private pruning = false;
+  /** Drivers of volume plugins, found through the plugin registry. */
+  private readonly remotes: RemoteVolumeDrivers;
+  /** Scope each plugin reported (Capabilities), by driver name. */
+  private readonly scopes = new Map<string, VolumeScope>();
+  /** Last mountpoint a plugin reported for each of its volumes. */
+  private readonly remotePaths = new Map<string, string>();
+  /** Mount ids of plugin volumes in use: volume -> user (container id, '' for the daemon) -> ids. */
+  private readonly remoteMounts = new Map<string, Map<string, string[]>>();
 
   constructor(
     db: Db,
@@ -68,19 +81,38 @@ export class VolumeService {
     private readonly containerUsers: VolumeUsers,
     /** Owner of volume data (the remapped root under --userns-remap); host root otherwise. */
     owner?: { uid: number; gid: number },
+    /** Where volume plugins (`-d <plugin>`) are found; without it only the local driver exists. */
+    plugins?: PluginRegistry,
   ) {
     this.store = new VolumeStore(db);
     this.driver = new LocalDriver(dataRoot, owner);
+    this.remotes = new RemoteVolumeDrivers(plugins);
+  }
+
+  private static isLocal(v: { driver: string }): boolean {
+    return v.driver === DEFAULT_DRIVER;
+  }
+
+  /** The plugin serving a non-local volume's driver. */
+  private async remoteFor(v: VolumeRecord): Promise<RemoteVolumeDriver> {
+    return this.remotes.get(v.driver);
+  }
+
+  /** The host path a container's mount point shows before its start (a plugin's: the last one it reported). */
+  sourceOf(v: VolumeRecord): string {
+    return VolumeService.isLocal(v) ? this.driver.dataPath(v.name) : (this.remotePaths.get(v.name) ?? '');
   }
 
   /** Directories without a row (a crash during create or remove) go; rows without a directory get one. */
   async init(): Promise<void> {
     await this.driver.init();
     for (const name of await this.driver.listDirs()) {
-      if (this.store.get(name)) continue;
+      const v = this.store.get(name);
+      if (v && VolumeService.isLocal(v)) continue;
       await this.driver.remove(name).catch((err) => log.warn('removing a leftover volume directory failed', { volume: name, error: messageOf(err) }));
     }
     for (const v of this.store.all()) {
+      if (!VolumeService.isLocal(v)) continue;
       if (!existsSync(this.driver.dataPath(v.name))) await this.driver.create(v.name);
     }
   }
@@ -105,19 +137,55 @@ export class VolumeService {
       CreatedAt: v.createdAt,
       Driver: v.driver,
       Labels: v.labels,
-      Mountpoint: this.driver.dataPath(v.name),
+      Mountpoint: this.sourceOf(v),
       Name: v.name,
       Options: v.options,
-      Scope: 'local',
+      Scope: this.scopes.get(v.driver) ?? 'local',
       ...(usage ? { UsageData: usage } : {}),
     };
   }
 
-  list(filtersRaw?: string): { Volumes: VolumeView[]; Warnings: string[] | null } {
+  /**
+   * `volume inspect`: a plugin's volume shows the Mountpoint and Status its plugin reports (Get); an
+   * error of the plugin is the error of the inspect, as in dockerd.
+   */
+  async inspect(name: string): Promise<VolumeView> {
+    const v = this.store.get(name) ?? (await this.findInPlugins(name));
+    if (VolumeService.isLocal(v)) return this.view(v);
+    try {
+      const remote = await this.remoteFor(v);
+      const got = await remote.get(name);
+      this.scopes.set(v.driver, await remote.capabilities());
+      if (got.Mountpoint) this.remotePaths.set(name, got.Mountpoint);
+      return { ...this.view(v), ...(got.Status ? { Status: got.Status } : {}) };
+    } catch (err) {
+      throw withPrefix(`get ${name}`, err);
+    }
+  }
+
+  /**
+   * A volume Berth has no record of that a plugin knows (made outside this daemon, as `volume ls`
+   * shows them): the first plugin whose Get answers it, each given LIST_TIMEOUT_MS.
+   */
+  private async findInPlugins(name: string): Promise<VolumeRecord> {
+    const drivers = (await withDeadline(this.remotes.all(), LIST_TIMEOUT_MS).catch(() => undefined)) ?? [];
+    for (const d of drivers) {
+      const got = await withDeadline(d.get(name, LIST_TIMEOUT_MS), LIST_TIMEOUT_MS).catch(() => undefined);
+      if (got) return { name, driver: d.name, createdAt: got.CreatedAt ?? '', labels: null, options: null };
+    }
+    throw notFound(`get ${name}: no such volume`);
+  }
+
+  /**
+   * `volume ls`: the recorded volumes, plus those the volume plugins list that Berth has no record of.
+   * The plugins get LIST_TIMEOUT_MS in all: one that does not answer in time is left out.
+   */
+  async list(filtersRaw?: string): Promise<{ Volumes: VolumeView[]; Warnings: string[] | null }> {
     const f = Filters.parse(filtersRaw, LIST_FILTERS);
     const dangling = boolFilter(f, 'dangling');
-    const vols = this.store
-      .all()
+    const warnings: string[] = [];
+    const extra = await this.pluginVolumes(warnings);
+    const vols = [...this.store.all(), ...extra]
       .filter((v) => {
         if (dangling !== undefined && (this.users(v.name).length === 0) !== dangling) return false;
         if (f.has('name') && !f.get('name').some((n) => n === v.name || regexMatch(n, v.name))) return false;
@@ -126,7 +194,53 @@ export class VolumeService {
         return true;
       })
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { Volumes: vols.map((v) => this.view(v)), Warnings: null };
+    return { Volumes: vols.map((v) => this.view(v)), Warnings: warnings.length ? warnings : null };
+  }
+
+  /** Volumes the plugins list without a record here (made outside this daemon), as records for the listing. */
+  private async pluginVolumes(warnings: string[]): Promise<VolumeRecord[]> {
+    const deadline = Date.now() + LIST_TIMEOUT_MS;
+    const left = () => Math.max(50, deadline - Date.now());
+    const drivers = await withDeadline(this.remotes.all(), left()).catch((err: unknown) => {
+      warnings.push(`listing volume plugins: ${messageOf(err)}`);
+      return [] as RemoteVolumeDriver[];
+    });
+    if (!drivers) {
+      warnings.push('listing volume plugins: timed out');
+      return [];
+    }
+    const lists = await Promise.all(
+      drivers.map(async (d) => {
+        try {
+          const vols = await withDeadline(d.list(left()), left());
+          if (!vols) throw new Error('timed out');
+          const scope = await withDeadline(d.capabilities(left()), left());
+          if (scope) this.scopes.set(d.name, scope);
+          return { driver: d.name, vols };
+        } catch (err) {
+          const msg = `${d.name}: ${messageOf(err)}`;
+          log.warn('a volume plugin did not list its volumes; they are left out', { driver: d.name, error: messageOf(err) });
+          warnings.push(msg);
+          return { driver: d.name, vols: [] };
+        }
+      }),
+    );
+    const out: VolumeRecord[] = [];
+    const seen = new Set<string>();
+    for (const { driver, vols } of lists) {
+      for (const rv of vols) {
+        const known = this.store.get(rv.Name);
+        if (known) {
+          if (known.driver === driver && rv.Mountpoint) this.remotePaths.set(rv.Name, rv.Mountpoint);
+          continue;
+        }
+        if (seen.has(rv.Name)) continue;
+        seen.add(rv.Name);
+        if (rv.Mountpoint) this.remotePaths.set(rv.Name, rv.Mountpoint);
+        out.push({ name: rv.Name, driver, createdAt: rv.CreatedAt ?? '', labels: null, options: null });
+      }
+    }
+    return out;
   }
 
   // ---- create / remove ------------------------------------------------------------------------
@@ -140,27 +254,45 @@ export class VolumeService {
     let name = req.name ?? '';
     let labels = req.labels ?? null;
     const driver = req.driver || DEFAULT_DRIVER;
+    const named = Boolean(name);
     if (!name) {
       name = newId();
       labels = { ...(labels ?? {}), [ANONYMOUS_LABEL]: '' };
     }
     try {
       return await this.locks.run(name, async () => {
-        if (driver !== DEFAULT_DRIVER) throw notFound(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+        const remote = driver === DEFAULT_DRIVER ? undefined : await this.remotes.get(driver);
         const existing = this.store.get(name);
         if (existing) {
+          if (req.driver && existing.driver !== driver) throw conflict(`driver '${existing.driver}' already has volume '${name}': volume name must be unique`);
           this.hold(name, req.ref);
           return { volume: existing, created: false };
         }
-        this.driver.validateName(name);
+        // No driver given: a plugin that already has a volume of that name serves it (dockerd's lookup).
+        const adopted = !req.driver && named ? await this.findInPlugins(name).catch(() => undefined) : undefined;
+        if (adopted) {
+          const volume: VolumeRecord = { ...adopted, createdAt: adopted.createdAt || rfc3339Seconds(new Date()), labels, options: req.driverOpts ?? null };
+          this.store.insert(volume);
+          this.hold(name, req.ref);
+          this.emit(volume, 'create');
+          // not ours to remove when the container being created fails: the data was there before
+          return { volume, created: false };
+        }
         const options = req.driverOpts ?? null;
-        this.driver.validateOptions(options);
-        await this.driver.create(name);
+        if (!remote) {
+          this.driver.validateName(name);
+          this.driver.validateOptions(options);
+          await this.driver.create(name);
+        } else {
+          await remote.create(name, options);
+          this.scopes.set(driver, await remote.capabilities());
+        }
         const volume: VolumeRecord = { name, driver, createdAt: rfc3339Seconds(new Date()), labels, options };
         try {
           this.store.insert(volume);
         } catch (err) {
-          await this.driver.remove(name).catch(debugIgnored('removing a half-created volume failed'));
+          if (remote) await remote.remove(name).catch(debugIgnored('removing a half-created plugin volume failed'));
+          else await this.driver.remove(name).catch(debugIgnored('removing a half-created volume failed'));
           throw err;
         }
         this.hold(name, req.ref);
@@ -203,6 +335,20 @@ export class VolumeService {
       }
       const users = this.users(name);
       if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+      if (!VolumeService.isLocal(v)) {
+        try {
+          await (await this.remoteFor(v)).remove(name);
+        } catch (err) {
+          // `rm -f` forgets a volume its plugin cannot remove (gone, broken), as dockerd's purge does.
+          if (!opts.force) throw withPrefix(`remove ${name}`, err);
+          log.warn('the volume plugin could not remove a volume; forgetting it', { volume: name, driver: v.driver, error: messageOf(err) });
+        }
+        this.store.delete(name);
+        this.remotePaths.delete(name);
+        this.remoteMounts.delete(name);
+        this.emit(v, 'destroy');
+        return;
+      }
       if (this.driver.isMounted(name)) {
         try {
           await this.driver.unmount(name, v.options);
@@ -241,7 +387,7 @@ export class VolumeService {
         if (!all && !isAnonymous(v)) continue;
         if (!f.matchLabels(v.labels)) continue;
         if (f.get('label!').some((cond) => matchesLabel(cond, v.labels))) continue;
-        const size = v.options && this.driver.needsMount(v.options) ? 0 : await this.size(v.name);
+        const size = !VolumeService.isLocal(v) || (v.options && this.driver.needsMount(v.options)) ? 0 : await this.size(v.name);
         try {
           await this.remove(v.name);
         } catch (err) {
@@ -260,11 +406,15 @@ export class VolumeService {
 
   // ---- mounts ---------------------------------------------------------------------------------
 
-  /** One use of the volume's data (a container start, a copy-up). Returns its host path. */
-  async mount(name: string, event?: Record<string, string>): Promise<string> {
+  /**
+   * One use of the volume's data (a container start, a copy-up). Returns its host path. `mountId`
+   * names the use for a volume plugin (a fresh one when not given); the caller may keep it to give the
+   * use back after a daemon restart (`adoptMount`).
+   */
+  async mount(name: string, event?: Record<string, string>, mountId?: string): Promise<string> {
     return this.locks.run(name, async () => {
       const v = this.get(name);
-      const p = await this.driver.mount(name, v.options);
+      const p = VolumeService.isLocal(v) ? await this.driver.mount(name, v.options) : await this.mountRemote(v, event?.container ?? '', mountId ?? newId());
       if (event) this.emit(v, 'mount', event);
       return p;
     });
@@ -274,14 +424,65 @@ export class VolumeService {
     await this.locks.run(name, async () => {
       const v = this.store.get(name);
       if (!v) return;
-      await this.driver.unmount(name, v.options);
+      if (VolumeService.isLocal(v)) await this.driver.unmount(name, v.options);
+      else await this.unmountRemote(v, event?.container ?? '');
       if (event) this.emit(v, 'unmount', event);
     });
   }
 
+  /** A plugin volume's Mount, with a fresh id for this use (a container start), kept for its Unmount. */
+  private async mountRemote(v: VolumeRecord, user: string, id: string): Promise<string> {
+    const remote = await this.remoteFor(v);
+    let p: string;
+    try {
+      p = await remote.mount(v.name, id);
+    } catch (err) {
+      // dockerd's wording; the volume's path is the last one its plugin reported
+      const kind = err instanceof BerthError ? err.kind : 'Internal';
+      throw new BerthError(kind, `error while mounting volume '${this.remotePaths.get(v.name) ?? ''}': ${messageOf(err)}`, { cause: err });
+    }
+    const users = this.remoteMounts.get(v.name) ?? new Map<string, string[]>();
+    users.set(user, [...(users.get(user) ?? []), id]);
+    this.remoteMounts.set(v.name, users);
+    this.remotePaths.set(v.name, p);
+    return p;
+  }
+
+  /**
+   * After a daemon restart: a running container (`user`) still holds the plugin volume's mount `id`,
+   * so that its exit unmounts it with that id.
+   */
+  adoptMount(name: string, user: string, id: string): void {
+    const v = this.store.get(name);
+    if (!v || VolumeService.isLocal(v)) return;
+    const users = this.remoteMounts.get(name) ?? new Map<string, string[]>();
+    const ids = users.get(user) ?? [];
+    if (!ids.includes(id)) ids.push(id);
+    users.set(user, ids);
+    this.remoteMounts.set(name, users);
+  }
+
+  /** The id of the plugin mount `user` holds last (none for local volumes). */
+  mountIdOf(name: string, user: string): string | undefined {
+    return this.remoteMounts.get(name)?.get(user)?.at(-1);
+  }
+
+  private async unmountRemote(v: VolumeRecord, user: string): Promise<void> {
+    const users = this.remoteMounts.get(v.name);
+    const ids = users?.get(user);
+    const id = ids?.pop();
+    if (!id) {
+      log.debug('no mount of a plugin volume to give back', { volume: v.name, user });
+      return;
+    }
+    if (!ids!.length) users!.delete(user);
+    if (!users!.size) this.remoteMounts.delete(v.name);
+    await (await this.remoteFor(v)).unmount(v.name, id);
+  }
+
   /** After a restart: the uses running containers hold (volume name -> count). */
   async restoreMounts(counts: Map<string, number>): Promise<void> {
-    await this.driver.restore(counts, this.store.all());
+    await this.driver.restore(counts, this.store.all().filter((v) => VolumeService.isLocal(v)));
   }
 
   // ---- usage ----------------------------------------------------------------------------------
@@ -296,7 +497,7 @@ export class VolumeService {
     const out: VolumeView[] = [];
     const vols = this.store
       .all()
-      .filter((v) => !v.options || Object.keys(v.options).length === 0)
+      .filter((v) => VolumeService.isLocal(v) && (!v.options || Object.keys(v.options).length === 0))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const v of vols) out.push(this.view(v, { Size: await this.size(v.name), RefCount: this.users(v.name).length }));
     return out;
@@ -308,6 +509,20 @@ export class VolumeService {
 }
 
 // ---- helpers ------------------------------------------------------------------------------------
+
+/** The promise's value, or undefined once `ms` passed (the promise keeps running; its outcome is ignored). */
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  p.catch(() => undefined); // a late rejection is nobody's to handle
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function withPrefix(prefix: string, err: unknown): BerthError {
   if (err instanceof BerthError) return new BerthError(err.kind, `${prefix}: ${err.message}`, { cause: err });

@@ -478,7 +478,9 @@ describe('files and watching: cp, export, diff, commit, stats, top', { skip: !ha
     const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
     const sysDelta = s.cpu_stats.system_cpu_usage - s.precpu_stats.system_cpu_usage;
     const percent = (cpuDelta / sysDelta) * s.cpu_stats.online_cpus * 100;
-    assert.ok(percent > 50 && percent < 110, `cpu ${percent}%`);
+    // A busy loop near one CPU; on a machine loaded by other runs (the suite runs two files at once) it gets
+    // less, so only a clear share is asked for. Above 110 would mean a wrong delta or CPU count.
+    assert.ok(percent > 20 && percent < 110, `cpu ${percent}%`);
 
     const oneShot = (await d.request('GET', '/containers/busy/stats?stream=0&one-shot=1')).json();
     assert.equal(oneShot.preread, '0001-01-01T00:00:00Z');

@@ -8,7 +8,7 @@ import { invalidArgument } from '../../lib/errors.js';
 export function volumeRoutes(router: Router, s: VolumeBackend): void {
   const volumes = s.volumes;
 
-  router.get('/volumes', ({ res, query }) => sendJson(res, 200, volumes.list(query.get('filters') ?? undefined)));
+  router.get('/volumes', async ({ res, query }) => sendJson(res, 200, await volumes.list(query.get('filters') ?? undefined)));
 
   router.post('/volumes/create', async ({ req, res }) => {
     const body = (await readBody(req, volumeCreateOptions)) ?? {};
@@ -19,7 +19,7 @@ export function volumeRoutes(router: Router, s: VolumeBackend): void {
 
   router.post('/volumes/prune', async ({ res, query, version }) => sendJson(res, 200, await volumes.prune(query.get('filters') ?? undefined, version)));
 
-  router.get('/volumes/{name}', ({ res, params }) => sendJson(res, 200, volumes.view(volumes.get(params.name!))));
+  router.get('/volumes/{name}', async ({ res, params }) => sendJson(res, 200, await volumes.inspect(params.name!)));
 
   router.put('/volumes/{name}', ({ params }) => {
     volumes.get(params.name!);
