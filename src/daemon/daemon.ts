@@ -109,7 +109,7 @@ export class Daemon {
       iptables: c.iptables,
       ipForward: c.ipForward,
       userlandProxy: c.userlandProxy,
-    }, { get: (id) => containerRecords?.get(id) });
+    }, { get: (id) => containerRecords?.get(id) }, this.plugins);
     await networks.init();
     this.networks = networks;
     const containers = new ContainerService({
