@@ -5,6 +5,7 @@ import { statusOf } from './errors.js';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION, compareVersions } from './version.js';
 import { log } from '../lib/log.js';
 import { messageOf } from '../lib/errors.js';
+import { replayBody } from './http.js';
 import { authorizeApiRequest, type AuthzChain } from '../plugins/authz.js';
 
 /** What the server puts in front of every routed request. */
@@ -103,7 +104,7 @@ async function handle(router: Router, req: IncomingMessage, res: ServerResponse,
   if (match === 'method') return fail(res, 405, 'method not allowed');
   if (options.authz?.enabled) {
     try {
-      await authorizeApiRequest(options.authz, req, res, upgrade);
+      await authorizeApiRequest(options.authz, req, res, upgrade, (body) => replayBody(req, body));
     } catch (err) {
       log.info('request not authorized', { method, path: url.pathname, error: messageOf(err) });
       return fail(res, statusOf(err), messageOf(err));

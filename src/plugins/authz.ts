@@ -9,7 +9,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { BerthError, forbidden, internal, messageOf } from '../lib/errors.js';
 import type { PluginRegistry } from './contracts.js';
-import { replayBody } from '../api/http.js';
 
 export const AUTHZ_CAPABILITY = 'authz';
 export const AUTHZ_REQUEST = 'AuthZPlugin.AuthZReq';
@@ -250,12 +249,19 @@ function headersOf(head: unknown[] | undefined): Record<string, string | string[
  * The API server's hook (api/server.ts): shows the request to the plugins and holds its answer for
  * them. Rejects (Forbidden or Internal) when the request may not run; nothing was answered then.
  */
-export async function authorizeApiRequest(chain: AuthzChain, req: IncomingMessage, res: ServerResponse, upgraded: boolean): Promise<void> {
+export async function authorizeApiRequest(
+  chain: AuthzChain,
+  req: IncomingMessage,
+  res: ServerResponse,
+  upgraded: boolean,
+  /** Keeps the body read for the plugins, for the handler to read again (api/http.ts replayBody). */
+  keepBody: (body: Buffer) => void,
+): Promise<void> {
   let body: Buffer | undefined;
   // An upgraded request's body is read from the socket by its handler (api/streams/hijack.ts).
   if (!upgraded && sendsBody(req.url ?? '/', req.headers['content-type'])) {
     body = await readBodyForAuthz(req);
-    replayBody(req, body);
+    keepBody(body);
   }
   const message = chain.describeRequest(req, body);
   await chain.checkRequest(message);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { AuthzChain, authorizeApiRequest, headersForPlugin, sendsBody } from '../../src/plugins/authz.js';
 import { LocalPluginRegistry } from '../../src/plugins/registry.js';
-import { readJson } from '../../src/api/http.js';
+import { readJson, replayBody } from '../../src/api/http.js';
 import { statusOf } from '../../src/api/errors.js';
 import { loadConfig, reloadConfig } from '../../src/daemon/config.js';
 import { DEFAULT_PLUGIN_DIRS } from '../../src/plugins/discovery.js';
@@ -60,7 +60,7 @@ test('daemon options: --plugin-dir, --authorization-plugin, their daemon.json ke
 async function apiWith(chain: AuthzChain, handler: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>): Promise<number> {
   const server = http.createServer(async (req, res) => {
     try {
-      await authorizeApiRequest(chain, req, res, false);
+      await authorizeApiRequest(chain, req, res, false, (body) => replayBody(req, body));
     } catch (err) {
       res.writeHead(statusOf(err), { 'Content-Type': 'application/json' });
       return void res.end(JSON.stringify({ message: (err as Error).message }));
