@@ -31,6 +31,15 @@ function rawPost(n: DevNode, p: string, body: string): Promise<{ status: number;
   });
 }
 
+/** Sends part of a body announced longer, then drops the connection. */
+function hangUpMidBody(n: DevNode, p: string, part: string): Promise<void> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: n.socket, method: 'POST', path: p, headers: { 'Content-Type': 'application/json', 'Content-Length': String(part.length * 4) } });
+    req.on('error', () => resolve());
+    req.write(part, () => setTimeout(() => (req.destroy(), resolve()), 100));
+  });
+}
+
 /** Every file under `dir` that contains `needle`. */
 async function filesContaining(dir: string, needle: Buffer): Promise<string[]> {
   const found: string[] = [];
@@ -92,6 +101,10 @@ describe('secrets and configs on a swarm (one manager, then a worker promoted)',
       assert.match(JSON.parse(r.body).message, /^invalid JSON: /);
     }
     assert.equal((await api('GET', '/configs')).json<unknown[]>().length, 0);
+    // A client that hangs up half-way through a body: nothing made, the daemon still answers.
+    for (const kind of ['secrets', 'configs']) await hangUpMidBody(node, `/${kind}/create`, `{"Name":"half-${kind}","Data":"aGVs`);
+    assert.equal((await api('GET', '/configs')).json<unknown[]>().length, 0);
+    assert.ok(!(await api('GET', '/secrets')).json<Array<{ Spec: { Name: string } }>>().some((x) => x.Spec.Name.startsWith('half-')));
 
     const ls = await berth(node, ['secret', 'ls']);
     const lines = ls.stdout.trimEnd().split('\n');
