@@ -11,8 +11,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { runSyncPipe } from './sync-pipe.js';
-import { receiveSockets, type PassedSocket } from './socket-helper.js';
 import type dgram from 'node:dgram';
+import type net from 'node:net';
 
 export interface SpawnRequest {
   id: number;
@@ -89,30 +89,42 @@ function run(req: SpawnRequest): void {
   child.stdin?.end(req.input ?? undefined);
 }
 
-/** Receives the helper's sockets and passes each on to the daemon; the result follows them on the channel. */
-async function runSockets(req: SocketsRequest): Promise<void> {
-  let sockets: Map<string, PassedSocket>;
-  try {
-    sockets = await receiveSockets(spawn(req.helper, req.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] }), ['udp', 'tcp'], req.timeoutMs);
-  } catch (err) {
-    return reply({ id: req.id, stdout: '', stderr: '', error: { message: (err as Error).message } });
-  }
-  await Promise.all(
-    [...sockets].map(
-      ([name, socket]) =>
-        new Promise<void>((resolve) =>
-          // Our copy is closed once sent: the daemon's is a descriptor of its own.
-          process.send?.({ id: req.id, socket: name } satisfies SocketMessage, socket as dgram.Socket, {}, () => (socket.close(), resolve())),
-        ),
-    ),
-  );
-  reply({ id: req.id, stdout: '', stderr: '' });
+function runSockets(req: SocketsRequest): void {
+  const child = spawn(req.helper, req.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let stderr = '';
+  let settled = false;
+  const held: Array<dgram.Socket | net.Server> = [];
+  const finish = (error?: string) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (error) child.kill('SIGKILL');
+    for (const h of held) h.close();
+    reply({ id: req.id, stdout: '', stderr, ...(error ? { error: { message: error } } : {}) });
+  };
+  const timer = setTimeout(() => finish(`no sockets from the helper within ${req.timeoutMs} ms`), req.timeoutMs);
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  let passed = 0;
+  child.on('message', (msg: unknown, handle: unknown) => {
+    if (typeof msg === 'string' && handle) {
+      const h = handle as dgram.Socket | net.Server;
+      held.push(h);
+      // Messages keep their order on the channel, so the result comes after both sockets.
+      process.send?.({ id: req.id, socket: msg } satisfies SocketMessage, h, {}, () => {
+        if (++passed === 2) finish();
+      });
+    } else if (msg && typeof msg === 'object' && 'error' in msg) finish(String((msg as { error: unknown }).error));
+  });
+  child.on('error', (err) => finish(err.message));
+  child.on('close', (code) => {
+    if (passed < 2 && held.length < 2) finish(`helper exited with ${code}: ${stderr.trim()}`);
+  });
 }
 
 process.on('message', (msg) => {
   const req = msg as SpawnerRequest;
   if (req.kind === 'sync-pipe') void runSyncPipe(req).then((r) => reply({ ...r, id: req.id }));
-  else if (req.kind === 'sockets') void runSockets(req);
+  else if (req.kind === 'sockets') runSockets(req);
   else run(req);
 });
 // The daemon went away: nothing more will be asked.

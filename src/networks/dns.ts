@@ -23,7 +23,6 @@ import { NETNS_DIR, spawnInNetns } from './ip.js';
 import { formatIPv6 } from './ipv6.js';
 import { log } from '../lib/log.js';
 import { spawnerEnabled, spawnerSockets } from '../lib/spawner.js';
-import { receiveSockets } from '../lib/socket-helper.js';
 
 const TTL = 600;
 const FORWARD_TIMEOUT_MS = 2_000;
@@ -73,13 +72,42 @@ export async function bindInNetns(netns: string, timeoutMs = 10_000): Promise<{ 
 const netnsFile = (netns: string): string => (netns.includes('/') ? netns : path.join(NETNS_DIR, netns));
 
 /** The helper run from the daemon's own process. */
-async function bindHere(netns: string, timeoutMs: number): Promise<{ udp: dgram.Socket; tcp: net.Server }> {
-  const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'ipc'];
-  const child = nativeHelper ? spawn(NATIVE_HELPER, [netnsFile(netns)], { stdio }) : spawnInNetns(netns, [process.execPath, HELPER], stdio);
-  const sockets = await receiveSockets(child, ['udp', 'tcp'], timeoutMs).catch((err: Error) => {
-    throw new Error(`embedded DNS: ${err.message}`);
+function bindHere(netns: string, timeoutMs: number): Promise<{ udp: dgram.Socket; tcp: net.Server }> {
+  return new Promise((resolve, reject) => {
+    const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'ipc'];
+    const child = nativeHelper
+      ? spawn(NATIVE_HELPER, [netnsFile(netns)], { stdio })
+      : spawnInNetns(netns, [process.execPath, HELPER], stdio);
+    let stderr = '';
+    let udp: dgram.Socket | undefined;
+    let tcp: net.Server | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        udp?.close();
+        tcp?.close();
+        child.kill('SIGKILL');
+        reject(err);
+      } else resolve({ udp: udp!, tcp: tcp! });
+    };
+    const timer = setTimeout(() => finish(new Error(`embedded DNS: no sockets from the helper within ${timeoutMs} ms`)), timeoutMs);
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('message', (msg: unknown, handle: unknown) => {
+      if (msg === 'udp') udp = handle as dgram.Socket;
+      else if (msg === 'tcp') tcp = handle as net.Server;
+      else if (msg && typeof msg === 'object' && 'error' in msg) finish(new Error(`embedded DNS: ${String((msg as { error: unknown }).error)}`));
+      if (udp && tcp) finish();
+    });
+    child.on('error', (err) => finish(err));
+    // 'close', not 'exit': the helper exits as soon as its sends are written, and 'exit' can come
+    // before the parent has read those messages; 'close' comes after the IPC channel is drained.
+    child.on('close', (code) => {
+      if (!(udp && tcp)) finish(new Error(`embedded DNS: helper exited with ${code}: ${stderr.trim()}`));
+    });
   });
-  return { udp: sockets.get('udp') as dgram.Socket, tcp: sockets.get('tcp') as net.Server };
 }
 
 export class DnsServer {

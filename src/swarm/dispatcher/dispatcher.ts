@@ -6,7 +6,6 @@
 import type { NodeView, SecretSealer, SwarmStore } from '../contracts.js';
 import type { NodeDescription, Secret, Task, TaskStatus } from '../types.js';
 import { TASK_STATE_ORDER } from '../types.js';
-import { modifyHeld } from '../store/modify-held.js';
 import { isKind, messageOf, notFound, unavailable } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import type { Liveness } from './liveness.js';
@@ -137,9 +136,20 @@ export class Dispatcher {
     await Promise.all(
       [...latest].map(async ([taskId, status]) => {
         try {
-          // The mirror's copy is usually current: writing against it saves the store a read.
+          const change = (t: Task) => applyStatus(t, nodeId, status);
+          // The mirror's copy is usually current: a write against it saves the store a read; a
+          // conflict (the mirror lagged) falls back to reading the store.
           const held = this.mirror.isReady ? this.mirror.get('tasks', taskId) : undefined;
-          await modifyHeld(this.o.store.tasks, taskId, held, (t) => applyStatus(t, nodeId, status));
+          const next = held && change(structuredClone(held));
+          if (next) {
+            try {
+              await this.o.store.tasks.update(next);
+              return;
+            } catch (err) {
+              if (!isKind(err, 'Conflict')) throw err;
+            }
+          }
+          await this.o.store.tasks.modify(taskId, change);
         } catch (err) {
           if (isKind(err, 'NotFound')) return;
           log.warn('writing a task status failed', { task: taskId, node: nodeId, error: messageOf(err) });

@@ -7,7 +7,6 @@ import { log } from '../../lib/log.js';
 import type { SwarmStore, TaskAllocator } from '../contracts.js';
 import type { Cluster, NodeState, Service, SwarmNode, Task } from '../types.js';
 import type { StoreMirror } from './mirror.js';
-import { modifyHeld } from '../store/modify-held.js';
 import { nodeLiveness, nowString, stateRank } from './task-model.js';
 
 /** Writes done side by side, in groups of this many (the store is remote). */
@@ -86,10 +85,21 @@ export class PassContext {
   async modifyTask(id: string, change: (t: Task) => Task | undefined): Promise<Task | undefined> {
     if (this.stopped()) return undefined;
     try {
-      // The mirror's copy is usually current: writing against it saves the store a read.
+      // The mirror's copy is usually current: try it first, saving the store a read.
       const held = this.mirror.tasks.get(id);
-      const stored = await modifyHeld(this.store.tasks, id, held, change);
-      if (stored && stored !== held) this.mirror.tasks.put(stored);
+      if (held) {
+        const next = change(structuredClone(held));
+        if (!next) return held;
+        try {
+          const stored = await this.store.tasks.update(next);
+          this.mirror.tasks.put(stored);
+          return stored;
+        } catch (err) {
+          if (!isKind(err, 'Conflict')) throw err;
+        }
+      }
+      const stored = await this.store.tasks.modify(id, change);
+      if (stored) this.mirror.tasks.put(stored);
       return stored;
     } catch (err) {
       if (isKind(err, 'NotFound')) {
